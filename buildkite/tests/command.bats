@@ -1,0 +1,291 @@
+#!/usr/bin/env bats
+# The plugin's command hook, against stubs of inspector-gate, buildkite-agent and curl that
+# record every call: the tests assert the exact calls, in order.
+
+load helpers/stubs
+
+HOOK="$BATS_TEST_DIRNAME/../hooks/command"
+PREFIX=BUILDKITE_PLUGIN_INSPECTOR_GATE
+IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0
+DIGEST=sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945
+URI=123456789012.dkr.ecr.us-east-1.amazonaws.com/app@$DIGEST
+VERSION=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' "$BATS_TEST_DIRNAME/../lib/release.bash")
+
+# What the fake gate does: write its reports and hand-off file like the real one, exit
+# $GATE_EXIT. GATE_WRITES=0: exit before writing anything (usage/runtime errors).
+GATE_BODY='
+code=${GATE_EXIT:-0}
+if [[ ${GATE_WRITES:-1} == 1 ]]; then
+  dir=
+  for arg in "$@"; do case $arg in --report-dir=*) dir=${arg#--report-dir=} ;; esac; done
+  mkdir -p "$dir"
+  case $code in 0) verdict=pass ;; 1) verdict=fail ;; *) verdict=inconclusive ;; esac
+  printf "## inspector-gate: %s\n" "$verdict" >"$dir/summary.md"
+  echo "{}" >"$dir/report.json"
+  printf "IMAGE_DIGEST=%s\nIMAGE_URI=%s\nGATE_VERDICT=%s\n" "${GATE_DIGEST:-}" "${GATE_URI:-}" "$verdict" \
+    >"$INSPECTOR_GATE_CODEBUILD_ENV_FILE"
+fi
+exit "$code"'
+
+AGENT_BODY='if [[ $1 == annotate ]]; then cat >"$BATS_TEST_TMPDIR/annotation.md"; fi'
+
+setup() {
+  stub_setup
+  while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep "^${PREFIX}_" || true)
+  export GATE_DIGEST=$DIGEST GATE_URI=$URI GATE_EXIT=0 GATE_WRITES=1
+  export INSPECTOR_GATE_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
+  unset INSPECTOR_GATE_CHECKSUMS_FILE INSPECTOR_GATE_RELEASE_BASE_URL
+  stub buildkite-agent "$AGENT_BODY"
+  cd "$BATS_TEST_TMPDIR"
+}
+
+gate_on_path() {
+  stub inspector-gate "$GATE_BODY"
+}
+
+context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
+
+@test "pass: runs the gate, annotates success, sets meta-data, uploads the reports, exits 0" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=inspector-gate-reports" \
+    "buildkite-agent annotate --style success --context $context" \
+    "buildkite-agent meta-data set inspector-gate-verdict pass" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
+    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+  [ "$(cat "$BATS_TEST_TMPDIR/annotation.md")" = "## inspector-gate: pass" ]
+}
+
+@test "every option is mapped to its gate flag; arrays become repeated flags" {
+  gate_on_path
+  export ${PREFIX}_IMAGE_0=$IMAGE
+  export ${PREFIX}_IMAGE_1=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2
+  export ${PREFIX}_PUSH_FROM=docker-archive:image.tar
+  export ${PREFIX}_TAG_0=1.0 ${PREFIX}_TAG_1=stable
+  export ${PREFIX}_POLICY=.inspector-gate.toml
+  export ${PREFIX}_MAX_CRITICAL=0 ${PREFIX}_MAX_HIGH=1 ${PREFIX}_MAX_MEDIUM=5 ${PREFIX}_MAX_LOW=20
+  export ${PREFIX}_MAX_UNTRIAGED=3 ${PREFIX}_FAIL_ON=CRITICAL ${PREFIX}_IGNORE_UNFIXED=true
+  export ${PREFIX}_IGNORE_0=CVE-2024-0001 ${PREFIX}_IGNORE_1=GHSA-xxxx-yyyy-zzzz
+  export ${PREFIX}_TIMEOUT=20m ${PREFIX}_ON_TIMEOUT=pass ${PREFIX}_REPORT_DIR=out/reports
+  export ${PREFIX}_FORMAT=json ${PREFIX}_APPROVE=pipe/Approve/ManualApproval
+  export ${PREFIX}_PIPELINE_EXECUTION_ID=exec-1 ${PREFIX}_IMAGE_DEFINITIONS=imagedefinitions.json
+  export ${PREFIX}_CONTAINER_NAME=web ${PREFIX}_IMAGE_DETAIL=imageDetail.json
+  export ${PREFIX}_REGION=eu-west-1 ${PREFIX}_PROFILE=ci
+  export ${PREFIX}_ROLE_ARN=arn:aws:iam::123456789012:role/gate
+  export ${PREFIX}_REGISTRY_URL=http://127.0.0.1:5000 ${PREFIX}_QUIET=true ${PREFIX}_VERBOSE=true
+  export ${PREFIX}_COLOR=never ${PREFIX}_DRY_RUN=true
+  export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 -q -v --color=never --dry-run" \
+    "buildkite-agent meta-data set inspector-gate-verdict pass" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+}
+
+@test "violation: annotation style error, verdict fail, exits 1" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_EXIT=1
+
+  run "$HOOK"
+
+  [ "$status" -eq 1 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "buildkite-agent annotate --style error --context $context" \
+    "buildkite-agent meta-data set inspector-gate-verdict fail" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
+    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+  [[ $output == *"^^^ +++"* ]]
+}
+
+@test "inconclusive: annotation style warning, exits 3 (for soft_fail exit_status 3)" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_EXIT=3
+
+  run "$HOOK"
+
+  [ "$status" -eq 3 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "buildkite-agent annotate --style warning --context $context" \
+    "buildkite-agent meta-data set inspector-gate-verdict inconclusive" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
+    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+}
+
+@test "runtime error before any report: error annotation from the exit code, exits 4" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_EXIT=4 GATE_WRITES=0
+
+  run "$HOOK"
+
+  [ "$status" -eq 4 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "buildkite-agent annotate --style error --context $context" \
+    "buildkite-agent meta-data set inspector-gate-verdict error"
+  grep -q 'Exited with code 4 (error)' "$BATS_TEST_TMPDIR/annotation.md"
+}
+
+@test "the annotation context names the images, one per gated set" {
+  gate_on_path
+  export ${PREFIX}_IMAGE_0='repo/a:1' ${PREFIX}_IMAGE_1='repo/b@sha256:abc' ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx 'buildkite-agent annotate --style success --context inspector-gate-repo-a-1-repo-b-sha256-abc' "$STUB_LOG"
+}
+
+@test "the hand-off file is read literally, never sourced" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  export GATE_DIGEST='$(touch pwned)'
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [ ! -e pwned ]
+  grep -qxF 'buildkite-agent meta-data set inspector-gate-digest \$\(touch\ pwned\)' "$STUB_LOG"
+}
+
+@test "a failing buildkite-agent does not change the gate's exit code" {
+  gate_on_path
+  stub buildkite-agent 'exit 1'
+  export ${PREFIX}_IMAGE=$IMAGE GATE_EXIT=0
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+}
+
+@test "missing image and push-from: usage error, exit 2, nothing run" {
+  gate_on_path
+  export ${PREFIX}_FAIL_ON=HIGH
+
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"+++ "*"set 'image'"* ]]
+  assert_no_calls
+}
+
+@test "a boolean option that is not a boolean: usage error, exit 2, nothing run" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_UPLOAD_ARTIFACTS=sometimes
+
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"option upload-artifacts must be true or false"* ]]
+  assert_no_calls
+}
+
+# A fake release: the gate stub packed as the release asset for this agent, and its checksum.
+make_release() {
+  local target asset
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64) target=x86_64-unknown-linux-musl ;;
+    Linux/aarch64) target=aarch64-unknown-linux-musl ;;
+    Darwin/x86_64) target=x86_64-apple-darwin ;;
+    Darwin/arm64) target=aarch64-apple-darwin ;;
+    *) skip "no release target for this machine" ;;
+  esac
+  asset="inspector-gate-$VERSION-$target.tar.gz"
+  mkdir -p "$BATS_TEST_TMPDIR/pkg" "$BATS_TEST_TMPDIR/release"
+  stub_write "$BATS_TEST_TMPDIR/pkg" inspector-gate "$GATE_BODY"
+  tar -czf "$BATS_TEST_TMPDIR/release/$asset" -C "$BATS_TEST_TMPDIR/pkg" inspector-gate
+  RELEASE_ASSET=$asset
+  RELEASE_URL="https://github.com/inspector-gate/inspector-gate/releases/download/v$VERSION/$asset"
+  printf '%s  %s\n' "$(sha256sum "$BATS_TEST_TMPDIR/release/$asset" | cut -d' ' -f1)" "$asset" \
+    >"$BATS_TEST_TMPDIR/checksums.txt"
+  export INSPECTOR_GATE_CHECKSUMS_FILE="$BATS_TEST_TMPDIR/checksums.txt"
+  # curl: serve the fake asset for the one URL it should be asked for.
+  stub curl '
+out= url=
+while [[ $# -gt 0 ]]; do
+  case $1 in --output) out=$2; shift 2 ;; --*) shift ;; *) url=$1; shift ;; esac
+done
+[[ $url == "'"$RELEASE_URL"'" ]] || { echo "curl: (22) 404 for $url" >&2; exit 22; }
+cp "'"$BATS_TEST_TMPDIR/release/$asset"'" "$out"'
+}
+
+curl_call() {
+  # The temp directory's name is random: match the --output path's shape, not its name.
+  sed -E "s#--output [^ ]*/$RELEASE_ASSET #--output TMP/$RELEASE_ASSET #" "$STUB_LOG" >"$STUB_LOG.norm"
+  mv "$STUB_LOG.norm" "$STUB_LOG"
+}
+
+@test "not on PATH: downloads the pinned release with curl, verifies it, caches it" {
+  make_release
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  curl_call
+  assert_calls \
+    "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
+    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "buildkite-agent meta-data set inspector-gate-verdict pass" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+
+  # Second run: from the cache, no download.
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^curl ' "$STUB_LOG")" -eq 0 ]
+  grep -q '^inspector-gate gate ' "$STUB_LOG"
+}
+
+@test "checksum mismatch: refused with a +++ error, exit 4, nothing run" {
+  make_release
+  printf '%s  %s\n' 0000000000000000000000000000000000000000000000000000000000000000 "$RELEASE_ASSET" \
+    >"$INSPECTOR_GATE_CHECKSUMS_FILE"
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [ "$status" -eq 4 ]
+  [[ $output == *"+++ :rotating_light: inspector-gate: checksum mismatch for $RELEASE_ASSET"* ]]
+  curl_call
+  assert_calls \
+    "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
+  [ -z "$(ls -A "$INSPECTOR_GATE_CACHE_DIR" 2>/dev/null)" ]
+}
+
+@test "no pinned checksum: refused before any download, exit 2" {
+  make_release
+  : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"no SHA-256 pinned for $RELEASE_ASSET"* ]]
+  assert_no_calls
+}
+
+@test "download failure: exit 4 with the URL" {
+  make_release
+  export INSPECTOR_GATE_RELEASE_BASE_URL=https://mirror.invalid/releases
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [ "$status" -eq 4 ]
+  [[ $output == *"download of https://mirror.invalid/releases/v$VERSION/$RELEASE_ASSET failed"* ]]
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bats
+# README.md and plugin.yml must agree: every schema option has a README example, every README
+# option is in the schema, and every README example is valid under the strict schema.
+
+setup() {
+  PLUGIN_DIR="$BATS_TEST_DIRNAME/.."
+  ROOT="$PLUGIN_DIR/.."
+  PYTHON=${PYTHON:-}
+  if [[ -z $PYTHON ]]; then
+    if [[ -x $ROOT/.venv/bin/python ]]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
+  fi
+}
+
+@test "README examples and plugin.yml list the same options, and every example is valid" {
+  run "$PYTHON" "$BATS_TEST_DIRNAME/check_readme.py" "$PLUGIN_DIR"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "the check catches an option missing from the README and an unknown one" {
+  mkdir -p "$BATS_TEST_TMPDIR/plugin"
+  cp "$PLUGIN_DIR/plugin.yml" "$BATS_TEST_TMPDIR/plugin/"
+  sed -e 's/^          color: always$/          colour: always/' "$PLUGIN_DIR/README.md" \
+    >"$BATS_TEST_TMPDIR/plugin/README.md"
+  run "$PYTHON" "$BATS_TEST_DIRNAME/check_readme.py" "$BATS_TEST_TMPDIR/plugin"
+  [ "$status" -eq 1 ]
+  [[ $output == *"option 'color' is in plugin.yml but in no README example"* ]]
+  [[ $output == *"option 'colour' is used in the README but not in plugin.yml"* ]]
+  [[ $output == *"unknown option 'colour'"* ]]
+}
+
+@test "the check catches an example the schema rejects" {
+  mkdir -p "$BATS_TEST_TMPDIR/plugin"
+  cp "$PLUGIN_DIR/plugin.yml" "$BATS_TEST_TMPDIR/plugin/"
+  sed -e 's/^          fail-on: HIGH$/          fail-on: SEVERE/' "$PLUGIN_DIR/README.md" \
+    >"$BATS_TEST_TMPDIR/plugin/README.md"
+  run "$PYTHON" "$BATS_TEST_DIRNAME/check_readme.py" "$BATS_TEST_TMPDIR/plugin"
+  [ "$status" -eq 1 ]
+  [[ $output == *"'SEVERE' not one of"* ]]
+}
+
+@test "plugin.yml: name, strict configuration, every option documented" {
+  run "$PYTHON" - "$PLUGIN_DIR/plugin.yml" <<'PY'
+import sys, yaml
+plugin = yaml.safe_load(open(sys.argv[1]))
+assert plugin["name"] == "inspector-gate", plugin["name"]
+conf = plugin["configuration"]
+assert conf["type"] == "object" and conf["additionalProperties"] is False
+missing = [k for k, v in conf["properties"].items() if not v]
+assert not missing, missing
+PY
+  [ "$status" -eq 0 ]
+}

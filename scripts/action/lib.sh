@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# Shared helpers for the GitHub Action's steps: which release asset fits the runner, where it
+# comes from, and how its SHA-256 is checked. Sourced by install.sh, run.sh, pack-release.sh
+# and pin-release.sh; no side effects on load.
+
+# The repository that publishes the release binaries.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+IG_RELEASE_REPO_URL="https://github.com/inspector-gate/inspector-gate/releases/download"
+
+# ig_die MESSAGE... — print a GitHub error annotation and exit with the usage code 2.
+ig_die() {
+  local msg="$*"
+  # Escape as the workflow-command format requires, so the message cannot inject commands.
+  msg=${msg//'%'/'%25'}
+  msg=${msg//$'\r'/'%0D'}
+  msg=${msg//$'\n'/'%0A'}
+  printf '::error title=inspector-gate action::%s\n' "$msg" >&2
+  exit "${IG_DIE_CODE:-2}"
+}
+
+# ig_root — the action's root directory (the repository root).
+ig_root() {
+  (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+}
+
+# ig_version — the binary version this action is pinned to.
+ig_version() {
+  local file version
+  file="$(ig_root)/.github/action-version"
+  [[ -r $file ]] || ig_die "missing $file: the action does not know which inspector-gate version to install"
+  version=$(tr -d ' \t\r\n' <"$file")
+  [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
+    ig_die "invalid version '$version' in $file (expected x.y.z)"
+  printf '%s\n' "$version"
+}
+
+# ig_target RUNNER_OS RUNNER_ARCH — the Rust target triple of the release asset for a runner.
+ig_target() {
+  case "$1/$2" in
+    Linux/X64) echo x86_64-unknown-linux-musl ;;
+    Linux/ARM64) echo aarch64-unknown-linux-musl ;;
+    macOS/X64) echo x86_64-apple-darwin ;;
+    macOS/ARM64) echo aarch64-apple-darwin ;;
+    Windows/X64) echo x86_64-pc-windows-msvc ;;
+    *) ig_die "no inspector-gate release for runner ${1:-?}/${2:-?}; supported: Linux X64/ARM64, macOS X64/ARM64, Windows X64" ;;
+  esac
+}
+
+# ig_asset VERSION TARGET — the release asset's file name.
+ig_asset() {
+  case "$2" in
+    *-windows-*) echo "inspector-gate-$1-$2.zip" ;;
+    *) echo "inspector-gate-$1-$2.tar.gz" ;;
+  esac
+}
+
+# ig_exe TARGET — the binary's file name inside the asset.
+ig_exe() {
+  case "$1" in
+    *-windows-*) echo inspector-gate.exe ;;
+    *) echo inspector-gate ;;
+  esac
+}
+
+# ig_sha256 FILE — print the file's lowercase hex SHA-256.
+ig_sha256() {
+  local out
+  if command -v sha256sum >/dev/null 2>&1; then
+    out=$(sha256sum -b "$1")
+  elif command -v shasum >/dev/null 2>&1; then
+    out=$(shasum -a 256 -b "$1")
+  elif command -v openssl >/dev/null 2>&1; then
+    out=$(openssl dgst -sha256 -r "$1")
+  else
+    ig_die "no sha256sum, shasum or openssl on this runner: cannot verify the download"
+  fi
+  out=${out%% *}
+  printf '%s\n' "$out" | tr '[:upper:]' '[:lower:]'
+}
+
+# ig_expected_sha256 CHECKSUMS_FILE ASSET — print the pinned SHA-256 of ASSET, or nothing.
+ig_expected_sha256() {
+  [[ -r $1 ]] || return 0
+  awk -v asset="$2" '
+    /^[[:space:]]*(#|$)/ { next }
+    { name = $2; sub(/^\*/, "", name) }
+    name == asset && length($1) == 64 && $1 ~ /^[0-9a-fA-F]+$/ { print tolower($1); exit }
+  ' "$1"
+}
+
+# ig_unix_path PATH — a path this bash can use (Git Bash on Windows gets C:\… paths).
+ig_unix_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
+}
+
+# ig_native_path PATH — a path the runner itself understands (for $GITHUB_PATH).
+ig_native_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -w "$1"; else printf '%s\n' "$1"; fi
+}
+
+# ig_extract ARCHIVE DIR — unpack a .tar.gz or .zip release asset into DIR.
+ig_extract() {
+  case "$1" in
+    *.zip)
+      if command -v unzip >/dev/null 2>&1; then
+        unzip -q -o "$1" -d "$2"
+      elif command -v 7z >/dev/null 2>&1; then
+        7z x -y -bd -o"$2" "$1" >/dev/null
+      elif command -v pwsh >/dev/null 2>&1; then
+        # shellcheck disable=SC2016 # $args is PowerShell's, not ours
+        pwsh -NoProfile -Command 'Expand-Archive -Force -LiteralPath $args[0] -DestinationPath $args[1]' \
+          "$(ig_native_path "$1")" "$(ig_native_path "$2")"
+      else
+        ig_die "cannot unpack $1: no unzip, 7z or pwsh on this runner"
+      fi
+      ;;
+    *) tar -xzf "$1" -C "$2" ;;
+  esac
+}
+
+# ig_output FILE NAME VALUE — append one step output (multi-line safe).
+ig_output() {
+  local delim
+  if [[ $3 == *$'\n'* ]]; then
+    delim="ig_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+    printf '%s<<%s\n%s\n%s\n' "$2" "$delim" "$3" "$delim" >>"$1"
+  else
+    printf '%s=%s\n' "$2" "$3" >>"$1"
+  fi
+}

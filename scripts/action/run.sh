@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Step 2 of the GitHub Action: turn the action's inputs (passed as INPUT_* environment
+# variables, never pasted into the script) into `inspector-gate gate` arguments, run it, make
+# sure every action output has a value, and exit with the gate's own exit code.
+#
+# The binary itself writes the outputs (verdict, digest, image-uri, report-dir, sarif), the
+# step summary and the ::error annotations when it runs under GitHub Actions. This script only
+# fills in what a run that ended early (usage or runtime error) did not write.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+bin=${GATE_BIN:-inspector-gate}
+args=(gate)
+
+# list_input VALUE — split a list input on newlines, commas and blanks into the array `items`.
+list_input() {
+  items=()
+  local normalized=${1//,/ }
+  local word
+  local -a words=()
+  normalized=${normalized//$'\r'/ }
+  normalized=${normalized//$'\n'/ }
+  normalized=${normalized//$'\t'/ }
+  read -r -a words <<<"$normalized" || true
+  for word in "${words[@]+"${words[@]}"}"; do
+    [[ -n $word ]] && items+=("$word")
+  done
+  return 0
+}
+
+# bool_input NAME VALUE — true/false (empty is false); anything else is a usage error.
+bool_input() {
+  case "$(printf '%s' "$2" | tr '[:upper:]' '[:lower:]')" in
+    true | yes | 1) return 0 ;;
+    false | no | 0 | '') return 1 ;;
+    *) ig_die "input '$1' must be true or false, not '$2'" ;;
+  esac
+}
+
+# repeat FLAG VALUE — one --flag=item per list item.
+repeat() {
+  local item
+  list_input "$2"
+  for item in "${items[@]+"${items[@]}"}"; do args+=("$1=$item"); done
+}
+
+# single FLAG VALUE — --flag=value when the input is set.
+single() {
+  if [[ -n $2 ]]; then args+=("$1=$2"); fi
+}
+
+repeat --image "${INPUT_IMAGE:-}"
+single --push-from "${INPUT_PUSH_FROM:-}"
+repeat --tag "${INPUT_TAG:-}"
+single --policy "${INPUT_POLICY:-}"
+single --max-critical "${INPUT_MAX_CRITICAL:-}"
+single --max-high "${INPUT_MAX_HIGH:-}"
+single --max-medium "${INPUT_MAX_MEDIUM:-}"
+single --max-low "${INPUT_MAX_LOW:-}"
+single --max-untriaged "${INPUT_MAX_UNTRIAGED:-}"
+single --fail-on "${INPUT_FAIL_ON:-}"
+if bool_input ignore-unfixed "${INPUT_IGNORE_UNFIXED:-}"; then args+=(--ignore-unfixed); fi
+repeat --ignore "${INPUT_IGNORE:-}"
+single --timeout "${INPUT_TIMEOUT:-}"
+single --on-timeout "${INPUT_ON_TIMEOUT:-}"
+
+report_dir=${INPUT_REPORT_DIR:-}
+if [[ -z $report_dir ]]; then
+  report_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/inspector-gate-reports"
+fi
+args+=("--report-dir=$report_dir")
+single --format "${INPUT_FORMAT:-}"
+
+single --approve "${INPUT_APPROVE:-}"
+single --pipeline-execution-id "${INPUT_PIPELINE_EXECUTION_ID:-}"
+single --image-definitions "${INPUT_IMAGE_DEFINITIONS:-}"
+single --container-name "${INPUT_CONTAINER_NAME:-}"
+single --image-detail "${INPUT_IMAGE_DETAIL:-}"
+
+single --region "${INPUT_REGION:-}"
+single --profile "${INPUT_PROFILE:-}"
+single --role-arn "${INPUT_ROLE_ARN:-}"
+single --registry-url "${INPUT_REGISTRY_URL:-}"
+
+if bool_input quiet "${INPUT_QUIET:-}"; then args+=(-q); fi
+if bool_input verbose "${INPUT_VERBOSE:-}"; then args+=(-v); fi
+single --color "${INPUT_COLOR:-}"
+if bool_input dry-run "${INPUT_DRY_RUN:-}"; then args+=(--dry-run); fi
+
+summary_size=0
+if [[ -n ${GITHUB_STEP_SUMMARY:-} && -f ${GITHUB_STEP_SUMMARY:-} ]]; then
+  summary_size=$(wc -c <"$GITHUB_STEP_SUMMARY")
+fi
+
+echo "inspector-gate ${args[*]}"
+status=0
+"$bin" "${args[@]}" || status=$?
+
+# Fill in what an early exit left unset, so later steps can always read the outputs.
+if [[ -n ${GITHUB_OUTPUT:-} ]]; then
+  has_output() { [[ -f $GITHUB_OUTPUT ]] && grep -Eq "^$1(=|<<)" "$GITHUB_OUTPUT"; }
+  if ! has_output verdict; then
+    case $status in
+      0) verdict=pass ;;
+      1) verdict=fail ;;
+      3) verdict=inconclusive ;;
+      *) verdict=error ;;
+    esac
+    ig_output "$GITHUB_OUTPUT" verdict "$verdict"
+  fi
+  has_output report-dir || ig_output "$GITHUB_OUTPUT" report-dir "$report_dir"
+  if ! has_output sarif && [[ -f $report_dir/report.sarif ]]; then
+    ig_output "$GITHUB_OUTPUT" sarif "$report_dir/report.sarif"
+  fi
+fi
+
+if [[ $status -ne 0 && -n ${GITHUB_STEP_SUMMARY:-} ]]; then
+  now_size=0
+  [[ -f $GITHUB_STEP_SUMMARY ]] && now_size=$(wc -c <"$GITHUB_STEP_SUMMARY")
+  if [[ $now_size -eq $summary_size ]]; then
+    case $status in
+      1) what="the policy was violated" ;;
+      2) what="usage or configuration error" ;;
+      3) what="inconclusive: the scan result could not be established" ;;
+      *) what="runtime error (AWS, registry, network or I/O)" ;;
+    esac
+    printf '### inspector-gate\n\nExited with code %s: %s. See the step log for the cause.\n' \
+      "$status" "$what" >>"$GITHUB_STEP_SUMMARY"
+  fi
+fi
+
+exit "$status"

@@ -1,0 +1,343 @@
+//! CodePipeline manual approval: find the approval action, wait until it is InProgress with a
+//! token, make sure the waiting execution is tied to the digest we gated, and answer it.
+//! Never approves an execution it cannot tie to this image.
+
+use crate::aws::{classify, CallError, Class, Clients};
+use crate::error::{Error, Result};
+use crate::model::Severity;
+use crate::policy::eval::Verdict;
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::retry::{self, Schedule};
+use aws_sdk_codepipeline::types::{ActionExecutionFilter, ApprovalResult, ApprovalStatus};
+use std::collections::BTreeSet;
+use tokio::time::Instant;
+
+/// CodePipeline's limit on the approval summary.
+pub const SUMMARY_MAX_CHARS: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalTarget {
+    pub pipeline: String,
+    pub stage: String,
+    pub action: String,
+}
+
+impl ApprovalTarget {
+    /// `PIPELINE/STAGE/ACTION`, or `STAGE/ACTION` inside CodeBuild started by a pipeline
+    /// (`CODEBUILD_INITIATOR=codepipeline/<name>`).
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_with(s, std::env::var("CODEBUILD_INITIATOR").ok().as_deref())
+    }
+
+    pub fn parse_with(s: &str, initiator: Option<&str>) -> Result<Self> {
+        let parts: Vec<&str> = s.split('/').map(str::trim).collect();
+        let from_initiator = initiator.and_then(|i| i.strip_prefix("codepipeline/")).map(str::to_string);
+        let (pipeline, stage, action) = match parts.as_slice() {
+            [p, st, a] if !p.is_empty() => (p.to_string(), st.to_string(), a.to_string()),
+            [p, st, a] if p.is_empty() => match from_initiator {
+                Some(p) => (p, st.to_string(), a.to_string()),
+                None => return Err(Error::usage(format!("--approve '{s}' has no pipeline name and CODEBUILD_INITIATOR does not name one: write PIPELINE/STAGE/ACTION"))),
+            },
+            [st, a] => match from_initiator {
+                Some(p) => (p, st.to_string(), a.to_string()),
+                None => return Err(Error::usage(format!("--approve '{s}' has no pipeline name and CODEBUILD_INITIATOR does not name one: write PIPELINE/STAGE/ACTION"))),
+            },
+            _ => return Err(Error::usage(format!("--approve '{s}' must be PIPELINE/STAGE/ACTION"))),
+        };
+        if stage.is_empty() || action.is_empty() {
+            return Err(Error::usage(format!("--approve '{s}' must be PIPELINE/STAGE/ACTION with no empty part")));
+        }
+        Ok(ApprovalTarget { pipeline, stage, action })
+    }
+}
+
+impl std::fmt::Display for ApprovalTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.pipeline, self.stage, self.action)
+    }
+}
+
+/// The reviewer's summary: verdict, counts against maxima, top findings, link; ≤ 512 chars,
+/// cut on a character boundary.
+pub fn summary(report: &Report, url: Option<&str>) -> String {
+    let verdict = match report.verdict {
+        Verdict::Pass => "PASSED",
+        Verdict::Fail => "FAILED",
+    };
+    let counts: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low]
+        .iter()
+        .map(|s| match report.policy.max.get(s) {
+            Some(m) => format!("{} {}/{m}", s.as_str(), report.counted(*s)),
+            None => format!("{} {}", s.as_str(), report.counted(*s)),
+        })
+        .collect();
+    let digests: Vec<&str> = report.images.iter().map(|i| crate::model::short(&i.image.digest)).collect();
+    let head = format!("inspector-gate {verdict} for {}: {}.", digests.join(", "), counts.join(", "));
+    let tail = url.map(|u| format!(" Report: {u}")).unwrap_or_default();
+    let mut top = String::new();
+    let violating = report.images.iter().flat_map(|i| i.evaluation.violating());
+    for (n, j) in violating.take(5).enumerate() {
+        let f = &j.finding;
+        let pkg = f
+            .first_package()
+            .map(|p| match &p.fixed_in_version {
+                Some(fix) if !fix.is_empty() => format!(" {} → {fix}", p.name),
+                _ => format!(" {}", p.name),
+            })
+            .unwrap_or_default();
+        top.push_str(&format!("{} {} ({}{pkg})", if n == 0 { " Top:" } else { ";" }, f.id, f.severity));
+    }
+    let budget = SUMMARY_MAX_CHARS.saturating_sub(tail.chars().count());
+    let mut body: String = format!("{head}{top}");
+    if body.chars().count() > budget {
+        body = body.chars().take(budget.saturating_sub(1)).collect::<String>() + "…";
+    }
+    let mut out = body + &tail;
+    if out.chars().count() > SUMMARY_MAX_CHARS {
+        out = out.chars().take(SUMMARY_MAX_CHARS - 1).collect::<String>() + "…";
+    }
+    out
+}
+
+/// One approval waiting for an answer.
+#[derive(Debug, Clone)]
+struct Candidate {
+    execution_id: String,
+    token: String,
+    custom_data: Option<String>,
+}
+
+fn map_err(e: CallError, action: &str, t: &ApprovalTarget) -> Error {
+    match e.code.as_str() {
+        "PipelineNotFoundException" => Error::runtime(format!("pipeline {} not found (check --approve and --region)", t.pipeline)),
+        "InvalidApprovalTokenException" => Error::runtime(format!(
+            "the approval token for {t} is no longer valid (the approval expired or was answered); nothing was sent"
+        )),
+        "ApprovalAlreadyCompletedException" => Error::runtime(format!("the approval {t} was already answered; nothing was sent")),
+        "ActionNotFoundException" => Error::runtime(format!("action {} not found in stage {} of pipeline {}", t.action, t.stage, t.pipeline)),
+        "StageNotFoundException" => Error::runtime(format!("stage {} not found in pipeline {}", t.stage, t.pipeline)),
+        _ => e.into_error(action),
+    }
+}
+
+/// Candidates from `GetPipelineState` (SUPERSEDED/QUEUED modes carry the token there).
+async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Result<(Vec<Candidate>, bool)> {
+    let state = retry::call(Schedule::CALL, deadline, || async {
+        c.codepipeline.get_pipeline_state().name(&t.pipeline).send().await.map_err(|e| classify(e, |_| None))
+    })
+    .await
+    .map_err(|e| map_err(e, "codepipeline:GetPipelineState", t))?;
+    let stages = state.stage_states();
+    let Some(stage) = stages.iter().find(|s| s.stage_name() == Some(t.stage.as_str())) else {
+        let names: Vec<&str> = stages.iter().filter_map(|s| s.stage_name()).collect();
+        return Err(Error::runtime(format!("stage {} not found in pipeline {} (stages: {})", t.stage, t.pipeline, names.join(", "))));
+    };
+    let actions = stage.action_states();
+    let Some(action) = actions.iter().find(|a| a.action_name() == Some(t.action.as_str())) else {
+        let names: Vec<&str> = actions.iter().filter_map(|a| a.action_name()).collect();
+        return Err(Error::runtime(format!("action {} not found in stage {} (actions: {})", t.action, t.stage, names.join(", "))));
+    };
+    let mut out = Vec::new();
+    let mut in_progress_without_token = false;
+    if let Some(latest) = action.latest_execution() {
+        let in_progress = latest.status().map(|s| s.as_str()) == Some("InProgress");
+        match (in_progress, latest.token(), stage.latest_execution()) {
+            (true, Some(token), Some(se)) => out.push(Candidate {
+                execution_id: se.pipeline_execution_id().to_string(),
+                token: token.to_string(),
+                custom_data: None,
+            }),
+            (true, None, _) => in_progress_without_token = true,
+            _ => {}
+        }
+    }
+    Ok((out, in_progress_without_token))
+}
+
+/// Candidates from `ListActionExecutions` (PARALLEL mode; also gives resolved CustomData).
+async fn from_executions(c: &Clients, t: &ApprovalTarget, execution_id: Option<&str>, deadline: Instant) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    for _page in 0..5 {
+        let page = retry::call(Schedule::CALL, deadline, || async {
+            let mut req = c.codepipeline.list_action_executions().pipeline_name(&t.pipeline).set_next_token(next.clone());
+            if let Some(id) = execution_id {
+                req = req.filter(ActionExecutionFilter::builder().pipeline_execution_id(id).build());
+            }
+            req.send().await.map_err(|e| classify(e, |_| None))
+        })
+        .await
+        .map_err(|e| map_err(e, "codepipeline:ListActionExecutions", t))?;
+        for d in page.action_execution_details() {
+            if d.stage_name() != Some(t.stage.as_str()) || d.action_name() != Some(t.action.as_str()) {
+                continue;
+            }
+            let status = d.status().map(|s| s.as_str()).unwrap_or("");
+            let custom_data = d
+                .input()
+                .and_then(|i| i.resolved_configuration())
+                .and_then(|m| m.get("CustomData").cloned());
+            let token = d
+                .output()
+                .and_then(|o| o.execution_result())
+                .and_then(|r| r.external_execution_id())
+                .map(str::to_string);
+            let exec = d.pipeline_execution_id().unwrap_or_default().to_string();
+            if status == "InProgress" {
+                if let Some(token) = token {
+                    out.push(Candidate { execution_id: exec, token, custom_data });
+                } else {
+                    out.push(Candidate { execution_id: exec, token: String::new(), custom_data });
+                }
+            } else if execution_id == Some(exec.as_str()) && (status == "Succeeded" || status == "Failed") {
+                return Err(Error::runtime(format!("the approval {t} for execution {exec} was already answered ({status}); nothing was sent")));
+            }
+        }
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Why an execution is (or is not) this image's.
+async fn tied(c: &Clients, t: &ApprovalTarget, cand: &Candidate, digests: &BTreeSet<String>, execution_id: Option<&str>, deadline: Instant) -> Result<Option<String>> {
+    if let Some(id) = execution_id {
+        return Ok((cand.execution_id == id).then(|| format!("execution id {id} given with --pipeline-execution-id")));
+    }
+    if let Some(cd) = &cand.custom_data {
+        if let Some(d) = digests.iter().find(|d| cd.contains(d.as_str())) {
+            return Ok(Some(format!("approval CustomData names {d}")));
+        }
+    }
+    let exec = retry::call(Schedule::CALL, deadline, || async {
+        c.codepipeline
+            .get_pipeline_execution()
+            .pipeline_name(&t.pipeline)
+            .pipeline_execution_id(&cand.execution_id)
+            .send()
+            .await
+            .map_err(|e| classify(e, |_| None))
+    })
+    .await;
+    let revisions: Vec<String> = match exec {
+        Ok(o) => o
+            .pipeline_execution()
+            .map(|p| p.artifact_revisions().iter().filter_map(|r| r.revision_id().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        Err(e) if e.class == Class::AccessDenied => Vec::new(),
+        Err(e) => return Err(e.into_error("codepipeline:GetPipelineExecution")),
+    };
+    Ok(revisions
+        .iter()
+        .find(|r| digests.iter().any(|d| r.contains(d.as_str())))
+        .map(|r| format!("execution source revision {r}")))
+}
+
+/// Wait for the approval and answer it: Approved on pass, Rejected on fail.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide(
+    c: &Clients,
+    t: &ApprovalTarget,
+    report: &Report,
+    execution_id: Option<&str>,
+    report_url: Option<&str>,
+    poll: Schedule,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<()> {
+    let mut digests = BTreeSet::new();
+    for i in &report.images {
+        digests.insert(i.image.digest.clone());
+        if let Some(d) = &i.image.index_digest {
+            digests.insert(d.clone());
+        }
+    }
+    let mut delays = poll.delays();
+    let mut untied_seen: Option<String> = None;
+    loop {
+        let (mut cands, need_list) = from_state(c, t, deadline).await?;
+        // The state only shows the latest execution; the list shows every one in flight and
+        // the resolved CustomData, so consult it whenever the state alone cannot decide.
+        let ours_in_state = match execution_id {
+            Some(id) => cands.iter().any(|cd| cd.execution_id == id),
+            None => false,
+        };
+        if need_list || !ours_in_state {
+            let listed = from_executions(c, t, execution_id, deadline).await?;
+            for l in listed {
+                match cands.iter_mut().find(|x| x.execution_id == l.execution_id) {
+                    Some(x) => {
+                        x.custom_data = l.custom_data.clone();
+                    }
+                    None if !l.token.is_empty() => cands.push(l),
+                    None => {}
+                }
+            }
+        }
+        for cand in &cands {
+            if let Some(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
+                let status = if report.verdict == Verdict::Pass { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+                let text = summary(report, report_url);
+                progress.info(&format!("answering {t} for execution {} ({why}): {}", cand.execution_id, status.as_str()));
+                let result = ApprovalResult::builder()
+                    .status(status.clone())
+                    .summary(text)
+                    .build()
+                    .map_err(|e| Error::runtime(format!("cannot build the approval result: {e}")))?;
+                // Not retried on ambiguous failures: a second answer must never be sent.
+                c.codepipeline
+                    .put_approval_result()
+                    .pipeline_name(&t.pipeline)
+                    .stage_name(&t.stage)
+                    .action_name(&t.action)
+                    .token(&cand.token)
+                    .result(result)
+                    .send()
+                    .await
+                    .map_err(|e| map_err(classify(e, |_| None), "codepipeline:PutApprovalResult", t))?;
+                progress.info(&format!("{t}: {}", status.as_str()));
+                return Ok(());
+            } else {
+                untied_seen = Some(cand.execution_id.clone());
+            }
+        }
+        let why = match &untied_seen {
+            Some(e) => format!("approval is waiting on execution {e}, which is not tied to this image"),
+            None => "approval not in progress yet".to_string(),
+        };
+        let d = delays.next().unwrap_or(poll.max);
+        if Instant::now() + d >= deadline {
+            let fix = "pass --pipeline-execution-id, or put Image_Digest=#{BuildVariables.IMAGE_DIGEST} in the approval's CustomData";
+            return Err(match untied_seen {
+                Some(e) => Error::runtime(format!(
+                    "did not approve {t}: execution {e} is waiting there but cannot be tied to digest {}; {fix}",
+                    digests.iter().next().map(String::as_str).unwrap_or("?")
+                )),
+                None => Error::runtime(format!(
+                    "did not approve {t}: no execution of this image reached the approval before the deadline; {fix} if it did"
+                )),
+            });
+        }
+        progress.phase(&format!("{t}: {why}; checking again in {}s", d.as_secs()));
+        tokio::time::sleep(d).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_parsing_and_codebuild_default() {
+        let t = ApprovalTarget::parse_with("p/s/a", None).unwrap();
+        assert_eq!((t.pipeline.as_str(), t.stage.as_str(), t.action.as_str()), ("p", "s", "a"));
+        let t = ApprovalTarget::parse_with("Approve/Manual", Some("codepipeline/my-pipe")).unwrap();
+        assert_eq!(t.pipeline, "my-pipe");
+        assert_eq!(ApprovalTarget::parse_with("Approve/Manual", None).unwrap_err().exit_code(), 2);
+        assert_eq!(ApprovalTarget::parse_with("a/b/c/d", None).unwrap_err().exit_code(), 2);
+        assert_eq!(ApprovalTarget::parse_with("p//a", None).unwrap_err().exit_code(), 2);
+    }
+}

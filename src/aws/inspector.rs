@@ -1,0 +1,155 @@
+//! Amazon Inspector: the coverage status of one image manifest (`ListCoverage`) and all of its
+//! ACTIVE findings (`ListFindings`, every page), converted into our model.
+
+use super::{classify, CallError, Clients};
+use crate::model::{Finding, Package, ScannedImage, Severity};
+use aws_sdk_inspector2::operation::list_coverage::ListCoverageError;
+use aws_sdk_inspector2::operation::list_findings::ListFindingsError;
+use aws_sdk_inspector2::types::{
+    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, FilterCriteria,
+    StringComparison, StringFilter,
+};
+use time::OffsetDateTime;
+
+/// One coverage read: (statusCode, reason, lastScannedAt), or `None` when there is no row yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageRow {
+    pub status_code: String,
+    pub reason: String,
+    pub last_scanned_at: Option<OffsetDateTime>,
+}
+
+/// The coverage `resourceId` of an image manifest.
+pub fn resource_id(img: &ScannedImage) -> String {
+    format!("arn:aws:ecr:{}:{}:repository/{}/{}", img.region, img.registry, img.repository, img.digest)
+}
+
+fn coverage_retry_after(e: &ListCoverageError) -> Option<i32> {
+    match e {
+        ListCoverageError::ThrottlingException(t) => t.retry_after_seconds(),
+        ListCoverageError::InternalServerException(i) => i.retry_after_seconds(),
+        _ => None,
+    }
+}
+
+fn findings_retry_after(e: &ListFindingsError) -> Option<i32> {
+    match e {
+        ListFindingsError::ThrottlingException(t) => t.retry_after_seconds(),
+        ListFindingsError::InternalServerException(i) => i.retry_after_seconds(),
+        _ => None,
+    }
+}
+
+/// Read Inspector's coverage row for the image manifest.
+pub async fn coverage(c: &Clients, img: &ScannedImage) -> Result<Option<CoverageRow>, CallError> {
+    let filter = CoverageFilterCriteria::builder()
+        .resource_id(
+            CoverageStringFilter::builder()
+                .comparison(CoverageStringComparison::Equals)
+                .value(resource_id(img))
+                .build()
+                .map_err(build_err)?,
+        )
+        .build();
+    let out = c
+        .inspector
+        .list_coverage()
+        .filter_criteria(filter)
+        .max_results(10)
+        .send()
+        .await
+        .map_err(|e| classify(e, coverage_retry_after))?;
+    let Some(row) = out.covered_resources().first() else { return Ok(None) };
+    let (status_code, reason) = match row.scan_status() {
+        Some(s) => (s.status_code().as_str().to_string(), s.reason().as_str().to_string()),
+        None => (String::new(), String::new()),
+    };
+    let last_scanned_at =
+        row.last_scanned_at().and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok());
+    Ok(Some(CoverageRow { status_code, reason, last_scanned_at }))
+}
+
+fn build_err(e: aws_sdk_inspector2::error::BuildError) -> CallError {
+    CallError { class: super::Class::Permanent, code: "Build".into(), message: e.to_string() }
+}
+
+fn eq(v: &str) -> Result<StringFilter, CallError> {
+    StringFilter::builder().comparison(StringComparison::Equals).value(v).build().map_err(build_err)
+}
+
+/// One page of ACTIVE findings for the image; `next` continues.
+pub async fn findings_page(
+    c: &Clients,
+    img: &ScannedImage,
+    next: Option<String>,
+) -> Result<(Vec<Finding>, Option<String>), CallError> {
+    let filter = FilterCriteria::builder()
+        .ecr_image_registry(eq(&img.registry)?)
+        .ecr_image_repository_name(eq(&img.repository)?)
+        .ecr_image_hash(eq(&img.digest)?)
+        .finding_status(eq("ACTIVE")?)
+        .build();
+    let out = c
+        .inspector
+        .list_findings()
+        .filter_criteria(filter)
+        .max_results(100)
+        .set_next_token(next)
+        .send()
+        .await
+        .map_err(|e| classify(e, findings_retry_after))?;
+    let findings = out.findings().iter().map(convert).collect();
+    let next = out.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+    Ok((findings, next))
+}
+
+/// SDK finding → our model.
+pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
+    let pvd = f.package_vulnerability_details();
+    let id = pvd
+        .map(|p| p.vulnerability_id().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| f.title().map(str::to_string))
+        .unwrap_or_else(|| f.finding_arn().to_string());
+    let severity = f.severity().as_str().parse().unwrap_or(Severity::Untriaged);
+    let packages = pvd
+        .map(|p| {
+            p.vulnerable_packages()
+                .iter()
+                .map(|vp| Package {
+                    name: vp.name().to_string(),
+                    version: Some(vp.version().to_string()).filter(|s| !s.is_empty()),
+                    fixed_in_version: vp.fixed_in_version().map(str::to_string),
+                    package_manager: vp.package_manager().map(|m| m.as_str().to_string()),
+                    file_path: vp.file_path().map(str::to_string),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let ecr = f
+        .resources()
+        .first()
+        .and_then(|r| r.details())
+        .and_then(|d| d.aws_ecr_container_image());
+    Finding {
+        id,
+        severity,
+        title: f.title().unwrap_or_default().to_string(),
+        description: Some(f.description().to_string()).filter(|s| !s.is_empty()),
+        finding_arn: Some(f.finding_arn().to_string()),
+        fix_available: f.fix_available().map(|x| x.as_str().to_string()),
+        exploit_available: f.exploit_available().map(|x| x.as_str().to_string()),
+        inspector_score: f.inspector_score(),
+        epss_score: f.epss().map(|e| e.score()),
+        packages,
+        source_url: pvd.and_then(|p| p.source_url()).map(str::to_string),
+        remediation: f.remediation().and_then(|r| r.recommendation()).and_then(|r| r.text()).map(str::to_string),
+        image_digest: ecr.map(|e| e.image_hash().to_string()),
+        repository: ecr.map(|e| e.repository_name().to_string()),
+    }
+}
+
+/// Is this error one where Inspector itself is not enabled for the account?
+pub fn is_not_enabled(e: &CallError) -> bool {
+    e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled")
+}

@@ -1,0 +1,190 @@
+//! AWS adapters: SDK configuration (region, profile, role, endpoints) and the mapping of SDK
+//! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `codepipeline`.
+
+pub mod ecr;
+pub mod inspector;
+
+use crate::error::Error;
+use crate::retry::Retryable;
+use aws_config::BehaviorVersion;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use std::time::Duration;
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+/// The SDK clients the gate uses, all from one shared configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ecr: aws_sdk_ecr::Client,
+    pub inspector: aws_sdk_inspector2::Client,
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub region: String,
+}
+
+/// Build clients from the default credential chain (env, profiles, SSO, web identity,
+/// container and instance roles), optionally assuming `role_arn`. SDK-level retries are off:
+/// every call goes through `retry::call`, which honours `retryAfterSeconds` and the deadline.
+pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    let mut conf = loader.load().await;
+    let Some(region) = conf.region().map(|r| r.to_string()) else {
+        return Err(Error::usage(
+            "no AWS region: pass --region, set AWS_REGION, or use a profile with a region",
+        ));
+    };
+    if let Some(role) = &opts.role_arn {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("inspector-gate")
+            .configure(&conf)
+            .build()
+            .await;
+        conf = conf
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .build();
+    }
+    Ok(Clients {
+        ecr: aws_sdk_ecr::Client::new(&conf),
+        inspector: aws_sdk_inspector2::Client::new(&conf),
+        codepipeline: aws_sdk_codepipeline::Client::new(&conf),
+        region,
+    })
+}
+
+/// How a failed AWS call should be handled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Class {
+    /// Throttling, 5xx, timeouts, connection errors: try again (after the hint, if any).
+    Transient(Option<Duration>),
+    /// The caller lacks permission: fail at once with the IAM action to grant.
+    AccessDenied,
+    /// Anything else: fail at once.
+    Permanent,
+}
+
+/// A failed AWS call, classified, with a one-line message.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub class: Class,
+    pub code: String,
+    pub message: String,
+}
+
+impl Retryable for CallError {
+    fn retry_hint(&self) -> Option<Option<Duration>> {
+        match self.class {
+            Class::Transient(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+impl CallError {
+    /// Convert into the user-facing error; `action` is the IAM action, e.g. `inspector2:ListFindings`.
+    pub fn into_error(self, action: &str) -> Error {
+        match self.class {
+            Class::AccessDenied => Error::runtime(format!(
+                "access denied calling {action}: {} (grant {action} to the role the gate runs as)",
+                self.message
+            )),
+            _ => Error::runtime(format!("{action} failed: {}", self.message)),
+        }
+    }
+}
+
+const THROTTLING: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "InternalServerException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServerException",
+];
+const DENIED: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+];
+
+/// Classify any SDK error. `retry_after` extracts a service's `retryAfterSeconds`, if any.
+pub fn classify<E>(err: SdkError<E, HttpResponse>, retry_after: impl Fn(&E) -> Option<i32>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let msg = e.message().unwrap_or("").to_string();
+            let message = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
+            let class = if THROTTLING.contains(&code.as_str()) {
+                Class::Transient(retry_after(e).map(|s| Duration::from_secs(s.max(0) as u64)))
+            } else if DENIED.contains(&code.as_str()) {
+                Class::AccessDenied
+            } else {
+                let status = se.raw().status().as_u16();
+                // Unmodelled 429/5xx answers (proxies, load balancers) are transient too.
+                if status == 429 || status >= 500 {
+                    Class::Transient(None)
+                } else {
+                    Class::Permanent
+                }
+            };
+            CallError { class, code, message }
+        }
+        SdkError::TimeoutError(_) => {
+            CallError { class: Class::Transient(None), code: "Timeout".into(), message: "request timed out".into() }
+        }
+        SdkError::DispatchFailure(d) => {
+            let class = if d.is_io() || d.is_timeout() { Class::Transient(None) } else { Class::Permanent };
+            let message = if text.contains("no credentials") || text.contains("NoCredentials") || text.contains("credentials") {
+                "no usable AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role)".to_string()
+            } else {
+                one_line(&text)
+            };
+            CallError { class, code: "Dispatch".into(), message }
+        }
+        SdkError::ResponseError(_) => {
+            CallError { class: Class::Transient(None), code: "Response".into(), message: one_line(&text) }
+        }
+        _ => CallError { class: Class::Permanent, code: "Sdk".into(), message: one_line(&text) },
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,376 @@
+//! Command-line interface: argument definitions (clap) and dispatch to `commands`. Every
+//! option of `gate` is also an `INSPECTOR_GATE_<NAME>` environment variable; flags beat env
+//! beat the policy file beat built-in defaults.
+
+use crate::commands;
+use crate::error::{Error, EXIT_USAGE};
+use crate::progress::{Progress, Verbosity};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "inspector-gate",
+    version,
+    args_override_self = true,
+    about = "Gate container deploys on Amazon Inspector's scan of exactly the image you push",
+    long_about = "Push an image to Amazon ECR, wait for Amazon Inspector's enhanced scan of exactly that digest, apply a policy, and fail the CI step or approve/reject a CodePipeline manual approval.\n\nExit codes: 0 passed, 1 policy violated, 2 usage/configuration error, 3 inconclusive (timeout, unsupported image, not covered by enhanced scanning), 4 runtime error (AWS, registry, network, access denied)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Only print results and warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print debug details (never secrets).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Colour output: auto (TTY and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "INSPECTOR_GATE_COLOR")]
+    pub color: ColorChoice,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Push (optional), wait for the scan, evaluate, report, approve/reject, hand off; exit 0/1/2/3/4.
+    Gate(Box<GateArgs>),
+    /// Push an image to ECR and print its digest and digest-pinned URI.
+    Push(PushArgs),
+    /// Wait for the scan and print the ACTIVE findings as JSON (no verdict).
+    Findings(FindingsArgs),
+    /// Apply the policy to a saved findings file or Inspector2 Scan event, offline.
+    Evaluate(EvaluateArgs),
+    /// Approve or reject a CodePipeline manual approval from a saved report.json.
+    Approve(ApproveArgs),
+    /// Write a commented .inspector-gate.toml.
+    Init(InitArgs),
+    /// Show the effective policy and where each value came from.
+    Config(ConfigArgs),
+    /// Install or remove a git pre-push hook that runs the gate.
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS region (default: AWS_REGION / profile).
+    #[arg(long, env = "INSPECTOR_GATE_REGION")]
+    pub region: Option<String>,
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, env = "INSPECTOR_GATE_PROFILE")]
+    pub profile: Option<String>,
+    /// Role to assume (STS AssumeRole) before calling AWS.
+    #[arg(long, env = "INSPECTOR_GATE_ROLE_ARN")]
+    pub role_arn: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// Policy file (default: ./.inspector-gate.toml when present).
+    #[arg(long, env = "INSPECTOR_GATE_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Fail when CRITICAL findings exceed N.
+    #[arg(long, env = "INSPECTOR_GATE_MAX_CRITICAL", value_name = "N")]
+    pub max_critical: Option<u64>,
+    /// Fail when HIGH findings exceed N.
+    #[arg(long, env = "INSPECTOR_GATE_MAX_HIGH", value_name = "N")]
+    pub max_high: Option<u64>,
+    /// Fail when MEDIUM findings exceed N.
+    #[arg(long, env = "INSPECTOR_GATE_MAX_MEDIUM", value_name = "N")]
+    pub max_medium: Option<u64>,
+    /// Fail when LOW findings exceed N.
+    #[arg(long, env = "INSPECTOR_GATE_MAX_LOW", value_name = "N")]
+    pub max_low: Option<u64>,
+    /// Fail when UNTRIAGED findings exceed N.
+    #[arg(long, env = "INSPECTOR_GATE_MAX_UNTRIAGED", value_name = "N")]
+    pub max_untriaged: Option<u64>,
+    /// Fail on any finding of SEVERITY or worse (= max 0 for each).
+    #[arg(long, env = "INSPECTOR_GATE_FAIL_ON", value_name = "SEVERITY")]
+    pub fail_on: Option<crate::model::Severity>,
+    /// Do not count findings without a fix (fixAvailable = NO).
+    #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", action = ArgAction::SetTrue)]
+    pub ignore_unfixed: bool,
+    /// Count only findings with an EPSS score >= this (0..1).
+    #[arg(long, env = "INSPECTOR_GATE_MIN_EPSS", value_name = "SCORE")]
+    pub min_epss: Option<f64>,
+    /// Count only findings with an Inspector score >= this (0..10).
+    #[arg(long, env = "INSPECTOR_GATE_MIN_INSPECTOR_SCORE", value_name = "SCORE")]
+    pub min_inspector_score: Option<f64>,
+    /// Count only findings with a known exploit.
+    #[arg(long, env = "INSPECTOR_GATE_EXPLOIT_AVAILABLE_ONLY", action = ArgAction::SetTrue)]
+    pub exploit_available_only: bool,
+    /// Ignore a vulnerability id (repeatable; prefer [[ignore]] rules with reason and expiry).
+    #[arg(long = "ignore", env = "INSPECTOR_GATE_IGNORE", value_name = "ID", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Fail,
+    Pass,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Give up waiting for the scan after this long (e.g. 30m, 90s, 1h).
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// What a timeout means: fail (exit 3, default) or pass (exit 0 with a warning).
+    #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
+    pub on_timeout: OnTimeout,
+    /// First delay between status checks; later ones double up to 6x this (with jitter).
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: std::time::Duration,
+    /// Pause between the two findings reads that must agree before the scan counts as done.
+    #[arg(long, env = "INSPECTOR_GATE_SETTLE", default_value = "20s", value_parser = parse_duration)]
+    pub settle: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::wait::parse_duration(s)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GateArgs {
+    /// Image to gate: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>). Repeatable.
+    #[arg(long = "image", env = "INSPECTOR_GATE_IMAGE", value_delimiter = ',', value_name = "REF")]
+    pub images: Vec<String>,
+    /// Push this first: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
+    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
+    pub push_from: Option<String>,
+    /// Extra tags to push (repeatable).
+    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Write report.json, report.sarif, junit.xml and summary.md here.
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Approve/reject this CodePipeline manual approval: PIPELINE/STAGE/ACTION.
+    #[arg(long, env = "INSPECTOR_GATE_APPROVE", value_name = "PIPELINE/STAGE/ACTION")]
+    pub approve: Option<String>,
+    /// Only approve this pipeline execution.
+    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID", value_name = "ID")]
+    pub pipeline_execution_id: Option<String>,
+    /// Link for the approval reviewer (e.g. the build's report page).
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL", value_name = "URL")]
+    pub report_url: Option<String>,
+    /// Write imagedefinitions.json (ECS standard deploy) here, on pass.
+    #[arg(long, env = "INSPECTOR_GATE_IMAGE_DEFINITIONS", value_name = "FILE", requires = "container_name")]
+    pub image_definitions: Option<PathBuf>,
+    /// Container name for imagedefinitions.json.
+    #[arg(long, env = "INSPECTOR_GATE_CONTAINER_NAME", value_name = "NAME")]
+    pub container_name: Option<String>,
+    /// Write imageDetail.json (ECS blue/green deploy) here, on pass.
+    #[arg(long, env = "INSPECTOR_GATE_IMAGE_DETAIL", value_name = "FILE")]
+    pub image_detail: Option<PathBuf>,
+    /// Registry endpoint to push to instead of ECR's proxyEndpoint (proxies, tests).
+    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
+    pub registry_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Print what would be done and exit 0 without calling AWS.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// Source: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
+    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
+    pub push_from: String,
+    /// Destination: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>:<tag>.
+    #[arg(long, env = "INSPECTOR_GATE_IMAGE", value_name = "REF")]
+    pub image: String,
+    /// Extra tags (repeatable).
+    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Registry endpoint instead of ECR's proxyEndpoint.
+    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
+    pub registry_url: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FindingsArgs {
+    /// Image(s) whose findings to fetch.
+    #[arg(long = "image", env = "INSPECTOR_GATE_IMAGE", value_delimiter = ',', required = true)]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Write the JSON here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    /// Findings: our `findings` JSON, or `aws inspector2 list-findings` output.
+    #[arg(long, conflicts_with = "event", required_unless_present = "event")]
+    pub findings: Option<PathBuf>,
+    /// An `Inspector2 Scan` EventBridge event (severity counts only).
+    #[arg(long)]
+    pub event: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApproveArgs {
+    /// report.json written by `gate --report-dir`.
+    #[arg(long)]
+    pub report: PathBuf,
+    /// PIPELINE/STAGE/ACTION of the manual approval.
+    #[arg(long, env = "INSPECTOR_GATE_APPROVE", value_name = "PIPELINE/STAGE/ACTION")]
+    pub approve: String,
+    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID")]
+    pub pipeline_execution_id: Option<String>,
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL")]
+    pub report_url: Option<String>,
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Where to write the policy.
+    #[arg(long, default_value = ".inspector-gate.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Write .git/hooks/pre-push running `inspector-gate gate` on IMAGE.
+    Install {
+        #[arg(long, env = "INSPECTOR_GATE_IMAGE")]
+        image: String,
+        /// Replace a pre-push hook that we did not write (it is kept as pre-push.inspector-gate-backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove our pre-push hook (restoring a backed-up one).
+    Uninstall,
+}
+
+/// Parse arguments, run the command, and return the process exit code.
+pub fn main() -> i32 {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_USAGE;
+        }
+    };
+    let color = match cli.global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            use std::io::IsTerminal;
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+        }
+    };
+    let verbosity = if cli.global.quiet {
+        Verbosity::Quiet
+    } else if cli.global.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let progress = Progress::new(verbosity, color, None);
+    let sub = matches.subcommand().map(|(_, m)| m.clone());
+    let result = commands::run(cli, sub, progress, color);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Build the CLI definition (for completions and docs).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+impl From<&AwsArgs> for crate::aws::AwsOptions {
+    fn from(a: &AwsArgs) -> Self {
+        crate::aws::AwsOptions { region: a.region.clone(), profile: a.profile.clone(), role_arn: a.role_arn.clone() }
+    }
+}
+
+/// Errors from clap-validated values that need a second look.
+pub fn usage(msg: impl Into<String>) -> Error {
+    Error::usage(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

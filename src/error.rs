@@ -1,0 +1,104 @@
+//! The one error type of inspector-gate and the exit codes it maps to.
+//!
+//! Every failure that reaches the user is an [`Error`]: a kind (which decides the exit
+//! code) and one line of text naming the cause and, where known, the fix. Messages are
+//! lowercase fragments that read well after "error: ".
+
+use std::fmt;
+
+/// Exit code: passed (and approved, when asked to approve).
+pub const EXIT_PASS: i32 = 0;
+/// Exit code: policy violated (and rejected, when asked to approve).
+pub const EXIT_VIOLATION: i32 = 1;
+/// Exit code: usage or configuration error.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: inconclusive (timeout, unsupported image, scanning not enabled, ...).
+pub const EXIT_INCONCLUSIVE: i32 = 3;
+/// Exit code: runtime error (AWS, registry, network, I/O, access denied).
+pub const EXIT_RUNTIME: i32 = 4;
+
+/// What went wrong, in the terms of the exit-code contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad flag, invalid policy file, bad image reference (exit 2).
+    Usage,
+    /// Image unsupported, eligibility expired, not covered by enhanced scanning (exit 3).
+    Inconclusive,
+    /// The deadline passed before the scan was done (exit 3; `--on-timeout pass` may accept it).
+    Timeout,
+    /// AWS or registry error, access denied, network, I/O (exit 4).
+    Runtime,
+}
+
+/// The error every fallible function of the crate returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Usage, message: message.into() }
+    }
+    pub fn inconclusive(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Inconclusive, message: message.into() }
+    }
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Timeout, message: message.into() }
+    }
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Runtime, message: message.into() }
+    }
+
+    /// Prefix the message with what was being done ("pushing app:1: ...").
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The process exit code for this error (see the table in README.md).
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Usage => EXIT_USAGE,
+            ErrorKind::Inconclusive | ErrorKind::Timeout => EXIT_INCONCLUSIVE,
+            ErrorKind::Runtime => EXIT_RUNTIME,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, always: multi-line causes are folded so CI logs stay greppable.
+        let one_line = self.message.replace(['\r', '\n'], " ");
+        f.write_str(&one_line)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::runtime(format!("i/o error: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Error::usage("x").exit_code(), 2);
+        assert_eq!(Error::inconclusive("x").exit_code(), 3);
+        assert_eq!(Error::runtime("x").exit_code(), 4);
+    }
+
+    #[test]
+    fn display_is_one_line() {
+        let e = Error::runtime("a\nb\r\nc").context("pushing");
+        assert_eq!(e.to_string(), "pushing: a b  c");
+    }
+}

@@ -1,0 +1,386 @@
+//! Reading findings saved to disk, for offline evaluation: our own `findings` JSON, the output
+//! of `aws inspector2 list-findings` (the service's wire format), or an `Inspector2 Scan`
+//! EventBridge event (severity counts only).
+
+use crate::error::{Error, Result};
+use crate::model::{Finding, Package, ScannedImage, Severity};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Files larger than this are refused rather than read into memory.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Findings of one image, as `inspector-gate findings` writes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageFindings {
+    pub image: ScannedImage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::report::ScanInfo>,
+    pub findings: Vec<Finding>,
+}
+
+/// The `findings` command's output document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingsDoc {
+    pub schema_version: u32,
+    pub images: Vec<ImageFindings>,
+}
+
+// --- Inspector2 wire format (subset), as `aws inspector2 list-findings` prints it ---
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireList {
+    findings: Vec<WireFinding>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireFinding {
+    #[serde(default)]
+    finding_arn: Option<String>,
+    severity: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    fix_available: Option<String>,
+    #[serde(default)]
+    exploit_available: Option<String>,
+    #[serde(default)]
+    inspector_score: Option<f64>,
+    #[serde(default)]
+    epss: Option<WireEpss>,
+    #[serde(default)]
+    package_vulnerability_details: Option<WirePvd>,
+    #[serde(default)]
+    remediation: Option<WireRemediation>,
+    #[serde(default)]
+    resources: Vec<WireResource>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireEpss {
+    score: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePvd {
+    #[serde(default)]
+    vulnerability_id: Option<String>,
+    #[serde(default)]
+    source_url: Option<String>,
+    #[serde(default)]
+    vulnerable_packages: Vec<WirePackage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePackage {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    fixed_in_version: Option<String>,
+    #[serde(default)]
+    package_manager: Option<String>,
+    #[serde(default)]
+    file_path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireRemediation {
+    #[serde(default)]
+    recommendation: Option<WireRecommendation>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireRecommendation {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireResource {
+    #[serde(default)]
+    details: Option<WireDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireDetails {
+    #[serde(default)]
+    aws_ecr_container_image: Option<WireEcr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEcr {
+    #[serde(default)]
+    image_hash: Option<String>,
+    #[serde(default)]
+    repository_name: Option<String>,
+}
+
+impl WireFinding {
+    fn into_finding(self) -> std::result::Result<Finding, String> {
+        let severity: Severity = self.severity.parse()?;
+        let pvd = self.package_vulnerability_details;
+        let ecr = self.resources.into_iter().next().and_then(|r| r.details).and_then(|d| d.aws_ecr_container_image);
+        let id = pvd
+            .as_ref()
+            .and_then(|p| p.vulnerability_id.clone())
+            .or_else(|| self.title.clone())
+            .or_else(|| self.finding_arn.clone())
+            .ok_or("a finding has no vulnerabilityId, title or findingArn")?;
+        Ok(Finding {
+            id,
+            severity,
+            title: self.title.unwrap_or_default(),
+            description: self.description,
+            finding_arn: self.finding_arn,
+            fix_available: self.fix_available,
+            exploit_available: self.exploit_available,
+            inspector_score: self.inspector_score,
+            epss_score: self.epss.map(|e| e.score),
+            source_url: pvd.as_ref().and_then(|p| p.source_url.clone()),
+            packages: pvd
+                .map(|p| {
+                    p.vulnerable_packages
+                        .into_iter()
+                        .map(|v| Package {
+                            name: v.name,
+                            version: v.version,
+                            fixed_in_version: v.fixed_in_version,
+                            package_manager: v.package_manager,
+                            file_path: v.file_path,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            remediation: self.remediation.and_then(|r| r.recommendation).and_then(|r| r.text),
+            image_digest: ecr.as_ref().and_then(|e| e.image_hash.clone()),
+            repository: ecr.and_then(|e| e.repository_name),
+        })
+    }
+}
+
+// --- EventBridge `Inspector2 Scan` ---
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    #[serde(rename = "detail-type", default)]
+    detail_type: Option<String>,
+    detail: EventDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventDetail {
+    #[serde(rename = "repository-name")]
+    repository_name: String,
+    #[serde(rename = "image-digest")]
+    image_digest: String,
+    #[serde(rename = "finding-severity-counts", default)]
+    counts: std::collections::BTreeMap<String, u64>,
+    #[serde(rename = "scan-status", default)]
+    scan_status: Option<String>,
+}
+
+fn read(path: &Path, what: &str) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Error::usage(format!(
+            "{what} {} is {} MiB, over the {} MiB limit",
+            path.display(),
+            meta.len() >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// Parse a findings document (any of the accepted shapes) from text.
+pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
+    let bad = |why: String| Error::usage(format!("{origin} is not a findings file: {why}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    if v.get("images").is_some() {
+        let doc: FindingsDoc = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+        return Ok(doc.images);
+    }
+    if v.get("findings").is_some() {
+        let list: WireList = serde_json::from_value(v).map_err(|e| bad(format!("not `aws inspector2 list-findings` output: {e}")))?;
+        let mut findings = Vec::new();
+        for w in list.findings {
+            if w.status.as_deref().is_some_and(|s| s != "ACTIVE") {
+                continue; // CLOSED and SUPPRESSED findings do not gate.
+            }
+            findings.push(w.into_finding().map_err(bad)?);
+        }
+        return Ok(group_by_image(findings));
+    }
+    if v.is_array() {
+        let findings: Vec<Finding> = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+        return Ok(group_by_image(findings));
+    }
+    Err(bad("expected an object with \"images\" (inspector-gate findings) or \"findings\" (aws inspector2 list-findings), or an array".into()))
+}
+
+fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
+    let mut groups: Vec<ImageFindings> = Vec::new();
+    for f in findings {
+        let digest = f.image_digest.clone().unwrap_or_default();
+        let repo = f.repository.clone().unwrap_or_default();
+        match groups.iter_mut().find(|g| g.image.digest == digest && g.image.repository == repo) {
+            Some(g) => g.findings.push(f),
+            None => groups.push(ImageFindings {
+                image: ScannedImage {
+                    registry: String::new(),
+                    region: String::new(),
+                    repository: repo.clone(),
+                    digest: digest.clone(),
+                    platform: None,
+                    requested: if digest.is_empty() { repo } else { format!("{repo}@{digest}") },
+                    index_digest: None,
+                },
+                scan: None,
+                findings: vec![f],
+            }),
+        }
+    }
+    if groups.is_empty() {
+        groups.push(ImageFindings {
+            image: ScannedImage {
+                registry: String::new(),
+                region: String::new(),
+                repository: String::new(),
+                digest: String::new(),
+                platform: None,
+                requested: String::new(),
+                index_digest: None,
+            },
+            scan: None,
+            findings: Vec::new(),
+        });
+    }
+    groups
+}
+
+pub fn load_findings(path: &Path) -> Result<Vec<ImageFindings>> {
+    let text = read(path, "findings file")?;
+    parse_findings(&text, &format!("findings file {}", path.display()))
+}
+
+/// Parse an `Inspector2 Scan` event into placeholder findings carrying only the counts.
+/// Missing severity keys mean zero; the event has no LOW/INFORMATIONAL counts.
+pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
+    let bad = |why: String| Error::usage(format!("{origin} is not an Inspector2 Scan event: {why}"));
+    let ev: Event = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if let Some(dt) = &ev.detail_type {
+        if dt != "Inspector2 Scan" {
+            return Err(bad(format!("detail-type is '{dt}', expected 'Inspector2 Scan'")));
+        }
+    }
+    // repository-name is an ARN: arn:aws:ecr:<region>:<acct>:repository/<name>
+    let arn = &ev.detail.repository_name;
+    let (region, registry, repository) = match arn.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _, "ecr", region, acct, rest] => match rest.strip_prefix("repository/") {
+            Some(name) => (region.to_string(), acct.to_string(), name.to_string()),
+            None => return Err(bad(format!("repository-name '{arn}' is not a repository ARN"))),
+        },
+        _ => return Err(bad(format!("repository-name '{arn}' is not an ECR repository ARN"))),
+    };
+    if !crate::image_ref::is_valid_digest(&ev.detail.image_digest) {
+        return Err(bad(format!("image-digest '{}' is not a sha256 digest", ev.detail.image_digest)));
+    }
+    let mut findings = Vec::new();
+    for sev in [Severity::Critical, Severity::High, Severity::Medium] {
+        let n = ev.detail.counts.get(sev.as_str()).copied().unwrap_or(0);
+        for i in 1..=n.min(100_000) {
+            findings.push(Finding {
+                id: format!("{}-{i}", sev.as_str()),
+                severity: sev,
+                title: format!("{sev} finding {i} of {n} (counts only, from an Inspector2 Scan event)"),
+                description: None,
+                finding_arn: None,
+                fix_available: None,
+                exploit_available: None,
+                inspector_score: None,
+                epss_score: None,
+                packages: Vec::new(),
+                source_url: None,
+                remediation: None,
+                image_digest: Some(ev.detail.image_digest.clone()),
+                repository: Some(repository.clone()),
+            });
+        }
+    }
+    Ok(ImageFindings {
+        image: ScannedImage {
+            registry,
+            region,
+            repository: repository.clone(),
+            digest: ev.detail.image_digest.clone(),
+            platform: None,
+            requested: format!("{repository}@{}", ev.detail.image_digest),
+            index_digest: None,
+        },
+        scan: Some(crate::report::ScanInfo { status: ev.detail.scan_status, last_scanned_at: None, waited_seconds: 0.0 }),
+        findings,
+    })
+}
+
+pub fn load_event(path: &Path) -> Result<ImageFindings> {
+    let text = read(path, "event file")?;
+    parse_event(&text, &format!("event file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cli_output_and_drops_closed_findings() {
+        let text = r#"{"findings":[
+          {"findingArn":"arn:1","severity":"CRITICAL","status":"ACTIVE","title":"CVE-1 - openssl","fixAvailable":"YES",
+           "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-1","vulnerablePackages":[{"name":"openssl","version":"1.0","fixedInVersion":"1.1"}]},
+           "resources":[{"type":"AWS_ECR_CONTAINER_IMAGE","id":"x","details":{"awsEcrContainerImage":{"imageHash":"sha256:aa","repositoryName":"app/web","registry":"123456789012"}}}]},
+          {"findingArn":"arn:2","severity":"HIGH","status":"CLOSED","title":"CVE-2"}]}"#;
+        let imgs = parse_findings(text, "t").unwrap();
+        assert_eq!(imgs.len(), 1);
+        assert_eq!(imgs[0].findings.len(), 1);
+        let f = &imgs[0].findings[0];
+        assert_eq!((f.id.as_str(), f.severity), ("CVE-1", Severity::Critical));
+        assert_eq!(f.packages[0].fixed_in_version.as_deref(), Some("1.1"));
+        assert_eq!(imgs[0].image.repository, "app/web");
+    }
+
+    #[test]
+    fn event_counts_missing_keys_are_zero() {
+        let text = r#"{"detail-type":"Inspector2 Scan","source":"aws.inspector2","detail":{"scan-status":"INITIAL_SCAN_COMPLETE",
+          "repository-name":"arn:aws:ecr:us-east-1:123456789012:repository/app/web",
+          "image-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+          "finding-severity-counts":{"CRITICAL":1,"TOTAL":3,"HIGH":2}}}"#;
+        let img = parse_event(text, "e").unwrap();
+        assert_eq!(img.image.repository, "app/web");
+        assert_eq!(img.image.registry, "123456789012");
+        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::Critical).count(), 1);
+        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::High).count(), 2);
+        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::Medium).count(), 0);
+    }
+
+    #[test]
+    fn bad_documents_are_usage_errors() {
+        for t in ["", "{", "[1]", "{\"x\":1}", "{\"findings\":[{\"severity\":\"BAD\"}]}"] {
+            assert_eq!(parse_findings(t, "f").unwrap_err().exit_code(), 2, "{t}");
+        }
+        for t in ["{}", "{\"detail\":{}}", r#"{"detail":{"repository-name":"app","image-digest":"sha256:1"}}"#] {
+            assert_eq!(parse_event(t, "e").unwrap_err().exit_code(), 2, "{t}");
+        }
+    }
+}

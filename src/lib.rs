@@ -1,0 +1,24 @@
+//! inspector-gate: push an image to Amazon ECR, wait for Amazon Inspector's enhanced scan of
+//! exactly that digest, apply a policy, and fail the CI step or approve/reject a CodePipeline
+//! manual approval.
+//!
+//! Layout: a pure core (`model`, `policy`, `report`, `wait::decide`) with no I/O and the clock
+//! passed in; adapters at the edges (`aws`, `registry`, `approval`, `ci`); `commands` wires
+//! them together for each CLI subcommand.
+
+pub mod ci;
+pub mod error;
+pub mod model;
+pub mod progress;
+pub mod policy;
+pub mod report;
+pub mod image_ref;
+pub mod aws;
+pub mod retry;
+pub mod wait;
+pub mod cli;
+pub mod commands;
+pub mod handoff;
+pub mod approval;
+pub mod findings_file;
+pub mod registry;

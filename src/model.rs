@@ -1,0 +1,205 @@
+//! The data model shared by every phase: severities, findings, and the identity of a
+//! scanned image. These types are also our findings JSON (`inspector-gate findings`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Inspector severities, ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Informational,
+    Untriaged,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Informational,
+        Severity::Untriaged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+            Severity::Informational => "INFORMATIONAL",
+            Severity::Untriaged => "UNTRIAGED",
+        }
+    }
+
+    /// Rank used by `--fail-on`: CRITICAL=0 ... INFORMATIONAL=4. UNTRIAGED has no rank
+    /// in the ladder (it is gated only by its own threshold).
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown severity '{s}' (expected one of CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNTRIAGED)"
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One vulnerable package named by a finding.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Package {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+}
+
+/// A finding, reduced to what policy and reports need. Built from Inspector2
+/// `ListFindings` output (SDK or CLI JSON) or read back from our own findings JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// CVE / GHSA / ... id (`packageVulnerabilityDetails.vulnerabilityId`), or the title
+    /// when the finding has none.
+    pub id: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding_arn: Option<String>,
+    /// YES | NO | PARTIAL (absent = unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_available: Option<String>,
+    /// YES | NO (absent = unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploit_available: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspector_score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss_score: Option<f64>,
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// `sha256:...` of the image manifest the finding is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+impl Finding {
+    /// True when Inspector says no fix exists (`fixAvailable = NO`).
+    pub fn is_unfixed(&self) -> bool {
+        self.fix_available.as_deref() == Some("NO")
+    }
+
+    /// "installed → fixed" for the first package, for tables.
+    pub fn first_package(&self) -> Option<&Package> {
+        self.packages.first()
+    }
+}
+
+/// One platform manifest that Inspector scans: the unit the gate waits for and evaluates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScannedImage {
+    /// 12-digit account of the registry.
+    pub registry: String,
+    pub region: String,
+    pub repository: String,
+    /// `sha256:<hex>` of the platform image manifest.
+    pub digest: String,
+    /// `os/arch[/variant]` when known (from the index), else None for single-arch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The reference the user gave (`repo:tag` or `repo@sha256:...`).
+    pub requested: String,
+    /// Digest of the index the user's reference resolved to, for multi-arch images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
+}
+
+impl ScannedImage {
+    /// `<acct>.dkr.ecr.<region>.amazonaws.com/<repo>`
+    pub fn repository_uri(&self) -> String {
+        format!(
+            "{}.dkr.ecr.{}.amazonaws.com/{}",
+            self.registry, self.region, self.repository
+        )
+    }
+
+    /// The digest a deploy should pin: the index for multi-arch, else the manifest.
+    pub fn deploy_digest(&self) -> &str {
+        self.index_digest.as_deref().unwrap_or(&self.digest)
+    }
+
+    /// Human label used in progress lines and reports.
+    pub fn label(&self) -> String {
+        match &self.platform {
+            Some(p) => format!("{}@{} ({p})", self.repository, short(&self.digest)),
+            None => format!("{}@{}", self.repository, short(&self.digest)),
+        }
+    }
+}
+
+/// `sha256:0123456789ab` — enough to tell digests apart in logs.
+pub fn short(digest: &str) -> &str {
+    let end = digest.find(':').map(|i| i + 13).unwrap_or(12).min(digest.len());
+    &digest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_parses_case_insensitively_and_orders_by_severity() {
+        assert_eq!("high".parse::<Severity>().unwrap(), Severity::High);
+        assert!("bogus".parse::<Severity>().is_err());
+        assert!(Severity::Critical < Severity::Low);
+    }
+
+    #[test]
+    fn short_digest() {
+        assert_eq!(short("sha256:0123456789abcdef"), "sha256:0123456789ab");
+        assert_eq!(short("abc"), "abc");
+    }
+}

@@ -1,0 +1,399 @@
+//! Pure policy evaluation: (policy, findings, today) → one `Evaluation` that every report
+//! renders. No I/O, no clock: `today` is passed in so expiry is testable.
+
+use super::{IgnoreRule, Policy, UnmatchedIgnore};
+use crate::model::{Finding, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::Date;
+
+/// Days before expiry at which an ignore rule starts warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// Why a finding is or is not counted against the thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Disposition {
+    /// Counted against its severity's threshold.
+    Counted {
+        /// True when its severity's count exceeds the maximum.
+        violation: bool,
+    },
+    /// Matched an unexpired ignore rule.
+    Ignored {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires: Option<Date>,
+    },
+    /// Removed by a filter (unfixed, EPSS, score, exploit).
+    Filtered { filter: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub disposition: Disposition,
+}
+
+/// A severity whose counted findings exceed its maximum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub severity: Severity,
+    pub count: u64,
+    pub max: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    pub verdict: Verdict,
+    /// Counted findings per severity (after filters and ignores).
+    pub counted: BTreeMap<Severity, u64>,
+    /// All findings per severity, before filters and ignores.
+    pub total: BTreeMap<Severity, u64>,
+    pub violations: Vec<Violation>,
+    /// Every finding, most severe first, with its disposition.
+    pub findings: Vec<Judged>,
+    /// Expired, soon-expiring and unmatched ignore rules, in plain words.
+    pub warnings: Vec<String>,
+}
+
+impl Evaluation {
+    pub fn counted(&self, s: Severity) -> u64 {
+        self.counted.get(&s).copied().unwrap_or(0)
+    }
+    pub fn ignored(&self) -> impl Iterator<Item = &Judged> {
+        self.findings.iter().filter(|j| matches!(j.disposition, Disposition::Ignored { .. }))
+    }
+    pub fn violating(&self) -> impl Iterator<Item = &Judged> {
+        self.findings
+            .iter()
+            .filter(|j| matches!(j.disposition, Disposition::Counted { violation: true }))
+    }
+}
+
+fn rule_matches(rule: &IgnoreRule, f: &Finding, repository: Option<&str>) -> bool {
+    if !rule.id.eq_ignore_ascii_case(&f.id) {
+        return false;
+    }
+    if let Some(pkg) = &rule.package {
+        if !f.packages.iter().any(|p| &p.name == pkg) {
+            return false;
+        }
+    }
+    if let Some(repo) = &rule.repository {
+        let finding_repo = f.repository.as_deref().or(repository);
+        if finding_repo != Some(repo.as_str()) {
+            return false;
+        }
+    }
+    true
+}
+
+fn filter_reason(policy: &Policy, f: &Finding) -> Option<String> {
+    if policy.ignore_unfixed && f.is_unfixed() {
+        return Some("unfixed".into());
+    }
+    if let Some(min) = policy.min_epss {
+        if f.epss_score.unwrap_or(0.0) < min {
+            return Some(format!("epss below {min}"));
+        }
+    }
+    if let Some(min) = policy.min_inspector_score {
+        // Unscored findings are kept: dropping them would fail open.
+        if let Some(score) = f.inspector_score {
+            if score < min {
+                return Some(format!("inspector score below {min}"));
+            }
+        }
+    }
+    if policy.exploit_available_only && f.exploit_available.as_deref() != Some("YES") {
+        return Some("no known exploit".into());
+    }
+    None
+}
+
+/// Judge `findings` of the image in `repository` against `policy` as of `today`.
+pub fn evaluate(
+    policy: &Policy,
+    findings: &[Finding],
+    repository: Option<&str>,
+    today: Date,
+) -> Evaluation {
+    let mut warnings = Vec::new();
+    let mut rule_hits = vec![0usize; policy.ignores.len()];
+
+    for rule in &policy.ignores {
+        if let Some(exp) = rule.expires {
+            if exp < today {
+                warnings.push(format!(
+                    "ignore rule {} expired on {exp}: its findings count again (reason was: {})",
+                    rule.id, rule.reason
+                ));
+            } else if (exp - today).whole_days() <= EXPIRY_WARNING_DAYS {
+                warnings.push(format!(
+                    "ignore rule {} expires on {exp} ({} days left)",
+                    rule.id,
+                    (exp - today).whole_days()
+                ));
+            }
+        }
+    }
+
+    let mut judged: Vec<Judged> = findings
+        .iter()
+        .map(|f| {
+            let active_rule = policy.ignores.iter().enumerate().find(|(_, r)| {
+                r.expires.is_none_or(|e| e >= today) && rule_matches(r, f, repository)
+            });
+            // Count matches of expired rules too, so they are not also reported as unmatched.
+            for (i, r) in policy.ignores.iter().enumerate() {
+                if rule_matches(r, f, repository) {
+                    rule_hits[i] += 1;
+                }
+            }
+            let disposition = if let Some((_, rule)) = active_rule {
+                Disposition::Ignored { reason: rule.reason.clone(), expires: rule.expires }
+            } else if let Some(filter) = filter_reason(policy, f) {
+                Disposition::Filtered { filter }
+            } else {
+                Disposition::Counted { violation: false }
+            };
+            Judged { finding: f.clone(), disposition }
+        })
+        .collect();
+
+    let mut unmatched_fail = false;
+    for (rule, hits) in policy.ignores.iter().zip(&rule_hits) {
+        if *hits == 0 {
+            let scope = match repository {
+                Some(r) => format!(" in {r}"),
+                None => String::new(),
+            };
+            warnings.push(format!("ignore rule {} matched no finding{scope}", rule.id));
+            unmatched_fail |= policy.unmatched_ignore == UnmatchedIgnore::Fail;
+        }
+    }
+
+    let mut total = BTreeMap::new();
+    let mut counted = BTreeMap::new();
+    for j in &judged {
+        *total.entry(j.finding.severity).or_insert(0u64) += 1;
+        if matches!(j.disposition, Disposition::Counted { .. }) {
+            *counted.entry(j.finding.severity).or_insert(0u64) += 1;
+        }
+    }
+
+    let violations: Vec<Violation> = policy
+        .max
+        .iter()
+        .filter_map(|(&severity, &max)| {
+            let count = counted.get(&severity).copied().unwrap_or(0);
+            (count > max).then_some(Violation { severity, count, max })
+        })
+        .collect();
+
+    for j in &mut judged {
+        if let Disposition::Counted { violation } = &mut j.disposition {
+            *violation = violations.iter().any(|v| v.severity == j.finding.severity);
+        }
+    }
+    judged.sort_by(|a, b| {
+        a.finding
+            .severity
+            .cmp(&b.finding.severity)
+            .then_with(|| {
+                b.finding
+                    .inspector_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.finding.inspector_score.unwrap_or(0.0))
+            })
+            .then_with(|| a.finding.id.cmp(&b.finding.id))
+    });
+
+    let verdict = if violations.is_empty() && !unmatched_fail { Verdict::Pass } else { Verdict::Fail };
+    Evaluation { verdict, counted, total, violations, findings: judged, warnings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Package;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    fn finding(id: &str, sev: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            severity: sev,
+            title: id.into(),
+            description: None,
+            finding_arn: None,
+            fix_available: Some("YES".into()),
+            exploit_available: Some("NO".into()),
+            inspector_score: Some(5.0),
+            epss_score: Some(0.01),
+            packages: vec![Package { name: "openssl".into(), ..Default::default() }],
+            source_url: None,
+            remediation: None,
+            image_digest: None,
+            repository: Some("app/web".into()),
+        }
+    }
+
+    fn rule(id: &str, expires: Option<Date>) -> IgnoreRule {
+        IgnoreRule { id: id.into(), reason: "accepted".into(), expires, package: None, repository: None }
+    }
+
+    const TODAY: Date = date!(2026 - 11 - 22);
+
+    #[test]
+    fn threshold_is_max_allowed_count() {
+        let mut p = Policy::default();
+        p.max.insert(Severity::High, 1);
+        let one = [finding("CVE-1", Severity::High)];
+        assert_eq!(evaluate(&p, &one, None, TODAY).verdict, Verdict::Pass);
+        let two = [finding("CVE-1", Severity::High), finding("CVE-2", Severity::High)];
+        let e = evaluate(&p, &two, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(e.violations, vec![Violation { severity: Severity::High, count: 2, max: 1 }]);
+        assert_eq!(e.violating().count(), 2);
+    }
+
+    #[test]
+    fn fail_on_covers_more_severe_levels_only() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::High);
+        assert_eq!(p.max.get(&Severity::Critical), Some(&0));
+        assert_eq!(p.max.get(&Severity::High), Some(&0));
+        assert_eq!(p.max.get(&Severity::Medium), None);
+        assert_eq!(p.max.get(&Severity::Untriaged), None);
+        let e = evaluate(&p, &[finding("CVE-1", Severity::Medium)], None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        let e = evaluate(&p, &[finding("CVE-1", Severity::Critical)], None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn ignore_rules_expire_and_warn() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::Critical);
+        let fs = [finding("CVE-9", Severity::Critical)];
+        p.ignores = vec![rule("cve-9", Some(date!(2026 - 12 - 31)))];
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert_eq!(e.ignored().count(), 1);
+        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+
+        p.ignores = vec![rule("CVE-9", Some(date!(2026 - 11 - 30)))];
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert!(e.warnings[0].contains("expires on 2026-11-30 (8 days left)"), "{:?}", e.warnings);
+
+        p.ignores = vec![rule("CVE-9", Some(date!(2026 - 11 - 21)))];
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert!(e.warnings[0].contains("expired on 2026-11-21"));
+        assert_eq!(e.warnings.len(), 1, "an expired rule that matched is not also 'unmatched'");
+    }
+
+    #[test]
+    fn unmatched_rule_warns_or_fails() {
+        let mut p = Policy { ignores: vec![rule("CVE-404", None)], ..Default::default() };
+        let fs = [finding("CVE-1", Severity::Low)];
+        let e = evaluate(&p, &fs, Some("app/web"), TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert_eq!(e.warnings, vec!["ignore rule CVE-404 matched no finding in app/web"]);
+        p.unmatched_ignore = UnmatchedIgnore::Fail;
+        assert_eq!(evaluate(&p, &fs, None, TODAY).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn scoped_rules_match_only_their_package_and_repository() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::High);
+        let fs = [finding("CVE-1", Severity::High)];
+        let mut r = rule("CVE-1", None);
+        r.package = Some("zlib".into());
+        p.ignores = vec![r.clone()];
+        assert_eq!(evaluate(&p, &fs, None, TODAY).verdict, Verdict::Fail);
+        r.package = Some("openssl".into());
+        r.repository = Some("other/repo".into());
+        p.ignores = vec![r.clone()];
+        assert_eq!(evaluate(&p, &fs, None, TODAY).verdict, Verdict::Fail);
+        r.repository = Some("app/web".into());
+        p.ignores = vec![r];
+        assert_eq!(evaluate(&p, &fs, None, TODAY).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn filters_drop_findings_but_keep_them_visible() {
+        let mut p = Policy { ignore_unfixed: true, ..Default::default() };
+        p.apply_fail_on(Severity::Low);
+        let mut f = finding("CVE-1", Severity::Critical);
+        f.fix_available = Some("NO".into());
+        let e = evaluate(&p, &[f.clone()], None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert_eq!(e.findings.len(), 1);
+        assert_eq!(e.findings[0].disposition, Disposition::Filtered { filter: "unfixed".into() });
+
+        let p2 = Policy { min_epss: Some(0.5), max: p.max.clone(), ..Default::default() };
+        assert_eq!(evaluate(&p2, &[finding("CVE-2", Severity::High)], None, TODAY).verdict, Verdict::Pass);
+        let p3 = Policy { exploit_available_only: true, max: p.max.clone(), ..Default::default() };
+        let mut ex = finding("CVE-3", Severity::High);
+        assert_eq!(evaluate(&p3, &[ex.clone()], None, TODAY).verdict, Verdict::Pass);
+        ex.exploit_available = Some("YES".into());
+        assert_eq!(evaluate(&p3, &[ex], None, TODAY).verdict, Verdict::Fail);
+    }
+
+    fn arb_findings() -> impl Strategy<Value = Vec<Finding>> {
+        prop::collection::vec(
+            (0usize..6, 0u8..20, any::<bool>()).prop_map(|(s, id, fixed)| {
+                let mut f = finding(&format!("CVE-{id}"), Severity::ALL[s]);
+                f.fix_available = Some(if fixed { "YES" } else { "NO" }.into());
+                f
+            }),
+            0..40,
+        )
+    }
+
+    fn arb_policy() -> impl Strategy<Value = Policy> {
+        (prop::collection::btree_map(0usize..6, 0u64..5, 0..6), any::<bool>(), prop::collection::vec(0u8..20, 0..5))
+            .prop_map(|(max, unfixed, ids)| Policy {
+                max: max.into_iter().map(|(s, m)| (Severity::ALL[s], m)).collect(),
+                ignore_unfixed: unfixed,
+                ignores: ids.into_iter().map(|i| rule(&format!("CVE-{i}"), None)).collect(),
+                ..Default::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn adding_an_ignore_rule_never_adds_violations(p in arb_policy(), fs in arb_findings(), id in 0u8..20) {
+            let before = evaluate(&p, &fs, None, TODAY);
+            let mut p2 = p.clone();
+            p2.ignores.push(rule(&format!("CVE-{id}"), None));
+            let after = evaluate(&p2, &fs, None, TODAY);
+            prop_assert!(after.violating().count() <= before.violating().count());
+            prop_assert!(after.verdict <= before.verdict);
+        }
+
+        #[test]
+        fn raising_a_threshold_never_adds_violations(p in arb_policy(), fs in arb_findings(), s in 0usize..6) {
+            let before = evaluate(&p, &fs, None, TODAY);
+            let mut p2 = p.clone();
+            if let Some(m) = p2.max.get_mut(&Severity::ALL[s]) { *m += 1; }
+            let after = evaluate(&p2, &fs, None, TODAY);
+            prop_assert!(after.violations.len() <= before.violations.len());
+            prop_assert!(after.verdict <= before.verdict);
+        }
+    }
+}

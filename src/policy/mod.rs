@@ -1,0 +1,64 @@
+//! The gate's policy: what it is (`Policy`), where it comes from (`file`, layered with env
+//! and flags by `commands`), and how findings are judged against it (`eval`, pure).
+
+pub mod eval;
+pub mod file;
+
+use crate::model::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::Date;
+
+/// What to do with an ignore rule that matched no finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmatchedIgnore {
+    #[default]
+    Warn,
+    Fail,
+}
+
+/// An accepted risk: findings with this id (optionally only in this package/repository)
+/// are not counted until `expires`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IgnoreRule {
+    pub id: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+/// The validated, effective policy. Thresholds are maximum allowed counts per severity:
+/// the gate fails when a count is greater than its maximum; an absent maximum is unlimited.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Policy {
+    pub max: BTreeMap<Severity, u64>,
+    pub ignore_unfixed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_epss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_inspector_score: Option<f64>,
+    pub exploit_available_only: bool,
+    pub ignores: Vec<IgnoreRule>,
+    pub unmatched_ignore: UnmatchedIgnore,
+}
+
+impl Policy {
+    /// `fail-on SEVERITY`: max 0 for that severity and every more severe one
+    /// (UNTRIAGED is outside the ladder and only gated by its own maximum).
+    pub fn apply_fail_on(&mut self, sev: Severity) {
+        for s in Severity::ALL {
+            if s != Severity::Untriaged && s.rank() <= sev.rank() {
+                let e = self.max.entry(s).or_insert(0);
+                *e = 0;
+            }
+        }
+        if sev == Severity::Untriaged {
+            self.max.insert(Severity::Untriaged, 0);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The push itself: read the source and upload its blobs concurrently (bounded, each retried
+//! with backoff), then push child manifests by digest and finally the image under its tags.
+//!
+//! Nothing is tagged until every blob and child manifest is in the registry, so a failed push
+//! leaves no tag pointing at a half-pushed image.
+
+use super::blob::Digest;
+use super::client::{Client, RegError};
+use super::source::{self, human_bytes, BlobSrc, Event, ManifestNode};
+use super::{PlatformDigest, PushOutcome, PushTarget, SourceSpec};
+use crate::error::Error;
+use crate::progress::Progress;
+use backon::{ExponentialBuilder, Retryable};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+use sha2::{Digest as _, Sha256};
+use std::collections::HashSet;
+use std::future::{ready, Future};
+use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Blobs uploaded at once: enough to hide per-request latency to ECR and keep both cores
+/// busy hashing, few enough not to thrash the disk or the registry.
+const CONCURRENCY: usize = 4;
+/// Bytes read, hashed and sent per step of an upload; with the channel depth below this
+/// bounds each upload's memory to about 1 MiB.
+const CHUNK: usize = 256 * 1024;
+const CHANNEL_CHUNKS: usize = 3;
+
+#[derive(Default)]
+struct Stats {
+    uploaded: usize,
+    skipped: usize,
+    bytes: u64,
+}
+
+pub(crate) async fn run(source: &SourceSpec, target: &PushTarget, progress: &Progress) -> Result<PushOutcome, Error> {
+    validate_repository(&target.repository)?;
+    for tag in &target.tags {
+        validate_tag(tag)?;
+    }
+    let client = Client::new(target)?;
+    progress.info(&format!("pushing {source} to {}/{}", client.host(), target.repository));
+
+    let (tx, rx) = mpsc::channel(64);
+    let read = source::prepare(source.clone(), tx);
+    let ping = with_retry(progress, 2, || client.ping());
+    let uploads = upload_all(&client, rx, progress);
+    // Reading, checking the registry and uploading overlap; the first failure stops all three.
+    let (prepared, stats, ()) = tokio::try_join!(read, uploads, ping)?;
+    let root = &prepared.root;
+
+    let mut pushed = HashSet::new();
+    push_children(&client, root, &mut pushed, progress).await?;
+    if target.tags.is_empty() {
+        put_manifest(&client, root, root.digest.as_str(), progress).await?;
+        progress.info(&format!("pushed {}@{}", target.repository, root.digest));
+    } else {
+        for tag in &target.tags {
+            put_manifest(&client, root, tag, progress).await?;
+            progress.info(&format!("pushed {}:{tag} ({})", target.repository, root.digest));
+        }
+    }
+
+    let mut platforms = Vec::new();
+    collect_platforms(root, &mut platforms);
+    Ok(PushOutcome {
+        digest: root.digest.to_string(),
+        media_type: root.media_type.clone(),
+        platforms,
+        blobs_uploaded: stats.uploaded,
+        blobs_skipped: stats.skipped,
+        bytes_uploaded: stats.bytes,
+    })
+}
+
+/// Children before parents, each once: a registry refuses an index whose manifests it lacks.
+fn push_children<'a>(
+    client: &'a Client,
+    node: &'a ManifestNode,
+    pushed: &'a mut HashSet<Digest>,
+    progress: &'a Progress,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>> {
+    Box::pin(async move {
+        for child in &node.children {
+            push_children(client, child, pushed, progress).await?;
+            if pushed.insert(child.digest.clone()) {
+                put_manifest(client, child, child.digest.as_str(), progress).await?;
+                progress.debug(&format!(
+                    "pushed manifest {} ({})",
+                    child.digest,
+                    child.platform.as_deref().unwrap_or("no platform")
+                ));
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn put_manifest(client: &Client, node: &ManifestNode, reference: &str, progress: &Progress) -> Result<(), Error> {
+    with_retry(progress, 5, || client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)).await
+}
+
+/// Image manifests under the root (recursing through nested indexes), attestations skipped.
+fn collect_platforms(node: &ManifestNode, out: &mut Vec<PlatformDigest>) {
+    for child in &node.children {
+        if child.attestation {
+            continue;
+        }
+        if child.children.is_empty() {
+            out.push(PlatformDigest {
+                digest: child.digest.to_string(),
+                platform: child.platform.clone().unwrap_or_else(|| "unknown".into()),
+            });
+        } else {
+            collect_platforms(child, out);
+        }
+    }
+}
+
+async fn upload_all(client: &Client, rx: mpsc::Receiver<Event>, progress: &Progress) -> Result<Stats, Error> {
+    let mut seen = HashSet::new();
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })
+        .filter_map(|event| {
+            ready(match event {
+                Event::Info(msg) => {
+                    progress.info(&msg);
+                    None
+                }
+                // The same layer can appear in several platforms' manifests: upload it once.
+                Event::Blob(b) => seen.insert(b.digest.clone()).then_some(b),
+            })
+        })
+        .map(|blob| upload_blob(client, blob, progress))
+        .buffer_unordered(CONCURRENCY)
+        .try_fold(Stats::default(), |mut stats, uploaded| {
+            match uploaded {
+                Some(bytes) => {
+                    stats.uploaded += 1;
+                    stats.bytes += bytes;
+                }
+                None => stats.skipped += 1,
+            }
+            ready(Ok(stats))
+        })
+        .await
+}
+
+/// HEAD, then POST + PUT if missing; the whole sequence is retried on transient errors.
+/// Returns the bytes uploaded, or `None` when the registry already had the blob.
+async fn upload_blob(client: &Client, blob: BlobSrc, progress: &Progress) -> Result<Option<u64>, Error> {
+    let started = Instant::now();
+    let bar: OnceLock<Option<ProgressBar>> = OnceLock::new();
+    let attempt = || async {
+        if client.blob_exists(&blob.digest).await? {
+            return Ok(false);
+        }
+        let location = client.start_upload(&blob.digest).await?;
+        let bar = bar.get_or_init(|| progress.bytes_bar(blob.digest.short(), blob.size)).clone();
+        if let Some(b) = &bar {
+            b.set_position(0);
+        }
+        let (body, local_failure) = body_stream(&blob, bar);
+        match client.finish_upload(location, &blob.digest, blob.size, body).await {
+            Ok(()) => Ok(true),
+            // If our own reader stopped the body (bad digest, short file), that is the cause.
+            Err(e) => Err(take(&local_failure).map(RegError::fatal).unwrap_or(e)),
+        }
+    };
+    let uploaded = with_retry(progress, 5, attempt).await;
+    if let Some(Some(b)) = bar.get() {
+        b.finish_and_clear();
+    }
+    if !uploaded? {
+        progress.info(&format!("blob {} already in the registry, skipped", blob.digest.short()));
+        return Ok(None);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rate = blob.size as f64 / secs.max(1e-3);
+    progress.info(&format!(
+        "uploaded blob {} ({}) in {secs:.1}s, {}/s",
+        blob.digest.short(),
+        human_bytes(blob.size),
+        human_bytes(rate as u64)
+    ));
+    Ok(Some(blob.size))
+}
+
+/// Retry `op` with exponential backoff and jitter while its errors are transient.
+async fn with_retry<T, F, Fut>(progress: &Progress, times: usize, op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RegError>>,
+{
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(times)
+        .with_jitter();
+    op.retry(backoff)
+        .when(|e: &RegError| e.transient)
+        .notify(|e: &RegError, wait: Duration| {
+            progress.info(&format!("{}; retrying in {:.1}s", e.error, wait.as_secs_f64()));
+        })
+        .await
+        .map_err(|e| e.error)
+}
+
+type Failure = Arc<Mutex<Option<Error>>>;
+
+fn take(f: &Failure) -> Option<Error> {
+    f.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// The blob as a streamed request body: a blocking thread reads the file range in chunks,
+/// hashes them and hands them over a small channel. The digest is checked before the last
+/// chunk is released, so a corrupt blob is never completely sent: the request is aborted.
+fn body_stream(blob: &BlobSrc, bar: Option<ProgressBar>) -> (reqwest::Body, Failure) {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_CHUNKS);
+    let failure: Failure = Arc::default();
+    let (blob2, failure2) = (blob.clone(), failure.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = read_and_hash(&blob2, &tx, bar.as_ref()) {
+            let msg = e.message.clone();
+            *failure2.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    (reqwest::Body::wrap_stream(stream), failure)
+}
+
+fn read_and_hash(
+    blob: &BlobSrc,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+    bar: Option<&ProgressBar>,
+) -> Result<(), Error> {
+    let where_ = || blob.range.path.display().to_string();
+    let mut reader = blob
+        .range
+        .open()
+        .map_err(|e| Error::runtime(format!("cannot read blob {} from {}: {e}", blob.digest, where_())))?;
+    let mut sha = Sha256::new();
+    let mut left = blob.size;
+    loop {
+        let n = left.min(CHUNK as u64) as usize;
+        let mut buf = BytesMut::zeroed(n);
+        reader.read_exact(&mut buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => super::blob::truncated(&blob.range.path, &format!("blob {}", blob.digest)),
+            _ => Error::runtime(format!("cannot read blob {} from {}: {e}", blob.digest, where_())),
+        })?;
+        left -= n as u64;
+        if blob.verify {
+            sha.update(&buf);
+            if left == 0 && Digest::from_hasher(std::mem::take(&mut sha)) != blob.digest {
+                return Err(Error::runtime(format!(
+                    "blob {} in {} does not match its digest: the image source is corrupt; re-export the image",
+                    blob.digest,
+                    where_()
+                )));
+            }
+        }
+        if n > 0 && tx.blocking_send(Ok(buf.freeze())).is_err() {
+            return Ok(()); // the request was dropped (failed or cancelled): nothing to report here
+        }
+        if let Some(b) = bar {
+            b.inc(n as u64);
+        }
+        if left == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Repository names as the distribution spec allows them: lowercase path components of
+/// alphanumerics joined by `.`, `_`, `__` or runs of `-`.
+fn validate_repository(repo: &str) -> Result<(), Error> {
+    let component_ok = |c: &str| {
+        let b = c.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|&x| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-'))
+            && !c.contains("..")
+            && !c.contains("___")
+    };
+    if repo.len() > 255 || !repo.split('/').all(component_ok) {
+        return Err(Error::usage(format!(
+            "invalid repository name '{repo}': use lowercase letters, digits and . _ - separated by /"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_tag(tag: &str) -> Result<(), Error> {
+    let b = tag.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'));
+    if !ok {
+        return Err(Error::usage(format!(
+            "invalid tag '{tag}': up to 128 letters, digits, _ . -, not starting with . or -"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_and_tag_rules() {
+        for ok in ["app", "team/app", "a.b_c-d/e__f", "123456789012/x"] {
+            assert!(validate_repository(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "App", "a//b", "/a", "a/", "-a", "a-", "a/../b", "a b"] {
+            assert_eq!(validate_repository(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        for ok in ["v1", "1.2.3", "_x", "latest", "sha-abc"] {
+            assert!(validate_tag(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".x", "-x", "a:b", "a/b", &"x".repeat(129)] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+    }
+}

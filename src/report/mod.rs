@@ -1,0 +1,267 @@
+//! Reports: one `Report` (the evaluation of every gated image) rendered many ways. Renderers
+//! are pure functions from `&Report` to text; writing files is the caller's job.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
+pub mod table;
+
+use crate::model::{ScannedImage, Severity};
+use crate::policy::eval::{Evaluation, Verdict};
+use crate::policy::Policy;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `report.json` schema (docs/report-schema.json). Bump on breaking changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: "inspector-gate".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// How the scan of one image was observed (absent for offline evaluation).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanInfo {
+    /// Inspector coverage status reason or ECR scan status that ended the wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// RFC 3339 time of the last scan, when Inspector reported one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scanned_at: Option<String>,
+    /// Seconds spent waiting for this image.
+    pub waited_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageReport {
+    pub image: ScannedImage,
+    pub scan: ScanInfo,
+    pub evaluation: Evaluation,
+}
+
+/// Everything one gate run decided: the single source for every renderer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+    /// The worst verdict over all images.
+    pub verdict: Verdict,
+    pub policy: Policy,
+    pub images: Vec<ImageReport>,
+}
+
+impl Report {
+    pub fn new(generated_at: String, policy: Policy, images: Vec<ImageReport>) -> Self {
+        let verdict =
+            images.iter().map(|i| i.evaluation.verdict).max().unwrap_or(Verdict::Pass);
+        Report { schema_version: SCHEMA_VERSION, tool: Tool::default(), generated_at, verdict, policy, images }
+    }
+
+    /// Counted findings per severity summed over images.
+    pub fn counted(&self, s: Severity) -> u64 {
+        self.images.iter().map(|i| i.evaluation.counted(s)).sum()
+    }
+
+    pub fn verdict_word(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// Deterministic report fixtures (0, 1 and 10,000 findings, and a small one that uses every
+/// field and disposition) shared by the renderers' snapshot tests and the external validators
+/// in tests/reports_external.rs. Test support only, not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    use super::{ImageReport, Report, ScanInfo, Tool};
+    use crate::model::{Finding, Package, ScannedImage, Severity};
+    use crate::policy::eval::evaluate;
+    use crate::policy::{IgnoreRule, Policy};
+    use sha2::{Digest, Sha256};
+    use time::macros::date;
+    use time::Date;
+
+    pub const GENERATED_AT: &str = "2026-11-22T10:00:00Z";
+    pub const TODAY: Date = date!(2026 - 11 - 22);
+    pub const REPOSITORY: &str = "app/web";
+
+    /// A fake but well-formed `sha256:<64 hex>` derived from `seed`.
+    pub fn digest(seed: &str) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(seed.as_bytes())))
+    }
+
+    pub fn image(platform: Option<&str>) -> ScannedImage {
+        ScannedImage {
+            registry: "123456789012".into(),
+            region: "eu-west-1".into(),
+            repository: REPOSITORY.into(),
+            digest: digest(platform.unwrap_or("single")),
+            platform: platform.map(str::to_string),
+            requested: format!("{REPOSITORY}:1.4.2"),
+            index_digest: None,
+        }
+    }
+
+    const SEVERITY_CYCLE: [Severity; 10] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::High,
+        Severity::Medium,
+        Severity::Medium,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Low,
+        Severity::Informational,
+        Severity::Untriaged,
+    ];
+    const PACKAGES: [&str; 5] = ["openssl", "libxml2", "express", "zlib", "lodash"];
+
+    /// The `i`-th synthetic finding of `image`. Ids repeat every 2,500 findings (one
+    /// vulnerability in several packages), every fifth finding has no fix.
+    pub fn finding(i: usize, image: &ScannedImage) -> Finding {
+        let severity = SEVERITY_CYCLE[i % SEVERITY_CYCLE.len()];
+        let id = format!("CVE-2026-{}", 10000 + i % 2500);
+        let pkg = PACKAGES[(i / 2500 + i) % PACKAGES.len()];
+        let npm = matches!(pkg, "express" | "lodash");
+        let unfixed = i % 5 == 4;
+        let base = match severity {
+            Severity::Critical => Some(9.8),
+            Severity::High => Some(7.5),
+            Severity::Medium => Some(5.3),
+            Severity::Low => Some(3.1),
+            Severity::Informational | Severity::Untriaged => None,
+        };
+        Finding {
+            title: format!("{id} - {pkg}"),
+            description: Some(format!("A flaw in {pkg} allows a remote attacker to cause a denial of service.")),
+            finding_arn: Some(format!("arn:aws:inspector2:eu-west-1:123456789012:finding/{:032x}", i)),
+            fix_available: Some(if unfixed { "NO" } else { "YES" }.into()),
+            exploit_available: Some(if i % 11 == 0 { "YES" } else { "NO" }.into()),
+            inspector_score: base.map(|b: f64| b - (i % 3) as f64 * 0.1),
+            epss_score: Some((i * 37 % 1000) as f64 / 1000.0),
+            packages: vec![Package {
+                name: pkg.into(),
+                version: Some(format!("1.{}.0", i % 40)),
+                fixed_in_version: Some(if unfixed { "NotAvailable".into() } else { format!("1.{}.1", i % 40) }),
+                package_manager: Some(if npm { "NODE" } else { "OS" }.into()),
+                file_path: npm.then(|| format!("app/node_modules/{pkg}/package.json")),
+            }],
+            source_url: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
+            remediation: None,
+            image_digest: Some(image.digest.clone()),
+            repository: Some(image.repository.clone()),
+            id,
+            severity,
+        }
+    }
+
+    /// Fail on HIGH and above, at most 1,000 MEDIUM, unfixed findings filtered, two ignore rules.
+    pub fn policy() -> Policy {
+        let mut p = Policy { ignore_unfixed: true, ..Default::default() };
+        p.apply_fail_on(Severity::High);
+        p.max.insert(Severity::Medium, 1000);
+        p.ignores = vec![
+            IgnoreRule {
+                id: "CVE-2026-10001".into(),
+                reason: "not reachable: the TLS server code is not used".into(),
+                expires: Some(date!(2027 - 01 - 31)),
+                package: None,
+                repository: None,
+            },
+            IgnoreRule {
+                id: "CVE-2026-10012".into(),
+                reason: "vendor disputes the issue".into(),
+                expires: None,
+                package: None,
+                repository: Some(REPOSITORY.into()),
+            },
+        ];
+        p
+    }
+
+    fn fixed_tool(mut r: Report) -> Report {
+        // A fixed version keeps snapshots stable across releases.
+        r.tool = Tool { name: "inspector-gate".into(), version: "0.0.0-fixture".into() };
+        r
+    }
+
+    fn image_report(policy: &Policy, image: ScannedImage, findings: Vec<Finding>) -> ImageReport {
+        let evaluation = evaluate(policy, &findings, Some(&image.repository), TODAY);
+        let scan = ScanInfo {
+            status: Some("SUCCESSFUL".into()),
+            last_scanned_at: Some("2026-11-22T09:58:12Z".into()),
+            waited_seconds: 42.5,
+        };
+        ImageReport { image, scan, evaluation }
+    }
+
+    /// One single-arch image with `n` synthetic findings (0, 1 and 10,000 in the snapshots).
+    pub fn report(n: usize) -> Report {
+        let policy = policy();
+        let img = image(None);
+        let findings = (0..n).map(|i| finding(i, &img)).collect();
+        let images = vec![image_report(&policy, img, findings)];
+        fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
+    }
+
+    /// A multi-arch image (two platforms of one index) whose few findings use every field,
+    /// every disposition, and text that needs escaping in each output format.
+    pub fn mixed() -> Report {
+        let mut policy = policy();
+        policy.min_epss = Some(0.0);
+        policy.min_inspector_score = Some(0.0);
+        policy.ignores[1].package = Some("libxml2".into());
+        let index = digest("index");
+        let mut images = Vec::new();
+        for (n, platform) in ["linux/amd64", "linux/arm64"].into_iter().enumerate() {
+            let mut img = image(Some(platform));
+            img.index_digest = Some(index.clone());
+            let mut findings: Vec<Finding> = (0..4).map(|i| finding(i + n, &img)).collect();
+            let mut nasty = finding(12, &img);
+            nasty.id = "GHSA-xvch-5gv4-984h".into();
+            nasty.severity = Severity::High;
+            nasty.title = "GHSA-xvch-5gv4-984h - <script>alert(1)</script>: a, b | c".into();
+            nasty.description = Some("line one\nline two\r\n50% of \u{1b}[31mred\u{1b}[0m & \"quoted\" 'text' ]]> --".into());
+            nasty.remediation = Some("Upgrade to 4.17.21 or later.".into());
+            nasty.packages[0] = Package {
+                name: "pkg|pipe<x>".into(),
+                version: Some("4.17.20".into()),
+                fixed_in_version: Some("4.17.21".into()),
+                package_manager: Some("NODE".into()),
+                file_path: Some("/app/node modules/pkg|pipe<x>/package.json".into()),
+            };
+            findings.push(nasty);
+            images.push(image_report(&policy, img, findings));
+        }
+        fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
+    }
+}
+
+impl Report {
+    /// Read back a `report.json` (for `inspector-gate approve`).
+    pub fn from_json(text: &str) -> Result<Report, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        match v.get("schemaVersion").and_then(|s| s.as_u64()) {
+            Some(n) if n == u64::from(SCHEMA_VERSION) => {}
+            Some(n) => return Err(format!("schemaVersion {n} is not supported (expected {SCHEMA_VERSION})")),
+            None => return Err("no schemaVersion".into()),
+        }
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+}

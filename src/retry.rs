@@ -1,0 +1,140 @@
+//! Backoff schedules and the retry helper for single API calls, built on `backon`.
+//!
+//! Every wait in the gate is exponential with full jitter, capped per step, and bounded by an
+//! overall deadline; a server's `retryAfterSeconds` hint lengthens the next delay. There is no
+//! busy loop anywhere: each attempt is followed by a sleep of at least `min`.
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Parameters of an exponential backoff.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub min: Duration,
+    pub max: Duration,
+    pub factor: f32,
+}
+
+impl Schedule {
+    /// Polling for scan status: 5 s, 10 s, 20 s, then every 30 s (each with jitter).
+    pub const POLL: Schedule =
+        Schedule { min: Duration::from_secs(5), max: Duration::from_secs(30), factor: 2.0 };
+
+    /// Retrying one failed API call: 1 s, 2 s, 4 s ... up to 20 s.
+    pub const CALL: Schedule =
+        Schedule { min: Duration::from_secs(1), max: Duration::from_secs(20), factor: 2.0 };
+
+    /// An endless iterator of delays (the deadline, not a count, bounds the loop).
+    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min)
+            .with_max_delay(self.max)
+            .with_factor(self.factor)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+
+    /// The same schedule with every delay divided by `n` (tests and demos run fast).
+    pub fn scaled(&self, min: Duration) -> Schedule {
+        let ratio = min.as_secs_f64() / self.min.as_secs_f64().max(1e-9);
+        Schedule { min, max: self.max.mul_f64(ratio).max(min), factor: self.factor }
+    }
+}
+
+/// An error the retry helper understands.
+pub trait Retryable {
+    /// `Some(hint)` when the call may succeed if repeated; the hint is the server's
+    /// requested minimum delay, if it gave one.
+    fn retry_hint(&self) -> Option<Option<Duration>>;
+}
+
+/// Call `op` until it succeeds, fails permanently, or `deadline` passes. Returns the last
+/// error when the deadline stops the retries.
+pub async fn call<T, E, F, Fut>(schedule: Schedule, deadline: Instant, mut op: F) -> Result<T, E>
+where
+    E: Retryable,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delays = schedule.delays();
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let Some(hint) = e.retry_hint() else { return Err(e) };
+                let mut delay = delays.next().unwrap_or(schedule.max);
+                if let Some(h) = hint {
+                    delay = delay.max(h);
+                }
+                let now = Instant::now();
+                if now + delay >= deadline {
+                    return Err(e);
+                }
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[derive(Debug)]
+    struct E(Option<Option<Duration>>);
+    impl Retryable for E {
+        fn retry_hint(&self) -> Option<Option<Duration>> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let s = Schedule { min: Duration::from_millis(100), max: Duration::from_millis(400), factor: 2.0 };
+        let d: Vec<_> = s.delays().take(6).collect();
+        assert!(d[0] >= Duration::from_millis(100), "{d:?}");
+        // Jitter adds at most one more `min`-sized step; the cap still holds.
+        assert!(d.iter().all(|x| *x <= Duration::from_millis(800)), "{d:?}");
+        assert!(d[5] >= Duration::from_millis(400), "{d:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_transient_errors_honouring_the_hint() {
+        let calls = Cell::new(0);
+        let start = Instant::now();
+        let s = Schedule { min: Duration::from_millis(10), max: Duration::from_millis(20), factor: 2.0 };
+        let r: Result<u32, E> = call(s, start + Duration::from_secs(60), || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move { if n < 3 { Err(E(Some(Some(Duration::from_secs(2))))) } else { Ok(7) } }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls.get(), 3);
+        assert!(start.elapsed() >= Duration::from_secs(4), "retryAfter honoured: {:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_errors_and_deadlines_stop_retrying() {
+        let calls = Cell::new(0);
+        let s = Schedule::CALL;
+        let r: Result<(), E> = call(s, Instant::now() + Duration::from_secs(60), || {
+            calls.set(calls.get() + 1);
+            async { Err(E(None)) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.get(), 1);
+        calls.set(0);
+        let r: Result<(), E> = call(s, Instant::now() + Duration::from_secs(10), || {
+            calls.set(calls.get() + 1);
+            async { Err(E(Some(None))) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert!(calls.get() >= 2 && calls.get() < 10, "{}", calls.get());
+    }
+}

