@@ -12,7 +12,9 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use inspector_gate::error::Error;
 use inspector_gate::progress::Progress;
-use inspector_gate::registry::{push, PlatformDigest, PushOutcome, PushTarget, RegistryAuth, SourceSpec};
+use inspector_gate::registry::{
+    push, PlatformDigest, PushOutcome, PushTarget, RegistryAuth, SourceSpec,
+};
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,7 +31,10 @@ fn target_at(url: &str, tags: &[&str], password: &str) -> PushTarget {
         base_url: url.parse().unwrap(),
         repository: REPO.into(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        auth: Some(RegistryAuth { username: reg::USER.into(), password: password.into() }),
+        auth: Some(RegistryAuth {
+            username: reg::USER.into(),
+            password: password.into(),
+        }),
     }
 }
 
@@ -39,13 +44,18 @@ fn target(r: &Registry, tags: &[&str]) -> PushTarget {
 
 async fn try_push(spec: &str, t: &PushTarget) -> Result<PushOutcome, Error> {
     let spec: SourceSpec = spec.parse().unwrap();
-    tokio::time::timeout(Duration::from_secs(180), push(&spec, t, &Progress::silent()))
-        .await
-        .expect("push did not finish within 180 s")
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        push(&spec, t, &Progress::silent()),
+    )
+    .await
+    .expect("push did not finish within 180 s")
 }
 
 async fn push_ok(spec: &str, t: &PushTarget) -> PushOutcome {
-    try_push(spec, t).await.unwrap_or_else(|e| panic!("push of {spec} failed: {e}"))
+    try_push(spec, t)
+        .await
+        .unwrap_or_else(|e| panic!("push of {spec} failed: {e}"))
 }
 
 async fn push_err(spec: &str, t: &PushTarget) -> Error {
@@ -53,7 +63,10 @@ async fn push_err(spec: &str, t: &PushTarget) -> Error {
         Ok(o) => panic!("push of {spec} should have failed, got {o:?}"),
         Err(e) => {
             assert_eq!(e.exit_code(), 4, "{e}");
-            assert!(!e.to_string().contains(reg::PASSWORD), "password leaked: {e}");
+            assert!(
+                !e.to_string().contains(reg::PASSWORD),
+                "password leaked: {e}"
+            );
             e
         }
     }
@@ -72,9 +85,16 @@ async fn has_blob(r: &Registry, digest: &str) -> bool {
 
 fn has_tag(r: &Registry, tag: &str) -> bool {
     let image = format!("docker://{}/{REPO}:{tag}", r.host());
-    reg::skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", &Registry::creds(), &image])
-        .status
-        .success()
+    reg::skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &Registry::creds(),
+        &image,
+    ])
+    .status
+    .success()
 }
 
 fn layout_blob(dir: &Path, digest: &str) -> Vec<u8> {
@@ -105,7 +125,10 @@ async fn single_arch_layout_is_pushed_byte_for_byte_and_round_trips() {
 
     for tag in ["v1", "latest"] {
         let raw = reg::raw_manifest(&r, REPO, tag);
-        assert_eq!(raw, src.bytes, "registry must serve the exact source bytes under {tag}");
+        assert_eq!(
+            raw, src.bytes,
+            "registry must serve the exact source bytes under {tag}"
+        );
         assert_eq!(sha256(&raw), out.digest);
     }
 
@@ -114,7 +137,11 @@ async fn single_arch_layout_is_pushed_byte_for_byte_and_round_trips() {
     reg::pull_to_oci(&r, REPO, "v1", &pulled);
     assert_eq!(fixtures::layout_ref_digest(&pulled, "pulled"), src.digest);
     for d in std::iter::once(&img.config).chain(&img.layers) {
-        assert_eq!(layout_blob(&pulled, d), layout_blob(&src.dir, d), "blob {d}");
+        assert_eq!(
+            layout_blob(&pulled, d),
+            layout_blob(&src.dir, d),
+            "blob {d}"
+        );
     }
 }
 
@@ -130,9 +157,15 @@ async fn multi_arch_index_pushes_every_platform_and_reports_their_digests() {
     let expected: Vec<PlatformDigest> = src
         .images
         .iter()
-        .map(|(p, img)| PlatformDigest { platform: p.clone(), digest: img.digest.clone() })
+        .map(|(p, img)| PlatformDigest {
+            platform: p.clone(),
+            digest: img.digest.clone(),
+        })
         .collect();
-    assert_eq!(out.platforms, expected, "attestation manifest must not be reported");
+    assert_eq!(
+        out.platforms, expected,
+        "attestation manifest must not be reported"
+    );
     // The shared base layer is uploaded once.
     assert_eq!((out.blobs_uploaded, out.blobs_skipped), (src.blob_count, 0));
 
@@ -160,7 +193,14 @@ async fn repush_of_an_unchanged_image_uploads_nothing() {
 
     let again = push_ok(&src.spec(), &target(&r, &["v1", "v1-again"])).await;
     assert_eq!(again.digest, first.digest);
-    assert_eq!((again.blobs_uploaded, again.blobs_skipped, again.bytes_uploaded), (0, src.blob_count, 0));
+    assert_eq!(
+        (
+            again.blobs_uploaded,
+            again.blobs_skipped,
+            again.bytes_uploaded
+        ),
+        (0, src.blob_count, 0)
+    );
     assert_eq!(reg::raw_manifest(&r, REPO, "v1-again"), src.bytes);
 }
 
@@ -171,7 +211,10 @@ async fn push_without_tags_pushes_by_digest_only() {
     let src = fixtures::single_arch(&tmp.path().join("src"), "v1", 3, &[5_000]);
     let out = push_ok(&src.spec(), &target(&r, &[])).await;
     assert_eq!(reg::raw_manifest(&r, REPO, &out.digest), src.bytes);
-    assert!(!has_tag(&r, "v1"), "no tag may be created when none was asked for");
+    assert!(
+        !has_tag(&r, "v1"),
+        "no tag may be created when none was asked for"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,12 +223,17 @@ async fn wrong_password_is_an_auth_error_that_never_shows_the_password() {
     let tmp = tempfile::tempdir().unwrap();
     let src = fixtures::single_arch(&tmp.path().join("src"), "v1", 4, &[5_000]);
     let wrong = "Wr0ng-but-still-secret-Pa55";
-    let err = try_push(&src.spec(), &target_at(&r.url(), &["v1"], wrong)).await.unwrap_err();
+    let err = try_push(&src.spec(), &target_at(&r.url(), &["v1"], wrong))
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert_eq!(err.exit_code(), 4, "{text}");
     assert!(text.contains("authentication failed"), "{text}");
     assert!(text.contains(&r.host()), "names the registry: {text}");
-    assert!(!text.contains(wrong) && !text.contains(reg::PASSWORD), "password leaked: {text}");
+    assert!(
+        !text.contains(wrong) && !text.contains(reg::PASSWORD),
+        "password leaked: {text}"
+    );
     let b64 = base64_basic(reg::USER, wrong);
     assert!(!text.contains(&b64), "auth header leaked: {text}");
     assert!(!text.contains('\n'));
@@ -206,8 +254,14 @@ async fn missing_blob_in_layout_fails_before_uploading_anything() {
 
     let err = push_err(&src.spec(), &target(&r, &["v1"])).await;
     assert!(err.message.contains("missing"), "{err}");
-    assert!(err.message.contains(&img.layers[1]), "names the blob: {err}");
-    assert!(!has_blob(&r, &img.config).await, "nothing is uploaded from an incomplete layout");
+    assert!(
+        err.message.contains(&img.layers[1]),
+        "names the blob: {err}"
+    );
+    assert!(
+        !has_blob(&r, &img.config).await,
+        "nothing is uploaded from an incomplete layout"
+    );
     assert!(!has_tag(&r, "v1"));
 }
 
@@ -221,8 +275,14 @@ async fn corrupt_layer_is_caught_by_the_streaming_digest_check() {
 
     let err = push_err(&src.spec(), &target(&r, &["v1"])).await;
     assert!(err.message.contains("does not match its digest"), "{err}");
-    assert!(err.message.contains(&img.layers[0]), "names the blob: {err}");
-    assert!(!has_blob(&r, &img.layers[0]).await, "the corrupt blob never lands");
+    assert!(
+        err.message.contains(&img.layers[0]),
+        "names the blob: {err}"
+    );
+    assert!(
+        !has_blob(&r, &img.layers[0]).await,
+        "the corrupt blob never lands"
+    );
     assert!(!has_tag(&r, "v1"), "a failed push tags nothing");
 }
 
@@ -235,15 +295,27 @@ async fn oci_archive_is_read_in_place_and_pushed_exactly() {
     // Our own tar of the layout…
     let ours = tmp.path().join("ours.tar");
     fixtures::tar_layout(&src.dir, &ours);
-    let out = push_ok(&format!("oci-archive:{}", ours.display()), &target(&r, &["from-tar"])).await;
+    let out = push_ok(
+        &format!("oci-archive:{}", ours.display()),
+        &target(&r, &["from-tar"]),
+    )
+    .await;
     assert_eq!(out.digest, src.digest);
     assert_eq!(reg::raw_manifest(&r, REPO, "from-tar"), src.bytes);
 
     // …and one written by skopeo, pushed to a fresh registry so every blob is read from it.
     let r2 = Registry::start();
     let theirs = tmp.path().join("skopeo.tar");
-    reg::skopeo_ok(&["copy", &src.spec(), &format!("oci-archive:{}", theirs.display())]);
-    let out = push_ok(&format!("oci-archive:{}", theirs.display()), &target(&r2, &["v1"])).await;
+    reg::skopeo_ok(&[
+        "copy",
+        &src.spec(),
+        &format!("oci-archive:{}", theirs.display()),
+    ]);
+    let out = push_ok(
+        &format!("oci-archive:{}", theirs.display()),
+        &target(&r2, &["v1"]),
+    )
+    .await;
     assert_eq!(out.blobs_uploaded, src.blob_count);
     assert_eq!(sha256(&reg::raw_manifest(&r2, REPO, "v1")), out.digest);
     let pulled = tmp.path().join("pulled");
@@ -258,7 +330,11 @@ async fn docker_archive_is_compressed_deterministically_and_pullable() {
     // Over 1 MiB so the parallel compressor cuts the layer into several blocks.
     let src = fixtures::single_arch(&tmp.path().join("src"), "v1", 10, &[2_500_000, 60_000, 10]);
     let archive = tmp.path().join("docker.tar");
-    reg::skopeo_ok(&["copy", &src.spec(), &format!("docker-archive:{}:{REPO}:v1", archive.display())]);
+    reg::skopeo_ok(&[
+        "copy",
+        &src.spec(),
+        &format!("docker-archive:{}:{REPO}:v1", archive.display()),
+    ]);
     let spec = format!("docker-archive:{}", archive.display());
 
     let out = push_ok(&spec, &target(&r, &["v1"])).await;
@@ -269,7 +345,11 @@ async fn docker_archive_is_compressed_deterministically_and_pullable() {
     let manifest = json(&raw);
     assert_eq!(manifest["mediaType"], DOCKER_MANIFEST);
     let img = &src.images[0].1;
-    assert_eq!(manifest["config"]["digest"], img.config.as_str(), "config bytes are kept as they are");
+    assert_eq!(
+        manifest["config"]["digest"],
+        img.config.as_str(),
+        "config bytes are kept as they are"
+    );
 
     // Every layer decompresses (as one gzip member) to exactly the config's diff_id.
     let pulled = tmp.path().join("pulled");
@@ -277,10 +357,15 @@ async fn docker_archive_is_compressed_deterministically_and_pullable() {
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), img.diff_ids.len());
     for (layer, diff_id) in layers.iter().zip(&img.diff_ids) {
-        assert_eq!(layer["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        );
         let gz = layout_blob(&pulled, layer["digest"].as_str().unwrap());
         let mut tar = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut tar).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut tar)
+            .unwrap();
         assert_eq!(&sha256(&tar), diff_id);
     }
 
@@ -301,15 +386,33 @@ async fn truncated_archives_are_errors() {
     fixtures::tar_layout(&src.dir, &oci);
     let len = std::fs::metadata(&oci).unwrap().len();
     fixtures::truncate(&oci, len / 2);
-    let err = push_err(&format!("oci-archive:{}", oci.display()), &target(&r, &["v1"])).await;
-    assert!(err.message.contains("truncated") || err.message.contains("missing"), "{err}");
+    let err = push_err(
+        &format!("oci-archive:{}", oci.display()),
+        &target(&r, &["v1"]),
+    )
+    .await;
+    assert!(
+        err.message.contains("truncated") || err.message.contains("missing"),
+        "{err}"
+    );
 
     let docker = tmp.path().join("docker.tar");
-    reg::skopeo_ok(&["copy", &src.spec(), &format!("docker-archive:{}:{REPO}:v1", docker.display())]);
+    reg::skopeo_ok(&[
+        "copy",
+        &src.spec(),
+        &format!("docker-archive:{}:{REPO}:v1", docker.display()),
+    ]);
     let len = std::fs::metadata(&docker).unwrap().len();
     fixtures::truncate(&docker, len - 3_000);
-    let err = push_err(&format!("docker-archive:{}", docker.display()), &target(&r, &["v1"])).await;
-    assert!(err.message.contains("truncated") || err.message.contains("missing"), "{err}");
+    let err = push_err(
+        &format!("docker-archive:{}", docker.display()),
+        &target(&r, &["v1"]),
+    )
+    .await;
+    assert!(
+        err.message.contains("truncated") || err.message.contains("missing"),
+        "{err}"
+    );
     assert!(!has_tag(&r, "v1"));
 }
 
@@ -327,7 +430,8 @@ struct Faults {
 }
 
 fn take(c: &AtomicUsize) -> bool {
-    c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 struct Ctx {
@@ -355,20 +459,30 @@ async fn start_proxy(upstream: &Registry, faults: Arc<Faults>) -> Proxy {
         upstream: upstream.url(),
         addr: addr.clone(),
         faults,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
     });
     let app = axum::Router::new().fallback(forward).with_state(ctx);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Proxy { url: format!("http://{addr}"), task }
+    Proxy {
+        url: format!("http://{addr}"),
+        task,
+    }
 }
 
 async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let f = &ctx.faults;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let path_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or(path.clone());
+    let path_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or(path.clone());
     let is_blob_put = method == Method::PUT && path.contains("/blobs/uploads/");
     if method == Method::HEAD && path.contains("/blobs/") && take(&f.head_500) {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -377,7 +491,9 @@ async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
     }
     if is_blob_put {
-        if !req.headers().contains_key(header::CONTENT_LENGTH) || req.headers().contains_key(header::TRANSFER_ENCODING) {
+        if !req.headers().contains_key(header::CONTENT_LENGTH)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+        {
             f.chunked_puts.fetch_add(1, Ordering::SeqCst);
         }
         if take(&f.put_blob_502) {
@@ -387,22 +503,34 @@ async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     if method == Method::PUT && path.contains("/manifests/") {
         if f.tag_invalid.load(Ordering::SeqCst) && !path.contains("sha256:") {
             let body = r#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists in the 'team/app' repository and cannot be overwritten because the repository is immutable."}]}"#;
-            return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
         }
         if take(&f.manifest_429) {
-            return (StatusCode::TOO_MANY_REQUESTS, r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#)
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+            )
                 .into_response();
         }
     }
 
-    let mut rb = ctx.http.request(method, format!("{}{path_query}", ctx.upstream));
+    let mut rb = ctx
+        .http
+        .request(method, format!("{}{path_query}", ctx.upstream));
     for (k, v) in req.headers() {
         if k != header::HOST {
             rb = rb.header(k, v);
         }
     }
     // The registry builds upload Locations from these: keep the client talking to the proxy.
-    rb = rb.header(header::HOST, &ctx.addr).header("X-Forwarded-Host", &ctx.addr);
+    rb = rb
+        .header(header::HOST, &ctx.addr)
+        .header("X-Forwarded-Host", &ctx.addr);
     let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream());
     let resp = match rb.body(body).send().await {
         Ok(r) => r,
@@ -439,9 +567,17 @@ async fn transient_registry_errors_are_retried_per_blob() {
         ("PUT blob", &faults.put_blob_502),
         ("PUT manifest", &faults.manifest_429),
     ] {
-        assert_eq!(c.load(Ordering::SeqCst), 0, "the injected {name} failure was not hit");
+        assert_eq!(
+            c.load(Ordering::SeqCst),
+            0,
+            "the injected {name} failure was not hit"
+        );
     }
-    assert_eq!(faults.chunked_puts.load(Ordering::SeqCst), 0, "blob PUTs carry Content-Length");
+    assert_eq!(
+        faults.chunked_puts.load(Ordering::SeqCst),
+        0,
+        "blob PUTs carry Content-Length"
+    );
     assert_eq!(reg::raw_manifest(&r, REPO, "v1"), src.bytes);
 }
 

@@ -81,8 +81,19 @@ verdict_for() {
   esac
 }
 
+# unquote VALUE — undo the gate's shell quoting of an env-file value ('a b', with '\'' for ').
+unquote() {
+  local v=$1
+  if [[ ${#v} -ge 2 && $v == \'*\' ]]; then
+    v=${v:1:${#v}-2}
+    v=${v//\'\\\'\'/\'}
+  fi
+  printf '%s' "$v"
+}
+
 # read_handoff FILE — read IMAGE_DIGEST, IMAGE_URI and GATE_VERDICT from the KEY=VALUE file
-# the gate writes (never sourced: only these keys, taken literally).
+# the gate writes (never sourced: only these keys; values unquoted, never evaluated). Several
+# images give space-separated values; the last line for a key wins.
 read_handoff() {
   IMAGE_DIGEST=
   IMAGE_URI=
@@ -92,7 +103,7 @@ read_handoff() {
   while IFS= read -r line || [[ -n $line ]]; do
     line=${line%$'\r'}
     key=${line%%=*}
-    value=${line#*=}
+    value=$(unquote "${line#*=}")
     [[ $line == *=* ]] || continue
     case $key in
       IMAGE_DIGEST) IMAGE_DIGEST=$value ;;
@@ -121,6 +132,8 @@ report() {
       if [[ $(wc -c <"$summary") -gt 1000000 ]]; then
         printf '\n\n_Truncated: the full summary is in the %s artifact._\n' "$summary" >>"$body"
       fi
+    elif [[ $status -eq 0 ]]; then
+      printf '### inspector-gate\n\nPassed (no summary was written: dry run?).\n' >"$body"
     else
       printf '### inspector-gate\n\nExited with code %s (%s) before writing a summary: see the job log.\n' \
         "$status" "$GATE_VERDICT" >"$body"

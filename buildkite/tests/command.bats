@@ -289,3 +289,30 @@ curl_call() {
   [ "$status" -eq 4 ]
   [[ $output == *"download of https://mirror.invalid/releases/v$VERSION/$RELEASE_ASSET failed"* ]]
 }
+
+@test "several images: the gate's shell-quoted values are unquoted, not evaluated" {
+  stub inspector-gate '
+printf "%s\n" "IMAGE_DIGEST='"'"'sha256:aa sha256:bb'"'"'" "IMAGE_URI='"'"'r@sha256:aa it'"'"'\\'"'"''"'"'s'"'"'" "GATE_VERDICT=pass" \
+  >"$INSPECTOR_GATE_CODEBUILD_ENV_FILE"'
+  export ${PREFIX}_IMAGE_0=repo/a:1 ${PREFIX}_IMAGE_1=repo/b:1 ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  assert_calls \
+    "inspector-gate gate --image=repo/a:1 --image=repo/b:1 --report-dir=inspector-gate-reports" \
+    "buildkite-agent meta-data set inspector-gate-verdict pass" \
+    "buildkite-agent meta-data set inspector-gate-digest sha256:aa\\ sha256:bb" \
+    "buildkite-agent meta-data set inspector-gate-image-uri r@sha256:aa\\ it\\'s"
+}
+
+@test "pass without a summary (dry run): a short success annotation" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_WRITES=0 ${PREFIX}_DRY_RUN=true
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -q 'Passed (no summary was written' "$BATS_TEST_TMPDIR/annotation.md"
+  grep -qx "buildkite-agent annotate --style success --context $context" "$STUB_LOG"
+}

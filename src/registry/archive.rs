@@ -16,7 +16,10 @@ const MAX_LINK_HOPS: usize = 16;
 
 #[derive(Debug, Clone)]
 enum Node {
-    File { offset: u64, size: u64 },
+    File {
+        offset: u64,
+        size: u64,
+    },
     /// Target already resolved to a normalised archive path.
     Link(String),
 }
@@ -33,23 +36,34 @@ impl TarIndex {
     /// data lies within the file, so a truncated archive fails here rather than mid-upload.
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
         let shown = path.display();
-        let file = std::fs::File::open(path).map_err(|e| Error::runtime(format!("cannot open archive {shown}: {e}")))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::runtime(format!("cannot open archive {shown}: {e}")))?;
         let file_len = file
             .metadata()
             .map_err(|e| Error::runtime(format!("cannot read archive {shown}: {e}")))?
             .len();
         // A cut-off header reads as an invalid block, so the two causes cannot be told apart.
         let bad = |detail: String| {
-            Error::runtime(format!("archive {shown} is truncated or not a tar file ({detail}); re-create it"))
+            Error::runtime(format!(
+                "archive {shown} is truncated or not a tar file ({detail}); re-create it"
+            ))
         };
         let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(64 * 1024, file));
         let mut nodes = HashMap::new();
-        let entries = archive.entries_with_seek().map_err(|e| bad(e.to_string()))?;
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| bad(e.to_string()))?;
         for entry in entries {
             let entry = entry.map_err(|e| bad(e.to_string()))?;
-            let raw_name = entry.path().map_err(|e| bad(e.to_string()))?.to_string_lossy().into_owned();
+            let raw_name = entry
+                .path()
+                .map_err(|e| bad(e.to_string()))?
+                .to_string_lossy()
+                .into_owned();
             let name = normalize(&raw_name).map_err(|why| {
-                Error::runtime(format!("archive {shown} has an entry '{raw_name}' that {why}; refusing to read it"))
+                Error::runtime(format!(
+                    "archive {shown} has an entry '{raw_name}' that {why}; refusing to read it"
+                ))
             })?;
             let kind = entry.header().entry_type();
             let node = if kind.is_file() || kind == tar::EntryType::Continuous {
@@ -69,7 +83,11 @@ impl TarIndex {
                     .unwrap_or_default();
                 // Symlink targets are relative to the link's directory; hard-link targets are
                 // archive paths (relative to the root).
-                let resolved = if kind.is_symlink() { resolve_symlink(&name, &target) } else { normalize(&target) };
+                let resolved = if kind.is_symlink() {
+                    resolve_symlink(&name, &target)
+                } else {
+                    normalize(&target)
+                };
                 let resolved = resolved.map_err(|why| {
                     Error::runtime(format!(
                         "archive {shown} has a link '{name}' -> '{target}' that {why}; refusing to read it"
@@ -82,7 +100,10 @@ impl TarIndex {
             };
             nodes.insert(name, node);
         }
-        Ok(Self { path: path.into(), nodes })
+        Ok(Self {
+            path: path.into(),
+            nodes,
+        })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -92,13 +113,20 @@ impl TarIndex {
     /// The byte range of a regular file in the archive, following links; `None` when absent.
     pub(crate) fn locate(&self, name: &str) -> Result<Option<FileRange>, Error> {
         let mut current = normalize(name).map_err(|why| {
-            Error::runtime(format!("the path '{name}' named inside archive {} {why}", self.path.display()))
+            Error::runtime(format!(
+                "the path '{name}' named inside archive {} {why}",
+                self.path.display()
+            ))
         })?;
         for _ in 0..MAX_LINK_HOPS {
             match self.nodes.get(&current) {
                 None => return Ok(None),
                 Some(Node::File { offset, size }) => {
-                    return Ok(Some(FileRange { path: self.path.clone(), offset: *offset, len: *size }))
+                    return Ok(Some(FileRange {
+                        path: self.path.clone(),
+                        offset: *offset,
+                        len: *size,
+                    }))
                 }
                 Some(Node::Link(target)) => current = target.clone(),
             }
@@ -188,8 +216,14 @@ mod tests {
 
     #[test]
     fn symlinks_resolve_inside_only() {
-        assert_eq!(resolve_symlink("abc/layer.tar", "../def/layer.tar").unwrap(), "def/layer.tar");
-        assert_eq!(resolve_symlink("blobs/sha256/x", "y").unwrap(), "blobs/sha256/y");
+        assert_eq!(
+            resolve_symlink("abc/layer.tar", "../def/layer.tar").unwrap(),
+            "def/layer.tar"
+        );
+        assert_eq!(
+            resolve_symlink("blobs/sha256/x", "y").unwrap(),
+            "blobs/sha256/y"
+        );
         assert!(resolve_symlink("abc/layer.tar", "../../etc/passwd").is_err());
         assert!(resolve_symlink("layer.tar", "../x").is_err());
         assert!(resolve_symlink("layer.tar", "/etc/passwd").is_err());
@@ -215,11 +249,13 @@ mod tests {
     fn index_reads_entries_in_place_and_follows_links() {
         let f = write_tar(|b| {
             let mut h = file_header(5);
-            b.append_data(&mut h, "./a/layer.tar", &b"hello"[..]).unwrap();
+            b.append_data(&mut h, "./a/layer.tar", &b"hello"[..])
+                .unwrap();
             let mut l = tar::Header::new_gnu();
             l.set_entry_type(tar::EntryType::Symlink);
             l.set_size(0);
-            b.append_link(&mut l, "b/layer.tar", "../a/layer.tar").unwrap();
+            b.append_link(&mut l, "b/layer.tar", "../a/layer.tar")
+                .unwrap();
         });
         let idx = TarIndex::open(f.path()).unwrap();
         let r = idx.locate("b/layer.tar").unwrap().unwrap();
@@ -234,7 +270,8 @@ mod tests {
             let mut l = tar::Header::new_gnu();
             l.set_entry_type(tar::EntryType::Symlink);
             l.set_size(0);
-            b.append_link(&mut l, "index.json", "../../etc/passwd").unwrap();
+            b.append_link(&mut l, "index.json", "../../etc/passwd")
+                .unwrap();
         });
         let err = TarIndex::open(f.path()).unwrap_err();
         assert!(err.message.contains("points outside the source"), "{err}");

@@ -22,9 +22,9 @@ pub(crate) struct Digest(String);
 impl Digest {
     /// Parse a digest found in a manifest or layout; `what` names where it came from.
     pub(crate) fn parse(s: &str, what: &str) -> Result<Self, Error> {
-        let valid = s
-            .strip_prefix("sha256:")
-            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        let valid = s.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
         if valid {
             Ok(Self(s.to_string()))
         } else {
@@ -79,7 +79,11 @@ pub(crate) struct FileRange {
 
 impl FileRange {
     pub(crate) fn whole(path: PathBuf, len: u64) -> Self {
-        Self { path: path.into(), offset: 0, len }
+        Self {
+            path: path.into(),
+            offset: 0,
+            len,
+        }
     }
 
     /// A reader positioned at the start of the range and limited to it.
@@ -100,7 +104,12 @@ impl FileRange {
         let mut buf = Vec::with_capacity(self.len as usize);
         self.open()
             .and_then(|mut r| r.read_to_end(&mut buf))
-            .map_err(|e| Error::runtime(format!("cannot read {what} from {}: {e}", self.path.display())))?;
+            .map_err(|e| {
+                Error::runtime(format!(
+                    "cannot read {what} from {}: {e}",
+                    self.path.display()
+                ))
+            })?;
         if buf.len() as u64 != self.len {
             return Err(truncated(&self.path, what));
         }
@@ -109,12 +118,19 @@ impl FileRange {
 
     /// Hash the whole range (used where no digest is known yet, e.g. a pre-compressed layer).
     pub(crate) fn sha256(&self, what: &str) -> Result<Digest, Error> {
-        let mut r = self
-            .open()
-            .map_err(|e| Error::runtime(format!("cannot read {what} from {}: {e}", self.path.display())))?;
+        let mut r = self.open().map_err(|e| {
+            Error::runtime(format!(
+                "cannot read {what} from {}: {e}",
+                self.path.display()
+            ))
+        })?;
         let mut h = Sha256::new();
-        let n = std::io::copy(&mut r, &mut h)
-            .map_err(|e| Error::runtime(format!("cannot read {what} from {}: {e}", self.path.display())))?;
+        let n = std::io::copy(&mut r, &mut h).map_err(|e| {
+            Error::runtime(format!(
+                "cannot read {what} from {}: {e}",
+                self.path.display()
+            ))
+        })?;
         if n != self.len {
             return Err(truncated(&self.path, what));
         }
@@ -151,7 +167,10 @@ mod tests {
     #[test]
     fn digest_of_empty() {
         let d = Digest::of(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(d.short(), "sha256:e3b0c44298fc");
         assert_eq!(d.layout_path(), format!("blobs/sha256/{}", d.hex()));
     }

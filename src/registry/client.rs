@@ -10,7 +10,9 @@ use super::blob::Digest;
 use super::{PushTarget, RegistryAuth};
 use crate::error::Error;
 use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
 use std::time::Duration;
@@ -24,7 +26,10 @@ pub(crate) struct RegError {
 
 impl RegError {
     pub(crate) fn fatal(error: Error) -> Self {
-        Self { error, transient: false }
+        Self {
+            error,
+            transient: false,
+        }
     }
 }
 
@@ -76,7 +81,14 @@ impl Client {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| Error::runtime(format!("cannot set up the http client: {e}")))?;
-        Ok(Self { http, base, base_url, repo: target.repository.clone(), auth, host })
+        Ok(Self {
+            http,
+            base,
+            base_url,
+            repo: target.repository.clone(),
+            auth,
+            host,
+        })
     }
 
     pub(crate) fn host(&self) -> &str {
@@ -85,7 +97,12 @@ impl Client {
 
     fn repo_url(&self, rest: &str) -> Result<Url, RegError> {
         let s = format!("{}/v2/{}/{rest}", self.base, self.repo);
-        Url::parse(&s).map_err(|e| RegError::fatal(Error::usage(format!("bad registry url for {}: {e}", self.repo))))
+        Url::parse(&s).map_err(|e| {
+            RegError::fatal(Error::usage(format!(
+                "bad registry url for {}: {e}",
+                self.repo
+            )))
+        })
     }
 
     /// A request with credentials attached only when it goes to the registry's own origin
@@ -105,7 +122,9 @@ impl Client {
     pub(crate) async fn ping(&self) -> Result<(), RegError> {
         let url = Url::parse(&format!("{}/v2/", self.base))
             .map_err(|e| RegError::fatal(Error::usage(format!("bad registry url: {e}"))))?;
-        let resp = self.send(self.request(Method::GET, url), "connecting").await?;
+        let resp = self
+            .send(self.request(Method::GET, url), "connecting")
+            .await?;
         match resp.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(RegError::fatal(Error::runtime(format!(
@@ -132,7 +151,12 @@ impl Client {
     pub(crate) async fn start_upload(&self, digest: &Digest) -> Result<Url, RegError> {
         let doing = format!("starting the upload of blob {}", digest.short());
         let url = self.repo_url("blobs/uploads/")?;
-        let resp = self.send(self.request(Method::POST, url).header(CONTENT_LENGTH, 0), &doing).await?;
+        let resp = self
+            .send(
+                self.request(Method::POST, url).header(CONTENT_LENGTH, 0),
+                &doing,
+            )
+            .await?;
         if resp.status() != StatusCode::ACCEPTED && !resp.status().is_success() {
             return Err(self.failure(resp, &doing).await);
         }
@@ -140,11 +164,19 @@ impl Client {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegError::fatal(Error::runtime(format!("{doing}: registry {} sent no upload location", self.host))))?;
+            .ok_or_else(|| {
+                RegError::fatal(Error::runtime(format!(
+                    "{doing}: registry {} sent no upload location",
+                    self.host
+                )))
+            })?;
         // The location may be relative to the registry root, and may carry state in its query.
-        self.base_url
-            .join(loc)
-            .map_err(|e| RegError::fatal(Error::runtime(format!("{doing}: registry {} sent a bad upload location: {e}", self.host))))
+        self.base_url.join(loc).map_err(|e| {
+            RegError::fatal(Error::runtime(format!(
+                "{doing}: registry {} sent a bad upload location: {e}",
+                self.host
+            )))
+        })
     }
 
     /// `PUT <location>?digest=<digest>` with the whole blob as a streamed body.
@@ -156,7 +188,9 @@ impl Client {
         body: reqwest::Body,
     ) -> Result<(), RegError> {
         let doing = format!("uploading blob {}", digest.short());
-        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        location
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
         let req = self
             .request(Method::PUT, location)
             .header(CONTENT_TYPE, "application/octet-stream")
@@ -183,7 +217,10 @@ impl Client {
             format!("pushing manifest {} as tag {reference}", digest.short())
         };
         let url = self.repo_url(&format!("manifests/{reference}"))?;
-        let req = self.request(Method::PUT, url).header(CONTENT_TYPE, media_type).body(bytes.to_vec());
+        let req = self
+            .request(Method::PUT, url)
+            .header(CONTENT_TYPE, media_type)
+            .body(bytes.to_vec());
         let resp = self.send(req, &doing).await?;
         if resp.status().is_success() {
             return self.check_digest(&resp, digest, &doing);
@@ -218,7 +255,13 @@ impl Client {
     pub(crate) fn transport(&self, e: reqwest::Error, doing: &str) -> RegError {
         let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
         let why = error_chain(&e.without_url());
-        RegError { error: Error::runtime(format!("{doing}: cannot talk to registry {}: {why}", self.host)), transient }
+        RegError {
+            error: Error::runtime(format!(
+                "{doing}: cannot talk to registry {}: {why}",
+                self.host
+            )),
+            transient,
+        }
     }
 
     fn check_digest(&self, resp: &Response, digest: &Digest, doing: &str) -> Result<(), RegError> {
@@ -295,14 +338,19 @@ impl Client {
                 false,
             ),
         };
-        RegError { error: Error::runtime(msg), transient }
+        RegError {
+            error: Error::runtime(msg),
+            transient,
+        }
     }
 }
 
 fn basic_header(auth: &RegistryAuth) -> Result<HeaderValue, Error> {
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", auth.username, auth.password));
-    let mut h = HeaderValue::from_str(&format!("Basic {token}"))
-        .map_err(|_| Error::usage("the registry username contains characters that cannot be sent"))?;
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", auth.username, auth.password));
+    let mut h = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
+        Error::usage("the registry username contains characters that cannot be sent")
+    })?;
     h.set_sensitive(true);
     Ok(h)
 }
@@ -355,14 +403,26 @@ fn parse_error(body: &[u8]) -> ErrorDetail {
             let text = parsed
                 .errors
                 .iter()
-                .map(|e| if e.message.is_empty() { e.code.clone() } else { format!("{}: {}", e.code, e.message) })
+                .map(|e| {
+                    if e.message.is_empty() {
+                        e.code.clone()
+                    } else {
+                        format!("{}: {}", e.code, e.message)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
-            return ErrorDetail { codes, text: one_line(&text) };
+            return ErrorDetail {
+                codes,
+                text: one_line(&text),
+            };
         }
     }
     let text = String::from_utf8_lossy(body);
-    ErrorDetail { codes: Vec::new(), text: one_line(text.trim()) }
+    ErrorDetail {
+        codes: Vec::new(),
+        text: one_line(text.trim()),
+    }
 }
 
 /// Error text from a server goes into a one-line message: fold lines and bound the length.
@@ -398,13 +458,18 @@ mod tests {
             base_url: Url::parse(url).unwrap(),
             repository: "team/app".into(),
             tags: vec![],
-            auth: Some(RegistryAuth { username: "AWS".into(), password: "s3cr3t-token".into() }),
+            auth: Some(RegistryAuth {
+                username: "AWS".into(),
+                password: "s3cr3t-token".into(),
+            }),
         }
     }
 
     #[test]
     fn credentials_in_url_are_refused_without_echo() {
-        let err = Client::new(&target("http://u:hunter2@127.0.0.1:5000")).err().unwrap();
+        let err = Client::new(&target("http://u:hunter2@127.0.0.1:5000"))
+            .err()
+            .unwrap();
         assert_eq!(err.exit_code(), 2);
         assert!(!err.message.contains("hunter2"));
     }
@@ -414,16 +479,30 @@ mod tests {
         let c = Client::new(&target("http://127.0.0.1:5000/")).unwrap();
         assert!(c.auth.as_ref().unwrap().is_sensitive());
         assert!(!format!("{:?}", c.auth).contains("czNjcjN0"));
-        let same = c.request(Method::GET, Url::parse("http://127.0.0.1:5000/v2/x").unwrap()).build().unwrap();
+        let same = c
+            .request(
+                Method::GET,
+                Url::parse("http://127.0.0.1:5000/v2/x").unwrap(),
+            )
+            .build()
+            .unwrap();
         assert!(same.headers().contains_key(AUTHORIZATION));
-        let other = c.request(Method::GET, Url::parse("http://127.0.0.1:9/v2/x").unwrap()).build().unwrap();
+        let other = c
+            .request(Method::GET, Url::parse("http://127.0.0.1:9/v2/x").unwrap())
+            .build()
+            .unwrap();
         assert!(!other.headers().contains_key(AUTHORIZATION));
-        assert_eq!(c.repo_url("blobs/uploads/").unwrap().as_str(), "http://127.0.0.1:5000/v2/team/app/blobs/uploads/");
+        assert_eq!(
+            c.repo_url("blobs/uploads/").unwrap().as_str(),
+            "http://127.0.0.1:5000/v2/team/app/blobs/uploads/"
+        );
     }
 
     #[test]
     fn error_bodies_are_summarised() {
-        let d = parse_error(br#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists"}]}"#);
+        let d = parse_error(
+            br#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists"}]}"#,
+        );
         assert_eq!(d.codes, ["TAG_INVALID"]);
         assert_eq!(d.text, "TAG_INVALID: The image tag 'v1' already exists");
         let d = parse_error(b"<html>\n  bad gateway\n</html>");

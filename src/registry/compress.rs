@@ -44,7 +44,10 @@ pub(crate) struct Gzipped {
 enum Segment {
     Deflated(Vec<u8>),
     /// Raw bytes to wrap in stored deflate blocks; `last` sets BFINAL on the final one.
-    Stored { data: Arc<Vec<u8>>, last: bool },
+    Stored {
+        data: Arc<Vec<u8>>,
+        last: bool,
+    },
 }
 
 struct Job {
@@ -69,11 +72,18 @@ pub(crate) fn gzip_range(
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<Gzipped, Error> {
     let threads = threads.max(1);
-    let out = std::fs::File::create(dst)
-        .map_err(|e| Error::runtime(format!("cannot create temporary file {}: {e}", dst.display())))?;
-    let input = src
-        .open()
-        .map_err(|e| Error::runtime(format!("cannot read layer from {}: {e}", src.path.display())))?;
+    let out = std::fs::File::create(dst).map_err(|e| {
+        Error::runtime(format!(
+            "cannot create temporary file {}: {e}",
+            dst.display()
+        ))
+    })?;
+    let input = src.open().map_err(|e| {
+        Error::runtime(format!(
+            "cannot read layer from {}: {e}",
+            src.path.display()
+        ))
+    })?;
 
     // Bounded queues keep at most ~2 blocks per worker in flight: memory stays flat.
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
@@ -87,9 +97,15 @@ pub(crate) fn gzip_range(
         }
         let writer = s.spawn(move || write_gzip(out, ord_rx, dst));
         let read = read_blocks(input, src, job_tx, ord_tx, cancelled);
-        let written = writer.join().unwrap_or_else(|_| Err(Error::runtime("layer compression thread panicked")));
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::runtime("layer compression thread panicked")));
         match (read, written) {
-            (Ok(diff_id), Ok((size, digest))) => Ok(Gzipped { digest, size, diff_id }),
+            (Ok(diff_id), Ok((size, digest))) => Ok(Gzipped {
+                digest,
+                size,
+                diff_id,
+            }),
             // Either side failing closes the queues and fails the other: report the cause.
             (Err(r), Err(w)) if r.message == QUEUE_CLOSED => Err(w),
             (Err(e), _) | (_, Err(e)) => Err(e),
@@ -117,8 +133,13 @@ fn read_blocks(
         let want = remaining.min(BLOCK as u64) as usize;
         let mut buf = vec![0u8; want];
         input.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => super::blob::truncated(&src.path, "an uncompressed layer"),
-            _ => Error::runtime(format!("cannot read layer from {}: {e}", src.path.display())),
+            std::io::ErrorKind::UnexpectedEof => {
+                super::blob::truncated(&src.path, "an uncompressed layer")
+            }
+            _ => Error::runtime(format!(
+                "cannot read layer from {}: {e}",
+                src.path.display()
+            )),
         })?;
         remaining -= want as u64;
         sha.update(&buf);
@@ -127,15 +148,29 @@ fn read_blocks(
         let last = remaining == 0;
         let (reply, result) = sync_channel(1);
         // Order matters: the writer must learn the slot before the worker can fill it.
-        ord_tx.send(Ordered::Segment(result)).map_err(|_| closed())?;
-        job_tx.send(Job { data: data.clone(), dict: prev.take(), last, reply }).map_err(|_| closed())?;
+        ord_tx
+            .send(Ordered::Segment(result))
+            .map_err(|_| closed())?;
+        job_tx
+            .send(Job {
+                data: data.clone(),
+                dict: prev.take(),
+                last,
+                reply,
+            })
+            .map_err(|_| closed())?;
         if last {
             break;
         }
         prev = Some(data);
     }
     // gzip's ISIZE is the length modulo 2^32 by definition.
-    ord_tx.send(Ordered::End { crc: crc.sum(), isize: src.len as u32 }).map_err(|_| closed())?;
+    ord_tx
+        .send(Ordered::End {
+            crc: crc.sum(),
+            isize: src.len as u32,
+        })
+        .map_err(|_| closed())?;
     Ok(Digest::from_hasher(sha))
 }
 
@@ -150,25 +185,46 @@ fn worker(jobs: &Mutex<Receiver<Job>>, level: u32) {
             Err(_) => return,
         };
         let seg = if entropy(&job.data) >= STORE_ENTROPY {
-            Ok(Segment::Stored { data: job.data, last: job.last })
+            Ok(Segment::Stored {
+                data: job.data,
+                last: job.last,
+            })
         } else {
-            deflate_block(&mut z, &job.data, job.dict.as_deref().map(|v| &v[..]), job.last).map(Segment::Deflated)
+            deflate_block(
+                &mut z,
+                &job.data,
+                job.dict.as_deref().map(|v| &v[..]),
+                job.last,
+            )
+            .map(Segment::Deflated)
         };
         let _ = job.reply.send(seg);
     }
 }
 
-fn deflate_block(z: &mut Compress, data: &[u8], dict: Option<&[u8]>, last: bool) -> Result<Vec<u8>, String> {
+fn deflate_block(
+    z: &mut Compress,
+    data: &[u8],
+    dict: Option<&[u8]>,
+    last: bool,
+) -> Result<Vec<u8>, String> {
     z.reset();
     if let Some(d) = dict {
-        z.set_dictionary(&d[d.len().saturating_sub(DICT)..]).map_err(|e| e.to_string())?;
+        z.set_dictionary(&d[d.len().saturating_sub(DICT)..])
+            .map_err(|e| e.to_string())?;
     }
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 64);
     let start_in = z.total_in();
     loop {
         let consumed = (z.total_in() - start_in) as usize;
-        let status = z.compress_vec(&data[consumed..], &mut out, flush).map_err(|e| e.to_string())?;
+        let status = z
+            .compress_vec(&data[consumed..], &mut out, flush)
+            .map_err(|e| e.to_string())?;
         let done_in = (z.total_in() - start_in) as usize == data.len();
         let room_left = out.len() < out.capacity();
         match status {
@@ -201,8 +257,8 @@ fn entropy(data: &[u8]) -> f64 {
     }
     let n = data.len() as f64;
     let mut bits = 0.0;
-    for i in 0..256 {
-        let c = (h[0][i] + h[1][i] + h[2][i] + h[3][i]) as f64;
+    for (((a, b), c), d) in h[0].iter().zip(&h[1]).zip(&h[2]).zip(&h[3]) {
+        let c = (a + b + c + d) as f64;
         if c > 0.0 {
             let p = c / n;
             bits -= p * p.log2();
@@ -230,9 +286,22 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn write_gzip(out: std::fs::File, order: Receiver<Ordered>, dst: &Path) -> Result<(u64, Digest), Error> {
-    let io_err = |e: std::io::Error| Error::runtime(format!("cannot write temporary file {}: {e}", dst.display()));
-    let mut w = Hashing { inner: BufWriter::with_capacity(1 << 20, out), sha: Sha256::new(), len: 0 };
+fn write_gzip(
+    out: std::fs::File,
+    order: Receiver<Ordered>,
+    dst: &Path,
+) -> Result<(u64, Digest), Error> {
+    let io_err = |e: std::io::Error| {
+        Error::runtime(format!(
+            "cannot write temporary file {}: {e}",
+            dst.display()
+        ))
+    };
+    let mut w = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, out),
+        sha: Sha256::new(),
+        len: 0,
+    };
     w.write_all(&GZIP_HEADER).map_err(io_err)?;
     for item in order {
         match item {
@@ -243,7 +312,9 @@ fn write_gzip(out: std::fs::File, order: Receiver<Ordered>, dst: &Path) -> Resul
                     .map_err(|e| Error::runtime(format!("layer compression failed: {e}")))?;
                 match seg {
                     Segment::Deflated(bytes) => w.write_all(&bytes).map_err(io_err)?,
-                    Segment::Stored { data, last } => write_stored(&mut w, &data, last).map_err(io_err)?,
+                    Segment::Stored { data, last } => {
+                        write_stored(&mut w, &data, last).map_err(io_err)?
+                    }
                 }
             }
             Ordered::End { crc, isize } => {
@@ -255,7 +326,9 @@ fn write_gzip(out: std::fs::File, order: Receiver<Ordered>, dst: &Path) -> Resul
             }
         }
     }
-    Err(Error::runtime("layer compression stopped before the end of the layer"))
+    Err(Error::runtime(
+        "layer compression stopped before the end of the layer",
+    ))
 }
 
 /// Stored deflate blocks (at most 65535 bytes each). Every segment before this one ended
@@ -295,7 +368,10 @@ mod tests {
     }
 
     fn compressible(n: usize) -> Vec<u8> {
-        (0..n).map(|i| format!("line {} of a text file\n", i % 977).into_bytes()).flatten().take(n).collect()
+        (0..n)
+            .flat_map(|i| format!("line {} of a text file\n", i % 977).into_bytes())
+            .take(n)
+            .collect()
     }
 
     fn gz(data: &[u8], threads: usize) -> (Gzipped, Vec<u8>) {
@@ -303,14 +379,23 @@ mod tests {
         let src = dir.path().join("in");
         std::fs::write(&src, data).unwrap();
         let dst = dir.path().join("out.gz");
-        let g = gzip_range(&FileRange::whole(src, data.len() as u64), &dst, 5, threads, &|| false).unwrap();
+        let g = gzip_range(
+            &FileRange::whole(src, data.len() as u64),
+            &dst,
+            5,
+            threads,
+            &|| false,
+        )
+        .unwrap();
         (g, std::fs::read(dst).unwrap())
     }
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {
         // GzDecoder reads exactly one member: a multi-member output would come back short.
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -336,7 +421,12 @@ mod tests {
 
     #[test]
     fn empty_and_exact_block_sizes() {
-        for data in [Vec::new(), compressible(BLOCK), pseudo_random(BLOCK, 5), pseudo_random(0xffff * 3, 1)] {
+        for data in [
+            Vec::new(),
+            compressible(BLOCK),
+            pseudo_random(BLOCK, 5),
+            pseudo_random(0xffff * 3, 1),
+        ] {
             let (g, bytes) = gz(&data, 2);
             assert_eq!(gunzip(&bytes), data);
             assert_eq!(g.diff_id, Digest::of(&data));
@@ -347,7 +437,11 @@ mod tests {
     fn random_data_is_stored_not_expanded_much() {
         let data = pseudo_random(2 * BLOCK, 11);
         let (_, bytes) = gz(&data, 2);
-        assert!(bytes.len() < data.len() + data.len() / 1000, "{}", bytes.len());
+        assert!(
+            bytes.len() < data.len() + data.len() / 1000,
+            "{}",
+            bytes.len()
+        );
         assert!(entropy(&data) > STORE_ENTROPY);
         assert!(entropy(&compressible(BLOCK)) < STORE_ENTROPY);
     }
@@ -357,7 +451,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("in");
         std::fs::write(&src, b"short").unwrap();
-        let err = gzip_range(&FileRange::whole(src, 100), &dir.path().join("o"), 5, 2, &|| false).unwrap_err();
+        let err = gzip_range(
+            &FileRange::whole(src, 100),
+            &dir.path().join("o"),
+            5,
+            2,
+            &|| false,
+        )
+        .unwrap_err();
         assert!(err.message.contains("truncated"), "{err}");
     }
 }

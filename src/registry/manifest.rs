@@ -68,8 +68,13 @@ pub(crate) struct Descriptor {
 impl Descriptor {
     /// Attestation manifests ride along in an index but are not runnable platforms.
     pub(crate) fn is_attestation(&self) -> bool {
-        self.annotations.get(DOCKER_REFERENCE_TYPE).is_some_and(|v| v == "attestation-manifest")
-            || self.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+        self.annotations
+            .get(DOCKER_REFERENCE_TYPE)
+            .is_some_and(|v| v == "attestation-manifest")
+            || self
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
     }
 
     pub(crate) fn ref_name(&self) -> Option<&str> {
@@ -188,9 +193,17 @@ mod tests {
     fn media_type_precedence() {
         let m: AnyManifest = serde_json::from_str(r#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
         assert_eq!(m.effective_media_type(None).unwrap(), OCI_INDEX);
-        assert_eq!(m.effective_media_type(Some(DOCKER_LIST)).unwrap(), DOCKER_LIST);
-        let m: AnyManifest =
-            serde_json::from_str(&format!(r#"{{"mediaType":"{DOCKER_MANIFEST}","config":null}}"#)).unwrap();
-        assert_eq!(m.effective_media_type(Some(OCI_MANIFEST)).unwrap(), DOCKER_MANIFEST);
+        assert_eq!(
+            m.effective_media_type(Some(DOCKER_LIST)).unwrap(),
+            DOCKER_LIST
+        );
+        let m: AnyManifest = serde_json::from_str(&format!(
+            r#"{{"mediaType":"{DOCKER_MANIFEST}","config":null}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            m.effective_media_type(Some(OCI_MANIFEST)).unwrap(),
+            DOCKER_MANIFEST
+        );
     }
 }

@@ -27,7 +27,10 @@ use std::str::FromStr;
 pub enum SourceSpec {
     /// `oci:<dir>[:<ref>]`: an OCI image layout directory; `ref` picks an image by its
     /// `org.opencontainers.image.ref.name` annotation (or by digest).
-    OciDir { dir: PathBuf, reference: Option<String> },
+    OciDir {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci-archive:<file>`: a tar of an OCI image layout.
     OciArchive(PathBuf),
     /// `docker-archive:<file>`: what `docker save` writes (layers compressed here, on the fly).
@@ -44,16 +47,22 @@ impl FromStr for SourceSpec {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let Some((kind, rest)) = s.split_once(':') else {
-            return Err(Error::usage(format!("invalid image source '{s}': {SOURCE_FORMS}")));
+            return Err(Error::usage(format!(
+                "invalid image source '{s}': {SOURCE_FORMS}"
+            )));
         };
         if rest.is_empty() {
-            return Err(Error::usage(format!("invalid image source '{s}': nothing after '{kind}:'; {SOURCE_FORMS}")));
+            return Err(Error::usage(format!(
+                "invalid image source '{s}': nothing after '{kind}:'; {SOURCE_FORMS}"
+            )));
         }
         match kind {
             "oci" => {
                 let (dir, reference) = split_oci(rest);
                 if dir.is_empty() {
-                    return Err(Error::usage(format!("invalid image source '{s}': no directory; {SOURCE_FORMS}")));
+                    return Err(Error::usage(format!(
+                        "invalid image source '{s}': no directory; {SOURCE_FORMS}"
+                    )));
                 }
                 Ok(SourceSpec::OciDir {
                     dir: PathBuf::from(dir),
@@ -65,11 +74,15 @@ impl FromStr for SourceSpec {
             "docker" => {
                 // The name becomes an argument of `docker save`: keep it from reading as a flag.
                 if rest.starts_with('-') || rest.chars().any(char::is_whitespace) {
-                    return Err(Error::usage(format!("invalid image source '{s}': '{rest}' is not an image name")));
+                    return Err(Error::usage(format!(
+                        "invalid image source '{s}': '{rest}' is not an image name"
+                    )));
                 }
                 Ok(SourceSpec::Docker(rest.to_string()))
             }
-            _ => Err(Error::usage(format!("invalid image source '{s}': unknown kind '{kind}'; {SOURCE_FORMS}"))),
+            _ => Err(Error::usage(format!(
+                "invalid image source '{s}': unknown kind '{kind}'; {SOURCE_FORMS}"
+            ))),
         }
     }
 }
@@ -77,7 +90,11 @@ impl FromStr for SourceSpec {
 /// Split `<dir>[:<ref>]` at the first colon, keeping a Windows drive prefix (`C:\…`) whole.
 fn split_oci(rest: &str) -> (&str, Option<&str>) {
     let b = rest.as_bytes();
-    let skip = if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/') {
+    let skip = if b.len() >= 3
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && matches!(b[2], b'\\' | b'/')
+    {
         2
     } else {
         0
@@ -91,8 +108,14 @@ fn split_oci(rest: &str) -> (&str, Option<&str>) {
 impl fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SourceSpec::OciDir { dir, reference: Some(r) } => write!(f, "oci:{}:{r}", dir.display()),
-            SourceSpec::OciDir { dir, reference: None } => write!(f, "oci:{}", dir.display()),
+            SourceSpec::OciDir {
+                dir,
+                reference: Some(r),
+            } => write!(f, "oci:{}:{r}", dir.display()),
+            SourceSpec::OciDir {
+                dir,
+                reference: None,
+            } => write!(f, "oci:{}", dir.display()),
             SourceSpec::OciArchive(p) => write!(f, "oci-archive:{}", p.display()),
             SourceSpec::DockerArchive(p) => write!(f, "docker-archive:{}", p.display()),
             SourceSpec::Docker(i) => write!(f, "docker:{i}"),
@@ -109,7 +132,10 @@ pub struct RegistryAuth {
 
 impl fmt::Debug for RegistryAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryAuth").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -146,8 +172,14 @@ pub struct PushOutcome {
 
 /// Push `source` to `target`. Errors are one line, never contain the password, and are
 /// runtime errors (exit 4) except for bad input names (usage, exit 2).
-pub async fn push(source: &SourceSpec, target: &PushTarget, progress: &Progress) -> Result<PushOutcome, Error> {
-    push::run(source, target, progress).await.map_err(|e| redact(e, target.auth.as_ref()))
+pub async fn push(
+    source: &SourceSpec,
+    target: &PushTarget,
+    progress: &Progress,
+) -> Result<PushOutcome, Error> {
+    push::run(source, target, progress)
+        .await
+        .map_err(|e| redact(e, target.auth.as_ref()))
 }
 
 /// Last line of defence: whatever a registry or OS error echoed, the password does not leave.
@@ -172,33 +204,78 @@ mod tests {
     fn parses_every_source_form() {
         assert_eq!(
             parse("oci:./out:v1").unwrap(),
-            SourceSpec::OciDir { dir: "./out".into(), reference: Some("v1".into()) }
+            SourceSpec::OciDir {
+                dir: "./out".into(),
+                reference: Some("v1".into())
+            }
         );
-        assert_eq!(parse("oci:/tmp/layout").unwrap(), SourceSpec::OciDir { dir: "/tmp/layout".into(), reference: None });
-        assert_eq!(parse("oci:dir:").unwrap(), SourceSpec::OciDir { dir: "dir".into(), reference: None });
+        assert_eq!(
+            parse("oci:/tmp/layout").unwrap(),
+            SourceSpec::OciDir {
+                dir: "/tmp/layout".into(),
+                reference: None
+            }
+        );
+        assert_eq!(
+            parse("oci:dir:").unwrap(),
+            SourceSpec::OciDir {
+                dir: "dir".into(),
+                reference: None
+            }
+        );
         assert_eq!(
             parse("oci:dir:a:b").unwrap(),
-            SourceSpec::OciDir { dir: "dir".into(), reference: Some("a:b".into()) }
+            SourceSpec::OciDir {
+                dir: "dir".into(),
+                reference: Some("a:b".into())
+            }
         );
         assert_eq!(
             parse(r"oci:C:\images\app:latest").unwrap(),
-            SourceSpec::OciDir { dir: r"C:\images\app".into(), reference: Some("latest".into()) }
+            SourceSpec::OciDir {
+                dir: r"C:\images\app".into(),
+                reference: Some("latest".into())
+            }
         );
-        assert_eq!(parse("oci-archive:img.tar").unwrap(), SourceSpec::OciArchive("img.tar".into()));
-        assert_eq!(parse("docker-archive:/x/img.tar").unwrap(), SourceSpec::DockerArchive("/x/img.tar".into()));
-        assert_eq!(parse("docker:app:1.2").unwrap(), SourceSpec::Docker("app:1.2".into()));
+        assert_eq!(
+            parse("oci-archive:img.tar").unwrap(),
+            SourceSpec::OciArchive("img.tar".into())
+        );
+        assert_eq!(
+            parse("docker-archive:/x/img.tar").unwrap(),
+            SourceSpec::DockerArchive("/x/img.tar".into())
+        );
+        assert_eq!(
+            parse("docker:app:1.2").unwrap(),
+            SourceSpec::Docker("app:1.2".into())
+        );
     }
 
     #[test]
     fn display_round_trips() {
-        for s in ["oci:d:r", "oci:d", "oci-archive:a.tar", "docker-archive:b.tar", "docker:app:1"] {
+        for s in [
+            "oci:d:r",
+            "oci:d",
+            "oci-archive:a.tar",
+            "docker-archive:b.tar",
+            "docker:app:1",
+        ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn rejects_bad_sources_as_usage_errors() {
-        for s in ["", "oci", "oci:", "oci::ref", "tarball:x", "docker:-o/etc/x", "docker:a b", "docker-archive:"] {
+        for s in [
+            "",
+            "oci",
+            "oci:",
+            "oci::ref",
+            "tarball:x",
+            "docker:-o/etc/x",
+            "docker:a b",
+            "docker-archive:",
+        ] {
             let e = parse(s).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{s}");
             assert!(!e.message.contains('\n'));
@@ -207,9 +284,15 @@ mod tests {
 
     #[test]
     fn auth_debug_redacts_password() {
-        let a = RegistryAuth { username: "AWS".into(), password: "topsecret".into() };
+        let a = RegistryAuth {
+            username: "AWS".into(),
+            password: "topsecret".into(),
+        };
         let shown = format!("{a:?}");
-        assert!(shown.contains("AWS") && !shown.contains("topsecret"), "{shown}");
+        assert!(
+            shown.contains("AWS") && !shown.contains("topsecret"),
+            "{shown}"
+        );
         let t = PushTarget {
             base_url: "http://127.0.0.1:1".parse().unwrap(),
             repository: "r".into(),

@@ -37,13 +37,21 @@ struct Stats {
     bytes: u64,
 }
 
-pub(crate) async fn run(source: &SourceSpec, target: &PushTarget, progress: &Progress) -> Result<PushOutcome, Error> {
+pub(crate) async fn run(
+    source: &SourceSpec,
+    target: &PushTarget,
+    progress: &Progress,
+) -> Result<PushOutcome, Error> {
     validate_repository(&target.repository)?;
     for tag in &target.tags {
         validate_tag(tag)?;
     }
     let client = Client::new(target)?;
-    progress.info(&format!("pushing {source} to {}/{}", client.host(), target.repository));
+    progress.info(&format!(
+        "pushing {source} to {}/{}",
+        client.host(),
+        target.repository
+    ));
 
     let (tx, rx) = mpsc::channel(64);
     let read = source::prepare(source.clone(), tx);
@@ -61,7 +69,10 @@ pub(crate) async fn run(source: &SourceSpec, target: &PushTarget, progress: &Pro
     } else {
         for tag in &target.tags {
             put_manifest(&client, root, tag, progress).await?;
-            progress.info(&format!("pushed {}:{tag} ({})", target.repository, root.digest));
+            progress.info(&format!(
+                "pushed {}:{tag} ({})",
+                target.repository, root.digest
+            ));
         }
     }
 
@@ -100,8 +111,16 @@ fn push_children<'a>(
     })
 }
 
-async fn put_manifest(client: &Client, node: &ManifestNode, reference: &str, progress: &Progress) -> Result<(), Error> {
-    with_retry(progress, 5, || client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)).await
+async fn put_manifest(
+    client: &Client,
+    node: &ManifestNode,
+    reference: &str,
+    progress: &Progress,
+) -> Result<(), Error> {
+    with_retry(progress, 5, || {
+        client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)
+    })
+    .await
 }
 
 /// Image manifests under the root (recursing through nested indexes), attestations skipped.
@@ -121,7 +140,11 @@ fn collect_platforms(node: &ManifestNode, out: &mut Vec<PlatformDigest>) {
     }
 }
 
-async fn upload_all(client: &Client, rx: mpsc::Receiver<Event>, progress: &Progress) -> Result<Stats, Error> {
+async fn upload_all(
+    client: &Client,
+    rx: mpsc::Receiver<Event>,
+    progress: &Progress,
+) -> Result<Stats, Error> {
     let mut seen = HashSet::new();
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })
         .filter_map(|event| {
@@ -151,7 +174,11 @@ async fn upload_all(client: &Client, rx: mpsc::Receiver<Event>, progress: &Progr
 
 /// HEAD, then POST + PUT if missing; the whole sequence is retried on transient errors.
 /// Returns the bytes uploaded, or `None` when the registry already had the blob.
-async fn upload_blob(client: &Client, blob: BlobSrc, progress: &Progress) -> Result<Option<u64>, Error> {
+async fn upload_blob(
+    client: &Client,
+    blob: BlobSrc,
+    progress: &Progress,
+) -> Result<Option<u64>, Error> {
     let started = Instant::now();
     let bar: OnceLock<Option<ProgressBar>> = OnceLock::new();
     let attempt = || async {
@@ -159,12 +186,17 @@ async fn upload_blob(client: &Client, blob: BlobSrc, progress: &Progress) -> Res
             return Ok(false);
         }
         let location = client.start_upload(&blob.digest).await?;
-        let bar = bar.get_or_init(|| progress.bytes_bar(blob.digest.short(), blob.size)).clone();
+        let bar = bar
+            .get_or_init(|| progress.bytes_bar(blob.digest.short(), blob.size))
+            .clone();
         if let Some(b) = &bar {
             b.set_position(0);
         }
         let (body, local_failure) = body_stream(&blob, bar);
-        match client.finish_upload(location, &blob.digest, blob.size, body).await {
+        match client
+            .finish_upload(location, &blob.digest, blob.size, body)
+            .await
+        {
             Ok(()) => Ok(true),
             // If our own reader stopped the body (bad digest, short file), that is the cause.
             Err(e) => Err(take(&local_failure).map(RegError::fatal).unwrap_or(e)),
@@ -175,7 +207,10 @@ async fn upload_blob(client: &Client, blob: BlobSrc, progress: &Progress) -> Res
         b.finish_and_clear();
     }
     if !uploaded? {
-        progress.info(&format!("blob {} already in the registry, skipped", blob.digest.short()));
+        progress.info(&format!(
+            "blob {} already in the registry, skipped",
+            blob.digest.short()
+        ));
         return Ok(None);
     }
     let secs = started.elapsed().as_secs_f64();
@@ -203,7 +238,11 @@ where
     op.retry(backoff)
         .when(|e: &RegError| e.transient)
         .notify(|e: &RegError, wait: Duration| {
-            progress.info(&format!("{}; retrying in {:.1}s", e.error, wait.as_secs_f64()));
+            progress.info(&format!(
+                "{}; retrying in {:.1}s",
+                e.error,
+                wait.as_secs_f64()
+            ));
         })
         .await
         .map_err(|e| e.error)
@@ -229,7 +268,8 @@ fn body_stream(blob: &BlobSrc, bar: Option<ProgressBar>) -> (reqwest::Body, Fail
             let _ = tx.blocking_send(Err(std::io::Error::other(msg)));
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     (reqwest::Body::wrap_stream(stream), failure)
 }
 
@@ -239,18 +279,27 @@ fn read_and_hash(
     bar: Option<&ProgressBar>,
 ) -> Result<(), Error> {
     let where_ = || blob.range.path.display().to_string();
-    let mut reader = blob
-        .range
-        .open()
-        .map_err(|e| Error::runtime(format!("cannot read blob {} from {}: {e}", blob.digest, where_())))?;
+    let mut reader = blob.range.open().map_err(|e| {
+        Error::runtime(format!(
+            "cannot read blob {} from {}: {e}",
+            blob.digest,
+            where_()
+        ))
+    })?;
     let mut sha = Sha256::new();
     let mut left = blob.size;
     loop {
         let n = left.min(CHUNK as u64) as usize;
         let mut buf = BytesMut::zeroed(n);
         reader.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => super::blob::truncated(&blob.range.path, &format!("blob {}", blob.digest)),
-            _ => Error::runtime(format!("cannot read blob {} from {}: {e}", blob.digest, where_())),
+            std::io::ErrorKind::UnexpectedEof => {
+                super::blob::truncated(&blob.range.path, &format!("blob {}", blob.digest))
+            }
+            _ => Error::runtime(format!(
+                "cannot read blob {} from {}: {e}",
+                blob.digest,
+                where_()
+            )),
         })?;
         left -= n as u64;
         if blob.verify {
@@ -283,7 +332,9 @@ fn validate_repository(repo: &str) -> Result<(), Error> {
         !b.is_empty()
             && b[0].is_ascii_alphanumeric()
             && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|&x| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-'))
+            && b.iter().all(|&x| {
+                x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-')
+            })
             && !c.contains("..")
             && !c.contains("___")
     };
@@ -300,7 +351,8 @@ fn validate_tag(tag: &str) -> Result<(), Error> {
     let ok = !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'));
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'));
     if !ok {
         return Err(Error::usage(format!(
             "invalid tag '{tag}': up to 128 letters, digits, _ . -, not starting with . or -"
@@ -319,7 +371,11 @@ mod tests {
             assert!(validate_repository(ok).is_ok(), "{ok}");
         }
         for bad in ["", "App", "a//b", "/a", "a/", "-a", "a-", "a/../b", "a b"] {
-            assert_eq!(validate_repository(bad).unwrap_err().exit_code(), 2, "{bad}");
+            assert_eq!(
+                validate_repository(bad).unwrap_err().exit_code(),
+                2,
+                "{bad}"
+            );
         }
         for ok in ["v1", "1.2.3", "_x", "latest", "sha-abc"] {
             assert!(validate_tag(ok).is_ok(), "{ok}");

@@ -91,7 +91,10 @@ pub(crate) async fn prepare(spec: SourceSpec, tx: mpsc::Sender<Event>) -> Result
             let temp = temp_dir()?;
             let work = temp.path().to_path_buf();
             let root = blocking(move || load_docker_archive(&file, &work, &sink)).await?;
-            Ok(Prepared { root, _temp: Some(temp) })
+            Ok(Prepared {
+                root,
+                _temp: Some(temp),
+            })
         }
         SourceSpec::Docker(image) => {
             let temp = temp_dir()?;
@@ -100,22 +103,33 @@ pub(crate) async fn prepare(spec: SourceSpec, tx: mpsc::Sender<Event>) -> Result
             docker_save(&image, &file).await?;
             let work = temp.path().to_path_buf();
             let root = blocking(move || load_docker_archive(&file, &work, &sink)).await?;
-            Ok(Prepared { root, _temp: Some(temp) })
+            Ok(Prepared {
+                root,
+                _temp: Some(temp),
+            })
         }
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::runtime(format!("reading the image source failed: {e}"))))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Error::runtime(format!(
+            "reading the image source failed: {e}"
+        )))
+    })
 }
 
 fn temp_dir() -> Result<tempfile::TempDir, Error> {
     tempfile::Builder::new()
         .prefix("inspector-gate-push-")
         .tempdir()
-        .map_err(|e| Error::runtime(format!("cannot create a temporary directory (set TMPDIR to a writable place): {e}")))
+        .map_err(|e| {
+            Error::runtime(format!(
+                "cannot create a temporary directory (set TMPDIR to a writable place): {e}"
+            ))
+        })
 }
 
 /// The uploader's end of the channel, used from blocking threads.
@@ -124,7 +138,9 @@ struct Sink(mpsc::Sender<Event>);
 impl Sink {
     fn blob(&self, b: BlobSrc) -> Result<(), Error> {
         // A closed channel means the push already failed elsewhere; that error is reported.
-        self.0.blocking_send(Event::Blob(b)).map_err(|_| Error::runtime("push cancelled"))
+        self.0
+            .blocking_send(Event::Blob(b))
+            .map_err(|_| Error::runtime("push cancelled"))
     }
     fn info(&self, msg: String) {
         let _ = self.0.try_send(Event::Info(msg));
@@ -143,7 +159,10 @@ enum Layout {
 impl Layout {
     fn dir(dir: &Path) -> Result<Self, Error> {
         let root = dir.canonicalize().map_err(|e| {
-            Error::runtime(format!("cannot open oci layout directory {}: {e}", dir.display()))
+            Error::runtime(format!(
+                "cannot open oci layout directory {}: {e}",
+                dir.display()
+            ))
         })?;
         if !root.is_dir() {
             return Err(Error::runtime(format!(
@@ -175,7 +194,12 @@ impl Layout {
                     Ok(p) => p,
                     // A dangling link is as good as a missing file.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(Error::runtime(format!("cannot read {}: {e}", path.display()))),
+                    Err(e) => {
+                        return Err(Error::runtime(format!(
+                            "cannot read {}: {e}",
+                            path.display()
+                        )))
+                    }
                 };
                 if !real.starts_with(root) {
                     return Err(Error::runtime(format!(
@@ -188,7 +212,10 @@ impl Layout {
                     .metadata()
                     .map_err(|e| Error::runtime(format!("cannot read {}: {e}", real.display())))?;
                 if !meta.is_file() {
-                    return Err(Error::runtime(format!("{rel} in {} is not a regular file", self.describe())));
+                    return Err(Error::runtime(format!(
+                        "{rel} in {} is not a regular file",
+                        self.describe()
+                    )));
                 }
                 Ok(Some(FileRange::whole(real, meta.len())))
             }
@@ -206,19 +233,33 @@ enum Root {
 fn load_oci(layout: &Layout, reference: Option<&str>, sink: &Sink) -> Result<ManifestNode, Error> {
     let what = layout.describe();
     let marker = layout.locate("oci-layout")?.ok_or_else(|| {
-        Error::runtime(format!("{what} is not an OCI image layout: it has no oci-layout file"))
+        Error::runtime(format!(
+            "{what} is not an OCI image layout: it has no oci-layout file"
+        ))
     })?;
-    let marker: serde_json::Value = serde_json::from_slice(&marker.read_small(64 * 1024, "oci-layout")?)
-        .map_err(|e| Error::runtime(format!("oci-layout in {what} is not valid json: {e}")))?;
-    if marker.get("imageLayoutVersion").and_then(|v| v.as_str()).is_none() {
-        return Err(Error::runtime(format!("oci-layout in {what} has no imageLayoutVersion")));
+    let marker: serde_json::Value =
+        serde_json::from_slice(&marker.read_small(64 * 1024, "oci-layout")?)
+            .map_err(|e| Error::runtime(format!("oci-layout in {what} is not valid json: {e}")))?;
+    if marker
+        .get("imageLayoutVersion")
+        .and_then(|v| v.as_str())
+        .is_none()
+    {
+        return Err(Error::runtime(format!(
+            "oci-layout in {what} has no imageLayoutVersion"
+        )));
     }
-    let index_range = layout
-        .locate("index.json")?
-        .ok_or_else(|| Error::runtime(format!("{what} has no index.json: the layout is incomplete")))?;
+    let index_range = layout.locate("index.json")?.ok_or_else(|| {
+        Error::runtime(format!(
+            "{what} has no index.json: the layout is incomplete"
+        ))
+    })?;
     let index_bytes = index_range.read_small(MAX_MANIFEST, "index.json")?;
-    let index: AnyManifest = serde_json::from_slice(&index_bytes)
-        .map_err(|e| Error::runtime(format!("index.json in {what} is not a valid image index: {e}")))?;
+    let index: AnyManifest = serde_json::from_slice(&index_bytes).map_err(|e| {
+        Error::runtime(format!(
+            "index.json in {what} is not a valid image index: {e}"
+        ))
+    })?;
     let descs = index.manifests.clone().unwrap_or_default();
 
     let mut blobs = BTreeMap::new();
@@ -231,7 +272,9 @@ fn load_oci(layout: &Layout, reference: Option<&str>, sink: &Sink) -> Result<Man
                 .collect::<Result<Vec<_>, _>>()?;
             ManifestNode {
                 digest: Digest::of(&index_bytes),
-                media_type: index.effective_media_type(None).unwrap_or_else(|| manifest::OCI_INDEX.into()),
+                media_type: index
+                    .effective_media_type(None)
+                    .unwrap_or_else(|| manifest::OCI_INDEX.into()),
                 bytes: index_bytes,
                 platform: None,
                 attestation: false,
@@ -270,12 +313,16 @@ fn select_root(descs: &[Descriptor], reference: Option<&str>, what: &str) -> Res
         };
     }
     match descs {
-        [] => Err(Error::runtime(format!("{what} holds no image (index.json lists no manifests)"))),
+        [] => Err(Error::runtime(format!(
+            "{what} holds no image (index.json lists no manifests)"
+        ))),
         [only] => Ok(Root::Descriptor(only.clone())),
         many if many.iter().all(|d| {
             d.ref_name().is_none()
                 && d.platform.is_some()
-                && d.media_type.as_deref().is_none_or(manifest::is_image_manifest)
+                && d.media_type
+                    .as_deref()
+                    .is_none_or(manifest::is_image_manifest)
         }) =>
         {
             Ok(Root::IndexJson)
@@ -296,11 +343,15 @@ fn load_manifest(
 ) -> Result<ManifestNode, Error> {
     let where_ = layout.describe();
     if depth > MAX_DEPTH {
-        return Err(Error::runtime(format!("{where_} nests indexes more than {MAX_DEPTH} deep")));
+        return Err(Error::runtime(format!(
+            "{where_} nests indexes more than {MAX_DEPTH} deep"
+        )));
     }
     let digest = Digest::parse(&desc.digest, &format!("a manifest descriptor in {where_}"))?;
     let what = format!("manifest {digest}");
-    let range = layout.locate(&digest.layout_path())?.ok_or_else(|| missing(&where_, &what))?;
+    let range = layout
+        .locate(&digest.layout_path())?
+        .ok_or_else(|| missing(&where_, &what))?;
     if range.len != desc.size {
         return Err(size_mismatch(&where_, &what, range.len, desc.size));
     }
@@ -317,7 +368,11 @@ fn load_manifest(
     }
     let media_type = doc
         .effective_media_type(desc.media_type.as_deref())
-        .ok_or_else(|| Error::runtime(format!("{what} in {where_} has no mediaType and is neither a manifest nor an index")))?;
+        .ok_or_else(|| {
+            Error::runtime(format!(
+                "{what} in {where_} has no mediaType and is neither a manifest nor an index"
+            ))
+        })?;
     let mut children = Vec::new();
     if manifest::is_index(&media_type) {
         for child in doc.manifests.as_deref().unwrap_or_default() {
@@ -340,7 +395,14 @@ fn load_manifest(
             "{what} in {where_} has media type {media_type}, which is not an image manifest or index"
         )));
     }
-    Ok(ManifestNode { digest, media_type, bytes, platform: None, attestation: false, children })
+    Ok(ManifestNode {
+        digest,
+        media_type,
+        bytes,
+        platform: None,
+        attestation: false,
+        children,
+    })
 }
 
 fn add_blob(
@@ -358,14 +420,24 @@ fn add_blob(
         None => Err(missing(where_, &what)),
         Some(r) if r.len != desc.size => Err(size_mismatch(where_, &what, r.len, desc.size)),
         Some(range) => {
-            blobs.insert(digest.clone(), BlobSrc { digest, size: desc.size, range, verify: true });
+            blobs.insert(
+                digest.clone(),
+                BlobSrc {
+                    digest,
+                    size: desc.size,
+                    range,
+                    verify: true,
+                },
+            );
             Ok(())
         }
     }
 }
 
 fn missing(where_: &str, what: &str) -> Error {
-    Error::runtime(format!("{what} is missing from {where_}: the image source is incomplete; re-export the image"))
+    Error::runtime(format!(
+        "{what} is missing from {where_}: the image source is incomplete; re-export the image"
+    ))
 }
 
 fn size_mismatch(where_: &str, what: &str, actual: u64, expected: u64) -> Error {
@@ -384,16 +456,26 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
     let idx = TarIndex::open(path)?;
     let where_ = format!("docker archive {}", path.display());
     let Some(list) = idx.locate("manifest.json")? else {
-        let hint = if idx.locate("index.json")?.is_some() { " (it looks like an OCI archive: use oci-archive:)" } else { "" };
-        return Err(Error::runtime(format!("{where_} has no manifest.json, so it is not a docker save archive{hint}")));
+        let hint = if idx.locate("index.json")?.is_some() {
+            " (it looks like an OCI archive: use oci-archive:)"
+        } else {
+            ""
+        };
+        return Err(Error::runtime(format!(
+            "{where_} has no manifest.json, so it is not a docker save archive{hint}"
+        )));
     };
-    let entries: Vec<DockerSaveEntry> = serde_json::from_slice(&list.read_small(MAX_MANIFEST, "manifest.json")?)
-        .map_err(|e| Error::runtime(format!("manifest.json in {where_} is not valid: {e}")))?;
+    let entries: Vec<DockerSaveEntry> =
+        serde_json::from_slice(&list.read_small(MAX_MANIFEST, "manifest.json")?)
+            .map_err(|e| Error::runtime(format!("manifest.json in {where_} is not valid: {e}")))?;
     let entry = match entries.as_slice() {
         [one] => one,
         [] => return Err(Error::runtime(format!("{where_} holds no image"))),
         many => {
-            let tags: Vec<String> = many.iter().flat_map(|e| e.repo_tags.clone().unwrap_or_default()).collect();
+            let tags: Vec<String> = many
+                .iter()
+                .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
+                .collect();
             return Err(Error::usage(format!(
                 "{where_} holds {} images ({}): save one image per archive (docker save IMAGE)",
                 many.len(),
@@ -407,8 +489,11 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
         .ok_or_else(|| missing(&where_, &format!("the image config {}", entry.config)))?;
     let config_bytes = config_range.read_small(MAX_CONFIG, "the image config")?;
     let config_digest = Digest::of(&config_bytes);
-    let config: ImageConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| Error::runtime(format!("the image config in {where_} is not valid json: {e}")))?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+        Error::runtime(format!(
+            "the image config in {where_} is not valid json: {e}"
+        ))
+    })?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != entry.layers.len() {
         return Err(Error::runtime(format!(
@@ -417,21 +502,33 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
             diff_ids.len()
         )));
     }
-    sink.blob(BlobSrc { digest: config_digest.clone(), size: config_range.len, range: config_range, verify: true })?;
+    sink.blob(BlobSrc {
+        digest: config_digest.clone(),
+        size: config_range.len,
+        range: config_range,
+        verify: true,
+    })?;
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let total = entry.layers.len();
     let mut done: HashMap<Digest, OutDescriptor> = HashMap::new();
     let mut layers = Vec::with_capacity(total);
     for (i, (name, diff_id)) in entry.layers.iter().zip(&diff_ids).enumerate() {
         let n = i + 1;
-        let diff_id = Digest::parse(diff_id, &format!("the image config's rootfs.diff_ids in {where_}"))?;
+        let diff_id = Digest::parse(
+            diff_id,
+            &format!("the image config's rootfs.diff_ids in {where_}"),
+        )?;
         // docker save repeats a layer that occurs twice; compress and upload it once.
         if let Some(d) = done.get(&diff_id) {
             layers.push(d.clone());
             continue;
         }
-        let range = idx.locate(name)?.ok_or_else(|| missing(&where_, &format!("layer {n} ({name})")))?;
+        let range = idx
+            .locate(name)?
+            .ok_or_else(|| missing(&where_, &format!("layer {n} ({name})")))?;
         let blob = match sniff(&range)? {
             Kind::Gzip => {
                 // Already compressed (some exporters do): push as is. diff_id cannot be
@@ -463,7 +560,11 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
                 BlobSrc { digest: g.digest, size: g.size, range: FileRange::whole(dst, g.size), verify: false }
             }
         };
-        let desc = OutDescriptor { media_type: manifest::DOCKER_LAYER_GZIP, size: blob.size, digest: blob.digest.to_string() };
+        let desc = OutDescriptor {
+            media_type: manifest::DOCKER_LAYER_GZIP,
+            size: blob.size,
+            digest: blob.digest.to_string(),
+        };
         sink.blob(blob)?;
         done.insert(diff_id, desc.clone());
         layers.push(desc);
@@ -472,7 +573,11 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
     let doc = DockerManifest {
         schema_version: 2,
         media_type: manifest::DOCKER_MANIFEST,
-        config: OutDescriptor { media_type: manifest::DOCKER_CONFIG, size: config_bytes.len() as u64, digest: config_digest.to_string() },
+        config: OutDescriptor {
+            media_type: manifest::DOCKER_CONFIG,
+            size: config_bytes.len() as u64,
+            digest: config_digest.to_string(),
+        },
         layers,
     };
     let bytes = doc.to_bytes();
@@ -497,7 +602,12 @@ fn sniff(range: &FileRange) -> Result<Kind, Error> {
     let n = range
         .open()
         .and_then(|mut r| r.read(&mut head))
-        .map_err(|e| Error::runtime(format!("cannot read a layer from {}: {e}", range.path.display())))?;
+        .map_err(|e| {
+            Error::runtime(format!(
+                "cannot read a layer from {}: {e}",
+                range.path.display()
+            ))
+        })?;
     Ok(match &head[..n] {
         [0x1f, 0x8b, ..] => Kind::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd] => Kind::Zstd,
@@ -527,8 +637,15 @@ async fn docker_save(image: &str, file: &Path) -> Result<(), Error> {
         })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let why = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no error output");
-        return Err(Error::runtime(format!("docker save {image} failed ({}): {why}", out.status)));
+        let why = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no error output");
+        return Err(Error::runtime(format!(
+            "docker save {image} failed ({}): {why}",
+            out.status
+        )));
     }
     Ok(())
 }
@@ -582,18 +699,34 @@ mod tests {
 
     #[test]
     fn root_selection() {
-        let a = desc(r#"{"digest":"sha256:a","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}"#);
-        let b = desc(r#"{"digest":"sha256:b","size":1,"annotations":{"org.opencontainers.image.ref.name":"v2"}}"#);
+        let a = desc(
+            r#"{"digest":"sha256:a","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1"}}"#,
+        );
+        let b = desc(
+            r#"{"digest":"sha256:b","size":1,"annotations":{"org.opencontainers.image.ref.name":"v2"}}"#,
+        );
         let both = [a.clone(), b.clone()];
-        assert!(matches!(select_root(&both, Some("v2"), "x").unwrap(), Root::Descriptor(d) if d.digest == "sha256:b"));
+        assert!(
+            matches!(select_root(&both, Some("v2"), "x").unwrap(), Root::Descriptor(d) if d.digest == "sha256:b")
+        );
         let e = select_root(&both, None, "x").err().unwrap();
         assert_eq!(e.exit_code(), 2);
         assert!(e.message.contains("v1, v2"), "{e}");
         assert!(select_root(&both, Some("v3"), "x").is_err());
-        assert!(matches!(select_root(&[a], None, "x").unwrap(), Root::Descriptor(_)));
-        let p1 = desc(r#"{"digest":"sha256:c","size":1,"platform":{"os":"linux","architecture":"amd64"}}"#);
-        let p2 = desc(r#"{"digest":"sha256:d","size":1,"platform":{"os":"linux","architecture":"arm64"}}"#);
-        assert!(matches!(select_root(&[p1, p2], None, "x").unwrap(), Root::IndexJson));
+        assert!(matches!(
+            select_root(&[a], None, "x").unwrap(),
+            Root::Descriptor(_)
+        ));
+        let p1 = desc(
+            r#"{"digest":"sha256:c","size":1,"platform":{"os":"linux","architecture":"amd64"}}"#,
+        );
+        let p2 = desc(
+            r#"{"digest":"sha256:d","size":1,"platform":{"os":"linux","architecture":"arm64"}}"#,
+        );
+        assert!(matches!(
+            select_root(&[p1, p2], None, "x").unwrap(),
+            Root::IndexJson
+        ));
     }
 
     #[test]

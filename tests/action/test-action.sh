@@ -385,6 +385,26 @@ test_pin_release() {
   expect_eq "$(cat "$copy/.github/action-version")" 9.8.7 "version after a refused pin"
 }
 
+# With INSPECTOR_GATE_REAL_BIN (a built inspector-gate), the action-test workflow's cases run
+# here too: the real binary, packed as a release, must pass a dry run and refuse an image
+# reference without tag or digest (exit 2).
+test_real_binary() {
+  local real_release="$work/real-release"
+  bash "$root/scripts/action/pack-release.sh" "$INSPECTOR_GATE_REAL_BIN" "$real_release" \
+    x86_64-unknown-linux-musl >/dev/null || fail "cannot pack $INSPECTOR_GATE_REAL_BIN"
+  new_runner
+  export INSPECTOR_GATE_RELEASE_BASE_URL="file://$real_release"
+  export INSPECTOR_GATE_CHECKSUMS_FILE="$real_release/SHA256SUMS"
+  export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=x
+  export AWS_EC2_METADATA_DISABLED=true
+  run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0", "fail-on": "HIGH", "dry-run": "true"}'
+  expect_eq "$code" 0 "must-pass exit code"
+  [[ -n $(out verdict) && $(out verdict) != fail && $(out verdict) != error ]] || fail "must-pass verdict $(out verdict)"
+  run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "dry-run": "true"}'
+  expect_eq "$code" 2 "must-fail exit code"
+  expect_eq "$(out verdict)" error "must-fail verdict"
+}
+
 check "targets: runner OS/arch to release asset" test_targets
 check "pin-release.sh moves every pin together" test_pin_release
 check "every input is wired to run.sh; outputs mapped from the gate step" test_inputs_wired
@@ -403,6 +423,11 @@ check "inputs are passed literally, never evaluated" test_inputs_are_not_evaluat
 check "bad boolean input is a usage error" test_bad_boolean
 check "Windows runner: zip asset, inspector-gate.exe" test_windows_zip
 check "no expressions inside run:" test_no_expressions_in_run
+if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
+  check "real binary: dry run passes, a reference without tag or digest is exit 2" test_real_binary
+else
+  echo "skip - real binary cases (set INSPECTOR_GATE_REAL_BIN to run them)"
+fi
 
 echo "action: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

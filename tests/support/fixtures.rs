@@ -53,7 +53,8 @@ impl Layout {
 }
 
 pub fn blob_path(dir: &Path, digest: &str) -> PathBuf {
-    dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    dir.join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
 }
 
 /// Write a blob into the layout, returning its digest and size.
@@ -88,7 +89,10 @@ pub fn layer_tar(seed: u64, size: usize) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in [
         (format!("data/blob-{seed}.bin"), content(seed, size)),
-        (format!("etc/seed-{seed}.txt"), format!("seed {seed}\n").into_bytes()),
+        (
+            format!("etc/seed-{seed}.txt"),
+            format!("seed {seed}\n").into_bytes(),
+        ),
     ] {
         let mut h = tar::Header::new_ustar();
         h.set_size(data.len() as u64);
@@ -139,7 +143,13 @@ pub fn write_image(dir: &Path, seed: u64, arch: &str, layer_sizes: &[usize]) -> 
     });
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap();
     let (digest, _) = write_blob(dir, &bytes);
-    Image { digest, bytes, config: config_digest, layers, diff_ids }
+    Image {
+        digest,
+        bytes,
+        config: config_digest,
+        layers,
+        diff_ids,
+    }
 }
 
 fn write_layout_files(dir: &Path, tag: &str, media_type: &str, digest: &str, size: u64) {
@@ -184,7 +194,8 @@ pub fn multi_arch(dir: &Path, tag: &str) -> Layout {
     let att_config = serde_json::json!({"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":[st_digest]}});
     let (att_cfg_digest, att_cfg_size) = write_blob(dir, &serde_json::to_vec(&att_config).unwrap());
     let mut st_desc = descriptor("application/vnd.in-toto+json", &st_digest, st_size);
-    st_desc["annotations"] = serde_json::json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
+    st_desc["annotations"] =
+        serde_json::json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
     let att = serde_json::to_vec_pretty(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -268,7 +279,8 @@ pub fn truncate(path: &Path, keep: u64) {
 
 /// Read an OCI layout's index.json and return the digest of the image named `name`.
 pub fn layout_ref_digest(dir: &Path, name: &str) -> String {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     index["manifests"]
         .as_array()
         .unwrap()

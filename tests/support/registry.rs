@@ -41,7 +41,11 @@ impl Registry {
             .expect("htpasswd not found: apt-get install -y apache2-utils");
         assert!(htpasswd.status.success(), "htpasswd failed");
         std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\nauth:\n  htpasswd:\n    realm: test\n    path: {pw}\n",
             root = dir.path().join("data").display(),
@@ -73,9 +77,14 @@ impl Registry {
     }
 
     fn answers(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let req = format!("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", self.port);
+        let req = format!(
+            "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        );
         if s.write_all(req.as_bytes()).is_err() {
             return false;
         }
@@ -142,7 +151,11 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
 }
 
 /// `skopeo <args>` (global `--insecure-policy` added), with a 120 s bound.
@@ -165,15 +178,38 @@ pub fn skopeo_ok(args: &[&str]) -> Vec<u8> {
 
 /// The exact manifest bytes the registry serves for `repo:reference` (tag or digest).
 pub fn raw_manifest(reg: &Registry, repo: &str, reference: &str) -> Vec<u8> {
-    let sep = if reference.starts_with("sha256:") { "@" } else { ":" };
+    let sep = if reference.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
     let image = format!("docker://{}/{repo}{sep}{reference}", reg.host());
-    skopeo_ok(&["inspect", "--raw", "--tls-verify=false", "--creds", &Registry::creds(), &image])
+    skopeo_ok(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &Registry::creds(),
+        &image,
+    ])
 }
 
 /// Copy `repo:reference` out of the registry into an OCI layout at `dest` (all platforms).
 pub fn pull_to_oci(reg: &Registry, repo: &str, reference: &str, dest: &Path) {
-    let sep = if reference.starts_with("sha256:") { "@" } else { ":" };
+    let sep = if reference.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
     let image = format!("docker://{}/{repo}{sep}{reference}", reg.host());
     let out = format!("oci:{}:pulled", dest.display());
-    skopeo_ok(&["copy", "--all", "--src-tls-verify=false", "--src-creds", &Registry::creds(), &image, &out]);
+    skopeo_ok(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &Registry::creds(),
+        &image,
+        &out,
+    ]);
 }
