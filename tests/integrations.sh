@@ -107,7 +107,31 @@ pins_agree() {
   return $status
 }
 
+# The workflows' bash `run:` blocks, extracted (expressions replaced by a word), shellchecked.
+shellcheck_workflow_runs() {
+  need shellcheck || return 1
+  local dir="$logs/runs"
+  mkdir -p "$dir"
+  "$python" - "$dir" .github/workflows/*.yml <<'PY' || return 1
+import os, re, sys, yaml
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    workflow = yaml.safe_load(open(path))
+    for job_name, job in workflow["jobs"].items():
+        default = ((job.get("defaults") or {}).get("run") or {}).get("shell", "bash")
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" not in step or step.get("shell", default) != "bash":
+                continue
+            body = re.sub(r"\$\{\{.*?\}\}", "EXPR", step["run"])
+            name = f"{os.path.basename(path)}-{job_name}-{i}.sh"
+            with open(os.path.join(out, name), "w") as fh:
+                fh.write("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+PY
+  shellcheck "$dir"/*.sh
+}
+
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
+check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
 check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh \
   codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash

@@ -53,7 +53,7 @@ async fn scan_one(
             }
         }
     };
-    for img in &images {
+    for img in images.iter().filter(|_| matches!(g, Gated::Ref(_))) {
         progress.info(&format!(
             "{r} → {}{}",
             img.digest,

@@ -76,7 +76,6 @@ pub async fn push_to_ecr(
     let base_url = reqwest::Url::parse(&endpoint)
         .map_err(|e| Error::usage(format!("invalid registry URL '{endpoint}': {e}")))?;
     let target = PushTarget { base_url, repository: dest.repository.clone(), tags: tags.clone(), auth };
-    progress.phase(&format!("pushing {source} to {}:{}", dest.repository, tags.join(",")));
     let out = registry::push(&spec, &target, progress).await.map_err(|e| e.context(format!("pushing to {dest}")))?;
     progress.info(&format!(
         "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
