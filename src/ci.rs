@@ -65,7 +65,11 @@ fn deploy_digests(report: &Report) -> Vec<String> {
 fn pinned_uris(report: &Report) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for img in &report.images {
-        let u = format!("{}@{}", img.image.repository_uri(), img.image.deploy_digest());
+        let u = format!(
+            "{}@{}",
+            img.image.repository_uri(),
+            img.image.deploy_digest()
+        );
         if !out.contains(&u) {
             out.push(u);
         }
@@ -93,18 +97,32 @@ pub fn github_output_line(name: &str, value: &str) -> String {
 /// wrapper can tell.
 pub fn github_outputs(report: &Report, report_dir: Option<&Path>) -> String {
     let mut s = github_output_line("verdict", report.verdict_word());
-    s.push_str(&github_output_line("digest", &deploy_digests(report).join("\n")));
-    s.push_str(&github_output_line("image-uri", &pinned_uris(report).join("\n")));
+    s.push_str(&github_output_line(
+        "digest",
+        &deploy_digests(report).join("\n"),
+    ));
+    s.push_str(&github_output_line(
+        "image-uri",
+        &pinned_uris(report).join("\n"),
+    ));
     if let Some(dir) = report_dir {
-        s.push_str(&github_output_line("report-dir", &dir.display().to_string()));
-        s.push_str(&github_output_line("sarif", &dir.join("report.sarif").display().to_string()));
+        s.push_str(&github_output_line(
+            "report-dir",
+            &dir.display().to_string(),
+        ));
+        s.push_str(&github_output_line(
+            "sarif",
+            &dir.join("report.sarif").display().to_string(),
+        ));
     }
     s
 }
 
 /// Escape a workflow command's message (`::error ...::<message>`).
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a workflow command's property value (`title=<value>`).
@@ -141,7 +159,11 @@ pub fn github_annotations(report: &Report) -> String {
         if let Some(u) = &f.source_url {
             msg.push_str(&format!(" {u}"));
         }
-        s.push_str(&format!("::error title={}::{}\n", escape_property(&title), escape_data(&msg)));
+        s.push_str(&format!(
+            "::error title={}::{}\n",
+            escape_property(&title),
+            escape_data(&msg)
+        ));
     }
     if violating.len() > MAX_ANNOTATIONS {
         s.push_str(&format!(
@@ -171,7 +193,8 @@ pub fn github_annotations(report: &Report) -> String {
 /// A shell word for the env file: bare when it is plainly safe, else single-quoted.
 fn shell_word(v: &str) -> String {
     let plain = !v.is_empty()
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
     if plain {
         v.to_string()
     } else {
@@ -195,7 +218,9 @@ pub fn codebuild_env(report: &Report) -> String {
 pub fn codebuild_env_file(env: Env) -> Option<PathBuf> {
     match env("INSPECTOR_GATE_CODEBUILD_ENV_FILE").filter(|p| !p.is_empty()) {
         Some(p) => Some(PathBuf::from(p)),
-        None if detect(env).contains(&Ci::CodeBuild) => Some(PathBuf::from(DEFAULT_CODEBUILD_ENV_FILE)),
+        None if detect(env).contains(&Ci::CodeBuild) => {
+            Some(PathBuf::from(DEFAULT_CODEBUILD_ENV_FILE))
+        }
         None => None,
     }
 }
@@ -211,16 +236,23 @@ fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
 
 /// Write the native signals of every detected CI: append to `$GITHUB_OUTPUT` and
 /// `$GITHUB_STEP_SUMMARY`, print annotations to `stdout`, append the CodeBuild env file.
-pub fn emit(report: &Report, report_dir: Option<&Path>, env: Env, stdout: &mut dyn Write) -> io::Result<()> {
+pub fn emit(
+    report: &Report,
+    report_dir: Option<&Path>,
+    env: Env,
+    stdout: &mut dyn Write,
+) -> io::Result<()> {
     let cis = detect(env);
     if cis.contains(&Ci::GitHubActions) {
         if let Some(p) = env("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            append(&p, &github_outputs(report, report_dir)).map_err(|e| with_path(e, "GITHUB_OUTPUT", &p))?;
+            append(&p, &github_outputs(report, report_dir))
+                .map_err(|e| with_path(e, "GITHUB_OUTPUT", &p))?;
         }
         if let Some(p) = env("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            append(&p, &markdown::render(report)).map_err(|e| with_path(e, "GITHUB_STEP_SUMMARY", &p))?;
+            append(&p, &markdown::render(report))
+                .map_err(|e| with_path(e, "GITHUB_STEP_SUMMARY", &p))?;
         }
         stdout.write_all(github_annotations(report).as_bytes())?;
         stdout.flush()?;
@@ -243,19 +275,34 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn detects_each_ci_and_combinations() {
         assert_eq!(detect(&env_of(&[])), vec![]);
-        assert_eq!(detect(&env_of(&[("GITHUB_ACTIONS", "true")])), vec![Ci::GitHubActions]);
-        assert_eq!(detect(&env_of(&[("GITHUB_ACTIONS", "false")])), vec![]);
-        assert_eq!(detect(&env_of(&[("BUILDKITE", "true")])), vec![Ci::Buildkite]);
-        assert_eq!(detect(&env_of(&[("CODEBUILD_BUILD_ID", "proj:123")])), vec![Ci::CodeBuild]);
         assert_eq!(
-            detect(&env_of(&[("GITHUB_ACTIONS", "true"), ("CODEBUILD_BUILD_ID", "proj:1")])),
+            detect(&env_of(&[("GITHUB_ACTIONS", "true")])),
+            vec![Ci::GitHubActions]
+        );
+        assert_eq!(detect(&env_of(&[("GITHUB_ACTIONS", "false")])), vec![]);
+        assert_eq!(
+            detect(&env_of(&[("BUILDKITE", "true")])),
+            vec![Ci::Buildkite]
+        );
+        assert_eq!(
+            detect(&env_of(&[("CODEBUILD_BUILD_ID", "proj:123")])),
+            vec![Ci::CodeBuild]
+        );
+        assert_eq!(
+            detect(&env_of(&[
+                ("GITHUB_ACTIONS", "true"),
+                ("CODEBUILD_BUILD_ID", "proj:1")
+            ])),
             vec![Ci::GitHubActions, Ci::CodeBuild]
         );
     }
@@ -263,7 +310,10 @@ mod tests {
     #[test]
     fn outputs_use_heredoc_only_for_multiline_values() {
         assert_eq!(github_output_line("verdict", "pass"), "verdict=pass\n");
-        assert_eq!(github_output_line("x", "a\nb"), "x<<INSPECTOR_GATE_EOF\na\nb\nINSPECTOR_GATE_EOF\n");
+        assert_eq!(
+            github_output_line("x", "a\nb"),
+            "x<<INSPECTOR_GATE_EOF\na\nb\nINSPECTOR_GATE_EOF\n"
+        );
         assert_eq!(
             github_output_line("x", "a\nINSPECTOR_GATE_EOF"),
             "x<<INSPECTOR_GATE_EOF_1\na\nINSPECTOR_GATE_EOF\nINSPECTOR_GATE_EOF_1\n"
@@ -292,7 +342,10 @@ mod tests {
         other.image.digest = testing::digest("other");
         r.images.push(other);
         let out = github_outputs(&r, None);
-        assert!(out.starts_with("verdict=pass\ndigest<<INSPECTOR_GATE_EOF\nsha256:"), "{out}");
+        assert!(
+            out.starts_with("verdict=pass\ndigest<<INSPECTOR_GATE_EOF\nsha256:"),
+            "{out}"
+        );
         assert_eq!(out.matches("INSPECTOR_GATE_EOF\n").count(), 4);
     }
 
@@ -303,16 +356,29 @@ mod tests {
         let out = github_annotations(&testing::mixed());
         let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
         assert_eq!(errors.len(), 5, "{out}");
-        assert!(errors[0].starts_with("::error title=CRITICAL CVE-2026-10000 in app/web@sha256%3A"), "{}", errors[0]);
-        assert!(out.contains("<script>alert(1)</script>: a, b | c"), "message keeps ':' and ','");
-        assert!(out.lines().all(|l| l.starts_with("::")), "one command per line: {out}");
+        assert!(
+            errors[0].starts_with("::error title=CRITICAL CVE-2026-10000 in app/web@sha256%3A"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            out.contains("<script>alert(1)</script>: a, b | c"),
+            "message keeps ':' and ','"
+        );
+        assert!(
+            out.lines().all(|l| l.starts_with("::")),
+            "one command per line: {out}"
+        );
         assert!(out.contains("::warning title=inspector-gate app/web@sha256%3A"));
     }
 
     #[test]
     fn annotations_stop_at_ten_and_say_how_many_more() {
         let out = github_annotations(&testing::report(10_000));
-        assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), MAX_ANNOTATIONS);
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("::error ")).count(),
+            MAX_ANNOTATIONS
+        );
         assert!(out.contains("::notice title=inspector-gate::"), "{out}");
     }
 
@@ -338,7 +404,10 @@ mod tests {
             Some(PathBuf::from(DEFAULT_CODEBUILD_ENV_FILE))
         );
         assert_eq!(
-            codebuild_env_file(&env_of(&[("INSPECTOR_GATE_CODEBUILD_ENV_FILE", "/x/e.env")])),
+            codebuild_env_file(&env_of(&[(
+                "INSPECTOR_GATE_CODEBUILD_ENV_FILE",
+                "/x/e.env"
+            )])),
             Some(PathBuf::from("/x/e.env"))
         );
     }
@@ -354,17 +423,30 @@ mod tests {
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
             ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
-            ("INSPECTOR_GATE_CODEBUILD_ENV_FILE", envfile.to_str().unwrap()),
+            (
+                "INSPECTOR_GATE_CODEBUILD_ENV_FILE",
+                envfile.to_str().unwrap(),
+            ),
         ]);
         let r = testing::report(1);
         let mut stdout = Vec::new();
         emit(&r, Some(dir.path()), &env, &mut stdout).unwrap();
         let outputs = std::fs::read_to_string(&out_file).unwrap();
-        assert!(outputs.starts_with("earlier=1\nverdict=fail\ndigest=sha256:"), "{outputs}");
-        assert!(std::fs::read_to_string(&summary).unwrap().starts_with("## ❌ inspector-gate: failed"));
-        assert!(std::fs::read_to_string(&envfile).unwrap().ends_with("GATE_VERDICT=fail\n"));
+        assert!(
+            outputs.starts_with("earlier=1\nverdict=fail\ndigest=sha256:"),
+            "{outputs}"
+        );
+        assert!(std::fs::read_to_string(&summary)
+            .unwrap()
+            .starts_with("## ❌ inspector-gate: failed"));
+        assert!(std::fs::read_to_string(&envfile)
+            .unwrap()
+            .ends_with("GATE_VERDICT=fail\n"));
         let printed = String::from_utf8(stdout).unwrap();
-        assert!(printed.starts_with("::error title=CRITICAL CVE-2026-10000"), "{printed}");
+        assert!(
+            printed.starts_with("::error title=CRITICAL CVE-2026-10000"),
+            "{printed}"
+        );
     }
 
     #[test]
@@ -376,8 +458,15 @@ mod tests {
 
     #[test]
     fn emit_names_the_file_it_could_not_write() {
-        let env = env_of(&[("GITHUB_ACTIONS", "true"), ("GITHUB_OUTPUT", "/nonexistent/dir/out")]);
+        let env = env_of(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", "/nonexistent/dir/out"),
+        ]);
         let err = emit(&testing::report(0), None, &env, &mut Vec::new()).unwrap_err();
-        assert!(err.to_string().contains("GITHUB_OUTPUT /nonexistent/dir/out"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("GITHUB_OUTPUT /nonexistent/dir/out"),
+            "{err}"
+        );
     }
 }

@@ -144,7 +144,7 @@ pub struct WaitArgs {
     #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
     pub on_timeout: OnTimeout,
     /// First delay between status checks; later ones double up to 6x this (with jitter).
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
     /// Pause between the two findings reads that must agree before the scan counts as done.
     #[arg(long, env = "INSPECTOR_GATE_SETTLE", default_value = "20s", value_parser = parse_duration)]
@@ -153,6 +153,14 @@ pub struct WaitArgs {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::wait::parse_duration(s)
+}
+
+/// A polling interval: zero would poll in a busy loop.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match crate::wait::parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than zero (a zero interval would poll without pause)".into()),
+        d => Ok(d),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -269,7 +277,7 @@ pub struct ApproveArgs {
     pub report_url: Option<String>,
     #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -309,18 +317,16 @@ pub enum HookCommand {
 pub fn main() -> i32 {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: not errors.
             let _ = e.print();
-            return code;
+            return 0;
         }
+        Err(e) => return print_clap_error(&e),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_USAGE;
-        }
+        Err(e) => return print_clap_error(&e),
     };
     let color = match cli.global.color {
         ColorChoice::Always => true,
@@ -349,6 +355,27 @@ pub fn main() -> i32 {
     }
 }
 
+/// Print a clap usage error with its cause on the one `error:` line, and return exit code 2.
+///
+/// clap puts some causes on the lines after `error:` (the missing arguments, the possible
+/// values); those are folded into the first line so that every error is one greppable line
+/// naming the cause. The usage hint that follows is kept.
+fn print_clap_error(e: &clap::Error) -> i32 {
+    eprint!("{}", fold_first_paragraph(&e.render().to_string()));
+    EXIT_USAGE
+}
+
+fn fold_first_paragraph(text: &str) -> String {
+    let (head, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+    let head: Vec<&str> = head.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let head = head.join(" ");
+    if rest.trim().is_empty() {
+        format!("{head}\n")
+    } else {
+        format!("{head}\n\n{rest}")
+    }
+}
+
 /// Build the CLI definition (for completions and docs).
 pub fn command() -> clap::Command {
     Cli::command()
@@ -372,5 +399,17 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clap_errors_name_their_cause_on_the_error_line() {
+        let e = Cli::command()
+            .try_get_matches_from(["inspector-gate", "gate", "--image-definitions", "f", "--image", "a:1"])
+            .unwrap_err();
+        let text = fold_first_paragraph(&e.render().to_string());
+        let first = text.lines().next().unwrap();
+        assert!(first.starts_with("error:") && first.contains("--container-name"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("error:")).count(), 1, "{text}");
+        assert_eq!(fold_first_paragraph("error: x\n"), "error: x\n");
     }
 }

@@ -202,7 +202,21 @@ fn read(path: &Path, what: &str) -> Result<String> {
             MAX_FILE_BYTES >> 20
         )));
     }
-    std::fs::read_to_string(path).map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))
+    // The size above is 0 for pipes and devices (`/dev/stdin`, `/dev/zero`): bound the read too.
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::usage(format!(
+            "{what} {} is over the {} MiB limit",
+            path.display(),
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| Error::usage(format!("cannot read {what} {}: not UTF-8 text ({e})", path.display())))
 }
 
 /// Parse a findings document (any of the accepted shapes) from text.

@@ -282,7 +282,10 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         return Err("empty duration".into());
     }
     if let Ok(n) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(n));
+        return match Duration::from_secs(n) {
+            d if d > MAX_DURATION => Err(too_long(s)),
+            d => Ok(d),
+        };
     }
     let mut total = Duration::ZERO;
     let mut num = String::new();
@@ -306,12 +309,27 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
             "h" => n * 3600.0,
             _ => return Err(format!("invalid duration '{s}': unknown unit '{unit}' (use ms, s, m, h)")),
         };
-        total += Duration::from_secs_f64(secs);
+        // try_: a huge number is an error, not a panic; checked_: so is a huge sum.
+        total = Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(|| too_long(s))?;
     }
     if !num.is_empty() {
         return Err(format!("invalid duration '{s}': number without unit (use ms, s, m, h)"));
     }
+    if total > MAX_DURATION {
+        return Err(too_long(s));
+    }
     Ok(total)
+}
+
+/// The longest duration accepted: far beyond any scan or approval wait (approvals expire
+/// after 7 days), and small enough that `now + duration` can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn too_long(s: &str) -> String {
+    format!("invalid duration '{s}': longer than 30 days")
 }
 
 #[cfg(test)]
@@ -359,6 +377,12 @@ mod tests {
         assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("m").is_err());
+        // Huge values are errors, never a panic in Duration or in `now + timeout`.
+        for huge in ["99999999999999999999999h", "18446744073709551615", "18446744073709551615s", "31d", "721h"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
+        assert!(parse_duration(&format!("1{}s", "0".repeat(400))).is_err());
+        assert_eq!(parse_duration("720h").unwrap(), MAX_DURATION);
         assert_eq!(humanize(Duration::from_secs(1800)), "30m");
     }
 }

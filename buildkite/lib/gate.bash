@@ -7,7 +7,7 @@ gate_args() {
   GATE_ARGS=(gate)
   local item name
   # Check every boolean now, before anything runs.
-  for name in IGNORE_UNFIXED QUIET VERBOSE DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
+  for name in IGNORE_UNFIXED EXPLOIT_AVAILABLE_ONLY QUIET VERBOSE DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
     option_bool "$name" false || :
   done
 
@@ -18,12 +18,17 @@ gate_args() {
     scalar "$name"
   done
   if option_bool IGNORE_UNFIXED false; then GATE_ARGS+=(--ignore-unfixed); fi
+  scalar MIN_EPSS
+  scalar MIN_INSPECTOR_SCORE
+  if option_bool EXPLOIT_AVAILABLE_ONLY false; then GATE_ARGS+=(--exploit-available-only); fi
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--ignore=$item"); done < <(option_list IGNORE)
   scalar TIMEOUT
   scalar ON_TIMEOUT
+  scalar POLL_INTERVAL
+  scalar SETTLE
   GATE_ARGS+=("--report-dir=$(report_dir)")
-  for name in FORMAT APPROVE PIPELINE_EXECUTION_ID IMAGE_DEFINITIONS CONTAINER_NAME IMAGE_DETAIL \
-    REGION PROFILE ROLE_ARN REGISTRY_URL; do
+  for name in FORMAT APPROVE PIPELINE_EXECUTION_ID REPORT_URL IMAGE_DEFINITIONS CONTAINER_NAME \
+    IMAGE_DETAIL REGION PROFILE ROLE_ARN REGISTRY_URL; do
     scalar "$name"
   done
   if option_bool QUIET false; then GATE_ARGS+=(-q); fi

@@ -21,7 +21,7 @@ import yaml
 
 KNOWN_KEYWORDS = {
     "type", "properties", "additionalProperties", "required", "anyOf", "oneOf", "items",
-    "minItems", "minLength", "minimum", "enum", "pattern", "dependencies", "description",
+    "minItems", "minLength", "minimum", "maximum", "enum", "pattern", "dependencies", "description",
 }
 
 
@@ -50,6 +50,8 @@ def type_ok(value, expected):
         return isinstance(value, bool)
     if expected == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if expected == "array":
         return isinstance(value, list)
     if expected == "object":
@@ -68,8 +70,11 @@ def validate(value, schema, path="config"):
         errors.append(f"{path}: {value!r} does not match {schema['pattern']}")
     if "minLength" in schema and isinstance(value, str) and len(value) < schema["minLength"]:
         errors.append(f"{path}: shorter than {schema['minLength']}")
-    if "minimum" in schema and isinstance(value, int) and value < schema["minimum"]:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if "minimum" in schema and number and value < schema["minimum"]:
         errors.append(f"{path}: below {schema['minimum']}")
+    if "maximum" in schema and number and value > schema["maximum"]:
+        errors.append(f"{path}: above {schema['maximum']}")
     if "minItems" in schema and isinstance(value, list) and len(value) < schema["minItems"]:
         errors.append(f"{path}: fewer than {schema['minItems']} items")
     if "items" in schema and isinstance(value, list):

@@ -71,10 +71,13 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
   export ${PREFIX}_POLICY=.inspector-gate.toml
   export ${PREFIX}_MAX_CRITICAL=0 ${PREFIX}_MAX_HIGH=1 ${PREFIX}_MAX_MEDIUM=5 ${PREFIX}_MAX_LOW=20
   export ${PREFIX}_MAX_UNTRIAGED=3 ${PREFIX}_FAIL_ON=CRITICAL ${PREFIX}_IGNORE_UNFIXED=true
+  export ${PREFIX}_MIN_EPSS=0.1 ${PREFIX}_MIN_INSPECTOR_SCORE=7.5 ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=true
   export ${PREFIX}_IGNORE_0=CVE-2024-0001 ${PREFIX}_IGNORE_1=GHSA-xxxx-yyyy-zzzz
   export ${PREFIX}_TIMEOUT=20m ${PREFIX}_ON_TIMEOUT=pass ${PREFIX}_REPORT_DIR=out/reports
+  export ${PREFIX}_POLL_INTERVAL=10s ${PREFIX}_SETTLE=30s
   export ${PREFIX}_FORMAT=json ${PREFIX}_APPROVE=pipe/Approve/ManualApproval
   export ${PREFIX}_PIPELINE_EXECUTION_ID=exec-1 ${PREFIX}_IMAGE_DEFINITIONS=imagedefinitions.json
+  export ${PREFIX}_REPORT_URL=https://buildkite.com/acme/app/builds/42
   export ${PREFIX}_CONTAINER_NAME=web ${PREFIX}_IMAGE_DETAIL=imageDetail.json
   export ${PREFIX}_REGION=eu-west-1 ${PREFIX}_PROFILE=ci
   export ${PREFIX}_ROLE_ARN=arn:aws:iam::123456789012:role/gate
@@ -86,10 +89,45 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 0 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 -q -v --color=never --dry-run" \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 -q -v --color=never --dry-run" \
     "buildkite-agent meta-data set inspector-gate-verdict pass" \
     "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
     "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+}
+
+@test "finding filters, wait tuning and the approval link map to their exact gate flags" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  export ${PREFIX}_MIN_EPSS=0.25 ${PREFIX}_MIN_INSPECTOR_SCORE=9 ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=true
+  export ${PREFIX}_POLL_INTERVAL=15s ${PREFIX}_SETTLE=1m
+  export ${PREFIX}_APPROVE=pipe/Approve/ManualApproval ${PREFIX}_REPORT_URL='https://ci.example/b?id=1&x=2'
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  assert_calls \
+    "inspector-gate gate --image=$IMAGE --min-epss=0.25 --min-inspector-score=9 --exploit-available-only --poll-interval=15s --settle=1m --report-dir=inspector-gate-reports --approve=pipe/Approve/ManualApproval --report-url=https://ci.example/b\\?id=1\\&x=2" \
+    "buildkite-agent meta-data set inspector-gate-verdict pass" \
+    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+}
+
+@test "exploit-available-only false adds no flag; not a boolean is a usage error" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=false ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" "$STUB_LOG"
+
+  : >"$STUB_LOG"
+  export ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=maybe
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"option exploit-available-only must be true or false"* ]]
+  assert_no_calls
 }
 
 @test "violation: annotation style error, verdict fail, exits 1" {

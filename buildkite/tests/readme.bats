@@ -39,6 +39,16 @@ setup() {
   [[ $output == *"'SEVERE' not one of"* ]]
 }
 
+@test "the check enforces the score ranges (min-epss 0..1)" {
+  mkdir -p "$BATS_TEST_TMPDIR/plugin"
+  cp "$PLUGIN_DIR/plugin.yml" "$BATS_TEST_TMPDIR/plugin/"
+  sed -e 's/^          min-epss: 0.1$/          min-epss: 10/' "$PLUGIN_DIR/README.md" \
+    >"$BATS_TEST_TMPDIR/plugin/README.md"
+  run "$PYTHON" "$BATS_TEST_DIRNAME/check_readme.py" "$BATS_TEST_TMPDIR/plugin"
+  [ "$status" -eq 1 ]
+  [[ $output == *"config.min-epss: above 1"* ]]
+}
+
 @test "plugin.yml: name, strict configuration, every option documented" {
   run "$PYTHON" - "$PLUGIN_DIR/plugin.yml" <<'PY'
 import sys, yaml

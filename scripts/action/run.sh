@@ -62,9 +62,16 @@ single --max-low "${INPUT_MAX_LOW:-}"
 single --max-untriaged "${INPUT_MAX_UNTRIAGED:-}"
 single --fail-on "${INPUT_FAIL_ON:-}"
 if bool_input ignore-unfixed "${INPUT_IGNORE_UNFIXED:-}"; then args+=(--ignore-unfixed); fi
+single --min-epss "${INPUT_MIN_EPSS:-}"
+single --min-inspector-score "${INPUT_MIN_INSPECTOR_SCORE:-}"
+if bool_input exploit-available-only "${INPUT_EXPLOIT_AVAILABLE_ONLY:-}"; then
+  args+=(--exploit-available-only)
+fi
 repeat --ignore "${INPUT_IGNORE:-}"
 single --timeout "${INPUT_TIMEOUT:-}"
 single --on-timeout "${INPUT_ON_TIMEOUT:-}"
+single --poll-interval "${INPUT_POLL_INTERVAL:-}"
+single --settle "${INPUT_SETTLE:-}"
 
 report_dir=${INPUT_REPORT_DIR:-}
 if [[ -z $report_dir ]]; then
@@ -75,6 +82,7 @@ single --format "${INPUT_FORMAT:-}"
 
 single --approve "${INPUT_APPROVE:-}"
 single --pipeline-execution-id "${INPUT_PIPELINE_EXECUTION_ID:-}"
+single --report-url "${INPUT_REPORT_URL:-}"
 single --image-definitions "${INPUT_IMAGE_DEFINITIONS:-}"
 single --container-name "${INPUT_CONTAINER_NAME:-}"
 single --image-detail "${INPUT_IMAGE_DETAIL:-}"

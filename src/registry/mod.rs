@@ -192,6 +192,72 @@ fn redact(mut e: Error, auth: Option<&RegistryAuth>) -> Error {
     e
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the parsers that read
+/// untrusted image sources, with the invariants the push relies on asserted.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::blob::Digest;
+    use super::{archive, manifest, source, SourceSpec};
+    use crate::error::Error;
+
+    /// A manifest, index or `index.json` as read from a source (also a `docker save`
+    /// `manifest.json` or image config): parse it as the push does, and check that every
+    /// digest it accepts maps to a blob path inside the layout.
+    pub fn manifest(bytes: &[u8]) {
+        if let Ok(doc) = serde_json::from_slice::<manifest::AnyManifest>(bytes) {
+            let _ = doc.effective_media_type(None);
+            let _ = doc.effective_media_type(Some(manifest::OCI_INDEX));
+            let descs = doc.config.iter().chain(&doc.layers).chain(doc.manifests.iter().flatten());
+            for d in descs {
+                let _ = (d.is_attestation(), d.ref_name());
+                if let Some(p) = &d.platform {
+                    let _ = p.render();
+                }
+                if let Ok(digest) = Digest::parse(&d.digest, "fuzz") {
+                    let path = digest.layout_path();
+                    assert_eq!(archive::normalize(&path).as_deref(), Ok(path.as_str()));
+                    assert_eq!(path.split('/').count(), 3, "{path}");
+                }
+            }
+        }
+        let _ = serde_json::from_slice::<Vec<manifest::DockerSaveEntry>>(bytes);
+        let _ = serde_json::from_slice::<manifest::ImageConfig>(bytes);
+    }
+
+    /// An archive entry name and a link target: whatever is accepted stays inside the source.
+    pub fn archive_path(name: &str, target: &str) {
+        if let Ok(n) = archive::normalize(name) {
+            assert_inside(&n);
+            if let Ok(t) = archive::resolve_symlink(&n, target) {
+                assert_inside(&t);
+            }
+        }
+    }
+
+    /// Archive paths are lookup keys of the in-place tar index (nothing is ever extracted):
+    /// relative, `/`-separated, with no empty, `.` or `..` component.
+    fn assert_inside(p: &str) {
+        assert!(!p.starts_with('/'), "{p:?}");
+        assert!(p.split('/').all(|c| !c.is_empty() && c != ".." && c != "."), "{p:?}");
+    }
+
+    /// Read an `oci-archive:` / `docker-archive:` file the way `push` does, up to the point
+    /// where blobs would be uploaded (they are consumed and dropped here).
+    pub fn read_source(spec: SourceSpec) -> Result<(), Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::runtime(e.to_string()))?;
+        rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            let drain = async {
+                while rx.recv().await.is_some() {}
+                Ok::<(), Error>(())
+            };
+            tokio::try_join!(source::prepare(spec, tx), drain).map(|_| ())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

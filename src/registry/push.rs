@@ -55,8 +55,17 @@ pub(crate) async fn run(
 
     let (tx, rx) = mpsc::channel(64);
     let read = source::prepare(source.clone(), tx);
-    let ping = with_retry(progress, 2, || client.ping());
-    let uploads = upload_all(&client, rx, progress);
+    // Nothing connects to the registry before the source has handed over its first blob,
+    // i.e. before it was validated: a bad source fails without touching the network.
+    let (first_blob, source_ready) = tokio::sync::oneshot::channel::<()>();
+    let ping = async {
+        match source_ready.await {
+            Ok(()) => with_retry(progress, 2, || client.ping()).await,
+            // The source ended without a blob (or failed): its result decides.
+            Err(_) => Ok(()),
+        }
+    };
+    let uploads = upload_all(&client, rx, first_blob, progress);
     // Reading, checking the registry and uploading overlap; the first failure stops all three.
     let (prepared, stats, ()) = tokio::try_join!(read, uploads, ping)?;
     let root = &prepared.root;
@@ -143,9 +152,11 @@ fn collect_platforms(node: &ManifestNode, out: &mut Vec<PlatformDigest>) {
 async fn upload_all(
     client: &Client,
     rx: mpsc::Receiver<Event>,
+    first_blob: tokio::sync::oneshot::Sender<()>,
     progress: &Progress,
 ) -> Result<Stats, Error> {
     let mut seen = HashSet::new();
+    let mut first_blob = Some(first_blob);
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) })
         .filter_map(|event| {
             ready(match event {
@@ -154,7 +165,12 @@ async fn upload_all(
                     None
                 }
                 // The same layer can appear in several platforms' manifests: upload it once.
-                Event::Blob(b) => seen.insert(b.digest.clone()).then_some(b),
+                Event::Blob(b) => {
+                    if let Some(tx) = first_blob.take() {
+                        let _ = tx.send(());
+                    }
+                    seen.insert(b.digest.clone()).then_some(b)
+                }
             })
         })
         .map(|blob| upload_blob(client, blob, progress))

@@ -502,6 +502,26 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
             diff_ids.len()
         )));
     }
+    // Every layer is present, named by a valid diff_id and in a format we can push before the
+    // first blob is handed over (and so before anything connects to the registry).
+    let mut plan = Vec::with_capacity(entry.layers.len());
+    for (i, (name, diff_id)) in entry.layers.iter().zip(&diff_ids).enumerate() {
+        let n = i + 1;
+        let diff_id = Digest::parse(
+            diff_id,
+            &format!("the image config's rootfs.diff_ids in {where_}"),
+        )?;
+        let range = idx
+            .locate(name)?
+            .ok_or_else(|| missing(&where_, &format!("layer {n} ({name})")))?;
+        let kind = sniff(&range)?;
+        if let Kind::Zstd = kind {
+            return Err(Error::runtime(format!(
+                "layer {n} of {where_} is zstd-compressed, which a Docker v2 manifest cannot describe: export it with oci-archive: instead"
+            )));
+        }
+        plan.push((diff_id, range, kind));
+    }
     sink.blob(BlobSrc {
         digest: config_digest.clone(),
         size: config_range.len,
@@ -515,31 +535,20 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
     let total = entry.layers.len();
     let mut done: HashMap<Digest, OutDescriptor> = HashMap::new();
     let mut layers = Vec::with_capacity(total);
-    for (i, (name, diff_id)) in entry.layers.iter().zip(&diff_ids).enumerate() {
+    for (i, (diff_id, range, kind)) in plan.into_iter().enumerate() {
         let n = i + 1;
-        let diff_id = Digest::parse(
-            diff_id,
-            &format!("the image config's rootfs.diff_ids in {where_}"),
-        )?;
         // docker save repeats a layer that occurs twice; compress and upload it once.
         if let Some(d) = done.get(&diff_id) {
             layers.push(d.clone());
             continue;
         }
-        let range = idx
-            .locate(name)?
-            .ok_or_else(|| missing(&where_, &format!("layer {n} ({name})")))?;
-        let blob = match sniff(&range)? {
-            Kind::Gzip => {
-                // Already compressed (some exporters do): push as is. diff_id cannot be
-                // checked without decompressing; the registry still checks the digest.
+        let blob = match kind {
+            Kind::Gzip | Kind::Zstd => {
+                // Already compressed (some exporters do; zstd was refused above): push as is.
+                // diff_id cannot be checked without decompressing; the registry still checks
+                // the digest.
                 let digest = range.sha256(&format!("layer {n}"))?;
                 BlobSrc { digest, size: range.len, range, verify: true }
-            }
-            Kind::Zstd => {
-                return Err(Error::runtime(format!(
-                    "layer {n} of {where_} is zstd-compressed, which a Docker v2 manifest cannot describe: export it with oci-archive: instead"
-                )))
             }
             Kind::Plain => {
                 let started = Instant::now();

@@ -13,7 +13,12 @@ pub fn render(report: &Report) -> String {
     let tests: usize = suites.iter().map(|s| s.tests).sum();
     let failures: usize = suites.iter().map(|s| s.failures).sum();
     let skipped: usize = suites.iter().map(|s| s.skipped).sum();
-    let time: f64 = report.images.iter().map(|i| i.scan.waited_seconds).sum();
+    // Images are waited for concurrently: the run took as long as the longest wait.
+    let time = report
+        .images
+        .iter()
+        .map(|i| i.scan.waited_seconds)
+        .fold(0.0, f64::max);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -89,16 +94,29 @@ fn suite(report: &Report, img: &ImageReport) -> Suite {
     xml.push_str("    </properties>\n");
     xml.push_str(&cases);
     if !e.warnings.is_empty() {
-        let _ = writeln!(xml, "    <system-err>{}</system-err>", text(&e.warnings.join("\n")));
+        let _ = writeln!(
+            xml,
+            "    <system-err>{}</system-err>",
+            text(&e.warnings.join("\n"))
+        );
     }
     xml.push_str("  </testsuite>\n");
-    Suite { tests, failures, skipped, xml }
+    Suite {
+        tests,
+        failures,
+        skipped,
+        xml,
+    }
 }
 
 fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
     let f = &j.finding;
     let pkgs: Vec<&str> = f.packages.iter().map(|p| p.name.as_str()).collect();
-    let name = if pkgs.is_empty() { f.id.clone() } else { format!("{} {}", f.id, pkgs.join(",")) };
+    let name = if pkgs.is_empty() {
+        f.id.clone()
+    } else {
+        format!("{} {}", f.id, pkgs.join(","))
+    };
     let open = format!(
         "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
         f.severity.as_str(),
@@ -114,7 +132,12 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
                 .violations
                 .iter()
                 .find(|v| v.severity == f.severity)
-                .map(|v| format!("{} {} finding(s) counted, at most {} allowed", v.count, v.severity, v.max))
+                .map(|v| {
+                    format!(
+                        "{} {} finding(s) counted, at most {} allowed",
+                        v.count, v.severity, v.max
+                    )
+                })
                 .unwrap_or_else(|| "threshold exceeded".into());
             let message = format!("{} {} in {}: {max}", f.severity, f.id, package_versions(f));
             let _ = writeln!(
@@ -128,11 +151,19 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
         Disposition::Ignored { reason, expires } => {
             let until = expires.map(|d| format!(" (until {d})")).unwrap_or_default();
             let message = format!("ignored: {reason}{until}");
-            let _ = writeln!(out, "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>", attr(&message));
+            let _ = writeln!(
+                out,
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                attr(&message)
+            );
         }
         Disposition::Filtered { filter } => {
             let message = format!("filtered: {filter}");
-            let _ = writeln!(out, "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>", attr(&message));
+            let _ = writeln!(
+                out,
+                "{open}>\n      <skipped message=\"{}\"/>\n    </testcase>",
+                attr(&message)
+            );
         }
     }
 }
@@ -147,7 +178,12 @@ fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     let mut lines: Vec<String> = e
         .violations
         .iter()
-        .map(|v| format!("{} {} finding(s) counted, at most {} allowed", v.count, v.severity, v.max))
+        .map(|v| {
+            format!(
+                "{} {} finding(s) counted, at most {} allowed",
+                v.count, v.severity, v.max
+            )
+        })
         .collect();
     let message = if lines.is_empty() {
         // Failed without a threshold breach: an ignore rule that matched nothing, in fail mode.
@@ -156,7 +192,12 @@ fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
         format!("policy violated: {}", lines.join("; "))
     };
     lines.extend(e.warnings.iter().map(|w| format!("warning: {w}")));
-    let maxes: Vec<String> = report.policy.max.iter().map(|(s, m)| format!("{s} ≤ {m}")).collect();
+    let maxes: Vec<String> = report
+        .policy
+        .max
+        .iter()
+        .map(|(s, m)| format!("{s} ≤ {m}"))
+        .collect();
     if !maxes.is_empty() {
         lines.push(format!("thresholds: {}", maxes.join(", ")));
     }
@@ -176,7 +217,11 @@ fn package_versions(f: &Finding) -> String {
         .iter()
         .map(|p| {
             let installed = p.version.as_deref().unwrap_or("?");
-            match p.fixed_in_version.as_deref().filter(|v| !v.is_empty() && *v != "NotAvailable") {
+            match p
+                .fixed_in_version
+                .as_deref()
+                .filter(|v| !v.is_empty() && *v != "NotAvailable")
+            {
                 Some(fix) => format!("{} {installed} (fixed in {fix})", p.name),
                 None => format!("{} {installed} (no fix)", p.name),
             }
@@ -186,7 +231,12 @@ fn package_versions(f: &Finding) -> String {
 }
 
 fn details(f: &Finding, img: &ImageReport) -> String {
-    let mut s = format!("{}\nimage: {}@{}", f.title, img.image.repository_uri(), img.image.digest);
+    let mut s = format!(
+        "{}\nimage: {}@{}",
+        f.title,
+        img.image.repository_uri(),
+        img.image.digest
+    );
     if let Some(p) = &img.image.platform {
         let _ = write!(s, " ({p})");
     }
@@ -279,8 +329,14 @@ mod tests {
 
     #[test]
     fn escapes_markup_quotes_and_control_characters() {
-        assert_eq!(attr("a<b>&\"c'\n\r\t"), "a&lt;b&gt;&amp;&quot;c&apos;&#10;&#13;&#9;");
-        assert_eq!(text("x\u{1b}[0m\u{0}\ty\n]]>"), "x\\u{1b}[0m\\u{0}\ty\n]]&gt;");
+        assert_eq!(
+            attr("a<b>&\"c'\n\r\t"),
+            "a&lt;b&gt;&amp;&quot;c&apos;&#10;&#13;&#9;"
+        );
+        assert_eq!(
+            text("x\u{1b}[0m\u{0}\ty\n]]>"),
+            "x\\u{1b}[0m\\u{0}\ty\n]]&gt;"
+        );
         assert_eq!(text("\u{FFFF}é"), "\\u{ffff}é");
     }
 
@@ -302,7 +358,10 @@ mod tests {
     #[test]
     fn empty_image_yields_one_passing_policy_case() {
         let xml = render(&testing::report(0));
-        assert!(xml.contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\""),
+            "{xml}"
+        );
         assert!(xml.contains("<testcase classname=\"inspector-gate\" name=\"policy\" time=\"0\"/>"));
     }
 
@@ -316,8 +375,14 @@ mod tests {
 
     #[test]
     fn timestamps_drop_the_zone() {
-        assert_eq!(junit_timestamp("2026-11-22T10:00:00Z"), "2026-11-22T10:00:00");
-        assert_eq!(junit_timestamp("2026-11-22T10:00:00.123+00:00"), "2026-11-22T10:00:00");
+        assert_eq!(
+            junit_timestamp("2026-11-22T10:00:00Z"),
+            "2026-11-22T10:00:00"
+        );
+        assert_eq!(
+            junit_timestamp("2026-11-22T10:00:00.123+00:00"),
+            "2026-11-22T10:00:00"
+        );
         assert_eq!(junit_timestamp("garbage"), "1970-01-01T00:00:00");
     }
 }

@@ -27,7 +27,11 @@ pub fn render(report: &Report) -> String {
 /// Render so that the whole text is at most `limit` bytes.
 pub fn render_within(report: &Report, limit: usize) -> String {
     let head = headline(report);
-    let bodies: Vec<String> = report.images.iter().map(|img| image_body(report, img)).collect();
+    let bodies: Vec<String> = report
+        .images
+        .iter()
+        .map(|img| image_body(report, img))
+        .collect();
     let tail = footer(report);
     let fixed = head.len()
         + bodies.iter().map(String::len).sum::<usize>()
@@ -70,8 +74,17 @@ fn headline(report: &Report) -> String {
     };
     let _ = writeln!(s, "## {icon} inspector-gate: {word}\n");
     let mut facts = vec![format!("{} image(s)", report.images.len())];
-    let maxes: Vec<String> = report.policy.max.iter().map(|(sev, m)| format!("{sev} ≤ {m}")).collect();
-    facts.push(if maxes.is_empty() { "no thresholds".into() } else { format!("thresholds {}", maxes.join(", ")) });
+    let maxes: Vec<String> = report
+        .policy
+        .max
+        .iter()
+        .map(|(sev, m)| format!("{sev} ≤ {m}"))
+        .collect();
+    facts.push(if maxes.is_empty() {
+        "no thresholds".into()
+    } else {
+        format!("thresholds {}", maxes.join(", "))
+    });
     if report.policy.ignore_unfixed {
         facts.push("unfixed findings not counted".into());
     }
@@ -99,15 +112,30 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         Verdict::Pass => "✅",
         Verdict::Fail => "❌",
     };
-    let platform = img.image.platform.as_deref().map(|p| format!(" ({})", cell(p))).unwrap_or_default();
+    let platform = img
+        .image
+        .platform
+        .as_deref()
+        .map(|p| format!(" ({})", cell(p)))
+        .unwrap_or_default();
     let _ = writeln!(s, "### {icon} {}{platform}\n", cell(&img.image.repository));
-    let _ = writeln!(s, "`{}@{}`\n", cell(&img.image.repository_uri()), cell(&img.image.digest));
+    let _ = writeln!(
+        s,
+        "`{}@{}`\n",
+        cell(&img.image.repository_uri()),
+        cell(&img.image.digest)
+    );
 
     s.push_str("| Severity | Counted | Total | Max |\n|---|---:|---:|---:|\n");
     for sev in Severity::ALL {
         let counted = e.counted(sev);
         let total = e.total.get(&sev).copied().unwrap_or(0);
-        let max = report.policy.max.get(&sev).map(|m| m.to_string()).unwrap_or_else(|| "–".into());
+        let max = report
+            .policy
+            .max
+            .get(&sev)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "–".into());
         let counted = if e.violations.iter().any(|v| v.severity == sev) {
             format!("**{counted}** ❌")
         } else {
@@ -141,11 +169,23 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         for j in violating.iter().take(MAX_TOP_VIOLATIONS) {
             let f = &j.finding;
             let (pkg, installed, fixed) = package_cells(f);
-            let score = f.inspector_score.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
-            let _ = writeln!(s, "| {} | {} | {score} | {pkg} | {installed} | {fixed} |", id_cell(f), f.severity);
+            let score = f
+                .inspector_score
+                .map(|x| format!("{x:.1}"))
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                s,
+                "| {} | {} | {score} | {pkg} | {installed} | {fixed} |",
+                id_cell(f),
+                f.severity
+            );
         }
         if violating.len() > MAX_TOP_VIOLATIONS {
-            let _ = writeln!(s, "\n_… and {} more violating finding(s) below._", violating.len() - MAX_TOP_VIOLATIONS);
+            let _ = writeln!(
+                s,
+                "\n_… and {} more violating finding(s) below._",
+                violating.len() - MAX_TOP_VIOLATIONS
+            );
         }
         s.push('\n');
     }
@@ -158,17 +198,33 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
             if let Disposition::Ignored { reason, expires } = &j.disposition {
                 let f = &j.finding;
                 let (pkg, _, _) = package_cells(f);
-                let exp = expires.map(|d| d.to_string()).unwrap_or_else(|| "never".into());
-                let _ = writeln!(s, "| {} | {} | {pkg} | {} | {exp} |", id_cell(f), f.severity, cell(reason));
+                let exp = expires
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "never".into());
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {pkg} | {} | {exp} |",
+                    id_cell(f),
+                    f.severity,
+                    cell(reason)
+                );
             }
         }
         if ignored.len() > MAX_IGNORED {
-            let _ = writeln!(s, "\n_… and {} more ignored finding(s) below._", ignored.len() - MAX_IGNORED);
+            let _ = writeln!(
+                s,
+                "\n_… and {} more ignored finding(s) below._",
+                ignored.len() - MAX_IGNORED
+            );
         }
         s.push('\n');
     }
 
-    let filtered = e.findings.iter().filter(|j| matches!(j.disposition, Disposition::Filtered { .. })).count();
+    let filtered = e
+        .findings
+        .iter()
+        .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
+        .count();
     if filtered > 0 {
         let _ = writeln!(s, "{filtered} finding(s) not counted because of filters.\n");
     }
@@ -181,8 +237,13 @@ fn details(img: &ImageReport, budget: usize) -> String {
     if findings.is_empty() {
         return String::new();
     }
-    let mut s = format!("<details><summary>All findings ({})</summary>\n\n", findings.len());
-    s.push_str("| ID | Severity | Status | Package | Installed | Fixed in |\n|---|---|---|---|---|---|\n");
+    let mut s = format!(
+        "<details><summary>All findings ({})</summary>\n\n",
+        findings.len()
+    );
+    s.push_str(
+        "| ID | Severity | Status | Package | Installed | Fixed in |\n|---|---|---|---|---|---|\n",
+    );
     let mut shown = 0;
     for j in findings {
         let f = &j.finding;
@@ -193,8 +254,16 @@ fn details(img: &ImageReport, budget: usize) -> String {
             Disposition::Ignored { .. } => "ignored".to_string(),
             Disposition::Filtered { filter } => format!("filtered ({})", cell(filter)),
         };
-        let row = format!("| {} | {} | {status} | {pkg} | {installed} | {fixed} |\n", cell(&f.id), f.severity);
-        if s.len() + row.len() > budget.saturating_add(DETAILS_RESERVE).saturating_sub(DETAILS_RESERVE / 2) {
+        let row = format!(
+            "| {} | {} | {status} | {pkg} | {installed} | {fixed} |\n",
+            cell(&f.id),
+            f.severity
+        );
+        if s.len() + row.len()
+            > budget
+                .saturating_add(DETAILS_RESERVE)
+                .saturating_sub(DETAILS_RESERVE / 2)
+        {
             break;
         }
         s.push_str(&row);
@@ -219,7 +288,11 @@ fn package_cells(f: &Finding) -> (String, String, String) {
     if f.packages.len() > 1 {
         let _ = write!(name, " (+{})", f.packages.len() - 1);
     }
-    let installed = first.version.as_deref().map(cell).unwrap_or_else(|| "?".into());
+    let installed = first
+        .version
+        .as_deref()
+        .map(cell)
+        .unwrap_or_else(|| "?".into());
     let fixed = first
         .fixed_in_version
         .as_deref()
@@ -235,7 +308,9 @@ fn id_cell(f: &Finding) -> String {
     match f.source_url.as_deref() {
         Some(u)
             if (u.starts_with("https://") || u.starts_with("http://"))
-                && !u.contains(|c: char| c.is_whitespace() || c.is_control() || "()|<>[]".contains(c)) =>
+                && !u.contains(|c: char| {
+                    c.is_whitespace() || c.is_control() || "()|<>[]".contains(c)
+                }) =>
         {
             format!("[{id}]({u})")
         }
@@ -246,10 +321,9 @@ fn id_cell(f: &Finding) -> String {
 /// Text safe inside a table cell: no line breaks, no pipes, no raw HTML, bounded length.
 pub fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(MAX_CELL * 2));
-    let mut chars = 0;
     let mut last_space = false;
-    for c in s.chars() {
-        if chars == MAX_CELL {
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_CELL {
             out.push('…');
             break;
         }
@@ -269,7 +343,6 @@ pub fn cell(s: &str) -> String {
             }
         }
         last_space = space;
-        chars += 1;
     }
     out
 }
@@ -299,8 +372,14 @@ mod tests {
     fn details_are_cut_to_fit_and_say_how_many_were_left_out() {
         let md = render(&testing::report(40_000));
         assert!(md.len() < MAX_BYTES, "{} bytes", md.len());
-        assert!(md.len() > MAX_BYTES - 64 * 1024, "the budget should be used, got {} bytes", md.len());
-        assert!(md.contains("more finding(s) omitted to keep this summary under 1 MiB; report.json has them all."));
+        assert!(
+            md.len() > MAX_BYTES - 64 * 1024,
+            "the budget should be used, got {} bytes",
+            md.len()
+        );
+        assert!(md.contains(
+            "more finding(s) omitted to keep this summary under 1 MiB; report.json has them all."
+        ));
         assert!(md.trim_end().ends_with("</sub>"));
         assert!(md.contains("</details>"));
     }
@@ -326,7 +405,9 @@ mod tests {
         let md = render(&testing::mixed());
         assert!(md.starts_with("## ❌ inspector-gate: failed\n"));
         assert!(md.contains("| CRITICAL | **1** ❌ | 1 | 0 |"), "{md}");
-        assert!(md.contains("**Policy violated:** 1 CRITICAL finding(s) counted, at most 0 allowed."));
+        assert!(
+            md.contains("**Policy violated:** 1 CRITICAL finding(s) counted, at most 0 allowed.")
+        );
         assert!(md.contains("| [CVE-2026-10000](https://nvd.nist.gov/vuln/detail/CVE-2026-10000) | CRITICAL | 9.8 | openssl | 1.0.0 | 1.0.1 |"), "{md}");
         assert!(md.contains("| not reachable: the TLS server code is not used | 2027-01-31 |"));
         assert!(md.contains("pkg\\|pipe&lt;x&gt;"));

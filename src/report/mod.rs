@@ -24,7 +24,10 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: "inspector-gate".into(), version: env!("CARGO_PKG_VERSION").into() }
+        Tool {
+            name: "inspector-gate".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
     }
 }
 
@@ -66,9 +69,19 @@ pub struct Report {
 
 impl Report {
     pub fn new(generated_at: String, policy: Policy, images: Vec<ImageReport>) -> Self {
-        let verdict =
-            images.iter().map(|i| i.evaluation.verdict).max().unwrap_or(Verdict::Pass);
-        Report { schema_version: SCHEMA_VERSION, tool: Tool::default(), generated_at, verdict, policy, images }
+        let verdict = images
+            .iter()
+            .map(|i| i.evaluation.verdict)
+            .max()
+            .unwrap_or(Verdict::Pass);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            generated_at,
+            verdict,
+            policy,
+            images,
+        }
     }
 
     /// Counted findings per severity summed over images.
@@ -149,8 +162,13 @@ pub mod testing {
         };
         Finding {
             title: format!("{id} - {pkg}"),
-            description: Some(format!("A flaw in {pkg} allows a remote attacker to cause a denial of service.")),
-            finding_arn: Some(format!("arn:aws:inspector2:eu-west-1:123456789012:finding/{:032x}", i)),
+            description: Some(format!(
+                "A flaw in {pkg} allows a remote attacker to cause a denial of service."
+            )),
+            finding_arn: Some(format!(
+                "arn:aws:inspector2:eu-west-1:123456789012:finding/{:032x}",
+                i
+            )),
             fix_available: Some(if unfixed { "NO" } else { "YES" }.into()),
             exploit_available: Some(if i % 11 == 0 { "YES" } else { "NO" }.into()),
             inspector_score: base.map(|b: f64| b - (i % 3) as f64 * 0.1),
@@ -158,7 +176,11 @@ pub mod testing {
             packages: vec![Package {
                 name: pkg.into(),
                 version: Some(format!("1.{}.0", i % 40)),
-                fixed_in_version: Some(if unfixed { "NotAvailable".into() } else { format!("1.{}.1", i % 40) }),
+                fixed_in_version: Some(if unfixed {
+                    "NotAvailable".into()
+                } else {
+                    format!("1.{}.1", i % 40)
+                }),
                 package_manager: Some(if npm { "NODE" } else { "OS" }.into()),
                 file_path: npm.then(|| format!("app/node_modules/{pkg}/package.json")),
             }],
@@ -173,7 +195,10 @@ pub mod testing {
 
     /// Fail on HIGH and above, at most 1,000 MEDIUM, unfixed findings filtered, two ignore rules.
     pub fn policy() -> Policy {
-        let mut p = Policy { ignore_unfixed: true, ..Default::default() };
+        let mut p = Policy {
+            ignore_unfixed: true,
+            ..Default::default()
+        };
         p.apply_fail_on(Severity::High);
         p.max.insert(Severity::Medium, 1000);
         p.ignores = vec![
@@ -197,7 +222,10 @@ pub mod testing {
 
     fn fixed_tool(mut r: Report) -> Report {
         // A fixed version keeps snapshots stable across releases.
-        r.tool = Tool { name: "inspector-gate".into(), version: "0.0.0-fixture".into() };
+        r.tool = Tool {
+            name: "inspector-gate".into(),
+            version: "0.0.0-fixture".into(),
+        };
         r
     }
 
@@ -208,7 +236,11 @@ pub mod testing {
             last_scanned_at: Some("2026-11-22T09:58:12Z".into()),
             waited_seconds: 42.5,
         };
-        ImageReport { image, scan, evaluation }
+        ImageReport {
+            image,
+            scan,
+            evaluation,
+        }
     }
 
     /// One single-arch image with `n` synthetic findings (0, 1 and 10,000 in the snapshots).
@@ -237,7 +269,10 @@ pub mod testing {
             nasty.id = "GHSA-xvch-5gv4-984h".into();
             nasty.severity = Severity::High;
             nasty.title = "GHSA-xvch-5gv4-984h - <script>alert(1)</script>: a, b | c".into();
-            nasty.description = Some("line one\nline two\r\n50% of \u{1b}[31mred\u{1b}[0m & \"quoted\" 'text' ]]> --".into());
+            nasty.description = Some(
+                "line one\nline two\r\n50% of \u{1b}[31mred\u{1b}[0m & \"quoted\" 'text' ]]> --"
+                    .into(),
+            );
             nasty.remediation = Some("Upgrade to 4.17.21 or later.".into());
             nasty.packages[0] = Package {
                 name: "pkg|pipe<x>".into(),
@@ -259,9 +294,77 @@ impl Report {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
         match v.get("schemaVersion").and_then(|s| s.as_u64()) {
             Some(n) if n == u64::from(SCHEMA_VERSION) => {}
-            Some(n) => return Err(format!("schemaVersion {n} is not supported (expected {SCHEMA_VERSION})")),
+            Some(n) => {
+                return Err(format!(
+                    "schemaVersion {n} is not supported (expected {SCHEMA_VERSION})"
+                ))
+            }
             None => return Err("no schemaVersion".into()),
         }
         serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+}
+
+/// Snapshots of every renderer on the fixtures. Large outputs are pinned by size, digest and
+/// head so that a change anywhere shows up without storing megabytes. Review changes with
+/// `cargo insta review` (or `INSTA_UPDATE=always cargo test --lib report` and `git diff`).
+#[cfg(test)]
+mod snapshots {
+    use super::{json, junit, markdown, sarif, table, testing, Report};
+    use sha2::{Digest, Sha256};
+
+    type Renderer = fn(&Report) -> String;
+
+    const RENDERERS: [(&str, Renderer); 5] = [
+        ("table", |r| table::render(r, false)),
+        ("json", json::render),
+        ("sarif", sarif::render),
+        ("junit", junit::render),
+        ("markdown", markdown::render),
+    ];
+
+    fn check_all(fixture: &str, report: &Report) {
+        for (name, render) in RENDERERS {
+            insta::assert_snapshot!(format!("{name}_{fixture}"), render(report));
+        }
+    }
+
+    #[test]
+    fn no_findings() {
+        check_all("0_findings", &testing::report(0));
+    }
+
+    #[test]
+    fn one_finding() {
+        check_all("1_finding", &testing::report(1));
+    }
+
+    #[test]
+    fn every_disposition_on_two_platforms() {
+        check_all("mixed", &testing::mixed());
+    }
+
+    #[test]
+    fn ten_thousand_findings() {
+        let report = testing::report(10_000);
+        for (name, render) in RENDERERS {
+            let text = render(&report);
+            if name == "markdown" {
+                assert!(
+                    text.len() < markdown::MAX_BYTES,
+                    "markdown is {} bytes",
+                    text.len()
+                );
+            }
+            let head: Vec<&str> = text.lines().take(40).collect();
+            let summary = format!(
+                "bytes: {}\nlines: {}\nsha256: {}\n--- first 40 lines ---\n{}\n",
+                text.len(),
+                text.lines().count(),
+                hex::encode(Sha256::digest(text.as_bytes())),
+                head.join("\n")
+            );
+            insta::assert_snapshot!(format!("{name}_10000_findings"), summary);
+        }
     }
 }

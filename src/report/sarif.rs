@@ -76,7 +76,10 @@ pub fn render(report: &Report) -> String {
         .images
         .iter()
         .flat_map(|img| {
-            img.evaluation.findings.iter().map(move |j| (Level::of(&j.disposition), &img.image, j))
+            img.evaluation
+                .findings
+                .iter()
+                .map(move |j| (Level::of(&j.disposition), &img.image, j))
         })
         .collect();
     let total = entries.len();
@@ -98,20 +101,34 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
-    let rules: Vec<Value> = rule_sources.iter().map(|(f, score)| rule(f, *score)).collect();
+    let rules: Vec<Value> = rule_sources
+        .iter()
+        .map(|(f, score)| rule(f, *score))
+        .collect();
 
     let violations: HashMap<(&str, Severity), &Violation> = report
         .images
         .iter()
         .flat_map(|img| {
-            img.evaluation.violations.iter().map(move |v| ((img.image.digest.as_str(), v.severity), v))
+            img.evaluation
+                .violations
+                .iter()
+                .map(move |v| ((img.image.digest.as_str(), v.severity), v))
         })
         .collect();
     let results: Vec<Value> = entries
         .iter()
         .map(|(level, image, j)| {
-            let violation = violations.get(&(image.digest.as_str(), j.finding.severity)).copied();
-            result(*level, image, j, rule_index[j.finding.id.as_str()], violation)
+            let violation = violations
+                .get(&(image.digest.as_str(), j.finding.severity))
+                .copied();
+            result(
+                *level,
+                image,
+                j,
+                rule_index[j.finding.id.as_str()],
+                violation,
+            )
         })
         .collect();
 
@@ -143,8 +160,16 @@ pub fn render(report: &Report) -> String {
 }
 
 fn rule(f: &Finding, score: f64) -> Value {
-    let short = if f.title.trim().is_empty() { f.id.clone() } else { f.title.clone() };
-    let full = f.description.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| short.clone());
+    let short = if f.title.trim().is_empty() {
+        f.id.clone()
+    } else {
+        f.title.clone()
+    };
+    let full = f
+        .description
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| short.clone());
     let mut help_text = full.clone();
     let mut help_md = format!("**{}**\n\n{}", md_inline(&short), md_inline(&full));
     if let Some(r) = f.remediation.as_deref().filter(|r| !r.trim().is_empty()) {
@@ -161,7 +186,10 @@ fn rule(f: &Finding, score: f64) -> Value {
         help_text.push_str(&format!("\n\n{url}"));
         help_md.push_str(&format!("\n\n[{}]({url})", md_inline(&f.id)));
     }
-    rule.insert("help".into(), json!({ "text": help_text, "markdown": help_md }));
+    rule.insert(
+        "help".into(),
+        json!({ "text": help_text, "markdown": help_md }),
+    );
     rule.insert(
         "properties".into(),
         json!({
@@ -172,14 +200,23 @@ fn rule(f: &Finding, score: f64) -> Value {
     Value::Object(rule)
 }
 
-fn result(level: Level, image: &ScannedImage, j: &Judged, rule_index: usize, violation: Option<&Violation>) -> Value {
+fn result(
+    level: Level,
+    image: &ScannedImage,
+    j: &Judged,
+    rule_index: usize,
+    violation: Option<&Violation>,
+) -> Value {
     let f = &j.finding;
     let first_pkg = f.packages.first();
     let mut r = Map::new();
     r.insert("ruleId".into(), json!(f.id));
     r.insert("ruleIndex".into(), json!(rule_index));
     r.insert("level".into(), json!(level.as_str()));
-    r.insert("message".into(), json!({ "text": message(image, j, violation) }));
+    r.insert(
+        "message".into(),
+        json!({ "text": message(image, j, violation) }),
+    );
     let uri = first_pkg
         .and_then(|p| p.file_path.as_deref())
         .map(uri_path)
@@ -200,13 +237,19 @@ fn result(level: Level, image: &ScannedImage, j: &Judged, rule_index: usize, vio
         }]),
     );
     let pkg = first_pkg.map(|p| p.name.as_str()).unwrap_or("");
-    r.insert("partialFingerprints".into(), json!({ "inspectorGate/v1": fingerprint(&f.id, pkg, &image.digest) }));
+    r.insert(
+        "partialFingerprints".into(),
+        json!({ "inspectorGate/v1": fingerprint(&f.id, pkg, &image.digest) }),
+    );
     if let Disposition::Ignored { reason, expires } = &j.disposition {
         let justification = match expires {
             Some(d) => format!("{reason} (until {d})"),
             None => reason.clone(),
         };
-        r.insert("suppressions".into(), json!([{ "kind": "external", "justification": justification }]));
+        r.insert(
+            "suppressions".into(),
+            json!([{ "kind": "external", "justification": justification }]),
+        );
     }
     let status = match &j.disposition {
         Disposition::Counted { violation: true } => "violation",
@@ -214,7 +257,8 @@ fn result(level: Level, image: &ScannedImage, j: &Judged, rule_index: usize, vio
         Disposition::Ignored { .. } => "ignored",
         Disposition::Filtered { .. } => "filtered",
     };
-    let mut props = json!({ "status": status, "severity": f.severity.as_str(), "imageDigest": image.digest });
+    let mut props =
+        json!({ "status": status, "severity": f.severity.as_str(), "imageDigest": image.digest });
     if let Some(p) = &image.platform {
         props["platform"] = json!(p);
     }
@@ -230,7 +274,11 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
         .iter()
         .map(|p| {
             let installed = p.version.as_deref().unwrap_or("unknown version");
-            match p.fixed_in_version.as_deref().filter(|v| !v.is_empty() && *v != "NotAvailable") {
+            match p
+                .fixed_in_version
+                .as_deref()
+                .filter(|v| !v.is_empty() && *v != "NotAvailable")
+            {
                 Some(fix) => format!("{} {installed}, fixed in {fix}", p.name),
                 None => format!("{} {installed}, no fix available", p.name),
             }
@@ -252,12 +300,19 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
             )),
             None => s.push_str("Violates the policy."),
         },
-        Disposition::Counted { violation: false } => s.push_str("Counted, within the policy's maximum."),
+        Disposition::Counted { violation: false } => {
+            s.push_str("Counted, within the policy's maximum.")
+        }
         Disposition::Ignored { reason, expires } => {
             let until = expires.map(|d| format!(" until {d}")).unwrap_or_default();
-            s.push_str(&format!("Ignored by policy{until}: {}", end_sentence(reason)));
+            s.push_str(&format!(
+                "Ignored by policy{until}: {}",
+                end_sentence(reason)
+            ));
         }
-        Disposition::Filtered { filter } => s.push_str(&format!("Not counted: filtered ({filter}).")),
+        Disposition::Filtered { filter } => {
+            s.push_str(&format!("Not counted: filtered ({filter})."))
+        }
     }
     s
 }
@@ -286,7 +341,10 @@ pub fn fingerprint(id: &str, package: &str, digest: &str) -> String {
 /// viewers expect names to be identifiers rather than free text.
 fn rule_name(id: &str) -> String {
     let mut out = String::new();
-    for word in id.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in id
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let mut chars = word.chars();
         if let Some(c) = chars.next() {
             out.push(c.to_ascii_uppercase());
@@ -305,7 +363,9 @@ fn uri_path(path: &str) -> String {
     let mut out = String::new();
     for b in path.trim_start_matches('/').bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -352,14 +412,22 @@ mod tests {
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), 100);
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-        let mut ids: Vec<&str> = r.images[0].evaluation.findings.iter().map(|j| j.finding.id.as_str()).collect();
+        let mut ids: Vec<&str> = r.images[0]
+            .evaluation
+            .findings
+            .iter()
+            .map(|j| j.finding.id.as_str())
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(rules.len(), ids.len());
         for res in results {
             let idx = res["ruleIndex"].as_u64().unwrap() as usize;
             assert_eq!(rules[idx]["id"], res["ruleId"]);
-            assert_eq!(res["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
+            assert_eq!(
+                res["locations"][0]["physicalLocation"]["region"]["startLine"],
+                1
+            );
         }
     }
 
@@ -386,7 +454,9 @@ mod tests {
     fn security_severity_is_a_string_from_score_or_severity() {
         let v = parse(&testing::report(10));
         let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
-        let sev = |id: &str| rules.iter().find(|r| r["id"] == id).unwrap()["properties"]["security-severity"].clone();
+        let sev = |id: &str| {
+            rules.iter().find(|r| r["id"] == id).unwrap()["properties"]["security-severity"].clone()
+        };
         assert_eq!(sev("CVE-2026-10000"), "9.8");
         assert_eq!(sev("CVE-2026-10008"), "0.0", "INFORMATIONAL without score");
         assert_eq!(default_security_severity(Severity::High), 8.0);
@@ -398,10 +468,16 @@ mod tests {
     fn message_names_package_versions_and_digest() {
         let r = testing::report(1);
         let v = parse(&r);
-        let text = v["runs"][0]["results"][0]["message"]["text"].as_str().unwrap().to_string();
+        let text = v["runs"][0]["results"][0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(text.contains("openssl 1.0.0, fixed in 1.0.1"), "{text}");
         assert!(text.contains(&r.images[0].image.digest), "{text}");
-        assert!(text.contains("1 CRITICAL finding(s) counted, at most 0 allowed."), "{text}");
+        assert!(
+            text.contains("1 CRITICAL finding(s) counted, at most 0 allowed."),
+            "{text}"
+        );
     }
 
     #[test]
@@ -415,9 +491,16 @@ mod tests {
 
     #[test]
     fn locations_are_relative_escaped_uris() {
-        assert_eq!(uri_path("/app/node modules/a|b/package.json"), "app/node%20modules/a%7Cb/package.json");
+        assert_eq!(
+            uri_path("/app/node modules/a|b/package.json"),
+            "app/node%20modules/a%7Cb/package.json"
+        );
         let v = parse(&testing::report(1));
-        assert_eq!(v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "image/app/web");
+        assert_eq!(
+            v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+                ["uri"],
+            "image/app/web"
+        );
     }
 
     #[test]

@@ -137,9 +137,12 @@ test_pass_outputs_and_args() {
     "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0\n123456789012.dkr.ecr.us-east-1.amazonaws.com/worker@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
     "push-from": "docker-archive:image.tar", "tag": "1.0, latest", "policy": ".inspector-gate.toml",
     "max-critical": "0", "max-high": "2", "max-medium": "10", "max-low": "50", "max-untriaged": "5",
-    "fail-on": "HIGH", "ignore-unfixed": "true", "ignore": "CVE-2023-0001\nGHSA-abcd-efgh-ijkl",
-    "timeout": "20m", "on-timeout": "fail", "report-dir": "'"$runner"'/reports", "format": "markdown",
+    "fail-on": "HIGH", "ignore-unfixed": "true", "min-epss": "0.1", "min-inspector-score": "7.5",
+    "exploit-available-only": "true", "ignore": "CVE-2023-0001\nGHSA-abcd-efgh-ijkl",
+    "timeout": "20m", "on-timeout": "fail", "poll-interval": "10s", "settle": "30s",
+    "report-dir": "'"$runner"'/reports", "format": "markdown",
     "approve": "pipe/Approve/ManualApproval", "pipeline-execution-id": "0123-abcd",
+    "report-url": "https://github.com/o/r/actions/runs/1",
     "image-definitions": "imagedefinitions.json", "container-name": "web", "image-detail": "imageDetail.json",
     "region": "us-east-1", "profile": "ci", "role-arn": "arn:aws:iam::123456789012:role/gate",
     "registry-url": "http://127.0.0.1:5000", "quiet": "true", "verbose": "false", "color": "never",
@@ -169,14 +172,20 @@ gate
 --max-untriaged=5
 --fail-on=HIGH
 --ignore-unfixed
+--min-epss=0.1
+--min-inspector-score=7.5
+--exploit-available-only
 --ignore=CVE-2023-0001
 --ignore=GHSA-abcd-efgh-ijkl
 --timeout=20m
 --on-timeout=fail
+--poll-interval=10s
+--settle=30s
 --report-dir=$runner/reports
 --format=markdown
 --approve=pipe/Approve/ManualApproval
 --pipeline-execution-id=0123-abcd
+--report-url=https://github.com/o/r/actions/runs/1
 --image-definitions=imagedefinitions.json
 --container-name=web
 --image-detail=imageDetail.json
@@ -309,6 +318,17 @@ test_bad_boolean() {
   grep -q "input 'ignore-unfixed' must be true or false" "$log" || fail "no clear message"
 }
 
+test_new_filter_inputs() {
+  new_runner
+  run_action '{"image": "app:1", "min-epss": "0.25", "exploit-available-only": "false"}'
+  expect_eq "$code" 0 "exit code"
+  grep -qxF -- "--min-epss=0.25" "$STUB_ARGS" || fail "min-epss did not reach the binary"
+  ! grep -qxF -- "--exploit-available-only" "$STUB_ARGS" || fail "exploit-available-only false was passed"
+  run_action '{"image": "app:1", "exploit-available-only": "sometimes"}'
+  expect_eq "$code" 2 "bad exploit-available-only exit code"
+  grep -q "input 'exploit-available-only' must be true or false" "$log" || fail "no clear message"
+}
+
 test_windows_zip() {
   new_runner
   export RUNNER_OS=Windows RUNNER_ARCH=X64
@@ -421,6 +441,7 @@ check "repository pins refuse a foreign release" test_repo_checksums_refuse_unpu
 check "cache entry from another pin is not trusted" test_stale_cache_after_repin
 check "inputs are passed literally, never evaluated" test_inputs_are_not_evaluated
 check "bad boolean input is a usage error" test_bad_boolean
+check "min-epss reaches the binary; exploit-available-only is a strict boolean" test_new_filter_inputs
 check "Windows runner: zip asset, inspector-gate.exe" test_windows_zip
 check "no expressions inside run:" test_no_expressions_in_run
 if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then

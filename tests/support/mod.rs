@@ -7,3 +7,4 @@ pub mod moto;
 pub mod scenario;
 pub mod fixtures;
 pub mod registry;
+pub mod faults;

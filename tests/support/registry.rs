@@ -17,15 +17,24 @@ pub struct Registry {
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// The one htpasswd user (`USER`/`PASSWORD` unless started with [`Registry::start_as`]).
+    pub user: String,
+    pub password: String,
 }
 
 impl Registry {
     /// Start a registry and wait (at most 20 s) until it answers `GET /v2/`.
     pub fn start() -> Registry {
+        Self::start_as(USER, PASSWORD)
+    }
+
+    /// Like [`Registry::start`], with `user`/`password` as the only login (e.g. `AWS` and the
+    /// password moto's `GetAuthorizationToken` hands out, as ECR would).
+    pub fn start_as(user: &str, password: &str) -> Registry {
         let mut last_log = String::new();
         // The free port can be taken between probing and binding: try a few.
         for _ in 0..3 {
-            match Self::try_start() {
+            match Self::try_start(user, password) {
                 Ok(r) => return r,
                 Err(log) => last_log = log,
             }
@@ -33,10 +42,10 @@ impl Registry {
         panic!("docker-registry did not start; its log:\n{last_log}");
     }
 
-    fn try_start() -> Result<Registry, String> {
+    fn try_start(user: &str, password: &str) -> Result<Registry, String> {
         let dir = tempfile::tempdir().unwrap();
         let htpasswd = Command::new("htpasswd")
-            .args(["-Bbn", USER, PASSWORD])
+            .args(["-Bbn", user, password])
             .output()
             .expect("htpasswd not found: apt-get install -y apache2-utils");
         assert!(htpasswd.status.success(), "htpasswd failed");
@@ -62,7 +71,13 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("docker-registry not found: apt-get install -y docker-registry");
-        let mut reg = Registry { child, port, dir };
+        let mut reg = Registry {
+            child,
+            port,
+            dir,
+            user: user.into(),
+            password: password.into(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = reg.child.try_wait() {
@@ -107,6 +122,11 @@ impl Registry {
 
     pub fn creds() -> String {
         format!("{USER}:{PASSWORD}")
+    }
+
+    /// `user:password` of this registry's login (for `skopeo --creds`).
+    pub fn login(&self) -> String {
+        format!("{}:{}", self.user, self.password)
     }
 }
 

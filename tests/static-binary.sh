@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The release binary is static: build it with crt-static (glibc; the release workflow uses musl
+# on real CI runners), put it in an empty chroot with nothing but CA certificates, and check it
+# runs there and reaches the local emulators (moto for ECR, the scripted Inspector2 server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGET=x86_64-unknown-linux-gnu
+if [ "$(uname -m)" != x86_64 ]; then echo "static-binary: FAIL (this check builds for x86_64 only)"; exit 1; fi
+if [ "$(id -u)" -ne 0 ]; then echo "static-binary: FAIL (chroot needs root; run as root or in CI)"; exit 1; fi
+
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --target "$TARGET" --bin inspector-gate
+cargo build --quiet --example scenario_server
+BIN=target/$TARGET/release/inspector-gate
+if ldd "$BIN" 2>&1 | grep -q '=>'; then echo "static-binary: FAIL ($BIN is dynamically linked)"; ldd "$BIN"; exit 1; fi
+
+WORK=$(mktemp -d /tmp/static-binary.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+JAIL=$WORK/jail
+mkdir -p "$JAIL/etc/ssl/certs" "$JAIL/work"
+cp "$BIN" "$JAIL/inspector-gate"
+cp /etc/ssl/certs/ca-certificates.crt "$JAIL/etc/ssl/certs/"
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+MOTO_PORT=$(free_port)
+.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static AWS_REGION=us-east-1 \
+       AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+AWS=(.venv/bin/aws --endpoint-url "http://127.0.0.1:$MOTO_PORT")
+"${AWS[@]}" ecr create-repository --repository-name app/web >/dev/null
+"${AWS[@]}" ecr put-registry-scanning-configuration --scan-type ENHANCED \
+  --rules '[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"app/*","filterType":"WILDCARD"}]}]' >/dev/null
+MANIFEST='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}'
+DIGEST=sha256:$(printf '%s' "$MANIFEST" | sha256sum | cut -d' ' -f1)
+"${AWS[@]}" ecr put-image --repository-name app/web --image-tag v1 --image-digest "$DIGEST" \
+  --image-manifest "$MANIFEST" --image-manifest-media-type application/vnd.oci.image.manifest.v1+json >/dev/null
+cat >"$WORK/scenario.json" <<JSON
+{"images": {"$DIGEST": {"coverage": [{"code": "ACTIVE", "reason": "SUCCESSFUL", "lastScannedAt": 1700000000}],
+  "reads": [[{"awsAccountId": "123456789012", "findingArn": "arn:aws:inspector2:us-east-1:123456789012:finding/1",
+    "description": "d", "title": "CVE-2024-0001 - openssl", "severity": "CRITICAL", "status": "ACTIVE",
+    "type": "PACKAGE_VULNERABILITY", "firstObservedAt": 1.7e9, "lastObservedAt": 1.7e9, "remediation": {},
+    "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2024-0001", "source": "NVD",
+      "vulnerablePackages": [{"name": "openssl", "version": "3.0.1", "fixedInVersion": "3.0.13"}]},
+    "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": "x"}]}]]}}}
+JSON
+target/debug/examples/scenario_server "$WORK/scenario.json" >"$WORK/scenario.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q listening "$WORK/scenario.log" && break; sleep 0.1; done
+INSPECTOR_URL=$(sed -n 's/^listening on //p' "$WORK/scenario.log")
+
+fail=0
+run_jail() { env -i AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static AWS_REGION=us-east-1 \
+  AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" \
+  AWS_ENDPOINT_URL_INSPECTOR2="$INSPECTOR_URL" NO_COLOR=1 chroot "$JAIL" /inspector-gate "$@"; }
+if run_jail --version >/dev/null; then echo "ok: --version runs in an empty chroot"; else echo "FAIL: --version in chroot"; fail=1; fi
+set +e
+out=$(run_jail gate --image app/web:v1 --fail-on CRITICAL --timeout 30s --poll-interval 100ms -q 2>&1); code=$?
+set -e
+if [ "$code" = 1 ] && grep -q CVE-2024-0001 <<<"$out"; then
+  echo "ok: gate in the chroot reached moto and the Inspector2 server (exit 1 on the CRITICAL)"
+else
+  echo "FAIL: gate in chroot exited $code:"; echo "$out"; fail=1
+fi
+size=$(stat -c %s "$BIN")
+echo "static binary: $(( size / 1048576 )) MiB stripped"
+[ "$fail" = 0 ] && echo "static-binary: 2 passed, 0 failed" || { echo "static-binary: failed"; exit 1; }
