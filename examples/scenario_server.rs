@@ -17,9 +17,15 @@ fn leak(s: &str) -> &'static str {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: scenario_server SCRIPT.json");
-    let script: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read script")).expect("script is JSON");
-    let mut st = ScenarioState { page_size: script["pageSize"].as_u64().unwrap_or(100) as usize, ..Default::default() };
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: scenario_server SCRIPT.json");
+    let script: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read script"))
+        .expect("script is JSON");
+    let mut st = ScenarioState {
+        page_size: script["pageSize"].as_u64().unwrap_or(100) as usize,
+        ..Default::default()
+    };
     if let Some(images) = script["images"].as_object() {
         for (digest, s) in images {
             let coverage = s["coverage"]
@@ -44,7 +50,8 @@ fn main() {
                 .flatten()
                 .map(|r| Read::Findings(r.as_array().cloned().unwrap_or_default()))
                 .collect();
-            st.images.insert(digest.clone(), DigestScript { coverage, reads });
+            st.images
+                .insert(digest.clone(), DigestScript { coverage, reads });
         }
     }
     let server = Scenario::start(st);

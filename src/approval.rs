@@ -32,10 +32,12 @@ impl ApprovalTarget {
 
     pub fn parse_with(s: &str, initiator: Option<&str>) -> Result<Self> {
         let parts: Vec<&str> = s.split('/').map(str::trim).collect();
-        let from_initiator = initiator.and_then(|i| i.strip_prefix("codepipeline/")).map(str::to_string);
+        let from_initiator = initiator
+            .and_then(|i| i.strip_prefix("codepipeline/"))
+            .map(str::to_string);
         let (pipeline, stage, action) = match parts.as_slice() {
             [p, st, a] if !p.is_empty() => (p.to_string(), st.to_string(), a.to_string()),
-            [p, st, a] if p.is_empty() => match from_initiator {
+            ["", st, a] => match from_initiator {
                 Some(p) => (p, st.to_string(), a.to_string()),
                 None => return Err(Error::usage(format!("--approve '{s}' has no pipeline name and CODEBUILD_INITIATOR does not name one: write PIPELINE/STAGE/ACTION"))),
             },
@@ -46,9 +48,15 @@ impl ApprovalTarget {
             _ => return Err(Error::usage(format!("--approve '{s}' must be PIPELINE/STAGE/ACTION"))),
         };
         if stage.is_empty() || action.is_empty() {
-            return Err(Error::usage(format!("--approve '{s}' must be PIPELINE/STAGE/ACTION with no empty part")));
+            return Err(Error::usage(format!(
+                "--approve '{s}' must be PIPELINE/STAGE/ACTION with no empty part"
+            )));
         }
-        Ok(ApprovalTarget { pipeline, stage, action })
+        Ok(ApprovalTarget {
+            pipeline,
+            stage,
+            action,
+        })
     }
 }
 
@@ -65,15 +73,28 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         Verdict::Pass => "PASSED",
         Verdict::Fail => "FAILED",
     };
-    let counts: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low]
+    let counts: Vec<String> = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ]
+    .iter()
+    .map(|s| match report.policy.max.get(s) {
+        Some(m) => format!("{} {}/{m}", s.as_str(), report.counted(*s)),
+        None => format!("{} {}", s.as_str(), report.counted(*s)),
+    })
+    .collect();
+    let digests: Vec<&str> = report
+        .images
         .iter()
-        .map(|s| match report.policy.max.get(s) {
-            Some(m) => format!("{} {}/{m}", s.as_str(), report.counted(*s)),
-            None => format!("{} {}", s.as_str(), report.counted(*s)),
-        })
+        .map(|i| crate::model::short(&i.image.digest))
         .collect();
-    let digests: Vec<&str> = report.images.iter().map(|i| crate::model::short(&i.image.digest)).collect();
-    let head = format!("inspector-gate {verdict} for {}: {}.", digests.join(", "), counts.join(", "));
+    let head = format!(
+        "inspector-gate {verdict} for {}: {}.",
+        digests.join(", "),
+        counts.join(", ")
+    );
     let tail = url.map(|u| format!(" Report: {u}")).unwrap_or_default();
     let mut top = String::new();
     let violating = report.images.iter().flat_map(|i| i.evaluation.violating());
@@ -86,12 +107,21 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
                 _ => format!(" {}", p.name),
             })
             .unwrap_or_default();
-        top.push_str(&format!("{} {} ({}{pkg})", if n == 0 { " Top:" } else { ";" }, f.id, f.severity));
+        top.push_str(&format!(
+            "{} {} ({}{pkg})",
+            if n == 0 { " Top:" } else { ";" },
+            f.id,
+            f.severity
+        ));
     }
     let budget = SUMMARY_MAX_CHARS.saturating_sub(tail.chars().count());
     let mut body: String = format!("{head}{top}");
     if body.chars().count() > budget {
-        body = body.chars().take(budget.saturating_sub(1)).collect::<String>() + "…";
+        body = body
+            .chars()
+            .take(budget.saturating_sub(1))
+            .collect::<String>()
+            + "…";
     }
     let mut out = body + &tail;
     if out.chars().count() > SUMMARY_MAX_CHARS {
@@ -121,22 +151,59 @@ fn map_err(e: CallError, action: &str, t: &ApprovalTarget) -> Error {
     }
 }
 
+/// A failed `PutApprovalResult`. Transient failures (5xx, throttling, a lost connection) are
+/// ambiguous: the answer may have been recorded. It is never sent again, so say what to check.
+fn put_failed(e: CallError, t: &ApprovalTarget) -> Error {
+    match e.class {
+        Class::Transient(_) => Error::runtime(format!(
+            "codepipeline:PutApprovalResult failed: {}; not retried, so that {t} is never answered twice: the answer may or may not have been recorded, check the approval in the CodePipeline console",
+            e.message
+        )),
+        _ => map_err(e, "codepipeline:PutApprovalResult", t),
+    }
+}
+
 /// Candidates from `GetPipelineState` (SUPERSEDED/QUEUED modes carry the token there).
-async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Result<(Vec<Candidate>, bool)> {
+async fn from_state(
+    c: &Clients,
+    t: &ApprovalTarget,
+    deadline: Instant,
+) -> Result<(Vec<Candidate>, bool)> {
     let state = retry::call(Schedule::CALL, deadline, || async {
-        c.codepipeline.get_pipeline_state().name(&t.pipeline).send().await.map_err(|e| classify(e, |_| None))
+        c.codepipeline
+            .get_pipeline_state()
+            .name(&t.pipeline)
+            .send()
+            .await
+            .map_err(|e| classify(e, |_| None))
     })
     .await
     .map_err(|e| map_err(e, "codepipeline:GetPipelineState", t))?;
     let stages = state.stage_states();
-    let Some(stage) = stages.iter().find(|s| s.stage_name() == Some(t.stage.as_str())) else {
+    let Some(stage) = stages
+        .iter()
+        .find(|s| s.stage_name() == Some(t.stage.as_str()))
+    else {
         let names: Vec<&str> = stages.iter().filter_map(|s| s.stage_name()).collect();
-        return Err(Error::runtime(format!("stage {} not found in pipeline {} (stages: {})", t.stage, t.pipeline, names.join(", "))));
+        return Err(Error::runtime(format!(
+            "stage {} not found in pipeline {} (stages: {})",
+            t.stage,
+            t.pipeline,
+            names.join(", ")
+        )));
     };
     let actions = stage.action_states();
-    let Some(action) = actions.iter().find(|a| a.action_name() == Some(t.action.as_str())) else {
+    let Some(action) = actions
+        .iter()
+        .find(|a| a.action_name() == Some(t.action.as_str()))
+    else {
         let names: Vec<&str> = actions.iter().filter_map(|a| a.action_name()).collect();
-        return Err(Error::runtime(format!("action {} not found in stage {} (actions: {})", t.action, t.stage, names.join(", "))));
+        return Err(Error::runtime(format!(
+            "action {} not found in stage {} (actions: {})",
+            t.action,
+            t.stage,
+            names.join(", ")
+        )));
     };
     let mut out = Vec::new();
     let mut in_progress_without_token = false;
@@ -156,21 +223,36 @@ async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Resul
 }
 
 /// Candidates from `ListActionExecutions` (PARALLEL mode; also gives resolved CustomData).
-async fn from_executions(c: &Clients, t: &ApprovalTarget, execution_id: Option<&str>, deadline: Instant) -> Result<Vec<Candidate>> {
+async fn from_executions(
+    c: &Clients,
+    t: &ApprovalTarget,
+    execution_id: Option<&str>,
+    deadline: Instant,
+) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     for _page in 0..5 {
         let page = retry::call(Schedule::CALL, deadline, || async {
-            let mut req = c.codepipeline.list_action_executions().pipeline_name(&t.pipeline).set_next_token(next.clone());
+            let mut req = c
+                .codepipeline
+                .list_action_executions()
+                .pipeline_name(&t.pipeline)
+                .set_next_token(next.clone());
             if let Some(id) = execution_id {
-                req = req.filter(ActionExecutionFilter::builder().pipeline_execution_id(id).build());
+                req = req.filter(
+                    ActionExecutionFilter::builder()
+                        .pipeline_execution_id(id)
+                        .build(),
+                );
             }
             req.send().await.map_err(|e| classify(e, |_| None))
         })
         .await
         .map_err(|e| map_err(e, "codepipeline:ListActionExecutions", t))?;
         for d in page.action_execution_details() {
-            if d.stage_name() != Some(t.stage.as_str()) || d.action_name() != Some(t.action.as_str()) {
+            if d.stage_name() != Some(t.stage.as_str())
+                || d.action_name() != Some(t.action.as_str())
+            {
                 continue;
             }
             let status = d.status().map(|s| s.as_str()).unwrap_or("");
@@ -186,11 +268,21 @@ async fn from_executions(c: &Clients, t: &ApprovalTarget, execution_id: Option<&
             let exec = d.pipeline_execution_id().unwrap_or_default().to_string();
             if status == "InProgress" {
                 if let Some(token) = token {
-                    out.push(Candidate { execution_id: exec, token, custom_data });
+                    out.push(Candidate {
+                        execution_id: exec,
+                        token,
+                        custom_data,
+                    });
                 } else {
-                    out.push(Candidate { execution_id: exec, token: String::new(), custom_data });
+                    out.push(Candidate {
+                        execution_id: exec,
+                        token: String::new(),
+                        custom_data,
+                    });
                 }
-            } else if execution_id == Some(exec.as_str()) && (status == "Succeeded" || status == "Failed") {
+            } else if execution_id == Some(exec.as_str())
+                && (status == "Succeeded" || status == "Failed")
+            {
                 return Err(Error::runtime(format!("the approval {t} for execution {exec} was already answered ({status}); nothing was sent")));
             }
         }
@@ -203,9 +295,17 @@ async fn from_executions(c: &Clients, t: &ApprovalTarget, execution_id: Option<&
 }
 
 /// Why an execution is (or is not) this image's.
-async fn tied(c: &Clients, t: &ApprovalTarget, cand: &Candidate, digests: &BTreeSet<String>, execution_id: Option<&str>, deadline: Instant) -> Result<Option<String>> {
+async fn tied(
+    c: &Clients,
+    t: &ApprovalTarget,
+    cand: &Candidate,
+    digests: &BTreeSet<String>,
+    execution_id: Option<&str>,
+    deadline: Instant,
+) -> Result<Option<String>> {
     if let Some(id) = execution_id {
-        return Ok((cand.execution_id == id).then(|| format!("execution id {id} given with --pipeline-execution-id")));
+        return Ok((cand.execution_id == id)
+            .then(|| format!("execution id {id} given with --pipeline-execution-id")));
     }
     if let Some(cd) = &cand.custom_data {
         if let Some(d) = digests.iter().find(|d| cd.contains(d.as_str())) {
@@ -225,7 +325,12 @@ async fn tied(c: &Clients, t: &ApprovalTarget, cand: &Candidate, digests: &BTree
     let revisions: Vec<String> = match exec {
         Ok(o) => o
             .pipeline_execution()
-            .map(|p| p.artifact_revisions().iter().filter_map(|r| r.revision_id().map(str::to_string)).collect())
+            .map(|p| {
+                p.artifact_revisions()
+                    .iter()
+                    .filter_map(|r| r.revision_id().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default(),
         Err(e) if e.class == Class::AccessDenied => Vec::new(),
         Err(e) => return Err(e.into_error("codepipeline:GetPipelineExecution")),
@@ -279,14 +384,24 @@ pub async fn decide(
         }
         for cand in &cands {
             if let Some(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
-                let status = if report.verdict == Verdict::Pass { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+                let status = if report.verdict == Verdict::Pass {
+                    ApprovalStatus::Approved
+                } else {
+                    ApprovalStatus::Rejected
+                };
                 let text = summary(report, report_url);
-                progress.info(&format!("answering {t} for execution {} ({why}): {}", cand.execution_id, status.as_str()));
+                progress.info(&format!(
+                    "answering {t} for execution {} ({why}): {}",
+                    cand.execution_id,
+                    status.as_str()
+                ));
                 let result = ApprovalResult::builder()
                     .status(status.clone())
                     .summary(text)
                     .build()
-                    .map_err(|e| Error::runtime(format!("cannot build the approval result: {e}")))?;
+                    .map_err(|e| {
+                        Error::runtime(format!("cannot build the approval result: {e}"))
+                    })?;
                 // Not retried on ambiguous failures: a second answer must never be sent.
                 c.codepipeline
                     .put_approval_result()
@@ -297,7 +412,7 @@ pub async fn decide(
                     .result(result)
                     .send()
                     .await
-                    .map_err(|e| map_err(classify(e, |_| None), "codepipeline:PutApprovalResult", t))?;
+                    .map_err(|e| put_failed(classify(e, |_| None), t))?;
                 progress.info(&format!("{t}: {}", status.as_str()));
                 return Ok(());
             } else {
@@ -305,7 +420,9 @@ pub async fn decide(
             }
         }
         let why = match &untied_seen {
-            Some(e) => format!("approval is waiting on execution {e}, which is not tied to this image"),
+            Some(e) => {
+                format!("approval is waiting on execution {e}, which is not tied to this image")
+            }
             None => "approval not in progress yet".to_string(),
         };
         let d = delays.next().unwrap_or(poll.max);
@@ -333,11 +450,29 @@ mod tests {
     #[test]
     fn target_parsing_and_codebuild_default() {
         let t = ApprovalTarget::parse_with("p/s/a", None).unwrap();
-        assert_eq!((t.pipeline.as_str(), t.stage.as_str(), t.action.as_str()), ("p", "s", "a"));
+        assert_eq!(
+            (t.pipeline.as_str(), t.stage.as_str(), t.action.as_str()),
+            ("p", "s", "a")
+        );
         let t = ApprovalTarget::parse_with("Approve/Manual", Some("codepipeline/my-pipe")).unwrap();
         assert_eq!(t.pipeline, "my-pipe");
-        assert_eq!(ApprovalTarget::parse_with("Approve/Manual", None).unwrap_err().exit_code(), 2);
-        assert_eq!(ApprovalTarget::parse_with("a/b/c/d", None).unwrap_err().exit_code(), 2);
-        assert_eq!(ApprovalTarget::parse_with("p//a", None).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            ApprovalTarget::parse_with("Approve/Manual", None)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            ApprovalTarget::parse_with("a/b/c/d", None)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            ApprovalTarget::parse_with("p//a", None)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 }

@@ -235,7 +235,8 @@ fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
 }
 
 /// Write the native signals of every detected CI: append to `$GITHUB_OUTPUT` and
-/// `$GITHUB_STEP_SUMMARY`, print annotations to `stdout`, append the CodeBuild env file.
+/// `$GITHUB_STEP_SUMMARY`, print annotations to `stdout` (any writer the runner reads),
+/// append the CodeBuild env file.
 pub fn emit(
     report: &Report,
     report_dir: Option<&Path>,
@@ -263,9 +264,10 @@ pub fn emit(
     Ok(())
 }
 
-/// [`emit`] with the process environment and the process's stdout.
+/// [`emit`] with the process environment. Annotations go to stderr: the Actions runner reads
+/// workflow commands from both streams, and stdout may be carrying `--format json`.
 pub fn emit_from_env(report: &Report, report_dir: Option<&Path>) -> io::Result<()> {
-    emit(report, report_dir, &process_env, &mut io::stdout().lock())
+    emit(report, report_dir, &process_env, &mut io::stderr().lock())
 }
 
 #[cfg(test)]

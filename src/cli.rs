@@ -84,23 +84,50 @@ pub struct AwsArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
+    // Numbers take `allow_negative_numbers` so that `--max-high -1` is refused as a bad value
+    // of --max-high, not as an unknown flag `-1`.
     /// Policy file (default: ./.inspector-gate.toml when present).
     #[arg(long, env = "INSPECTOR_GATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Fail when CRITICAL findings exceed N.
-    #[arg(long, env = "INSPECTOR_GATE_MAX_CRITICAL", value_name = "N")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_CRITICAL",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_critical: Option<u64>,
     /// Fail when HIGH findings exceed N.
-    #[arg(long, env = "INSPECTOR_GATE_MAX_HIGH", value_name = "N")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_HIGH",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_high: Option<u64>,
     /// Fail when MEDIUM findings exceed N.
-    #[arg(long, env = "INSPECTOR_GATE_MAX_MEDIUM", value_name = "N")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_MEDIUM",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_medium: Option<u64>,
     /// Fail when LOW findings exceed N.
-    #[arg(long, env = "INSPECTOR_GATE_MAX_LOW", value_name = "N")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_LOW",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_low: Option<u64>,
     /// Fail when UNTRIAGED findings exceed N.
-    #[arg(long, env = "INSPECTOR_GATE_MAX_UNTRIAGED", value_name = "N")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_UNTRIAGED",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub max_untriaged: Option<u64>,
     /// Fail on any finding of SEVERITY or worse (= max 0 for each).
     #[arg(long, env = "INSPECTOR_GATE_FAIL_ON", value_name = "SEVERITY")]
@@ -109,16 +136,31 @@ pub struct PolicyArgs {
     #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", action = ArgAction::SetTrue)]
     pub ignore_unfixed: bool,
     /// Count only findings with an EPSS score >= this (0..1).
-    #[arg(long, env = "INSPECTOR_GATE_MIN_EPSS", value_name = "SCORE")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MIN_EPSS",
+        value_name = "SCORE",
+        allow_negative_numbers = true
+    )]
     pub min_epss: Option<f64>,
     /// Count only findings with an Inspector score >= this (0..10).
-    #[arg(long, env = "INSPECTOR_GATE_MIN_INSPECTOR_SCORE", value_name = "SCORE")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MIN_INSPECTOR_SCORE",
+        value_name = "SCORE",
+        allow_negative_numbers = true
+    )]
     pub min_inspector_score: Option<f64>,
     /// Count only findings with a known exploit.
     #[arg(long, env = "INSPECTOR_GATE_EXPLOIT_AVAILABLE_ONLY", action = ArgAction::SetTrue)]
     pub exploit_available_only: bool,
     /// Ignore a vulnerability id (repeatable; prefer [[ignore]] rules with reason and expiry).
-    #[arg(long = "ignore", env = "INSPECTOR_GATE_IGNORE", value_name = "ID", value_delimiter = ',')]
+    #[arg(
+        long = "ignore",
+        env = "INSPECTOR_GATE_IGNORE",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
     pub ignore: Vec<String>,
 }
 
@@ -138,7 +180,7 @@ pub enum Format {
 #[derive(Args, Debug, Clone)]
 pub struct WaitArgs {
     /// Give up waiting for the scan after this long (e.g. 30m, 90s, 1h).
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
     /// What a timeout means: fail (exit 3, default) or pass (exit 0 with a warning).
     #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
@@ -155,10 +197,20 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::wait::parse_duration(s)
 }
 
+/// An overall deadline: zero would give up before the first call, whatever the scan's state.
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match crate::wait::parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than zero (e.g. 30m)".into()),
+        d => Ok(d),
+    }
+}
+
 /// A polling interval: zero would poll in a busy loop.
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     match crate::wait::parse_duration(s)? {
-        d if d.is_zero() => Err("must be greater than zero (a zero interval would poll without pause)".into()),
+        d if d.is_zero() => {
+            Err("must be greater than zero (a zero interval would poll without pause)".into())
+        }
         d => Ok(d),
     }
 }
@@ -166,7 +218,12 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Args, Debug, Clone)]
 pub struct GateArgs {
     /// Image to gate: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>). Repeatable.
-    #[arg(long = "image", env = "INSPECTOR_GATE_IMAGE", value_delimiter = ',', value_name = "REF")]
+    #[arg(
+        long = "image",
+        env = "INSPECTOR_GATE_IMAGE",
+        value_delimiter = ',',
+        value_name = "REF"
+    )]
     pub images: Vec<String>,
     /// Push this first: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
     #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
@@ -185,7 +242,11 @@ pub struct GateArgs {
     #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Approve/reject this CodePipeline manual approval: PIPELINE/STAGE/ACTION.
-    #[arg(long, env = "INSPECTOR_GATE_APPROVE", value_name = "PIPELINE/STAGE/ACTION")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_APPROVE",
+        value_name = "PIPELINE/STAGE/ACTION"
+    )]
     pub approve: Option<String>,
     /// Only approve this pipeline execution.
     #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID", value_name = "ID")]
@@ -194,7 +255,12 @@ pub struct GateArgs {
     #[arg(long, env = "INSPECTOR_GATE_REPORT_URL", value_name = "URL")]
     pub report_url: Option<String>,
     /// Write imagedefinitions.json (ECS standard deploy) here, on pass.
-    #[arg(long, env = "INSPECTOR_GATE_IMAGE_DEFINITIONS", value_name = "FILE", requires = "container_name")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_IMAGE_DEFINITIONS",
+        value_name = "FILE",
+        requires = "container_name"
+    )]
     pub image_definitions: Option<PathBuf>,
     /// Container name for imagedefinitions.json.
     #[arg(long, env = "INSPECTOR_GATE_CONTAINER_NAME", value_name = "NAME")]
@@ -236,7 +302,12 @@ pub struct PushArgs {
 #[derive(Args, Debug, Clone)]
 pub struct FindingsArgs {
     /// Image(s) whose findings to fetch.
-    #[arg(long = "image", env = "INSPECTOR_GATE_IMAGE", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "image",
+        env = "INSPECTOR_GATE_IMAGE",
+        value_delimiter = ',',
+        required = true
+    )]
     pub images: Vec<String>,
     #[command(flatten)]
     pub wait: WaitArgs,
@@ -269,13 +340,17 @@ pub struct ApproveArgs {
     #[arg(long)]
     pub report: PathBuf,
     /// PIPELINE/STAGE/ACTION of the manual approval.
-    #[arg(long, env = "INSPECTOR_GATE_APPROVE", value_name = "PIPELINE/STAGE/ACTION")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_APPROVE",
+        value_name = "PIPELINE/STAGE/ACTION"
+    )]
     pub approve: String,
     #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID")]
     pub pipeline_execution_id: Option<String>,
     #[arg(long, env = "INSPECTOR_GATE_REPORT_URL")]
     pub report_url: Option<String>,
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
     #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
@@ -333,7 +408,8 @@ pub fn main() -> i32 {
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             use std::io::IsTerminal;
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
         }
     };
     let verbosity = if cli.global.quiet {
@@ -361,13 +437,25 @@ pub fn main() -> i32 {
 /// values); those are folded into the first line so that every error is one greppable line
 /// naming the cause. The usage hint that follows is kept.
 fn print_clap_error(e: &clap::Error) -> i32 {
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap prints the bare help here, with no error line at all.
+        eprint!(
+            "error: a command is required: choose one of the commands below\n\n{}",
+            e.render()
+        );
+        return EXIT_USAGE;
+    }
     eprint!("{}", fold_first_paragraph(&e.render().to_string()));
     EXIT_USAGE
 }
 
 fn fold_first_paragraph(text: &str) -> String {
     let (head, rest) = text.split_once("\n\n").unwrap_or((text, ""));
-    let head: Vec<&str> = head.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let head: Vec<&str> = head
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let head = head.join(" ");
     if rest.trim().is_empty() {
         format!("{head}\n")
@@ -383,7 +471,11 @@ pub fn command() -> clap::Command {
 
 impl From<&AwsArgs> for crate::aws::AwsOptions {
     fn from(a: &AwsArgs) -> Self {
-        crate::aws::AwsOptions { region: a.region.clone(), profile: a.profile.clone(), role_arn: a.role_arn.clone() }
+        crate::aws::AwsOptions {
+            region: a.region.clone(),
+            profile: a.profile.clone(),
+            role_arn: a.role_arn.clone(),
+        }
     }
 }
 
@@ -404,12 +496,26 @@ mod tests {
     #[test]
     fn clap_errors_name_their_cause_on_the_error_line() {
         let e = Cli::command()
-            .try_get_matches_from(["inspector-gate", "gate", "--image-definitions", "f", "--image", "a:1"])
+            .try_get_matches_from([
+                "inspector-gate",
+                "gate",
+                "--image-definitions",
+                "f",
+                "--image",
+                "a:1",
+            ])
             .unwrap_err();
         let text = fold_first_paragraph(&e.render().to_string());
         let first = text.lines().next().unwrap();
-        assert!(first.starts_with("error:") && first.contains("--container-name"), "{text}");
-        assert_eq!(text.lines().filter(|l| l.starts_with("error:")).count(), 1, "{text}");
+        assert!(
+            first.starts_with("error:") && first.contains("--container-name"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{text}"
+        );
         assert_eq!(fold_first_paragraph("error: x\n"), "error: x\n");
     }
 }

@@ -41,16 +41,28 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Usage, message: message.into() }
+        Self {
+            kind: ErrorKind::Usage,
+            message: message.into(),
+        }
     }
     pub fn inconclusive(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Inconclusive, message: message.into() }
+        Self {
+            kind: ErrorKind::Inconclusive,
+            message: message.into(),
+        }
     }
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Timeout, message: message.into() }
+        Self {
+            kind: ErrorKind::Timeout,
+            message: message.into(),
+        }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Runtime, message: message.into() }
+        Self {
+            kind: ErrorKind::Runtime,
+            message: message.into(),
+        }
     }
 
     /// Prefix the message with what was being done ("pushing app:1: ...").
@@ -71,8 +83,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // One line, always: multi-line causes are folded so CI logs stay greppable.
-        let one_line = self.message.replace(['\r', '\n'], " ");
+        // One line, always: multi-line causes are folded so CI logs stay greppable, and other
+        // control characters (terminal escapes echoed from a file or a server) become spaces.
+        let one_line: String = self
+            .message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         f.write_str(&one_line)
     }
 }
@@ -100,5 +117,7 @@ mod tests {
     fn display_is_one_line() {
         let e = Error::runtime("a\nb\r\nc").context("pushing");
         assert_eq!(e.to_string(), "pushing: a b  c");
+        let e = Error::runtime("bad \u{1b}[31mred\u{0}\tx");
+        assert_eq!(e.to_string(), "bad  [31mred  x");
     }
 }

@@ -132,7 +132,12 @@ impl WireFinding {
     fn into_finding(self) -> std::result::Result<Finding, String> {
         let severity: Severity = self.severity.parse()?;
         let pvd = self.package_vulnerability_details;
-        let ecr = self.resources.into_iter().next().and_then(|r| r.details).and_then(|d| d.aws_ecr_container_image);
+        let ecr = self
+            .resources
+            .into_iter()
+            .next()
+            .and_then(|r| r.details)
+            .and_then(|d| d.aws_ecr_container_image);
         let id = pvd
             .as_ref()
             .and_then(|p| p.vulnerability_id.clone())
@@ -164,7 +169,10 @@ impl WireFinding {
                         .collect()
                 })
                 .unwrap_or_default(),
-            remediation: self.remediation.and_then(|r| r.recommendation).and_then(|r| r.text),
+            remediation: self
+                .remediation
+                .and_then(|r| r.recommendation)
+                .and_then(|r| r.text),
             image_digest: ecr.as_ref().and_then(|e| e.image_hash.clone()),
             repository: ecr.and_then(|e| e.repository_name),
         })
@@ -193,7 +201,8 @@ struct EventDetail {
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(Error::usage(format!(
             "{what} {} is {} MiB, over the {} MiB limit",
@@ -215,20 +224,26 @@ fn read(path: &Path, what: &str) -> Result<String> {
             MAX_FILE_BYTES >> 20
         )));
     }
-    String::from_utf8(bytes)
-        .map_err(|e| Error::usage(format!("cannot read {what} {}: not UTF-8 text ({e})", path.display())))
+    String::from_utf8(bytes).map_err(|e| {
+        Error::usage(format!(
+            "cannot read {what} {}: not UTF-8 text ({e})",
+            path.display()
+        ))
+    })
 }
 
 /// Parse a findings document (any of the accepted shapes) from text.
 pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
     let bad = |why: String| Error::usage(format!("{origin} is not a findings file: {why}"));
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
     if v.get("images").is_some() {
         let doc: FindingsDoc = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
         return Ok(doc.images);
     }
     if v.get("findings").is_some() {
-        let list: WireList = serde_json::from_value(v).map_err(|e| bad(format!("not `aws inspector2 list-findings` output: {e}")))?;
+        let list: WireList = serde_json::from_value(v)
+            .map_err(|e| bad(format!("not `aws inspector2 list-findings` output: {e}")))?;
         let mut findings = Vec::new();
         for w in list.findings {
             if w.status.as_deref().is_some_and(|s| s != "ACTIVE") {
@@ -250,7 +265,10 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
     for f in findings {
         let digest = f.image_digest.clone().unwrap_or_default();
         let repo = f.repository.clone().unwrap_or_default();
-        match groups.iter_mut().find(|g| g.image.digest == digest && g.image.repository == repo) {
+        match groups
+            .iter_mut()
+            .find(|g| g.image.digest == digest && g.image.repository == repo)
+        {
             Some(g) => g.findings.push(f),
             None => groups.push(ImageFindings {
                 image: ScannedImage {
@@ -259,7 +277,11 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
                     repository: repo.clone(),
                     digest: digest.clone(),
                     platform: None,
-                    requested: if digest.is_empty() { repo } else { format!("{repo}@{digest}") },
+                    requested: if digest.is_empty() {
+                        repo
+                    } else {
+                        format!("{repo}@{digest}")
+                    },
                     index_digest: None,
                 },
                 scan: None,
@@ -293,11 +315,14 @@ pub fn load_findings(path: &Path) -> Result<Vec<ImageFindings>> {
 /// Parse an `Inspector2 Scan` event into placeholder findings carrying only the counts.
 /// Missing severity keys mean zero; the event has no LOW/INFORMATIONAL counts.
 pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
-    let bad = |why: String| Error::usage(format!("{origin} is not an Inspector2 Scan event: {why}"));
+    let bad =
+        |why: String| Error::usage(format!("{origin} is not an Inspector2 Scan event: {why}"));
     let ev: Event = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     if let Some(dt) = &ev.detail_type {
         if dt != "Inspector2 Scan" {
-            return Err(bad(format!("detail-type is '{dt}', expected 'Inspector2 Scan'")));
+            return Err(bad(format!(
+                "detail-type is '{dt}', expected 'Inspector2 Scan'"
+            )));
         }
     }
     // repository-name is an ARN: arn:aws:ecr:<region>:<acct>:repository/<name>
@@ -305,12 +330,23 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
     let (region, registry, repository) = match arn.split(':').collect::<Vec<_>>().as_slice() {
         ["arn", _, "ecr", region, acct, rest] => match rest.strip_prefix("repository/") {
             Some(name) => (region.to_string(), acct.to_string(), name.to_string()),
-            None => return Err(bad(format!("repository-name '{arn}' is not a repository ARN"))),
+            None => {
+                return Err(bad(format!(
+                    "repository-name '{arn}' is not a repository ARN"
+                )))
+            }
         },
-        _ => return Err(bad(format!("repository-name '{arn}' is not an ECR repository ARN"))),
+        _ => {
+            return Err(bad(format!(
+                "repository-name '{arn}' is not an ECR repository ARN"
+            )))
+        }
     };
     if !crate::image_ref::is_valid_digest(&ev.detail.image_digest) {
-        return Err(bad(format!("image-digest '{}' is not a sha256 digest", ev.detail.image_digest)));
+        return Err(bad(format!(
+            "image-digest '{}' is not a sha256 digest",
+            ev.detail.image_digest
+        )));
     }
     let mut findings = Vec::new();
     for sev in [Severity::Critical, Severity::High, Severity::Medium] {
@@ -319,7 +355,9 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             findings.push(Finding {
                 id: format!("{}-{i}", sev.as_str()),
                 severity: sev,
-                title: format!("{sev} finding {i} of {n} (counts only, from an Inspector2 Scan event)"),
+                title: format!(
+                    "{sev} finding {i} of {n} (counts only, from an Inspector2 Scan event)"
+                ),
                 description: None,
                 finding_arn: None,
                 fix_available: None,
@@ -344,7 +382,11 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             requested: format!("{repository}@{}", ev.detail.image_digest),
             index_digest: None,
         },
-        scan: Some(crate::report::ScanInfo { status: ev.detail.scan_status, last_scanned_at: None, waited_seconds: 0.0 }),
+        scan: Some(crate::report::ScanInfo {
+            status: ev.detail.scan_status,
+            last_scanned_at: None,
+            waited_seconds: 0.0,
+        }),
         findings,
     })
 }
@@ -383,17 +425,45 @@ mod tests {
         let img = parse_event(text, "e").unwrap();
         assert_eq!(img.image.repository, "app/web");
         assert_eq!(img.image.registry, "123456789012");
-        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::Critical).count(), 1);
-        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::High).count(), 2);
-        assert_eq!(img.findings.iter().filter(|f| f.severity == Severity::Medium).count(), 0);
+        assert_eq!(
+            img.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Critical)
+                .count(),
+            1
+        );
+        assert_eq!(
+            img.findings
+                .iter()
+                .filter(|f| f.severity == Severity::High)
+                .count(),
+            2
+        );
+        assert_eq!(
+            img.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Medium)
+                .count(),
+            0
+        );
     }
 
     #[test]
     fn bad_documents_are_usage_errors() {
-        for t in ["", "{", "[1]", "{\"x\":1}", "{\"findings\":[{\"severity\":\"BAD\"}]}"] {
+        for t in [
+            "",
+            "{",
+            "[1]",
+            "{\"x\":1}",
+            "{\"findings\":[{\"severity\":\"BAD\"}]}",
+        ] {
             assert_eq!(parse_findings(t, "f").unwrap_err().exit_code(), 2, "{t}");
         }
-        for t in ["{}", "{\"detail\":{}}", r#"{"detail":{"repository-name":"app","image-digest":"sha256:1"}}"#] {
+        for t in [
+            "{}",
+            "{\"detail\":{}}",
+            r#"{"detail":{"repository-name":"app","image-digest":"sha256:1"}}"#,
+        ] {
             assert_eq!(parse_event(t, "e").unwrap_err().exit_code(), 2, "{t}");
         }
     }

@@ -37,10 +37,17 @@ mod tests {
             requested: "app/web:v1".into(),
             index_digest: Some("sha256:ii".into()),
         };
-        let defs: serde_json::Value = serde_json::from_str(&image_definitions("web", &img)).unwrap();
+        let defs: serde_json::Value =
+            serde_json::from_str(&image_definitions("web", &img)).unwrap();
         assert_eq!(defs[0]["name"], "web");
-        assert_eq!(defs[0]["imageUri"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web@sha256:ii");
+        assert_eq!(
+            defs[0]["imageUri"],
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web@sha256:ii"
+        );
         let det: serde_json::Value = serde_json::from_str(&image_detail(&img)).unwrap();
-        assert_eq!(det["ImageURI"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web@sha256:ii");
+        assert_eq!(
+            det["ImageURI"],
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web@sha256:ii"
+        );
     }
 }

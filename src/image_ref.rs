@@ -36,8 +36,11 @@ impl fmt::Display for ImageRef {
 
 /// `sha256:` followed by exactly 64 lowercase hex digits.
 pub fn is_valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 fn valid_repository(r: &str) -> bool {
@@ -47,7 +50,8 @@ fn valid_repository(r: &str) -> bool {
     }
     r.split('/').all(|c| {
         !c.is_empty()
-            && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             && c.as_bytes()[0].is_ascii_alphanumeric()
             && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
             && !c.contains("..")
@@ -60,7 +64,8 @@ fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && (t.as_bytes()[0].is_ascii_alphanumeric() || t.as_bytes()[0] == b'_')
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// Parse `(acct, region)` out of an ECR registry host, if it is one.
@@ -68,9 +73,14 @@ fn parse_ecr_host(host: &str) -> Option<(String, String)> {
     let host = host.strip_suffix(".cn").unwrap_or(host);
     let rest = host.strip_suffix(".amazonaws.com")?;
     let (acct, rest) = rest.split_once('.')?;
-    let region = rest.strip_prefix("dkr.ecr.").or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
+    let region = rest
+        .strip_prefix("dkr.ecr.")
+        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
     let ok_acct = acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit());
-    let ok_region = !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_region = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     (ok_acct && ok_region).then(|| (acct.to_string(), region.to_string()))
 }
 
@@ -81,14 +91,20 @@ impl std::str::FromStr for ImageRef {
         let s = input.trim();
         let bad = |why: &str| Error::usage(format!("bad image reference '{input}': {why}"));
         if s.is_empty() {
-            return Err(bad("empty (expected <repo>:<tag> or <repo>@sha256:<digest>)"));
+            return Err(bad(
+                "empty (expected <repo>:<tag> or <repo>@sha256:<digest>)",
+            ));
         }
         if s.contains("://") {
-            return Err(bad("drop the scheme: write <acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>"));
+            return Err(bad(
+                "drop the scheme: write <acct>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>",
+            ));
         }
         // A registry host is a first component that contains a '.' or ':' (docker's rule).
         let (host, path) = match s.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
                 (Some(first), rest)
             }
             _ => (None, s),
@@ -108,7 +124,9 @@ impl std::str::FromStr for ImageRef {
             // `repo:tag@sha256:…` pins the digest; the tag is only informative.
             let name = name.split_once(':').map(|(n, _)| n).unwrap_or(name);
             if !is_valid_digest(digest) {
-                return Err(bad("digest must be sha256: followed by 64 lowercase hex digits"));
+                return Err(bad(
+                    "digest must be sha256: followed by 64 lowercase hex digits",
+                ));
             }
             (name, Target::Digest(digest.to_string()))
         } else if let Some((name, tag)) = path.rsplit_once(':') {
@@ -119,16 +137,27 @@ impl std::str::FromStr for ImageRef {
             }
             (name, Target::Tag(tag.to_string()))
         } else {
-            return Err(bad("missing tag or digest: add :<tag> or @sha256:<digest> (no implicit :latest)"));
+            return Err(bad(
+                "missing tag or digest: add :<tag> or @sha256:<digest> (no implicit :latest)",
+            ));
         };
         if name.is_empty() {
             return Err(bad("missing repository name"));
         }
         if !valid_repository(name) {
-            let hint = if name.bytes().any(|b| b.is_ascii_uppercase()) { " (repository names are lowercase)" } else { "" };
+            let hint = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                " (repository names are lowercase)"
+            } else {
+                ""
+            };
             return Err(bad(&format!("invalid repository name '{name}'{hint}")));
         }
-        Ok(ImageRef { registry, region, repository: name.to_string(), target })
+        Ok(ImageRef {
+            registry,
+            region,
+            repository: name.to_string(),
+            target,
+        })
     }
 }
 
@@ -141,8 +170,13 @@ mod tests {
     #[test]
     fn parses_the_accepted_forms() {
         let r: ImageRef = "app/web:1.2".parse().unwrap();
-        assert_eq!((r.repository.as_str(), r.target), ("app/web", Target::Tag("1.2".into())));
-        let r: ImageRef = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{D}").parse().unwrap();
+        assert_eq!(
+            (r.repository.as_str(), r.target),
+            ("app/web", Target::Tag("1.2".into()))
+        );
+        let r: ImageRef = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{D}")
+            .parse()
+            .unwrap();
         assert_eq!(r.registry.as_deref(), Some("123456789012"));
         assert_eq!(r.region.as_deref(), Some("eu-west-1"));
         assert_eq!(r.target, Target::Digest(D.into()));
@@ -158,10 +192,16 @@ mod tests {
             ("app", "missing tag or digest"),
             ("App:1", "lowercase"),
             ("app@sha256:abc", "64 lowercase hex"),
-            (&format!("app@{}", D.to_uppercase().replace("SHA256", "sha256")), "64 lowercase hex"),
+            (
+                &format!("app@{}", D.to_uppercase().replace("SHA256", "sha256")),
+                "64 lowercase hex",
+            ),
             ("app:-bad", "invalid tag"),
             ("docker.io/library/nginx:1", "not an ECR registry host"),
-            ("12345.dkr.ecr.us-east-1.amazonaws.com/app:1", "not an ECR registry host"),
+            (
+                "12345.dkr.ecr.us-east-1.amazonaws.com/app:1",
+                "not an ECR registry host",
+            ),
             ("https://x/app:1", "drop the scheme"),
             (":1", "missing repository"),
             ("a//b:1", "invalid repository"),

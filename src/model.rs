@@ -182,7 +182,11 @@ impl ScannedImage {
 
 /// `sha256:0123456789ab` — enough to tell digests apart in logs.
 pub fn short(digest: &str) -> &str {
-    let end = digest.find(':').map(|i| i + 13).unwrap_or(12).min(digest.len());
+    let end = digest
+        .find(':')
+        .map(|i| i + 13)
+        .unwrap_or(12)
+        .min(digest.len());
     &digest[..end]
 }
 

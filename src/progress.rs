@@ -30,7 +30,13 @@ impl Progress {
         let tty = tty.unwrap_or_else(|| std::io::stderr().is_terminal());
         let multi = (tty && verbosity != Verbosity::Quiet)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self { verbosity, start: Instant::now(), multi, spinner: Mutex::new(None), color }
+        Self {
+            verbosity,
+            start: Instant::now(),
+            multi,
+            spinner: Mutex::new(None),
+            color,
+        }
     }
 
     /// A sink that prints nothing (library use, unit tests).
@@ -85,7 +91,11 @@ impl Progress {
 
     /// Warnings are shown even with `-q`: they explain a verdict.
     pub fn warn(&self, msg: &str) {
-        let prefix = if self.color { "\x1b[33mwarning:\x1b[0m " } else { "warning: " };
+        let prefix = if self.color {
+            "\x1b[33mwarning:\x1b[0m "
+        } else {
+            "warning: "
+        };
         self.line(prefix, msg);
     }
 
@@ -106,7 +116,12 @@ impl Progress {
 
     /// Clear the spinner before results are printed.
     pub fn finish(&self) {
-        if let Some(sp) = self.spinner.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(sp) = self
+            .spinner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             sp.finish_and_clear();
         }
     }

@@ -18,12 +18,18 @@ pub struct Schedule {
 
 impl Schedule {
     /// Polling for scan status: 5 s, 10 s, 20 s, then every 30 s (each with jitter).
-    pub const POLL: Schedule =
-        Schedule { min: Duration::from_secs(5), max: Duration::from_secs(30), factor: 2.0 };
+    pub const POLL: Schedule = Schedule {
+        min: Duration::from_secs(5),
+        max: Duration::from_secs(30),
+        factor: 2.0,
+    };
 
     /// Retrying one failed API call: 1 s, 2 s, 4 s ... up to 20 s.
-    pub const CALL: Schedule =
-        Schedule { min: Duration::from_secs(1), max: Duration::from_secs(20), factor: 2.0 };
+    pub const CALL: Schedule = Schedule {
+        min: Duration::from_secs(1),
+        max: Duration::from_secs(20),
+        factor: 2.0,
+    };
 
     /// An endless iterator of delays (the deadline, not a count, bounds the loop).
     pub fn delays(&self) -> impl Iterator<Item = Duration> {
@@ -39,7 +45,11 @@ impl Schedule {
     /// The same schedule with every delay divided by `n` (tests and demos run fast).
     pub fn scaled(&self, min: Duration) -> Schedule {
         let ratio = min.as_secs_f64() / self.min.as_secs_f64().max(1e-9);
-        Schedule { min, max: self.max.mul_f64(ratio).max(min), factor: self.factor }
+        Schedule {
+            min,
+            max: self.max.mul_f64(ratio).max(min),
+            factor: self.factor,
+        }
     }
 }
 
@@ -63,7 +73,9 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let Some(hint) = e.retry_hint() else { return Err(e) };
+                let Some(hint) = e.retry_hint() else {
+                    return Err(e);
+                };
                 let mut delay = delays.next().unwrap_or(schedule.max);
                 if let Some(h) = hint {
                     delay = delay.max(h);
@@ -93,7 +105,11 @@ mod tests {
 
     #[test]
     fn delays_grow_and_are_capped() {
-        let s = Schedule { min: Duration::from_millis(100), max: Duration::from_millis(400), factor: 2.0 };
+        let s = Schedule {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+            factor: 2.0,
+        };
         let d: Vec<_> = s.delays().take(6).collect();
         assert!(d[0] >= Duration::from_millis(100), "{d:?}");
         // Jitter adds at most one more `min`-sized step; the cap still holds.
@@ -105,16 +121,30 @@ mod tests {
     async fn retries_transient_errors_honouring_the_hint() {
         let calls = Cell::new(0);
         let start = Instant::now();
-        let s = Schedule { min: Duration::from_millis(10), max: Duration::from_millis(20), factor: 2.0 };
+        let s = Schedule {
+            min: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+            factor: 2.0,
+        };
         let r: Result<u32, E> = call(s, start + Duration::from_secs(60), || {
             calls.set(calls.get() + 1);
             let n = calls.get();
-            async move { if n < 3 { Err(E(Some(Some(Duration::from_secs(2))))) } else { Ok(7) } }
+            async move {
+                if n < 3 {
+                    Err(E(Some(Some(Duration::from_secs(2)))))
+                } else {
+                    Ok(7)
+                }
+            }
         })
         .await;
         assert_eq!(r.unwrap(), 7);
         assert_eq!(calls.get(), 3);
-        assert!(start.elapsed() >= Duration::from_secs(4), "retryAfter honoured: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_secs(4),
+            "retryAfter honoured: {:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,14 +22,19 @@ pub enum Observation {
     /// Not scanned yet; the string says why (for progress lines).
     Pending(String),
     /// Scanned: findings can be read (but may still be arriving).
-    Scanned { status: String, last_scanned_at: Option<OffsetDateTime> },
+    Scanned {
+        status: String,
+        last_scanned_at: Option<OffsetDateTime>,
+    },
     /// Will never be scanned (exit 3) or cannot be (exit 4).
     Never(Error),
 }
 
 /// Judge an Inspector coverage row (`None` = no row yet).
 pub fn judge_coverage(row: Option<&CoverageRow>, label: &str) -> Observation {
-    let Some(row) = row else { return Observation::Pending("no coverage record yet".into()) };
+    let Some(row) = row else {
+        return Observation::Pending("no coverage record yet".into());
+    };
     let never = |why: &str| Observation::Never(Error::inconclusive(format!("{label}: {why}")));
     match row.reason.as_str() {
         "SUCCESSFUL" => Observation::Scanned { status: row.reason.clone(), last_scanned_at: row.last_scanned_at },
@@ -61,10 +66,17 @@ pub fn judge_ecr_status(status: Option<&str>, label: &str) -> Observation {
     let never = |why: &str| Observation::Never(Error::inconclusive(format!("{label}: {why}")));
     match status {
         None => Observation::Pending("no scan yet".into()),
-        Some(s @ ("COMPLETE" | "ACTIVE")) => Observation::Scanned { status: s.into(), last_scanned_at: None },
+        Some(s @ ("COMPLETE" | "ACTIVE")) => Observation::Scanned {
+            status: s.into(),
+            last_scanned_at: None,
+        },
         Some(s @ ("IN_PROGRESS" | "PENDING")) => Observation::Pending(s.into()),
-        Some("UNSUPPORTED_IMAGE") => never("ECR reports UNSUPPORTED_IMAGE: Inspector cannot scan this image"),
-        Some("SCAN_ELIGIBILITY_EXPIRED") => never("ECR reports SCAN_ELIGIBILITY_EXPIRED; push the image again"),
+        Some("UNSUPPORTED_IMAGE") => {
+            never("ECR reports UNSUPPORTED_IMAGE: Inspector cannot scan this image")
+        }
+        Some("SCAN_ELIGIBILITY_EXPIRED") => {
+            never("ECR reports SCAN_ELIGIBILITY_EXPIRED; push the image again")
+        }
         Some("FINDINGS_UNAVAILABLE") => never("ECR reports FINDINGS_UNAVAILABLE"),
         Some("LIMIT_EXCEEDED") => never("ECR reports LIMIT_EXCEEDED (scan quota)"),
         Some("IMAGE_ARCHIVED") => never("ECR reports IMAGE_ARCHIVED"),
@@ -76,7 +88,14 @@ pub fn judge_ecr_status(status: Option<&str>, label: &str) -> Observation {
 /// Identity of a finding set: compared between reads to decide the findings have settled.
 pub fn finding_set(fs: &[Finding]) -> BTreeSet<String> {
     fs.iter()
-        .map(|f| format!("{}|{}|{}", f.finding_arn.as_deref().unwrap_or(&f.id), f.id, f.severity))
+        .map(|f| {
+            format!(
+                "{}|{}|{}",
+                f.finding_arn.as_deref().unwrap_or(&f.id),
+                f.id,
+                f.severity
+            )
+        })
         .collect()
 }
 
@@ -110,21 +129,36 @@ pub struct Waited {
 }
 
 /// Read every page of ACTIVE findings, retrying transient errors within the deadline.
-pub async fn all_findings(c: &Clients, img: &ScannedImage, deadline: Instant, last_err: &RefCell<Option<String>>) -> Result<Vec<Finding>> {
+pub async fn all_findings(
+    c: &Clients,
+    img: &ScannedImage,
+    deadline: Instant,
+    last_err: &RefCell<Option<String>>,
+) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let mut next = None;
     loop {
-        let (page, n) = retry::call(Schedule::CALL.scaled(Duration::from_millis(200)), deadline, || async {
-            inspector::findings_page(c, img, next.clone()).await.inspect_err(|e| {
-                *last_err.borrow_mut() = Some(e.message.clone());
-            })
-        })
+        let (page, n) = retry::call(
+            Schedule::CALL.scaled(Duration::from_millis(200)),
+            deadline,
+            || async {
+                inspector::findings_page(c, img, next.clone())
+                    .await
+                    .inspect_err(|e| {
+                        *last_err.borrow_mut() = Some(e.message.clone());
+                    })
+            },
+        )
         .await
         .map_err(|e| fatal(e, "inspector2:ListFindings"))?;
         out.extend(page);
         match n {
             Some(t) if Some(&t) != next.as_ref() => next = Some(t),
-            Some(_) => return Err(Error::runtime("inspector2:ListFindings returned the same nextToken twice")),
+            Some(_) => {
+                return Err(Error::runtime(
+                    "inspector2:ListFindings returned the same nextToken twice",
+                ))
+            }
             None => return Ok(out),
         }
     }
@@ -138,7 +172,10 @@ fn fatal(e: CallError, action: &str) -> Error {
         ));
     }
     match e.class {
-        Class::Transient(_) => Error::runtime(format!("{action} kept failing until the deadline: {}", e.message)),
+        Class::Transient(_) => Error::runtime(format!(
+            "{action} kept failing until the deadline: {}",
+            e.message
+        )),
         _ => e.into_error(action),
     }
 }
@@ -165,7 +202,11 @@ pub async fn wait(
             let obs = if use_ecr {
                 match ecr::scan_status(c, img).await {
                     Ok(s) => judge_ecr_status(s.as_deref(), &label),
-                    Err(e) => Observation::Pending(transient_or(&e, &last_err, "ecr:DescribeImageScanFindings")?),
+                    Err(e) => Observation::Pending(transient_or(
+                        &e,
+                        &last_err,
+                        "ecr:DescribeImageScanFindings",
+                    )?),
                 }
             } else {
                 match inspector::coverage(c, img).await {
@@ -189,14 +230,20 @@ pub async fn wait(
                             d = d.max(h);
                         }
                         *state.borrow_mut() = why.clone();
-                        progress.phase(&format!("waiting for scan of {label}: {why}; retrying in {}s", d.as_secs()));
+                        progress.phase(&format!(
+                            "waiting for scan of {label}: {why}; retrying in {}s",
+                            d.as_secs()
+                        ));
                         tokio::time::sleep(d).await;
                         continue;
                     }
                 }
             };
             match obs {
-                Observation::Scanned { status, last_scanned_at } => break (status, last_scanned_at),
+                Observation::Scanned {
+                    status,
+                    last_scanned_at,
+                } => break (status, last_scanned_at),
                 Observation::Never(e) => return Err(e),
                 Observation::Pending(why) => {
                     let d = delays.next().unwrap_or(opts.poll.max);
@@ -215,7 +262,8 @@ pub async fn wait(
         let old_scan = last_scanned_at.is_some_and(|t| now() - t > opts.settled_after);
         if !old_scan {
             loop {
-                *state.borrow_mut() = format!("{status}, findings settling ({} so far)", findings.len());
+                *state.borrow_mut() =
+                    format!("{status}, findings settling ({} so far)", findings.len());
                 progress.phase(&format!(
                     "scan of {label} done ({status}); checking that findings have settled ({} so far)",
                     findings.len()
@@ -229,12 +277,18 @@ pub async fn wait(
                 }
             }
         }
-        progress.info(&format!("scan of {label} done: {} active finding(s)", findings.len()));
+        progress.info(&format!(
+            "scan of {label} done: {} active finding(s)",
+            findings.len()
+        ));
         Ok(Waited {
             findings,
             scan: ScanInfo {
                 status: Some(status),
-                last_scanned_at: last_scanned_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+                last_scanned_at: last_scanned_at.and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                }),
                 waited_seconds: start.elapsed().as_secs_f64(),
             },
         })
@@ -242,7 +296,11 @@ pub async fn wait(
     match tokio::time::timeout_at(deadline, work).await {
         Ok(r) => r,
         Err(_) => {
-            let last = last_err.borrow().clone().map(|e| format!("; last error: {e}")).unwrap_or_default();
+            let last = last_err
+                .borrow()
+                .clone()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default();
             Err(Error::timeout(format!(
                 "timed out after {} waiting for the scan of {label} (last state: {}{last}); raise --timeout or check the scan in the Inspector console",
                 humanize(opts.timeout),
@@ -300,14 +358,20 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
             chars.next();
             unit = "ms".into();
         }
-        let n: f64 = num.parse().map_err(|_| format!("invalid duration '{s}' (examples: 30m, 90s, 1h)"))?;
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration '{s}' (examples: 30m, 90s, 1h)"))?;
         num.clear();
         let secs = match unit.as_str() {
             "ms" => n / 1000.0,
             "s" => n,
             "m" => n * 60.0,
             "h" => n * 3600.0,
-            _ => return Err(format!("invalid duration '{s}': unknown unit '{unit}' (use ms, s, m, h)")),
+            _ => {
+                return Err(format!(
+                    "invalid duration '{s}': unknown unit '{unit}' (use ms, s, m, h)"
+                ))
+            }
         };
         // try_: a huge number is an error, not a panic; checked_: so is a huge sum.
         total = Duration::try_from_secs_f64(secs)
@@ -316,7 +380,9 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
             .ok_or_else(|| too_long(s))?;
     }
     if !num.is_empty() {
-        return Err(format!("invalid duration '{s}': number without unit (use ms, s, m, h)"));
+        return Err(format!(
+            "invalid duration '{s}': number without unit (use ms, s, m, h)"
+        ));
     }
     if total > MAX_DURATION {
         return Err(too_long(s));
@@ -347,11 +413,34 @@ mod tests {
     #[test]
     fn coverage_states() {
         assert!(matches!(judge_coverage(None, "x"), Observation::Pending(_)));
-        assert!(matches!(judge_coverage(Some(&row("ACTIVE", "PENDING_INITIAL_SCAN", None)), "x"), Observation::Pending(_)));
-        assert!(matches!(judge_coverage(Some(&row("ACTIVE", "SUCCESSFUL", Some(1))), "x"), Observation::Scanned { .. }));
-        assert!(matches!(judge_coverage(Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", None)), "x"), Observation::Pending(_)));
-        assert!(matches!(judge_coverage(Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", Some(1))), "x"), Observation::Scanned { .. }));
-        for (reason, code) in [("UNSUPPORTED_OS", 3), ("SCAN_ELIGIBILITY_EXPIRED", 3), ("EXCLUDED_BY_TAG", 3), ("ACCESS_DENIED", 4)] {
+        assert!(matches!(
+            judge_coverage(Some(&row("ACTIVE", "PENDING_INITIAL_SCAN", None)), "x"),
+            Observation::Pending(_)
+        ));
+        assert!(matches!(
+            judge_coverage(Some(&row("ACTIVE", "SUCCESSFUL", Some(1))), "x"),
+            Observation::Scanned { .. }
+        ));
+        assert!(matches!(
+            judge_coverage(
+                Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", None)),
+                "x"
+            ),
+            Observation::Pending(_)
+        ));
+        assert!(matches!(
+            judge_coverage(
+                Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", Some(1))),
+                "x"
+            ),
+            Observation::Scanned { .. }
+        ));
+        for (reason, code) in [
+            ("UNSUPPORTED_OS", 3),
+            ("SCAN_ELIGIBILITY_EXPIRED", 3),
+            ("EXCLUDED_BY_TAG", 3),
+            ("ACCESS_DENIED", 4),
+        ] {
             match judge_coverage(Some(&row("INACTIVE", reason, None)), "x") {
                 Observation::Never(e) => {
                     assert_eq!(e.exit_code(), code, "{reason}");
@@ -364,9 +453,18 @@ mod tests {
 
     #[test]
     fn ecr_states() {
-        assert!(matches!(judge_ecr_status(Some("ACTIVE"), "x"), Observation::Scanned { .. }));
-        assert!(matches!(judge_ecr_status(Some("PENDING"), "x"), Observation::Pending(_)));
-        assert!(matches!(judge_ecr_status(Some("UNSUPPORTED_IMAGE"), "x"), Observation::Never(_)));
+        assert!(matches!(
+            judge_ecr_status(Some("ACTIVE"), "x"),
+            Observation::Scanned { .. }
+        ));
+        assert!(matches!(
+            judge_ecr_status(Some("PENDING"), "x"),
+            Observation::Pending(_)
+        ));
+        assert!(matches!(
+            judge_ecr_status(Some("UNSUPPORTED_IMAGE"), "x"),
+            Observation::Never(_)
+        ));
     }
 
     #[test]
@@ -378,7 +476,13 @@ mod tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("m").is_err());
         // Huge values are errors, never a panic in Duration or in `now + timeout`.
-        for huge in ["99999999999999999999999h", "18446744073709551615", "18446744073709551615s", "31d", "721h"] {
+        for huge in [
+            "99999999999999999999999h",
+            "18446744073709551615",
+            "18446744073709551615s",
+            "31d",
+            "721h",
+        ] {
             assert!(parse_duration(huge).is_err(), "{huge}");
         }
         assert!(parse_duration(&format!("1{}s", "0".repeat(400))).is_err());

@@ -7,7 +7,9 @@ use serde_json::Value;
 use std::collections::VecDeque;
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState};
+use support::scenario::{
+    finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
+};
 
 const REPO: &str = "app/web";
 
@@ -36,15 +38,36 @@ impl World {
         let moto = Moto::start();
         a::create_repo(&moto.url, REPO);
         a::enhanced_scanning(&moto.url, "app/*");
-        let digest = a::put_image(&moto.url, REPO, Some("v1"), if bad { "bad" } else { "good" });
+        let digest = a::put_image(
+            &moto.url,
+            REPO,
+            Some("v1"),
+            if bad { "bad" } else { "good" },
+        );
         let f = if bad {
-            vec![finding("CVE-2024-9999", "CRITICAL", "openssl", "3.0.1", Some("3.0.13"), &digest, REPO)]
+            vec![finding(
+                "CVE-2024-9999",
+                "CRITICAL",
+                "openssl",
+                "3.0.1",
+                Some("3.0.13"),
+                &digest,
+                REPO,
+            )]
         } else {
             vec![]
         };
-        let old = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 86_400;
+        let old = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 86_400;
         let script = DigestScript {
-            coverage: VecDeque::from(vec![Cov::Row { code: "ACTIVE", reason: "SUCCESSFUL", last_scanned_at: Some(old) }]),
+            coverage: VecDeque::from(vec![Cov::Row {
+                code: "ACTIVE",
+                reason: "SUCCESSFUL",
+                last_scanned_at: Some(old),
+            }]),
             reads: VecDeque::from(vec![Read::Findings(f)]),
         };
         let st = ScenarioState {
@@ -52,14 +75,38 @@ impl World {
             pipeline: Some(pipeline(&digest)),
             ..Default::default()
         };
-        World { moto, scen: Scenario::start(st), dir: tempfile::tempdir().unwrap(), digest }
+        World {
+            moto,
+            scen: Scenario::start(st),
+            dir: tempfile::tempdir().unwrap(),
+            digest,
+        }
     }
 
     fn gate(&self, extra: &[&str]) -> (i32, String, String) {
-        let mut args = vec!["gate", "--image", "app/web:v1", "--fail-on", "CRITICAL", "--poll-interval", "50ms",
-            "--settle", "100ms", "--timeout", "20s", "--approve", "demo/Approve/Manual"];
+        let mut args = vec![
+            "gate",
+            "--image",
+            "app/web:v1",
+            "--fail-on",
+            "CRITICAL",
+            "--poll-interval",
+            "50ms",
+            "--settle",
+            "100ms",
+            "--timeout",
+            "20s",
+            "--approve",
+            "demo/Approve/Manual",
+        ];
         args.extend_from_slice(extra);
-        text(&a::run(&self.moto.url, &self.scen.url, &args, &[], self.dir.path()))
+        text(&a::run(
+            &self.moto.url,
+            &self.scen.url,
+            &args,
+            &[],
+            self.dir.path(),
+        ))
     }
 
     fn approvals(&self) -> Vec<(String, String, String)> {
@@ -68,19 +115,35 @@ impl World {
 }
 
 fn pipeline(executions: Vec<ApprovalExec>) -> PipelineScript {
-    PipelineScript { name: "demo".into(), stage: "Approve".into(), action: "Manual".into(), executions, ..Default::default() }
+    PipelineScript {
+        name: "demo".into(),
+        stage: "Approve".into(),
+        action: "Manual".into(),
+        executions,
+        ..Default::default()
+    }
 }
 
 #[test]
 fn approval_that_starts_after_the_gate_is_waited_for_and_approved() {
-    let w = World::new(false, |d| pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 3)]));
+    let w = World::new(false, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            3,
+        )])
+    });
     let (code, out, err) = w.gate(&[]);
     assert_eq!(code, 0, "{out}\n{err}");
     let ap = w.approvals();
     assert_eq!(ap.len(), 1);
     assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1", "Approved"));
     assert!(ap[0].2.starts_with("inspector-gate PASSED"), "{}", ap[0].2);
-    assert!(w.scen.state.lock().unwrap().state_polls >= 4, "polled until the approval appeared");
+    assert!(
+        w.scen.state.lock().unwrap().state_polls >= 4,
+        "polled until the approval appeared"
+    );
 }
 
 #[test]
@@ -96,23 +159,38 @@ fn only_the_execution_carrying_our_digest_is_approved() {
     let ap = w.approvals();
     assert_eq!(ap.len(), 1, "exactly one answer: {ap:?}");
     assert_eq!(ap[0].0, "tok-ours");
-    assert!(err.contains("not tied to this image") || err.contains("e-ours"), "{err}");
+    assert!(
+        err.contains("not tied to this image") || err.contains("e-ours"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_execution_that_cannot_be_tied_is_never_approved() {
-    let w = World::new(false, |_| pipeline(vec![exec("e-other", "tok-other", None, 0)]));
+    let w = World::new(false, |_| {
+        pipeline(vec![exec("e-other", "tok-other", None, 0)])
+    });
     let (code, _out, err) = w.gate(&["--timeout", "3s"]);
     assert_eq!(code, 4, "{err}");
     assert!(w.approvals().is_empty());
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
-    assert!(line.contains("did not approve demo/Approve/Manual") && line.contains("e-other") && line.contains("--pipeline-execution-id"), "{line}");
+    assert!(
+        line.contains("did not approve demo/Approve/Manual")
+            && line.contains("e-other")
+            && line.contains("--pipeline-execution-id"),
+        "{line}"
+    );
 }
 
 #[test]
 fn parallel_mode_takes_the_token_from_list_action_executions() {
     let w = World::new(false, |d| {
-        let mut p = pipeline(vec![exec("e-par", "tok-par", Some(format!("digest {d}")), 0)]);
+        let mut p = pipeline(vec![exec(
+            "e-par",
+            "tok-par",
+            Some(format!("digest {d}")),
+            0,
+        )]);
         p.parallel = true;
         p
     });
@@ -124,10 +202,19 @@ fn parallel_mode_takes_the_token_from_list_action_executions() {
 
 #[test]
 fn explicit_execution_id_and_ecr_source_revision_tie_executions() {
-    let w = World::new(false, |_| pipeline(vec![exec("e-1", "tok-1", None, 0), exec("e-2", "tok-2", None, 0)]));
+    let w = World::new(false, |_| {
+        pipeline(vec![
+            exec("e-1", "tok-1", None, 0),
+            exec("e-2", "tok-2", None, 0),
+        ])
+    });
     let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(w.approvals()[0].0, "tok-1", "approved the execution named, not the latest");
+    assert_eq!(
+        w.approvals()[0].0,
+        "tok-1",
+        "approved the execution named, not the latest"
+    );
 
     let w = World::new(false, |d| {
         let mut e = exec("e-src", "tok-src", None, 0);
@@ -142,25 +229,57 @@ fn explicit_execution_id_and_ecr_source_revision_tie_executions() {
 #[test]
 fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
     let url = format!("https://reports.example/{}", "ü€".repeat(300));
-    let w = World::new(true, |d| pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 0)]));
+    let w = World::new(true, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
     let (code, _out, err) = w.gate(&["--report-url", &url]);
     assert_eq!(code, 1, "{err}");
     let ap = w.approvals();
     assert_eq!(ap[0].1, "Rejected");
-    assert!(ap[0].2.chars().count() <= 512, "{} chars", ap[0].2.chars().count());
+    assert!(
+        ap[0].2.chars().count() <= 512,
+        "{} chars",
+        ap[0].2.chars().count()
+    );
     // Short URL: the counts and the top finding fit.
-    let w = World::new(true, |d| pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 0)]));
+    let w = World::new(true, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
     let (code, _out, _err) = w.gate(&["--report-url", "https://ci.example/build/42"]);
     assert_eq!(code, 1);
     let s = &w.approvals()[0].2;
-    assert!(s.contains("FAILED") && s.contains("CRITICAL 1/0") && s.contains("CVE-2024-9999") && s.ends_with("https://ci.example/build/42"), "{s}");
+    assert!(
+        s.contains("FAILED")
+            && s.contains("CRITICAL 1/0")
+            && s.contains("CVE-2024-9999")
+            && s.ends_with("https://ci.example/build/42"),
+        "{s}"
+    );
 }
 
 #[test]
 fn expired_token_and_completed_approval_are_clear_errors() {
-    for (err_kind, expect) in [("InvalidApprovalTokenException", "no longer valid"), ("ApprovalAlreadyCompletedException", "already answered")] {
+    for (err_kind, expect) in [
+        ("InvalidApprovalTokenException", "no longer valid"),
+        ("ApprovalAlreadyCompletedException", "already answered"),
+    ] {
         let w = World::new(false, |d| {
-            let mut p = pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 0)]);
+            let mut p = pipeline(vec![exec(
+                "e-1",
+                "tok-1",
+                Some(format!("Image_Digest={d}")),
+                0,
+            )]);
             p.put_error = Some(err_kind);
             p
         });
@@ -173,13 +292,26 @@ fn expired_token_and_completed_approval_are_clear_errors() {
 
 #[test]
 fn misnamed_stage_action_or_pipeline_is_a_clear_error() {
-    let w = World::new(false, |d| pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 0)]));
+    let w = World::new(false, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
     let (code, _o, err) = w.gate(&["--approve", "demo/Aprove/Manual"]);
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("stage Aprove not found in pipeline demo (stages: Source, Approve)"), "{err}");
+    assert!(
+        err.contains("stage Aprove not found in pipeline demo (stages: Source, Approve)"),
+        "{err}"
+    );
     let (code, _o, err) = w.gate(&["--approve", "demo/Approve/Manul"]);
     assert_eq!(code, 4);
-    assert!(err.contains("action Manul not found in stage Approve (actions: Manual)"), "{err}");
+    assert!(
+        err.contains("action Manul not found in stage Approve (actions: Manual)"),
+        "{err}"
+    );
     let (code, _o, err) = w.gate(&["--approve", "nope/Approve/Manual"]);
     assert_eq!(code, 4);
     assert!(err.contains("pipeline nope not found"), "{err}");
@@ -190,21 +322,84 @@ fn misnamed_stage_action_or_pipeline_is_a_clear_error() {
 
 #[test]
 fn approve_command_answers_from_a_saved_report() {
-    let w = World::new(true, |d| pipeline(vec![exec("e-1", "tok-1", Some(format!("Image_Digest={d}")), 0)]));
+    let w = World::new(true, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
     // Gate without approving, keep the report, then approve from it.
-    let o = a::run(&w.moto.url, &w.scen.url, &["gate", "--image", "app/web:v1", "--fail-on", "CRITICAL", "--poll-interval", "50ms",
-        "--settle", "100ms", "--timeout", "20s", "--report-dir", "r"], &[], w.dir.path());
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "gate",
+            "--image",
+            "app/web:v1",
+            "--fail-on",
+            "CRITICAL",
+            "--poll-interval",
+            "50ms",
+            "--settle",
+            "100ms",
+            "--timeout",
+            "20s",
+            "--report-dir",
+            "r",
+        ],
+        &[],
+        w.dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["images"][0]["image"]["digest"], w.digest.as_str());
-    let o = a::run(&w.moto.url, &w.scen.url, &["approve", "--report", "r/report.json", "--approve", "demo/Approve/Manual",
-        "--poll-interval", "50ms", "--timeout", "10s"], &[], w.dir.path());
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "approve",
+            "--report",
+            "r/report.json",
+            "--approve",
+            "demo/Approve/Manual",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "10s",
+        ],
+        &[],
+        w.dir.path(),
+    );
     let (code, _out, err) = text(&o);
     assert_eq!(code, 1, "{err}");
     assert_eq!(w.approvals()[0].1, "Rejected");
     // CODEBUILD_INITIATOR supplies the pipeline name.
-    let o = a::run(&w.moto.url, &w.scen.url, &["approve", "--report", "r/report.json", "--approve", "Approve/Manual",
-        "--poll-interval", "50ms", "--timeout", "10s"], &[("CODEBUILD_INITIATOR", "codepipeline/demo")], w.dir.path());
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "approve",
+            "--report",
+            "r/report.json",
+            "--approve",
+            "Approve/Manual",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "10s",
+        ],
+        &[("CODEBUILD_INITIATOR", "codepipeline/demo")],
+        w.dir.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(w.approvals().len(), 2);
 }

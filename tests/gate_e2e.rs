@@ -15,15 +15,26 @@ const REPO: &str = "app/web";
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn done_now() -> Cov {
-    Cov::Row { code: "ACTIVE", reason: "SUCCESSFUL", last_scanned_at: Some(now()) }
+    Cov::Row {
+        code: "ACTIVE",
+        reason: "SUCCESSFUL",
+        last_scanned_at: Some(now()),
+    }
 }
 
 fn done_long_ago() -> Cov {
-    Cov::Row { code: "ACTIVE", reason: "SUCCESSFUL", last_scanned_at: Some(now() - 86_400) }
+    Cov::Row {
+        code: "ACTIVE",
+        reason: "SUCCESSFUL",
+        last_scanned_at: Some(now() - 86_400),
+    }
 }
 
 struct World {
@@ -38,8 +49,16 @@ impl World {
         let moto = Moto::start();
         a::create_repo(&moto.url, REPO);
         a::enhanced_scanning(&moto.url, "app/*");
-        let st = ScenarioState { images: scripts.into_iter().collect(), page_size, ..Default::default() };
-        World { moto, scen: Scenario::start(st), dir: tempfile::tempdir().unwrap() }
+        let st = ScenarioState {
+            images: scripts.into_iter().collect(),
+            page_size,
+            ..Default::default()
+        };
+        World {
+            moto,
+            scen: Scenario::start(st),
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn gate(&self, args: &[&str]) -> (i32, String, String) {
@@ -47,20 +66,42 @@ impl World {
         let mut full = vec!["gate"];
         full.extend_from_slice(FAST);
         full.extend_from_slice(args);
-        text(&a::run(&self.moto.url, &self.scen.url, &full, &[], self.dir.path()))
+        text(&a::run(
+            &self.moto.url,
+            &self.scen.url,
+            &full,
+            &[],
+            self.dir.path(),
+        ))
     }
 
     fn script(&self, digest: &str, s: DigestScript) {
-        self.scen.state.lock().unwrap().images.insert(digest.to_string(), s);
+        self.scen
+            .state
+            .lock()
+            .unwrap()
+            .images
+            .insert(digest.to_string(), s);
     }
 }
 
 fn script(cov: Vec<Cov>, reads: Vec<Read>) -> DigestScript {
-    DigestScript { coverage: VecDeque::from(cov), reads: VecDeque::from(reads) }
+    DigestScript {
+        coverage: VecDeque::from(cov),
+        reads: VecDeque::from(reads),
+    }
 }
 
 fn crit(d: &str) -> Value {
-    finding("CVE-2024-0001", "CRITICAL", "openssl", "3.0.1", Some("3.0.13"), d, REPO)
+    finding(
+        "CVE-2024-0001",
+        "CRITICAL",
+        "openssl",
+        "3.0.1",
+        Some("3.0.13"),
+        d,
+        REPO,
+    )
 }
 fn low(d: &str) -> Value {
     finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, d, REPO)
@@ -75,24 +116,55 @@ fn pending_then_done_passes_with_table_and_report() {
         script(
             vec![
                 Cov::NoRow,
-                Cov::Row { code: "ACTIVE", reason: "PENDING_INITIAL_SCAN", last_scanned_at: None },
-                Cov::Row { code: "ACTIVE", reason: "SCAN_IN_PROGRESS", last_scanned_at: None },
+                Cov::Row {
+                    code: "ACTIVE",
+                    reason: "PENDING_INITIAL_SCAN",
+                    last_scanned_at: None,
+                },
+                Cov::Row {
+                    code: "ACTIVE",
+                    reason: "SCAN_IN_PROGRESS",
+                    last_scanned_at: None,
+                },
                 done_now(),
             ],
             vec![Read::Findings(vec![low(&d)])],
         ),
     );
-    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--fail-on", "HIGH", "--report-dir", "r", "--timeout", "60s"]);
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "HIGH",
+        "--report-dir",
+        "r",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("PASS") && out.contains(&d), "{out}");
-    assert!(out.contains("CVE-2024-0002") && out.contains("1.2.11 → (no fix)"), "{out}");
-    assert!(err.contains("PENDING_INITIAL_SCAN") && err.contains("SCAN_IN_PROGRESS"), "progress lines: {err}");
+    assert!(
+        out.contains("CVE-2024-0002") && out.contains("1.2.11 → (no fix)"),
+        "{out}"
+    );
+    assert!(
+        err.contains("PENDING_INITIAL_SCAN") && err.contains("SCAN_IN_PROGRESS"),
+        "progress lines: {err}"
+    );
     assert!(w.scen.calls("ListCoverage") >= 4);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["verdict"], "pass");
     assert_eq!(report["schemaVersion"], 1);
     assert_eq!(report["images"][0]["image"]["digest"], d.as_str());
-    assert_eq!(report["images"][0]["evaluation"]["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["images"][0]["evaluation"]["findings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     for f in ["report.sarif", "junit.xml", "summary.md"] {
         assert!(w.dir.path().join("r").join(f).exists(), "{f} written");
     }
@@ -103,20 +175,52 @@ fn findings_arriving_after_done_are_waited_for() {
     let w = World::new(vec![], 0);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "late");
     // Status says done, the first read is empty, the CRITICAL shows up one read later.
-    w.script(&d, script(vec![done_now()], vec![Read::Findings(vec![]), Read::Findings(vec![crit(&d)])]));
-    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--fail-on", "CRITICAL", "--timeout", "60s"]);
-    assert_eq!(code, 1, "a gate that stops at the first read passes early:\n{out}\n{err}");
-    assert!(out.contains("FAIL") && out.contains("CVE-2024-0001"), "{out}");
+    w.script(
+        &d,
+        script(
+            vec![done_now()],
+            vec![Read::Findings(vec![]), Read::Findings(vec![crit(&d)])],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(
+        code, 1,
+        "a gate that stops at the first read passes early:\n{out}\n{err}"
+    );
+    assert!(
+        out.contains("FAIL") && out.contains("CVE-2024-0001"),
+        "{out}"
+    );
     assert!(out.contains("3.0.1 → 3.0.13"), "{out}");
-    assert!(w.scen.calls("ListFindings") >= 3, "kept reading until two reads agreed");
+    assert!(
+        w.scen.calls("ListFindings") >= 3,
+        "kept reading until two reads agreed"
+    );
 }
 
 #[test]
 fn an_old_scan_needs_one_read_and_no_settle_wait() {
     let w = World::new(vec![], 0);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "old");
-    w.script(&d, script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]));
-    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "60s", "--settle", "30s"]);
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--timeout",
+        "60s",
+        "--settle",
+        "30s",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(w.scen.calls("ListFindings"), 1);
     assert_eq!(w.scen.calls("ListCoverage"), 1);
@@ -127,15 +231,49 @@ fn two_hundred_sixty_findings_over_three_pages() {
     let w = World::new(vec![], 100);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "many");
     let many: Vec<Value> = (0..260)
-        .map(|i| finding(&format!("CVE-2024-{i:04}"), if i % 2 == 0 { "MEDIUM" } else { "LOW" }, "pkg", "1", Some("2"), &d, REPO))
+        .map(|i| {
+            finding(
+                &format!("CVE-2024-{i:04}"),
+                if i % 2 == 0 { "MEDIUM" } else { "LOW" },
+                "pkg",
+                "1",
+                Some("2"),
+                &d,
+                REPO,
+            )
+        })
         .collect();
-    w.script(&d, script(vec![done_long_ago()], vec![Read::Findings(many)]));
-    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--max-medium", "129", "--report-dir", "r", "--timeout", "60s", "--format", "json"]);
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(many)]),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--max-medium",
+        "129",
+        "--report-dir",
+        "r",
+        "--timeout",
+        "60s",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 1, "130 MEDIUM > 129:\n{err}");
     let report: Value = serde_json::from_str(&out).expect("--format json prints the report");
-    assert_eq!(report["images"][0]["evaluation"]["findings"].as_array().unwrap().len(), 260);
+    assert_eq!(
+        report["images"][0]["evaluation"]["findings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        260
+    );
     assert_eq!(report["images"][0]["evaluation"]["counted"]["MEDIUM"], 130);
-    assert_eq!(w.scen.calls("ListFindings"), 3, "three pages of 100, 100, 60");
+    assert_eq!(
+        w.scen.calls("ListFindings"),
+        3,
+        "three pages of 100, 100, 60"
+    );
     let log = w.scen.state.lock().unwrap().log.clone();
     let first = log.iter().find(|(op, _)| op == "ListFindings").unwrap();
     let fc = &first.1["filterCriteria"];
@@ -152,14 +290,29 @@ fn throttling_is_retried_honouring_retry_after() {
     w.script(
         &d,
         script(
-            vec![Cov::Throttle { retry_after: Some(1) }, Cov::Throttle { retry_after: None }, done_long_ago()],
-            vec![Read::Throttle { retry_after: Some(1) }, Read::Findings(vec![low(&d)])],
+            vec![
+                Cov::Throttle {
+                    retry_after: Some(1),
+                },
+                Cov::Throttle { retry_after: None },
+                done_long_ago(),
+            ],
+            vec![
+                Read::Throttle {
+                    retry_after: Some(1),
+                },
+                Read::Findings(vec![low(&d)]),
+            ],
         ),
     );
     let t = Instant::now();
     let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "60s"]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(t.elapsed() >= Duration::from_secs(2), "two Retry-After: 1 hints honoured, took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "two Retry-After: 1 hints honoured, took {:?}",
+        t.elapsed()
+    );
     assert_eq!(w.scen.calls("ListCoverage"), 3);
     assert_eq!(w.scen.calls("ListFindings"), 2);
 }
@@ -180,12 +333,28 @@ fn terminal_coverage_reasons_end_at_once() {
     {
         let tag = format!("t{i}");
         let d = a::put_image(&w.moto.url, REPO, Some(&tag), reason);
-        w.script(&d, script(vec![Cov::Row { code: "INACTIVE", reason, last_scanned_at: None }], vec![]));
+        w.script(
+            &d,
+            script(
+                vec![Cov::Row {
+                    code: "INACTIVE",
+                    reason,
+                    last_scanned_at: None,
+                }],
+                vec![],
+            ),
+        );
         let t = Instant::now();
         let (got, out, err) = w.gate(&["--image", &format!("app/web:{tag}"), "--timeout", "60s"]);
         assert_eq!(got, code, "{reason}: {out}\n{err}");
-        assert!(t.elapsed() < Duration::from_secs(20), "{reason} must not wait out the timeout");
-        let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{reason}: no error line in {err}"));
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{reason} must not wait out the timeout"
+        );
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("{reason}: no error line in {err}"));
         assert!(line.contains(reason), "{line}");
     }
 }
@@ -198,9 +367,17 @@ fn scanning_not_enabled_or_not_covered_is_inconclusive() {
     w.script(&d, script(vec![Cov::NoRow], vec![]));
     let (code, _out, err) = w.gate(&["--image", "other:v1", "--timeout", "60s"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("repository other matches no enhanced scanning rule") && err.contains("put-registry-scanning-configuration"), "{err}");
+    assert!(
+        err.contains("repository other matches no enhanced scanning rule")
+            && err.contains("put-registry-scanning-configuration"),
+        "{err}"
+    );
 
-    a::ecr(&w.moto.url, "PutRegistryScanningConfiguration", serde_json::json!({ "scanType": "BASIC", "rules": [] }));
+    a::ecr(
+        &w.moto.url,
+        "PutRegistryScanningConfiguration",
+        serde_json::json!({ "scanType": "BASIC", "rules": [] }),
+    );
     let (code, _out, err) = w.gate(&["--image", "app/web:nope-but-basic", "--timeout", "60s"]);
     // The tag does not exist: resolution fails first (exit 4), before scanning is checked.
     assert_eq!(code, 4, "{err}");
@@ -227,23 +404,54 @@ fn access_denied_names_the_missing_permission() {
     );
     let (code, _out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "60s"]);
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("access denied calling inspector2:ListFindings") && err.contains("grant inspector2:ListFindings"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "one error line: {err}");
+    assert!(
+        err.contains("access denied calling inspector2:ListFindings")
+            && err.contains("grant inspector2:ListFindings"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one error line: {err}"
+    );
 }
 
 #[test]
 fn timeout_fails_closed_unless_on_timeout_pass() {
     let w = World::new(vec![], 0);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "slow");
-    w.script(&d, script(vec![Cov::Row { code: "ACTIVE", reason: "SCAN_IN_PROGRESS", last_scanned_at: None }], vec![]));
+    w.script(
+        &d,
+        script(
+            vec![Cov::Row {
+                code: "ACTIVE",
+                reason: "SCAN_IN_PROGRESS",
+                last_scanned_at: None,
+            }],
+            vec![],
+        ),
+    );
     let t = Instant::now();
     let (code, _out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "2s"]);
     assert_eq!(code, 3, "{err}");
     assert!(t.elapsed() < Duration::from_secs(10));
-    assert!(err.contains("timed out after 2s") && err.contains("SCAN_IN_PROGRESS"), "{err}");
-    let (code, _out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "2s", "--on-timeout", "pass"]);
+    assert!(
+        err.contains("timed out after 2s") && err.contains("SCAN_IN_PROGRESS"),
+        "{err}"
+    );
+    let (code, _out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--timeout",
+        "2s",
+        "--on-timeout",
+        "pass",
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning:") && err.contains("--on-timeout pass"), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("--on-timeout pass"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -271,36 +479,99 @@ fn multi_arch_index_fails_naming_the_bad_platform() {
     let w = World::new(vec![], 0);
     let amd = a::put_image(&w.moto.url, REPO, None, "amd64");
     let arm = a::put_image(&w.moto.url, REPO, None, "arm64");
-    let idx = a::put_index(&w.moto.url, REPO, "multi", &[(amd.clone(), "linux", "amd64"), (arm.clone(), "linux", "arm64")]);
-    w.script(&amd, script(vec![done_long_ago()], vec![Read::Findings(vec![low(&amd)])]));
-    w.script(&arm, script(vec![done_long_ago()], vec![Read::Findings(vec![crit(&arm)])]));
-    let (code, out, err) = w.gate(&["--image", "app/web:multi", "--fail-on", "CRITICAL", "--timeout", "60s", "--report-dir", "r",
-        "--image-definitions", "imagedefinitions.json", "--container-name", "web"]);
+    let idx = a::put_index(
+        &w.moto.url,
+        REPO,
+        "multi",
+        &[
+            (amd.clone(), "linux", "amd64"),
+            (arm.clone(), "linux", "arm64"),
+        ],
+    );
+    w.script(
+        &amd,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![low(&amd)])]),
+    );
+    w.script(
+        &arm,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Findings(vec![crit(&arm)])],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:multi",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "60s",
+        "--report-dir",
+        "r",
+        "--image-definitions",
+        "imagedefinitions.json",
+        "--container-name",
+        "web",
+    ]);
     assert_eq!(code, 1, "{out}\n{err}");
     let fail_line = out.lines().find(|l| l.starts_with("FAIL")).unwrap();
     assert!(fail_line.contains(&arm), "{out}");
     assert!(out.contains("platform linux/arm64"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("PASS") && l.contains(&amd)), "{out}");
-    assert!(!out.contains(&a::sha256(b"attestation")), "attestation manifests are not gated");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("PASS") && l.contains(&amd)),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&a::sha256(b"attestation")),
+        "attestation manifests are not gated"
+    );
     // Only the platform manifests are asked about, never the index itself.
     let log = w.scen.state.lock().unwrap().log.clone();
     assert!(log.iter().all(|(_, b)| !b.to_string().contains(&idx)));
-    assert!(!w.dir.path().join("imagedefinitions.json").exists(), "no hand-off on fail");
+    assert!(
+        !w.dir.path().join("imagedefinitions.json").exists(),
+        "no hand-off on fail"
+    );
 }
 
 #[test]
 fn hand_off_files_pin_the_digest_on_pass() {
     let w = World::new(vec![], 0);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "handoff");
-    w.script(&d, script(vec![done_long_ago()], vec![Read::Findings(vec![])]));
-    let (code, _o, err) = w.gate(&["--image", "app/web:v1", "--timeout", "30s", "--image-definitions", "defs.json",
-        "--container-name", "web", "--image-detail", "imageDetail.json"]);
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
+    );
+    let (code, _o, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--timeout",
+        "30s",
+        "--image-definitions",
+        "defs.json",
+        "--container-name",
+        "web",
+        "--image-detail",
+        "imageDetail.json",
+    ]);
     assert_eq!(code, 0, "{err}");
-    let defs: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("defs.json")).unwrap()).unwrap();
+    let defs: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("defs.json")).unwrap())
+            .unwrap();
     assert_eq!(defs[0]["name"], "web");
-    assert_eq!(defs[0]["imageUri"], format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app/web@{d}"));
-    let det: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("imageDetail.json")).unwrap()).unwrap();
-    assert_eq!(det["ImageURI"], format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app/web@{d}"));
+    assert_eq!(
+        defs[0]["imageUri"],
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app/web@{d}")
+    );
+    let det: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.dir.path().join("imageDetail.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        det["ImageURI"],
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app/web@{d}")
+    );
 }
 
 #[test]
@@ -310,10 +581,29 @@ fn several_images_are_gated_concurrently() {
     let d2 = a::put_image(&w.moto.url, REPO, Some("b"), "c2");
     // Both need ~1s of polling; run one after the other that would take twice as long.
     for d in [&d1, &d2] {
-        let pending = Cov::Row { code: "ACTIVE", reason: "SCAN_IN_PROGRESS", last_scanned_at: None };
-        w.script(d, script(vec![pending.clone(), pending.clone(), pending, done_long_ago()], vec![Read::Findings(vec![])]));
+        let pending = Cov::Row {
+            code: "ACTIVE",
+            reason: "SCAN_IN_PROGRESS",
+            last_scanned_at: None,
+        };
+        w.script(
+            d,
+            script(
+                vec![pending.clone(), pending.clone(), pending, done_long_ago()],
+                vec![Read::Findings(vec![])],
+            ),
+        );
     }
-    let (code, out, err) = w.gate(&["--image", "app/web:a", "--image", "app/web:b", "--timeout", "60s", "--poll-interval", "300ms"]);
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:a",
+        "--image",
+        "app/web:b",
+        "--timeout",
+        "60s",
+        "--poll-interval",
+        "300ms",
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains(&d1) && out.contains(&d2));
     assert!(out.contains("passed (2 image(s))"), "{out}");
@@ -323,8 +613,28 @@ fn several_images_are_gated_concurrently() {
 fn findings_command_prints_json_without_a_verdict() {
     let w = World::new(vec![], 0);
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "findings");
-    w.script(&d, script(vec![done_long_ago()], vec![Read::Findings(vec![crit(&d), low(&d)])]));
-    let o = a::run(&w.moto.url, &w.scen.url, &["findings", "--image", "app/web:v1", "--timeout", "30s", "--poll-interval", "50ms"], &[], w.dir.path());
+    w.script(
+        &d,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Findings(vec![crit(&d), low(&d)])],
+        ),
+    );
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "findings",
+            "--image",
+            "app/web:v1",
+            "--timeout",
+            "30s",
+            "--poll-interval",
+            "50ms",
+        ],
+        &[],
+        w.dir.path(),
+    );
     let (code, out, err) = text(&o);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -332,6 +642,12 @@ fn findings_command_prints_json_without_a_verdict() {
     assert_eq!(v["images"][0]["findings"][0]["id"], "CVE-2024-0001");
     // The saved file evaluates offline to the same verdict the gate would give.
     std::fs::write(w.dir.path().join("f.json"), &out).unwrap();
-    let o = a::run(&w.moto.url, &w.scen.url, &["evaluate", "--findings", "f.json", "--fail-on", "CRITICAL"], &[], w.dir.path());
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &["evaluate", "--findings", "f.json", "--fail-on", "CRITICAL"],
+        &[],
+        w.dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
 }

@@ -62,10 +62,18 @@ pub fn index_children(manifest_json: &str) -> Result<Option<Vec<(String, String)
     }
     let mut out = Vec::new();
     for d in m.manifests.unwrap_or_default() {
-        let attestation = d.annotations.get("vnd.docker.reference.type").map(String::as_str)
+        let attestation = d
+            .annotations
+            .get("vnd.docker.reference.type")
+            .map(String::as_str)
             == Some("attestation-manifest");
-        let unknown = d.platform.as_ref().is_some_and(|p| p.os == "unknown" || p.architecture == "unknown");
-        let image = d.media_type.is_empty() || d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
+        let unknown = d
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.os == "unknown" || p.architecture == "unknown");
+        let image = d.media_type.is_empty()
+            || d.media_type == OCI_MANIFEST
+            || d.media_type == DOCKER_MANIFEST;
         if attestation || unknown || !image {
             continue;
         }
@@ -111,7 +119,11 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
             .and_then(|f| f.failure_code().map(|c| c.as_str().to_string()))
             .unwrap_or_else(|| "ImageNotFound".into());
         // Not-found just after a push is retried briefly; the grace deadline ends it.
-        Err(CallError { class: super::Class::Transient(None), code, message: "not found".into() })
+        Err(CallError {
+            class: super::Class::Transient(None),
+            code,
+            message: "not found".into(),
+        })
     };
     let img = retry::call(Schedule { min: Duration::from_millis(500), max: Duration::from_secs(4), factor: 2.0 }, grace, call)
         .await
@@ -162,9 +174,17 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
 
 /// Whether enhanced scanning will ever scan `repository`. `Ok(Some(frequency))` when covered;
 /// an inconclusive error when it will not be; `Ok(None)` when we could not tell (no permission).
-pub async fn check_coverage(c: &Clients, repository: &str, deadline: Instant) -> Result<Option<String>> {
+pub async fn check_coverage(
+    c: &Clients,
+    repository: &str,
+    deadline: Instant,
+) -> Result<Option<String>> {
     let conf = retry::call(Schedule::CALL, deadline, || async {
-        c.ecr.get_registry_scanning_configuration().send().await.map_err(|e| classify(e, |_| None))
+        c.ecr
+            .get_registry_scanning_configuration()
+            .send()
+            .await
+            .map_err(|e| classify(e, |_| None))
     })
     .await;
     let conf = match conf {
@@ -172,7 +192,10 @@ pub async fn check_coverage(c: &Clients, repository: &str, deadline: Instant) ->
         Err(e) if e.class == super::Class::AccessDenied => return Ok(None),
         Err(e) => return Err(e.into_error("ecr:GetRegistryScanningConfiguration")),
     };
-    let scan_type = conf.scanning_configuration().and_then(|s| s.scan_type()).cloned();
+    let scan_type = conf
+        .scanning_configuration()
+        .and_then(|s| s.scan_type())
+        .cloned();
     if scan_type == Some(ScanType::Basic) || scan_type.is_none() {
         return Err(Error::inconclusive(format!(
             "registry {} uses BASIC scanning, so Amazon Inspector never scans {repository}: enable enhanced scanning (`aws inspector2 enable --resource-types ECR`) and add a rule for the repository",
@@ -197,7 +220,8 @@ pub async fn check_coverage(c: &Clients, repository: &str, deadline: Instant) ->
         return Ok(None);
     };
     let freq = rc.scan_frequency().cloned();
-    if rc.applied_scan_filters().is_empty() || freq == Some(ScanFrequency::Manual) || freq.is_none() {
+    if rc.applied_scan_filters().is_empty() || freq == Some(ScanFrequency::Manual) || freq.is_none()
+    {
         return Err(Error::inconclusive(format!(
             "repository {repository} matches no enhanced scanning rule, so Inspector will never scan it; add one (keeping your existing rules) with `aws ecr put-registry-scanning-configuration --scan-type ENHANCED --rules '[{{\"scanFrequency\":\"CONTINUOUS_SCAN\",\"repositoryFilters\":[{{\"filter\":\"{repository}\",\"filterType\":\"WILDCARD\"}}]}}]'`"
         )));
@@ -207,7 +231,10 @@ pub async fn check_coverage(c: &Clients, repository: &str, deadline: Instant) ->
 
 /// ECR's own view of the scan (`DescribeImageScanFindings`), used when Inspector coverage
 /// cannot be read. `Ok(None)` means no scan yet (`ScanNotFoundException` is normal early on).
-pub async fn scan_status(c: &Clients, img: &ScannedImage) -> std::result::Result<Option<String>, CallError> {
+pub async fn scan_status(
+    c: &Clients,
+    img: &ScannedImage,
+) -> std::result::Result<Option<String>, CallError> {
     let r = c
         .ecr
         .describe_image_scan_findings()
@@ -218,7 +245,10 @@ pub async fn scan_status(c: &Clients, img: &ScannedImage) -> std::result::Result
         .send()
         .await;
     match r {
-        Ok(out) => Ok(out.image_scan_status().and_then(|s| s.status()).map(|s| s.as_str().to_string())),
+        Ok(out) => Ok(out
+            .image_scan_status()
+            .and_then(|s| s.status())
+            .map(|s| s.as_str().to_string())),
         Err(e) => {
             let e = classify(e, |_| None);
             if e.code == "ScanNotFoundException" {
@@ -232,7 +262,11 @@ pub async fn scan_status(c: &Clients, img: &ScannedImage) -> std::result::Result
 
 /// Registry credentials from `GetAuthorizationToken`: (username, password, proxy endpoint).
 /// The password is only ever handed to the registry client, never printed.
-pub async fn registry_auth(c: &Clients, registry: Option<&str>, deadline: Instant) -> Result<(String, String, String)> {
+pub async fn registry_auth(
+    c: &Clients,
+    registry: Option<&str>,
+    deadline: Instant,
+) -> Result<(String, String, String)> {
     let out = retry::call(Schedule::CALL, deadline, || async {
         let mut req = c.ecr.get_authorization_token();
         if let Some(r) = registry {
@@ -245,19 +279,22 @@ pub async fn registry_auth(c: &Clients, registry: Option<&str>, deadline: Instan
     })
     .await
     .map_err(|e| e.into_error("ecr:GetAuthorizationToken"))?;
-    let data = out
-        .authorization_data()
-        .first()
-        .ok_or_else(|| Error::runtime("ecr:GetAuthorizationToken returned no authorization data"))?;
+    let data = out.authorization_data().first().ok_or_else(|| {
+        Error::runtime("ecr:GetAuthorizationToken returned no authorization data")
+    })?;
     let token = data.authorization_token().unwrap_or_default();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| Error::runtime("ecr:GetAuthorizationToken returned a token that is not base64 user:password"))?;
-    let (user, pass) = decoded
-        .split_once(':')
-        .ok_or_else(|| Error::runtime("ecr:GetAuthorizationToken returned a token without a user name"))?;
+        .ok_or_else(|| {
+            Error::runtime(
+                "ecr:GetAuthorizationToken returned a token that is not base64 user:password",
+            )
+        })?;
+    let (user, pass) = decoded.split_once(':').ok_or_else(|| {
+        Error::runtime("ecr:GetAuthorizationToken returned a token without a user name")
+    })?;
     let endpoint = data.proxy_endpoint().unwrap_or_default().to_string();
     Ok((user.to_string(), pass.to_string(), endpoint))
 }
@@ -274,7 +311,13 @@ mod tests {
           {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:c","size":1,"platform":{"os":"unknown","architecture":"unknown"},
            "annotations":{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"sha256:a"}}]}"#;
         let c = index_children(idx).unwrap().unwrap();
-        assert_eq!(c, vec![("sha256:a".into(), "linux/amd64".into()), ("sha256:b".into(), "linux/arm64/v8".into())]);
+        assert_eq!(
+            c,
+            vec![
+                ("sha256:a".into(), "linux/amd64".into()),
+                ("sha256:b".into(), "linux/arm64/v8".into())
+            ]
+        );
         let single = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
         assert_eq!(index_children(single).unwrap(), None);
         assert!(index_children("{not json").is_err());

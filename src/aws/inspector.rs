@@ -21,7 +21,10 @@ pub struct CoverageRow {
 
 /// The coverage `resourceId` of an image manifest.
 pub fn resource_id(img: &ScannedImage) -> String {
-    format!("arn:aws:ecr:{}:{}:repository/{}/{}", img.region, img.registry, img.repository, img.digest)
+    format!(
+        "arn:aws:ecr:{}:{}:repository/{}/{}",
+        img.region, img.registry, img.repository, img.digest
+    )
 }
 
 fn coverage_retry_after(e: &ListCoverageError) -> Option<i32> {
@@ -59,22 +62,40 @@ pub async fn coverage(c: &Clients, img: &ScannedImage) -> Result<Option<Coverage
         .send()
         .await
         .map_err(|e| classify(e, coverage_retry_after))?;
-    let Some(row) = out.covered_resources().first() else { return Ok(None) };
+    let Some(row) = out.covered_resources().first() else {
+        return Ok(None);
+    };
     let (status_code, reason) = match row.scan_status() {
-        Some(s) => (s.status_code().as_str().to_string(), s.reason().as_str().to_string()),
+        Some(s) => (
+            s.status_code().as_str().to_string(),
+            s.reason().as_str().to_string(),
+        ),
         None => (String::new(), String::new()),
     };
-    let last_scanned_at =
-        row.last_scanned_at().and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok());
-    Ok(Some(CoverageRow { status_code, reason, last_scanned_at }))
+    let last_scanned_at = row
+        .last_scanned_at()
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok());
+    Ok(Some(CoverageRow {
+        status_code,
+        reason,
+        last_scanned_at,
+    }))
 }
 
 fn build_err(e: aws_sdk_inspector2::error::BuildError) -> CallError {
-    CallError { class: super::Class::Permanent, code: "Build".into(), message: e.to_string() }
+    CallError {
+        class: super::Class::Permanent,
+        code: "Build".into(),
+        message: e.to_string(),
+    }
 }
 
 fn eq(v: &str) -> Result<StringFilter, CallError> {
-    StringFilter::builder().comparison(StringComparison::Equals).value(v).build().map_err(build_err)
+    StringFilter::builder()
+        .comparison(StringComparison::Equals)
+        .value(v)
+        .build()
+        .map_err(build_err)
 }
 
 /// One page of ACTIVE findings for the image; `next` continues.
@@ -99,7 +120,10 @@ pub async fn findings_page(
         .await
         .map_err(|e| classify(e, findings_retry_after))?;
     let findings = out.findings().iter().map(convert).collect();
-    let next = out.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
     Ok((findings, next))
 }
 
@@ -143,7 +167,11 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
         epss_score: f.epss().map(|e| e.score()),
         packages,
         source_url: pvd.and_then(|p| p.source_url()).map(str::to_string),
-        remediation: f.remediation().and_then(|r| r.recommendation()).and_then(|r| r.text()).map(str::to_string),
+        remediation: f
+            .remediation()
+            .and_then(|r| r.recommendation())
+            .and_then(|r| r.text())
+            .map(str::to_string),
         image_digest: ecr.map(|e| e.image_hash().to_string()),
         repository: ecr.map(|e| e.repository_name().to_string()),
     }

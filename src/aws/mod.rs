@@ -7,10 +7,11 @@ pub mod inspector;
 use crate::error::Error;
 use crate::retry::Retryable;
 use aws_config::BehaviorVersion;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ErrorKind;
 use std::time::Duration;
 
 /// What the user asked for on the command line.
@@ -62,7 +63,9 @@ pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
             .await;
         conf = conf
             .into_builder()
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
             .build();
     }
     Ok(Clients {
@@ -140,7 +143,10 @@ const DENIED: &[&str] = &[
 ];
 
 /// Classify any SDK error. `retry_after` extracts a service's `retryAfterSeconds`, if any.
-pub fn classify<E>(err: SdkError<E, HttpResponse>, retry_after: impl Fn(&E) -> Option<i32>) -> CallError
+pub fn classify<E>(
+    err: SdkError<E, HttpResponse>,
+    retry_after: impl Fn(&E) -> Option<i32>,
+) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -148,43 +154,185 @@ where
     match &err {
         SdkError::ServiceError(se) => {
             let e = se.err();
-            let code = e.code().unwrap_or("Unknown").to_string();
+            let status = se.raw().status().as_u16();
+            // An answer without an error code (a proxy's HTML page) is named by its status.
+            let code = e
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
             let msg = e.message().unwrap_or("").to_string();
-            let message = if msg.is_empty() { code.clone() } else { format!("{code}: {msg}") };
+            let message = if msg.is_empty() {
+                code.clone()
+            } else {
+                format!("{code}: {msg}")
+            };
+            // Only Inspector2 models `retryAfterSeconds`; ECR and CodePipeline (awsJson) can
+            // still send the standard `Retry-After` header, which is honoured the same way.
+            let header_hint = se
+                .raw()
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let hint = retry_after(e)
+                .map(|s| s.max(0) as u64)
+                .or(header_hint)
+                .map(Duration::from_secs);
             let class = if THROTTLING.contains(&code.as_str()) {
-                Class::Transient(retry_after(e).map(|s| Duration::from_secs(s.max(0) as u64)))
+                Class::Transient(hint)
             } else if DENIED.contains(&code.as_str()) {
                 Class::AccessDenied
-            } else {
-                let status = se.raw().status().as_u16();
+            } else if status == 429 || status >= 500 {
                 // Unmodelled 429/5xx answers (proxies, load balancers) are transient too.
-                if status == 429 || status >= 500 {
-                    Class::Transient(None)
-                } else {
-                    Class::Permanent
-                }
+                Class::Transient(hint)
+            } else {
+                Class::Permanent
             };
-            CallError { class, code, message }
+            CallError {
+                class,
+                code,
+                message,
+            }
         }
-        SdkError::TimeoutError(_) => {
-            CallError { class: Class::Transient(None), code: "Timeout".into(), message: "request timed out".into() }
-        }
+        SdkError::TimeoutError(_) => CallError {
+            class: Class::Transient(None),
+            code: "Timeout".into(),
+            message: "request timed out".into(),
+        },
         SdkError::DispatchFailure(d) => {
-            let class = if d.is_io() || d.is_timeout() { Class::Transient(None) } else { Class::Permanent };
-            let message = if text.contains("no credentials") || text.contains("NoCredentials") || text.contains("credentials") {
+            // A connection closed before the answer arrived is "other" with a transient kind
+            // (hyper's IncompleteMessage), not "io": it must be retried like a reset.
+            let transient_other = matches!(
+                d.as_other(),
+                Some(
+                    ErrorKind::TransientError | ErrorKind::ThrottlingError | ErrorKind::ServerError
+                )
+            );
+            let class = if d.is_io() || d.is_timeout() || transient_other {
+                Class::Transient(None)
+            } else {
+                Class::Permanent
+            };
+            let message = if text.contains("no credentials")
+                || text.contains("NoCredentials")
+                || text.contains("credentials")
+            {
                 "no usable AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role)".to_string()
             } else {
                 one_line(&text)
             };
-            CallError { class, code: "Dispatch".into(), message }
+            CallError {
+                class,
+                code: "Dispatch".into(),
+                message,
+            }
         }
-        SdkError::ResponseError(_) => {
-            CallError { class: Class::Transient(None), code: "Response".into(), message: one_line(&text) }
+        SdkError::ResponseError(r) => {
+            // An unreadable answer (a proxy's HTML 503 to a JSON API): name its status first.
+            let status = r.raw().status().as_u16();
+            CallError {
+                class: Class::Transient(None),
+                code: "Response".into(),
+                message: format!("HTTP {status}: {}", one_line(&text)),
+            }
         }
-        _ => CallError { class: Class::Permanent, code: "Sdk".into(), message: one_line(&text) },
+        _ => CallError {
+            class: Class::Permanent,
+            code: "Sdk".into(),
+            message: one_line(&text),
+        },
     }
 }
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_inspector2::operation::list_coverage::ListCoverageError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    fn dispatch(e: ConnectorError) -> CallError {
+        classify(
+            SdkError::<ListCoverageError, HttpResponse>::dispatch_failure(e),
+            |_| None,
+        )
+    }
+
+    #[test]
+    fn connection_lost_before_the_answer_is_transient() {
+        let closed = || {
+            Box::new(std::io::Error::other(
+                "connection closed before message completed",
+            ))
+        };
+        // hyper's IncompleteMessage (the server closed the socket without answering).
+        assert_eq!(
+            dispatch(ConnectorError::other(
+                closed(),
+                Some(ErrorKind::TransientError)
+            ))
+            .class,
+            Class::Transient(None)
+        );
+        assert_eq!(
+            dispatch(ConnectorError::io(closed())).class,
+            Class::Transient(None)
+        );
+        assert_eq!(
+            dispatch(ConnectorError::other(closed(), None)).class,
+            Class::Permanent
+        );
+        assert_eq!(
+            dispatch(ConnectorError::user(closed())).class,
+            Class::Permanent
+        );
+    }
+
+    fn answered(status: u16, code: Option<&str>, retry_after: Option<&str>) -> CallError {
+        use aws_smithy_types::error::ErrorMetadata;
+        let mut meta = ErrorMetadata::builder();
+        if let Some(c) = code {
+            meta = meta.code(c);
+        }
+        let err = ListCoverageError::generic(meta.build());
+        let mut raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        if let Some(r) = retry_after {
+            raw.headers_mut().insert("Retry-After", r.to_string());
+        }
+        classify(SdkError::service_error(err, raw), |_| None)
+    }
+
+    #[test]
+    fn retry_after_header_is_a_hint_for_every_service() {
+        assert_eq!(
+            answered(429, Some("ThrottlingException"), Some("3")).class,
+            Class::Transient(Some(Duration::from_secs(3)))
+        );
+        assert_eq!(
+            answered(429, Some("ThrottlingException"), None).class,
+            Class::Transient(None)
+        );
+        assert_eq!(
+            answered(503, None, Some("2")).class,
+            Class::Transient(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            answered(400, Some("ValidationException"), Some("2")).class,
+            Class::Permanent
+        );
+    }
+
+    #[test]
+    fn an_answer_without_an_error_code_is_named_by_its_status() {
+        let e = answered(503, None, None);
+        assert_eq!(
+            (e.code.as_str(), e.class),
+            ("HTTP 503", Class::Transient(None))
+        );
+    }
 }

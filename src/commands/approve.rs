@@ -15,8 +15,12 @@ pub async fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
     let target = ApprovalTarget::parse(&args.approve)?;
     let text = std::fs::read_to_string(&args.report)
         .map_err(|e| Error::usage(format!("cannot read report {}: {e}", args.report.display())))?;
-    let report = Report::from_json(&text)
-        .map_err(|e| Error::usage(format!("{} is not an inspector-gate report.json: {e}", args.report.display())))?;
+    let report = Report::from_json(&text).map_err(|e| {
+        Error::usage(format!(
+            "{} is not an inspector-gate report.json: {e}",
+            args.report.display()
+        ))
+    })?;
     let clients = aws::clients(&(&args.aws).into()).await?;
     let deadline = Instant::now() + args.timeout;
     approval::decide(
@@ -31,5 +35,9 @@ pub async fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
     )
     .await?;
     progress.finish();
-    Ok(if report.verdict == Verdict::Pass { EXIT_PASS } else { EXIT_VIOLATION })
+    Ok(if report.verdict == Verdict::Pass {
+        EXIT_PASS
+    } else {
+        EXIT_VIOLATION
+    })
 }

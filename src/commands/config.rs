@@ -13,7 +13,19 @@ pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
     for (key, value, source) in &resolved.origins {
         println!("{key:<28} {value:<24} {source}");
     }
-    let max: Vec<String> = resolved.policy.max.iter().map(|(s, n)| format!("{s}<={n}")).collect();
-    println!("\neffective thresholds: {}", if max.is_empty() { "none".into() } else { max.join(", ") });
+    let max: Vec<String> = resolved
+        .policy
+        .max
+        .iter()
+        .map(|(s, n)| format!("{s}<={n}"))
+        .collect();
+    println!(
+        "\neffective thresholds: {}",
+        if max.is_empty() {
+            "none".into()
+        } else {
+            max.join(", ")
+        }
+    );
     Ok(0)
 }

@@ -25,22 +25,37 @@ pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool)
                 }
             }
             if !policy.ignores.is_empty() {
-                progress.warn("an Inspector2 Scan event carries counts only: ignore rules cannot match it");
+                progress.warn(
+                    "an Inspector2 Scan event carries counts only: ignore rules cannot match it",
+                );
             }
             vec![img]
         }
-        _ => return Err(Error::usage("give exactly one of --findings FILE or --event FILE")),
+        _ => {
+            return Err(Error::usage(
+                "give exactly one of --findings FILE or --event FILE",
+            ))
+        }
     };
     let reports: Vec<ImageReport> = images
         .into_iter()
         .map(|i| {
             let repo = (!i.image.repository.is_empty()).then_some(i.image.repository.as_str());
             let evaluation = evaluate(&policy, &i.findings, repo, today());
-            ImageReport { scan: i.scan.clone().unwrap_or_default(), image: i.image, evaluation }
+            ImageReport {
+                scan: i.scan.clone().unwrap_or_default(),
+                image: i.image,
+                evaluation,
+            }
         })
         .collect();
     let report = Report::new(now_rfc3339(), policy, reports);
-    for w in report.images.iter().flat_map(|i| i.evaluation.warnings.iter()).collect::<std::collections::BTreeSet<_>>() {
+    for w in report
+        .images
+        .iter()
+        .flat_map(|i| i.evaluation.warnings.iter())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         progress.warn(w);
     }
     print_report(&report, args.format, color);
@@ -49,5 +64,9 @@ pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool)
     }
     crate::ci::emit_from_env(&report, args.report_dir.as_deref())
         .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))?;
-    Ok(if report.verdict == Verdict::Pass { EXIT_PASS } else { EXIT_VIOLATION })
+    Ok(if report.verdict == Verdict::Pass {
+        EXIT_PASS
+    } else {
+        EXIT_VIOLATION
+    })
 }

@@ -12,7 +12,11 @@ use futures::future::join_all;
 use tokio::time::Instant;
 
 pub async fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
-    let refs = args.images.iter().map(|s| s.parse()).collect::<Result<Vec<ImageRef>>>()?;
+    let refs = args
+        .images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<ImageRef>>>()?;
     let clients = aws::clients(&(&args.aws).into()).await?;
     let opts = wait_options(&args.wait);
     let deadline = Instant::now() + opts.timeout;
@@ -23,18 +27,34 @@ pub async fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
         images.extend(resolved);
     }
     let waited = join_all(images.iter().map(|img| {
-        wait::wait(&clients, img, &opts, deadline, &progress, time::OffsetDateTime::now_utc)
+        wait::wait(
+            &clients,
+            img,
+            &opts,
+            deadline,
+            &progress,
+            time::OffsetDateTime::now_utc,
+        )
     }))
     .await;
     progress.finish();
-    let mut doc = FindingsDoc { schema_version: 1, images: Vec::new() };
+    let mut doc = FindingsDoc {
+        schema_version: 1,
+        images: Vec::new(),
+    };
     for (img, w) in images.into_iter().zip(waited) {
         let w = w?;
-        doc.images.push(ImageFindings { image: img, scan: Some(w.scan), findings: w.findings });
+        doc.images.push(ImageFindings {
+            image: img,
+            scan: Some(w.scan),
+            findings: w.findings,
+        });
     }
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::runtime(e.to_string()))? + "\n";
+    let text =
+        serde_json::to_string_pretty(&doc).map_err(|e| Error::runtime(e.to_string()))? + "\n";
     match &args.output {
-        Some(p) => std::fs::write(p, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?,
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?,
         None => print!("{text}"),
     }
     Ok(0)

@@ -44,7 +44,11 @@ async fn scan_one(
     progress: &Progress,
 ) -> Vec<Result<(ScannedImage, wait::Waited)>> {
     let (images, repository, r) = match g {
-        Gated::Pushed(images) => (images.clone(), images[0].repository.clone(), images[0].requested.clone()),
+        Gated::Pushed(images) => (
+            images.clone(),
+            images[0].repository.clone(),
+            images[0].requested.clone(),
+        ),
         Gated::Ref(r) => {
             progress.phase(&format!("resolving {r}"));
             match ecr::resolve(c, r, deadline).await {
@@ -57,20 +61,35 @@ async fn scan_one(
         progress.info(&format!(
             "{r} → {}{}",
             img.digest,
-            img.platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+            img.platform
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
         ));
     }
     match ecr::check_coverage(c, &repository, deadline).await {
-        Ok(Some(freq)) => progress.debug(&format!("{repository} is covered by enhanced scanning ({freq})")),
-        Ok(None) => progress.debug("could not read the scanning configuration; relying on Inspector coverage"),
+        Ok(Some(freq)) => progress.debug(&format!(
+            "{repository} is covered by enhanced scanning ({freq})"
+        )),
+        Ok(None) => progress
+            .debug("could not read the scanning configuration; relying on Inspector coverage"),
         Err(e) => return vec![Err(e)],
     }
     join_all(images.into_iter().map(|img| async move {
-        let w = wait::wait(c, &img, opts, deadline, progress, time::OffsetDateTime::now_utc).await;
-        w.map(|w| (img.clone(), w)).map_err(|e| match &img.platform {
-            Some(p) if !e.message.contains(p.as_str()) => e.context(format!("platform {p}")),
-            _ => e,
-        })
+        let w = wait::wait(
+            c,
+            &img,
+            opts,
+            deadline,
+            progress,
+            time::OffsetDateTime::now_utc,
+        )
+        .await;
+        w.map(|w| (img.clone(), w))
+            .map_err(|e| match &img.platform {
+                Some(p) if !e.message.contains(p.as_str()) => e.context(format!("platform {p}")),
+                _ => e,
+            })
     }))
     .await
 }
@@ -85,14 +104,22 @@ pub async fn scan_and_evaluate(
     progress: &Progress,
 ) -> Result<Vec<ImageReport>> {
     let deadline = Instant::now() + opts.timeout;
-    let all = join_all(refs.iter().map(|r| scan_one(c, r, opts, deadline, progress))).await;
+    let all = join_all(
+        refs.iter()
+            .map(|r| scan_one(c, r, opts, deadline, progress)),
+    )
+    .await;
     let mut reports = Vec::new();
     let mut errors: Vec<Error> = Vec::new();
     for res in all.into_iter().flatten() {
         match res {
             Ok((img, waited)) => {
                 let evaluation = evaluate(policy, &waited.findings, Some(&img.repository), today());
-                reports.push(ImageReport { image: img, scan: waited.scan, evaluation });
+                reports.push(ImageReport {
+                    image: img,
+                    scan: waited.scan,
+                    evaluation,
+                });
             }
             Err(e) if e.kind == ErrorKind::Timeout && on_timeout == OnTimeout::Pass => {
                 progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
@@ -122,7 +149,8 @@ pub fn write_reports(report: &Report, dir: &Path) -> Result<()> {
     ];
     for (name, text) in files {
         let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?;
+        std::fs::write(&p, text)
+            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?;
     }
     Ok(())
 }
@@ -143,18 +171,28 @@ fn validate(args: &GateArgs) -> Result<Vec<ImageRef>> {
             "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
         ));
     }
-    let refs = args.images.iter().map(|s| s.parse()).collect::<Result<Vec<ImageRef>>>()?;
+    let refs = args
+        .images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<ImageRef>>>()?;
     if args.push_from.is_some() && refs.len() != 1 {
-        return Err(Error::usage("--push-from pushes one image: give exactly one --image destination"));
+        return Err(Error::usage(
+            "--push-from pushes one image: give exactly one --image destination",
+        ));
     }
     if (args.image_definitions.is_some() || args.image_detail.is_some()) && refs.len() != 1 {
-        return Err(Error::usage("--image-definitions/--image-detail describe one image: give exactly one --image"));
+        return Err(Error::usage(
+            "--image-definitions/--image-detail describe one image: give exactly one --image",
+        ));
     }
     if let Some(a) = &args.approve {
         crate::approval::ApprovalTarget::parse(a)?;
     }
     if args.pipeline_execution_id.is_some() && args.approve.is_none() {
-        return Err(Error::usage("--pipeline-execution-id only makes sense with --approve PIPELINE/STAGE/ACTION"));
+        return Err(Error::usage(
+            "--pipeline-execution-id only makes sense with --approve PIPELINE/STAGE/ACTION",
+        ));
     }
     if args.wait.timeout.is_zero() {
         return Err(Error::usage("--timeout must be greater than zero"));
@@ -174,9 +212,24 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
         for r in &refs {
             println!("gate: {r}");
         }
-        let max: Vec<String> = policy.max.iter().map(|(s, n)| format!("{s}<={n}")).collect();
-        println!("policy: {}", if max.is_empty() { "no thresholds".into() } else { max.join(", ") });
-        println!("timeout: {} (on timeout: {:?})", wait::humanize(args.wait.timeout), args.wait.on_timeout);
+        let max: Vec<String> = policy
+            .max
+            .iter()
+            .map(|(s, n)| format!("{s}<={n}"))
+            .collect();
+        println!(
+            "policy: {}",
+            if max.is_empty() {
+                "no thresholds".into()
+            } else {
+                max.join(", ")
+            }
+        );
+        println!(
+            "timeout: {} (on timeout: {:?})",
+            wait::humanize(args.wait.timeout),
+            args.wait.on_timeout
+        );
         if let Some(d) = &args.report_dir {
             println!("reports: {}", d.display());
         }
@@ -189,14 +242,34 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
     let opts = wait_options(&args.wait);
     let gated: Vec<Gated> = match &args.push_from {
         Some(src) => vec![Gated::Pushed(
-            super::push::push_to_ecr(Some(&clients), src, &refs[0], &args.tags, args.registry_url.as_deref(), &progress)
-                .await?,
+            super::push::push_to_ecr(
+                Some(&clients),
+                src,
+                &refs[0],
+                &args.tags,
+                args.registry_url.as_deref(),
+                &progress,
+            )
+            .await?,
         )],
         None => refs.into_iter().map(Gated::Ref).collect(),
     };
-    let images = scan_and_evaluate(&clients, &gated, &policy, &opts, args.wait.on_timeout, &progress).await?;
+    let images = scan_and_evaluate(
+        &clients,
+        &gated,
+        &policy,
+        &opts,
+        args.wait.on_timeout,
+        &progress,
+    )
+    .await?;
     let report = Report::new(now_rfc3339(), policy, images);
-    for w in report.images.iter().flat_map(|i| i.evaluation.warnings.iter()).collect::<std::collections::BTreeSet<_>>() {
+    for w in report
+        .images
+        .iter()
+        .flat_map(|i| i.evaluation.warnings.iter())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         progress.warn(w);
     }
     print_report(&report, args.format, color);
@@ -238,5 +311,6 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
 }

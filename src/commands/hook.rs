@@ -17,7 +17,9 @@ fn hooks_dir() -> Result<PathBuf> {
         .output()
         .map_err(|e| Error::runtime(format!("cannot run git: {e}")))?;
     if !out.status.success() {
-        return Err(Error::usage("not inside a git repository (run this from your repository's working tree)"));
+        return Err(Error::usage(
+            "not inside a git repository (run this from your repository's working tree)",
+        ));
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
@@ -58,15 +60,23 @@ pub fn install(dir: &Path, image: &str, force: bool) -> Result<PathBuf> {
 
 pub fn uninstall(dir: &Path) -> Result<String> {
     let hook = dir.join("pre-push");
-    let ours = std::fs::read_to_string(&hook).map(|t| t.contains(MARKER)).unwrap_or(false);
+    let ours = std::fs::read_to_string(&hook)
+        .map(|t| t.contains(MARKER))
+        .unwrap_or(false);
     if !ours {
-        return Err(Error::usage(format!("{} is not an inspector-gate hook; nothing removed", hook.display())));
+        return Err(Error::usage(format!(
+            "{} is not an inspector-gate hook; nothing removed",
+            hook.display()
+        )));
     }
     std::fs::remove_file(&hook)?;
     let backup = dir.join(BACKUP);
     if backup.exists() {
         std::fs::rename(&backup, &hook)?;
-        return Ok(format!("removed the inspector-gate hook and restored the previous {}", hook.display()));
+        return Ok(format!(
+            "removed the inspector-gate hook and restored the previous {}",
+            hook.display()
+        ));
     }
     Ok(format!("removed {}", hook.display()))
 }
@@ -76,7 +86,10 @@ pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
         HookCommand::Install { image, force } => {
             let p = install(&dir, &image, force)?;
-            println!("installed {} (runs `inspector-gate gate --image {image}` before each push)", p.display());
+            println!(
+                "installed {} (runs `inspector-gate gate --image {image}` before each push)",
+                p.display()
+            );
         }
         HookCommand::Uninstall => println!("{}", uninstall(&dir)?),
     }
@@ -95,12 +108,20 @@ mod tests {
         let e = install(d.path(), "app:v1", false).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         install(d.path(), "app:v1", true).unwrap();
-        assert!(std::fs::read_to_string(&hook).unwrap().contains("--image 'app:v1'"));
+        assert!(std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("--image 'app:v1'"));
         // Re-installing over our own hook needs no --force.
         install(d.path(), "app:v2", false).unwrap();
         uninstall(d.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(&hook).unwrap(), "#!/bin/sh\necho mine\n");
+        assert_eq!(
+            std::fs::read_to_string(&hook).unwrap(),
+            "#!/bin/sh\necho mine\n"
+        );
         assert!(uninstall(d.path()).is_err());
-        assert_eq!(install(d.path(), "Bad Ref", true).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            install(d.path(), "Bad Ref", true).unwrap_err().exit_code(),
+            2
+        );
     }
 }

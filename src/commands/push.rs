@@ -18,7 +18,12 @@ pub const PASSWORD_ENV: &str = "INSPECTOR_GATE_REGISTRY_PASSWORD";
 
 /// `(account, region)` from an ECR endpoint such as `https://<acct>.dkr.ecr.<region>.amazonaws.com`.
 fn account_region(endpoint: &str) -> Option<(String, String)> {
-    let host = endpoint.split("://").nth(1).unwrap_or(endpoint).split('/').next()?;
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split('/')
+        .next()?;
     let r: ImageRef = format!("{host}/x/y:z").parse().ok()?;
     Some((r.registry?, r.region?))
 }
@@ -52,7 +57,10 @@ pub async fn push_to_ecr(
         )));
     }
     let static_creds = match (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
-        (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth { username: u, password: p }),
+        (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth {
+            username: u,
+            password: p,
+        }),
         _ => None,
     };
     let (auth, endpoint, account, region) = match (static_creds, c) {
@@ -60,23 +68,48 @@ pub async fn push_to_ecr(
             let url = registry_url.ok_or_else(|| {
                 Error::usage(format!("{USERNAME_ENV}/{PASSWORD_ENV} are for a non-ECR registry: also pass --registry-url"))
             })?;
-            (Some(a), url.to_string(), dest.registry.clone().unwrap_or_default(), dest.region.clone().unwrap_or_default())
+            (
+                Some(a),
+                url.to_string(),
+                dest.registry.clone().unwrap_or_default(),
+                dest.region.clone().unwrap_or_default(),
+            )
         }
         (None, Some(c)) => {
             let deadline = Instant::now() + Duration::from_secs(120);
-            let (user, pass, proxy) = ecr::registry_auth(c, dest.registry.as_deref(), deadline).await?;
+            let (user, pass, proxy) =
+                ecr::registry_auth(c, dest.registry.as_deref(), deadline).await?;
             let (acct, region) = account_region(&proxy)
                 .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
                 .unwrap_or_default();
             let endpoint = registry_url.map(str::to_string).unwrap_or(proxy);
-            (Some(RegistryAuth { username: user, password: pass }), endpoint, acct, if region.is_empty() { c.region.clone() } else { region })
+            (
+                Some(RegistryAuth {
+                    username: user,
+                    password: pass,
+                }),
+                endpoint,
+                acct,
+                if region.is_empty() {
+                    c.region.clone()
+                } else {
+                    region
+                },
+            )
         }
         (None, None) => return Err(Error::usage("no registry credentials")),
     };
     let base_url = reqwest::Url::parse(&endpoint)
         .map_err(|e| Error::usage(format!("invalid registry URL '{endpoint}': {e}")))?;
-    let target = PushTarget { base_url, repository: dest.repository.clone(), tags: tags.clone(), auth };
-    let out = registry::push(&spec, &target, progress).await.map_err(|e| e.context(format!("pushing to {dest}")))?;
+    let target = PushTarget {
+        base_url,
+        repository: dest.repository.clone(),
+        tags: tags.clone(),
+        auth,
+    };
+    let out = registry::push(&spec, &target, progress)
+        .await
+        .map_err(|e| e.context(format!("pushing to {dest}")))?;
     progress.info(&format!(
         "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
         out.digest, out.blobs_uploaded, out.blobs_skipped, out.bytes_uploaded
@@ -108,8 +141,20 @@ pub async fn push_to_ecr(
 pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
     let dest: ImageRef = args.image.parse()?;
     let need_aws = std::env::var(USERNAME_ENV).is_err();
-    let clients = if need_aws { Some(crate::aws::clients(&(&args.aws).into()).await?) } else { None };
-    let images = push_to_ecr(clients.as_ref(), &args.push_from, &dest, &args.tags, args.registry_url.as_deref(), &progress).await?;
+    let clients = if need_aws {
+        Some(crate::aws::clients(&(&args.aws).into()).await?)
+    } else {
+        None
+    };
+    let images = push_to_ecr(
+        clients.as_ref(),
+        &args.push_from,
+        &dest,
+        &args.tags,
+        args.registry_url.as_deref(),
+        &progress,
+    )
+    .await?;
     progress.finish();
     let first = &images[0];
     let top = first.deploy_digest().to_string();
@@ -121,7 +166,11 @@ pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
     if args.json {
         let platforms: Vec<_> = images
             .iter()
-            .filter_map(|i| i.platform.as_ref().map(|p| serde_json::json!({"platform": p, "digest": i.digest})))
+            .filter_map(|i| {
+                i.platform
+                    .as_ref()
+                    .map(|p| serde_json::json!({"platform": p, "digest": i.digest}))
+            })
             .collect();
         let v = serde_json::json!({"digest": top, "imageUri": uri, "platforms": platforms});
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -129,7 +178,11 @@ pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
         println!("digest: {top}");
         println!("image: {uri}");
         for i in images.iter().filter(|i| i.platform.is_some()) {
-            println!("platform: {} {}", i.platform.as_deref().unwrap_or(""), i.digest);
+            println!(
+                "platform: {} {}",
+                i.platform.as_deref().unwrap_or(""),
+                i.digest
+            );
         }
     }
     Ok(0)

@@ -71,7 +71,9 @@ impl Evaluation {
         self.counted.get(&s).copied().unwrap_or(0)
     }
     pub fn ignored(&self) -> impl Iterator<Item = &Judged> {
-        self.findings.iter().filter(|j| matches!(j.disposition, Disposition::Ignored { .. }))
+        self.findings
+            .iter()
+            .filter(|j| matches!(j.disposition, Disposition::Ignored { .. }))
     }
     pub fn violating(&self) -> impl Iterator<Item = &Judged> {
         self.findings
@@ -161,13 +163,19 @@ pub fn evaluate(
                 }
             }
             let disposition = if let Some((_, rule)) = active_rule {
-                Disposition::Ignored { reason: rule.reason.clone(), expires: rule.expires }
+                Disposition::Ignored {
+                    reason: rule.reason.clone(),
+                    expires: rule.expires,
+                }
             } else if let Some(filter) = filter_reason(policy, f) {
                 Disposition::Filtered { filter }
             } else {
                 Disposition::Counted { violation: false }
             };
-            Judged { finding: f.clone(), disposition }
+            Judged {
+                finding: f.clone(),
+                disposition,
+            }
         })
         .collect();
 
@@ -197,7 +205,11 @@ pub fn evaluate(
         .iter()
         .filter_map(|(&severity, &max)| {
             let count = counted.get(&severity).copied().unwrap_or(0);
-            (count > max).then_some(Violation { severity, count, max })
+            (count > max).then_some(Violation {
+                severity,
+                count,
+                max,
+            })
         })
         .collect();
 
@@ -219,8 +231,19 @@ pub fn evaluate(
             .then_with(|| a.finding.id.cmp(&b.finding.id))
     });
 
-    let verdict = if violations.is_empty() && !unmatched_fail { Verdict::Pass } else { Verdict::Fail };
-    Evaluation { verdict, counted, total, violations, findings: judged, warnings }
+    let verdict = if violations.is_empty() && !unmatched_fail {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    Evaluation {
+        verdict,
+        counted,
+        total,
+        violations,
+        findings: judged,
+        warnings,
+    }
 }
 
 #[cfg(test)]
@@ -241,7 +264,10 @@ mod tests {
             exploit_available: Some("NO".into()),
             inspector_score: Some(5.0),
             epss_score: Some(0.01),
-            packages: vec![Package { name: "openssl".into(), ..Default::default() }],
+            packages: vec![Package {
+                name: "openssl".into(),
+                ..Default::default()
+            }],
             source_url: None,
             remediation: None,
             image_digest: None,
@@ -250,7 +276,13 @@ mod tests {
     }
 
     fn rule(id: &str, expires: Option<Date>) -> IgnoreRule {
-        IgnoreRule { id: id.into(), reason: "accepted".into(), expires, package: None, repository: None }
+        IgnoreRule {
+            id: id.into(),
+            reason: "accepted".into(),
+            expires,
+            package: None,
+            repository: None,
+        }
     }
 
     const TODAY: Date = date!(2026 - 11 - 22);
@@ -261,10 +293,20 @@ mod tests {
         p.max.insert(Severity::High, 1);
         let one = [finding("CVE-1", Severity::High)];
         assert_eq!(evaluate(&p, &one, None, TODAY).verdict, Verdict::Pass);
-        let two = [finding("CVE-1", Severity::High), finding("CVE-2", Severity::High)];
+        let two = [
+            finding("CVE-1", Severity::High),
+            finding("CVE-2", Severity::High),
+        ];
         let e = evaluate(&p, &two, None, TODAY);
         assert_eq!(e.verdict, Verdict::Fail);
-        assert_eq!(e.violations, vec![Violation { severity: Severity::High, count: 2, max: 1 }]);
+        assert_eq!(
+            e.violations,
+            vec![Violation {
+                severity: Severity::High,
+                count: 2,
+                max: 1
+            }]
+        );
         assert_eq!(e.violating().count(), 2);
     }
 
@@ -296,22 +338,36 @@ mod tests {
         p.ignores = vec![rule("CVE-9", Some(date!(2026 - 11 - 30)))];
         let e = evaluate(&p, &fs, None, TODAY);
         assert_eq!(e.verdict, Verdict::Pass);
-        assert!(e.warnings[0].contains("expires on 2026-11-30 (8 days left)"), "{:?}", e.warnings);
+        assert!(
+            e.warnings[0].contains("expires on 2026-11-30 (8 days left)"),
+            "{:?}",
+            e.warnings
+        );
 
         p.ignores = vec![rule("CVE-9", Some(date!(2026 - 11 - 21)))];
         let e = evaluate(&p, &fs, None, TODAY);
         assert_eq!(e.verdict, Verdict::Fail);
         assert!(e.warnings[0].contains("expired on 2026-11-21"));
-        assert_eq!(e.warnings.len(), 1, "an expired rule that matched is not also 'unmatched'");
+        assert_eq!(
+            e.warnings.len(),
+            1,
+            "an expired rule that matched is not also 'unmatched'"
+        );
     }
 
     #[test]
     fn unmatched_rule_warns_or_fails() {
-        let mut p = Policy { ignores: vec![rule("CVE-404", None)], ..Default::default() };
+        let mut p = Policy {
+            ignores: vec![rule("CVE-404", None)],
+            ..Default::default()
+        };
         let fs = [finding("CVE-1", Severity::Low)];
         let e = evaluate(&p, &fs, Some("app/web"), TODAY);
         assert_eq!(e.verdict, Verdict::Pass);
-        assert_eq!(e.warnings, vec!["ignore rule CVE-404 matched no finding in app/web"]);
+        assert_eq!(
+            e.warnings,
+            vec!["ignore rule CVE-404 matched no finding in app/web"]
+        );
         p.unmatched_ignore = UnmatchedIgnore::Fail;
         assert_eq!(evaluate(&p, &fs, None, TODAY).verdict, Verdict::Fail);
     }
@@ -336,20 +392,42 @@ mod tests {
 
     #[test]
     fn filters_drop_findings_but_keep_them_visible() {
-        let mut p = Policy { ignore_unfixed: true, ..Default::default() };
+        let mut p = Policy {
+            ignore_unfixed: true,
+            ..Default::default()
+        };
         p.apply_fail_on(Severity::Low);
         let mut f = finding("CVE-1", Severity::Critical);
         f.fix_available = Some("NO".into());
         let e = evaluate(&p, &[f.clone()], None, TODAY);
         assert_eq!(e.verdict, Verdict::Pass);
         assert_eq!(e.findings.len(), 1);
-        assert_eq!(e.findings[0].disposition, Disposition::Filtered { filter: "unfixed".into() });
+        assert_eq!(
+            e.findings[0].disposition,
+            Disposition::Filtered {
+                filter: "unfixed".into()
+            }
+        );
 
-        let p2 = Policy { min_epss: Some(0.5), max: p.max.clone(), ..Default::default() };
-        assert_eq!(evaluate(&p2, &[finding("CVE-2", Severity::High)], None, TODAY).verdict, Verdict::Pass);
-        let p3 = Policy { exploit_available_only: true, max: p.max.clone(), ..Default::default() };
+        let p2 = Policy {
+            min_epss: Some(0.5),
+            max: p.max.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&p2, &[finding("CVE-2", Severity::High)], None, TODAY).verdict,
+            Verdict::Pass
+        );
+        let p3 = Policy {
+            exploit_available_only: true,
+            max: p.max.clone(),
+            ..Default::default()
+        };
         let mut ex = finding("CVE-3", Severity::High);
-        assert_eq!(evaluate(&p3, &[ex.clone()], None, TODAY).verdict, Verdict::Pass);
+        assert_eq!(
+            evaluate(&p3, &[ex.clone()], None, TODAY).verdict,
+            Verdict::Pass
+        );
         ex.exploit_available = Some("YES".into());
         assert_eq!(evaluate(&p3, &[ex], None, TODAY).verdict, Verdict::Fail);
     }
@@ -366,11 +444,21 @@ mod tests {
     }
 
     fn arb_policy() -> impl Strategy<Value = Policy> {
-        (prop::collection::btree_map(0usize..6, 0u64..5, 0..6), any::<bool>(), prop::collection::vec(0u8..20, 0..5))
+        (
+            prop::collection::btree_map(0usize..6, 0u64..5, 0..6),
+            any::<bool>(),
+            prop::collection::vec(0u8..20, 0..5),
+        )
             .prop_map(|(max, unfixed, ids)| Policy {
-                max: max.into_iter().map(|(s, m)| (Severity::ALL[s], m)).collect(),
+                max: max
+                    .into_iter()
+                    .map(|(s, m)| (Severity::ALL[s], m))
+                    .collect(),
                 ignore_unfixed: unfixed,
-                ignores: ids.into_iter().map(|i| rule(&format!("CVE-{i}"), None)).collect(),
+                ignores: ids
+                    .into_iter()
+                    .map(|i| rule(&format!("CVE-{i}"), None))
+                    .collect(),
                 ..Default::default()
             })
     }

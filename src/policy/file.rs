@@ -33,7 +33,8 @@ impl RawDate {
             RawDate::Text(s) => s.clone(),
         };
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
-        Date::parse(text.trim(), &fmt).map_err(|_| format!("'{text}' is not a valid date (use YYYY-MM-DD)"))
+        Date::parse(text.trim(), &fmt)
+            .map_err(|_| format!("'{text}' is not a valid date (use YYYY-MM-DD)"))
     }
 }
 
@@ -108,14 +109,23 @@ pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
             Some(span) => {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+                let col = before
+                    .rsplit('\n')
+                    .next()
+                    .map(|l| l.chars().count())
+                    .unwrap_or(0)
+                    + 1;
                 let line_text = text.lines().nth(line - 1).unwrap_or("");
                 let key = line_text.split('=').next().unwrap_or("").trim().to_string();
                 (line, col, key)
             }
             None => (0, 0, String::new()),
         };
-        let key = if key.is_empty() || key.starts_with('[') { String::new() } else { format!("{key}: ") };
+        let key = if key.is_empty() || key.starts_with('[') {
+            String::new()
+        } else {
+            format!("{key}: ")
+        };
         Error::usage(format!(
             "invalid policy file {}:{line}:{col}: {key}{}",
             path.display(),
@@ -192,7 +202,9 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
         }
         if let Some(v) = layer.min_epss {
             if !(0.0..=1.0).contains(&v) {
-                return Err(Error::usage(format!("min-epss {v} ({src}) must be between 0 and 1")));
+                return Err(Error::usage(format!(
+                    "min-epss {v} ({src}) must be between 0 and 1"
+                )));
             }
             policy.min_epss = Some(v);
             set("min-epss", Some(v.to_string()), src);
@@ -215,7 +227,11 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
                 UnmatchedIgnoreRaw::Warn => UnmatchedIgnore::Warn,
                 UnmatchedIgnoreRaw::Fail => UnmatchedIgnore::Fail,
             };
-            set("unmatched-ignore", Some(format!("{v:?}").to_lowercase()), src);
+            set(
+                "unmatched-ignore",
+                Some(format!("{v:?}").to_lowercase()),
+                src,
+            );
         }
         ignores.extend(layer.ignore.iter().cloned().map(|r| (r, src.clone())));
     }
@@ -234,7 +250,9 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     for (raw, src) in ignores {
         let id = raw.id.trim().to_string();
         if id.is_empty() {
-            return Err(Error::usage(format!("ignore rule with an empty id ({src})")));
+            return Err(Error::usage(format!(
+                "ignore rule with an empty id ({src})"
+            )));
         }
         let reason = match raw.reason.as_deref().map(str::trim) {
             Some(r) if !r.is_empty() => r.to_string(),
@@ -245,17 +263,30 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
             }
         };
         let expires = match &raw.expires {
-            Some(d) => Some(d.parse().map_err(|m| Error::usage(format!("ignore rule {id} ({src}): expires {m}")))?),
+            Some(d) => Some(
+                d.parse()
+                    .map_err(|m| Error::usage(format!("ignore rule {id} ({src}): expires {m}")))?,
+            ),
             None => None,
         };
-        let key = (id.to_ascii_uppercase(), raw.package.clone(), raw.repository.clone());
+        let key = (
+            id.to_ascii_uppercase(),
+            raw.package.clone(),
+            raw.repository.clone(),
+        );
         if !seen.insert(key) {
             return Err(Error::usage(format!(
                 "ignore rule {id} ({src}) is listed twice with the same scope: keep one"
             )));
         }
         set(&format!("ignore {id}"), Some(reason.clone()), &src);
-        policy.ignores.push(IgnoreRule { id, reason, expires, package: raw.package, repository: raw.repository });
+        policy.ignores.push(IgnoreRule {
+            id,
+            reason,
+            expires,
+            package: raw.package,
+            repository: raw.repository,
+        });
     }
     origins.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Resolved { policy, origins })
@@ -289,9 +320,17 @@ mod tests {
     #[test]
     fn type_errors_and_negative_thresholds_are_refused() {
         let e = p("max-high = \"five\"\n").unwrap_err();
-        assert!(e.message.contains("policy.toml:1:") && e.message.contains("max-high"), "{}", e.message);
+        assert!(
+            e.message.contains("policy.toml:1:") && e.message.contains("max-high"),
+            "{}",
+            e.message
+        );
         let e = p("\nmax-low = -1\n").unwrap_err();
-        assert!(e.message.contains(":2:") && e.message.contains("max-low"), "{}", e.message);
+        assert!(
+            e.message.contains(":2:") && e.message.contains("max-low"),
+            "{}",
+            e.message
+        );
         let e = p("fail-on = \"SEVERE\"\n").unwrap_err();
         assert!(e.message.contains("unknown severity"), "{}", e.message);
     }
@@ -301,7 +340,8 @@ mod tests {
         let l = p("[[ignore]]\nid = \"CVE-1\"\n").unwrap();
         let e = resolve(&[(l, Source::Default)]).unwrap_err();
         assert!(e.message.contains("has no reason"), "{}", e.message);
-        let l = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n").unwrap();
+        let l =
+            p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n").unwrap();
         let e = resolve(&[(l, Source::Default)]).unwrap_err();
         assert!(e.message.contains("not a valid date"), "{}", e.message);
         let l = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\n[[ignore]]\nid = \"cve-1\"\nreason = \"y\"\n").unwrap();
@@ -309,14 +349,23 @@ mod tests {
         assert!(e.message.contains("listed twice"), "{}", e.message);
         let l = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = 2026-12-01\n").unwrap();
         let r = resolve(&[(l, Source::Default)]).unwrap();
-        assert_eq!(r.policy.ignores[0].expires, Some(time::macros::date!(2026 - 12 - 01)));
+        assert_eq!(
+            r.policy.ignores[0].expires,
+            Some(time::macros::date!(2026 - 12 - 01))
+        );
     }
 
     #[test]
     fn later_layers_win_and_origins_are_tracked() {
         let file = p("fail-on = \"HIGH\"\nmax-medium = 3\n").unwrap();
-        let env = PolicyLayer { max_medium: Some(5), ..Default::default() };
-        let flags = PolicyLayer { max_high: Some(2), ..Default::default() };
+        let env = PolicyLayer {
+            max_medium: Some(5),
+            ..Default::default()
+        };
+        let flags = PolicyLayer {
+            max_high: Some(2),
+            ..Default::default()
+        };
         let r = resolve(&[
             (file, Source::File("f.toml".into())),
             (env, Source::Env("INSPECTOR_GATE_MAX_MEDIUM".into())),

@@ -35,6 +35,7 @@ pub struct IgnoreRule {
 /// The validated, effective policy. Thresholds are maximum allowed counts per severity:
 /// the gate fails when a count is greater than its maximum; an absent maximum is unlimited.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Policy {
     pub max: BTreeMap<Severity, u64>,
     pub ignore_unfixed: bool,

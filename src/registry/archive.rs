@@ -44,6 +44,12 @@ impl TarIndex {
             .len();
         // A cut-off header reads as an invalid block, so the two causes cannot be told apart.
         let bad = |detail: String| {
+            // The tar reader quotes the raw header bytes it choked on: keep a short, printable part.
+            let detail: String = detail
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect();
             Error::runtime(format!(
                 "archive {shown} is truncated or not a tar file ({detail}); re-create it"
             ))

@@ -183,8 +183,10 @@ pub async fn push(
 }
 
 /// Last line of defence: whatever a registry or OS error echoed, the password does not leave.
+/// Very short passwords are left alone: they match ordinary words ("p" in "tcp"), and
+/// masking those would both garble the message and point at the password.
 fn redact(mut e: Error, auth: Option<&RegistryAuth>) -> Error {
-    if let Some(a) = auth.filter(|a| !a.password.is_empty()) {
+    if let Some(a) = auth.filter(|a| a.password.len() >= 6) {
         if e.message.contains(&a.password) {
             e.message = e.message.replace(&a.password, "<redacted>");
         }
@@ -368,5 +370,7 @@ mod tests {
         assert!(!format!("{t:?}").contains("topsecret"));
         let e = redact(Error::runtime("server said topsecret"), Some(&a));
         assert_eq!(e.message, "server said <redacted>");
+        let short = RegistryAuth { username: "u".into(), password: "p".into() };
+        assert_eq!(redact(Error::runtime("tcp connect"), Some(&short)).message, "tcp connect");
     }
 }

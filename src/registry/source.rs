@@ -28,6 +28,19 @@ const MAX_MANIFEST: u64 = 4 << 20;
 const MAX_CONFIG: u64 = 64 << 20;
 /// Indexes nest (an index of indexes) only shallowly in practice; deeper is an error, not a stack overflow.
 const MAX_DEPTH: usize = 4;
+/// Manifests read for one source, counting repeats: a real multi-arch image has a few dozen.
+/// Without a cap, indexes that each list the next one many times (100 × 100 × 100 × 100)
+/// make 10^8 reads out of a few kilobytes, and the push never ends; and every copy is kept,
+/// so the bytes are capped too.
+const MAX_MANIFESTS: usize = 1000;
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// What reading one source's manifests has cost so far (see `MAX_MANIFESTS`).
+#[derive(Default)]
+struct Budget {
+    manifests: usize,
+    bytes: u64,
+}
 /// Same nominal level as skopeo/containers-image (pgzip's default, 5).
 const GZIP_LEVEL: u32 = 5;
 
@@ -263,12 +276,13 @@ fn load_oci(layout: &Layout, reference: Option<&str>, sink: &Sink) -> Result<Man
     let descs = index.manifests.clone().unwrap_or_default();
 
     let mut blobs = BTreeMap::new();
+    let mut read = Budget::default();
     let root = match select_root(&descs, reference, &what)? {
-        Root::Descriptor(d) => load_manifest(layout, &d, 0, &mut blobs)?,
+        Root::Descriptor(d) => load_manifest(layout, &d, 0, &mut blobs, &mut read)?,
         Root::IndexJson => {
             let children = descs
                 .iter()
-                .map(|d| load_manifest(layout, d, 1, &mut blobs))
+                .map(|d| load_manifest(layout, d, 1, &mut blobs, &mut read))
                 .collect::<Result<Vec<_>, _>>()?;
             ManifestNode {
                 digest: Digest::of(&index_bytes),
@@ -340,11 +354,18 @@ fn load_manifest(
     desc: &Descriptor,
     depth: usize,
     blobs: &mut BTreeMap<Digest, BlobSrc>,
+    read: &mut Budget,
 ) -> Result<ManifestNode, Error> {
     let where_ = layout.describe();
     if depth > MAX_DEPTH {
         return Err(Error::runtime(format!(
             "{where_} nests indexes more than {MAX_DEPTH} deep"
+        )));
+    }
+    read.manifests += 1;
+    if read.manifests > MAX_MANIFESTS {
+        return Err(Error::runtime(format!(
+            "{where_} refers to more than {MAX_MANIFESTS} manifests (counting repeats): not an image a registry would accept"
         )));
     }
     let digest = Digest::parse(&desc.digest, &format!("a manifest descriptor in {where_}"))?;
@@ -354,6 +375,13 @@ fn load_manifest(
         .ok_or_else(|| missing(&where_, &what))?;
     if range.len != desc.size {
         return Err(size_mismatch(&where_, &what, range.len, desc.size));
+    }
+    read.bytes += range.len;
+    if read.bytes > MAX_MANIFEST_BYTES {
+        return Err(Error::runtime(format!(
+            "{where_} refers to more than {} MiB of manifests (counting repeats): not an image a registry would accept",
+            MAX_MANIFEST_BYTES >> 20
+        )));
     }
     let bytes = range.read_small(MAX_MANIFEST, &what)?;
     if Digest::of(&bytes) != digest {
@@ -376,7 +404,7 @@ fn load_manifest(
     let mut children = Vec::new();
     if manifest::is_index(&media_type) {
         for child in doc.manifests.as_deref().unwrap_or_default() {
-            let mut node = load_manifest(layout, child, depth + 1, blobs)?;
+            let mut node = load_manifest(layout, child, depth + 1, blobs, read)?;
             node.platform = child.platform.as_ref().map(|p| p.render());
             node.attestation = child.is_attestation();
             children.push(node);
@@ -548,12 +576,18 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
                 // diff_id cannot be checked without decompressing; the registry still checks
                 // the digest.
                 let digest = range.sha256(&format!("layer {n}"))?;
-                BlobSrc { digest, size: range.len, range, verify: true }
+                BlobSrc {
+                    digest,
+                    size: range.len,
+                    range,
+                    verify: true,
+                }
             }
             Kind::Plain => {
                 let started = Instant::now();
                 let dst = work.join(format!("layer-{n}.tar.gz"));
-                let g = compress::gzip_range(&range, &dst, GZIP_LEVEL, threads, &|| sink.is_closed())?;
+                let g =
+                    compress::gzip_range(&range, &dst, GZIP_LEVEL, threads, &|| sink.is_closed())?;
                 if g.diff_id != diff_id {
                     return Err(Error::runtime(format!(
                         "layer {n} of {where_} does not match the diff_id in its image config ({diff_id}): the archive is corrupt; re-create it"
@@ -566,7 +600,12 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
                     human_bytes(g.size),
                     started.elapsed().as_secs_f64()
                 ));
-                BlobSrc { digest: g.digest, size: g.size, range: FileRange::whole(dst, g.size), verify: false }
+                BlobSrc {
+                    digest: g.digest,
+                    size: g.size,
+                    range: FileRange::whole(dst, g.size),
+                    verify: false,
+                }
             }
         };
         let desc = OutDescriptor {

@@ -11,47 +11,97 @@ pub const MAX_ROWS: usize = 50;
 
 pub fn render(report: &Report, color: bool) -> String {
     let mut out = String::new();
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
     for img in &report.images {
         let e = &img.evaluation;
         let verdict = match e.verdict {
             Verdict::Pass => paint("32", "PASS"),
             Verdict::Fail => paint("31", "FAIL"),
         };
-        let _ = writeln!(out, "{verdict} {}  {}", img.image.repository_uri(), img.image.digest);
+        let _ = writeln!(
+            out,
+            "{verdict} {}  {}",
+            img.image.repository_uri(),
+            img.image.digest
+        );
         if let Some(p) = &img.image.platform {
             let _ = writeln!(out, "     platform {p}");
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "  {:<14} {:>7} {:>7} {:>7}", "SEVERITY", "COUNTED", "TOTAL", "MAX");
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>7} {:>7} {:>7}",
+            "SEVERITY", "COUNTED", "TOTAL", "MAX"
+        );
         for s in Severity::ALL {
-            let max = report.policy.max.get(&s).map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+            let max = report
+                .policy
+                .max
+                .get(&s)
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into());
             let counted = e.counted(s);
             let total = e.total.get(&s).copied().unwrap_or(0);
-            let line = format!("  {:<14} {:>7} {:>7} {:>7}", s.as_str(), counted, total, max);
+            let line = format!(
+                "  {:<14} {:>7} {:>7} {:>7}",
+                s.as_str(),
+                counted,
+                total,
+                max
+            );
             let over = e.violations.iter().any(|v| v.severity == s);
             let _ = writeln!(out, "{}", if over { paint("31", &line) } else { line });
         }
-        let counted: Vec<_> =
-            e.findings.iter().filter(|j| matches!(j.disposition, Disposition::Counted { .. })).collect();
+        let counted: Vec<_> = e
+            .findings
+            .iter()
+            .filter(|j| matches!(j.disposition, Disposition::Counted { .. }))
+            .collect();
         if !counted.is_empty() {
             let _ = writeln!(out);
-            let _ = writeln!(out, "  {:<22} {:<13} {:<28} INSTALLED → FIXED", "ID", "SEVERITY", "PACKAGE");
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<13} {:<28} INSTALLED → FIXED",
+                "ID", "SEVERITY", "PACKAGE"
+            );
             for j in counted.iter().take(MAX_ROWS) {
                 let f = &j.finding;
                 let (pkg, ver, fix) = match f.first_package() {
                     Some(p) => (
                         p.name.as_str(),
                         p.version.as_deref().unwrap_or("?"),
-                        p.fixed_in_version.as_deref().filter(|v| !v.is_empty() && *v != "NotAvailable").unwrap_or("(no fix)"),
+                        p.fixed_in_version
+                            .as_deref()
+                            .filter(|v| !v.is_empty() && *v != "NotAvailable")
+                            .unwrap_or("(no fix)"),
                     ),
                     None => ("-", "-", "-"),
                 };
-                let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) { "!" } else { " " };
-                let _ = writeln!(out, "{mark} {:<22} {:<13} {:<28} {ver} → {fix}", f.id, f.severity.as_str(), pkg);
+                let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) {
+                    "!"
+                } else {
+                    " "
+                };
+                let _ = writeln!(
+                    out,
+                    "{mark} {:<22} {:<13} {:<28} {ver} → {fix}",
+                    f.id,
+                    f.severity.as_str(),
+                    pkg
+                );
             }
             if counted.len() > MAX_ROWS {
-                let _ = writeln!(out, "  … and {} more (see report.json)", counted.len() - MAX_ROWS);
+                let _ = writeln!(
+                    out,
+                    "  … and {} more (see report.json)",
+                    counted.len() - MAX_ROWS
+                );
             }
         }
         let ignored: Vec<_> = e.ignored().collect();
@@ -61,13 +111,25 @@ pub fn render(report: &Report, color: bool) -> String {
             for j in ignored.iter().take(MAX_ROWS) {
                 if let Disposition::Ignored { reason, expires } = &j.disposition {
                     let exp = expires.map(|d| format!(" (until {d})")).unwrap_or_default();
-                    let _ = writeln!(out, "    {:<22} {:<13} {reason}{exp}", j.finding.id, j.finding.severity.as_str());
+                    let _ = writeln!(
+                        out,
+                        "    {:<22} {:<13} {reason}{exp}",
+                        j.finding.id,
+                        j.finding.severity.as_str()
+                    );
                 }
             }
         }
-        let filtered = e.findings.iter().filter(|j| matches!(j.disposition, Disposition::Filtered { .. })).count();
+        let filtered = e
+            .findings
+            .iter()
+            .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
+            .count();
         if filtered > 0 {
-            let _ = writeln!(out, "\n  {filtered} finding(s) not counted because of filters (see report.json)");
+            let _ = writeln!(
+                out,
+                "\n  {filtered} finding(s) not counted because of filters (see report.json)"
+            );
         }
         for v in &e.violations {
             let _ = writeln!(
@@ -85,6 +147,10 @@ pub fn render(report: &Report, color: bool) -> String {
         Verdict::Pass => paint("32", "passed"),
         Verdict::Fail => paint("31", "failed"),
     };
-    let _ = writeln!(out, "inspector-gate: {overall} ({} image(s))", report.images.len());
+    let _ = writeln!(
+        out,
+        "inspector-gate: {overall} ({} image(s))",
+        report.images.len()
+    );
     out
 }

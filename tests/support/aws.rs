@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID".into(), "AKIDTESTTESTTESTTEST".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "test-secret-key-do-not-leak".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "test-secret-key-do-not-leak".into(),
+        ),
         ("AWS_REGION".into(), "us-east-1".into()),
         ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
@@ -46,7 +49,11 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// Create a repository covered (or not) by an enhanced continuous-scanning rule.
 pub fn create_repo(moto: &str, repo: &str) {
-    ecr(moto, "CreateRepository", serde_json::json!({ "repositoryName": repo }));
+    ecr(
+        moto,
+        "CreateRepository",
+        serde_json::json!({ "repositoryName": repo }),
+    );
 }
 
 pub fn enhanced_scanning(moto: &str, filter: &str) {
@@ -65,10 +72,22 @@ pub fn put_image(moto: &str, repo: &str, tag: Option<&str>, seed: &str) -> Strin
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{}}},"layers":[]}}"#,
         seed.len()
     );
-    put_manifest(moto, repo, tag, &manifest, "application/vnd.oci.image.manifest.v1+json")
+    put_manifest(
+        moto,
+        repo,
+        tag,
+        &manifest,
+        "application/vnd.oci.image.manifest.v1+json",
+    )
 }
 
-pub fn put_manifest(moto: &str, repo: &str, tag: Option<&str>, manifest: &str, media_type: &str) -> String {
+pub fn put_manifest(
+    moto: &str,
+    repo: &str,
+    tag: Option<&str>,
+    manifest: &str,
+    media_type: &str,
+) -> String {
     let digest = sha256(manifest.as_bytes());
     let mut body = serde_json::json!({
         "repositoryName": repo, "imageManifest": manifest, "imageDigest": digest,
@@ -96,7 +115,13 @@ pub fn put_index(moto: &str, repo: &str, tag: &str, children: &[(String, &str, &
     let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": manifests })
     .to_string();
-    put_manifest(moto, repo, Some(tag), &index, "application/vnd.oci.image.index.v1+json")
+    put_manifest(
+        moto,
+        repo,
+        Some(tag),
+        &index,
+        "application/vnd.oci.image.index.v1+json",
+    )
 }
 
 pub fn bin() -> &'static str {
@@ -104,7 +129,27 @@ pub fn bin() -> &'static str {
 }
 
 /// Run the binary with the emulators' endpoints; `extra_env` overrides.
-pub fn run(moto: &str, scenario: &str, args: &[&str], extra_env: &[(&str, &str)], cwd: &Path) -> Output {
+pub fn run(
+    moto: &str,
+    scenario: &str,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+    cwd: &Path,
+) -> Output {
+    run_bounded(
+        command(moto, scenario, args, extra_env, cwd),
+        std::time::Duration::from_secs(120),
+    )
+}
+
+/// The command [`run`] runs, for tests that drive the child themselves (signals).
+pub fn command(
+    moto: &str,
+    scenario: &str,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+    cwd: &Path,
+) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args).current_dir(cwd).env_clear();
     cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -118,13 +163,17 @@ pub fn run(moto: &str, scenario: &str, args: &[&str], extra_env: &[(&str, &str)]
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    run_bounded(cmd, std::time::Duration::from_secs(120))
+    cmd
 }
 
 /// Run `cmd`, killing it (by its own handle) if it outlives `limit`.
 pub fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Output {
     use std::io::Read;
-    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut so = child.stdout.take().unwrap();
     let mut se = child.stderr.take().unwrap();
     let t1 = std::thread::spawn(move || {
@@ -148,7 +197,11 @@ pub fn run_bounded(mut cmd: Command, limit: std::time::Duration) -> Output {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    Output { status, stdout: t1.join().unwrap(), stderr: t2.join().unwrap() }
+    Output {
+        status,
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
 }
 
 pub fn text(o: &Output) -> (i32, String, String) {

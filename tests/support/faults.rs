@@ -50,7 +50,9 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Throttle { retry_after: None } => "throttle",
-            Fault::Throttle { retry_after: Some(_) } => "throttle+retry-after",
+            Fault::Throttle {
+                retry_after: Some(_),
+            } => "throttle+retry-after",
             Fault::Internal500 => "500",
             Fault::Unavailable503 => "503",
             Fault::Close => "close",
@@ -103,13 +105,15 @@ pub struct Plan {
 pub const STALL: Duration = Duration::from_secs(5);
 
 /// `Retry-After` sent with half of the throttling answers.
-pub const RETRY_AFTER_SECS: u32 = 1;
+pub const RETRY_AFTER_SECS: u32 = 2;
 
 /// Every AWS fault kind, equally likely.
 pub fn aws_menu() -> Vec<Fault> {
     vec![
         Fault::Throttle { retry_after: None },
-        Fault::Throttle { retry_after: Some(RETRY_AFTER_SECS) },
+        Fault::Throttle {
+            retry_after: Some(RETRY_AFTER_SECS),
+        },
         Fault::Internal500,
         Fault::Unavailable503,
         Fault::Close,
@@ -129,7 +133,11 @@ impl Plan {
     pub fn aws(seed: u64) -> Plan {
         Plan {
             seed,
-            rules: vec![Rule { ops: Ops::AnyExcept(vec!["PutApprovalResult"]), rate: 0.3, menu: aws_menu() }],
+            rules: vec![Rule {
+                ops: Ops::AnyExcept(vec!["PutApprovalResult"]),
+                rate: 0.3,
+                menu: aws_menu(),
+            }],
             upload_rate: None,
         }
     }
@@ -140,7 +148,11 @@ impl Plan {
         Plan {
             seed,
             rules: vec![
-                Rule { ops: Ops::Only(vec!["BlobUpload"]), rate: 0.1, menu: vec![Fault::Cut] },
+                Rule {
+                    ops: Ops::Only(vec!["BlobUpload"]),
+                    rate: 0.1,
+                    menu: vec![Fault::Cut],
+                },
                 Rule {
                     ops: Ops::Only(vec!["PutManifest"]),
                     rate: 0.25,
@@ -153,7 +165,15 @@ impl Plan {
 
     /// Every call of `op` answered with `fault`: a fault that outlasts any deadline.
     pub fn always(op: &'static str, fault: Fault) -> Plan {
-        Plan { seed: 0, rules: vec![Rule { ops: Ops::Only(vec![op]), rate: 1.0, menu: vec![fault] }], upload_rate: None }
+        Plan {
+            seed: 0,
+            rules: vec![Rule {
+                ops: Ops::Only(vec![op]),
+                rate: 1.0,
+                menu: vec![fault],
+            }],
+            upload_rate: None,
+        }
     }
 }
 
@@ -204,7 +224,10 @@ impl FaultProxy {
         let ctx = Arc::new(Ctx {
             upstream: upstream.trim_end_matches('/').to_string(),
             plan,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             record: Mutex::default(),
             counts: Mutex::default(),
             hints: Mutex::default(),
@@ -212,7 +235,11 @@ impl FaultProxy {
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let ctx2 = ctx.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 loop {
@@ -225,15 +252,27 @@ impl FaultProxy {
                     let ctx = ctx2.clone();
                     tokio::spawn(async move {
                         let rst = Arc::new(AtomicBool::new(false));
-                        let io = hyper_util::rt::TokioIo::new(Sock { inner: stream, rst: rst.clone() });
-                        let svc = hyper::service::service_fn(move |req| handle(ctx.clone(), rst.clone(), req));
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                        let io = hyper_util::rt::TokioIo::new(Sock {
+                            inner: stream,
+                            rst: rst.clone(),
+                        });
+                        let svc = hyper::service::service_fn(move |req| {
+                            handle(ctx.clone(), rst.clone(), req)
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, svc)
+                            .await;
                     });
                 }
             });
             // Dropping the runtime aborts the connection tasks.
         });
-        FaultProxy { url, ctx, shutdown: Some(tx), thread: Some(thread) }
+        FaultProxy {
+            url,
+            ctx,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn record(&self) -> Record {
@@ -277,13 +316,21 @@ impl Drop for Sock {
 }
 
 impl AsyncRead for Sock {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Sock {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -315,7 +362,10 @@ pub fn op_of(method: &str, path: &str, query: &str, target: Option<&str>) -> (St
     // Upload URLs carry a random session id: key blob uploads by digest, manifests by reference.
     let key = match op.as_str() {
         "BlobUpload" => {
-            let digest = query.split('&').find_map(|kv| kv.strip_prefix("digest=")).unwrap_or("chunk");
+            let digest = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("digest="))
+                .unwrap_or("chunk");
             format!("BlobUpload {digest}")
         }
         "PutManifest" | "HeadBlob" => format!("{op} {}", path.rsplit('/').next().unwrap_or("")),
@@ -370,7 +420,11 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let (op, key) = op_of(&method, &path, &query, target.as_deref());
     let n = {
         let mut c = ctx.counts.lock().unwrap();
@@ -387,7 +441,8 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
             r.log.push(format!("{key} #{n} → {}", f.kind()));
         }
         if let Some((at, secs)) = ctx.hints.lock().unwrap().remove(&op) {
-            r.retry_after_gaps.push((op.clone(), secs, at.elapsed().as_secs_f64()));
+            r.retry_after_gaps
+                .push((op.clone(), secs, at.elapsed().as_secs_f64()));
         }
         if op == "BlobUpload" {
             r.uploads_started += 1;
@@ -397,7 +452,11 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
     let (parts, body) = req.into_parts();
     if fault == Some(Fault::Cut) {
         // Read about half of what the client announced, then hang up mid-body.
-        let len: u64 = parts.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(64 * 1024);
+        let len: u64 = parts
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(64 * 1024);
         let mut body = body;
         let mut got = 0u64;
         while got < len / 2 {
@@ -425,16 +484,34 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
             ];
             if let Some(s) = retry_after {
                 h.push(("Retry-After", s.to_string()));
-                ctx.hints.lock().unwrap().insert(op.clone(), (Instant::now(), *s));
+                ctx.hints
+                    .lock()
+                    .unwrap()
+                    .insert(op.clone(), (Instant::now(), *s));
             }
-            return canned(429, &h, r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected)"}"#);
+            return canned(
+                429,
+                &h,
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected)"}"#,
+            );
         }
         Some(Fault::Internal500) => {
-            let h = [("x-amzn-ErrorType", "InternalFailure".to_string()), ("content-type", "application/json".to_string())];
-            return canned(500, &h, r#"{"__type":"InternalFailure","message":"injected internal failure"}"#);
+            let h = [
+                ("x-amzn-ErrorType", "InternalFailure".to_string()),
+                ("content-type", "application/json".to_string()),
+            ];
+            return canned(
+                500,
+                &h,
+                r#"{"__type":"InternalFailure","message":"injected internal failure"}"#,
+            );
         }
         Some(Fault::Unavailable503) => {
-            return canned(503, &[("content-type", "text/html".to_string())], "<html><body>503 Service Unavailable (injected)</body></html>");
+            return canned(
+                503,
+                &[("content-type", "text/html".to_string())],
+                "<html><body>503 Service Unavailable (injected)</body></html>",
+            );
         }
         Some(Fault::Close) => return hangup("injected: closed without answering"),
         Some(Fault::Reset) => {
@@ -446,16 +523,31 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
     }
 
     let resp = forward(&ctx, &parts, &method, bytes).await;
-    *ctx.record.lock().unwrap().forwarded.entry(op.clone()).or_default() += 1;
+    *ctx.record
+        .lock()
+        .unwrap()
+        .forwarded
+        .entry(op.clone())
+        .or_default() += 1;
     match fault {
-        Some(Fault::ForwardThenClose) => hangup("injected: forwarded, then closed without relaying the answer"),
-        Some(Fault::ForwardThen502) => canned(502, &[("content-type", "text/html".to_string())], "<html>502 Bad Gateway (injected)</html>"),
+        Some(Fault::ForwardThenClose) => {
+            hangup("injected: forwarded, then closed without relaying the answer")
+        }
+        Some(Fault::ForwardThen502) => canned(
+            502,
+            &[("content-type", "text/html".to_string())],
+            "<html>502 Bad Gateway (injected)</html>",
+        ),
         _ => resp,
     }
 }
 
 /// Read a blob-upload body at most `rate` bytes per second.
-async fn read_slowly(ctx: &Ctx, mut body: Incoming, rate: u64) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+async fn read_slowly(
+    ctx: &Ctx,
+    mut body: Incoming,
+    rate: u64,
+) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame?;
@@ -468,14 +560,26 @@ async fn read_slowly(ctx: &Ctx, mut body: Incoming, rate: u64) -> Result<Bytes, 
     Ok(Bytes::from(out))
 }
 
-async fn forward(ctx: &Ctx, parts: &hyper::http::request::Parts, method: &str, body: Bytes) -> Reply {
-    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+async fn forward(
+    ctx: &Ctx,
+    parts: &hyper::http::request::Parts,
+    method: &str,
+    body: Bytes,
+) -> Reply {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let method = reqwest::Method::from_bytes(method.as_bytes())?;
     let mut rb = ctx.http.request(method, format!("{}{pq}", ctx.upstream));
     for (k, v) in &parts.headers {
         // Host is kept as the client sent it (the proxy's address): the registry builds upload
         // locations from it, so clients keep talking through the proxy.
-        if !matches!(k.as_str(), "content-length" | "transfer-encoding" | "connection") {
+        if !matches!(
+            k.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
             rb = rb.header(k.as_str(), v.as_bytes());
         }
     }
@@ -488,7 +592,10 @@ async fn forward(ctx: &Ctx, parts: &hyper::http::request::Parts, method: &str, b
     };
     let mut out = Response::builder().status(StatusCode::from_u16(resp.status().as_u16())?);
     for (k, v) in resp.headers() {
-        if !matches!(k.as_str(), "content-length" | "transfer-encoding" | "connection") {
+        if !matches!(
+            k.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
             out = out.header(k.as_str(), v.as_bytes());
         }
     }

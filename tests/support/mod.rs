@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 pub mod aws;
-pub mod moto;
-pub mod scenario;
-pub mod fixtures;
-pub mod registry;
 pub mod faults;
+pub mod fixtures;
+pub mod moto;
+pub mod registry;
+pub mod scenario;

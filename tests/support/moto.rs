@@ -12,13 +12,21 @@ pub struct Moto {
 
 /// A free loopback port (bound, then released for the server to take).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn venv_bin(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let p = root.join(".venv/bin").join(name);
-    assert!(p.exists(), "{} missing: run scripts/setup first", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/setup first",
+        p.display()
+    );
     p
 }
 
@@ -50,7 +58,11 @@ impl Moto {
             .envs(crate::support::aws::aws_env(&self.url))
             .output()
             .expect("run aws cli");
-        assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "aws {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

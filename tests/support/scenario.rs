@@ -18,17 +18,33 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Debug)]
 pub enum Cov {
     NoRow,
-    Row { code: &'static str, reason: &'static str, last_scanned_at: Option<i64> },
-    Throttle { retry_after: Option<u32> },
-    Error { status: u16, kind: &'static str, message: &'static str },
+    Row {
+        code: &'static str,
+        reason: &'static str,
+        last_scanned_at: Option<i64>,
+    },
+    Throttle {
+        retry_after: Option<u32>,
+    },
+    Error {
+        status: u16,
+        kind: &'static str,
+        message: &'static str,
+    },
 }
 
 /// One answer to a `ListFindings` call (before pagination): a finding set or an error.
 #[derive(Clone, Debug)]
 pub enum Read {
     Findings(Vec<Value>),
-    Throttle { retry_after: Option<u32> },
-    Error { status: u16, kind: &'static str, message: &'static str },
+    Throttle {
+        retry_after: Option<u32>,
+    },
+    Error {
+        status: u16,
+        kind: &'static str,
+        message: &'static str,
+    },
 }
 
 /// The script for one image digest. The last step of each queue repeats forever.
@@ -99,7 +115,12 @@ fn rest_error(status: u16, kind: &str, message: &str, retry_after: Option<u32>) 
     if let Some(r) = retry_after {
         headers.insert("Retry-After", r.to_string().parse().unwrap());
     }
-    (StatusCode::from_u16(status).unwrap(), headers, json!({ "message": message }).to_string()).into_response()
+    (
+        StatusCode::from_u16(status).unwrap(),
+        headers,
+        json!({ "message": message }).to_string(),
+    )
+        .into_response()
 }
 
 fn ok_json(v: Value) -> Response {
@@ -107,7 +128,15 @@ fn ok_json(v: Value) -> Response {
 }
 
 /// A finding in Inspector2's wire format for `digest` in `repo`.
-pub fn finding(id: &str, severity: &str, pkg: &str, version: &str, fixed: Option<&str>, digest: &str, repo: &str) -> Value {
+pub fn finding(
+    id: &str,
+    severity: &str,
+    pkg: &str,
+    version: &str,
+    fixed: Option<&str>,
+    digest: &str,
+    repo: &str,
+) -> Value {
     let mut vp = json!({ "name": pkg, "version": version, "packageManager": "OS" });
     if let Some(f) = fixed {
         vp["fixedInVersion"] = json!(f);
@@ -145,7 +174,12 @@ pub fn finding(id: &str, severity: &str, pkg: &str, version: &str, fixed: Option
 }
 
 fn filter_value(body: &Value, key: &str) -> Option<String> {
-    body.get("filterCriteria")?.get(key)?.get(0)?.get("value")?.as_str().map(str::to_string)
+    body.get("filterCriteria")?
+        .get(key)?
+        .get(0)?
+        .get("value")?
+        .as_str()
+        .map(str::to_string)
 }
 
 async fn inspector_coverage(State(s): State<Shared>, body: Bytes) -> Response {
@@ -159,7 +193,11 @@ async fn inspector_coverage(State(s): State<Shared>, body: Bytes) -> Response {
     };
     match pop(&mut script.coverage).unwrap_or(Cov::NoRow) {
         Cov::NoRow => ok_json(json!({ "coveredResources": [] })),
-        Cov::Row { code, reason, last_scanned_at } => {
+        Cov::Row {
+            code,
+            reason,
+            last_scanned_at,
+        } => {
             let mut row = json!({
                 "resourceType": "AWS_ECR_CONTAINER_IMAGE",
                 "resourceId": rid,
@@ -173,8 +211,14 @@ async fn inspector_coverage(State(s): State<Shared>, body: Bytes) -> Response {
             }
             ok_json(json!({ "coveredResources": [row] }))
         }
-        Cov::Throttle { retry_after } => rest_error(429, "ThrottlingException", "Rate exceeded", retry_after),
-        Cov::Error { status, kind, message } => rest_error(status, kind, message, None),
+        Cov::Throttle { retry_after } => {
+            rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
+        }
+        Cov::Error {
+            status,
+            kind,
+            message,
+        } => rest_error(status, kind, message, None),
     }
 }
 
@@ -186,7 +230,12 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
     let digest = filter_value(&body, "ecrImageHash").unwrap_or_default();
     let status = filter_value(&body, "findingStatus");
     if status.as_deref() != Some("ACTIVE") {
-        return rest_error(400, "ValidationException", "test server: findingStatus ACTIVE filter missing", None);
+        return rest_error(
+            400,
+            "ValidationException",
+            "test server: findingStatus ACTIVE filter missing",
+            None,
+        );
     }
     let Some(script) = st.images.get_mut(&digest) else {
         return ok_json(json!({ "findings": [] }));
@@ -200,8 +249,14 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
             (g, o)
         }
         None => match pop(&mut script.reads) {
-            Some(Read::Throttle { retry_after }) => return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after),
-            Some(Read::Error { status, kind, message }) => return rest_error(status, kind, message, None),
+            Some(Read::Throttle { retry_after }) => {
+                return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
+            }
+            Some(Read::Error {
+                status,
+                kind,
+                message,
+            }) => return rest_error(status, kind, message, None),
             Some(Read::Findings(f)) => {
                 st.pages.push(f);
                 (st.pages.len() - 1, 0)
@@ -231,20 +286,37 @@ fn pipeline_error(kind: &str, message: &str) -> Response {
 
 async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let op = target.rsplit('.').next().unwrap_or("").to_string();
     let mut st = s.lock().unwrap();
     st.log.push((op.clone(), body.clone()));
-    let Some(p) = st.pipeline.clone() else { return pipeline_error("PipelineNotFoundException", "no pipeline") };
-    let name = body.get("name").or_else(|| body.get("pipelineName")).and_then(|v| v.as_str()).unwrap_or("");
+    let Some(p) = st.pipeline.clone() else {
+        return pipeline_error("PipelineNotFoundException", "no pipeline");
+    };
+    let name = body
+        .get("name")
+        .or_else(|| body.get("pipelineName"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     if name != p.name {
-        return pipeline_error("PipelineNotFoundException", &format!("Account does not have a pipeline with name '{name}'"));
+        return pipeline_error(
+            "PipelineNotFoundException",
+            &format!("Account does not have a pipeline with name '{name}'"),
+        );
     }
     match op.as_str() {
         "GetPipelineState" => {
             st.state_polls += 1;
             let polls = st.state_polls;
-            let visible: Vec<&ApprovalExec> = p.executions.iter().filter(|e| polls > e.appears_after_polls).collect();
+            let visible: Vec<&ApprovalExec> = p
+                .executions
+                .iter()
+                .filter(|e| polls > e.appears_after_polls)
+                .collect();
             let latest = visible.last();
             let mut action = json!({ "actionName": p.action });
             let mut stage = json!({ "stageName": p.stage });
@@ -254,7 +326,8 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                     le["token"] = json!(e.token);
                 }
                 action["latestExecution"] = le;
-                stage["latestExecution"] = json!({ "pipelineExecutionId": e.execution_id, "status": "InProgress" });
+                stage["latestExecution"] =
+                    json!({ "pipelineExecutionId": e.execution_id, "status": "InProgress" });
             }
             stage["actionStates"] = json!([action]);
             ok_json(json!({
@@ -265,7 +338,10 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
         }
         "ListActionExecutions" => {
             let polls = st.state_polls;
-            let filter = body.get("filter").and_then(|f| f.get("pipelineExecutionId")).and_then(|v| v.as_str());
+            let filter = body
+                .get("filter")
+                .and_then(|f| f.get("pipelineExecutionId"))
+                .and_then(|v| v.as_str());
             let details: Vec<Value> = p
                 .executions
                 .iter()
@@ -293,7 +369,10 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             ok_json(json!({ "actionExecutionDetails": details }))
         }
         "GetPipelineExecution" => {
-            let id = body.get("pipelineExecutionId").and_then(|v| v.as_str()).unwrap_or("");
+            let id = body
+                .get("pipelineExecutionId")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
             let Some(e) = p.executions.iter().find(|e| e.execution_id == id) else {
                 return pipeline_error("PipelineExecutionNotFoundException", "no such execution");
             };
@@ -316,13 +395,20 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             if let Some(err) = p.put_error {
                 return pipeline_error(err, "scripted failure");
             }
-            let token = body.get("token").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let token = body
+                .get("token")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             let status = body["result"]["status"].as_str().unwrap_or("").to_string();
             let summary = body["result"]["summary"].as_str().unwrap_or("").to_string();
             st.approvals.push((token, status, summary));
             ok_json(json!({ "approvedAt": 1_700_000_500.0 }))
         }
-        _ => pipeline_error("InvalidActionDeclarationException", &format!("test server: unsupported op {op}")),
+        _ => pipeline_error(
+            "InvalidActionDeclarationException",
+            &format!("test server: unsupported op {op}"),
+        ),
     }
 }
 
@@ -339,7 +425,10 @@ impl Scenario {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::from_std(listener).unwrap();
                 axum::serve(l, app)
@@ -350,11 +439,22 @@ impl Scenario {
                     .unwrap();
             });
         });
-        Scenario { url, state, shutdown: Some(tx), thread: Some(thread) }
+        Scenario {
+            url,
+            state,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn calls(&self, op: &str) -> usize {
-        self.state.lock().unwrap().log.iter().filter(|(o, _)| o == op).count()
+        self.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .filter(|(o, _)| o == op)
+            .count()
     }
 }
 
