@@ -172,8 +172,11 @@ fn fatal(e: CallError, action: &str) -> Error {
         ));
     }
     match e.class {
-        Class::Transient(_) => Error::runtime(format!(
-            "{action} kept failing until the deadline: {}",
+        // Transient failures that outlast the deadline are inconclusive (exit 3, like a scan
+        // that never finished) and name the last error. Not a `Timeout`: `--on-timeout pass`
+        // accepts an unfinished scan, never findings we could not read.
+        Class::Transient(_) => Error::inconclusive(format!(
+            "{action} kept failing until the deadline (--timeout): {}",
             e.message
         )),
         _ => e.into_error(action),

@@ -248,6 +248,7 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
                 &refs[0],
                 &args.tags,
                 args.registry_url.as_deref(),
+                args.wait.timeout.min(super::push::AUTH_TIMEOUT),
                 &progress,
             )
             .await?,

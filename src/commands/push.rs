@@ -16,6 +16,9 @@ use tokio::time::Instant;
 pub const USERNAME_ENV: &str = "INSPECTOR_GATE_REGISTRY_USERNAME";
 pub const PASSWORD_ENV: &str = "INSPECTOR_GATE_REGISTRY_PASSWORD";
 
+/// How long `GetAuthorizationToken` is retried at most (and never past `gate --timeout`).
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// `(account, region)` from an ECR endpoint such as `https://<acct>.dkr.ecr.<region>.amazonaws.com`.
 fn account_region(endpoint: &str) -> Option<(String, String)> {
     let host = endpoint
@@ -35,6 +38,7 @@ pub async fn push_to_ecr(
     dest: &ImageRef,
     extra_tags: &[String],
     registry_url: Option<&str>,
+    auth_timeout: Duration,
     progress: &Progress,
 ) -> Result<Vec<ScannedImage>> {
     let spec: SourceSpec = source.parse()?;
@@ -76,7 +80,7 @@ pub async fn push_to_ecr(
             )
         }
         (None, Some(c)) => {
-            let deadline = Instant::now() + Duration::from_secs(120);
+            let deadline = Instant::now() + auth_timeout;
             let (user, pass, proxy) =
                 ecr::registry_auth(c, dest.registry.as_deref(), deadline).await?;
             let (acct, region) = account_region(&proxy)
@@ -152,6 +156,7 @@ pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
         &dest,
         &args.tags,
         args.registry_url.as_deref(),
+        AUTH_TIMEOUT,
         &progress,
     )
     .await?;
