@@ -209,7 +209,11 @@ pub mod fuzzing {
         if let Ok(doc) = serde_json::from_slice::<manifest::AnyManifest>(bytes) {
             let _ = doc.effective_media_type(None);
             let _ = doc.effective_media_type(Some(manifest::OCI_INDEX));
-            let descs = doc.config.iter().chain(&doc.layers).chain(doc.manifests.iter().flatten());
+            let descs = doc
+                .config
+                .iter()
+                .chain(&doc.layers)
+                .chain(doc.manifests.iter().flatten());
             for d in descs {
                 let _ = (d.is_attestation(), d.ref_name());
                 if let Some(p) = &d.platform {
@@ -240,7 +244,10 @@ pub mod fuzzing {
     /// relative, `/`-separated, with no empty, `.` or `..` component.
     fn assert_inside(p: &str) {
         assert!(!p.starts_with('/'), "{p:?}");
-        assert!(p.split('/').all(|c| !c.is_empty() && c != ".." && c != "."), "{p:?}");
+        assert!(
+            p.split('/').all(|c| !c.is_empty() && c != ".." && c != "."),
+            "{p:?}"
+        );
     }
 
     /// Read an `oci-archive:` / `docker-archive:` file the way `push` does, up to the point
@@ -370,7 +377,13 @@ mod tests {
         assert!(!format!("{t:?}").contains("topsecret"));
         let e = redact(Error::runtime("server said topsecret"), Some(&a));
         assert_eq!(e.message, "server said <redacted>");
-        let short = RegistryAuth { username: "u".into(), password: "p".into() };
-        assert_eq!(redact(Error::runtime("tcp connect"), Some(&short)).message, "tcp connect");
+        let short = RegistryAuth {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        assert_eq!(
+            redact(Error::runtime("tcp connect"), Some(&short)).message,
+            "tcp connect"
+        );
     }
 }

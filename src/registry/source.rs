@@ -665,7 +665,13 @@ fn sniff(range: &FileRange) -> Result<Kind, Error> {
 
 /// `docker save` the image into `file` using the docker CLI.
 async fn docker_save(image: &str, file: &Path) -> Result<(), Error> {
-    let out = tokio::process::Command::new("docker")
+    docker_save_with(Path::new("docker"), image, file).await
+}
+
+/// `program` stands for the docker CLI: a parameter so tests can put a script in its place
+/// without touching the process-wide PATH.
+async fn docker_save_with(program: &Path, image: &str, file: &Path) -> Result<(), Error> {
+    let out = tokio::process::Command::new(program)
         .arg("save")
         .arg("-o")
         .arg(file)
@@ -775,6 +781,51 @@ mod tests {
             select_root(&[p1, p2], None, "x").unwrap(),
             Root::IndexJson
         ));
+    }
+
+    #[cfg(unix)]
+    fn fake_docker(dir: &Path, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("docker");
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn docker_save_runs_the_cli_with_safe_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let docker = fake_docker(
+            dir.path(),
+            r#"[ "$1" = save ] && [ "$2" = -o ] && [ "$4" = -- ] && [ "$5" = app:1 ] || { echo "bad args: $*" >&2; exit 2; }
+printf saved > "$3""#,
+        );
+        let out = dir.path().join("image.tar");
+        docker_save_with(&docker, "app:1", &out).await.unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"saved");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn docker_save_failures_name_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let docker = fake_docker(
+            dir.path(),
+            "echo 'Error response from daemon: reference does not exist' >&2; exit 1",
+        );
+        let err = docker_save_with(&docker, "app:1", &dir.path().join("x.tar"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.message.contains("docker save app:1 failed"), "{err}");
+        assert!(err.message.contains("reference does not exist"), "{err}");
+
+        let missing = dir.path().join("no-such-docker");
+        let err = docker_save_with(&missing, "app:1", &dir.path().join("x.tar"))
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("docker CLI is not on PATH"), "{err}");
     }
 
     #[test]
