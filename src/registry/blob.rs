@@ -4,6 +4,7 @@
 //! Every source ends up as ranges of plain files so that uploads can stream from disk (and be
 //! retried by re-reading) without ever holding a layer in memory.
 
+use super::compress::GzipLayout;
 use crate::error::Error;
 use sha2::{Digest as _, Sha256};
 use std::fmt;
@@ -135,6 +136,32 @@ impl FileRange {
             return Err(truncated(&self.path, what));
         }
         Ok(Digest::from_hasher(h))
+    }
+}
+
+/// Where an upload reads a blob's bytes from.
+#[derive(Clone, Debug)]
+pub(crate) enum BlobData {
+    /// A range of a file: a layout blob, an archive entry, a config.
+    File(FileRange),
+    /// A layer gzipped from an archive: replayed from the archive and a spill file.
+    Gzip(GzipLayout),
+}
+
+impl BlobData {
+    pub(crate) fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(match self {
+            BlobData::File(r) => Box::new(r.open()?),
+            BlobData::Gzip(g) => Box::new(g.open()?),
+        })
+    }
+
+    /// The file the bytes come from, for messages.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            BlobData::File(r) => &r.path,
+            BlobData::Gzip(g) => g.source_path(),
+        }
     }
 }
 

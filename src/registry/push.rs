@@ -11,7 +11,7 @@ use super::{PlatformDigest, PushOutcome, PushTarget, SourceSpec};
 use crate::error::Error;
 use crate::progress::Progress;
 use backon::{ExponentialBuilder, Retryable};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use sha2::{Digest as _, Sha256};
@@ -270,7 +270,7 @@ fn take(f: &Failure) -> Option<Error> {
     f.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
-/// The blob as a streamed request body: a blocking thread reads the file range in chunks,
+/// The blob as a streamed request body: a blocking thread reads its bytes in chunks,
 /// hashes them and hands them over a small channel. The digest is checked before the last
 /// chunk is released, so a corrupt blob is never completely sent: the request is aborted.
 fn body_stream(blob: &BlobSrc, bar: Option<ProgressBar>) -> (reqwest::Body, Failure) {
@@ -294,8 +294,8 @@ fn read_and_hash(
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
     bar: Option<&ProgressBar>,
 ) -> Result<(), Error> {
-    let where_ = || blob.range.path.display().to_string();
-    let mut reader = blob.range.open().map_err(|e| {
+    let where_ = || blob.data.path().display().to_string();
+    let mut reader = blob.data.open().map_err(|e| {
         Error::runtime(format!(
             "cannot read blob {} from {}: {e}",
             blob.digest,
@@ -306,17 +306,27 @@ fn read_and_hash(
     let mut left = blob.size;
     loop {
         let n = left.min(CHUNK as u64) as usize;
-        let mut buf = BytesMut::zeroed(n);
-        reader.read_exact(&mut buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                super::blob::truncated(&blob.range.path, &format!("blob {}", blob.digest))
-            }
-            _ => Error::runtime(format!(
-                "cannot read blob {} from {}: {e}",
-                blob.digest,
-                where_()
-            )),
-        })?;
+        // read_to_end fills spare capacity without zeroing it first.
+        let mut buf = Vec::with_capacity(n);
+        let got = (&mut reader)
+            .take(n as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    super::blob::truncated(blob.data.path(), &format!("blob {}", blob.digest))
+                }
+                _ => Error::runtime(format!(
+                    "cannot read blob {} from {}: {e}",
+                    blob.digest,
+                    where_()
+                )),
+            })?;
+        if got != n {
+            return Err(super::blob::truncated(
+                blob.data.path(),
+                &format!("blob {}", blob.digest),
+            ));
+        }
         left -= n as u64;
         if blob.verify {
             sha.update(&buf);
@@ -328,7 +338,7 @@ fn read_and_hash(
                 )));
             }
         }
-        if n > 0 && tx.blocking_send(Ok(buf.freeze())).is_err() {
+        if n > 0 && tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
             return Ok(()); // the request was dropped (failed or cancelled): nothing to report here
         }
         if let Some(b) = bar {

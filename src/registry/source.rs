@@ -9,7 +9,7 @@
 //! config and layer present with the right size) before the first blob is handed over.
 
 use super::archive::TarIndex;
-use super::blob::{Digest, FileRange};
+use super::blob::{BlobData, Digest, FileRange};
 use super::compress;
 use super::manifest::{
     self, AnyManifest, Descriptor, DockerManifest, DockerSaveEntry, ImageConfig, OutDescriptor,
@@ -49,9 +49,10 @@ const GZIP_LEVEL: u32 = 5;
 pub(crate) struct BlobSrc {
     pub digest: Digest,
     pub size: u64,
-    pub range: FileRange,
-    /// Hash while uploading and fail on mismatch. Off only for layers we just compressed and
-    /// hashed ourselves into a private temp file: hashing them again would only cost CPU.
+    pub data: BlobData,
+    /// Hash while uploading and fail on mismatch. Off only for layers we just compressed: the
+    /// digest was computed from the very bytes the upload replays, hashing them again would
+    /// only cost CPU, and the registry checks the digest anyway.
     pub verify: bool,
 }
 
@@ -200,8 +201,15 @@ impl Layout {
             Layout::Tar(idx) => idx.locate(rel),
             Layout::Dir { root } => {
                 let path = root.join(rel);
-                if std::fs::symlink_metadata(&path).is_err() {
-                    return Ok(None);
+                match std::fs::symlink_metadata(&path) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(Error::runtime(format!(
+                            "cannot read {}: {e}",
+                            path.display()
+                        )))
+                    }
                 }
                 let real = match path.canonicalize() {
                     Ok(p) => p,
@@ -342,7 +350,7 @@ fn select_root(descs: &[Descriptor], reference: Option<&str>, what: &str) -> Res
             Ok(Root::IndexJson)
         }
         many => Err(Error::usage(format!(
-            "{what} holds {} images: choose one with oci:<dir>:<name> (names in it: {})",
+            "{what} holds {} images: choose one with oci:<dir>:<name>, or export a single image (names in it: {})",
             many.len(),
             names()
         ))),
@@ -453,7 +461,7 @@ fn add_blob(
                 BlobSrc {
                     digest,
                     size: desc.size,
-                    range,
+                    data: BlobData::File(range),
                     verify: true,
                 },
             );
@@ -553,7 +561,7 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
     sink.blob(BlobSrc {
         digest: config_digest.clone(),
         size: config_range.len,
-        range: config_range,
+        data: BlobData::File(config_range),
         verify: true,
     })?;
 
@@ -579,13 +587,13 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
                 BlobSrc {
                     digest,
                     size: range.len,
-                    range,
+                    data: BlobData::File(range),
                     verify: true,
                 }
             }
             Kind::Plain => {
                 let started = Instant::now();
-                let dst = work.join(format!("layer-{n}.tar.gz"));
+                let dst = work.join(format!("layer-{n}.deflate"));
                 let g =
                     compress::gzip_range(&range, &dst, GZIP_LEVEL, threads, &|| sink.is_closed())?;
                 if g.diff_id != diff_id {
@@ -603,7 +611,7 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
                 BlobSrc {
                     digest: g.digest,
                     size: g.size,
-                    range: FileRange::whole(dst, g.size),
+                    data: BlobData::Gzip(g.layout),
                     verify: false,
                 }
             }

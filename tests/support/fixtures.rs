@@ -84,11 +84,27 @@ pub fn content(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// An uncompressed layer tar with two files.
+/// Incompressible bytes (already-compressed files in a layer look like this).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// An uncompressed layer tar with three files: mixed text and noise, pure noise (so a
+/// compressor meets both compressible and incompressible stretches), and a small text file.
 pub fn layer_tar(seed: u64, size: usize) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in [
         (format!("data/blob-{seed}.bin"), content(seed, size)),
+        (format!("data/noise-{seed}.bin"), noise(seed, size)),
         (
             format!("etc/seed-{seed}.txt"),
             format!("seed {seed}\n").into_bytes(),
