@@ -6,19 +6,19 @@
 //! passed in; adapters at the edges (`aws`, `registry`, `approval`, `ci`); `commands` wires
 //! them together for each CLI subcommand.
 
-pub mod ci;
-pub mod error;
-pub mod model;
-pub mod progress;
-pub mod policy;
-pub mod report;
-pub mod image_ref;
+pub mod approval;
 pub mod aws;
-pub mod retry;
-pub mod wait;
+pub mod ci;
 pub mod cli;
 pub mod commands;
-pub mod handoff;
-pub mod approval;
+pub mod error;
 pub mod findings_file;
+pub mod handoff;
+pub mod image_ref;
+pub mod model;
+pub mod policy;
+pub mod progress;
 pub mod registry;
+pub mod report;
+pub mod retry;
+pub mod wait;

@@ -105,23 +105,85 @@ pub fn resolve_policy(args: &PolicyArgs, m: &ArgMatches) -> Result<Resolved> {
         }
     };
     let d = PolicyLayer::default;
-    push("fail_on", "fail-on", PolicyLayer { fail_on: args.fail_on, ..d() });
-    push("max_critical", "max-critical", PolicyLayer { max_critical: args.max_critical, ..d() });
-    push("max_high", "max-high", PolicyLayer { max_high: args.max_high, ..d() });
-    push("max_medium", "max-medium", PolicyLayer { max_medium: args.max_medium, ..d() });
-    push("max_low", "max-low", PolicyLayer { max_low: args.max_low, ..d() });
-    push("max_untriaged", "max-untriaged", PolicyLayer { max_untriaged: args.max_untriaged, ..d() });
-    push("ignore_unfixed", "ignore-unfixed", PolicyLayer { ignore_unfixed: Some(args.ignore_unfixed), ..d() });
-    push("min_epss", "min-epss", PolicyLayer { min_epss: args.min_epss, ..d() });
+    push(
+        "fail_on",
+        "fail-on",
+        PolicyLayer {
+            fail_on: args.fail_on,
+            ..d()
+        },
+    );
+    push(
+        "max_critical",
+        "max-critical",
+        PolicyLayer {
+            max_critical: args.max_critical,
+            ..d()
+        },
+    );
+    push(
+        "max_high",
+        "max-high",
+        PolicyLayer {
+            max_high: args.max_high,
+            ..d()
+        },
+    );
+    push(
+        "max_medium",
+        "max-medium",
+        PolicyLayer {
+            max_medium: args.max_medium,
+            ..d()
+        },
+    );
+    push(
+        "max_low",
+        "max-low",
+        PolicyLayer {
+            max_low: args.max_low,
+            ..d()
+        },
+    );
+    push(
+        "max_untriaged",
+        "max-untriaged",
+        PolicyLayer {
+            max_untriaged: args.max_untriaged,
+            ..d()
+        },
+    );
+    push(
+        "ignore_unfixed",
+        "ignore-unfixed",
+        PolicyLayer {
+            ignore_unfixed: Some(args.ignore_unfixed),
+            ..d()
+        },
+    );
+    push(
+        "min_epss",
+        "min-epss",
+        PolicyLayer {
+            min_epss: args.min_epss,
+            ..d()
+        },
+    );
     push(
         "min_inspector_score",
         "min-inspector-score",
-        PolicyLayer { min_inspector_score: args.min_inspector_score, ..d() },
+        PolicyLayer {
+            min_inspector_score: args.min_inspector_score,
+            ..d()
+        },
     );
     push(
         "exploit_available_only",
         "exploit-available-only",
-        PolicyLayer { exploit_available_only: Some(args.exploit_available_only), ..d() },
+        PolicyLayer {
+            exploit_available_only: Some(args.exploit_available_only),
+            ..d()
+        },
     );
     let ignores = args
         .ignore
@@ -134,7 +196,14 @@ pub fn resolve_policy(args: &PolicyArgs, m: &ArgMatches) -> Result<Resolved> {
             repository: None,
         })
         .collect();
-    push("ignore", "ignore", PolicyLayer { ignore: ignores, ..d() });
+    push(
+        "ignore",
+        "ignore",
+        PolicyLayer {
+            ignore: ignores,
+            ..d()
+        },
+    );
     layers.extend(env_layers);
     layers.extend(flag_layers);
     file::resolve(&layers)
