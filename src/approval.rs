@@ -438,7 +438,10 @@ pub async fn decide(
                 )),
             });
         }
-        progress.phase(&format!("{t}: {why}; checking again in {}s", d.as_secs()));
+        progress.phase(&format!(
+            "{t}: {why}; checking again in {:.1}s",
+            d.as_secs_f64()
+        ));
         tokio::time::sleep(d).await;
     }
 }

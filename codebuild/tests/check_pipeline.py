@@ -20,7 +20,7 @@ import sys
 import yaml
 
 GATE_ACTIONS = {
-    "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:DescribeImages",
+    "ecr:GetAuthorizationToken", "ecr:BatchGetImage",
     "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
     "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:GetRegistryScanningConfiguration",
     "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings",
