@@ -53,9 +53,10 @@ for _ in $(seq 1 100); do grep -q listening "$WORK/scenario.log" && break; sleep
 INSPECTOR_URL=$(sed -n 's/^listening on //p' "$WORK/scenario.log")
 
 fail=0
+CHROOT=$(command -v chroot)
 run_jail() { env -i AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static AWS_REGION=us-east-1 \
   AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" \
-  AWS_ENDPOINT_URL_INSPECTOR2="$INSPECTOR_URL" NO_COLOR=1 chroot "$JAIL" /inspector-gate "$@"; }
+  AWS_ENDPOINT_URL_INSPECTOR2="$INSPECTOR_URL" NO_COLOR=1 "$CHROOT" "$JAIL" /inspector-gate "$@"; }
 if run_jail --version >/dev/null; then echo "ok: --version runs in an empty chroot"; else echo "FAIL: --version in chroot"; fail=1; fi
 set +e
 out=$(run_jail gate --image app/web:v1 --fail-on CRITICAL --timeout 30s --poll-interval 100ms -q 2>&1); code=$?
