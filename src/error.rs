@@ -96,6 +96,12 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Fold any whitespace run (newlines included) into one space, for one-line messages built
+/// from text we do not control (SDK error chains, registry error bodies).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::runtime(format!("i/o error: {e}"))

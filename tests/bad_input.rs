@@ -40,11 +40,7 @@ fn case(name: &str, args: &[&str], code: i32, cause: &[&'static str]) -> Case {
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    support::moto::free_port()
 }
 
 struct Ctx {

@@ -4,7 +4,7 @@
 pub mod ecr;
 pub mod inspector;
 
-use crate::error::Error;
+use crate::error::{one_line, Error};
 use crate::retry::Retryable;
 use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -241,10 +241,6 @@ where
             message: one_line(&text),
         },
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@
 use crate::approval::{self, ApprovalTarget};
 use crate::aws;
 use crate::cli::ApproveArgs;
-use crate::error::{Error, Result, EXIT_PASS, EXIT_VIOLATION};
-use crate::policy::eval::Verdict;
+use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::Schedule;
@@ -35,9 +34,5 @@ pub async fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
     )
     .await?;
     progress.finish();
-    Ok(if report.verdict == Verdict::Pass {
-        EXIT_PASS
-    } else {
-        EXIT_VIOLATION
-    })
+    Ok(report.exit_code())
 }

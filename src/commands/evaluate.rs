@@ -1,13 +1,13 @@
 //! `inspector-gate evaluate`: the policy applied offline to a saved findings file or an
 //! `Inspector2 Scan` event. No AWS calls.
 
-use super::gate::{print_report, write_reports};
+use super::gate::publish;
 use super::{now_rfc3339, resolve_policy, today};
 use crate::cli::EvaluateArgs;
-use crate::error::{Error, Result, EXIT_PASS, EXIT_VIOLATION};
+use crate::error::{Error, Result};
 use crate::findings_file;
 use crate::model::Severity;
-use crate::policy::eval::{evaluate, Verdict};
+use crate::policy::eval::evaluate;
 use crate::progress::Progress;
 use crate::report::{ImageReport, Report};
 use clap::ArgMatches;
@@ -50,23 +50,12 @@ pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool)
         })
         .collect();
     let report = Report::new(now_rfc3339(), policy, reports);
-    for w in report
-        .images
-        .iter()
-        .flat_map(|i| i.evaluation.warnings.iter())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        progress.warn(w);
-    }
-    print_report(&report, args.format, color);
-    if let Some(dir) = &args.report_dir {
-        write_reports(&report, dir)?;
-    }
-    crate::ci::emit_from_env(&report, args.report_dir.as_deref())
-        .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))?;
-    Ok(if report.verdict == Verdict::Pass {
-        EXIT_PASS
-    } else {
-        EXIT_VIOLATION
-    })
+    publish(
+        &report,
+        args.format,
+        args.report_dir.as_deref(),
+        color,
+        progress,
+    )?;
+    Ok(report.exit_code())
 }

@@ -4,7 +4,7 @@
 use super::{now_rfc3339, resolve_policy, today};
 use crate::aws::{self, ecr, Clients};
 use crate::cli::{Format, GateArgs, OnTimeout};
-use crate::error::{Error, ErrorKind, Result, EXIT_PASS, EXIT_VIOLATION};
+use crate::error::{Error, ErrorKind, Result, EXIT_PASS};
 use crate::handoff;
 use crate::image_ref::ImageRef;
 use crate::model::ScannedImage;
@@ -165,6 +165,31 @@ pub fn print_report(report: &Report, format: Format, color: bool) {
     print!("{text}");
 }
 
+/// Show a finished report: its warnings (once each) on stderr, the chosen format on stdout,
+/// the report files, and the CI system's native outputs. Shared by `gate` and `evaluate`.
+pub fn publish(
+    report: &Report,
+    format: Format,
+    report_dir: Option<&Path>,
+    color: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let warnings: std::collections::BTreeSet<&String> = report
+        .images
+        .iter()
+        .flat_map(|i| i.evaluation.warnings.iter())
+        .collect();
+    for w in warnings {
+        progress.warn(w);
+    }
+    print_report(report, format, color);
+    if let Some(dir) = report_dir {
+        write_reports(report, dir)?;
+    }
+    crate::ci::emit_from_env(report, report_dir)
+        .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))
+}
+
 fn validate(args: &GateArgs) -> Result<Vec<ImageRef>> {
     if args.images.is_empty() {
         return Err(Error::usage(
@@ -265,20 +290,13 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
     )
     .await?;
     let report = Report::new(now_rfc3339(), policy, images);
-    for w in report
-        .images
-        .iter()
-        .flat_map(|i| i.evaluation.warnings.iter())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        progress.warn(w);
-    }
-    print_report(&report, args.format, color);
-    if let Some(dir) = &args.report_dir {
-        write_reports(&report, dir)?;
-    }
-    crate::ci::emit_from_env(&report, args.report_dir.as_deref())
-        .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))?;
+    publish(
+        &report,
+        args.format,
+        args.report_dir.as_deref(),
+        color,
+        &progress,
+    )?;
 
     let passed = report.verdict == Verdict::Pass;
     if passed {
@@ -308,7 +326,7 @@ pub async fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool
         )
         .await?;
     }
-    Ok(if passed { EXIT_PASS } else { EXIT_VIOLATION })
+    Ok(report.exit_code())
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

@@ -427,7 +427,7 @@ fn parse_error(body: &[u8]) -> ErrorDetail {
 
 /// Error text from a server goes into a one-line message: fold lines and bound the length.
 fn one_line(s: &str) -> String {
-    let folded: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let folded = crate::error::one_line(s);
     if folded.chars().count() > 300 {
         format!("{}…", folded.chars().take(300).collect::<String>())
     } else {

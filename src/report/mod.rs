@@ -89,6 +89,14 @@ impl Report {
         self.images.iter().map(|i| i.evaluation.counted(s)).sum()
     }
 
+    /// 0 when the report passed, 1 when the policy was violated.
+    pub fn exit_code(&self) -> i32 {
+        match self.verdict {
+            Verdict::Pass => crate::error::EXIT_PASS,
+            Verdict::Fail => crate::error::EXIT_VIOLATION,
+        }
+    }
+
     pub fn verdict_word(&self) -> &'static str {
         match self.verdict {
             Verdict::Pass => "pass",

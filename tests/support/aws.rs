@@ -1,6 +1,5 @@
 //! Running the real binary against the emulators, and seeding moto's ECR with images.
 
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -43,9 +42,7 @@ pub fn ecr(moto: &str, op: &str, body: serde_json::Value) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
+pub use super::fixtures::sha256;
 
 /// Create a repository covered (or not) by an enhanced continuous-scanning rule.
 pub fn create_repo(moto: &str, repo: &str) {
