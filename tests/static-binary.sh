@@ -23,21 +23,12 @@ mkdir -p "$JAIL/etc/ssl/certs" "$JAIL/work"
 cp "$BIN" "$JAIL/inspector-gate"
 cp /etc/ssl/certs/ca-certificates.crt "$JAIL/etc/ssl/certs/"
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-MOTO_PORT=$(free_port)
-.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && break; sleep 0.1; done
-export AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static AWS_REGION=us-east-1 \
-       AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-AWS=(.venv/bin/aws --endpoint-url "http://127.0.0.1:$MOTO_PORT")
-"${AWS[@]}" ecr create-repository --repository-name app/web >/dev/null
-"${AWS[@]}" ecr put-registry-scanning-configuration --scan-type ENHANCED \
-  --rules '[{"scanFrequency":"CONTINUOUS_SCAN","repositoryFilters":[{"filter":"app/*","filterType":"WILDCARD"}]}]' >/dev/null
-MANIFEST='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}'
-DIGEST=sha256:$(printf '%s' "$MANIFEST" | sha256sum | cut -d' ' -f1)
-"${AWS[@]}" ecr put-image --repository-name app/web --image-tag v1 --image-digest "$DIGEST" \
-  --image-manifest "$MANIFEST" --image-manifest-media-type application/vnd.oci.image.manifest.v1+json >/dev/null
+# shellcheck source=scripts/lib/emulators.sh
+. "$ROOT/scripts/lib/emulators.sh"
+export_dummy_aws
+start_moto
+seed_repo app/web 'app/*'
+put_tiny_image app/web v1
 cat >"$WORK/scenario.json" <<JSON
 {"images": {"$DIGEST": {"coverage": [{"code": "ACTIVE", "reason": "SUCCESSFUL", "lastScannedAt": 1700000000}],
   "reads": [[{"awsAccountId": "123456789012", "findingArn": "arn:aws:inspector2:us-east-1:123456789012:finding/1",
@@ -47,10 +38,7 @@ cat >"$WORK/scenario.json" <<JSON
       "vulnerablePackages": [{"name": "openssl", "version": "3.0.1", "fixedInVersion": "3.0.13"}]},
     "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": "x"}]}]]}}}
 JSON
-target/debug/examples/scenario_server "$WORK/scenario.json" >"$WORK/scenario.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do grep -q listening "$WORK/scenario.log" && break; sleep 0.1; done
-INSPECTOR_URL=$(sed -n 's/^listening on //p' "$WORK/scenario.log")
+start_scenario "$ROOT/target/debug/examples/scenario_server" "$WORK/scenario.json" "$WORK/scenario.log"
 
 fail=0
 CHROOT=$(command -v chroot)
