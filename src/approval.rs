@@ -69,10 +69,7 @@ impl std::fmt::Display for ApprovalTarget {
 /// The reviewer's summary: verdict, counts against maxima, top findings, link; ≤ 512 chars,
 /// cut on a character boundary.
 pub fn summary(report: &Report, url: Option<&str>) -> String {
-    let verdict = match report.verdict {
-        Verdict::Pass => "PASSED",
-        Verdict::Fail => "FAILED",
-    };
+    let verdict = report.verdict.past_tense().to_uppercase();
     let counts: Vec<String> = [
         Severity::Critical,
         Severity::High,
@@ -102,9 +99,9 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         let f = &j.finding;
         let pkg = f
             .first_package()
-            .map(|p| match &p.fixed_in_version {
-                Some(fix) if !fix.is_empty() => format!(" {} → {fix}", p.name),
-                _ => format!(" {}", p.name),
+            .map(|p| match p.fixed_version() {
+                Some(fix) => format!(" {} → {fix}", p.name),
+                None => format!(" {}", p.name),
             })
             .unwrap_or_default();
         top.push_str(&format!(
@@ -163,12 +160,9 @@ fn put_failed(e: CallError, t: &ApprovalTarget) -> Error {
     }
 }
 
-/// Candidates from `GetPipelineState` (SUPERSEDED/QUEUED modes carry the token there).
-async fn from_state(
-    c: &Clients,
-    t: &ApprovalTarget,
-    deadline: Instant,
-) -> Result<(Vec<Candidate>, bool)> {
+/// Candidates from `GetPipelineState` (SUPERSEDED/QUEUED modes carry the token there; an
+/// InProgress approval without a token there is PARALLEL mode, found by the list instead).
+async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Result<Vec<Candidate>> {
     let state = retry::call(Schedule::CALL, deadline, || async {
         c.codepipeline
             .get_pipeline_state()
@@ -206,23 +200,25 @@ async fn from_state(
         )));
     };
     let mut out = Vec::new();
-    let mut in_progress_without_token = false;
     if let Some(latest) = action.latest_execution() {
         let in_progress = latest.status().map(|s| s.as_str()) == Some("InProgress");
-        match (in_progress, latest.token(), stage.latest_execution()) {
-            (true, Some(token), Some(se)) => out.push(Candidate {
+        if let (true, Some(token), Some(se)) =
+            (in_progress, latest.token(), stage.latest_execution())
+        {
+            out.push(Candidate {
                 execution_id: se.pipeline_execution_id().to_string(),
                 token: token.to_string(),
                 custom_data: None,
-            }),
-            (true, None, _) => in_progress_without_token = true,
-            _ => {}
+            });
         }
     }
-    Ok((out, in_progress_without_token))
+    Ok(out)
 }
 
 /// Candidates from `ListActionExecutions` (PARALLEL mode; also gives resolved CustomData).
+/// A retried stage keeps its execution id, so one execution can list an answered attempt and
+/// a new InProgress one: only when no attempt of the given execution is InProgress does an
+/// answered one mean "already answered".
 async fn from_executions(
     c: &Clients,
     t: &ApprovalTarget,
@@ -230,8 +226,10 @@ async fn from_executions(
     deadline: Instant,
 ) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
+    let mut answered: Option<(String, String)> = None;
     let mut next: Option<String> = None;
-    for _page in 0..5 {
+    let mut seen = std::collections::HashSet::new();
+    loop {
         let page = retry::call(Schedule::CALL, deadline, || async {
             let mut req = c
                 .codepipeline
@@ -256,45 +254,72 @@ async fn from_executions(
                 continue;
             }
             let status = d.status().map(|s| s.as_str()).unwrap_or("");
-            let custom_data = d
-                .input()
-                .and_then(|i| i.resolved_configuration())
-                .and_then(|m| m.get("CustomData").cloned());
-            let token = d
-                .output()
-                .and_then(|o| o.execution_result())
-                .and_then(|r| r.external_execution_id())
-                .map(str::to_string);
             let exec = d.pipeline_execution_id().unwrap_or_default().to_string();
             if status == "InProgress" {
-                if let Some(token) = token {
-                    out.push(Candidate {
-                        execution_id: exec,
-                        token,
-                        custom_data,
-                    });
-                } else {
-                    out.push(Candidate {
-                        execution_id: exec,
-                        token: String::new(),
-                        custom_data,
-                    });
-                }
+                out.push(Candidate {
+                    execution_id: exec,
+                    token: d
+                        .output()
+                        .and_then(|o| o.execution_result())
+                        .and_then(|r| r.external_execution_id())
+                        .map(str::to_string)
+                        .unwrap_or_default(),
+                    custom_data: d
+                        .input()
+                        .and_then(|i| i.resolved_configuration())
+                        .and_then(|m| m.get("CustomData").cloned()),
+                });
             } else if execution_id == Some(exec.as_str())
                 && (status == "Succeeded" || status == "Failed")
             {
-                return Err(Error::runtime(format!("the approval {t} for execution {exec} was already answered ({status}); nothing was sent")));
+                answered.get_or_insert((exec, status.to_string()));
             }
         }
-        next = page.next_token().map(str::to_string);
+        next = crate::aws::inspector::next_page(
+            &mut seen,
+            page.next_token(),
+            "codepipeline:ListActionExecutions",
+        )
+        .map_err(|e| e.into_error("codepipeline:ListActionExecutions"))?;
         if next.is_none() {
             break;
+        }
+    }
+    if let Some((exec, status)) = answered {
+        if !out.iter().any(|c| c.execution_id == exec) {
+            return Err(Error::runtime(format!(
+                "the approval {t} for execution {exec} was already answered ({status}) and no attempt of it is waiting; nothing was sent"
+            )));
         }
     }
     Ok(out)
 }
 
-/// Why an execution is (or is not) this image's.
+/// Every `sha256:<64 hex>` digest named in `text`.
+pub fn digests_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("sha256:") {
+        let cand: String = rest[i..].chars().take(71).collect();
+        if crate::image_ref::is_valid_digest(&cand) && !out.contains(&cand) {
+            out.push(cand);
+        }
+        rest = &rest[i + 7..];
+    }
+    out
+}
+
+/// Whether the waiting execution is this image's, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tie {
+    Yes(String),
+    No,
+}
+
+/// Tie `cand` to the gated `digests`. With `--pipeline-execution-id` the id picks the
+/// execution, but never overrides a digest its approval's CustomData or its source revisions
+/// name: if they name any digest, one must be gated, or this refuses (exit 4) and nothing is
+/// answered. Without an id, CustomData or a source revision must name a gated digest.
 async fn tied(
     c: &Clients,
     t: &ApprovalTarget,
@@ -302,15 +327,17 @@ async fn tied(
     digests: &BTreeSet<String>,
     execution_id: Option<&str>,
     deadline: Instant,
-) -> Result<Option<String>> {
-    if let Some(id) = execution_id {
-        return Ok((cand.execution_id == id)
-            .then(|| format!("execution id {id} given with --pipeline-execution-id")));
+) -> Result<Tie> {
+    if execution_id.is_some_and(|id| cand.execution_id != id) {
+        return Ok(Tie::No);
     }
-    if let Some(cd) = &cand.custom_data {
-        if let Some(d) = digests.iter().find(|d| cd.contains(d.as_str())) {
-            return Ok(Some(format!("approval CustomData names {d}")));
-        }
+    let from_data = cand
+        .custom_data
+        .as_deref()
+        .map(digests_in)
+        .unwrap_or_default();
+    if let Some(d) = from_data.iter().find(|d| digests.contains(*d)) {
+        return Ok(Tie::Yes(format!("approval CustomData names {d}")));
     }
     let exec = retry::call(Schedule::CALL, deadline, || async {
         c.codepipeline
@@ -335,14 +362,28 @@ async fn tied(
         Err(e) if e.class == Class::AccessDenied => Vec::new(),
         Err(e) => return Err(e.into_error("codepipeline:GetPipelineExecution")),
     };
-    Ok(revisions
-        .iter()
-        .find(|r| digests.iter().any(|d| r.contains(d.as_str())))
-        .map(|r| format!("execution source revision {r}")))
+    let from_sources: Vec<String> = revisions.iter().flat_map(|r| digests_in(r)).collect();
+    if let Some(d) = from_sources.iter().find(|d| digests.contains(*d)) {
+        return Ok(Tie::Yes(format!("execution source revision names {d}")));
+    }
+    let named: Vec<&String> = from_data.iter().chain(&from_sources).collect();
+    match (execution_id, named.first()) {
+        (Some(id), Some(other)) => Err(Error::runtime(format!(
+            "refusing to answer {t}: execution {id} (--pipeline-execution-id) is for {other}, not the gated {}; nothing was sent",
+            digests.iter().next().map(String::as_str).unwrap_or("?")
+        ))),
+        (Some(id), None) => Ok(Tie::Yes(format!(
+            "execution id {id} given with --pipeline-execution-id"
+        ))),
+        (None, _) => Ok(Tie::No),
+    }
 }
 
 /// Wait for the approval and answer it: Approved on pass, Rejected on fail.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is a distinct input of the one approval decision"
+)]
 pub async fn decide(
     c: &Clients,
     t: &ApprovalTarget,
@@ -363,14 +404,10 @@ pub async fn decide(
     let mut delays = poll.delays();
     let mut untied_seen: Option<String> = None;
     loop {
-        let (mut cands, need_list) = from_state(c, t, deadline).await?;
-        // The state only shows the latest execution; the list shows every one in flight and
-        // the resolved CustomData, so consult it whenever the state alone cannot decide.
-        let ours_in_state = match execution_id {
-            Some(id) => cands.iter().any(|cd| cd.execution_id == id),
-            None => false,
-        };
-        if need_list || !ours_in_state {
+        let mut cands = from_state(c, t, deadline).await?;
+        // The state only shows the latest execution and no CustomData; the list shows every
+        // execution in flight with its resolved CustomData, which the tie must check.
+        {
             let listed = from_executions(c, t, execution_id, deadline).await?;
             for l in listed {
                 match cands.iter_mut().find(|x| x.execution_id == l.execution_id) {
@@ -383,7 +420,7 @@ pub async fn decide(
             }
         }
         for cand in &cands {
-            if let Some(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
+            if let Tie::Yes(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
                 let status = if report.verdict == Verdict::Pass {
                     ApprovalStatus::Approved
                 } else {
@@ -449,6 +486,19 @@ pub async fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_are_found_in_free_text() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let e = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(
+            digests_in(&format!(
+                "Image_Digest={d}, also {e}; short sha256:abc; again {d}"
+            )),
+            vec![d.clone(), e]
+        );
+        assert!(digests_in("no digest here").is_empty());
+    }
 
     #[test]
     fn target_parsing_and_codebuild_default() {

@@ -65,11 +65,7 @@ fn deploy_digests(report: &Report) -> Vec<String> {
 fn pinned_uris(report: &Report) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for img in &report.images {
-        let u = format!(
-            "{}@{}",
-            img.image.repository_uri(),
-            img.image.deploy_digest()
-        );
+        let u = img.image.pinned_uri();
         if !out.contains(&u) {
             out.push(u);
         }
@@ -130,6 +126,15 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// The one line that puts the cause of a failed run (exit 2, 3 or 4) into the CI system's UI:
+/// on GitHub Actions an `::error title=inspector-gate::<cause>` workflow command, elsewhere
+/// nothing (the Buildkite plugin lifts the `error:` line into its annotation itself).
+pub fn error_annotation(env: Env, cause: &str) -> Option<String> {
+    detect(env)
+        .contains(&Ci::GitHubActions)
+        .then(|| format!("::error title=inspector-gate::{}\n", escape_data(cause)))
+}
+
 /// `::error` annotations for the first [`MAX_ANNOTATIONS`] violating findings (most severe
 /// first, as evaluated), a notice for the rest, and `::warning` for the evaluation's
 /// warnings (expired or unmatched ignore rules).
@@ -146,9 +151,7 @@ pub fn github_annotations(report: &Report) -> String {
         let pkg = match f.first_package() {
             Some(p) => {
                 let fix = p
-                    .fixed_in_version
-                    .as_deref()
-                    .filter(|v| !v.is_empty() && *v != "NotAvailable")
+                    .fixed_version()
                     .map(|v| format!("fixed in {v}"))
                     .unwrap_or_else(|| "no fix available".into());
                 format!("{} {} ({fix})", p.name, p.version.as_deref().unwrap_or("?"))
@@ -282,6 +285,19 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn failed_runs_name_their_cause_in_the_github_ui() {
+        let gh = env_of(&[("GITHUB_ACTIONS", "true")]);
+        assert_eq!(
+            error_annotation(&gh, "timed out: 50% done\nnext").as_deref(),
+            Some("::error title=inspector-gate::timed out: 50%25 done%0Anext\n")
+        );
+        assert_eq!(
+            error_annotation(&env_of(&[("BUILDKITE", "true")]), "x"),
+            None
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Command-line interface: argument definitions (clap) and dispatch to `commands`. Every
-//! option of `gate` is also an `INSPECTOR_GATE_<NAME>` environment variable; flags beat env
-//! beat the policy file beat built-in defaults.
+//! Command-line interface (binary only): the top-level parser, the option groups several
+//! commands share (AWS, policy, waiting, output), and turning a parse into an exit code. Each
+//! command's own arguments live in its module under `commands/`. Every option is also an
+//! `INSPECTOR_GATE_<NAME>` environment variable; flags beat env beat the policy file beat
+//! built-in defaults.
 
 use crate::commands;
-use crate::error::{Error, EXIT_USAGE};
-use crate::progress::{Progress, Verbosity};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use inspector_gate::error::EXIT_USAGE;
+use inspector_gate::progress::{Progress, Verbosity};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -46,22 +48,22 @@ pub enum ColorChoice {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Push (optional), wait for the scan, evaluate, report, approve/reject, hand off; exit 0/1/2/3/4.
-    Gate(Box<GateArgs>),
+    Gate(Box<commands::gate::GateArgs>),
     /// Push an image to ECR and print its digest and digest-pinned URI.
-    Push(PushArgs),
+    Push(commands::push::PushArgs),
     /// Wait for the scan and print the ACTIVE findings as JSON (no verdict).
-    Findings(FindingsArgs),
+    Findings(commands::findings::FindingsArgs),
     /// Apply the policy to a saved findings file or Inspector2 Scan event, offline.
-    Evaluate(EvaluateArgs),
+    Evaluate(commands::evaluate::EvaluateArgs),
     /// Approve or reject a CodePipeline manual approval from a saved report.json.
-    Approve(ApproveArgs),
+    Approve(commands::approve::ApproveArgs),
     /// Write a commented .inspector-gate.toml.
-    Init(InitArgs),
+    Init(commands::init::InitArgs),
     /// Show the effective policy and where each value came from.
-    Config(ConfigArgs),
+    Config(commands::config::ConfigArgs),
     /// Install or remove a git pre-push hook that runs the gate.
     #[command(subcommand)]
-    Hook(HookCommand),
+    Hook(commands::hook::HookCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -131,7 +133,7 @@ pub struct PolicyArgs {
     pub max_untriaged: Option<u64>,
     /// Fail on any finding of SEVERITY or worse (= max 0 for each).
     #[arg(long, env = "INSPECTOR_GATE_FAIL_ON", value_name = "SEVERITY")]
-    pub fail_on: Option<crate::model::Severity>,
+    pub fail_on: Option<inspector_gate::model::Severity>,
     /// Do not count findings without a fix (fixAvailable = NO).
     #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", action = ArgAction::SetTrue)]
     pub ignore_unfixed: bool,
@@ -170,11 +172,51 @@ pub enum OnTimeout {
     Pass,
 }
 
+impl From<OnTimeout> for inspector_gate::pipeline::gate::OnTimeout {
+    fn from(o: OnTimeout) -> Self {
+        match o {
+            OnTimeout::Fail => Self::Fail,
+            OnTimeout::Pass => Self::Pass,
+        }
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
     Markdown,
+}
+
+impl From<Format> for inspector_gate::report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => Self::Table,
+            Format::Json => Self::Json,
+            Format::Markdown => Self::Markdown,
+        }
+    }
+}
+
+/// How a report is shown: `--format` and `--report-dir`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Write report.json, report.sarif, junit.xml and summary.md here.
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+impl OutputArgs {
+    pub fn options(&self, color: bool) -> inspector_gate::pipeline::publish::PublishOptions {
+        inspector_gate::pipeline::publish::PublishOptions {
+            format: self.format.into(),
+            report_dir: self.report_dir.clone(),
+            color,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -185,207 +227,47 @@ pub struct WaitArgs {
     /// What a timeout means: fail (exit 3, default) or pass (exit 0 with a warning).
     #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
     pub on_timeout: OnTimeout,
-    /// First delay between status checks; later ones double up to 6x this (with jitter).
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    /// Shortest gap between status checks; later gaps grow to 10.7% of the time waited so far,
+    /// at most 20x this (so the gate decides within ~10% of the wait).
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "3s", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
-    /// Pause between the two findings reads that must agree before the scan counts as done.
-    #[arg(long, env = "INSPECTOR_GATE_SETTLE", default_value = "20s", value_parser = parse_duration)]
-    pub settle: std::time::Duration,
+    /// Findings count as final once read this long after the scan completed (default: 8% of
+    /// the wait so far, 2.5s to 60s).
+    #[arg(long, env = "INSPECTOR_GATE_SETTLE", value_parser = parse_duration)]
+    pub settle: Option<std::time::Duration>,
+}
+
+impl WaitArgs {
+    /// The library's wait options for these arguments.
+    pub fn options(&self) -> inspector_gate::wait::WaitOptions {
+        inspector_gate::wait::WaitOptions {
+            timeout: self.timeout,
+            first_poll: self.poll_interval,
+            settle: self.settle,
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::wait::parse_duration(s)
+    inspector_gate::wait::parse_duration(s)
 }
 
 /// An overall deadline: zero would give up before the first call, whatever the scan's state.
-fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
-    match crate::wait::parse_duration(s)? {
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
         d if d.is_zero() => Err("must be greater than zero (e.g. 30m)".into()),
         d => Ok(d),
     }
 }
 
 /// A polling interval: zero would poll in a busy loop.
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    match crate::wait::parse_duration(s)? {
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
         d if d.is_zero() => {
             Err("must be greater than zero (a zero interval would poll without pause)".into())
         }
         d => Ok(d),
     }
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct GateArgs {
-    /// Image to gate: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>). Repeatable.
-    #[arg(
-        long = "image",
-        env = "INSPECTOR_GATE_IMAGE",
-        value_delimiter = ',',
-        value_name = "REF"
-    )]
-    pub images: Vec<String>,
-    /// Push this first: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
-    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
-    pub push_from: Option<String>,
-    /// Extra tags to push (repeatable).
-    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
-    pub tags: Vec<String>,
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-    #[command(flatten)]
-    pub wait: WaitArgs,
-    /// Write report.json, report.sarif, junit.xml and summary.md here.
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-    /// What to print on stdout.
-    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Approve/reject this CodePipeline manual approval: PIPELINE/STAGE/ACTION.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_APPROVE",
-        value_name = "PIPELINE/STAGE/ACTION"
-    )]
-    pub approve: Option<String>,
-    /// Only approve this pipeline execution.
-    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID", value_name = "ID")]
-    pub pipeline_execution_id: Option<String>,
-    /// Link for the approval reviewer (e.g. the build's report page).
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL", value_name = "URL")]
-    pub report_url: Option<String>,
-    /// Write imagedefinitions.json (ECS standard deploy) here, on pass.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_IMAGE_DEFINITIONS",
-        value_name = "FILE",
-        requires = "container_name"
-    )]
-    pub image_definitions: Option<PathBuf>,
-    /// Container name for imagedefinitions.json.
-    #[arg(long, env = "INSPECTOR_GATE_CONTAINER_NAME", value_name = "NAME")]
-    pub container_name: Option<String>,
-    /// Write imageDetail.json (ECS blue/green deploy) here, on pass.
-    #[arg(long, env = "INSPECTOR_GATE_IMAGE_DETAIL", value_name = "FILE")]
-    pub image_detail: Option<PathBuf>,
-    /// Registry endpoint to push to instead of ECR's proxyEndpoint (proxies, tests).
-    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
-    pub registry_url: Option<String>,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    /// Print what would be done and exit 0 without calling AWS.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct PushArgs {
-    /// Source: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
-    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
-    pub push_from: String,
-    /// Destination: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>:<tag>.
-    #[arg(long, env = "INSPECTOR_GATE_IMAGE", value_name = "REF")]
-    pub image: String,
-    /// Extra tags (repeatable).
-    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
-    pub tags: Vec<String>,
-    /// Registry endpoint instead of ECR's proxyEndpoint.
-    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
-    pub registry_url: Option<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct FindingsArgs {
-    /// Image(s) whose findings to fetch.
-    #[arg(
-        long = "image",
-        env = "INSPECTOR_GATE_IMAGE",
-        value_delimiter = ',',
-        required = true
-    )]
-    pub images: Vec<String>,
-    #[command(flatten)]
-    pub wait: WaitArgs,
-    /// Write the JSON here instead of stdout.
-    #[arg(long, short)]
-    pub output: Option<PathBuf>,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct EvaluateArgs {
-    /// Findings: our `findings` JSON, or `aws inspector2 list-findings` output.
-    #[arg(long, conflicts_with = "event", required_unless_present = "event")]
-    pub findings: Option<PathBuf>,
-    /// An `Inspector2 Scan` EventBridge event (severity counts only).
-    #[arg(long)]
-    pub event: Option<PathBuf>,
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ApproveArgs {
-    /// report.json written by `gate --report-dir`.
-    #[arg(long)]
-    pub report: PathBuf,
-    /// PIPELINE/STAGE/ACTION of the manual approval.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_APPROVE",
-        value_name = "PIPELINE/STAGE/ACTION"
-    )]
-    pub approve: String,
-    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID")]
-    pub pipeline_execution_id: Option<String>,
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL")]
-    pub report_url: Option<String>,
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
-    pub poll_interval: std::time::Duration,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct InitArgs {
-    /// Where to write the policy.
-    #[arg(long, default_value = ".inspector-gate.toml")]
-    pub path: PathBuf,
-    /// Overwrite an existing file.
-    #[arg(long)]
-    pub force: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ConfigArgs {
-    #[command(flatten)]
-    pub policy: PolicyArgs,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum HookCommand {
-    /// Write .git/hooks/pre-push running `inspector-gate gate` on IMAGE.
-    Install {
-        #[arg(long, env = "INSPECTOR_GATE_IMAGE")]
-        image: String,
-        /// Replace a pre-push hook that we did not write (it is kept as pre-push.inspector-gate-backup).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Remove our pre-push hook (restoring a backed-up one).
-    Uninstall,
 }
 
 /// Parse arguments, run the command, and return the process exit code.
@@ -420,14 +302,27 @@ pub fn main() -> i32 {
         Verbosity::Normal
     };
     let progress = Progress::new(verbosity, color, None);
-    let sub = matches.subcommand().map(|(_, m)| m.clone());
-    let result = commands::run(cli, sub, progress, color);
+    let sub = matches
+        .subcommand()
+        .map(|(_, m)| m.clone())
+        .unwrap_or_default();
+    let result = commands::run(cli, &sub, progress, color);
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
+            annotate(&e.to_string());
             e.exit_code()
         }
+    }
+}
+
+/// Put the cause of a failed run into the CI system's UI (GitHub's `::error`), on stderr.
+fn annotate(cause: &str) {
+    if let Some(line) =
+        inspector_gate::ci::error_annotation(&inspector_gate::ci::process_env, cause)
+    {
+        eprint!("{line}");
     }
 }
 
@@ -445,7 +340,11 @@ fn print_clap_error(e: &clap::Error) -> i32 {
         );
         return EXIT_USAGE;
     }
-    eprint!("{}", fold_first_paragraph(&e.render().to_string()));
+    let text = fold_first_paragraph(&e.render().to_string());
+    eprint!("{text}");
+    if let Some(first) = text.lines().next() {
+        annotate(first.trim_start_matches("error: "));
+    }
     EXIT_USAGE
 }
 
@@ -464,24 +363,14 @@ fn fold_first_paragraph(text: &str) -> String {
     }
 }
 
-/// Build the CLI definition (for completions and docs).
-pub fn command() -> clap::Command {
-    Cli::command()
-}
-
-impl From<&AwsArgs> for crate::aws::AwsOptions {
+impl From<&AwsArgs> for inspector_gate::aws::AwsOptions {
     fn from(a: &AwsArgs) -> Self {
-        crate::aws::AwsOptions {
+        inspector_gate::aws::AwsOptions {
             region: a.region.clone(),
             profile: a.profile.clone(),
             role_arn: a.role_arn.clone(),
         }
     }
-}
-
-/// Errors from clap-validated values that need a second look.
-pub fn usage(msg: impl Into<String>) -> Error {
-    Error::usage(msg)
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub struct ImageFindings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<crate::report::ScanInfo>,
     pub findings: Vec<Finding>,
+    /// For an `Inspector2 Scan` event: the counts it carries (the findings are placeholders).
+    #[serde(skip)]
+    pub event_counts: Option<crate::policy::eval::EventCounts>,
 }
 
 /// The `findings` command's output document.
@@ -286,6 +289,7 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
                 },
                 scan: None,
                 findings: vec![f],
+                event_counts: None,
             }),
         }
     }
@@ -302,6 +306,7 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
             },
             scan: None,
             findings: Vec::new(),
+            event_counts: None,
         });
     }
     groups
@@ -348,6 +353,7 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             ev.detail.image_digest
         )));
     }
+    let count = |k: &str| ev.detail.counts.get(k).copied().unwrap_or(0);
     let mut findings = Vec::new();
     for sev in [Severity::Critical, Severity::High, Severity::Medium] {
         let n = ev.detail.counts.get(sev.as_str()).copied().unwrap_or(0);
@@ -388,6 +394,12 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             waited_seconds: 0.0,
         }),
         findings,
+        event_counts: Some(crate::policy::eval::EventCounts {
+            critical: count(Severity::Critical.as_str()),
+            high: count(Severity::High.as_str()),
+            medium: count(Severity::Medium.as_str()),
+            total: count("TOTAL"),
+        }),
     })
 }
 

@@ -4,21 +4,15 @@
 use crate::model::ScannedImage;
 use serde_json::json;
 
-/// `<acct>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>` — the index digest for
-/// multi-arch images (ECS picks the platform), else the manifest digest.
-pub fn pinned_uri(img: &ScannedImage) -> String {
-    format!("{}@{}", img.repository_uri(), img.deploy_digest())
-}
-
 /// `imagedefinitions.json` for the ECS standard deploy action.
 pub fn image_definitions(container: &str, img: &ScannedImage) -> String {
-    let v = json!([{ "name": container, "imageUri": pinned_uri(img) }]);
+    let v = json!([{ "name": container, "imageUri": img.pinned_uri() }]);
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
 /// `imageDetail.json` for the ECS blue/green (CodeDeploy) action.
 pub fn image_detail(img: &ScannedImage) -> String {
-    let v = json!({ "ImageURI": pinned_uri(img) });
+    let v = json!({ "ImageURI": img.pinned_uri() });
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 

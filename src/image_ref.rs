@@ -25,12 +25,40 @@ pub struct ImageRef {
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let (Some(acct), Some(region)) = (&self.registry, &self.region) {
-            write!(f, "{acct}.dkr.ecr.{region}.amazonaws.com/")?;
+            let suffix = crate::partition::of_region(region).dns_suffix;
+            write!(f, "{acct}.dkr.ecr.{region}.{suffix}/")?;
         }
         match &self.target {
             Target::Tag(t) => write!(f, "{}:{t}", self.repository),
             Target::Digest(d) => write!(f, "{}@{d}", self.repository),
         }
+    }
+}
+
+/// The region the gate must talk to for `refs`: the one their ECR hosts name (ECR, Inspector
+/// and the registry all live in the image's region). `--region` may repeat it; a different
+/// one is a usage error, never a silent look-up in the wrong region. `Ok(None)`: no host
+/// names a region, so the SDK's default (AWS_REGION, profile) applies.
+pub fn region_for(refs: &[&ImageRef], flag: Option<&str>) -> Result<Option<String>> {
+    let mut named: Option<&str> = None;
+    for r in refs {
+        if let Some(region) = r.region.as_deref() {
+            match named {
+                Some(n) if n != region => {
+                    return Err(Error::usage(format!(
+                        "the images name two regions ({n} and {region}): gate each region in its own run"
+                    )))
+                }
+                _ => named = Some(region),
+            }
+        }
+    }
+    match (named, flag) {
+        (Some(n), Some(f)) if n != f => Err(Error::usage(format!(
+            "--region {f} conflicts with the image's registry host in {n}: drop --region (the host decides) or fix the image reference"
+        ))),
+        (Some(n), _) => Ok(Some(n.to_string())),
+        (None, f) => Ok(f.map(str::to_string)),
     }
 }
 
@@ -43,24 +71,27 @@ pub fn is_valid_digest(d: &str) -> bool {
     })
 }
 
-fn valid_repository(r: &str) -> bool {
-    // ECR: 2-256 chars, lowercase components separated by '/', each `[a-z0-9]+([._-][a-z0-9]+)*`.
+/// ECR's repository name rule (the API's pattern): 2-256 characters, lowercase components
+/// separated by '/', each `[a-z0-9]+([._-][a-z0-9]+)*` — one separator between alphanumerics.
+/// The one rule for every repository name the gate reads or pushes to.
+pub fn valid_repository(r: &str) -> bool {
     if r.len() < 2 || r.len() > 256 {
         return false;
     }
+    let sep = |b: u8| b"._-".contains(&b);
     r.split('/').all(|c| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            && c.as_bytes()[0].is_ascii_alphanumeric()
-            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-            && !c.contains("..")
-            && !c.contains("__")
-            && !c.contains("--")
+        let b = c.as_bytes();
+        !b.is_empty()
+            && b.iter()
+                .all(|&x| x.is_ascii_lowercase() || x.is_ascii_digit() || sep(x))
+            && !sep(b[0])
+            && !sep(b[b.len() - 1])
+            && !b.windows(2).any(|w| sep(w[0]) && sep(w[1]))
     })
 }
 
-fn valid_tag(t: &str) -> bool {
+/// The distribution spec's tag rule: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && (t.as_bytes()[0].is_ascii_alphanumeric() || t.as_bytes()[0] == b'_')
@@ -70,8 +101,10 @@ fn valid_tag(t: &str) -> bool {
 
 /// Parse `(acct, region)` out of an ECR registry host, if it is one.
 fn parse_ecr_host(host: &str) -> Option<(String, String)> {
-    let host = host.strip_suffix(".cn").unwrap_or(host);
-    let rest = host.strip_suffix(".amazonaws.com")?;
+    let (rest, china) = match host.strip_suffix(".amazonaws.com.cn") {
+        Some(r) => (r, true),
+        None => (host.strip_suffix(".amazonaws.com")?, false),
+    };
     let (acct, rest) = rest.split_once('.')?;
     let region = rest
         .strip_prefix("dkr.ecr.")
@@ -81,7 +114,9 @@ fn parse_ecr_host(host: &str) -> Option<(String, String)> {
         && region
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    (ok_acct && ok_region).then(|| (acct.to_string(), region.to_string()))
+    // The host's suffix must be its region's partition's: `…cn-north-1.amazonaws.com.cn`.
+    let ok_suffix = (crate::partition::of_region(region).name == "aws-cn") == china;
+    (ok_acct && ok_region && ok_suffix).then(|| (acct.to_string(), region.to_string()))
 }
 
 impl std::str::FromStr for ImageRef {
@@ -183,6 +218,45 @@ mod tests {
         let r: ImageRef = format!("app:v1@{D}").parse().unwrap();
         assert_eq!(r.target, Target::Digest(D.into()));
         assert_eq!(r.to_string(), format!("app@{D}"));
+        let cn = format!("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app@{D}");
+        let r: ImageRef = cn.parse().unwrap();
+        assert_eq!(r.region.as_deref(), Some("cn-north-1"));
+        assert_eq!(r.to_string(), cn);
+        assert!("123456789012.dkr.ecr.eu-west-1.amazonaws.com.cn/app:1"
+            .parse::<ImageRef>()
+            .is_err());
+    }
+
+    #[test]
+    fn the_registry_host_decides_the_region() {
+        let eu: ImageRef = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1"
+            .parse()
+            .unwrap();
+        let us: ImageRef = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"
+            .parse()
+            .unwrap();
+        let bare: ImageRef = "app:1".parse().unwrap();
+        assert_eq!(
+            region_for(&[&eu], None).unwrap().as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_for(&[&eu], Some("eu-west-1")).unwrap().as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_for(&[&bare], Some("us-east-2")).unwrap().as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(region_for(&[&bare], None).unwrap(), None);
+        let e = region_for(&[&eu], Some("us-east-1")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message.contains("us-east-1") && e.message.contains("eu-west-1"),
+            "{}",
+            e.message
+        );
+        assert_eq!(region_for(&[&eu, &us], None).unwrap_err().exit_code(), 2);
     }
 
     #[test]
@@ -205,6 +279,10 @@ mod tests {
             ("https://x/app:1", "drop the scheme"),
             (":1", "missing repository"),
             ("a//b:1", "invalid repository"),
+            ("a__b:1", "invalid repository"),
+            ("a.-b:1", "invalid repository"),
+            ("-a:1", "invalid repository"),
+            ("a/:1", "invalid repository"),
         ] {
             let e = input.parse::<ImageRef>().unwrap_err();
             assert_eq!(e.exit_code(), 2, "{input}");

@@ -2,20 +2,22 @@
 //! exactly that digest, apply a policy, and fail the CI step or approve/reject a CodePipeline
 //! manual approval.
 //!
-//! Layout: a pure core (`model`, `policy`, `report`, `wait::decide`) with no I/O and the clock
-//! passed in; adapters at the edges (`aws`, `registry`, `approval`, `ci`); `commands` wires
-//! them together for each CLI subcommand.
+//! Layout (see docs/architecture.md): a pure core (`model`, `policy`, `report`, the wait
+//! judgements in `wait`) with no I/O and the clock passed in; adapters at the edges (`aws`,
+//! `registry`, `approval`, `ci`); `pipeline` holds the use cases that wire them together. The
+//! command line lives in the binary only: this library has no clap types.
 
 pub mod approval;
 pub mod aws;
 pub mod ci;
-pub mod cli;
-pub mod commands;
 pub mod error;
 pub mod findings_file;
 pub mod handoff;
 pub mod image_ref;
 pub mod model;
+pub mod oci;
+pub mod partition;
+pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod registry;

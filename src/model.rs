@@ -125,6 +125,16 @@ pub struct Finding {
     pub repository: Option<String>,
 }
 
+impl Package {
+    /// The version that fixes it, when there is one: Inspector writes `NotAvailable` (or
+    /// nothing) when no fix exists, and that must never read as a version to upgrade to.
+    pub fn fixed_version(&self) -> Option<&str> {
+        self.fixed_in_version
+            .as_deref()
+            .filter(|v| !v.trim().is_empty() && *v != "NotAvailable")
+    }
+}
+
 impl Finding {
     /// True when Inspector says no fix exists (`fixAvailable = NO`).
     pub fn is_unfixed(&self) -> bool {
@@ -158,12 +168,39 @@ pub struct ScannedImage {
 }
 
 impl ScannedImage {
-    /// `<acct>.dkr.ecr.<region>.amazonaws.com/<repo>`
+    /// `<acct>.dkr.ecr.<region>.<dns suffix of the region's partition>/<repo>`
     pub fn repository_uri(&self) -> String {
         format!(
-            "{}.dkr.ecr.{}.amazonaws.com/{}",
-            self.registry, self.region, self.repository
+            "{}.dkr.ecr.{}.{}/{}",
+            self.registry,
+            self.region,
+            crate::partition::of_region(&self.region).dns_suffix,
+            self.repository
         )
+    }
+
+    /// `arn:<partition>:ecr:<region>:<acct>:repository/<repo>/sha256:…`: Inspector's coverage
+    /// resource id of this image manifest.
+    pub fn resource_id(&self) -> String {
+        format!(
+            "arn:{}:ecr:{}:{}:repository/{}/{}",
+            crate::partition::of_region(&self.region).name,
+            self.region,
+            self.registry,
+            self.repository,
+            self.digest
+        )
+    }
+
+    /// `<repository-uri>@sha256:…`: the reference every hand-off and output pins, so a deploy
+    /// gets exactly the image that was scanned, never whatever a tag points at later. The
+    /// index digest for multi-arch images (the runtime picks the platform). Without a
+    /// registry account (a non-ECR registry) it is `<repo>@sha256:…`.
+    pub fn pinned_uri(&self) -> String {
+        if self.registry.is_empty() {
+            return format!("{}@{}", self.repository, self.deploy_digest());
+        }
+        format!("{}@{}", self.repository_uri(), self.deploy_digest())
     }
 
     /// The digest a deploy should pin: the index for multi-arch, else the manifest.

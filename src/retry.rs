@@ -1,8 +1,10 @@
-//! Backoff schedules and the retry helper for single API calls, built on `backon`.
+//! Backoff schedules and the one retry engine of the gate, built on `backon`.
 //!
-//! Every wait in the gate is exponential with full jitter, capped per step, and bounded by an
-//! overall deadline; a server's `retryAfterSeconds` hint lengthens the next delay. There is no
-//! busy loop anywhere: each attempt is followed by a sleep of at least `min`.
+//! Every wait is exponential, capped per step, jittered *within* the cap (each delay is drawn
+//! from [d/2, d] where d is the capped exponential step, so jitter never exceeds the
+//! documented maximum), and bounded by an overall deadline. A server's `Retry-After` /
+//! `retryAfterSeconds` hint lengthens the next delay. Every retried operation — AWS calls
+//! and registry uploads alike — goes through [`call`]. There is no busy loop anywhere.
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::Duration;
@@ -24,25 +26,30 @@ impl Schedule {
         factor: 2.0,
     };
 
-    /// Retrying one failed API call: 1 s, 2 s, 4 s ... up to 20 s.
+    /// Retrying one failed call: 1 s, 2 s, 4 s ... up to 20 s.
     pub const CALL: Schedule = Schedule {
         min: Duration::from_secs(1),
         max: Duration::from_secs(20),
         factor: 2.0,
     };
 
-    /// An endless iterator of delays (the deadline, not a count, bounds the loop).
-    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+    /// The capped exponential steps, without jitter: min, min·factor, ... max, max, ...
+    pub fn steps(&self) -> impl Iterator<Item = Duration> {
         ExponentialBuilder::default()
             .with_min_delay(self.min)
             .with_max_delay(self.max)
             .with_factor(self.factor)
-            .with_jitter()
             .without_max_times()
             .build()
     }
 
-    /// The same schedule with every delay divided by `n` (tests and demos run fast).
+    /// An endless iterator of jittered delays (the deadline, not a count, bounds the loop).
+    /// Each delay lies in [step/2, step], so it never exceeds `max`.
+    pub fn delays(&self) -> impl Iterator<Item = Duration> {
+        self.steps().map(jitter)
+    }
+
+    /// The same schedule starting at `min` (max scaled alike): tests and demos run fast.
     pub fn scaled(&self, min: Duration) -> Schedule {
         let ratio = min.as_secs_f64() / self.min.as_secs_f64().max(1e-9);
         Schedule {
@@ -51,6 +58,13 @@ impl Schedule {
             factor: self.factor,
         }
     }
+}
+
+/// "Equal jitter": a random point in [d/2, d]. Spreads concurrent clients apart without ever
+/// waiting longer than the step (full jitter can wait almost nothing, which hammers a
+/// throttling service; adding jitter on top of the step breaks the documented cap).
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
 /// An error the retry helper understands.
@@ -62,7 +76,22 @@ pub trait Retryable {
 
 /// Call `op` until it succeeds, fails permanently, or `deadline` passes. Returns the last
 /// error when the deadline stops the retries.
-pub async fn call<T, E, F, Fut>(schedule: Schedule, deadline: Instant, mut op: F) -> Result<T, E>
+pub async fn call<T, E, F, Fut>(schedule: Schedule, deadline: Instant, op: F) -> Result<T, E>
+where
+    E: Retryable,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    call_notify(schedule, deadline, op, |_, _| {}).await
+}
+
+/// [`call`], telling `notify` about each failure that will be retried and the delay before it.
+pub async fn call_notify<T, E, F, Fut>(
+    schedule: Schedule,
+    deadline: Instant,
+    mut op: F,
+    notify: impl Fn(&E, Duration),
+) -> Result<T, E>
 where
     E: Retryable,
     F: FnMut() -> Fut,
@@ -80,10 +109,10 @@ where
                 if let Some(h) = hint {
                     delay = delay.max(h);
                 }
-                let now = Instant::now();
-                if now + delay >= deadline {
+                if Instant::now() + delay >= deadline {
                     return Err(e);
                 }
+                notify(&e, delay);
                 tokio::time::sleep(delay).await;
             }
         }
@@ -110,11 +139,18 @@ mod tests {
             max: Duration::from_millis(400),
             factor: 2.0,
         };
-        let d: Vec<_> = s.delays().take(6).collect();
-        assert!(d[0] >= Duration::from_millis(100), "{d:?}");
-        // Jitter adds at most one more `min`-sized step; the cap still holds.
-        assert!(d.iter().all(|x| *x <= Duration::from_millis(800)), "{d:?}");
-        assert!(d[5] >= Duration::from_millis(400), "{d:?}");
+        let steps: Vec<_> = s.steps().take(6).collect();
+        let ms = |d: Duration| d.as_millis();
+        assert_eq!(ms(steps[0]), 100);
+        assert_eq!(ms(steps[1]), 200);
+        assert_eq!(ms(steps[5]), 400);
+        // Jitter stays within [step/2, step]: the documented cap is never exceeded.
+        for _ in 0..200 {
+            let d: Vec<_> = s.delays().take(6).collect();
+            assert!(d.iter().all(|x| *x <= Duration::from_millis(400)), "{d:?}");
+            assert!(d[0] >= Duration::from_millis(50), "{d:?}");
+            assert!(d[5] >= Duration::from_millis(200), "{d:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

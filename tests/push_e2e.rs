@@ -28,6 +28,7 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 
 fn target_at(url: &str, tags: &[&str], password: &str) -> PushTarget {
     PushTarget {
+        deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
         base_url: url.parse().unwrap(),
         repository: REPO.into(),
         tags: tags.iter().map(|t| t.to_string()).collect(),

@@ -1,4 +1,5 @@
-//! Amazon ECR: resolve a reference to the per-platform manifest digests Inspector scans, check
+//! Amazon ECR: resolve a reference to the per-platform manifest digests Inspector scans (by
+//! the one rule in `oci`), check
 //! that enhanced scanning covers the repository, read ECR's scan status, and fetch push
 //! credentials.
 
@@ -6,90 +7,24 @@ use super::{classify, CallError, Clients};
 use crate::error::{Error, Result};
 use crate::image_ref::{ImageRef, Target};
 use crate::model::ScannedImage;
+use crate::oci::{self, AnyManifest, Child, Descriptor};
 use crate::retry::{self, Schedule};
 use aws_sdk_ecr::types::{ImageIdentifier, ScanFrequency, ScanType};
 use base64::Engine;
-use serde::Deserialize;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
-
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// How long "image not found" is retried: a tag pushed a moment ago may not be visible yet.
 pub const NOT_FOUND_GRACE: Duration = Duration::from_secs(15);
 
-#[derive(Deserialize)]
-struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: String,
-    #[serde(default)]
-    platform: Option<Platform>,
-    #[serde(default)]
-    annotations: std::collections::BTreeMap<String, String>,
-}
+/// Nested indexes followed at most this deep (an index of indexes of images is depth 2).
+const MAX_INDEX_DEPTH: usize = 4;
+/// `BatchGetImage` takes at most 100 image ids per call.
+const BATCH_GET_MAX: usize = 100;
 
-#[derive(Deserialize)]
-struct Platform {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Manifest {
-    #[serde(rename = "mediaType", default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-}
-
-/// A child of an index that Inspector scans: (digest, "os/arch[/variant]").
-/// Attestation manifests (buildkit provenance/SBOM) and non-image entries are skipped.
-pub fn index_children(manifest_json: &str) -> Result<Option<Vec<(String, String)>>> {
-    let m: Manifest = serde_json::from_str(manifest_json)
-        .map_err(|e| Error::runtime(format!("registry returned an unreadable manifest: {e}")))?;
-    let is_index = m.manifests.is_some()
-        || matches!(m.media_type.as_deref(), Some(OCI_INDEX) | Some(DOCKER_LIST));
-    if !is_index {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    for d in m.manifests.unwrap_or_default() {
-        let attestation = d
-            .annotations
-            .get("vnd.docker.reference.type")
-            .map(String::as_str)
-            == Some("attestation-manifest");
-        let unknown = d
-            .platform
-            .as_ref()
-            .is_some_and(|p| p.os == "unknown" || p.architecture == "unknown");
-        let image = d.media_type.is_empty()
-            || d.media_type == OCI_MANIFEST
-            || d.media_type == DOCKER_MANIFEST;
-        if attestation || unknown || !image {
-            continue;
-        }
-        let platform = match &d.platform {
-            Some(p) => match &p.variant {
-                Some(v) if !v.is_empty() => format!("{}/{}/{v}", p.os, p.architecture),
-                _ => format!("{}/{}", p.os, p.architecture),
-            },
-            None => "unknown".into(),
-        };
-        out.push((d.digest, platform));
-    }
-    Ok(Some(out))
-}
-
-/// Resolve `r` to the image manifests Inspector scans (one per platform).
+/// Resolve `r` to the image manifests Inspector scans: the manifest itself, or every child of
+/// an index that `oci::classify` says is a runnable image (nested indexes followed).
 pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec<ScannedImage>> {
     let id = match &r.target {
         Target::Tag(t) => ImageIdentifier::builder().image_tag(t).build(),
@@ -97,19 +32,7 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
     };
     let grace = (Instant::now() + NOT_FOUND_GRACE).min(deadline);
     let call = || async {
-        let mut req = c
-            .ecr
-            .batch_get_image()
-            .repository_name(&r.repository)
-            .image_ids(id.clone())
-            .accepted_media_types(OCI_MANIFEST)
-            .accepted_media_types(OCI_INDEX)
-            .accepted_media_types(DOCKER_MANIFEST)
-            .accepted_media_types(DOCKER_LIST);
-        if let Some(reg) = &r.registry {
-            req = req.registry_id(reg);
-        }
-        let out = req.send().await.map_err(|e| classify(e, |_| None))?;
+        let out = batch_get(c, r, vec![id.clone()]).await?;
         if let Some(img) = out.images().first() {
             return Ok(img.clone());
         }
@@ -139,12 +62,12 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
             _ => e.into_error("ecr:BatchGetImage"),
         })?;
     let registry = img.registry_id().unwrap_or_default().to_string();
-    let manifest = img.image_manifest().unwrap_or_default();
     let digest = img
         .image_id()
         .and_then(|i| i.image_digest())
         .map(str::to_string)
         .ok_or_else(|| Error::runtime(format!("ECR returned no digest for {r}")))?;
+    let top = parse_manifest(img.image_manifest().unwrap_or_default(), &digest)?;
     let region = r.region.clone().unwrap_or_else(|| c.region.clone());
     let base = ScannedImage {
         registry,
@@ -155,28 +78,140 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
         requested: r.to_string(),
         index_digest: None,
     };
-    match index_children(manifest)? {
-        None => Ok(vec![base]),
-        Some(children) if children.is_empty() => Err(Error::inconclusive(format!(
-            "{r} is an index with no platform image manifests (only attestations or unknown platforms): nothing for Inspector to scan"
-        ))),
-        Some(children) => Ok(children
-            .into_iter()
-            .map(|(d, p)| ScannedImage {
-                digest: d,
-                platform: Some(p),
-                index_digest: Some(digest.clone()),
-                ..base.clone()
-            })
-            .collect()),
+    if !top.is_index(None) {
+        return Ok(vec![base]);
     }
+    let children = runnable_children(c, r, top, deadline).await?;
+    if children.is_empty() {
+        return Err(Error::inconclusive(format!(
+            "{r} is an index with no runnable image (only attestations or artifacts): nothing for Inspector to scan"
+        )));
+    }
+    Ok(children
+        .into_iter()
+        .map(|(d, p)| ScannedImage {
+            digest: d,
+            platform: Some(p.unwrap_or_else(|| UNSPECIFIED_PLATFORM.into())),
+            index_digest: Some(digest.clone()),
+            ..base.clone()
+        })
+        .collect())
+}
+
+/// The platform label of an index child that names no platform.
+pub const UNSPECIFIED_PLATFORM: &str = "unspecified";
+
+fn parse_manifest(text: &str, digest: &str) -> Result<AnyManifest> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::runtime(format!(
+            "registry returned an unreadable manifest for {digest}: {e}"
+        ))
+    })
+}
+
+async fn batch_get(
+    c: &Clients,
+    r: &ImageRef,
+    ids: Vec<ImageIdentifier>,
+) -> std::result::Result<aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput, CallError> {
+    let mut req = c
+        .ecr
+        .batch_get_image()
+        .repository_name(&r.repository)
+        .set_image_ids(Some(ids));
+    for mt in oci::MANIFEST_TYPES {
+        req = req.accepted_media_types(mt);
+    }
+    if let Some(reg) = &r.registry {
+        req = req.registry_id(reg);
+    }
+    req.send().await.map_err(|e| classify(e, |_| None))
+}
+
+/// The runnable images under `index`: each level's child manifests are fetched (by digest,
+/// in batches) and classified by the one rule in `oci`. A child that is missing or cannot be
+/// classified makes the run inconclusive; it is never skipped.
+async fn runnable_children(
+    c: &Clients,
+    r: &ImageRef,
+    index: AnyManifest,
+    deadline: Instant,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut out = Vec::new();
+    let mut level = vec![index];
+    for _ in 0..MAX_INDEX_DEPTH {
+        let descs: Vec<Descriptor> = level
+            .drain(..)
+            .flat_map(|i| i.manifests.unwrap_or_default())
+            .filter(|d| oci::skip_by_descriptor(d).is_none())
+            .collect();
+        if descs.is_empty() {
+            return Ok(out);
+        }
+        let docs = fetch_manifests(c, r, &descs, deadline).await?;
+        for d in &descs {
+            let doc = docs.get(&d.digest).ok_or_else(|| {
+                Error::inconclusive(format!(
+                    "{r}: the index names {} but ECR does not hold it, so it cannot be classified",
+                    d.digest
+                ))
+            })?;
+            match oci::classify(d, doc) {
+                Ok(Child::Image) => out.push((d.digest.clone(), d.platform_name())),
+                Ok(Child::Index) => level.push(doc.clone()),
+                Ok(Child::Skip(_)) => {}
+                Err(why) => return Err(Error::inconclusive(format!("{r}: {why}"))),
+            }
+        }
+    }
+    if level.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::inconclusive(format!(
+            "{r} nests indexes more than {MAX_INDEX_DEPTH} deep"
+        )))
+    }
+}
+
+/// Child manifests by digest, in `BatchGetImage` calls of at most 100 ids.
+async fn fetch_manifests(
+    c: &Clients,
+    r: &ImageRef,
+    descs: &[Descriptor],
+    deadline: Instant,
+) -> Result<HashMap<String, AnyManifest>> {
+    let mut docs = HashMap::new();
+    for chunk in descs.chunks(BATCH_GET_MAX) {
+        let ids: Vec<ImageIdentifier> = chunk
+            .iter()
+            .map(|d| ImageIdentifier::builder().image_digest(&d.digest).build())
+            .collect();
+        let out = retry::call(Schedule::CALL, deadline, || batch_get(c, r, ids.clone()))
+            .await
+            .map_err(|e| e.into_error("ecr:BatchGetImage"))?;
+        for img in out.images() {
+            let Some(d) = img.image_id().and_then(|i| i.image_digest()) else {
+                continue;
+            };
+            docs.insert(
+                d.to_string(),
+                parse_manifest(img.image_manifest().unwrap_or_default(), d)?,
+            );
+        }
+    }
+    Ok(docs)
 }
 
 /// Whether enhanced scanning will ever scan `repository`. `Ok(Some(frequency))` when covered;
 /// an inconclusive error when it will not be; `Ok(None)` when we could not tell (no permission).
+///
+/// The scanning configuration APIs take no registry id: they describe the caller's own
+/// registry only. For another account's image (`registry` ≠ the caller's registry) they say
+/// nothing, so the check is skipped (`Ok(None)`) and Inspector coverage decides.
 pub async fn check_coverage(
     c: &Clients,
     repository: &str,
+    registry: Option<&str>,
     deadline: Instant,
 ) -> Result<Option<String>> {
     let conf = retry::call(Schedule::CALL, deadline, || async {
@@ -192,6 +227,11 @@ pub async fn check_coverage(
         Err(e) if e.class == super::Class::AccessDenied => return Ok(None),
         Err(e) => return Err(e.into_error("ecr:GetRegistryScanningConfiguration")),
     };
+    if let (Some(image), Some(own)) = (registry.filter(|r| !r.is_empty()), conf.registry_id()) {
+        if image != own {
+            return Ok(None);
+        }
+    }
     let scan_type = conf
         .scanning_configuration()
         .and_then(|s| s.scan_type())
@@ -270,7 +310,10 @@ pub async fn registry_auth(
     let out = retry::call(Schedule::CALL, deadline, || async {
         let mut req = c.ecr.get_authorization_token();
         if let Some(r) = registry {
-            #[allow(deprecated)]
+            #[expect(
+                deprecated,
+                reason = "registryIds is deprecated only because every registry gets the same token; naming the image's registry is still how a cross-account token is asked for"
+            )]
             {
                 req = req.registry_ids(r);
             }
@@ -297,29 +340,4 @@ pub async fn registry_auth(
     })?;
     let endpoint = data.proxy_endpoint().unwrap_or_default().to_string();
     Ok((user.to_string(), pass.to_string(), endpoint))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_children_skip_attestations_and_unknown_platforms() {
-        let idx = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-          {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:a","size":1,"platform":{"os":"linux","architecture":"amd64"}},
-          {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:b","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-          {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:c","size":1,"platform":{"os":"unknown","architecture":"unknown"},
-           "annotations":{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"sha256:a"}}]}"#;
-        let c = index_children(idx).unwrap().unwrap();
-        assert_eq!(
-            c,
-            vec![
-                ("sha256:a".into(), "linux/amd64".into()),
-                ("sha256:b".into(), "linux/arm64/v8".into())
-            ]
-        );
-        let single = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
-        assert_eq!(index_children(single).unwrap(), None);
-        assert!(index_children("{not json").is_err());
-    }
 }

@@ -19,14 +19,6 @@ pub struct CoverageRow {
     pub last_scanned_at: Option<OffsetDateTime>,
 }
 
-/// The coverage `resourceId` of an image manifest.
-pub fn resource_id(img: &ScannedImage) -> String {
-    format!(
-        "arn:aws:ecr:{}:{}:repository/{}/{}",
-        img.region, img.registry, img.repository, img.digest
-    )
-}
-
 fn coverage_retry_after(e: &ListCoverageError) -> Option<i32> {
     match e {
         ListCoverageError::ThrottlingException(t) => t.retry_after_seconds(),
@@ -43,13 +35,59 @@ fn findings_retry_after(e: &ListFindingsError) -> Option<i32> {
     }
 }
 
-/// Read Inspector's coverage row for the image manifest.
+/// Pages of a list call read at most, and the error for a token that comes back: Inspector2
+/// list APIs may answer an empty page that still carries a token, so "no row on this page"
+/// is not "no row", but a server that keeps answering (or cycles tokens) must not hang us.
+pub const MAX_PAGES: usize = 1000;
+
+/// Remember `next` and say whether paging may go on: `Err` when a token repeats (a cycle).
+pub fn next_page(
+    seen: &mut std::collections::HashSet<String>,
+    next: Option<&str>,
+    action: &str,
+) -> Result<Option<String>, CallError> {
+    let Some(t) = next.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if !seen.insert(t.to_string()) || seen.len() > MAX_PAGES {
+        return Err(CallError {
+            class: super::Class::Permanent,
+            code: "PagingLoop".into(),
+            message: format!(
+                "{action} kept answering with nextToken (a repeated token, or more than {MAX_PAGES} pages): stopped paging"
+            ),
+        });
+    }
+    Ok(Some(t.to_string()))
+}
+
+/// Read Inspector's coverage row for the image manifest, following `nextToken` through empty
+/// pages until a row or the last page.
 pub async fn coverage(c: &Clients, img: &ScannedImage) -> Result<Option<CoverageRow>, CallError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut next = None;
+    loop {
+        let (row, token) = coverage_page(c, img, next).await?;
+        if row.is_some() {
+            return Ok(row);
+        }
+        next = next_page(&mut seen, token.as_deref(), "inspector2:ListCoverage")?;
+        if next.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+async fn coverage_page(
+    c: &Clients,
+    img: &ScannedImage,
+    next: Option<String>,
+) -> Result<(Option<CoverageRow>, Option<String>), CallError> {
     let filter = CoverageFilterCriteria::builder()
         .resource_id(
             CoverageStringFilter::builder()
                 .comparison(CoverageStringComparison::Equals)
-                .value(resource_id(img))
+                .value(img.resource_id())
                 .build()
                 .map_err(build_err)?,
         )
@@ -59,11 +97,13 @@ pub async fn coverage(c: &Clients, img: &ScannedImage) -> Result<Option<Coverage
         .list_coverage()
         .filter_criteria(filter)
         .max_results(10)
+        .set_next_token(next)
         .send()
         .await
         .map_err(|e| classify(e, coverage_retry_after))?;
+    let token = out.next_token().map(str::to_string);
     let Some(row) = out.covered_resources().first() else {
-        return Ok(None);
+        return Ok((None, token));
     };
     let (status_code, reason) = match row.scan_status() {
         Some(s) => (
@@ -75,11 +115,14 @@ pub async fn coverage(c: &Clients, img: &ScannedImage) -> Result<Option<Coverage
     let last_scanned_at = row
         .last_scanned_at()
         .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok());
-    Ok(Some(CoverageRow {
-        status_code,
-        reason,
-        last_scanned_at,
-    }))
+    Ok((
+        Some(CoverageRow {
+            status_code,
+            reason,
+            last_scanned_at,
+        }),
+        None,
+    ))
 }
 
 fn build_err(e: aws_sdk_inspector2::error::BuildError) -> CallError {

@@ -83,6 +83,9 @@ pub enum Class {
     Transient(Option<Duration>),
     /// The caller lacks permission: fail at once with the IAM action to grant.
     AccessDenied,
+    /// The credentials themselves were refused (expired or invalid): no permission change
+    /// helps and no fallback may hide it; fail at once saying how to refresh them.
+    Credentials,
     /// Anything else: fail at once.
     Permanent,
 }
@@ -112,6 +115,10 @@ impl CallError {
                 "access denied calling {action}: {} (grant {action} to the role the gate runs as)",
                 self.message
             )),
+            Class::Credentials => Error::runtime(format!(
+                "AWS refused the credentials calling {action}: {} (they are expired or invalid: refresh them, e.g. `aws sso login`, a new OIDC/assume-role step, or new keys, and run again)",
+                self.message
+            )),
             _ => Error::runtime(format!("{action} failed: {}", self.message)),
         }
     }
@@ -136,10 +143,17 @@ const DENIED: &[&str] = &[
     "AccessDeniedException",
     "AccessDenied",
     "UnauthorizedOperation",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
+];
+const BAD_CREDENTIALS: &[&str] = &[
     "ExpiredTokenException",
+    "ExpiredToken",
+    "RequestExpired",
+    "UnrecognizedClientException",
     "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
 ];
 
 /// Classify any SDK error. `retry_after` extracts a service's `retryAfterSeconds`, if any.
@@ -179,6 +193,8 @@ where
                 .map(Duration::from_secs);
             let class = if THROTTLING.contains(&code.as_str()) {
                 Class::Transient(hint)
+            } else if BAD_CREDENTIALS.contains(&code.as_str()) {
+                Class::Credentials
             } else if DENIED.contains(&code.as_str()) {
                 Class::AccessDenied
             } else if status == 429 || status >= 500 {
@@ -320,6 +336,21 @@ mod tests {
         assert_eq!(
             answered(400, Some("ValidationException"), Some("2")).class,
             Class::Permanent
+        );
+    }
+
+    #[test]
+    fn expired_credentials_are_not_a_permission_problem() {
+        let e = answered(400, Some("ExpiredTokenException"), None);
+        assert_eq!(e.class, Class::Credentials);
+        let msg = e.into_error("inspector2:ListCoverage").message;
+        assert!(
+            msg.contains("expired or invalid") && msg.contains("refresh"),
+            "{msg}"
+        );
+        assert_eq!(
+            answered(403, Some("AccessDeniedException"), None).class,
+            Class::AccessDenied
         );
     }
 

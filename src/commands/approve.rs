@@ -1,38 +1,48 @@
 //! `inspector-gate approve`: answer a CodePipeline approval from a saved report.json
 //! (Approved when the report passed, Rejected when it failed).
 
-use crate::approval::{self, ApprovalTarget};
-use crate::aws;
-use crate::cli::ApproveArgs;
-use crate::error::{Error, Result};
-use crate::progress::Progress;
-use crate::report::Report;
-use crate::retry::Schedule;
-use tokio::time::Instant;
+use crate::cli::{parse_interval, parse_timeout, AwsArgs};
+use clap::Args;
+use inspector_gate::approval::ApprovalTarget;
+use inspector_gate::error::Result;
+use inspector_gate::pipeline::approve::{self as pipeline, ApproveOptions};
+use inspector_gate::pipeline::gate::poll_schedule;
+use inspector_gate::progress::Progress;
+use std::path::PathBuf;
 
-pub async fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
-    let target = ApprovalTarget::parse(&args.approve)?;
-    let text = std::fs::read_to_string(&args.report)
-        .map_err(|e| Error::usage(format!("cannot read report {}: {e}", args.report.display())))?;
-    let report = Report::from_json(&text).map_err(|e| {
-        Error::usage(format!(
-            "{} is not an inspector-gate report.json: {e}",
-            args.report.display()
-        ))
-    })?;
-    let clients = aws::clients(&(&args.aws).into()).await?;
-    let deadline = Instant::now() + args.timeout;
-    approval::decide(
-        &clients,
-        &target,
-        &report,
-        args.pipeline_execution_id.as_deref(),
-        args.report_url.as_deref(),
-        Schedule::POLL.scaled(args.poll_interval),
-        deadline,
-        &progress,
-    )
-    .await?;
-    progress.finish();
-    Ok(report.exit_code())
+#[derive(Args, Debug, Clone)]
+pub struct ApproveArgs {
+    /// report.json written by `gate --report-dir`.
+    #[arg(long)]
+    pub report: PathBuf,
+    /// PIPELINE/STAGE/ACTION of the manual approval.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_APPROVE",
+        value_name = "PIPELINE/STAGE/ACTION"
+    )]
+    pub approve: String,
+    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID")]
+    pub pipeline_execution_id: Option<String>,
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL")]
+    pub report_url: Option<String>,
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    pub poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
+    let opts = ApproveOptions {
+        report: args.report.clone(),
+        target: ApprovalTarget::parse(&args.approve)?,
+        execution_id: args.pipeline_execution_id.clone(),
+        report_url: args.report_url.clone(),
+        timeout: args.timeout,
+        poll: poll_schedule(args.poll_interval),
+        aws: (&args.aws).into(),
+    };
+    super::block_on(async move { pipeline::run(&opts, &progress).await })
 }

@@ -1,61 +1,45 @@
 //! `inspector-gate findings`: wait for the scan and write the ACTIVE findings as JSON.
 
-use super::gate::wait_options;
-use crate::aws;
-use crate::cli::FindingsArgs;
-use crate::error::{Error, Result};
-use crate::findings_file::{FindingsDoc, ImageFindings};
-use crate::image_ref::ImageRef;
-use crate::progress::Progress;
-use crate::wait;
-use futures::future::join_all;
-use tokio::time::Instant;
+use crate::cli::{AwsArgs, WaitArgs};
+use clap::Args;
+use inspector_gate::error::Result;
+use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::findings::{self as pipeline, FindingsOptions};
+use inspector_gate::progress::Progress;
+use std::path::PathBuf;
 
-pub async fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
-    let refs = args
+#[derive(Args, Debug, Clone)]
+pub struct FindingsArgs {
+    /// Image(s) whose findings to fetch.
+    #[arg(
+        long = "image",
+        env = "INSPECTOR_GATE_IMAGE",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Write the JSON here instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
+    let images = args
         .images
         .iter()
         .map(|s| s.parse())
         .collect::<Result<Vec<ImageRef>>>()?;
-    let clients = aws::clients(&(&args.aws).into()).await?;
-    let opts = wait_options(&args.wait);
-    let deadline = Instant::now() + opts.timeout;
-    let mut images = Vec::new();
-    for r in &refs {
-        let resolved = aws::ecr::resolve(&clients, r, deadline).await?;
-        aws::ecr::check_coverage(&clients, &r.repository, deadline).await?;
-        images.extend(resolved);
-    }
-    let waited = join_all(images.iter().map(|img| {
-        wait::wait(
-            &clients,
-            img,
-            &opts,
-            deadline,
-            &progress,
-            time::OffsetDateTime::now_utc,
-        )
-    }))
-    .await;
-    progress.finish();
-    let mut doc = FindingsDoc {
-        schema_version: 1,
-        images: Vec::new(),
+    let mut aws: inspector_gate::aws::AwsOptions = (&args.aws).into();
+    aws.region = region_for(&images.iter().collect::<Vec<_>>(), aws.region.as_deref())?;
+    let opts = FindingsOptions {
+        images,
+        wait: args.wait.options(),
+        output: args.output.clone(),
+        aws,
     };
-    for (img, w) in images.into_iter().zip(waited) {
-        let w = w?;
-        doc.images.push(ImageFindings {
-            image: img,
-            scan: Some(w.scan),
-            findings: w.findings,
-        });
-    }
-    let text =
-        serde_json::to_string_pretty(&doc).map_err(|e| Error::runtime(e.to_string()))? + "\n";
-    match &args.output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", p.display())))?,
-        None => print!("{text}"),
-    }
-    Ok(0)
+    super::block_on(async move { pipeline::run(&opts, &progress).await })
 }

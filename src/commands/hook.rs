@@ -2,10 +2,24 @@
 //! repository's policy. A foreign hook is never overwritten silently: it is refused, or with
 //! `--force` kept as a backup that `uninstall` restores.
 
-use crate::cli::HookCommand;
-use crate::error::{Error, Result};
+use clap::Subcommand;
+use inspector_gate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Write .git/hooks/pre-push running `inspector-gate gate` on IMAGE.
+    Install {
+        #[arg(long, env = "INSPECTOR_GATE_IMAGE")]
+        image: String,
+        /// Replace a pre-push hook that we did not write (it is kept as pre-push.inspector-gate-backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove our pre-push hook (restoring a backed-up one).
+    Uninstall,
+}
 
 /// First line after the shebang of every hook we write; how we recognise our own.
 pub const MARKER: &str = "# installed by inspector-gate hook install";
@@ -34,7 +48,7 @@ pub fn script(image: &str) -> String {
 }
 
 pub fn install(dir: &Path, image: &str, force: bool) -> Result<PathBuf> {
-    image.parse::<crate::image_ref::ImageRef>()?;
+    image.parse::<inspector_gate::image_ref::ImageRef>()?;
     std::fs::create_dir_all(dir)?;
     let hook = dir.join("pre-push");
     if hook.exists() {

@@ -1,8 +1,19 @@
 //! `inspector-gate init`: write the commented policy template.
 
-use crate::cli::InitArgs;
-use crate::error::{Error, Result};
-use crate::policy::file::TEMPLATE;
+use clap::Args;
+use inspector_gate::error::{Error, Result};
+use inspector_gate::policy::file::TEMPLATE;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Where to write the policy.
+    #[arg(long, default_value = ".inspector-gate.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
 
 pub fn run(args: InitArgs) -> Result<i32> {
     if args.path.exists() && !args.force {

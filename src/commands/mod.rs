@@ -1,5 +1,6 @@
-//! One module per subcommand; this module dispatches and holds what they share (runtime,
-//! policy layering, report writing).
+//! One module per subcommand (binary only). Each owns its clap `Args` and turns them into the
+//! library's options (`inspector_gate::pipeline`); this module dispatches, runs the async
+//! runtime, and layers the policy settings by where clap found them (flag or env).
 
 pub mod approve;
 pub mod config;
@@ -11,35 +12,34 @@ pub mod init;
 pub mod push;
 
 use crate::cli::{Cli, Command, PolicyArgs};
-use crate::error::{Error, Result};
-use crate::policy::file::{self, PolicyLayer, Resolved, Source};
-use crate::progress::Progress;
 use clap::parser::ValueSource;
-use clap::ArgMatches;
+use clap::{ArgMatches, CommandFactory};
+use inspector_gate::error::{Error, Result};
+use inspector_gate::policy::file::{self, PolicyLayer, RawIgnore, Resolved, Source};
+use inspector_gate::progress::Progress;
 use std::future::Future;
 
 /// Run the parsed command; returns the exit code on success paths (0 or 1).
-pub fn run(cli: Cli, sub: Option<ArgMatches>, progress: Progress, color: bool) -> Result<i32> {
-    let sub = sub.unwrap_or_default();
+pub fn run(cli: Cli, sub: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
     match cli.command {
-        Command::Gate(args) => block_on(gate::run(*args, &sub, progress, color)),
-        Command::Findings(args) => block_on(findings::run(args, progress)),
-        Command::Evaluate(args) => evaluate::run(args, &sub, &progress, color),
+        Command::Gate(args) => gate::run(*args, sub, progress, color),
+        Command::Findings(args) => findings::run(args, progress),
+        Command::Evaluate(args) => evaluate::run(args, sub, &progress, color),
         Command::Init(args) => init::run(args),
-        Command::Config(args) => config::run(args, &sub),
+        Command::Config(args) => config::run(args, sub),
         Command::Hook(h) => hook::run(h),
         Command::Completions { shell } => {
-            let mut cmd = crate::cli::command();
+            let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "inspector-gate", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Push(args) => block_on(push::run(args, progress)),
-        Command::Approve(args) => block_on(approve::run(args, progress)),
+        Command::Push(args) => push::run(args, progress),
+        Command::Approve(args) => approve::run(args, progress),
     }
 }
 
 /// Run a future on a multi-thread runtime; Ctrl-C / SIGTERM end it promptly with exit 4.
-fn block_on<F: Future<Output = Result<i32>>>(fut: F) -> Result<i32> {
+pub fn block_on<F: Future<Output = Result<i32>>>(fut: F) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,146 +78,124 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-fn source_of(m: &ArgMatches, id: &str, flag: &str, env: &str) -> Option<Source> {
-    match m.value_source(id) {
-        Some(ValueSource::CommandLine) => Some(Source::Flag(flag.to_string())),
-        Some(ValueSource::EnvVariable) => Some(Source::Env(env.to_string())),
+/// Where clap found the value of argument `id` of `subcommand`: the flag or env name comes
+/// from the argument's own definition, so it is never re-typed here.
+fn origin(subcommand: &str, m: &ArgMatches, id: &str) -> Option<Source> {
+    let cmd = Cli::command();
+    let arg = cmd
+        .find_subcommand(subcommand)?
+        .get_arguments()
+        .find(|a| a.get_id() == id)?;
+    match m.value_source(id)? {
+        ValueSource::CommandLine => Some(Source::Flag(format!("--{}", arg.get_long()?))),
+        ValueSource::EnvVariable => {
+            Some(Source::Env(arg.get_env()?.to_string_lossy().into_owned()))
+        }
         _ => None,
     }
 }
 
-/// Resolve the effective policy: defaults < file < env < flags.
-pub fn resolve_policy(args: &PolicyArgs, m: &ArgMatches) -> Result<Resolved> {
+/// Copies one policy argument into a layer.
+type Setter = fn(&PolicyArgs, &mut PolicyLayer);
+
+/// Every policy argument, by clap id, and how it fills a layer.
+const POLICY_KEYS: &[(&str, Setter)] = &[
+    ("fail_on", |a, l| l.fail_on = a.fail_on),
+    ("max_critical", |a, l| l.max_critical = a.max_critical),
+    ("max_high", |a, l| l.max_high = a.max_high),
+    ("max_medium", |a, l| l.max_medium = a.max_medium),
+    ("max_low", |a, l| l.max_low = a.max_low),
+    ("max_untriaged", |a, l| l.max_untriaged = a.max_untriaged),
+    ("ignore_unfixed", |a, l| {
+        l.ignore_unfixed = Some(a.ignore_unfixed)
+    }),
+    ("min_epss", |a, l| l.min_epss = a.min_epss),
+    ("min_inspector_score", |a, l| {
+        l.min_inspector_score = a.min_inspector_score
+    }),
+    ("exploit_available_only", |a, l| {
+        l.exploit_available_only = Some(a.exploit_available_only)
+    }),
+    ("ignore", |a, l| {
+        l.ignore = a
+            .ignore
+            .iter()
+            .map(|id| RawIgnore {
+                id: id.clone(),
+                reason: Some("ignored on the command line".into()),
+                expires: None,
+                package: None,
+                repository: None,
+                line: 0,
+            })
+            .collect()
+    }),
+];
+
+/// Resolve the effective policy of `subcommand`: defaults < file < env < flags, per key.
+pub fn resolve_policy(subcommand: &str, args: &PolicyArgs, m: &ArgMatches) -> Result<Resolved> {
     let cwd = std::env::current_dir()?;
     let mut layers: Vec<(PolicyLayer, Source)> = Vec::new();
     if let Some(path) = file::locate(args.policy.as_deref(), &cwd)? {
         layers.push((file::load(&path)?, Source::File(path)));
     }
-    // Split the clap-parsed values by where they came from, one key at a time.
-    let mut env_layers: Vec<(PolicyLayer, Source)> = Vec::new();
-    let mut flag_layers: Vec<(PolicyLayer, Source)> = Vec::new();
-    let mut push = |id: &str, name: &str, layer: PolicyLayer| {
-        let env = format!("INSPECTOR_GATE_{}", name.to_uppercase().replace('-', "_"));
-        match source_of(m, id, &format!("--{name}"), &env) {
-            Some(s @ Source::Env(_)) => env_layers.push((layer, s)),
-            Some(s) => flag_layers.push((layer, s)),
+    let mut env_layers = Vec::new();
+    let mut flag_layers = Vec::new();
+    for (id, set) in POLICY_KEYS {
+        let mut layer = PolicyLayer::default();
+        match origin(subcommand, m, id) {
+            Some(s @ Source::Env(_)) => {
+                set(args, &mut layer);
+                env_layers.push((layer, s));
+            }
+            Some(s) => {
+                set(args, &mut layer);
+                flag_layers.push((layer, s));
+            }
             None => {}
         }
-    };
-    let d = PolicyLayer::default;
-    push(
-        "fail_on",
-        "fail-on",
-        PolicyLayer {
-            fail_on: args.fail_on,
-            ..d()
-        },
-    );
-    push(
-        "max_critical",
-        "max-critical",
-        PolicyLayer {
-            max_critical: args.max_critical,
-            ..d()
-        },
-    );
-    push(
-        "max_high",
-        "max-high",
-        PolicyLayer {
-            max_high: args.max_high,
-            ..d()
-        },
-    );
-    push(
-        "max_medium",
-        "max-medium",
-        PolicyLayer {
-            max_medium: args.max_medium,
-            ..d()
-        },
-    );
-    push(
-        "max_low",
-        "max-low",
-        PolicyLayer {
-            max_low: args.max_low,
-            ..d()
-        },
-    );
-    push(
-        "max_untriaged",
-        "max-untriaged",
-        PolicyLayer {
-            max_untriaged: args.max_untriaged,
-            ..d()
-        },
-    );
-    push(
-        "ignore_unfixed",
-        "ignore-unfixed",
-        PolicyLayer {
-            ignore_unfixed: Some(args.ignore_unfixed),
-            ..d()
-        },
-    );
-    push(
-        "min_epss",
-        "min-epss",
-        PolicyLayer {
-            min_epss: args.min_epss,
-            ..d()
-        },
-    );
-    push(
-        "min_inspector_score",
-        "min-inspector-score",
-        PolicyLayer {
-            min_inspector_score: args.min_inspector_score,
-            ..d()
-        },
-    );
-    push(
-        "exploit_available_only",
-        "exploit-available-only",
-        PolicyLayer {
-            exploit_available_only: Some(args.exploit_available_only),
-            ..d()
-        },
-    );
-    let ignores = args
-        .ignore
-        .iter()
-        .map(|id| file::RawIgnore {
-            id: id.clone(),
-            reason: Some("ignored on the command line".into()),
-            expires: None,
-            package: None,
-            repository: None,
-        })
-        .collect();
-    push(
-        "ignore",
-        "ignore",
-        PolicyLayer {
-            ignore: ignores,
-            ..d()
-        },
-    );
+    }
     layers.extend(env_layers);
     layers.extend(flag_layers);
     file::resolve(&layers)
 }
 
-/// Today's date in UTC: the only clock the policy sees.
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Args;
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    #[test]
+    fn every_policy_argument_is_layered() {
+        // A policy flag missing from POLICY_KEYS would be parsed and then silently dropped.
+        let cmd = Cli::command();
+        for sub in ["gate", "evaluate", "config"] {
+            let ids: Vec<String> = cmd
+                .find_subcommand(sub)
+                .unwrap()
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for want in [
+                "fail_on",
+                "max_critical",
+                "ignore_unfixed",
+                "min_epss",
+                "ignore",
+            ] {
+                assert!(ids.iter().any(|i| i == want), "{sub} lacks {want}");
+            }
+        }
+        let policy_ids: Vec<String> = PolicyArgs::augment_args(clap::Command::new("x"))
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .filter(|id| id != "policy")
+            .collect();
+        for id in &policy_ids {
+            assert!(
+                POLICY_KEYS.iter().any(|(k, _)| k == id),
+                "policy argument {id} is not layered"
+            );
+        }
+    }
 }

@@ -1,174 +1,67 @@
-//! `inspector-gate push` (and `gate --push-from`): push a local image to ECR and report the
-//! exact digests the registry stored — the ones Inspector scans and the deploy pins.
+//! `inspector-gate push`: push a local image to ECR and print the digest and pinned URI.
 
-use crate::aws::{ecr, Clients};
-use crate::cli::PushArgs;
-use crate::error::{Error, Result};
-use crate::image_ref::{ImageRef, Target};
-use crate::model::ScannedImage;
-use crate::progress::Progress;
-use crate::registry::{self, PushTarget, RegistryAuth, SourceSpec};
-use std::time::Duration;
-use tokio::time::Instant;
+use crate::cli::parse_timeout;
+use crate::cli::AwsArgs;
+use clap::Args;
+use inspector_gate::error::Result;
+use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::push::{needs_aws, push_to_ecr, PushRequest};
+use inspector_gate::progress::Progress;
 
-/// Credentials for a registry that is not ECR (a local registry, a proxy): when both are set,
-/// `GetAuthorizationToken` is not called.
-pub const USERNAME_ENV: &str = "INSPECTOR_GATE_REGISTRY_USERNAME";
-pub const PASSWORD_ENV: &str = "INSPECTOR_GATE_REGISTRY_PASSWORD";
-
-/// How long `GetAuthorizationToken` is retried at most (and never past `gate --timeout`).
-pub const AUTH_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// `(account, region)` from an ECR endpoint such as `https://<acct>.dkr.ecr.<region>.amazonaws.com`.
-fn account_region(endpoint: &str) -> Option<(String, String)> {
-    let host = endpoint
-        .split("://")
-        .nth(1)
-        .unwrap_or(endpoint)
-        .split('/')
-        .next()?;
-    let r: ImageRef = format!("{host}/x/y:z").parse().ok()?;
-    Some((r.registry?, r.region?))
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// Source: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
+    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
+    pub push_from: String,
+    /// Destination: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>:<tag>.
+    #[arg(long, env = "INSPECTOR_GATE_IMAGE", value_name = "REF")]
+    pub image: String,
+    /// Extra tags (repeatable).
+    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Registry endpoint instead of ECR's proxyEndpoint.
+    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
+    pub registry_url: Option<String>,
+    /// Give up retrying the push after this long (e.g. 30m, 90s).
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
-/// Push `source` to `dest` (plus `tags`) and return the pushed image manifests.
-pub async fn push_to_ecr(
-    c: Option<&Clients>,
-    source: &str,
-    dest: &ImageRef,
-    extra_tags: &[String],
-    registry_url: Option<&str>,
-    auth_timeout: Duration,
-    progress: &Progress,
-) -> Result<Vec<ScannedImage>> {
-    let spec: SourceSpec = source.parse()?;
-    let mut tags = Vec::new();
-    if let Target::Tag(t) = &dest.target {
-        tags.push(t.clone());
-    }
-    for t in extra_tags {
-        let probe: ImageRef = format!("{}:{t}", dest.repository).parse()?;
-        if let Target::Tag(t) = probe.target {
-            if !tags.contains(&t) {
-                tags.push(t);
-            }
-        }
-    }
-    if let Target::Digest(_) = dest.target {
-        return Err(Error::usage(format!(
-            "push destination {dest} is a digest: give a tag (--image {}:<tag>); the digest comes from the push",
-            dest.repository
-        )));
-    }
-    let static_creds = match (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
-        (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth {
-            username: u,
-            password: p,
-        }),
-        _ => None,
-    };
-    let (auth, endpoint, account, region) = match (static_creds, c) {
-        (Some(a), _) => {
-            let url = registry_url.ok_or_else(|| {
-                Error::usage(format!("{USERNAME_ENV}/{PASSWORD_ENV} are for a non-ECR registry: also pass --registry-url"))
-            })?;
-            (
-                Some(a),
-                url.to_string(),
-                dest.registry.clone().unwrap_or_default(),
-                dest.region.clone().unwrap_or_default(),
-            )
-        }
-        (None, Some(c)) => {
-            let deadline = Instant::now() + auth_timeout;
-            let (user, pass, proxy) =
-                ecr::registry_auth(c, dest.registry.as_deref(), deadline).await?;
-            let (acct, region) = account_region(&proxy)
-                .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
-                .unwrap_or_default();
-            let endpoint = registry_url.map(str::to_string).unwrap_or(proxy);
-            (
-                Some(RegistryAuth {
-                    username: user,
-                    password: pass,
-                }),
-                endpoint,
-                acct,
-                if region.is_empty() {
-                    c.region.clone()
-                } else {
-                    region
-                },
-            )
-        }
-        (None, None) => return Err(Error::usage("no registry credentials")),
-    };
-    let base_url = reqwest::Url::parse(&endpoint)
-        .map_err(|e| Error::usage(format!("invalid registry URL '{endpoint}': {e}")))?;
-    let target = PushTarget {
-        base_url,
-        repository: dest.repository.clone(),
-        tags: tags.clone(),
-        auth,
-    };
-    let out = registry::push(&spec, &target, progress)
-        .await
-        .map_err(|e| e.context(format!("pushing to {dest}")))?;
-    progress.info(&format!(
-        "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
-        out.digest, out.blobs_uploaded, out.blobs_skipped, out.bytes_uploaded
-    ));
-    let base = ScannedImage {
-        registry: account,
-        region,
-        repository: dest.repository.clone(),
-        digest: out.digest.clone(),
-        platform: None,
-        requested: format!("{}@{}", dest.repository, out.digest),
-        index_digest: None,
-    };
-    if out.platforms.is_empty() {
-        return Ok(vec![base]);
-    }
-    Ok(out
-        .platforms
-        .iter()
-        .map(|p| ScannedImage {
-            digest: p.digest.clone(),
-            platform: Some(p.platform.clone()),
-            index_digest: Some(out.digest.clone()),
-            ..base.clone()
-        })
-        .collect())
-}
-
-pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
+pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
     let dest: ImageRef = args.image.parse()?;
-    let need_aws = std::env::var(USERNAME_ENV).is_err();
-    let clients = if need_aws {
-        Some(crate::aws::clients(&(&args.aws).into()).await?)
-    } else {
-        None
+    let req = PushRequest {
+        source: args.push_from.clone(),
+        dest,
+        extra_tags: args.tags.clone(),
+        registry_url: args.registry_url.clone(),
     };
-    let images = push_to_ecr(
-        clients.as_ref(),
-        &args.push_from,
-        &dest,
-        &args.tags,
-        args.registry_url.as_deref(),
-        AUTH_TIMEOUT,
-        &progress,
-    )
-    .await?;
-    progress.finish();
+    let mut aws: inspector_gate::aws::AwsOptions = (&args.aws).into();
+    aws.region = region_for(&[&req.dest], aws.region.as_deref())?;
+    let images = super::block_on(async {
+        let clients = match needs_aws() {
+            true => Some(inspector_gate::aws::clients(&aws).await?),
+            false => None,
+        };
+        let deadline = tokio::time::Instant::now() + args.timeout;
+        let images = push_to_ecr(clients.as_ref(), &req, deadline, &progress).await?;
+        progress.finish();
+        print_pushed(&images, args.json);
+        Ok(0)
+    });
+    images
+}
+
+/// The pushed digest and pinned URI (and each platform's digest), as text or JSON.
+fn print_pushed(images: &[inspector_gate::model::ScannedImage], json: bool) {
     let first = &images[0];
     let top = first.deploy_digest().to_string();
-    let uri = if first.registry.is_empty() {
-        format!("{}@{top}", first.repository)
-    } else {
-        crate::handoff::pinned_uri(first)
-    };
-    if args.json {
+    let uri = first.pinned_uri();
+    if json {
         let platforms: Vec<_> = images
             .iter()
             .filter_map(|i| {
@@ -190,5 +83,4 @@ pub async fn run(args: PushArgs, progress: Progress) -> Result<i32> {
             );
         }
     }
-    Ok(0)
 }

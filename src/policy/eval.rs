@@ -17,6 +17,24 @@ pub enum Verdict {
     Fail,
 }
 
+impl Verdict {
+    /// `pass` / `fail`: the word every machine-readable output uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// `passed` / `failed`: the word human-readable outputs use.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Verdict::Pass => "passed",
+            Verdict::Fail => "failed",
+        }
+    }
+}
+
 /// Why a finding is or is not counted against the thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
@@ -105,8 +123,11 @@ fn filter_reason(policy: &Policy, f: &Finding) -> Option<String> {
         return Some("unfixed".into());
     }
     if let Some(min) = policy.min_epss {
-        if f.epss_score.unwrap_or(0.0) < min {
-            return Some(format!("epss below {min}"));
+        // Findings without an EPSS score are kept: dropping them would fail open.
+        if let Some(score) = f.epss_score {
+            if score < min {
+                return Some(format!("epss below {min}"));
+            }
         }
     }
     if let Some(min) = policy.min_inspector_score {
@@ -121,6 +142,73 @@ fn filter_reason(policy: &Policy, f: &Finding) -> Option<String> {
         return Some("no known exploit".into());
     }
     None
+}
+
+/// The severity counts an `Inspector2 Scan` event carries (missing keys are zero). It has no
+/// LOW / INFORMATIONAL / UNTRIAGED counts, only a TOTAL that includes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EventCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub total: u64,
+}
+
+/// What can be decided from an event's counts alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventDecision {
+    Pass,
+    /// At least one maximum is exceeded whatever the filters and ignores would remove.
+    Fail,
+    /// Neither: each string names a threshold the counts cannot decide.
+    Undecidable(Vec<String>),
+}
+
+/// Decide `policy` from an event's counts without failing open. The counts are upper bounds
+/// of what the policy would count (filters and ignore rules only remove findings): a count
+/// within its maximum passes for sure; one above it fails for sure only when nothing could
+/// remove findings. LOW, INFORMATIONAL and UNTRIAGED share `TOTAL - CRITICAL - HIGH - MEDIUM`:
+/// a maximum at least that remainder passes; a smaller one cannot be decided.
+pub fn decide_event(policy: &Policy, c: EventCounts) -> EventDecision {
+    let reducible = policy.ignore_unfixed
+        || policy.min_epss.is_some()
+        || policy.min_inspector_score.is_some()
+        || policy.exploit_available_only
+        || !policy.ignores.is_empty();
+    let rest = c.total.saturating_sub(c.critical + c.high + c.medium);
+    let mut undecided = Vec::new();
+    let mut failed = false;
+    for (&sev, &max) in &policy.max {
+        let known = match sev {
+            Severity::Critical => Some(c.critical),
+            Severity::High => Some(c.high),
+            Severity::Medium => Some(c.medium),
+            _ => None,
+        };
+        match known {
+            Some(n) if n <= max => {}
+            Some(n) if !reducible => {
+                let _ = n;
+                failed = true;
+            }
+            Some(n) => undecided.push(format!(
+                "{n} {sev} exceed max-{} = {max}, but the event's counts cannot show what the filters and ignore rules would remove",
+                sev.as_str().to_lowercase()
+            )),
+            None if rest <= max => {}
+            None => undecided.push(format!(
+                "max-{} = {max} cannot be checked: the event counts {rest} LOW/INFORMATIONAL/UNTRIAGED findings together",
+                sev.as_str().to_lowercase()
+            )),
+        }
+    }
+    if failed {
+        EventDecision::Fail
+    } else if undecided.is_empty() {
+        EventDecision::Pass
+    } else {
+        EventDecision::Undecidable(undecided)
+    }
 }
 
 /// Judge `findings` of the image in `repository` against `policy` as of `today`.
@@ -430,6 +518,69 @@ mod tests {
         );
         ex.exploit_available = Some("YES".into());
         assert_eq!(evaluate(&p3, &[ex], None, TODAY).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn min_epss_keeps_findings_without_a_score() {
+        let p = Policy {
+            min_epss: Some(0.5),
+            max: [(Severity::High, 0)].into_iter().collect(),
+            ..Default::default()
+        };
+        let mut f = finding("CVE-9", Severity::High);
+        f.epss_score = None;
+        let e = evaluate(&p, &[f], None, TODAY);
+        assert_eq!(
+            e.verdict,
+            Verdict::Fail,
+            "an unscored HIGH must still count"
+        );
+    }
+
+    #[test]
+    fn events_decide_only_what_their_counts_can() {
+        let counts = EventCounts {
+            critical: 1,
+            high: 2,
+            medium: 0,
+            total: 5,
+        };
+        let max = |pairs: &[(Severity, u64)]| Policy {
+            max: pairs.iter().copied().collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide_event(&max(&[(Severity::Critical, 0)]), counts),
+            EventDecision::Fail
+        );
+        assert_eq!(
+            decide_event(&max(&[(Severity::Critical, 1)]), counts),
+            EventDecision::Pass
+        );
+        // LOW shares the remainder 5 - 1 - 2 - 0 = 2 with INFORMATIONAL and UNTRIAGED.
+        assert_eq!(
+            decide_event(&max(&[(Severity::Low, 2)]), counts),
+            EventDecision::Pass
+        );
+        assert!(matches!(
+            decide_event(&max(&[(Severity::Low, 1)]), counts),
+            EventDecision::Undecidable(_)
+        ));
+        // A filter could remove the CRITICAL: the count alone cannot fail it, nor pass it.
+        let mut p = max(&[(Severity::Critical, 0)]);
+        p.ignore_unfixed = true;
+        assert!(matches!(
+            decide_event(&p, counts),
+            EventDecision::Undecidable(_)
+        ));
+        // ... but a count within its maximum passes whatever the filters do.
+        p.max.insert(Severity::Critical, 1);
+        assert_eq!(decide_event(&p, counts), EventDecision::Pass);
+        // A decided failure wins over an undecidable LOW.
+        assert_eq!(
+            decide_event(&max(&[(Severity::High, 0), (Severity::Low, 0)]), counts),
+            EventDecision::Fail
+        );
     }
 
     fn arb_findings() -> impl Strategy<Value = Vec<Finding>> {

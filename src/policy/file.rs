@@ -1,14 +1,15 @@
 //! The policy file (`.inspector-gate.toml`) and the layering of defaults < file < env < flags.
 //!
 //! Parsing is two-phase: TOML into a raw `PolicyLayer` (unknown keys rejected, so a typo never
-//! silently falls back to a default), then validation into a `Policy`. Errors name the file,
-//! line and key.
+//! silently falls back to a default), then validation into a `Policy`. Both phases collect
+//! every problem instead of stopping at the first, and each names its file:line and key.
 
 use super::{IgnoreRule, Policy, UnmatchedIgnore};
 use crate::error::{Error, Result};
 use crate::model::Severity;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use time::Date;
 
@@ -30,6 +31,10 @@ impl RawDate {
                 (Some(d), None) => format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
                 _ => return Err(format!("'{dt}' is not a plain date (use YYYY-MM-DD)")),
             },
+            // A TOML datetime read through a generic value arrives as its text.
+            RawDate::Text(s) if s.contains(':') => {
+                return Err(format!("'{s}' is not a plain date (use YYYY-MM-DD)"))
+            }
             RawDate::Text(s) => s.clone(),
         };
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -46,11 +51,13 @@ pub struct RawIgnore {
     pub expires: Option<RawDate>,
     pub package: Option<String>,
     pub repository: Option<String>,
+    /// Line of the rule in its policy file (0 when it came from a flag or env).
+    #[serde(skip)]
+    pub line: usize,
 }
 
 /// One layer of policy settings; every field optional so layers can be merged.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Clone, Default)]
 pub struct PolicyLayer {
     pub fail_on: Option<Severity>,
     pub max_critical: Option<u64>,
@@ -64,8 +71,9 @@ pub struct PolicyLayer {
     pub min_inspector_score: Option<f64>,
     pub exploit_available_only: Option<bool>,
     pub unmatched_ignore: Option<UnmatchedIgnoreRaw>,
-    #[serde(default)]
     pub ignore: Vec<RawIgnore>,
+    /// Line of each key in its policy file, for messages.
+    pub lines: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -102,36 +110,198 @@ pub struct Resolved {
     pub origins: Vec<(String, String, Source)>,
 }
 
-/// Parse a policy file's text; `path` is only used in messages.
+/// Parse a policy file's text; `path` is only used in messages. Every unknown key, wrong type
+/// and invalid value is reported (one line, each problem with its `file:line`), not just the
+/// first.
 pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
-    toml::from_str::<PolicyLayer>(text).map_err(|e| {
-        let (line, col, key) = match e.span() {
-            Some(span) => {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before
-                    .rsplit('\n')
-                    .next()
-                    .map(|l| l.chars().count())
-                    .unwrap_or(0)
-                    + 1;
-                let line_text = text.lines().nth(line - 1).unwrap_or("");
-                let key = line_text.split('=').next().unwrap_or("").trim().to_string();
-                (line, col, key)
+    let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(&e, text, path))?;
+    let mut problems = Vec::new();
+    let mut layer = PolicyLayer::default();
+    for (key, value) in &table {
+        let line = key_line(text, key, 0);
+        layer.lines.insert(key.clone(), line);
+        let col = column(text, line);
+        let mut bad =
+            |msg: String| problems.push(format!("{}:{line}:{col}: {key}: {msg}", path.display()));
+        match key.as_str() {
+            "fail-on" => layer.fail_on = field(value, &mut bad),
+            "max-critical" => layer.max_critical = field(value, &mut bad),
+            "max-high" => layer.max_high = field(value, &mut bad),
+            "max-medium" => layer.max_medium = field(value, &mut bad),
+            "max-low" => layer.max_low = field(value, &mut bad),
+            "max-informational" => layer.max_informational = field(value, &mut bad),
+            "max-untriaged" => layer.max_untriaged = field(value, &mut bad),
+            "ignore-unfixed" => layer.ignore_unfixed = field(value, &mut bad),
+            "min-epss" => layer.min_epss = field(value, &mut bad),
+            "min-inspector-score" => layer.min_inspector_score = field(value, &mut bad),
+            "exploit-available-only" => layer.exploit_available_only = field(value, &mut bad),
+            "unmatched-ignore" => layer.unmatched_ignore = field(value, &mut bad),
+            "ignore" => {
+                let Some(rules) = value.as_array() else {
+                    bad("must be a list of [[ignore]] tables".into());
+                    continue;
+                };
+                for (n, rule) in rules.iter().enumerate() {
+                    let line = key_line(text, "ignore", n + 1);
+                    let mut bad_rule = |msg: String| {
+                        problems.push(format!("{}:{line}: ignore: {msg}", path.display()))
+                    };
+                    if let Some(mut r) = field::<RawIgnore>(rule, &mut bad_rule) {
+                        r.line = line;
+                        layer.ignore.push(r);
+                    }
+                }
             }
-            None => (0, 0, String::new()),
-        };
-        let key = if key.is_empty() || key.starts_with('[') {
-            String::new()
-        } else {
-            format!("{key}: ")
-        };
-        Error::usage(format!(
-            "invalid policy file {}:{line}:{col}: {key}{}",
-            path.display(),
-            e.message().trim()
-        ))
-    })
+            _ => bad(format!("unknown key (expected one of {})", KEYS.join(", "))),
+        }
+    }
+    problems.extend(validate_layer(&layer, &Source::File(path.to_path_buf())));
+    if !problems.is_empty() {
+        return Err(problems_error("invalid policy file", problems));
+    }
+    Ok(layer)
+}
+
+/// The keys a policy file may hold.
+pub const KEYS: [&str; 13] = [
+    "fail-on",
+    "max-critical",
+    "max-high",
+    "max-medium",
+    "max-low",
+    "max-informational",
+    "max-untriaged",
+    "ignore-unfixed",
+    "min-epss",
+    "min-inspector-score",
+    "exploit-available-only",
+    "unmatched-ignore",
+    "ignore",
+];
+
+/// One usage error listing every problem: "WHAT: p1" or "WHAT (N problems): p1; p2; …".
+fn problems_error(what: &str, problems: Vec<String>) -> Error {
+    match problems.len() {
+        1 => Error::usage(format!("{what} {}", problems[0])),
+        n => Error::usage(format!("{what} ({n} problems): {}", problems.join("; "))),
+    }
+}
+
+/// Deserialize one value, reporting a type error through `bad`.
+fn field<T: DeserializeOwned>(value: &toml::Value, bad: &mut impl FnMut(String)) -> Option<T> {
+    match value.clone().try_into::<T>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            bad(e.message().trim().to_string());
+            None
+        }
+    }
+}
+
+/// The 1-based column where the text of 1-based `line` starts (after indentation).
+fn column(text: &str, line: usize) -> usize {
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .map(|l| l.len() - l.trim_start().len() + 1)
+        .unwrap_or(1)
+}
+
+/// The line where `key` is set: at the top level when `nth_ignore` is 0, else inside the
+/// `nth_ignore`-th `[[ignore]]` table (its header line). 0 when it cannot be found.
+fn key_line(text: &str, key: &str, nth_ignore: usize) -> usize {
+    let mut section = 0usize;
+    let mut in_other_table = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.starts_with("[[ignore]]") {
+            section += 1;
+            in_other_table = false;
+            if nth_ignore != 0 && section == nth_ignore {
+                return i + 1;
+            }
+            continue;
+        }
+        if line.starts_with('[') {
+            in_other_table = true;
+            continue;
+        }
+        let is_key = line
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if nth_ignore == 0 && section == 0 && !in_other_table && is_key {
+            return i + 1;
+        }
+    }
+    0
+}
+
+/// A TOML syntax error, at its line and column.
+fn syntax_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
+    let (line, col) = match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0)
+                + 1;
+            (line, col)
+        }
+        None => (0, 0),
+    };
+    Error::usage(format!(
+        "invalid policy file {}:{line}:{col}: {}",
+        path.display(),
+        e.message().trim()
+    ))
+}
+
+/// Where a key of `layer` was set, for messages: `file:line` or the flag/env name.
+fn origin_of(src: &Source, line: usize) -> String {
+    match src {
+        Source::File(p) if line > 0 => format!("{}:{line}", p.display()),
+        other => other.to_string(),
+    }
+}
+
+/// The problems of one layer that do not depend on the others (ranges, ignore rules).
+fn validate_layer(layer: &PolicyLayer, src: &Source) -> Vec<String> {
+    let mut problems = Vec::new();
+    let at = |key: &str| origin_of(src, layer.lines.get(key).copied().unwrap_or(0));
+    if let Some(v) = layer.min_epss.filter(|v| !(0.0..=1.0).contains(v)) {
+        problems.push(format!(
+            "{}: min-epss {v} must be between 0 and 1",
+            at("min-epss")
+        ));
+    }
+    if let Some(v) = layer
+        .min_inspector_score
+        .filter(|v| !(0.0..=10.0).contains(v))
+    {
+        problems.push(format!(
+            "{}: min-inspector-score {v} must be between 0 and 10",
+            at("min-inspector-score")
+        ));
+    }
+    for raw in &layer.ignore {
+        let at = origin_of(src, raw.line);
+        let id = raw.id.trim();
+        if id.is_empty() {
+            problems.push(format!("{at}: ignore rule with an empty id"));
+            continue;
+        }
+        if raw.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            problems.push(format!(
+                "{at}: ignore rule {id} has no reason: every accepted risk needs one (add reason = \"...\")"
+            ));
+        }
+        if let Some(Err(m)) = raw.expires.as_ref().map(RawDate::parse) {
+            problems.push(format!("{at}: ignore rule {id}: expires {m}"));
+        }
+    }
+    problems
 }
 
 /// Read and parse a policy file.
@@ -177,6 +347,10 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     let mut policy = Policy::default();
     let mut ignores: Vec<(RawIgnore, Source)> = Vec::new();
 
+    let mut problems: Vec<String> = layers
+        .iter()
+        .flat_map(|(layer, src)| validate_layer(layer, src))
+        .collect();
     for (layer, src) in layers {
         if let Some(s) = layer.fail_on {
             fail_on = Some(s);
@@ -201,20 +375,10 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
             set("ignore-unfixed", Some(v.to_string()), src);
         }
         if let Some(v) = layer.min_epss {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(Error::usage(format!(
-                    "min-epss {v} ({src}) must be between 0 and 1"
-                )));
-            }
             policy.min_epss = Some(v);
             set("min-epss", Some(v.to_string()), src);
         }
         if let Some(v) = layer.min_inspector_score {
-            if !(0.0..=10.0).contains(&v) {
-                return Err(Error::usage(format!(
-                    "min-inspector-score {v} ({src}) must be between 0 and 10"
-                )));
-            }
             policy.min_inspector_score = Some(v);
             set("min-inspector-score", Some(v.to_string()), src);
         }
@@ -249,44 +413,39 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     let mut seen = HashSet::new();
     for (raw, src) in ignores {
         let id = raw.id.trim().to_string();
-        if id.is_empty() {
-            return Err(Error::usage(format!(
-                "ignore rule with an empty id ({src})"
-            )));
-        }
-        let reason = match raw.reason.as_deref().map(str::trim) {
-            Some(r) if !r.is_empty() => r.to_string(),
-            _ => {
-                return Err(Error::usage(format!(
-                    "ignore rule {id} ({src}) has no reason: every accepted risk needs one (add reason = \"...\")"
-                )))
-            }
-        };
-        let expires = match &raw.expires {
-            Some(d) => Some(
-                d.parse()
-                    .map_err(|m| Error::usage(format!("ignore rule {id} ({src}): expires {m}")))?,
-            ),
+        // Empty ids, missing reasons and bad dates were reported by validate_layer.
+        let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
+        let expires = match raw.expires.as_ref().map(RawDate::parse) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(_)) => continue,
             None => None,
         };
+        if id.is_empty() || reason.is_empty() {
+            continue;
+        }
         let key = (
             id.to_ascii_uppercase(),
             raw.package.clone(),
             raw.repository.clone(),
         );
         if !seen.insert(key) {
-            return Err(Error::usage(format!(
-                "ignore rule {id} ({src}) is listed twice with the same scope: keep one"
-            )));
+            problems.push(format!(
+                "{}: ignore rule {id} is listed twice with the same scope: keep one",
+                origin_of(&src, raw.line)
+            ));
+            continue;
         }
-        set(&format!("ignore {id}"), Some(reason.clone()), &src);
+        set(&format!("ignore {id}"), Some(reason.to_string()), &src);
         policy.ignores.push(IgnoreRule {
             id,
-            reason,
+            reason: reason.to_string(),
             expires,
             package: raw.package,
             repository: raw.repository,
         });
+    }
+    if !problems.is_empty() {
+        return Err(problems_error("invalid policy:", problems));
     }
     origins.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Resolved { policy, origins })
@@ -313,40 +472,70 @@ mod tests {
     fn unknown_key_names_file_line_and_key() {
         let e = p("max-critical = 0\nmax-hihg = 1\n").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("policy.toml:2:1"), "{}", e.message);
-        assert!(e.message.contains("max-hihg"), "{}", e.message);
+        assert!(
+            e.message.contains("policy.toml:2:1: max-hihg: unknown key"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = "max-hihg = 1\nmax-high = \"five\"\nmin-epss = 3.0\n\n[[ignore]]\nid = \"CVE-1\"\n\n[[ignore]]\nid = \"CVE-2\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n";
+        let e = p(text).unwrap_err();
+        for want in [
+            "5 problems",
+            "policy.toml:1:1: max-hihg: unknown key",
+            "policy.toml:2:1: max-high:",
+            "policy.toml:3: min-epss 3 must be between 0 and 1",
+            "policy.toml:5: ignore rule CVE-1 has no reason",
+            "policy.toml:8: ignore rule CVE-2: expires '2026-13-01' is not a valid date",
+        ] {
+            assert!(e.message.contains(want), "{want}: {}", e.message);
+        }
+        assert_eq!(e.to_string().lines().count(), 1);
     }
 
     #[test]
     fn type_errors_and_negative_thresholds_are_refused() {
         let e = p("max-high = \"five\"\n").unwrap_err();
         assert!(
-            e.message.contains("policy.toml:1:") && e.message.contains("max-high"),
+            e.message.contains("policy.toml:1:1: max-high:"),
             "{}",
             e.message
         );
         let e = p("\nmax-low = -1\n").unwrap_err();
         assert!(
-            e.message.contains(":2:") && e.message.contains("max-low"),
+            e.message.contains("policy.toml:2:1: max-low:"),
             "{}",
             e.message
         );
         let e = p("fail-on = \"SEVERE\"\n").unwrap_err();
         assert!(e.message.contains("unknown severity"), "{}", e.message);
+        let e = p("max-low = [1\n").unwrap_err();
+        assert!(e.message.contains("policy.toml:2:1:"), "{}", e.message);
     }
 
     #[test]
     fn ignore_rules_need_reason_valid_date_and_no_duplicates() {
-        let l = p("[[ignore]]\nid = \"CVE-1\"\n").unwrap();
-        let e = resolve(&[(l, Source::Default)]).unwrap_err();
-        assert!(e.message.contains("has no reason"), "{}", e.message);
-        let l =
-            p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n").unwrap();
-        let e = resolve(&[(l, Source::Default)]).unwrap_err();
+        let e = p("[[ignore]]\nid = \"CVE-1\"\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("policy.toml:1: ignore rule CVE-1 has no reason"),
+            "{}",
+            e.message
+        );
+        let e = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n")
+            .unwrap_err();
         assert!(e.message.contains("not a valid date"), "{}", e.message);
         let l = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\n[[ignore]]\nid = \"cve-1\"\nreason = \"y\"\n").unwrap();
-        let e = resolve(&[(l, Source::Default)]).unwrap_err();
-        assert!(e.message.contains("listed twice"), "{}", e.message);
+        let e = resolve(&[(l, Source::File("policy.toml".into()))]).unwrap_err();
+        assert!(
+            e.message
+                .contains("policy.toml:4: ignore rule cve-1 is listed twice"),
+            "{}",
+            e.message
+        );
         let l = p("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = 2026-12-01\n").unwrap();
         let r = resolve(&[(l, Source::Default)]).unwrap();
         assert_eq!(

@@ -49,6 +49,12 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// `CRITICAL<=0, HIGH<=5`, or `None` when no maximum is set.
+    pub fn thresholds_text(&self) -> Option<String> {
+        let max: Vec<String> = self.max.iter().map(|(s, n)| format!("{s}<={n}")).collect();
+        (!max.is_empty()).then(|| max.join(", "))
+    }
+
     /// `fail-on SEVERITY`: max 0 for that severity and every more severe one
     /// (UNTRIAGED is outside the ladder and only gated by its own maximum).
     pub fn apply_fail_on(&mut self, sev: Severity) {

@@ -24,6 +24,12 @@ pub(crate) struct RegError {
     pub transient: bool,
 }
 
+impl crate::retry::Retryable for RegError {
+    fn retry_hint(&self) -> Option<Option<Duration>> {
+        self.transient.then_some(None)
+    }
+}
+
 impl RegError {
     pub(crate) fn fatal(error: Error) -> Self {
         Self {
@@ -47,6 +53,7 @@ pub(crate) struct Client {
     auth: Option<HeaderValue>,
     /// `host[:port]`, for messages.
     host: String,
+    deadline: tokio::time::Instant,
 }
 
 impl Client {
@@ -88,7 +95,13 @@ impl Client {
             repo: target.repository.clone(),
             auth,
             host,
+            deadline: target.deadline,
         })
+    }
+
+    /// When transient failures stop being retried.
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
     }
 
     pub(crate) fn host(&self) -> &str {
@@ -455,6 +468,7 @@ mod tests {
 
     fn target(url: &str) -> PushTarget {
         PushTarget {
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
             base_url: Url::parse(url).unwrap(),
             repository: "team/app".into(),
             tags: vec![],

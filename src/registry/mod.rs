@@ -147,6 +147,8 @@ pub struct PushTarget {
     pub repository: String,
     pub tags: Vec<String>,
     pub auth: Option<RegistryAuth>,
+    /// Transient registry failures are retried until this instant (`--timeout`), then fail.
+    pub deadline: tokio::time::Instant,
 }
 
 /// One platform's image-manifest digest inside a pushed multi-arch index.
@@ -196,7 +198,7 @@ fn redact(mut e: Error, auth: Option<&RegistryAuth>) -> Error {
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the parsers that read
 /// untrusted image sources, with the invariants the push relies on asserted.
-#[doc(hidden)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing {
     use super::blob::Digest;
     use super::{archive, manifest, source, SourceSpec};
@@ -214,8 +216,11 @@ pub mod fuzzing {
                 .iter()
                 .chain(&doc.layers)
                 .chain(doc.manifests.iter().flatten());
+            for child in doc.manifests.iter().flatten() {
+                let _ = crate::oci::classify(child, &doc);
+            }
             for d in descs {
-                let _ = (d.is_attestation(), d.ref_name());
+                let _ = (d.platform_name(), d.ref_name());
                 if let Some(p) = &d.platform {
                     let _ = p.render();
                 }
@@ -369,6 +374,7 @@ mod tests {
             "{shown}"
         );
         let t = PushTarget {
+            deadline: tokio::time::Instant::now() + std::time::Duration::from_secs(60),
             base_url: "http://127.0.0.1:1".parse().unwrap(),
             repository: "r".into(),
             tags: vec![],

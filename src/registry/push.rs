@@ -9,8 +9,8 @@ use super::client::{Client, RegError};
 use super::source::{self, human_bytes, BlobSrc, Event, ManifestNode};
 use super::{PlatformDigest, PushOutcome, PushTarget, SourceSpec};
 use crate::error::Error;
+use crate::image_ref::{valid_repository, valid_tag};
 use crate::progress::Progress;
-use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
@@ -42,9 +42,16 @@ pub(crate) async fn run(
     target: &PushTarget,
     progress: &Progress,
 ) -> Result<PushOutcome, Error> {
-    validate_repository(&target.repository)?;
-    for tag in &target.tags {
-        validate_tag(tag)?;
+    if !valid_repository(&target.repository) {
+        return Err(Error::usage(format!(
+            "invalid repository name '{}': use lowercase letters and digits, single . _ - between them, components separated by /",
+            target.repository
+        )));
+    }
+    if let Some(tag) = target.tags.iter().find(|t| !valid_tag(t)) {
+        return Err(Error::usage(format!(
+            "invalid tag '{tag}': up to 128 letters, digits, _ . -, not starting with . or -"
+        )));
     }
     let client = Client::new(target)?;
     progress.info(&format!(
@@ -60,7 +67,15 @@ pub(crate) async fn run(
     let (first_blob, source_ready) = tokio::sync::oneshot::channel::<()>();
     let ping = async {
         match source_ready.await {
-            Ok(()) => with_retry(progress, 2, || client.ping()).await,
+            // An unreachable registry is retried briefly, not for the whole --timeout.
+            Ok(()) => {
+                let until = client
+                    .deadline()
+                    .min(tokio::time::Instant::now() + CONNECT_BUDGET);
+                crate::retry::call(PUSH_RETRY, until, || client.ping())
+                    .await
+                    .map_err(|e| e.error)
+            }
             // The source ended without a blob (or failed): its result decides.
             Err(_) => Ok(()),
         }
@@ -126,22 +141,26 @@ async fn put_manifest(
     reference: &str,
     progress: &Progress,
 ) -> Result<(), Error> {
-    with_retry(progress, 5, || {
+    with_retry(client, progress, || {
         client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)
     })
     .await
 }
 
-/// Image manifests under the root (recursing through nested indexes), attestations skipped.
+/// Image manifests under the root (recursing through nested indexes), skipping only the
+/// children `crate::oci::classify` proved not runnable.
 fn collect_platforms(node: &ManifestNode, out: &mut Vec<PlatformDigest>) {
     for child in &node.children {
-        if child.attestation {
+        if child.skip.is_some() {
             continue;
         }
         if child.children.is_empty() {
             out.push(PlatformDigest {
                 digest: child.digest.to_string(),
-                platform: child.platform.clone().unwrap_or_else(|| "unknown".into()),
+                platform: child
+                    .platform
+                    .clone()
+                    .unwrap_or_else(|| crate::aws::ecr::UNSPECIFIED_PLATFORM.into()),
             });
         } else {
             collect_platforms(child, out);
@@ -218,7 +237,7 @@ async fn upload_blob(
             Err(e) => Err(take(&local_failure).map(RegError::fatal).unwrap_or(e)),
         }
     };
-    let uploaded = with_retry(progress, 5, attempt).await;
+    let uploaded = with_retry(client, progress, attempt).await;
     if let Some(Some(b)) = bar.get() {
         b.finish_and_clear();
     }
@@ -240,29 +259,33 @@ async fn upload_blob(
     Ok(Some(blob.size))
 }
 
-/// Retry `op` with exponential backoff and jitter while its errors are transient.
-async fn with_retry<T, F, Fut>(progress: &Progress, times: usize, op: F) -> Result<T, Error>
+/// Retry `op` on the gate's one retry engine while its errors are transient, until the
+/// push's deadline (`--timeout`).
+async fn with_retry<T, F, Fut>(client: &Client, progress: &Progress, op: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, RegError>>,
 {
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(250))
-        .with_max_delay(Duration::from_secs(10))
-        .with_max_times(times)
-        .with_jitter();
-    op.retry(backoff)
-        .when(|e: &RegError| e.transient)
-        .notify(|e: &RegError, wait: Duration| {
-            progress.info(&format!(
-                "{}; retrying in {:.1}s",
-                e.error,
-                wait.as_secs_f64()
-            ));
-        })
-        .await
-        .map_err(|e| e.error)
+    crate::retry::call_notify(PUSH_RETRY, client.deadline(), op, |e: &RegError, wait| {
+        progress.info(&format!(
+            "{}; retrying in {:.1}s",
+            e.error,
+            wait.as_secs_f64()
+        ));
+    })
+    .await
+    .map_err(|e| e.error)
 }
+
+/// How long a registry that cannot be reached at all is retried before the push fails.
+const CONNECT_BUDGET: Duration = Duration::from_secs(15);
+
+/// Registry retries: quick at first (a reset connection), then backing off to 10 s.
+const PUSH_RETRY: crate::retry::Schedule = crate::retry::Schedule {
+    min: Duration::from_millis(250),
+    max: Duration::from_secs(10),
+    factor: 2.0,
+};
 
 type Failure = Arc<Mutex<Option<Error>>>;
 
@@ -346,68 +369,6 @@ fn read_and_hash(
         }
         if left == 0 {
             return Ok(());
-        }
-    }
-}
-
-/// Repository names as the distribution spec allows them: lowercase path components of
-/// alphanumerics joined by `.`, `_`, `__` or runs of `-`.
-fn validate_repository(repo: &str) -> Result<(), Error> {
-    let component_ok = |c: &str| {
-        let b = c.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|&x| {
-                x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-')
-            })
-            && !c.contains("..")
-            && !c.contains("___")
-    };
-    if repo.len() > 255 || !repo.split('/').all(component_ok) {
-        return Err(Error::usage(format!(
-            "invalid repository name '{repo}': use lowercase letters, digits and . _ - separated by /"
-        )));
-    }
-    Ok(())
-}
-
-fn validate_tag(tag: &str) -> Result<(), Error> {
-    let b = tag.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'));
-    if !ok {
-        return Err(Error::usage(format!(
-            "invalid tag '{tag}': up to 128 letters, digits, _ . -, not starting with . or -"
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_and_tag_rules() {
-        for ok in ["app", "team/app", "a.b_c-d/e__f", "123456789012/x"] {
-            assert!(validate_repository(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "App", "a//b", "/a", "a/", "-a", "a-", "a/../b", "a b"] {
-            assert_eq!(
-                validate_repository(bad).unwrap_err().exit_code(),
-                2,
-                "{bad}"
-            );
-        }
-        for ok in ["v1", "1.2.3", "_x", "latest", "sha-abc"] {
-            assert!(validate_tag(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".x", "-x", "a:b", "a/b", &"x".repeat(129)] {
-            assert!(validate_tag(bad).is_err(), "{bad}");
         }
     }
 }

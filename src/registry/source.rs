@@ -64,7 +64,8 @@ pub(crate) struct ManifestNode {
     pub bytes: Vec<u8>,
     /// From the parent index's descriptor: `os/arch[/variant]`.
     pub platform: Option<String>,
-    pub attestation: bool,
+    /// Why this child of an index is not a runnable image (`crate::oci::classify`), if so.
+    pub skip: Option<String>,
     pub children: Vec<ManifestNode>,
 }
 
@@ -299,7 +300,7 @@ fn load_oci(layout: &Layout, reference: Option<&str>, sink: &Sink) -> Result<Man
                     .unwrap_or_else(|| manifest::OCI_INDEX.into()),
                 bytes: index_bytes,
                 platform: None,
-                attestation: false,
+                skip: None,
                 children,
             }
         }
@@ -413,8 +414,15 @@ fn load_manifest(
     if manifest::is_index(&media_type) {
         for child in doc.manifests.as_deref().unwrap_or_default() {
             let mut node = load_manifest(layout, child, depth + 1, blobs, read)?;
-            node.platform = child.platform.as_ref().map(|p| p.render());
-            node.attestation = child.is_attestation();
+            node.platform = child.platform_name();
+            let doc: AnyManifest = serde_json::from_slice(&node.bytes).map_err(|e| {
+                Error::runtime(format!("manifest {} is not valid JSON: {e}", node.digest))
+            })?;
+            node.skip = match crate::oci::classify(child, &doc) {
+                Ok(crate::oci::Child::Skip(why)) => Some(why),
+                Ok(_) => None,
+                Err(why) => return Err(Error::inconclusive(format!("{where_}: {why}"))),
+            };
             children.push(node);
         }
     } else if manifest::is_image_manifest(&media_type) {
@@ -436,7 +444,7 @@ fn load_manifest(
         media_type,
         bytes,
         platform: None,
-        attestation: false,
+        skip: None,
         children,
     })
 }
@@ -642,7 +650,7 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
         media_type: manifest::DOCKER_MANIFEST.into(),
         bytes,
         platform: None,
-        attestation: false,
+        skip: None,
         children: Vec::new(),
     })
 }

@@ -77,7 +77,7 @@ fn suite(report: &Report, img: &ImageReport) -> Suite {
         ("repository", img.image.repository_uri()),
         ("digest", img.image.digest.clone()),
         ("requested", img.image.requested.clone()),
-        ("verdict", verdict_word(e.verdict).into()),
+        ("verdict", e.verdict.as_str().into()),
     ];
     if let Some(p) = &img.image.platform {
         props.push(("platform", p.clone()));
@@ -217,11 +217,7 @@ fn package_versions(f: &Finding) -> String {
         .iter()
         .map(|p| {
             let installed = p.version.as_deref().unwrap_or("?");
-            match p
-                .fixed_in_version
-                .as_deref()
-                .filter(|v| !v.is_empty() && *v != "NotAvailable")
-            {
+            match p.fixed_version() {
                 Some(fix) => format!("{} {installed} (fixed in {fix})", p.name),
                 None => format!("{} {installed} (no fix)", p.name),
             }
@@ -254,13 +250,6 @@ fn details(f: &Finding, img: &ImageReport) -> String {
         let _ = write!(s, "\n\n{u}");
     }
     s
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-    }
 }
 
 fn seconds(s: f64) -> String {

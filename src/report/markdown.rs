@@ -69,8 +69,8 @@ pub fn render_within(report: &Report, limit: usize) -> String {
 fn headline(report: &Report) -> String {
     let mut s = String::new();
     let (icon, word) = match report.verdict {
-        Verdict::Pass => ("✅", "passed"),
-        Verdict::Fail => ("❌", "failed"),
+        Verdict::Pass => ("✅", report.verdict.past_tense()),
+        Verdict::Fail => ("❌", report.verdict.past_tense()),
     };
     let _ = writeln!(s, "## {icon} inspector-gate: {word}\n");
     let mut facts = vec![format!("{} image(s)", report.images.len())];
@@ -294,9 +294,7 @@ fn package_cells(f: &Finding) -> (String, String, String) {
         .map(cell)
         .unwrap_or_else(|| "?".into());
     let fixed = first
-        .fixed_in_version
-        .as_deref()
-        .filter(|v| !v.is_empty() && *v != "NotAvailable")
+        .fixed_version()
         .map(cell)
         .unwrap_or_else(|| "no fix".into());
     (name, installed, fixed)

@@ -98,9 +98,30 @@ impl Report {
     }
 
     pub fn verdict_word(&self) -> &'static str {
-        match self.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
+        self.verdict.as_str()
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+}
+
+/// What to print on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Markdown,
+}
+
+impl Format {
+    /// Render `report` in this format.
+    pub fn render(self, report: &Report, color: bool) -> String {
+        match self {
+            Format::Table => table::render(report, color),
+            Format::Json => json::render(report),
+            Format::Markdown => markdown::render(report),
         }
     }
 }
@@ -108,7 +129,7 @@ impl Report {
 /// Deterministic report fixtures (0, 1 and 10,000 findings, and a small one that uses every
 /// field and disposition) shared by the renderers' snapshot tests and the external validators
 /// in tests/reports_external.rs. Test support only, not a stable API.
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing {
     use super::{ImageReport, Report, ScanInfo, Tool};
     use crate::model::{Finding, Package, ScannedImage, Severity};

@@ -239,7 +239,7 @@ fn result(
     let pkg = first_pkg.map(|p| p.name.as_str()).unwrap_or("");
     r.insert(
         "partialFingerprints".into(),
-        json!({ "inspectorGate/v1": fingerprint(&f.id, pkg, &image.digest) }),
+        json!({ "inspectorGate/v1": fingerprint(&f.id, pkg, &image.repository) }),
     );
     if let Disposition::Ignored { reason, expires } = &j.disposition {
         let justification = match expires {
@@ -274,11 +274,7 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
         .iter()
         .map(|p| {
             let installed = p.version.as_deref().unwrap_or("unknown version");
-            match p
-                .fixed_in_version
-                .as_deref()
-                .filter(|v| !v.is_empty() && *v != "NotAvailable")
-            {
+            match p.fixed_version() {
                 Some(fix) => format!("{} {installed}, fixed in {fix}", p.name),
                 None => format!("{} {installed}, no fix available", p.name),
             }
@@ -326,11 +322,12 @@ fn end_sentence(s: &str) -> String {
     }
 }
 
-/// Stable across runs and report versions for one (vulnerability, package, image), so
-/// GitHub keeps tracking the same alert instead of opening a new one each scan.
-pub fn fingerprint(id: &str, package: &str, digest: &str) -> String {
+/// Stable across builds for one (vulnerability, package, repository) — deliberately not the
+/// digest, which changes with every build — so GitHub code scanning keeps tracking the same
+/// alert instead of closing and reopening it on every push.
+pub fn fingerprint(id: &str, package: &str, repository: &str) -> String {
     let mut h = Sha256::new();
-    for part in [id, package, digest] {
+    for part in [id, package, repository] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
@@ -481,10 +478,33 @@ mod tests {
     }
 
     #[test]
+    fn a_rebuilt_image_keeps_its_alerts() {
+        // The same findings in a new build (new digest) must carry the same fingerprints, or
+        // code scanning closes every alert and reopens it on each push.
+        let prints = |r: &Report| -> Vec<String> {
+            let v: serde_json::Value = serde_json::from_str(&render(r)).unwrap();
+            v["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["partialFingerprints"].to_string())
+                .collect()
+        };
+        let a = testing::mixed();
+        let mut b = a.clone();
+        for img in &mut b.images {
+            img.image.digest = testing::digest("rebuilt");
+        }
+        assert!(!prints(&a).is_empty());
+        assert_eq!(prints(&a), prints(&b));
+    }
+
+    #[test]
     fn fingerprints_are_stable_and_distinct() {
-        let a = fingerprint("CVE-1", "openssl", "sha256:aa");
-        assert_eq!(a, fingerprint("CVE-1", "openssl", "sha256:aa"));
-        assert_ne!(a, fingerprint("CVE-1", "openssl", "sha256:ab"));
+        let a = fingerprint("CVE-1", "openssl", "app/web");
+        assert_eq!(a, fingerprint("CVE-1", "openssl", "app/web"));
+        assert_ne!(a, fingerprint("CVE-1", "openssl", "app/api"));
+        assert_ne!(a, fingerprint("CVE-1", "libssl", "app/web"));
         // The separator keeps ("ab","c") and ("a","bc") apart.
         assert_ne!(fingerprint("ab", "c", "d"), fingerprint("a", "bc", "d"));
     }

@@ -21,8 +21,8 @@ pub fn render(report: &Report, color: bool) -> String {
     for img in &report.images {
         let e = &img.evaluation;
         let verdict = match e.verdict {
-            Verdict::Pass => paint("32", "PASS"),
-            Verdict::Fail => paint("31", "FAIL"),
+            Verdict::Pass => paint("32", &e.verdict.as_str().to_uppercase()),
+            Verdict::Fail => paint("31", &e.verdict.as_str().to_uppercase()),
         };
         let _ = writeln!(
             out,
@@ -76,10 +76,7 @@ pub fn render(report: &Report, color: bool) -> String {
                     Some(p) => (
                         p.name.as_str(),
                         p.version.as_deref().unwrap_or("?"),
-                        p.fixed_in_version
-                            .as_deref()
-                            .filter(|v| !v.is_empty() && *v != "NotAvailable")
-                            .unwrap_or("(no fix)"),
+                        p.fixed_version().unwrap_or("(no fix)"),
                     ),
                     None => ("-", "-", "-"),
                 };
@@ -144,8 +141,8 @@ pub fn render(report: &Report, color: bool) -> String {
         let _ = writeln!(out);
     }
     let overall = match report.verdict {
-        Verdict::Pass => paint("32", "passed"),
-        Verdict::Fail => paint("31", "failed"),
+        Verdict::Pass => paint("32", report.verdict.past_tense()),
+        Verdict::Fail => paint("31", report.verdict.past_tense()),
     };
     let _ = writeln!(
         out,

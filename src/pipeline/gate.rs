@@ -1,0 +1,263 @@
+//! The gate: [push] → resolve digest(s) → wait for each scan → evaluate → publish reports →
+//! [hand-off] → [approve/reject] → exit code. Images are gated concurrently under one deadline.
+
+use super::publish::{publish, write_file, PublishOptions};
+use super::push::{push_to_ecr, PushRequest};
+use super::{now_rfc3339, today};
+use crate::approval::ApprovalTarget;
+use crate::aws::{self, ecr, AwsOptions, Clients};
+use crate::error::{Error, ErrorKind, Result};
+use crate::handoff;
+use crate::image_ref::ImageRef;
+use crate::model::ScannedImage;
+use crate::policy::eval::{evaluate, Verdict};
+use crate::policy::Policy;
+use crate::progress::Progress;
+use crate::report::{ImageReport, Report};
+use crate::retry::Schedule;
+use crate::wait::{self, WaitOptions};
+use futures::future::join_all;
+use std::path::PathBuf;
+use tokio::time::Instant;
+
+/// What a scan that never finished means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnTimeout {
+    /// Exit 3 (fail closed).
+    #[default]
+    Fail,
+    /// Pass with a warning, but only for an image whose scan never finished.
+    Pass,
+}
+
+/// Where the approval is and which execution it must be.
+#[derive(Debug, Clone)]
+pub struct ApprovalOptions {
+    pub target: ApprovalTarget,
+    pub execution_id: Option<String>,
+    pub report_url: Option<String>,
+}
+
+/// The deploy hand-off files written on pass.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffOptions {
+    /// `imagedefinitions.json` path and container name (ECS standard deploy).
+    pub image_definitions: Option<(PathBuf, String)>,
+    /// `imageDetail.json` path (ECS blue/green).
+    pub image_detail: Option<PathBuf>,
+}
+
+/// Everything one gate run needs, already validated.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    pub images: Vec<ImageRef>,
+    /// Push this first (then exactly one image is gated: the pushed one).
+    pub push: Option<PushRequest>,
+    pub policy: Policy,
+    pub wait: WaitOptions,
+    pub on_timeout: OnTimeout,
+    pub publish: PublishOptions,
+    pub handoff: HandoffOptions,
+    pub approval: Option<ApprovalOptions>,
+    pub aws: AwsOptions,
+}
+
+/// What to gate: a reference to resolve through ECR, or manifests we just pushed.
+#[derive(Debug, Clone)]
+pub enum Gated {
+    Ref(ImageRef),
+    Pushed(Vec<ScannedImage>),
+}
+
+/// Resolve one reference and wait for every platform manifest it names.
+async fn scan_one(
+    c: &Clients,
+    g: &Gated,
+    opts: &WaitOptions,
+    deadline: Instant,
+    progress: &Progress,
+) -> Vec<Result<(ScannedImage, wait::Waited)>> {
+    let (images, r) = match g {
+        Gated::Pushed(images) => (images.clone(), images[0].requested.clone()),
+        Gated::Ref(r) => {
+            progress.phase(&format!("resolving {r}"));
+            match ecr::resolve(c, r, deadline).await {
+                Ok(i) => (i, r.to_string()),
+                Err(e) => return vec![Err(e)],
+            }
+        }
+    };
+    for img in images.iter().filter(|_| matches!(g, Gated::Ref(_))) {
+        progress.info(&format!(
+            "{r} → {}{}",
+            img.digest,
+            img.platform
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
+        ));
+    }
+    let check = wait::CoverageCheck::new(&images[0].repository, Some(&images[0].registry));
+    let check = &check;
+    join_all(images.into_iter().map(|img| async move {
+        let w = wait::wait(
+            c,
+            &img,
+            opts,
+            deadline,
+            check,
+            progress,
+            time::OffsetDateTime::now_utc,
+        )
+        .await;
+        w.map(|w| (img.clone(), w))
+            .map_err(|e| match &img.platform {
+                Some(p) if !e.message.contains(p.as_str()) => e.context(format!("platform {p}")),
+                _ => e,
+            })
+    }))
+    .await
+}
+
+/// Gate every image under one `deadline`; returns the evaluated reports or the error that
+/// decides the exit code.
+///
+/// Findings that were read are always evaluated, even when the deadline cut their settling
+/// short: such an image keeps its failing verdict (exit 1); if it passes, the unfinished
+/// wait is inconclusive (exit 3) unless `--on-timeout pass`. An image whose scan never
+/// finished is skipped only with `--on-timeout pass`, and a run that evaluated no image is
+/// never a pass.
+pub async fn scan_and_evaluate(
+    c: &Clients,
+    refs: &[Gated],
+    policy: &Policy,
+    opts: &WaitOptions,
+    on_timeout: OnTimeout,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Vec<ImageReport>> {
+    let all = join_all(
+        refs.iter()
+            .map(|r| scan_one(c, r, opts, deadline, progress)),
+    )
+    .await;
+    let mut reports = Vec::new();
+    let mut errors: Vec<Error> = Vec::new();
+    let mut skipped: Vec<Error> = Vec::new();
+    for res in all.into_iter().flatten() {
+        match res {
+            Ok((img, waited)) => {
+                let evaluation = evaluate(policy, &waited.findings, Some(&img.repository), today());
+                if !waited.complete && evaluation.verdict == Verdict::Pass {
+                    let e = Error::timeout(format!(
+                        "the deadline (--timeout) passed while the findings of {} were settling; the {} finding(s) read pass the policy but more may have been arriving",
+                        img.label(),
+                        waited.findings.len()
+                    ));
+                    if on_timeout == OnTimeout::Pass {
+                        progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
+                    } else {
+                        errors.push(e);
+                        continue;
+                    }
+                }
+                reports.push(ImageReport {
+                    image: img,
+                    scan: waited.scan,
+                    evaluation,
+                });
+            }
+            Err(e) if e.kind == ErrorKind::Timeout && on_timeout == OnTimeout::Pass => {
+                progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
+                skipped.push(e);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    progress.finish();
+    // A failing verdict already read outranks an inconclusive one: exit 1, not 3.
+    let failed = reports
+        .iter()
+        .any(|r| r.evaluation.verdict == Verdict::Fail);
+    let errors: Vec<Error> = errors
+        .into_iter()
+        .filter(|e| !(failed && e.kind == ErrorKind::Timeout))
+        .collect();
+    if let Some(worst) = errors.iter().max_by_key(|e| e.exit_code()).cloned() {
+        for e in errors.iter().filter(|e| **e != worst) {
+            eprintln!("error: {e}");
+        }
+        return Err(worst);
+    }
+    if reports.is_empty() {
+        let why = skipped
+            .first()
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| "nothing to evaluate".into());
+        return Err(Error::inconclusive(format!(
+            "no image was evaluated, so the gate cannot pass (--on-timeout pass only passes alongside evaluated images): {why}"
+        )));
+    }
+    Ok(reports)
+}
+
+/// Write the hand-off files for the (single) gated image.
+fn hand_off(report: &Report, opts: &HandoffOptions) -> Result<()> {
+    let Some(img) = report.images.first() else {
+        return Ok(());
+    };
+    if let Some((path, name)) = &opts.image_definitions {
+        write_file(path, &handoff::image_definitions(name, &img.image))?;
+    }
+    if let Some(path) = &opts.image_detail {
+        write_file(path, &handoff::image_detail(&img.image))?;
+    }
+    Ok(())
+}
+
+/// Run the gate; returns the exit code of the verdict (0 or 1), or the error that ends it.
+pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
+    let clients = aws::clients(&opts.aws).await?;
+    let deadline = Instant::now() + opts.wait.timeout;
+    let gated: Vec<Gated> = match &opts.push {
+        Some(req) => vec![Gated::Pushed(
+            push_to_ecr(Some(&clients), req, deadline, progress).await?,
+        )],
+        None => opts.images.iter().cloned().map(Gated::Ref).collect(),
+    };
+    let images = scan_and_evaluate(
+        &clients,
+        &gated,
+        &opts.policy,
+        &opts.wait,
+        opts.on_timeout,
+        deadline,
+        progress,
+    )
+    .await?;
+    let report = Report::new(now_rfc3339(), opts.policy.clone(), images);
+    publish(&report, &opts.publish, progress)?;
+    if report.passed() {
+        hand_off(&report, &opts.handoff)?;
+    }
+    if let Some(a) = &opts.approval {
+        // The approval wait shares the run's one deadline: --timeout 30m never means an hour.
+        crate::approval::decide(
+            &clients,
+            &a.target,
+            &report,
+            a.execution_id.as_deref(),
+            a.report_url.as_deref(),
+            poll_schedule(opts.wait.first_poll),
+            deadline,
+            progress,
+        )
+        .await?;
+    }
+    Ok(report.exit_code())
+}
+
+/// The poll schedule for a first poll interval (`--poll-interval`).
+pub fn poll_schedule(first: std::time::Duration) -> Schedule {
+    Schedule::POLL.scaled(first)
+}

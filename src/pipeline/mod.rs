@@ -1,0 +1,25 @@
+//! The use cases, free of any command-line types: each takes plain options and a
+//! [`Progress`](crate::progress::Progress) and does one job end to end (gate, push, findings,
+//! offline evaluation, approval), calling the pure core (policy, reports, wait judgements) and
+//! the adapters (aws, registry, ci). The binary's `commands/` turn arguments into these options.
+
+pub mod approve;
+pub mod evaluate;
+pub mod findings;
+pub mod gate;
+pub mod publish;
+pub mod push;
+
+/// Today's date in UTC: the only clock the policy sees (passed into the pure evaluation).
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// Now, as RFC 3339 UTC to the second, for `generatedAt`.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,163 @@
+//! Pushing a local image to ECR (`push`, and `gate --push-from`) and reporting the exact
+//! digests the registry stored: the ones Inspector scans and the deploy pins.
+
+use crate::aws::{ecr, Clients};
+use crate::error::{Error, Result};
+use crate::image_ref::{ImageRef, Target};
+use crate::model::ScannedImage;
+use crate::progress::Progress;
+use crate::registry::{self, PushTarget, RegistryAuth, SourceSpec};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Credentials for a registry that is not ECR (a local registry, a proxy): when both are set,
+/// `GetAuthorizationToken` is not called.
+pub const USERNAME_ENV: &str = "INSPECTOR_GATE_REGISTRY_USERNAME";
+pub const PASSWORD_ENV: &str = "INSPECTOR_GATE_REGISTRY_PASSWORD";
+
+/// How long `GetAuthorizationToken` is retried at most (and never past `gate --timeout`).
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `(account, region)` from an ECR endpoint such as `https://<acct>.dkr.ecr.<region>.amazonaws.com`.
+fn account_region(endpoint: &str) -> Option<(String, String)> {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split('/')
+        .next()?;
+    let r: ImageRef = format!("{host}/x/y:z").parse().ok()?;
+    Some((r.registry?, r.region?))
+}
+
+/// What to push where.
+#[derive(Debug, Clone)]
+pub struct PushRequest {
+    /// `oci:<dir>[:<ref>]`, `oci-archive:<file>`, `docker-archive:<file>`, `docker:<image>`.
+    pub source: String,
+    /// The destination repository and its first tag.
+    pub dest: ImageRef,
+    /// More tags for the same image.
+    pub extra_tags: Vec<String>,
+    /// A registry endpoint instead of ECR's proxy endpoint (proxies, tests).
+    pub registry_url: Option<String>,
+}
+
+/// Whether the push needs AWS (it does unless static registry credentials are set).
+pub fn needs_aws() -> bool {
+    std::env::var(USERNAME_ENV).is_err()
+}
+
+/// Push `req.source` to `req.dest` (plus its tags) and return the pushed image manifests.
+///
+/// Every retry (the auth token, each upload) ends at `deadline`; `GetAuthorizationToken` is
+/// retried for at most [`AUTH_TIMEOUT`] of it.
+pub async fn push_to_ecr(
+    c: Option<&Clients>,
+    req: &PushRequest,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Vec<ScannedImage>> {
+    let (dest, extra_tags, registry_url) =
+        (&req.dest, &req.extra_tags, req.registry_url.as_deref());
+    let spec: SourceSpec = req.source.parse()?;
+    let mut tags = Vec::new();
+    if let Target::Tag(t) = &dest.target {
+        tags.push(t.clone());
+    }
+    for t in extra_tags {
+        let probe: ImageRef = format!("{}:{t}", dest.repository).parse()?;
+        if let Target::Tag(t) = probe.target {
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+    }
+    if let Target::Digest(_) = dest.target {
+        return Err(Error::usage(format!(
+            "push destination {dest} is a digest: give a tag (--image {}:<tag>); the digest comes from the push",
+            dest.repository
+        )));
+    }
+    let static_creds = match (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
+        (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth {
+            username: u,
+            password: p,
+        }),
+        _ => None,
+    };
+    let (auth, endpoint, account, region) = match (static_creds, c) {
+        (Some(a), _) => {
+            let url = registry_url.ok_or_else(|| {
+                Error::usage(format!("{USERNAME_ENV}/{PASSWORD_ENV} are for a non-ECR registry: also pass --registry-url"))
+            })?;
+            (
+                Some(a),
+                url.to_string(),
+                dest.registry.clone().unwrap_or_default(),
+                dest.region.clone().unwrap_or_default(),
+            )
+        }
+        (None, Some(c)) => {
+            let auth_deadline = deadline.min(Instant::now() + AUTH_TIMEOUT);
+            let (user, pass, proxy) =
+                ecr::registry_auth(c, dest.registry.as_deref(), auth_deadline).await?;
+            let (acct, region) = account_region(&proxy)
+                .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
+                .unwrap_or_default();
+            let endpoint = registry_url.map(str::to_string).unwrap_or(proxy);
+            (
+                Some(RegistryAuth {
+                    username: user,
+                    password: pass,
+                }),
+                endpoint,
+                acct,
+                if region.is_empty() {
+                    c.region.clone()
+                } else {
+                    region
+                },
+            )
+        }
+        (None, None) => return Err(Error::usage("no registry credentials")),
+    };
+    let base_url = reqwest::Url::parse(&endpoint)
+        .map_err(|e| Error::usage(format!("invalid registry URL '{endpoint}': {e}")))?;
+    let target = PushTarget {
+        base_url,
+        repository: dest.repository.clone(),
+        tags: tags.clone(),
+        auth,
+        deadline,
+    };
+    let out = registry::push(&spec, &target, progress)
+        .await
+        .map_err(|e| e.context(format!("pushing to {dest}")))?;
+    progress.info(&format!(
+        "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
+        out.digest, out.blobs_uploaded, out.blobs_skipped, out.bytes_uploaded
+    ));
+    let base = ScannedImage {
+        registry: account,
+        region,
+        repository: dest.repository.clone(),
+        digest: out.digest.clone(),
+        platform: None,
+        requested: format!("{}@{}", dest.repository, out.digest),
+        index_digest: None,
+    };
+    if out.platforms.is_empty() {
+        return Ok(vec![base]);
+    }
+    Ok(out
+        .platforms
+        .iter()
+        .map(|p| ScannedImage {
+            digest: p.digest.clone(),
+            platform: Some(p.platform.clone()),
+            index_digest: Some(out.digest.clone()),
+            ..base.clone()
+        })
+        .collect())
+}
