@@ -397,7 +397,9 @@ fn failing_paths_at_verbose_print_no_secret() {
         .find(|l| l.starts_with("error:"))
         .unwrap_or_default();
     assert!(
-        line.contains("401") || line.to_lowercase().contains("auth"),
+        line.contains("registry authentication failed for app/web")
+            && line.contains("(HTTP 401)")
+            && line.contains("check the registry username and password"),
         "names the refusal: {err}"
     );
     assert!(approvals(&scen).is_empty());
