@@ -298,7 +298,7 @@ fn coverage_row(
     st: &mut ScenarioState,
     rid: &str,
     region: &str,
-) -> Result<Option<Value>, Response> {
+) -> Result<Option<Value>, Box<Response>> {
     let prefix = format!("arn:{}:ecr:{region}:", partition(region));
     let Some((account, path)) = rid
         .strip_prefix(&prefix)
@@ -333,17 +333,17 @@ fn coverage_row(
             }
             Ok(Some(row))
         }
-        Cov::Throttle { retry_after } => Err(rest_error(
+        Cov::Throttle { retry_after } => Err(Box::new(rest_error(
             429,
             "ThrottlingException",
             "Rate exceeded",
             retry_after,
-        )),
+        ))),
         Cov::Error {
             status,
             kind,
             message,
-        } => Err(rest_error(status, kind, message, None)),
+        } => Err(Box::new(rest_error(status, kind, message, None))),
     }
 }
 
@@ -365,7 +365,7 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
             let region = signed_region(&headers);
             match coverage_row(&mut st, &rid, &region) {
                 Ok(row) => st.coverage_pages.push(row),
-                Err(response) => return response,
+                Err(response) => return *response,
             }
             (st.coverage_pages.len() - 1, 0)
         }
