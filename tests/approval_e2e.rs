@@ -159,8 +159,16 @@ fn only_the_execution_carrying_our_digest_is_approved() {
     let ap = w.approvals();
     assert_eq!(ap.len(), 1, "exactly one answer: {ap:?}");
     assert_eq!(ap[0].0, "tok-ours");
+    // It saw the decoy first, refused it, and answered ours for the reason it names.
     assert!(
-        err.contains("not tied to this image") || err.contains("e-ours"),
+        err.contains("approval is waiting on execution e-other, which is not tied to this image"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "answering demo/Approve/Manual for execution e-ours (approval CustomData names {})",
+            w.digest
+        )),
         "{err}"
     );
 }
@@ -270,8 +278,14 @@ fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
 #[test]
 fn expired_token_and_completed_approval_are_clear_errors() {
     for (err_kind, expect) in [
-        ("InvalidApprovalTokenException", "no longer valid"),
-        ("ApprovalAlreadyCompletedException", "already answered"),
+        (
+            "InvalidApprovalTokenException",
+            "the approval token for demo/Approve/Manual is no longer valid",
+        ),
+        (
+            "ApprovalAlreadyCompletedException",
+            "the approval demo/Approve/Manual was already answered; nothing was sent",
+        ),
     ] {
         let w = World::new(false, |d| {
             let mut p = pipeline(vec![exec(
@@ -377,7 +391,46 @@ fn approve_command_answers_from_a_saved_report() {
     let (code, _out, err) = text(&o);
     assert_eq!(code, 1, "{err}");
     assert_eq!(w.approvals()[0].1, "Rejected");
-    // CODEBUILD_INITIATOR supplies the pipeline name.
+    // The same report again: tok-1 is answered (CodePipeline marks the attempt Failed and
+    // refuses a second answer), so nothing waits for this image and nothing is sent.
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "approve",
+            "--report",
+            "r/report.json",
+            "--approve",
+            "demo/Approve/Manual",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "2s",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    let (code, _out, err) = text(&o);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "did not approve demo/Approve/Manual: no execution of this image reached the approval"
+        ),
+        "{err}"
+    );
+    assert_eq!(w.scen.calls("PutApprovalResult"), 1, "never answered twice");
+    // A new run of the pipeline for the same image; CODEBUILD_INITIATOR supplies the
+    // pipeline name.
+    let d = w.digest.clone();
+    w.scen
+        .state
+        .lock()
+        .unwrap()
+        .pipeline
+        .as_mut()
+        .unwrap()
+        .executions
+        .push(exec("e-2", "tok-2", Some(format!("Image_Digest={d}")), 0));
     let o = a::run(
         &w.moto.url,
         &w.scen.url,
@@ -401,5 +454,66 @@ fn approve_command_answers_from_a_saved_report() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_eq!(w.approvals().len(), 2);
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 2, "{ap:?}");
+    assert_eq!((ap[1].0.as_str(), ap[1].1.as_str()), ("tok-2", "Rejected"));
+}
+
+/// A retried stage (RetryStageExecution keeps the execution id): attempt 1 of e-1 was
+/// rejected, attempt 2 waits InProgress with a new token. Both tie to our digest.
+fn retried(d: &str) -> PipelineScript {
+    let mut answered = exec("e-1", "tok-1a", Some(format!("Image_Digest={d}")), 0);
+    answered.status = "Failed";
+    pipeline(vec![
+        answered,
+        exec("e-1", "tok-1b", Some(format!("Image_Digest={d}")), 0),
+    ])
+}
+
+#[test]
+fn a_retried_stage_is_answered_on_its_live_attempt() {
+    let w = World::new(false, retried);
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 0, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1b", "Approved"));
+}
+
+#[test]
+fn a_retried_stage_named_by_execution_id_is_answered_on_its_live_attempt() {
+    let w = World::new(false, retried);
+    let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1"]);
+    assert_eq!(code, 0, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1b", "Approved"));
+}
+
+#[test]
+fn a_retried_stage_in_parallel_mode_is_answered_on_its_live_attempt() {
+    let w = World::new(false, |d| {
+        let mut p = retried(d);
+        p.parallel = true;
+        p
+    });
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 0, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1b", "Approved"));
+}
+
+#[test]
+fn a_retried_stage_in_parallel_mode_named_by_execution_id_is_answered_on_its_live_attempt() {
+    let w = World::new(false, |d| {
+        let mut p = retried(d);
+        p.parallel = true;
+        p
+    });
+    let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1"]);
+    assert_eq!(code, 0, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1b", "Approved"));
 }

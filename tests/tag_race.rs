@@ -34,8 +34,10 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
         reason: "SUCCESSFUL",
         last_scanned_at: Some(now),
     };
+    // The scan of the first digest stays pending until this test has moved the tag; only
+    // then does it finish (clean). So the gate is provably still waiting when the tag moves.
     let clean = DigestScript {
-        coverage: VecDeque::from([vec![pending; 8], vec![done.clone()]].concat()),
+        coverage: VecDeque::from(vec![pending]),
         reads: VecDeque::from(vec![Read::Findings(vec![])]),
     };
     let scen = Scenario::start(ScenarioState {
@@ -91,7 +93,7 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
     scen.state.lock().unwrap().images.insert(
         moved.clone(),
         DigestScript {
-            coverage: VecDeque::from(vec![done]),
+            coverage: VecDeque::from(vec![done.clone()]),
             reads: VecDeque::from(vec![Read::Findings(vec![crit])]),
         },
     );
@@ -105,15 +107,31 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
         moved.as_str(),
         "moto moved the tag"
     );
+    let moved_at = Instant::now();
+    assert!(
+        !gate.is_finished(),
+        "the gate ended before the tag moved: the race was not run"
+    );
+    // Let the first digest's scan finish, then see the gate wait on it past the move.
+    scen.state
+        .lock()
+        .unwrap()
+        .images
+        .get_mut(&first)
+        .unwrap()
+        .coverage = VecDeque::from(vec![done]);
 
     let (code, out, err) = gate.join().unwrap();
     assert_eq!(
         code, 0,
         "judged the digest the tag had when resolved:\n{out}\n{err}"
     );
+    let polls = scen.calls_about("ListCoverage", &first);
     assert!(
-        scen.calls("ListCoverage") >= 2,
-        "the tag moved while the gate was still waiting"
+        polls.iter().any(|t| *t < moved_at) && polls.iter().any(|t| *t > moved_at),
+        "the gate was waiting on {first} both before and after the tag moved: {} polls before, {} after",
+        polls.iter().filter(|t| **t < moved_at).count(),
+        polls.iter().filter(|t| **t > moved_at).count()
     );
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/report.json")).unwrap())

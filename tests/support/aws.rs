@@ -22,8 +22,13 @@ pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// POST an ECR (awsJson1.1) call straight to moto.
+/// POST an ECR (awsJson1.1) call straight to moto (us-east-1).
 pub fn ecr(moto: &str, op: &str, body: serde_json::Value) -> serde_json::Value {
+    ecr_in(moto, "us-east-1", op, body)
+}
+
+/// [`ecr`] in `region`: moto keeps one ECR per region, named by the signature's scope.
+pub fn ecr_in(moto: &str, region: &str, op: &str, body: serde_json::Value) -> serde_json::Value {
     let client = reqwest::blocking::Client::new();
     let r = client
         .post(format!("{moto}/"))
@@ -31,7 +36,7 @@ pub fn ecr(moto: &str, op: &str, body: serde_json::Value) -> serde_json::Value {
         .header("Content-Type", "application/x-amz-json-1.1")
         .header(
             "Authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTESTTEST/20260101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=0",
+            format!("AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTESTTEST/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0"),
         )
         .body(body.to_string())
         .send()
@@ -46,16 +51,26 @@ pub use super::fixtures::sha256;
 
 /// Create a repository covered (or not) by an enhanced continuous-scanning rule.
 pub fn create_repo(moto: &str, repo: &str) {
-    ecr(
+    create_repo_in(moto, "us-east-1", repo);
+}
+
+pub fn create_repo_in(moto: &str, region: &str, repo: &str) {
+    ecr_in(
         moto,
+        region,
         "CreateRepository",
         serde_json::json!({ "repositoryName": repo }),
     );
 }
 
 pub fn enhanced_scanning(moto: &str, filter: &str) {
-    ecr(
+    enhanced_scanning_in(moto, "us-east-1", filter);
+}
+
+pub fn enhanced_scanning_in(moto: &str, region: &str, filter: &str) {
+    ecr_in(
         moto,
+        region,
         "PutRegistryScanningConfiguration",
         serde_json::json!({ "scanType": "ENHANCED", "rules": [ { "scanFrequency": "CONTINUOUS_SCAN",
             "repositoryFilters": [ { "filter": filter, "filterType": "WILDCARD" } ] } ] }),
@@ -64,13 +79,19 @@ pub fn enhanced_scanning(moto: &str, filter: &str) {
 
 /// Put a single-platform image manifest (distinct per `seed`) under `tag`; returns its digest.
 pub fn put_image(moto: &str, repo: &str, tag: Option<&str>, seed: &str) -> String {
+    put_image_in(moto, "us-east-1", repo, tag, seed)
+}
+
+/// [`put_image`] in `region`.
+pub fn put_image_in(moto: &str, region: &str, repo: &str, tag: Option<&str>, seed: &str) -> String {
     let config = sha256(seed.as_bytes());
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{}}},"layers":[]}}"#,
         seed.len()
     );
-    put_manifest(
+    put_manifest_in(
         moto,
+        region,
         repo,
         tag,
         &manifest,
@@ -85,6 +106,17 @@ pub fn put_manifest(
     manifest: &str,
     media_type: &str,
 ) -> String {
+    put_manifest_in(moto, "us-east-1", repo, tag, manifest, media_type)
+}
+
+pub fn put_manifest_in(
+    moto: &str,
+    region: &str,
+    repo: &str,
+    tag: Option<&str>,
+    manifest: &str,
+    media_type: &str,
+) -> String {
     let digest = sha256(manifest.as_bytes());
     let mut body = serde_json::json!({
         "repositoryName": repo, "imageManifest": manifest, "imageDigest": digest,
@@ -93,7 +125,7 @@ pub fn put_manifest(
     if let Some(t) = tag {
         body["imageTag"] = serde_json::json!(t);
     }
-    ecr(moto, "PutImage", body);
+    ecr_in(moto, region, "PutImage", body);
     digest
 }
 

@@ -3,6 +3,15 @@
 //! reasons) and CodePipeline approvals (`GetPipelineState`, `ListActionExecutions`,
 //! `GetPipelineExecution`, `PutApprovalResult`). Responses follow the service models (restJson1
 //! for Inspector2, awsJson1.1 for CodePipeline) and are parsed by the real SDK in the binary.
+//!
+//! Where AWS is unkind, so is this server (docs/AWS-FACTS, checked against the SDK's
+//! deserialisers): list pages may be empty and still carry a `nextToken`
+//! ([`ScenarioState::empty_coverage_pages`], [`ScenarioState::empty_finding_pages`]); throttling answers 429 with both the `Retry-After` header
+//! and `retryAfterSeconds` in the body; a second `PutApprovalResult` on a token answers
+//! `ApprovalAlreadyCompletedException`; a retried stage keeps its pipeline execution id, so
+//! `ListActionExecutions` lists the answered attempt next to the new one; coverage resource ids
+//! carry the partition of the region the request was signed for (`arn:aws-cn:`,
+//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,6 +22,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// One answer to a `ListCoverage` call.
 #[derive(Clone, Debug)]
@@ -54,9 +64,14 @@ pub struct DigestScript {
     pub reads: VecDeque<Read>,
 }
 
+/// One attempt of the approval action. A retried stage (`RetryStageExecution`) is two attempts
+/// with the same `execution_id`: the earlier one answered (`Failed`/`Succeeded`), the later one
+/// `InProgress` with a new token.
 #[derive(Clone, Debug)]
 pub struct ApprovalExec {
     pub execution_id: String,
+    /// As scripted; `PutApprovalResult` moves an `InProgress` attempt to `Succeeded` (Approved)
+    /// or `Failed` (Rejected), as CodePipeline does.
     pub status: &'static str,
     pub token: String,
     pub custom_data: Option<String>,
@@ -80,15 +95,32 @@ pub struct PipelineScript {
 #[derive(Default)]
 pub struct ScenarioState {
     pub images: HashMap<String, DigestScript>,
+    /// Findings per page (0: 100); never more than the request's `maxResults`.
     pub page_size: usize,
+    /// Empty pages that carry a `nextToken`, answered before the page of every `ListCoverage`
+    /// listing (Inspector2 list APIs do this: "no row on page 1" is not "no row").
+    pub empty_coverage_pages: usize,
+    /// The same before every page of a `ListFindings` listing.
+    pub empty_finding_pages: usize,
     pub pipeline: Option<PipelineScript>,
     pub state_polls: usize,
     /// Every request: (operation, body).
     pub log: Vec<(String, Value)>,
-    /// Every PutApprovalResult: (token, status, summary).
+    /// When each request of `log` arrived (same index).
+    pub log_at: Vec<Instant>,
+    /// Every successful PutApprovalResult: (token, status, summary).
     pub approvals: Vec<(String, String, String)>,
     /// Finding sets served so far (one per read); `nextToken` points into these.
     pub pages: Vec<Vec<Value>>,
+    /// Coverage rows served so far (one per listing); coverage `nextToken`s point into these.
+    pub coverage_pages: Vec<Option<Value>>,
+}
+
+impl ScenarioState {
+    fn record(&mut self, op: &str, body: &Value) {
+        self.log.push((op.to_string(), body.clone()));
+        self.log_at.push(Instant::now());
+    }
 }
 
 pub type Shared = Arc<Mutex<ScenarioState>>;
@@ -112,13 +144,17 @@ fn rest_error(status: u16, kind: &str, message: &str, retry_after: Option<u32>) 
     let mut headers = HeaderMap::new();
     headers.insert("x-amzn-ErrorType", kind.parse().unwrap());
     headers.insert("content-type", "application/json".parse().unwrap());
+    let mut body = json!({ "message": message });
+    // The model binds retryAfterSeconds to the Retry-After header (the SDK reads it from
+    // there and overwrites the body's value with it); AWS sends both, and so do we.
     if let Some(r) = retry_after {
         headers.insert("Retry-After", r.to_string().parse().unwrap());
+        body["retryAfterSeconds"] = json!(r);
     }
     (
         StatusCode::from_u16(status).unwrap(),
         headers,
-        json!({ "message": message }).to_string(),
+        body.to_string(),
     )
         .into_response()
 }
@@ -127,7 +163,18 @@ fn ok_json(v: Value) -> Response {
     ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
-/// A finding in Inspector2's wire format for `digest` in `repo`.
+/// The ARN partition of a region, as AWS names it.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// A finding in Inspector2's wire format for `digest` in `repo` (us-east-1).
 pub fn finding(
     id: &str,
     severity: &str,
@@ -137,13 +184,29 @@ pub fn finding(
     digest: &str,
     repo: &str,
 ) -> Value {
+    finding_in("us-east-1", id, severity, pkg, version, fixed, digest, repo)
+}
+
+/// [`finding`] in `region`: its ARNs name the region's partition.
+#[allow(clippy::too_many_arguments)]
+pub fn finding_in(
+    region: &str,
+    id: &str,
+    severity: &str,
+    pkg: &str,
+    version: &str,
+    fixed: Option<&str>,
+    digest: &str,
+    repo: &str,
+) -> Value {
+    let p = partition(region);
     let mut vp = json!({ "name": pkg, "version": version, "packageManager": "OS" });
     if let Some(f) = fixed {
         vp["fixedInVersion"] = json!(f);
     }
     json!({
         "awsAccountId": "123456789012",
-        "findingArn": format!("arn:aws:inspector2:us-east-1:123456789012:finding/{id}-{pkg}-{}", &digest[7..19]),
+        "findingArn": format!("arn:{p}:inspector2:{region}:123456789012:finding/{id}-{pkg}-{}", &digest[7..19]),
         "description": format!("{id} in {pkg}"),
         "title": format!("{id} - {pkg}"),
         "severity": severity,
@@ -164,7 +227,7 @@ pub fn finding(
         },
         "resources": [{
             "type": "AWS_ECR_CONTAINER_IMAGE",
-            "id": format!("arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}"),
+            "id": format!("arn:{p}:ecr:{region}:123456789012:repository/{repo}/{digest}"),
             "details": { "awsEcrContainerImage": {
                 "imageHash": digest, "repositoryName": repo, "registry": "123456789012",
                 "architecture": "amd64", "platform": "DEBIAN_12"
@@ -182,17 +245,75 @@ fn filter_value(body: &Value, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn inspector_coverage(State(s): State<Shared>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut st = s.lock().unwrap();
-    st.log.push(("ListCoverage".into(), body.clone()));
-    let rid = filter_value(&body, "resourceId").unwrap_or_default();
-    let digest = rid.rsplit('/').next().unwrap_or_default().to_string();
-    let Some(script) = st.images.get_mut(&digest) else {
-        return ok_json(json!({ "coveredResources": [] }));
+/// The region a request was signed for (SigV4 credential scope
+/// `AKID/DATE/REGION/SERVICE/aws4_request`); us-east-1 when unsigned.
+fn signed_region(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .unwrap_or("us-east-1")
+        .to_string()
+}
+
+/// `maxResults` outside the model's range is a ValidationException, as on AWS.
+fn bad_max_results(body: &Value, max: u64) -> Option<Response> {
+    let n = body.get("maxResults")?.as_u64().unwrap_or(0);
+    (n < 1 || n > max).then(|| {
+        rest_error(
+            400,
+            "ValidationException",
+            &format!("maxResults must be between 1 and {max}"),
+            None,
+        )
+    })
+}
+
+fn bad_token() -> Response {
+    rest_error(400, "ValidationException", "invalid nextToken", None)
+}
+
+/// `c{listing}-e{empty pages served}`.
+fn parse_coverage_token(tok: &str) -> Option<(usize, usize)> {
+    let (c, e) = tok.split_once('-')?;
+    Some((
+        c.strip_prefix('c')?.parse().ok()?,
+        e.strip_prefix('e')?.parse().ok()?,
+    ))
+}
+
+/// `g{finding set}-o{offset}-e{empty pages served before this page}`.
+fn parse_findings_token(tok: &str) -> Option<(usize, usize, usize)> {
+    let mut it = tok.split('-');
+    let g = it.next()?.strip_prefix('g')?.parse().ok()?;
+    let o = it.next()?.strip_prefix('o')?.parse().ok()?;
+    let e = it.next()?.strip_prefix('e')?.parse().ok()?;
+    Some((g, o, e))
+}
+
+/// The coverage row a new listing answers for `rid`, or the scripted error. A resource id
+/// of another partition or region than the one the request was signed for matches nothing.
+fn coverage_row(
+    st: &mut ScenarioState,
+    rid: &str,
+    region: &str,
+) -> Result<Option<Value>, Box<Response>> {
+    let prefix = format!("arn:{}:ecr:{region}:", partition(region));
+    let Some((account, path)) = rid
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_once(":repository/"))
+    else {
+        return Ok(None);
+    };
+    let Some((repo, digest)) = path.rsplit_once('/') else {
+        return Ok(None);
+    };
+    let Some(script) = st.images.get_mut(digest) else {
+        return Ok(None);
     };
     match pop(&mut script.coverage).unwrap_or(Cov::NoRow) {
-        Cov::NoRow => ok_json(json!({ "coveredResources": [] })),
+        Cov::NoRow => Ok(None),
         Cov::Row {
             code,
             reason,
@@ -201,32 +322,76 @@ async fn inspector_coverage(State(s): State<Shared>, body: Bytes) -> Response {
             let mut row = json!({
                 "resourceType": "AWS_ECR_CONTAINER_IMAGE",
                 "resourceId": rid,
-                "accountId": "123456789012",
+                "accountId": account,
                 "scanType": "PACKAGE",
                 "scanStatus": { "statusCode": code, "reason": reason },
-                "resourceMetadata": { "ecrRepository": { "name": "x", "scanFrequency": "CONTINUOUS_SCAN" } }
+                "resourceMetadata": { "ecrImage": { "tags": [] },
+                                      "ecrRepository": { "name": repo, "scanFrequency": "CONTINUOUS_SCAN" } }
             });
             if let Some(t) = last_scanned_at {
                 row["lastScannedAt"] = json!(t as f64);
             }
-            ok_json(json!({ "coveredResources": [row] }))
+            Ok(Some(row))
         }
-        Cov::Throttle { retry_after } => {
-            rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
-        }
+        Cov::Throttle { retry_after } => Err(Box::new(rest_error(
+            429,
+            "ThrottlingException",
+            "Rate exceeded",
+            retry_after,
+        ))),
         Cov::Error {
             status,
             kind,
             message,
-        } => rest_error(status, kind, message, None),
+        } => Err(Box::new(rest_error(status, kind, message, None))),
     }
+}
+
+async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut st = s.lock().unwrap();
+    st.record("ListCoverage", &body);
+    if let Some(r) = bad_max_results(&body, 200) {
+        return r;
+    }
+    // A call without nextToken starts a listing (the next scripted answer); tokens continue it.
+    let (listing, empties) = match body.get("nextToken").and_then(Value::as_str) {
+        Some(tok) => match parse_coverage_token(tok) {
+            Some((c, e)) if c < st.coverage_pages.len() => (c, e),
+            _ => return bad_token(),
+        },
+        None => {
+            let rid = filter_value(&body, "resourceId").unwrap_or_default();
+            let region = signed_region(&headers);
+            match coverage_row(&mut st, &rid, &region) {
+                Ok(row) => st.coverage_pages.push(row),
+                Err(response) => return *response,
+            }
+            (st.coverage_pages.len() - 1, 0)
+        }
+    };
+    if empties < st.empty_coverage_pages {
+        return ok_json(json!({
+            "coveredResources": [],
+            "nextToken": format!("c{listing}-e{}", empties + 1)
+        }));
+    }
+    let rows: Vec<Value> = st.coverage_pages[listing].iter().cloned().collect();
+    ok_json(json!({ "coveredResources": rows }))
 }
 
 async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
-    st.log.push(("ListFindings".into(), body.clone()));
-    let page_size = if st.page_size == 0 { 100 } else { st.page_size };
+    st.record("ListFindings", &body);
+    if let Some(r) = bad_max_results(&body, 100) {
+        return r;
+    }
+    let asked = body
+        .get("maxResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(100) as usize;
+    let page_size = if st.page_size == 0 { 100 } else { st.page_size }.min(asked);
     let digest = filter_value(&body, "ecrImageHash").unwrap_or_default();
     let status = filter_value(&body, "findingStatus");
     if status.as_deref() != Some("ACTIVE") {
@@ -237,40 +402,43 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
             None,
         );
     }
-    let Some(script) = st.images.get_mut(&digest) else {
-        return ok_json(json!({ "findings": [] }));
-    };
     // A call without nextToken starts a new read (the next finding set); pages continue it.
-    let (set, offset) = match body.get("nextToken").and_then(|t| t.as_str()) {
-        Some(tok) => {
-            let (g, o) = tok.split_once('-').unwrap();
-            let g: usize = g.trim_start_matches('g').parse().unwrap();
-            let o: usize = o.trim_start_matches('o').parse().unwrap();
-            (g, o)
-        }
-        None => match pop(&mut script.reads) {
-            Some(Read::Throttle { retry_after }) => {
-                return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
-            }
-            Some(Read::Error {
-                status,
-                kind,
-                message,
-            }) => return rest_error(status, kind, message, None),
-            Some(Read::Findings(f)) => {
-                st.pages.push(f);
-                (st.pages.len() - 1, 0)
-            }
-            None => return ok_json(json!({ "findings": [] })),
+    let (set, offset, empties) = match body.get("nextToken").and_then(Value::as_str) {
+        Some(tok) => match parse_findings_token(tok) {
+            Some((g, o, e)) if g < st.pages.len() => (g, o, e),
+            _ => return bad_token(),
         },
+        None => {
+            let read = match st.images.get_mut(&digest) {
+                Some(script) => pop(&mut script.reads),
+                None => None,
+            };
+            match read {
+                Some(Read::Throttle { retry_after }) => {
+                    return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
+                }
+                Some(Read::Error {
+                    status,
+                    kind,
+                    message,
+                }) => return rest_error(status, kind, message, None),
+                Some(Read::Findings(f)) => st.pages.push(f),
+                None => st.pages.push(Vec::new()),
+            }
+            (st.pages.len() - 1, 0, 0)
+        }
     };
-    let Some(all) = st.pages.get(set).cloned() else {
-        return rest_error(400, "ValidationException", "bad nextToken", None);
-    };
+    if empties < st.empty_finding_pages {
+        return ok_json(json!({
+            "findings": [],
+            "nextToken": format!("g{set}-o{offset}-e{}", empties + 1)
+        }));
+    }
+    let all = &st.pages[set];
     let end = (offset + page_size).min(all.len());
-    let mut out = json!({ "findings": all[offset..end].to_vec() });
+    let mut out = json!({ "findings": all[offset.min(end)..end].to_vec() });
     if end < all.len() {
-        out["nextToken"] = json!(format!("g{set}-o{end}"));
+        out["nextToken"] = json!(format!("g{set}-o{end}-e0"));
     }
     ok_json(out)
 }
@@ -284,6 +452,14 @@ fn pipeline_error(kind: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// The approval attempts visible after `polls` GetPipelineState calls, with their index.
+fn visible(p: &PipelineScript, polls: usize) -> impl Iterator<Item = (usize, &ApprovalExec)> {
+    p.executions
+        .iter()
+        .enumerate()
+        .filter(move |(_, e)| polls > e.appears_after_polls)
+}
+
 async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let target = headers
@@ -293,7 +469,7 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
         .to_string();
     let op = target.rsplit('.').next().unwrap_or("").to_string();
     let mut st = s.lock().unwrap();
-    st.log.push((op.clone(), body.clone()));
+    st.record(&op, &body);
     let Some(p) = st.pipeline.clone() else {
         return pipeline_error("PipelineNotFoundException", "no pipeline");
     };
@@ -308,26 +484,33 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             &format!("Account does not have a pipeline with name '{name}'"),
         );
     }
+    // The summary an answered attempt was given, if any.
+    let answered = st.approvals.clone();
+    let summary_of = |token: &str| {
+        answered
+            .iter()
+            .rfind(|(t, _, _)| t == token)
+            .map(|(_, _, s)| s.clone())
+    };
     match op.as_str() {
         "GetPipelineState" => {
             st.state_polls += 1;
             let polls = st.state_polls;
-            let visible: Vec<&ApprovalExec> = p
-                .executions
-                .iter()
-                .filter(|e| polls > e.appears_after_polls)
-                .collect();
-            let latest = visible.last();
+            let latest = visible(&p, polls).last();
             let mut action = json!({ "actionName": p.action });
             let mut stage = json!({ "stageName": p.stage });
-            if let Some(e) = latest {
-                let mut le = json!({ "status": e.status, "lastStatusChange": 1_700_000_000.0 });
+            if let Some((i, e)) = latest {
+                let mut le = json!({ "actionExecutionId": format!("act-{i}"), "status": e.status,
+                                     "lastStatusChange": 1_700_000_000.0 });
                 if !p.parallel && e.status == "InProgress" {
                     le["token"] = json!(e.token);
                 }
+                if let Some(s) = summary_of(&e.token) {
+                    le["summary"] = json!(s);
+                }
                 action["latestExecution"] = le;
-                stage["latestExecution"] =
-                    json!({ "pipelineExecutionId": e.execution_id, "status": "InProgress" });
+                stage["latestExecution"] = json!({ "pipelineExecutionId": e.execution_id,
+                                                   "status": "InProgress", "type": "STANDARD" });
             }
             stage["actionStates"] = json!([action]);
             ok_json(json!({
@@ -342,27 +525,34 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 .get("filter")
                 .and_then(|f| f.get("pipelineExecutionId"))
                 .and_then(|v| v.as_str());
-            let details: Vec<Value> = p
-                .executions
-                .iter()
-                .filter(|e| polls > e.appears_after_polls)
-                .filter(|e| filter.is_none_or(|f| f == e.execution_id))
-                .map(|e| {
+            // Newest first, as CodePipeline lists them; a retried stage shows every attempt.
+            let mut attempts: Vec<(usize, &ApprovalExec)> = visible(&p, polls)
+                .filter(|(_, e)| filter.is_none_or(|f| f == e.execution_id))
+                .collect();
+            attempts.reverse();
+            let details: Vec<Value> = attempts
+                .into_iter()
+                .map(|(i, e)| {
                     let mut resolved = json!({});
                     if let Some(cd) = &e.custom_data {
                         resolved["CustomData"] = json!(cd);
                     }
+                    let mut result = json!({ "externalExecutionId": e.token });
+                    if let Some(s) = summary_of(&e.token) {
+                        result["externalExecutionSummary"] = json!(s);
+                    }
                     json!({
                         "pipelineExecutionId": e.execution_id,
-                        "actionExecutionId": format!("act-{}", e.execution_id),
+                        "actionExecutionId": format!("act-{i}"),
                         "pipelineVersion": 1,
                         "stageName": p.stage,
                         "actionName": p.action,
                         "status": e.status,
-                        "startTime": 1_700_000_000.0,
+                        "startTime": 1_700_000_000.0 + i as f64,
+                        "lastUpdateTime": 1_700_000_000.0 + i as f64,
                         "input": { "actionTypeId": { "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1" },
                                    "configuration": {}, "resolvedConfiguration": resolved },
-                        "output": { "executionResult": { "externalExecutionId": e.token } }
+                        "output": { "executionResult": result }
                     })
                 })
                 .collect();
@@ -402,6 +592,41 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 .to_string();
             let status = body["result"]["status"].as_str().unwrap_or("").to_string();
             let summary = body["result"]["summary"].as_str().unwrap_or("").to_string();
+            if !matches!(status.as_str(), "Approved" | "Rejected") {
+                return pipeline_error(
+                    "ValidationException",
+                    &format!("result.status '{status}' is not Approved or Rejected"),
+                );
+            }
+            if summary.chars().count() > 512 {
+                return pipeline_error(
+                    "ValidationException",
+                    "result.summary must be at most 512 characters",
+                );
+            }
+            let Some((i, e)) = visible(&p, st.state_polls).find(|(_, e)| e.token == token) else {
+                return pipeline_error(
+                    "InvalidApprovalTokenException",
+                    &format!("The token {token} is not valid for this approval action"),
+                );
+            };
+            if e.status != "InProgress" {
+                return pipeline_error(
+                    "ApprovalAlreadyCompletedException",
+                    &format!(
+                        "The approval action {} in stage {} was already {}",
+                        p.action, p.stage, e.status
+                    ),
+                );
+            }
+            let done = if status == "Approved" {
+                "Succeeded"
+            } else {
+                "Failed"
+            };
+            if let Some(pl) = st.pipeline.as_mut() {
+                pl.executions[i].status = done;
+            }
             st.approvals.push((token, status, summary));
             ok_json(json!({ "approvedAt": 1_700_000_500.0 }))
         }
@@ -445,6 +670,17 @@ impl Scenario {
             shutdown: Some(tx),
             thread: Some(thread),
         }
+    }
+
+    /// When `op` was called about `digest` (the digest appears in the request body).
+    pub fn calls_about(&self, op: &str, digest: &str) -> Vec<Instant> {
+        let st = self.state.lock().unwrap();
+        st.log
+            .iter()
+            .zip(&st.log_at)
+            .filter(|((o, body), _)| o == op && body.to_string().contains(digest))
+            .map(|(_, at)| *at)
+            .collect()
     }
 
     pub fn calls(&self, op: &str) -> usize {
