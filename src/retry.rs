@@ -3,7 +3,7 @@
 //! Every wait is exponential, capped per step, jittered *within* the cap (each delay is drawn
 //! from [d/2, d] where d is the capped exponential step, so jitter never exceeds the
 //! documented maximum), and bounded by an overall deadline. A server's `Retry-After` /
-//! `retryAfterSeconds` hint lengthens the next delay. Every retried operation — AWS calls
+//! `retryAfterSeconds` hint, when given, is the delay (the server says when to come back). Every retried operation — AWS calls
 //! and registry uploads alike — goes through [`call`]. There is no busy loop anywhere.
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -67,6 +67,9 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
+/// The shortest wait after a server-given hint (a `Retry-After: 0` must not become a busy loop).
+pub const MIN_HINTED_DELAY: Duration = Duration::from_millis(100);
+
 /// An error the retry helper understands.
 pub trait Retryable {
     /// `Some(hint)` when the call may succeed if repeated; the hint is the server's
@@ -105,10 +108,13 @@ where
                 let Some(hint) = e.retry_hint() else {
                     return Err(e);
                 };
-                let mut delay = delays.next().unwrap_or(schedule.max);
-                if let Some(h) = hint {
-                    delay = delay.max(h);
-                }
+                // The server's own Retry-After / retryAfterSeconds is when it wants us back:
+                // waiting longer only loses time. Without one, the schedule decides.
+                let step = delays.next().unwrap_or(schedule.max);
+                let delay = match hint {
+                    Some(h) => h.max(MIN_HINTED_DELAY),
+                    None => step,
+                };
                 if Instant::now() + delay >= deadline {
                     return Err(e);
                 }
@@ -179,6 +185,12 @@ mod tests {
         assert!(
             start.elapsed() >= Duration::from_secs(4),
             "retryAfter honoured: {:?}",
+            start.elapsed()
+        );
+        // ... and it is the delay, not a floor under a growing schedule.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
             start.elapsed()
         );
     }

@@ -517,3 +517,37 @@ fn a_retried_stage_in_parallel_mode_named_by_execution_id_is_answered_on_its_liv
     assert_eq!(ap.len(), 1, "{ap:?}");
     assert_eq!((ap[0].0.as_str(), ap[0].1.as_str()), ("tok-1b", "Approved"));
 }
+
+#[test]
+fn an_execution_id_never_overrides_the_digest_its_approval_names() {
+    let other = format!("sha256:{}", "e".repeat(64));
+    // CustomData names another image: the id picks the execution, the digest refuses it.
+    let w = World::new(false, |_| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={other}")),
+            0,
+        )])
+    });
+    let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1", "--timeout", "20s"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("refusing to answer") && err.contains(&other) && err.contains(&w.digest),
+        "names both digests: {err}"
+    );
+    assert!(
+        w.approvals().is_empty(),
+        "answered an approval for another image"
+    );
+
+    // The same through the execution's ECR source revision.
+    let w = World::new(false, |_| {
+        let mut e = exec("e-2", "tok-2", None, 0);
+        e.revision = Some(other.clone());
+        pipeline(vec![e])
+    });
+    let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-2", "--timeout", "20s"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(w.approvals().is_empty());
+}

@@ -1299,3 +1299,59 @@ fn cli_combinations_that_make_no_sense_are_usage_errors() {
     );
     ctx.check(cases);
 }
+
+/// An `Inspector2 Scan` event carries CRITICAL/HIGH/MEDIUM/TOTAL counts only: what they cannot
+/// decide is exit 3, never a pass; what they can decide is decided.
+#[test]
+fn scan_events_decide_only_what_their_counts_can() {
+    let ctx = Ctx::new();
+    let ev = ctx.write(
+        "event.json",
+        format!(
+            r#"{{"detail-type":"Inspector2 Scan","source":"aws.inspector2","detail":{{"scan-status":"INITIAL_SCAN_COMPLETE",
+            "repository-name":"arn:aws:ecr:us-east-1:123456789012:repository/app/web","image-digest":"sha256:{}",
+            "image-tags":["v1"],"finding-severity-counts":{{"CRITICAL":1,"HIGH":0,"MEDIUM":2,"TOTAL":7}}}}}}"#,
+            "a".repeat(64)
+        ),
+    );
+    ctx.check(vec![
+        // LOW shares the remainder 7 - 1 - 0 - 2 = 4 with INFORMATIONAL and UNTRIAGED.
+        case(
+            "low max below the remainder",
+            &["evaluate", "--event", &ev, "--max-low", "3"],
+            3,
+            &["cannot be checked"],
+        ),
+        // A filter could remove the CRITICAL: the counts cannot decide it.
+        case(
+            "critical with a filter",
+            &[
+                "evaluate",
+                "--event",
+                &ev,
+                "--max-critical",
+                "0",
+                "--min-epss",
+                "0.5",
+            ],
+            3,
+            &["cannot show what the filters"],
+        ),
+    ]);
+    // Decided: a CRITICAL over its maximum with nothing to remove it fails; a LOW maximum the
+    // remainder fits passes.
+    let (code, out, err) = ctx.run(&case(
+        "critical over its maximum",
+        &["evaluate", "--event", &ev, "--fail-on", "CRITICAL"],
+        1,
+        &[],
+    ));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let (code, out, err) = ctx.run(&case(
+        "low max at the remainder",
+        &["evaluate", "--event", &ev, "--max-low", "4"],
+        0,
+        &[],
+    ));
+    assert_eq!(code, 0, "{out}\n{err}");
+}

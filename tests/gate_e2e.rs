@@ -853,3 +853,112 @@ fn govcloud_partition_coverage_and_hand_off() {
         format!("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/app/web@{d}")
     );
 }
+
+/// An index whose runnable amd64 image carries BuildKit's attestation annotation, and an OCI
+/// artifact (an SBOM: its config is not an image config) without a platform.
+fn put_index_with_disguised_image(w: &World, image: &str) -> (String, String) {
+    let sbom = a::put_manifest(
+        &w.moto.url,
+        REPO,
+        None,
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/spdx+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#,
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image, "size": 100,
+              "platform": { "os": "linux", "architecture": "amd64" },
+              "annotations": { "vnd.docker.reference.type": "attestation-manifest" } },
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sbom, "size": 100,
+              "artifactType": "application/spdx+json" }
+        ] })
+    .to_string();
+    a::put_manifest(
+        &w.moto.url,
+        REPO,
+        Some("disguised"),
+        &index,
+        "application/vnd.oci.image.index.v1+json",
+    );
+    (image.to_string(), sbom)
+}
+
+#[test]
+fn an_annotation_never_skips_a_runnable_image_but_artifacts_are_skipped() {
+    let w = World::new(vec![], 0);
+    let amd = a::put_image(&w.moto.url, REPO, None, "disguised-amd64");
+    let (amd, sbom) = put_index_with_disguised_image(&w, &amd);
+    w.script(
+        &amd,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Findings(vec![crit(&amd)])],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:disguised",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "60s",
+    ]);
+    // The CRITICAL of the annotated (but runnable) image is gated: exit 1, not a pass.
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains(&amd) && out.contains("CVE-2024-0001"), "{out}");
+    // The SBOM artifact is provably not an image: never waited for.
+    assert!(
+        w.scen.calls_about("ListCoverage", &sbom).is_empty(),
+        "the artifact was waited for"
+    );
+}
+
+#[test]
+fn a_critical_read_while_settling_fails_even_with_on_timeout_pass() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "cut-short");
+    w.script(
+        &d,
+        script(vec![done_now()], vec![Read::Findings(vec![crit(&d)])]),
+    );
+    // The settle window (60 s) outlasts the deadline (4 s): the CRITICAL was read once.
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "CRITICAL",
+        "--settle",
+        "60s",
+        "--timeout",
+        "4s",
+        "--on-timeout",
+        "pass",
+    ]);
+    assert_eq!(
+        code, 1,
+        "a CRITICAL already read became a pass:\n{out}\n{err}"
+    );
+    assert!(out.contains("CVE-2024-0001"), "{out}");
+    assert!(err.contains("while the findings"), "{err}");
+}
+
+#[test]
+fn the_registry_host_decides_the_region() {
+    let w = World::new(vec![], 0);
+    let (code, _out, err) = w.gate(&[
+        "--image",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:v1",
+        "--region",
+        "us-east-1",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--region us-east-1 conflicts") && err.contains("eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(
+        w.scen.calls("ListCoverage"),
+        0,
+        "looked up the wrong region"
+    );
+}
