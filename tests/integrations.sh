@@ -111,6 +111,28 @@ pins_agree() {
   return $status
 }
 
+# Every tracked script (a file starting with "#!") keeps LF endings on a Windows checkout, and
+# the LICENSE file is the license Cargo.toml names.
+line_endings_and_license() {
+  local status=0 f
+  while IFS= read -r -d '' f; do
+    if [[ $(head -c 2 "$f" 2>/dev/null) == '#!' ]] &&
+      [[ $(git check-attr eol -- "$f") != *": eol: lf" ]]; then
+      echo "$f starts with #! but .gitattributes does not keep it eol=lf"
+      status=1
+    fi
+  done < <(git ls-files -z)
+  for f in Cargo.toml .github/action-version .github/checksums.txt buildkite/checksums.txt; do
+    [[ $(git check-attr eol -- "$f") == *": eol: lf" ]] || { echo "$f is not eol=lf"; status=1; }
+  done
+  grep -qx 'license = "Apache-2.0"' Cargo.toml || { echo "Cargo.toml's license is not Apache-2.0"; status=1; }
+  if ! grep -q 'Apache License' LICENSE || ! grep -q 'Version 2.0, January 2004' LICENSE; then
+    echo "LICENSE is not the Apache License 2.0"
+    status=1
+  fi
+  return $status
+}
+
 # The workflows' bash `run:` blocks, extracted (expressions replaced by a word), shellchecked.
 shellcheck_workflow_runs() {
   need shellcheck || return 1
@@ -145,7 +167,7 @@ check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
-check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh \
+check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh tests/action/test-release.sh \
   codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
 check "bats buildkite/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
@@ -156,7 +178,9 @@ done
 check "actionlint .github/workflows" actionlint_workflows
 check "actions pinned by commit SHA" actions_pinned
 check "release pins agree (action, Buildkite, CodeBuild)" pins_agree
+check "scripts keep LF endings (.gitattributes); LICENSE matches Cargo.toml" line_endings_and_license
 check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
+check "release commit and tags (tests/action/test-release.sh)" bash tests/action/test-release.sh
 check "buildspec simulation (codebuild/tests/test-buildspecs.sh)" bash codebuild/tests/test-buildspecs.sh
 
 echo "integrations: $passed passed, $failed failed"

@@ -671,6 +671,7 @@ test_pin_release() {
   cp "$root/.github/action-version" "$root/.github/checksums.txt" "$copy/.github/"
   cp "$root/buildkite/checksums.txt" "$copy/buildkite/"
   cp "$root/buildkite/lib/release.bash" "$copy/buildkite/lib/"
+  cp "$root/buildkite/README.md" "$copy/buildkite/"
   cp "$root"/codebuild/*.yml "$root/codebuild/pipeline.yaml" "$copy/codebuild/"
   : >"$sums"
   for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin \
@@ -687,6 +688,16 @@ test_pin_release() {
     fail "buildspec versions not pinned"
   grep -A4 '^  InspectorGateVersion:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: 9.8.7' ||
     fail "pipeline.yaml default not pinned"
+  local x86
+  x86=$(printf '%s' x86_64-unknown-linux-musl | sha256sum | cut -d' ' -f1)
+  grep -A3 '^  InspectorGateSha256:' "$copy/codebuild/pipeline.yaml" | grep -qx "    Default: \"$x86\"" ||
+    fail "pipeline.yaml InspectorGateSha256 default not pinned to the x86_64 Linux asset"
+  grep -A3 '^  InspectorGateSourceRef:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: v9.8.7' ||
+    fail "pipeline.yaml InspectorGateSourceRef default not pinned"
+  [[ $(grep -c '^ *INSPECTOR_GATE_SOURCE_REF: v9.8.7$' "$copy"/codebuild/buildspec.yml) -eq 1 ]] ||
+    fail "buildspec source ref not pinned"
+  ! grep -q 'buildkite#v0\.' "$copy/buildkite/README.md" || fail "Buildkite README still references an old tag"
+  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/buildkite/README.md" || fail "Buildkite README not pinned"
   [[ -z $(find "$copy" -name '*.bak') ]] || fail "backup files left behind"
   # Incomplete release: refused, nothing changed.
   head -n 4 "$sums" >"$sums.short"
