@@ -92,16 +92,19 @@ actions_pinned() {
   fi
 }
 
-# The integrations install the same release: one version and one set of checksums.
+# The integrations install the same release: one version and one set of checksums; the stack's
+# InspectorGateSha256 default, when set, is the pinned x86_64 Linux asset's.
 pins_agree() {
-  local action_version buildkite_version status=0
+  local action_version buildkite_version status=0 v sha pinned
   action_version=$(tr -d ' \r\n' <.github/action-version)
   buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' buildkite/lib/release.bash)
-  for spec in codebuild/buildspec.yml codebuild/buildspec-approve.yml; do
-    local v
-    v=$("$python" codebuild/tests/render_buildspec.py --field "$spec" env.variables.INSPECTOR_GATE_VERSION)
-    [[ $v == "$action_version" ]] || { echo "$spec pins $v, .github/action-version $action_version"; status=1; }
-  done
+  v=$("$python" codebuild/tests/render_buildspec.py --field codebuild/buildspec.yml env.variables.INSPECTOR_GATE_VERSION)
+  [[ $v == "$action_version" ]] || { echo "codebuild/buildspec.yml pins $v, .github/action-version $action_version"; status=1; }
+  v=$(sed -n '/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml)
+  [[ $v == "$action_version" ]] || { echo "pipeline.yaml InspectorGateVersion defaults to $v, not $action_version"; status=1; }
+  sha=$(sed -n '/^  InspectorGateSha256:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml | tr -d '"')
+  pinned=$(awk -v a="inspector-gate-$action_version-x86_64-unknown-linux-musl.tar.gz" '$2 == a { print $1 }' .github/checksums.txt)
+  [[ $sha == "$pinned" ]] || { echo "pipeline.yaml InspectorGateSha256 defaults to '$sha', the pin is '$pinned'"; status=1; }
   [[ $buildkite_version == "$action_version" ]] ||
     { echo "buildkite/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
   if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' buildkite/checksums.txt); then

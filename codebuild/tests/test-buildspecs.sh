@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs codebuild/buildspec.yml and codebuild/buildspec-approve.yml here, the way CodeBuild runs
-# them (render_buildspec.py), with a stubbed CodeBuild environment (CODEBUILD_* variables),
+# Runs codebuild/buildspec.yml and the approval buildspec inline in codebuild/pipeline.yaml here,
+# the way CodeBuild runs them (render_buildspec.py; the approval with its project's environment
+# as CloudFormation sets it), with a stubbed CodeBuild environment (CODEBUILD_* variables),
 # stubbed docker, curl, git and cargo, and a file-served release whose inspector-gate records
 # every call and first hands the very same arguments (plus --dry-run) to the real binary,
 # INSPECTOR_GATE_REAL_BIN: an argument the real CLI rejects fails the build, so the buildspecs
@@ -47,6 +48,12 @@ printf '%q ' "$@" | sed 's/ $//' >>"$GATE_LOG"
 echo >>"$GATE_LOG"
 if [[ ${1:-} == --version ]]; then exec "$INSPECTOR_GATE_REAL_BIN" --version; fi
 [[ ${1:-} == gate ]] || { echo "stub: expected the gate command, got '${1:-}'" >&2; exit 2; }
+if [[ ${2:-} == --help ]]; then
+  # STUB_HELP=no-floor plays an inspector-gate that predates --policy-floor.
+  if [[ ${STUB_HELP:-} == no-floor ]]; then echo "Usage: inspector-gate gate [OPTIONS]"; exit 0; fi
+  exec "$INSPECTOR_GATE_REAL_BIN" gate --help
+fi
+{ echo "cwd=$PWD"; [[ -e .inspector-gate.toml ]] && echo "policy file in cwd"; } >>"$GATE_LOG.cwd"
 env -u CODEBUILD_BUILD_ID -u INSPECTOR_GATE_CODEBUILD_ENV_FILE "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >&2 ||
   { echo "stub: the real inspector-gate rejects these arguments (--dry-run exit $?)" >&2; exit 2; }
 shift
@@ -105,6 +112,17 @@ tar -czf "$work/release/$asset" -C "$work/pkg" inspector-gate
 good_sha=$(sha256sum "$work/release/$asset" | cut -d' ' -f1)
 
 # --- stubs for the build environment ------------------------------------------------------------
+mkdir -p "$work/stubs"
+# aws: only `aws ssm get-parameter` of the stack's policy floor (AWS_STUB_FAIL=1: access denied).
+cat >"$work/stubs/aws" <<'AWS'
+#!/usr/bin/env bash
+echo "aws $*" >>"$STUB_LOG"
+[[ ${AWS_STUB_FAIL:-} != 1 ]] || { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
+[[ "$*" == "ssm get-parameter --name /inspector-gate/teststack/policy-floor --query Parameter.Value --output text" ]] ||
+  { echo "aws stub: unexpected call" >&2; exit 255; }
+echo 'fail-on = "HIGH"'
+AWS
+chmod +x "$work/stubs/aws"
 mkdir -p "$work/stubs"
 cat >"$work/stubs/curl" <<CURL
 #!/usr/bin/env bash
@@ -174,16 +192,34 @@ check() {
   fi
 }
 
-# run_buildspec FILE — run a buildspec in a fresh source dir; sets $status, $src, $out, $exports.
+# run_buildspec FILE|PROJECT [SETUP] — run a buildspec file, or a project's buildspec inline in
+# pipeline.yaml (with that project's environment as CloudFormation sets it), in a fresh source
+# dir where SETUP (a function) may put the input artifact; sets $status, $src, $out, $exports.
 run_buildspec() {
   src=$(mktemp -d "$work/src.XXXXXX")
   out="$src.log"
   exports="$src.exports"
   mkdir -p "$src.bin"
-  "$python" "$here/render_buildspec.py" "$1" >"$src.sh"
+  : >"$src.project-env"
+  local rendered=0
+  if [[ -f $1 ]]; then
+    "$python" "$here/render_buildspec.py" "$1" >"$src.sh" || rendered=$?
+  else
+    "$python" "$here/render_buildspec.py" --template "$codebuild/pipeline.yaml" "$1" >"$src.sh" || rendered=$?
+    "$python" "$here/render_buildspec.py" --project-env "$codebuild/pipeline.yaml" "$1" >"$src.project-env" || rendered=$?
+  fi
+  # A buildspec that cannot be rendered is a failed build, never an empty successful one.
+  if [[ $rendered -ne 0 ]]; then echo 'echo "render_buildspec.py failed"; exit 97' >"$src.sh"; fi
+  if [[ -n ${2:-} ]]; then (cd "$src" && "$2"); fi
   status=0
   (
     cd "$src"
+    # The project's environment (CloudFormation's values), then the test's overrides.
+    while IFS= read -r line; do
+      name=${line%%=*}
+      # shellcheck disable=SC2163 # exports NAME=VALUE as written in the line
+      [[ -n ${!name+set} ]] || export "$line"
+    done <"$src.project-env"
     export PATH="$work/stubs:$src.bin:$PATH"
     export STUB_LOG="$src.calls" GATE_LOG="$src.gate"
     export BUILDSPEC_EXPORTS="$exports" BUILDSPEC_FAILED_PHASE="$src.failed"
@@ -197,7 +233,7 @@ run_buildspec() {
     export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=not-a-secret AWS_EC2_METADATA_DISABLED=true
     bash "$src.sh"
   ) >"$out" 2>&1 || status=$?
-  touch "$src.gate" "$src.calls" "$exports"
+  touch "$src.gate" "$src.gate.cwd" "$src.calls" "$exports"
 }
 
 build_env() {
@@ -214,10 +250,10 @@ test_build_pass() {
   run_buildspec "$codebuild/buildspec.yml"
   expect_eq "$status" 0 "build status"
   expect_eq "$(cat "$src.gate")" "--version
-gate --push-from docker-archive:image.tar --image $repo:9fceb02d0ae5 --report-dir inspector-gate-reports --image-definitions imagedefinitions.json --container-name app --image-detail imageDetail.json" "inspector-gate calls"
+gate --push-from docker-archive:image.tar --image $repo:9fceb02d0ae5-7 --report-dir inspector-gate-reports --image-definitions imagedefinitions.json --container-name app --image-detail imageDetail.json" "inspector-gate calls"
   expect_eq "$(cat "$src.calls")" "curl $release_base/v$version/$asset
-docker build --tag app:9fceb02d0ae5 .
-docker save --output image.tar app:9fceb02d0ae5" "docker and curl calls"
+docker build --tag app:9fceb02d0ae5-7 .
+docker save --output image.tar app:9fceb02d0ae5-7" "docker and curl calls"
   expect_eq "$(cat "$exports")" "IMAGE_DIGEST=$digest
 IMAGE_URI=$repo@$digest
 GATE_VERDICT=pass" "exported variables"
@@ -280,30 +316,115 @@ test_unpinned_builds_from_source() {
   return 0
 }
 
-test_source_ref_from_project() {
+# --- the approval project (buildspec inline in pipeline.yaml) ------------------------------------
+
+approval_env() {
   build_env
-  unset INSPECTOR_GATE_SHA256
-  export INSPECTOR_GATE_SOURCE_REF=v9.9.9
-  run_buildspec "$codebuild/buildspec-approve.yml"
-  grep -qx 'git fetch https://github.com/inspector-gate/inspector-gate.git v9.9.9' "$src.calls" ||
-    fail "the project's INSPECTOR_GATE_SOURCE_REF was not used"
-  unset INSPECTOR_GATE_SOURCE_REF
+  unset IMAGE_REPO_URI CONTAINER_NAME STUB_HELP AWS_STUB_FAIL
+  export IMAGE_URI="$repo@$digest" PIPELINE_EXECUTION_ID=3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f
+}
+
+# The Build stage's output artifact: what the Deploy stage will deploy, plus a policy file the
+# gated commit's build slipped in (it must not be read).
+build_output() {
+  printf '[{"name":"app","imageUri":"%s"}]\n' "${DEPLOYED_URI:-$repo@$digest}" >imagedefinitions.json
+  printf 'fail-on = "INFORMATIONAL"\nignore = ["CVE-2024-0001"]\n' >.inspector-gate.toml
+  mkdir -p inspector-gate-reports
+  echo '<testsuites name="from the build"/>' >inspector-gate-reports/junit.xml
+}
+
+floor_supported() {
+  "$INSPECTOR_GATE_REAL_BIN" gate --help 2>/dev/null | grep -q -- '--policy-floor'
 }
 
 test_approve() {
-  build_env
-  export IMAGE_URI="$repo@$digest" PIPELINE_EXECUTION_ID=3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f
-  run_buildspec "$codebuild/buildspec-approve.yml"
+  approval_env
+  run_buildspec ApprovalGateProject build_output
   expect_eq "$status" 0 "build status"
-  expect_eq "$(tail -n 1 "$src.gate")" "gate --image $repo@$digest --approve container-build-deploy/Approve/ManualApproval --pipeline-execution-id 3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f --report-dir inspector-gate-reports" "gate call"
+  local floor_args=
+  if ! floor_supported; then floor_args=" --policy $(sed -n 's/^cwd=//p' "$src.gate.cwd")/floor.toml"; fi
+  expect_eq "$(tail -n 1 "$src.gate")" "gate --image $repo@$digest$floor_args --approve container-build-deploy/Approve/ManualApproval --pipeline-execution-id 3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f --report-dir $src/approval-gate-reports" "gate call"
+  local cwd
+  cwd=$(sed -n 's/^cwd=//p' "$src.gate.cwd")
+  [[ -n $cwd && $cwd != "$src" ]] || fail "the gate ran in the gated commit's files ($cwd)"
+  ! grep -q 'policy file in cwd' "$src.gate.cwd" || fail "a policy file of the gated commit was in reach"
+  grep -qx 'INSPECTOR_GATE_POLICY_FLOOR=ssm:/inspector-gate/teststack/policy-floor' "$src.project-env" ||
+    fail "the project does not set the policy floor"
+  local base
+  base=$("$python" - "$codebuild/pipeline.yaml" <<'PY'
+import sys, yaml
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0] + "/tests")
+from render_buildspec import project, parse
+_, props = project(sys.argv[1], "ApprovalGateProject")
+print(parse(props["Source"]["BuildSpec"], "")["reports"]["inspector-gate"]["base-directory"])
+PY
+  )
+  [[ -f $src/$base/junit.xml && $base != inspector-gate-reports ]] ||
+    fail "the approval's report group reads $base, not its own reports"
+}
+
+test_approve_floor_fallback() {
+  # An inspector-gate without --policy-floor: the floor is fetched from SSM and is the policy.
+  approval_env
+  export STUB_HELP=no-floor
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 0 "build status"
+  grep -qx 'aws ssm get-parameter --name /inspector-gate/teststack/policy-floor --query Parameter.Value --output text' "$src.calls" ||
+    fail "the floor was not fetched"
+  local cwd
+  cwd=$(sed -n 's/^cwd=//p' "$src.gate.cwd")
+  grep -q -- "--policy $cwd/floor.toml --approve" "$src.gate" || fail "the floor is not the policy: $(cat "$src.gate")"
+  # The floor cannot be read: nothing approved, the gate never runs.
+  export AWS_STUB_FAIL=1
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 1 "status without a floor"
+  grep -q "cannot apply the policy floor" "$out" || fail "no clear message without a floor"
+  ! grep -q '^gate --image' "$src.gate" || fail "approved without a floor"
+}
+
+approval_refuses() {
+  approval_env
+  export DEPLOYED_URI=$1
+  [[ -n ${2:-} ]] && export IMAGE_URI=$2
+  run_buildspec ApprovalGateProject build_output
+  unset DEPLOYED_URI
+  expect_eq "$status" 1 "build status"
+  expect_eq "$(cat "$src.failed")" build "failed phase"
+  grep -q "$3" "$out" || fail "no clear message ($3)"
+  ! grep -q '^gate --image' "$src.gate" || fail "the gate ran: $(cat "$src.gate")"
+}
+test_approve_refuses_other_repo() {
+  approval_refuses "123456789012.dkr.ecr.us-east-1.amazonaws.com/elsewhere@$digest" "" "not an image of $repo pinned by digest"
+}
+test_approve_refuses_tag() {
+  approval_refuses "$repo:latest" "" "not an image of $repo pinned by digest"
+}
+test_approve_refuses_export_mismatch() {
+  approval_refuses "$repo@sha256:$(printf 'b%.0s' {1..64})" "$repo@$digest" "the build exported IMAGE_URI"
+}
+test_approve_refuses_missing_definitions() {
+  approval_env
+  run_buildspec ApprovalGateProject
+  expect_eq "$status" 1 "build status"
+  grep -q "cannot read the build's imagedefinitions.json" "$out" || fail "no clear message"
 }
 
 test_approve_reject_fails() {
-  build_env
-  export IMAGE_URI="$repo@$digest" PIPELINE_EXECUTION_ID=x STUB_EXIT=1
-  run_buildspec "$codebuild/buildspec-approve.yml"
+  approval_env
+  export STUB_EXIT=1
+  run_buildspec ApprovalGateProject build_output
   expect_eq "$status" 1 "build status"
-  [[ -f $src/inspector-gate-reports/junit.xml ]] || fail "no JUnit report"
+  [[ -f $src/approval-gate-reports/junit.xml ]] || fail "no JUnit report"
+}
+
+test_source_ref_from_project() {
+  approval_env
+  unset INSPECTOR_GATE_SHA256
+  export INSPECTOR_GATE_SOURCE_REF=v9.9.9
+  run_buildspec ApprovalGateProject build_output
+  grep -qx 'git fetch https://github.com/inspector-gate/inspector-gate.git v9.9.9' "$src.calls" ||
+    fail "the project's INSPECTOR_GATE_SOURCE_REF was not used"
+  unset INSPECTOR_GATE_SOURCE_REF
 }
 
 test_pipeline_matches() {
@@ -318,9 +439,14 @@ check "buildspec.yml: a violation fails the build, exports the verdict, no hand-
 check "buildspec.yml: inconclusive fails the build" test_build_inconclusive_fails
 check "buildspec.yml: a checksum mismatch is refused in install" test_checksum_mismatch_refused
 check "buildspec.yml: no release pinned: built from source (cargo install --locked), cached" test_unpinned_builds_from_source
-check "buildspec-approve.yml: the project's source ref is the one built" test_source_ref_from_project
-check "buildspec-approve.yml: approves <pipeline>/Approve/ManualApproval for this execution" test_approve
-check "buildspec-approve.yml: a rejection fails the action, reports still written" test_approve_reject_fails
+check "approval (inline): approves <pipeline>/Approve/ManualApproval for the deployed digest, outside the commit's files" test_approve
+check "approval (inline): a gate without --policy-floor gets the SSM floor as its policy; no floor, no approval" test_approve_floor_fallback
+check "approval (inline): refuses an image of another repository" test_approve_refuses_other_repo
+check "approval (inline): refuses a deploy by tag" test_approve_refuses_tag
+check "approval (inline): refuses when the exported IMAGE_URI is not what deploys" test_approve_refuses_export_mismatch
+check "approval (inline): refuses without imagedefinitions.json" test_approve_refuses_missing_definitions
+check "approval (inline): a rejection fails the action, its own reports written" test_approve_reject_fails
+check "approval (inline): the project's source ref is the one built" test_source_ref_from_project
 check "pipeline.yaml: IAM actions, stage/action names, variables and versions match" test_pipeline_matches
 
 echo "codebuild: $passed passed, $failed failed"
