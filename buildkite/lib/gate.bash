@@ -36,8 +36,8 @@ gate_args() {
   scalar COLOR
   if option_bool DRY_RUN false; then GATE_ARGS+=(--dry-run); fi
 
-  if ! printf '%s\n' "${GATE_ARGS[@]}" | grep -Eq '^--(image|push-from)='; then
-    plugin_error "set 'image' (or 'push-from' and 'image') in the plugin's configuration"
+  if ! printf '%s\n' "${GATE_ARGS[@]}" | grep -Eq '^--image='; then
+    plugin_error "set 'image' in the plugin's configuration (with push-from: the destination)"
     return 2
   fi
   return 0
@@ -52,19 +52,54 @@ scalar() {
   GATE_ARGS+=("--$flag=$value")
 }
 
-# report_dir — where the gate writes its reports (relative paths make tidy artifact names).
-report_dir() {
-  option REPORT_DIR inspector-gate-reports
+# slug TEXT [MAX] — TEXT with runs of anything but [A-Za-z0-9._-] as one "-", trimmed.
+slug() {
+  local s
+  s=$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '-' | tr -s '-')
+  s=${s#-}
+  s=${s%-}
+  s=${s:0:${2:-100}}
+  printf '%s' "${s%-}"
 }
 
-# annotation_context — one annotation per gated image set, stable across retries of the step.
-annotation_context() {
+# step_name — this step in meta-data keys, report paths and annotation contexts: its key, else
+# its label, else its id. Stable across retries; two gate steps in one build differ.
+step_name() {
+  local name
+  name=$(slug "${BUILDKITE_STEP_KEY:-}" 60)
+  [[ -n $name ]] || name=$(slug "${BUILDKITE_LABEL:-}" 60)
+  [[ -n $name ]] || name=$(slug "${BUILDKITE_STEP_ID:-step}" 60)
+  printf '%s' "$name"
+}
+
+# images_name — the gated image set (or the push source), for paths and contexts.
+images_name() {
   local subject
   subject=$( (option_list IMAGE; option PUSH_FROM) | tr '\n' ' ')
-  subject=$(printf '%s' "$subject" | tr -c 'A-Za-z0-9._-' '-' | tr -s '-')
-  subject=${subject#-}
-  subject=${subject%-}
-  printf 'inspector-gate-%s' "${subject:0:100}"
+  slug "$subject" 100
+}
+
+# report_dir — where the gate writes its reports (relative paths make tidy artifact names). The
+# default names the step and the images, so two gate runs in one job never share a directory.
+report_dir() {
+  option REPORT_DIR "inspector-gate-reports/$(step_name)/$(images_name)"
+}
+
+# annotation_context — one annotation per step and gated image set, stable across retries.
+annotation_context() {
+  printf 'inspector-gate-%s-%s' "$(step_name)" "$(images_name)"
+}
+
+# redact TEXT — TEXT with the userinfo of any URL removed (https://user:token@host -> https://host).
+redact() {
+  printf '%s' "$1" | sed -E 's#([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@[:space:]]*@#\1#g'
+}
+
+# logged_args — GATE_ARGS as the log shows them: without credentials.
+logged_args() {
+  local arg out=()
+  for arg in "${GATE_ARGS[@]}"; do out+=("$(redact "$arg")"); done
+  printf '%s' "${out[*]}"
 }
 
 # annotation_style EXIT_CODE — success on pass, warning when inconclusive, error otherwise.
@@ -118,47 +153,80 @@ read_handoff() {
   done <"$1"
 }
 
-# report STATUS HANDOFF_FILE — annotate, set meta-data, upload the reports. Never fails the
-# step by itself: the step's result is the gate's exit code.
+# meta KEY VALUE — set one meta-data key, logged; never fails the step.
+meta() {
+  if buildkite-agent meta-data set "$1" "$2"; then
+    echo "meta-data $1=$(redact "$2")"
+  else
+    echo "inspector-gate: could not set meta-data $1" >&2
+  fi
+}
+
+# report STATUS HANDOFF_FILE STDERR_FILE — annotate (with the gate's own cause line for exits
+# 2/3/4), set meta-data namespaced by step and image, upload the reports and the hand-off file.
+# Never fails the step by itself: the step's result is the gate's exit code.
 report() {
-  local status=$1 handoff=$2 dir summary context style body
+  local status=$1 handoff=$2 stderr_file=$3 dir summary context style body cause step
   dir=$(report_dir)
   summary="$dir/summary.md"
   context=$(annotation_context)
   style=$(annotation_style "$status")
+  step=$(step_name)
   read_handoff "$handoff"
   [[ -n $GATE_VERDICT ]] || GATE_VERDICT=$(verdict_for "$status")
+  cause=
+  if [[ $status -ge 2 && -f $stderr_file ]]; then
+    cause=$(grep -E '^error: ' "$stderr_file" | tail -n 1 | cut -c 8- || true)
+    cause=$(redact "${cause%$'\r'}")
+  fi
 
   if option_bool ANNOTATE true; then
     body=$(mktemp)
+    if [[ -n $cause ]]; then
+      # The cause first, as the gate printed it (backticks would end the code span).
+      # shellcheck disable=SC2016 # literal backticks: Markdown
+      printf '**inspector-gate exited with %s (%s):** `%s`\n\n' "$status" "$GATE_VERDICT" "${cause//\`/\'}" >"$body"
+    fi
     if [[ -s $summary ]]; then
       # Annotations hold at most 1 MiB.
-      head -c 1000000 "$summary" >"$body"
+      head -c 1000000 "$summary" >>"$body"
       if [[ $(wc -c <"$summary") -gt 1000000 ]]; then
         printf '\n\n_Truncated: the full summary is in the %s artifact._\n' "$summary" >>"$body"
       fi
     elif [[ $status -eq 0 ]]; then
-      printf '### inspector-gate\n\nPassed (no summary was written: dry run?).\n' >"$body"
-    else
+      printf '### inspector-gate\n\nPassed (no summary was written: dry run?).\n' >>"$body"
+    elif [[ -z $cause ]]; then
       printf '### inspector-gate\n\nExited with code %s (%s) before writing a summary: see the job log.\n' \
-        "$status" "$GATE_VERDICT" >"$body"
+        "$status" "$GATE_VERDICT" >>"$body"
     fi
     buildkite-agent annotate --style "$style" --context "$context" <"$body" ||
       echo "inspector-gate: could not create the annotation" >&2
     rm -f "$body"
   fi
 
-  buildkite-agent meta-data set inspector-gate-verdict "$GATE_VERDICT" ||
-    echo "inspector-gate: could not set meta-data" >&2
-  if [[ -n $IMAGE_DIGEST ]]; then
-    buildkite-agent meta-data set inspector-gate-digest "$IMAGE_DIGEST" ||
-      echo "inspector-gate: could not set meta-data" >&2
-  fi
-  if [[ -n $IMAGE_URI ]]; then
-    buildkite-agent meta-data set inspector-gate-image-uri "$IMAGE_URI" ||
-      echo "inspector-gate: could not set meta-data" >&2
+  # Namespaced by step (and by image), so two gate steps in one build never overwrite each
+  # other: inspector-gate:<step>:verdict, inspector-gate:<step>:<image>:image-uri, ...
+  meta "inspector-gate:$step:verdict" "$GATE_VERDICT"
+  if [[ -n $IMAGE_DIGEST ]]; then meta "inspector-gate:$step:digest" "$IMAGE_DIGEST"; fi
+  if [[ -n $IMAGE_URI ]]; then meta "inspector-gate:$step:image-uri" "$IMAGE_URI"; fi
+  local -a images uris digests
+  mapfile -t images < <(option_list IMAGE)
+  read -r -a uris <<<"$IMAGE_URI"
+  read -r -a digests <<<"$IMAGE_DIGEST"
+  # The hand-off lists one URI per distinct deployed image, in --image order: pair them only
+  # when nothing was merged.
+  if [[ ${#uris[@]} -gt 0 && ${#uris[@]} -eq ${#images[@]} ]]; then
+    local i key
+    for i in "${!images[@]}"; do
+      key="inspector-gate:$step:$(slug "${images[$i]}" 150)"
+      meta "$key:image-uri" "${uris[$i]}"
+      if [[ ${#digests[@]} -eq ${#images[@]} ]]; then meta "$key:digest" "${digests[$i]}"; fi
+    done
   fi
 
+  if [[ -f $handoff && -d $dir ]]; then
+    cp "$handoff" "$dir/inspector-gate.env" 2>/dev/null || true
+  fi
   if option_bool UPLOAD_ARTIFACTS true && [[ -d $dir ]] && [[ -n $(ls -A "$dir") ]]; then
     buildkite-agent artifact upload "$dir/*" ||
       echo "inspector-gate: could not upload the reports" >&2

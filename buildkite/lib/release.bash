@@ -1,11 +1,24 @@
 # shellcheck shell=bash
-# Finding the inspector-gate binary for the plugin: the one on PATH, or the pinned release
-# asset for this agent, downloaded with curl, checked against checksums.txt (SHA-256) and
-# cached per version and target.
+# Finding the inspector-gate binary for the plugin, in this order:
+#   1. inspector-gate on the agent's PATH (its version checked and logged);
+#   2. the release this version of the plugin pins (INSPECTOR_GATE_VERSION below, SHA-256s in
+#      checksums.txt): the asset is downloaded with curl, cached per version and target, and
+#      re-hashed against the pin on every use (a cache entry is never trusted by a marker),
+#      then unpacked into a fresh directory for this job;
+#   3. no release pinned (a branch or commit of the repository before its first release): the
+#      repository's own source next to the plugin, built with `cargo install --locked` and
+#      cached by a hash of the sources.
+# Everything here logs to stderr: find_inspector_gate's stdout is the binary's path.
 
 # The release the plugin is pinned to (scripts/action/pin-release.sh updates it).
 INSPECTOR_GATE_VERSION="0.1.0"
 INSPECTOR_GATE_RELEASES="https://github.com/inspector-gate/inspector-gate/releases/download"
+
+# test_mode — INSPECTOR_GATE_TEST_MODE=1 (this repository's tests) allows a local checksums
+# file (INSPECTOR_GATE_CHECKSUMS_FILE) and a non-https INSPECTOR_GATE_RELEASE_BASE_URL.
+test_mode() {
+  [[ ${INSPECTOR_GATE_TEST_MODE:-} == 1 ]]
+}
 
 # release_target — the Rust target triple of the release asset for this agent.
 release_target() {
@@ -39,7 +52,10 @@ sha256_of() {
 
 # pinned_sha256 ASSET — the SHA-256 pinned for ASSET in the checksums file, or nothing.
 pinned_sha256() {
-  local file=${INSPECTOR_GATE_CHECKSUMS_FILE:-$PLUGIN_DIR/checksums.txt}
+  local file=$PLUGIN_DIR/checksums.txt
+  if test_mode && [[ -n ${INSPECTOR_GATE_CHECKSUMS_FILE:-} ]]; then
+    file=$INSPECTOR_GATE_CHECKSUMS_FILE
+  fi
   [[ -r $file ]] || return 0
   awk -v asset="$1" '
     /^[[:space:]]*(#|$)/ { next }
@@ -48,14 +64,179 @@ pinned_sha256() {
   ' "$file"
 }
 
+# cache_root — where downloads and source builds are kept between jobs.
+cache_root() {
+  printf '%s\n' "${INSPECTOR_GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inspector-gate}"
+}
+
+# source_dir — the repository checkout around the plugin (vendored or from the git URL), if
+# it holds the Rust sources.
+source_dir() {
+  local dir
+  dir=$(cd "$PLUGIN_DIR/.." && pwd)
+  [[ -f $dir/Cargo.toml && -f $dir/Cargo.lock && -d $dir/src ]] && printf '%s\n' "$dir"
+}
+
+# expected_version — the CLI version the plugin's arguments are written for: the sources'
+# Cargo.toml when they are there, else the pinned release.
+expected_version() {
+  local dir
+  if dir=$(source_dir); then
+    awk '
+      /^\[/ { in_package = ($0 ~ /^\[package\][[:space:]]*$/); next }
+      in_package && /^version[[:space:]]*=/ {
+        v = $0; sub(/^version[[:space:]]*=[[:space:]]*"/, "", v); sub(/".*$/, "", v); print v; exit
+      }
+    ' "$dir/Cargo.toml"
+  else
+    printf '%s\n' "$INSPECTOR_GATE_VERSION"
+  fi
+}
+
+# major_minor VERSION — "x.y" of "x.y.z[-pre]".
+major_minor() {
+  local rest=${1#*.}
+  printf '%s.%s\n' "${1%%.*}" "${rest%%.*}"
+}
+
+# check_version BIN HOW — log the binary's version; a binary that reports none, or another
+# major.minor than expected_version (flags may differ), is refused (exit 2); another patch
+# version is accepted with a warning.
+check_version() {
+  local out actual expected
+  out=$("$1" --version 2>/dev/null | head -n 1) || true
+  out=${out%$'\r'}
+  if [[ $out =~ ^inspector-gate[[:space:]]+([0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*)$ ]]; then
+    actual=${BASH_REMATCH[1]}
+  else
+    plugin_error "$1 ($2) does not answer --version with 'inspector-gate x.y.z': not an inspector-gate binary?"
+    return 2
+  fi
+  echo "inspector-gate $actual ($2: $1)" >&2
+  expected=$(expected_version)
+  if [[ -n $expected && $actual != "$expected" ]]; then
+    if [[ $(major_minor "$actual") != "$(major_minor "$expected")" ]]; then
+      plugin_error "inspector-gate $actual ($2) does not match this plugin's version $expected: use the plugin's matching release tag, or put inspector-gate $expected on PATH"
+      return 2
+    fi
+    echo "warning: inspector-gate $actual ($2) differs from this plugin's version $expected (same major.minor: accepted)" >&2
+  fi
+}
+
+# source_key DIR — SHA-256 over the files a build depends on (Cargo.toml, Cargo.lock,
+# build.rs, src/**): the cache key of a source build.
+source_key() {
+  local dir=$1 list f
+  list=$(mktemp)
+  (
+    cd "$dir" || exit 1
+    for f in Cargo.toml Cargo.lock build.rs; do [[ -f $f ]] && printf '%s\n' "$f"; done
+    find src -type f | LC_ALL=C sort
+  ) | while IFS= read -r f; do
+    printf '%s  %s\n' "$(sha256_of "$dir/$f")" "$f"
+  done >"$list"
+  sha256_of "$list"
+  rm -f "$list"
+}
+
+# install_release TARGET ASSET EXE EXPECTED_SHA256 — print the path of the pinned release's
+# binary, downloading the asset unless the cached copy still hashes to the pin.
+install_release() {
+  local target=$1 asset=$2 exe=$3 expected=$4 dir cached url base protocols tmp actual unpacked
+  dir="$(cache_root)/$INSPECTOR_GATE_VERSION/$target"
+  cached="$dir/$asset"
+  if [[ -f $cached ]] && [[ $(sha256_of "$cached") == "$expected" ]]; then
+    echo "inspector-gate $INSPECTOR_GATE_VERSION ($target): cached asset re-verified against its SHA-256 pin" >&2
+  else
+    [[ -f $cached ]] && echo "warning: cached $asset does not match its SHA-256 pin: downloading it again" >&2
+    base=${INSPECTOR_GATE_RELEASE_BASE_URL:-$INSPECTOR_GATE_RELEASES}
+    protocols='=https'
+    if test_mode; then
+      protocols='=https,http,file'
+    elif [[ ! $base =~ ^https://[^/?#@[:space:]]+(/.*)?$ ]]; then
+      plugin_error "INSPECTOR_GATE_RELEASE_BASE_URL must be an https:// URL without credentials"
+      return 2
+    fi
+    url="${base%/}/v$INSPECTOR_GATE_VERSION/$asset"
+    tmp=$(mktemp -d)
+    echo "~~~ :arrow_down: downloading inspector-gate $INSPECTOR_GATE_VERSION ($target)" >&2
+    if ! curl --fail --silent --show-error --location --proto "$protocols" --proto-redir "$protocols" \
+      --retry 3 --connect-timeout 20 --max-time 300 --output "$tmp/$asset" "$url"; then
+      rm -rf "$tmp"
+      plugin_error "download of $url failed"
+      return 4
+    fi
+    actual=$(sha256_of "$tmp/$asset")
+    if [[ $actual != "$expected" ]]; then
+      rm -rf "$tmp"
+      plugin_error "checksum mismatch for $asset: expected $expected, got $actual; refusing to run it"
+      return 4
+    fi
+    mkdir -p "$dir"
+    # Atomic within the cache directory: a concurrent job never sees half an asset.
+    mv "$tmp/$asset" "$cached.tmp.$$"
+    mv -f "$cached.tmp.$$" "$cached"
+    rm -rf "$tmp"
+  fi
+  # Unpack the verified asset afresh for this job: what runs is what was just hashed.
+  unpacked=$(mktemp -d)
+  if [[ $asset == *.zip ]]; then
+    unzip -q -o "$cached" -d "$unpacked"
+  else
+    tar -xzf "$cached" -C "$unpacked"
+  fi
+  if [[ ! -f $unpacked/$exe ]]; then
+    plugin_error "$asset has no $exe at its top level"
+    return 4
+  fi
+  chmod +x "$unpacked/$exe"
+  check_version "$unpacked/$exe" "release $INSPECTOR_GATE_VERSION, SHA-256 verified" || return $?
+  echo "$unpacked/$exe"
+}
+
+# install_source ASSET EXE — print the path of a `cargo install --locked` build of the sources
+# around the plugin, building it unless the source cache has it.
+install_source() {
+  local asset=$1 exe=$2 src key dir tmp
+  if ! src=$(source_dir); then
+    plugin_error "this version of the plugin pins no release (checksums.txt lists no $asset) and has no source next to it to build: use a released tag (#vX.Y.Z), or put inspector-gate on the agent's PATH"
+    return 2
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    plugin_error "this version of the plugin pins no release (checksums.txt lists no $asset), and building it from source needs Rust (cargo) on the agent: install it (rustup.rs), use a released tag (#vX.Y.Z), or put inspector-gate on the agent's PATH"
+    return 2
+  fi
+  key=$(source_key "$src")
+  dir="$(cache_root)/source-${key:0:16}"
+  if [[ -x $dir/bin/$exe ]]; then
+    echo "inspector-gate built from $src found in the source cache ($dir)" >&2
+  else
+    echo "~~~ :rust: no release pinned: building inspector-gate from $src (cargo install --locked; cached for later jobs)" >&2
+    mkdir -p "$(cache_root)"
+    tmp=$(mktemp -d "$(cache_root)/source-build.XXXXXX")
+    if ! cargo install --locked --path "$src" --root "$tmp" --bin inspector-gate >&2; then
+      rm -rf "$tmp"
+      plugin_error "cargo install --locked --path $src failed (see the log above)"
+      return 4
+    fi
+    # Another job may have finished the same build meanwhile: keep the first one.
+    if [[ -e $dir ]]; then rm -rf "$tmp"; else mv "$tmp" "$dir"; fi
+  fi
+  check_version "$dir/bin/$exe" "built from source" || return $?
+  echo "$dir/bin/$exe"
+}
+
 # find_inspector_gate — print the path of the binary to run, installing it if needed.
 find_inspector_gate() {
-  if command -v inspector-gate >/dev/null 2>&1; then
-    command -v inspector-gate
+  local on_path target asset exe expected
+  if on_path=$(command -v inspector-gate 2>/dev/null); then
+    check_version "$on_path" "from PATH" || return $?
+    echo "$on_path"
     return 0
   fi
-
-  local target asset exe expected dir url tmp actual
+  if ! test_mode && [[ -n ${INSPECTOR_GATE_CHECKSUMS_FILE:-} ]]; then
+    echo "warning: INSPECTOR_GATE_CHECKSUMS_FILE is ignored outside this plugin's tests (INSPECTOR_GATE_TEST_MODE=1)" >&2
+  fi
   target=$(release_target) || return $?
   exe=inspector-gate
   asset="inspector-gate-$INSPECTOR_GATE_VERSION-$target.tar.gz"
@@ -63,50 +244,10 @@ find_inspector_gate() {
     exe=inspector-gate.exe
     asset="inspector-gate-$INSPECTOR_GATE_VERSION-$target.zip"
   fi
-  dir="${INSPECTOR_GATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/inspector-gate}/$INSPECTOR_GATE_VERSION/$target"
-
   expected=$(pinned_sha256 "$asset")
-  if [[ -z $expected ]]; then
-    plugin_error "no SHA-256 pinned for $asset in checksums.txt: refusing to download an unverified binary (or put inspector-gate on PATH)"
-    return 2
-  fi
-  if [[ -x $dir/$exe && -f $dir/.asset-sha256 && $(<"$dir/.asset-sha256") == "$expected" ]]; then
-    echo "$dir/$exe"
-    return 0
-  fi
-
-  url="${INSPECTOR_GATE_RELEASE_BASE_URL:-$INSPECTOR_GATE_RELEASES}"
-  url="${url%/}/v$INSPECTOR_GATE_VERSION/$asset"
-  tmp=$(mktemp -d)
-  echo "~~~ :arrow_down: downloading inspector-gate $INSPECTOR_GATE_VERSION ($target)" >&2
-  if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 \
-    --output "$tmp/$asset" "$url"; then
-    rm -rf "$tmp"
-    plugin_error "download of $url failed"
-    return 4
-  fi
-  actual=$(sha256_of "$tmp/$asset")
-  if [[ $actual != "$expected" ]]; then
-    rm -rf "$tmp"
-    plugin_error "checksum mismatch for $asset: expected $expected, got $actual; refusing to run it"
-    return 4
-  fi
-  mkdir -p "$tmp/unpacked"
-  if [[ $asset == *.zip ]]; then
-    unzip -q -o "$tmp/$asset" -d "$tmp/unpacked"
+  if [[ -n $expected ]]; then
+    install_release "$target" "$asset" "$exe" "$expected"
   else
-    tar -xzf "$tmp/$asset" -C "$tmp/unpacked"
+    install_source "$asset" "$exe"
   fi
-  if [[ ! -f $tmp/unpacked/$exe ]]; then
-    rm -rf "$tmp"
-    plugin_error "$asset has no $exe at its top level"
-    return 4
-  fi
-  chmod +x "$tmp/unpacked/$exe"
-  printf '%s\n' "$expected" >"$tmp/unpacked/.asset-sha256"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")"
-  mv "$tmp/unpacked" "$dir"
-  rm -rf "$tmp"
-  echo "$dir/$exe"
 }

@@ -1,7 +1,13 @@
 # shellcheck shell=bash
 # Small helpers shared by the plugin's hooks: reading plugin options and reporting errors.
 
-PLUGIN_PREFIX="BUILDKITE_PLUGIN_INSPECTOR_GATE_"
+# The agent names option variables after the plugin's location (a vendored directory or a
+# repository subdirectory called `buildkite` gives BUILDKITE_PLUGIN_BUILDKITE_*) and says which
+# in BUILDKITE_PLUGIN_NAME; older agents only knew the repository name (inspector-gate).
+PLUGIN_PREFIX="BUILDKITE_PLUGIN_${BUILDKITE_PLUGIN_NAME:-INSPECTOR_GATE}_"
+if [[ ! $PLUGIN_PREFIX =~ ^BUILDKITE_PLUGIN_[A-Z0-9_]+_$ ]]; then
+  PLUGIN_PREFIX="BUILDKITE_PLUGIN_INSPECTOR_GATE_"
+fi
 
 # plugin_error MESSAGE — an error block the Buildkite log expands (+++), on stderr.
 plugin_error() {

@@ -10,10 +10,17 @@ IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0
 DIGEST=sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945
 URI=123456789012.dkr.ecr.us-east-1.amazonaws.com/app@$DIGEST
 VERSION=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' "$BATS_TEST_DIRNAME/../lib/release.bash")
+CARGO_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$BATS_TEST_DIRNAME/../../Cargo.toml" | head -n 1)
+# The step (BUILDKITE_LABEL below) and the image, as the plugin names them in meta-data keys,
+# report paths and annotation contexts.
+STEP=shield-gate
+ISLUG=123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
+DIR=inspector-gate-reports/$STEP/$ISLUG
 
 # What the fake gate does: write its reports and hand-off file like the real one, exit
 # $GATE_EXIT. GATE_WRITES=0: exit before writing anything (usage/runtime errors).
 GATE_BODY='
+if [[ ${1:-} == --version ]]; then echo "inspector-gate ${GATE_VERSION:?}"; exit 0; fi
 code=${GATE_EXIT:-0}
 if [[ ${GATE_WRITES:-1} == 1 ]]; then
   dir=
@@ -31,19 +38,31 @@ AGENT_BODY='if [[ $1 == annotate ]]; then cat >"$BATS_TEST_TMPDIR/annotation.md"
 
 setup() {
   stub_setup
-  while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep "^${PREFIX}_" || true)
-  export GATE_DIGEST=$DIGEST GATE_URI=$URI GATE_EXIT=0 GATE_WRITES=1
-  export INSPECTOR_GATE_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
+  while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep "^BUILDKITE_PLUGIN_" || true)
+  export GATE_DIGEST=$DIGEST GATE_URI=$URI GATE_EXIT=0 GATE_WRITES=1 GATE_VERSION=$CARGO_VERSION
+  export INSPECTOR_GATE_CACHE_DIR="$BATS_TEST_TMPDIR/cache" INSPECTOR_GATE_TEST_MODE=1
   unset INSPECTOR_GATE_CHECKSUMS_FILE INSPECTOR_GATE_RELEASE_BASE_URL
   stub buildkite-agent "$AGENT_BODY"
+  export BUILDKITE_LABEL=":shield: gate"
+  unset BUILDKITE_STEP_KEY BUILDKITE_STEP_ID
   cd "$BATS_TEST_TMPDIR"
+}
+
+# The meta-data calls of a gate run on $IMAGE that wrote its hand-off file.
+meta_calls() {
+  printf '%s\n' \
+    "buildkite-agent meta-data set inspector-gate:$STEP:verdict $1" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:digest $DIGEST" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:image-uri $URI" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:$ISLUG:image-uri $URI" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:$ISLUG:digest $DIGEST"
 }
 
 gate_on_path() {
   stub inspector-gate "$GATE_BODY"
 }
 
-context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
+context=inspector-gate-$STEP-$ISLUG
 
 @test "pass: runs the gate, annotates success, sets meta-data, uploads the reports, exits 0" {
   gate_on_path
@@ -53,12 +72,11 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 0 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=inspector-gate-reports" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" \
     "buildkite-agent annotate --style success --context $context" \
-    "buildkite-agent meta-data set inspector-gate-verdict pass" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
-    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+    "$(meta_calls pass)" \
+    "buildkite-agent artifact upload $DIR/\\*"
   [ "$(cat "$BATS_TEST_TMPDIR/annotation.md")" = "## inspector-gate: pass" ]
 }
 
@@ -88,11 +106,11 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
   run "$HOOK"
 
   [ "$status" -eq 0 ]
+  # Two images, one URI in the hand-off: no per-image keys (nothing to pair them by).
   assert_calls \
+    "inspector-gate --version" \
     "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 -q -v --color=never --dry-run" \
-    "buildkite-agent meta-data set inspector-gate-verdict pass" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+    "$(meta_calls pass | head -n 3)"
 }
 
 @test "finding filters, wait tuning and the approval link map to their exact gate flags" {
@@ -106,10 +124,9 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 0 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --min-epss=0.25 --min-inspector-score=9 --exploit-available-only --poll-interval=15s --settle=1m --report-dir=inspector-gate-reports --approve=pipe/Approve/ManualApproval --report-url=https://ci.example/b\\?id=1\\&x=2" \
-    "buildkite-agent meta-data set inspector-gate-verdict pass" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --min-epss=0.25 --min-inspector-score=9 --exploit-available-only --poll-interval=15s --settle=1m --report-dir=$DIR --approve=pipe/Approve/ManualApproval --report-url=https://ci.example/b\\?id=1\\&x=2" \
+    "$(meta_calls pass)"
 }
 
 @test "exploit-available-only false adds no flag; not a boolean is a usage error" {
@@ -119,7 +136,7 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
   run "$HOOK"
 
   [ "$status" -eq 0 ]
-  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" "$STUB_LOG"
+  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=$DIR" "$STUB_LOG"
 
   : >"$STUB_LOG"
   export ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=maybe
@@ -138,12 +155,11 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 1 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
     "buildkite-agent annotate --style error --context $context" \
-    "buildkite-agent meta-data set inspector-gate-verdict fail" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
-    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+    "$(meta_calls fail)" \
+    "buildkite-agent artifact upload $DIR/\\*"
   [[ $output == *"^^^ +++"* ]]
 }
 
@@ -155,12 +171,11 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 3 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
     "buildkite-agent annotate --style warning --context $context" \
-    "buildkite-agent meta-data set inspector-gate-verdict inconclusive" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI" \
-    "buildkite-agent artifact upload inspector-gate-reports/\\*"
+    "$(meta_calls inconclusive)" \
+    "buildkite-agent artifact upload $DIR/\\*"
 }
 
 @test "runtime error before any report: error annotation from the exit code, exits 4" {
@@ -171,9 +186,10 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 4 ]
   assert_calls \
-    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
     "buildkite-agent annotate --style error --context $context" \
-    "buildkite-agent meta-data set inspector-gate-verdict error"
+    "buildkite-agent meta-data set inspector-gate:$STEP:verdict error"
   grep -q 'Exited with code 4 (error)' "$BATS_TEST_TMPDIR/annotation.md"
 }
 
@@ -184,7 +200,7 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
   run "$HOOK"
 
   [ "$status" -eq 0 ]
-  grep -qx 'buildkite-agent annotate --style success --context inspector-gate-repo-a-1-repo-b-sha256-abc' "$STUB_LOG"
+  grep -qx "buildkite-agent annotate --style success --context inspector-gate-$STEP-repo-a-1-repo-b-sha256-abc" "$STUB_LOG"
 }
 
 @test "the hand-off file is read literally, never sourced" {
@@ -196,7 +212,7 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 
   [ "$status" -eq 0 ]
   [ ! -e pwned ]
-  grep -qxF 'buildkite-agent meta-data set inspector-gate-digest \$\(touch\ pwned\)' "$STUB_LOG"
+  grep -qxF "buildkite-agent meta-data set inspector-gate:$STEP:digest \\\$\\(touch\\ pwned\\)" "$STUB_LOG"
 }
 
 @test "a failing buildkite-agent does not change the gate's exit code" {
@@ -234,6 +250,7 @@ context=inspector-gate-123456789012.dkr.ecr.us-east-1.amazonaws.com-app-1.0
 # A fake release: the gate stub packed as the release asset for this agent, and its checksum.
 make_release() {
   local target asset
+  export GATE_VERSION=$VERSION
   case "$(uname -s)/$(uname -m)" in
     Linux/x86_64) target=x86_64-unknown-linux-musl ;;
     Linux/aarch64) target=aarch64-unknown-linux-musl ;;
@@ -246,6 +263,7 @@ make_release() {
   stub_write "$BATS_TEST_TMPDIR/pkg" inspector-gate "$GATE_BODY"
   tar -czf "$BATS_TEST_TMPDIR/release/$asset" -C "$BATS_TEST_TMPDIR/pkg" inspector-gate
   RELEASE_ASSET=$asset
+  RELEASE_TARGET=$target
   RELEASE_URL="https://github.com/inspector-gate/inspector-gate/releases/download/v$VERSION/$asset"
   printf '%s  %s\n' "$(sha256sum "$BATS_TEST_TMPDIR/release/$asset" | cut -d' ' -f1)" "$asset" \
     >"$BATS_TEST_TMPDIR/checksums.txt"
@@ -275,18 +293,64 @@ curl_call() {
   [ "$status" -eq 0 ]
   curl_call
   assert_calls \
-    "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
-    "inspector-gate gate --image=$IMAGE --report-dir=inspector-gate-reports" \
-    "buildkite-agent meta-data set inspector-gate-verdict pass" \
-    "buildkite-agent meta-data set inspector-gate-digest $DIGEST" \
-    "buildkite-agent meta-data set inspector-gate-image-uri $URI"
+    "curl --fail --silent --show-error --location --proto =https\\,http\\,file --proto-redir =https\\,http\\,file --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
+    "$(meta_calls pass)"
 
-  # Second run: from the cache, no download.
+  # Second run: from the cache, re-hashed, no download.
   : >"$STUB_LOG"
   run "$HOOK"
   [ "$status" -eq 0 ]
   [ "$(grep -c '^curl ' "$STUB_LOG")" -eq 0 ]
+  [[ $output == *"cached asset re-verified against its SHA-256 pin"* ]]
   grep -q '^inspector-gate gate ' "$STUB_LOG"
+}
+
+@test "a cached asset that no longer matches its pin is never run: downloaded again" {
+  make_release
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  printf 'x' >>"$INSPECTOR_GATE_CACHE_DIR/$VERSION/$RELEASE_TARGET/$RELEASE_ASSET"
+  : >"$STUB_LOG"
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [[ $output == *"cached $RELEASE_ASSET does not match its SHA-256 pin"* ]]
+  [ "$(grep -c '^curl ' "$STUB_LOG")" -eq 1 ]
+  [ "$(sha256sum "$INSPECTOR_GATE_CACHE_DIR/$VERSION/$RELEASE_TARGET/$RELEASE_ASSET" | cut -d' ' -f1)" = \
+    "$(cut -d' ' -f1 "$INSPECTOR_GATE_CHECKSUMS_FILE")" ]
+}
+
+@test "outside test mode a local checksums file is ignored" {
+  make_release
+  unset INSPECTOR_GATE_TEST_MODE
+  stub cargo 'exit 99'
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [[ $output == *"INSPECTOR_GATE_CHECKSUMS_FILE is ignored"* ]]
+  ! grep -q '^curl ' "$STUB_LOG"
+}
+
+@test "a plain-http release mirror is refused outside test mode" {
+  make_release
+  unset INSPECTOR_GATE_TEST_MODE
+  cp "$INSPECTOR_GATE_CHECKSUMS_FILE" "$BATS_TEST_TMPDIR/pins"
+  # The plugin's own checksums.txt decides now: give it the fake release's pin.
+  mkdir -p "$BATS_TEST_TMPDIR/plugin"
+  cp -r "$BATS_TEST_DIRNAME/../hooks" "$BATS_TEST_DIRNAME/../lib" "$BATS_TEST_TMPDIR/plugin/"
+  cp "$BATS_TEST_TMPDIR/pins" "$BATS_TEST_TMPDIR/plugin/checksums.txt"
+  export INSPECTOR_GATE_RELEASE_BASE_URL=http://mirror.example/releases ${PREFIX}_IMAGE=$IMAGE
+
+  run "$BATS_TEST_TMPDIR/plugin/hooks/command"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"INSPECTOR_GATE_RELEASE_BASE_URL must be an https:// URL"* ]]
+  ! grep -q '^curl ' "$STUB_LOG"
 }
 
 @test "checksum mismatch: refused with a +++ error, exit 4, nothing run" {
@@ -301,20 +365,98 @@ curl_call() {
   [[ $output == *"+++ :rotating_light: inspector-gate: checksum mismatch for $RELEASE_ASSET"* ]]
   curl_call
   assert_calls \
-    "curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
+    "curl --fail --silent --show-error --location --proto =https\\,http\\,file --proto-redir =https\\,http\\,file --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
   [ -z "$(ls -A "$INSPECTOR_GATE_CACHE_DIR" 2>/dev/null)" ]
 }
 
-@test "no pinned checksum: refused before any download, exit 2" {
+# A fake cargo: `cargo install ... --root DIR` "builds" the gate stub into DIR/bin.
+fake_cargo() {
+  stub cargo '
+root=
+while [[ $# -gt 0 ]]; do case $1 in --root) root=$2; shift 2 ;; *) shift ;; esac; done
+mkdir -p "$root/bin"
+cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
+}
+
+@test "no release pinned: built from the repository's source with cargo install --locked, then cached" {
+  make_release
+  : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
+  fake_cargo
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  local src
+  src=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+  sed -E "s#--root [^ ]*/source-build\.[A-Za-z0-9]+ #--root BUILD #" "$STUB_LOG" >"$STUB_LOG.norm"
+  mv "$STUB_LOG.norm" "$STUB_LOG"
+  assert_calls \
+    "cargo install --locked --path $src --root BUILD --bin inspector-gate" \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
+    "$(meta_calls pass)"
+  [[ $output == *"no release pinned: building inspector-gate from $src"* ]]
+  [[ $output == *"inspector-gate $CARGO_VERSION (built from source: $INSPECTOR_GATE_CACHE_DIR/source-"* ]]
+
+  # The next job finds the build in the cache: no cargo.
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  ! grep -q '^cargo ' "$STUB_LOG"
+  [[ $output == *"found in the source cache"* ]]
+}
+
+@test "no release pinned and no cargo on the agent: exit 2 with what to do" {
   make_release
   : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
   export ${PREFIX}_IMAGE=$IMAGE
+  if PATH=/usr/bin:/bin command -v cargo >/dev/null; then skip "cargo is installed system-wide"; fi
 
   run "$HOOK"
 
   [ "$status" -eq 2 ]
-  [[ $output == *"no SHA-256 pinned for $RELEASE_ASSET"* ]]
+  [[ $output == *"building it from source needs Rust (cargo) on the agent"* ]]
   assert_no_calls
+}
+
+@test "no release pinned and no source (a copy of the plugin directory alone): exit 2" {
+  make_release
+  : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
+  fake_cargo
+  mkdir -p "$BATS_TEST_TMPDIR/alone/plugin"
+  cp -r "$BATS_TEST_DIRNAME/../hooks" "$BATS_TEST_DIRNAME/../lib" "$BATS_TEST_TMPDIR/alone/plugin/"
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$BATS_TEST_TMPDIR/alone/plugin/hooks/command"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"pins no release"*"has no source next to it to build"* ]]
+  assert_no_calls
+}
+
+@test "on PATH: the version is checked; another major.minor is refused, exit 2" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_VERSION=99.0.0
+
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"inspector-gate 99.0.0 (from PATH) does not match this plugin's version $CARGO_VERSION"* ]]
+  assert_calls "inspector-gate --version"
+}
+
+@test "options are read under the name the agent gives the plugin (BUILDKITE_PLUGIN_NAME)" {
+  gate_on_path
+  # From a repository subdirectory or a vendored directory called buildkite.
+  export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
+  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
+  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
 }
 
 @test "download failure: exit 4 with the URL" {
@@ -330,6 +472,7 @@ curl_call() {
 
 @test "several images: the gate's shell-quoted values are unquoted, not evaluated" {
   stub inspector-gate '
+if [[ $1 == --version ]]; then echo "inspector-gate $GATE_VERSION"; exit 0; fi
 printf "%s\n" "IMAGE_DIGEST='"'"'sha256:aa sha256:bb'"'"'" "IMAGE_URI='"'"'r@sha256:aa it'"'"'\\'"'"''"'"'s'"'"'" "GATE_VERDICT=pass" \
   >"$INSPECTOR_GATE_CODEBUILD_ENV_FILE"'
   export ${PREFIX}_IMAGE_0=repo/a:1 ${PREFIX}_IMAGE_1=repo/b:1 ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
@@ -338,10 +481,15 @@ printf "%s\n" "IMAGE_DIGEST='"'"'sha256:aa sha256:bb'"'"'" "IMAGE_URI='"'"'r@sha
 
   [ "$status" -eq 0 ]
   assert_calls \
-    "inspector-gate gate --image=repo/a:1 --image=repo/b:1 --report-dir=inspector-gate-reports" \
-    "buildkite-agent meta-data set inspector-gate-verdict pass" \
-    "buildkite-agent meta-data set inspector-gate-digest sha256:aa\\ sha256:bb" \
-    "buildkite-agent meta-data set inspector-gate-image-uri r@sha256:aa\\ it\\'s"
+    "inspector-gate --version" \
+    "inspector-gate gate --image=repo/a:1 --image=repo/b:1 --report-dir=inspector-gate-reports/$STEP/repo-a-1-repo-b-1" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:verdict pass" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:digest sha256:aa\\ sha256:bb" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:image-uri r@sha256:aa\\ it\\'s" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:repo-a-1:image-uri r@sha256:aa" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:repo-a-1:digest sha256:aa" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:repo-b-1:image-uri it\\'s" \
+    "buildkite-agent meta-data set inspector-gate:$STEP:repo-b-1:digest sha256:bb"
 }
 
 @test "pass without a summary (dry run): a short success annotation" {
@@ -353,4 +501,127 @@ printf "%s\n" "IMAGE_DIGEST='"'"'sha256:aa sha256:bb'"'"'" "IMAGE_URI='"'"'r@sha
   [ "$status" -eq 0 ]
   grep -q 'Passed (no summary was written' "$BATS_TEST_TMPDIR/annotation.md"
   grep -qx "buildkite-agent annotate --style success --context $context" "$STUB_LOG"
+}
+
+@test "meta-data keys are namespaced by step: two gate steps in one build never overwrite each other" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  export BUILDKITE_STEP_KEY=gate-web
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  export BUILDKITE_STEP_KEY= BUILDKITE_LABEL=":shield: gate the worker"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+
+  grep -qx "buildkite-agent meta-data set inspector-gate:gate-web:verdict pass" "$STUB_LOG"
+  grep -qx "buildkite-agent meta-data set inspector-gate:gate-web:$ISLUG:image-uri $URI" "$STUB_LOG"
+  grep -qx "buildkite-agent meta-data set inspector-gate:shield-gate-the-worker:verdict pass" "$STUB_LOG"
+  # Every key names its step.
+  ! grep -E '^buildkite-agent meta-data set inspector-gate[^:]' "$STUB_LOG"
+  [[ $output == *"meta-data inspector-gate:shield-gate-the-worker:image-uri=$URI"* ]]
+}
+
+@test "the hand-off file is uploaded with the reports" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qxF "buildkite-agent artifact upload $DIR/\\*" "$STUB_LOG"
+  grep -qx "IMAGE_URI=$URI" "$DIR/inspector-gate.env"
+  grep -qx "GATE_VERDICT=pass" "$DIR/inspector-gate.env"
+}
+
+@test "exit 2/3/4: the gate's error line is in the annotation" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE GATE_EXIT=4 GATE_WRITES=0
+  stub inspector-gate '
+if [[ $1 == --version ]]; then echo "inspector-gate $GATE_VERSION"; exit 0; fi
+echo "waiting for the scan" >&2
+echo "error: ECR denied ecr:BatchGetImage on app (add it to the role)" >&2
+exit 4'
+
+  run "$HOOK"
+
+  [ "$status" -eq 4 ]
+  grep -qF '**inspector-gate exited with 4 (error):** `ECR denied ecr:BatchGetImage on app (add it to the role)`' \
+    "$BATS_TEST_TMPDIR/annotation.md"
+  [[ $output == *"error: ECR denied"* ]] # still in the log, live
+}
+
+@test "inconclusive with a summary: the cause line first, then the summary" {
+  stub inspector-gate '
+if [[ $1 == --version ]]; then echo "inspector-gate $GATE_VERSION"; exit 0; fi
+for arg in "$@"; do case $arg in --report-dir=*) dir=${arg#--report-dir=} ;; esac; done
+mkdir -p "$dir"; echo "## inspector-gate: inconclusive" >"$dir/summary.md"
+echo "error: the scan of sha256:aa did not finish within 30m" >&2
+exit 3'
+  export ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
+  [ "$status" -eq 3 ]
+  [ "$(head -n 1 "$BATS_TEST_TMPDIR/annotation.md")" = '**inspector-gate exited with 3 (inconclusive):** `the scan of sha256:aa did not finish within 30m`' ]
+  grep -qx '## inspector-gate: inconclusive' "$BATS_TEST_TMPDIR/annotation.md"
+}
+
+@test "default report dirs: one per step and image set, emptied first; a chosen one is left alone" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false
+  mkdir -p "$DIR" && echo stale >"$DIR/stale.txt"
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [ ! -e "$DIR/stale.txt" ]
+  export ${PREFIX}_IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2
+  run "$HOOK"
+  [ -f "$DIR/summary.md" ] # the first run's reports survive the second
+  [ -f "inspector-gate-reports/$STEP/123456789012.dkr.ecr.us-east-1.amazonaws.com-worker-2/summary.md" ]
+
+  mkdir -p mine && echo keep >mine/keep.txt
+  export ${PREFIX}_REPORT_DIR=mine
+  run "$HOOK"
+  [ -f mine/keep.txt ]
+}
+
+@test "credentials in a registry URL are not logged; the gate still gets them" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_REGISTRY_URL=https://ci-user:s3cr3t@registry.example:5000
+  export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [[ $output == *"--registry-url=https://registry.example:5000"* ]]
+  [[ $output != *s3cr3t* ]]
+  grep -qF -- "--registry-url=https://ci-user:s3cr3t@registry.example:5000" "$STUB_LOG"
+}
+
+@test "the real binary: a dry run passes; an image without tag is exit 2 with its error in the annotation" {
+  [[ -x ${INSPECTOR_GATE_REAL_BIN:-} ]] || {
+    echo "set INSPECTOR_GATE_REAL_BIN to a built inspector-gate (tests/integrations.sh does)" >&2
+    return 1
+  }
+  ln -s "$INSPECTOR_GATE_REAL_BIN" "$STUB_BIN/inspector-gate"
+  export AWS_ACCESS_KEY_ID=AKIDTESTTESTTESTTEST AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH ${PREFIX}_DRY_RUN=true
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [[ $output == *"inspector-gate $CARGO_VERSION (from PATH: "* ]]
+  grep -qx "buildkite-agent annotate --style success --context $context" "$STUB_LOG"
+  grep -qx "buildkite-agent meta-data set inspector-gate:$STEP:verdict pass" "$STUB_LOG"
+
+  : >"$STUB_LOG"
+  export ${PREFIX}_IMAGE=123456789012.dkr.ecr.us-east-1.amazonaws.com/app
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  grep -q '^\*\*inspector-gate exited with 2 (error):\*\* `bad image reference' "$BATS_TEST_TMPDIR/annotation.md"
+  grep -qx "buildkite-agent meta-data set inspector-gate:$STEP:verdict error" "$STUB_LOG"
 }

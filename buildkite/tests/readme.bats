@@ -61,3 +61,33 @@ assert not missing, missing
 PY
   [ "$status" -eq 0 ]
 }
+
+@test "the schema requires image and ties pipeline-execution-id and report-url to approve" {
+  run "$PYTHON" - "$PLUGIN_DIR" <<'PY'
+import os, sys, yaml
+sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
+from check_readme import validate
+schema = yaml.safe_load(open(os.path.join(sys.argv[1], "plugin.yml")))["configuration"]
+img = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"
+cases = [
+    ({"image": img}, []),
+    ({"push-from": "docker-archive:x.tar"}, ["missing required 'image'"]),
+    ({"fail-on": "HIGH"}, ["missing required 'image'"]),
+    ({"image": img, "report-url": "https://ci/b/1"}, ["'report-url' needs 'approve'"]),
+    ({"image": img, "pipeline-execution-id": "e-1"}, ["'pipeline-execution-id' needs 'approve'"]),
+    ({"image": img, "approve": "p/s/a", "pipeline-execution-id": "e-1", "report-url": "https://ci/b/1"}, []),
+]
+bad = []
+for config, expected in cases:
+    errors = validate(config, schema)
+    for e in expected:
+        if not any(e in x for x in errors):
+            bad.append(f"{config}: expected {e!r}, got {errors}")
+    if not expected and errors:
+        bad.append(f"{config}: unexpected {errors}")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+}

@@ -1,13 +1,18 @@
-"""Check codebuild/pipeline.yaml against the buildspecs and the gate's IAM contract.
+"""Check codebuild/pipeline.yaml: the gate's IAM contract, the separation that keeps the commit
+being gated from approving itself, deletability, and consistency with buildspec.yml.
 
-- InspectorGatePolicy grants exactly the actions inspector-gate calls (no more, no fewer);
-- the CodeBuild projects' buildspec paths exist;
-- the approval the gate answers (buildspec-approve.yml: "$PIPELINE/Approve/ManualApproval") is
-  the template's Approve stage's Manual approval action, and PutApprovalResult is scoped to it;
-- every #{BuildVariables.X} the pipeline uses is exported by buildspec.yml, and the variables
-  the ApprovalGate action passes are the ones buildspec-approve.yml reads;
-- the ECS deploy reads a file buildspec.yml puts in its artifacts;
-- the inspector-gate version is the same in the template and both buildspecs.
+- the three gate policies together grant exactly the actions inspector-gate calls; PutApprovalResult
+  is scoped to the Approve/ManualApproval action the approval buildspec answers;
+- BuildRole (runs the commit's own buildspec) can push but has no codepipeline action at all;
+  ApprovalRole can approve but has no push action and cannot write artifacts;
+- the approval project's buildspec is inline (not a path into the gated source), gates the
+  BuildOutput artifact (what the Deploy stage deploys) and both projects set
+  INSPECTOR_GATE_POLICY_FLOOR to the stack's SSM parameter, which both roles may only read;
+- both buildspecs install inspector-gate with the same commands;
+- buildspec.yml tags commit + build number (Retry with IMMUTABLE tags);
+- report groups delete their reports, the repository is emptied on delete;
+- every #{BuildVariables.X} the pipeline uses is exported by buildspec.yml; the ECS deploy reads
+  a file buildspec.yml puts in its artifacts; versions agree.
 
 usage: check_pipeline.py REPO_ROOT
 """
@@ -19,32 +24,19 @@ import sys
 
 import yaml
 
-GATE_ACTIONS = {
-    "ecr:GetAuthorizationToken", "ecr:BatchGetImage",
-    "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-    "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:GetRegistryScanningConfiguration",
-    "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings",
-    "inspector2:ListCoverage", "inspector2:ListFindings", "codepipeline:GetPipelineState",
-    "codepipeline:ListActionExecutions", "codepipeline:GetPipelineExecution",
-    "codepipeline:PutApprovalResult",
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from render_buildspec import CfnLoader  # noqa: E402
 
-
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"!" + suffix: value}
-
-
-CfnLoader.add_multi_constructor("!", _tag)
+READ = {"ecr:BatchGetImage", "ecr:GetRegistryScanningConfiguration",
+        "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings",
+        "inspector2:ListCoverage", "inspector2:ListFindings"}
+PUSH = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
+APPROVE = {"codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
+           "codepipeline:GetPipelineExecution", "codepipeline:PutApprovalResult"}
+GATE_ACTIONS = READ | PUSH | APPROVE
+# Reading the policy floor is the stack's addition, not a gate API call.
+FLOOR = {"ssm:GetParameter"}
 
 
 def text(value):
@@ -54,6 +46,32 @@ def text(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def statements(policy_document):
+    for st in policy_document["Statement"]:
+        actions = st["Action"]
+        yield st, set([actions] if isinstance(actions, str) else actions)
+
+
+def role_actions(resources, role):
+    """Every action a role gets, from its managed policies (by !Ref) and inline policies."""
+    props = resources[role]["Properties"]
+    out = {}
+    for ref in props.get("ManagedPolicyArns", []):
+        name = ref["!Ref"]
+        for st, actions in statements(resources[name]["Properties"]["PolicyDocument"]):
+            for a in actions:
+                out.setdefault(a, []).append(text(st["Resource"]))
+    for pol in props.get("Policies", []):
+        for st, actions in statements(pol["PolicyDocument"]):
+            for a in actions:
+                out.setdefault(a, []).append(text(st["Resource"]))
+    return out
+
+
+def install_commands(spec):
+    return spec["phases"]["install"]["commands"]
+
+
 def main():
     root = sys.argv[1]
     cb = os.path.join(root, "codebuild")
@@ -61,71 +79,119 @@ def main():
         template = yaml.load(fh, Loader=CfnLoader)
     with open(os.path.join(cb, "buildspec.yml"), encoding="utf-8") as fh:
         build = yaml.safe_load(fh)
-    with open(os.path.join(cb, "buildspec-approve.yml"), encoding="utf-8") as fh:
-        approve_text = fh.read()
-    approve = yaml.safe_load(approve_text)
     resources = template["Resources"]
     problems = []
 
-    # IAM: exactly the gate's actions.
+    # The gate's actions, exactly, across the three policies.
     granted = set()
-    for statement in resources["InspectorGatePolicy"]["Properties"]["PolicyDocument"]["Statement"]:
-        actions = statement["Action"]
-        granted |= set([actions] if isinstance(actions, str) else actions)
+    for name in ("GateReadPolicy", "GatePushPolicy", "GateApprovePolicy"):
+        for _, actions in statements(resources[name]["Properties"]["PolicyDocument"]):
+            granted |= actions
     for action in sorted(GATE_ACTIONS - granted):
-        problems.append(f"InspectorGatePolicy lacks {action}")
-    for action in sorted(granted - GATE_ACTIONS):
-        problems.append(f"InspectorGatePolicy grants {action}, which the gate does not call")
+        problems.append(f"the gate policies lack {action}")
+    for action in sorted(granted - GATE_ACTIONS - FLOOR):
+        problems.append(f"the gate policies grant {action}, which the gate does not call")
 
-    # Buildspec paths.
-    for name, res in resources.items():
-        if res["Type"] == "AWS::CodeBuild::Project":
-            spec = res["Properties"]["Source"].get("BuildSpec")
-            if not spec or not os.path.isfile(os.path.join(root, spec)):
-                problems.append(f"{name}: BuildSpec {spec!r} is not a file in the repository")
+    # Separation of duties.
+    projects = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CodeBuild::Project"}
+    build_role = projects["BuildProject"]["ServiceRole"]["!GetAtt"].split(".")[0]
+    approval_role = projects["ApprovalGateProject"]["ServiceRole"]["!GetAtt"].split(".")[0]
+    if build_role == approval_role:
+        problems.append("the build and approval projects share a role")
+    b_actions = role_actions(resources, build_role)
+    a_actions = role_actions(resources, approval_role)
+    for action in sorted(a for a in b_actions if a.startswith("codepipeline:")):
+        problems.append(f"{build_role} (runs the gated commit's buildspec) may call {action}")
+    for action in sorted(PUSH & set(a_actions)):
+        problems.append(f"{approval_role} may push ({action})")
+    for action in ("s3:PutObject", "s3:DeleteObject", "ssm:PutParameter"):
+        if action in a_actions:
+            problems.append(f"{approval_role} may call {action}")
+    for role, actions in ((build_role, b_actions), (approval_role, a_actions)):
+        for action in sorted(READ - set(actions)):
+            problems.append(f"{role} cannot read the scan ({action})")
+        if any(a.startswith("ssm:") and a != "ssm:GetParameter" for a in actions):
+            problems.append(f"{role} may change SSM parameters")
+    for action in sorted(PUSH - set(b_actions)):
+        problems.append(f"{build_role} cannot push ({action})")
+    for action in sorted(APPROVE - set(a_actions)):
+        problems.append(f"{approval_role} cannot approve ({action})")
+    scoped = a_actions.get("codepipeline:PutApprovalResult", [])
+    if scoped != ["arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${PipelineName}/Approve/ManualApproval"]:
+        problems.append(f"PutApprovalResult is not scoped to this pipeline's Approve/ManualApproval: {scoped}")
+    floor_arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/inspector-gate/${AWS::StackName}/policy-floor"
+    for role, actions in ((build_role, b_actions), (approval_role, a_actions)):
+        if actions.get("ssm:GetParameter") != [floor_arn]:
+            problems.append(f"{role} does not read exactly the policy floor parameter")
+
+    # The approval project: inline buildspec, the deploy artifact, the floor.
+    approval = projects["ApprovalGateProject"]
+    inline = approval["Source"].get("BuildSpec", "")
+    if "\n" not in inline or "version: 0.2" not in inline:
+        problems.append("the approval buildspec is not inline in the template")
+        approve_spec = {}
+    else:
+        approve_spec = yaml.safe_load(inline)
+    if os.path.isfile(os.path.join(root, projects["BuildProject"]["Source"]["BuildSpec"])) is False:
+        problems.append("BuildProject's buildspec is not a file in the repository")
+    floor_param = resources["PolicyFloorParameter"]["Properties"]["Name"]
+    for name, props in projects.items():
+        env = {v["Name"]: v["Value"] for v in props["Environment"]["EnvironmentVariables"]}
+        if text(env.get("INSPECTOR_GATE_POLICY_FLOOR", "")) != "ssm:" + text(floor_param):
+            problems.append(f"{name} does not set INSPECTOR_GATE_POLICY_FLOOR to the stack's SSM parameter")
+    if approve_spec and install_commands(approve_spec) != install_commands(build):
+        problems.append("the approval buildspec installs inspector-gate differently from buildspec.yml")
+    if approve_spec and "${CODEBUILD_SRC_DIR}/imagedefinitions.json" not in inline:
+        problems.append("the approval buildspec does not gate the deploy's imagedefinitions.json")
 
     stages = {s["Name"]: s for s in resources["Pipeline"]["Properties"]["Stages"]}
-    m = re.search(r'--approve "\$PIPELINE/([^/"]+)/([^/"]+)"', approve_text)
+    m = re.search(r'--approve "\$PIPELINE/([^/"]+)/([^/"]+)"', inline)
     if not m:
-        problems.append("buildspec-approve.yml: no --approve \"$PIPELINE/STAGE/ACTION\"")
+        problems.append("approval buildspec: no --approve \"$PIPELINE/STAGE/ACTION\"")
     else:
         stage, action = m.groups()
         actions = {a["Name"]: a for a in stages.get(stage, {}).get("Actions", [])}
         kind = actions.get(action, {}).get("ActionTypeId", {})
         if (kind.get("Category"), kind.get("Provider")) != ("Approval", "Manual"):
             problems.append(f"pipeline has no Manual approval action {stage}/{action}")
-        scoped = [s for s in resources["InspectorGatePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-                  if "codepipeline:PutApprovalResult" in s["Action"]]
-        if not scoped or not text(scoped[0]["Resource"]).endswith(f"/{stage}/{action}"):
+        if not scoped or not scoped[0].endswith(f"/{stage}/{action}"):
             problems.append(f"PutApprovalResult is not scoped to {stage}/{action}")
-
-    # Variables.
-    exported = set(build["env"]["exported-variables"])
-    namespaces = {a.get("Namespace"): a["Name"] for s in stages.values() for a in s["Actions"]}
-    build_ns = [ns for ns, name in namespaces.items() if name == "BuildAndGate"]
-    if build_ns != ["BuildVariables"]:
-        problems.append("the BuildAndGate action's namespace must be BuildVariables")
-    used = set(re.findall(r"#\{BuildVariables\.([A-Za-z0-9_]+)\}", json.dumps(template)))
-    for var in sorted(used - exported):
-        problems.append(f"pipeline uses #{{BuildVariables.{var}}} but buildspec.yml does not export it")
     gate_action = next(a for a in stages["Approve"]["Actions"] if a["Name"] == "ApprovalGate")
+    deploy = stages["Deploy"]["Actions"][0]
+    if [i["Name"] for i in gate_action["InputArtifacts"]] != [i["Name"] for i in deploy["InputArtifacts"]]:
+        problems.append("ApprovalGate does not read the artifact the Deploy stage deploys")
     passed = {v["name"] for v in json.loads(gate_action["Configuration"]["EnvironmentVariables"])}
     for var in ("IMAGE_URI", "PIPELINE_EXECUTION_ID"):
         if var not in passed:
             problems.append(f"ApprovalGate does not pass {var}")
-        if f"${var}" not in approve_text and f"${{{var}}}" not in approve_text:
-            problems.append(f"buildspec-approve.yml does not read {var}")
+        if f"${var}" not in inline and f"${{{var}" not in inline:
+            problems.append(f"the approval buildspec does not read {var}")
 
-    # Deploy input.
-    deploy = stages["Deploy"]["Actions"][0]["Configuration"]["FileName"]
-    if deploy not in build["artifacts"]["files"]:
-        problems.append(f"ECS deploy reads {deploy}, which buildspec.yml does not put in its artifacts")
+    # Retry-safe tags, deletable stack.
+    tag_cmd = next((c for c in build["phases"]["pre_build"]["commands"] if c.startswith("IMAGE_TAG=")), "")
+    if "CODEBUILD_BUILD_NUMBER" not in tag_cmd or "CODEBUILD_RESOLVED_SOURCE_VERSION" not in tag_cmd:
+        problems.append(f"buildspec.yml's IMAGE_TAG is not commit + build number: {tag_cmd}")
+    for name, res in resources.items():
+        if res["Type"] == "AWS::CodeBuild::ReportGroup" and res["Properties"].get("DeleteReports") is not True:
+            problems.append(f"{name}: DeleteReports is not true (the stack could not be deleted)")
+        if res["Type"] == "AWS::ECR::Repository" and res["Properties"].get("EmptyOnDelete") is not True:
+            problems.append(f"{name}: EmptyOnDelete is not true (the stack could not be deleted)")
 
-    # Versions.
+    # Variables and the deploy file.
+    exported = set(build["env"]["exported-variables"])
+    namespaces = {a.get("Namespace"): a["Name"] for s in stages.values() for a in s["Actions"]}
+    if [ns for ns, name in namespaces.items() if name == "BuildAndGate"] != ["BuildVariables"]:
+        problems.append("the BuildAndGate action's namespace must be BuildVariables")
+    used = set(re.findall(r"#\{BuildVariables\.([A-Za-z0-9_]+)\}", json.dumps(template)))
+    for var in sorted(used - exported):
+        problems.append(f"pipeline uses #{{BuildVariables.{var}}} but buildspec.yml does not export it")
+    filename = deploy["Configuration"]["FileName"]
+    if filename not in build["artifacts"]["files"]:
+        problems.append(f"ECS deploy reads {filename}, which buildspec.yml does not put in its artifacts")
+
     versions = {
         "pipeline.yaml InspectorGateVersion": str(template["Parameters"]["InspectorGateVersion"]["Default"]),
         "buildspec.yml": str(build["env"]["variables"]["INSPECTOR_GATE_VERSION"]),
-        "buildspec-approve.yml": str(approve["env"]["variables"]["INSPECTOR_GATE_VERSION"]),
     }
     if len(set(versions.values())) != 1:
         problems.append(f"inspector-gate versions differ: {versions}")

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs codebuild/buildspec.yml and codebuild/buildspec-approve.yml here, the way CodeBuild runs
-# them (render_buildspec.py), with a stubbed CodeBuild environment (CODEBUILD_* variables), a
-# stubbed docker and curl, and a file-served release whose inspector-gate checks every argument
-# against the CLI contract (PRODUCT.md) and records it. With INSPECTOR_GATE_REAL_BIN set to a
-# built binary, that binary must also accept the exact same arguments with --dry-run, so the
-# buildspecs cannot drift from the real CLI. Also checks pipeline.yaml against the buildspecs.
+# Runs codebuild/buildspec.yml and the approval buildspec inline in codebuild/pipeline.yaml here,
+# the way CodeBuild runs them (render_buildspec.py; the approval with its project's environment
+# as CloudFormation sets it), with a stubbed CodeBuild environment (CODEBUILD_* variables),
+# stubbed docker, curl, git and cargo, and a file-served release whose inspector-gate records
+# every call and first hands the very same arguments (plus --dry-run) to the real binary,
+# INSPECTOR_GATE_REAL_BIN: an argument the real CLI rejects fails the build, so the buildspecs
+# cannot drift from the CLI (a renamed flag fails here). Also checks pipeline.yaml against the
+# buildspecs.
 #
-# usage: codebuild/tests/test-buildspecs.sh   (one line per case, then "N passed, M failed")
+# usage: INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate codebuild/tests/test-buildspecs.sh
+#        (one line per case, then "codebuild: N passed, M failed")
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,6 +19,13 @@ python=${PYTHON:-}
 if [[ -z $python ]]; then
   if [[ -x $root/.venv/bin/python ]]; then python=$root/.venv/bin/python; else python=python3; fi
 fi
+
+if [[ -z ${INSPECTOR_GATE_REAL_BIN:-} || ! -x ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
+  echo "codebuild: INSPECTOR_GATE_REAL_BIN must name a built inspector-gate (cargo build)" >&2
+  exit 1
+fi
+INSPECTOR_GATE_REAL_BIN=$(cd "$(dirname "$INSPECTOR_GATE_REAL_BIN")" && pwd)/$(basename "$INSPECTOR_GATE_REAL_BIN")
+export INSPECTOR_GATE_REAL_BIN
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,16 +46,16 @@ cat >"$work/pkg/inspector-gate" <<'GATE'
 set -euo pipefail
 printf '%q ' "$@" | sed 's/ $//' >>"$GATE_LOG"
 echo >>"$GATE_LOG"
-if [[ ${1:-} == --version ]]; then
-  if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then exec "$INSPECTOR_GATE_REAL_BIN" --version; fi
-  echo "inspector-gate 0.0.0-stub"
-  exit 0
-fi
+if [[ ${1:-} == --version ]]; then exec "$INSPECTOR_GATE_REAL_BIN" --version; fi
 [[ ${1:-} == gate ]] || { echo "stub: expected the gate command, got '${1:-}'" >&2; exit 2; }
-if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
-  "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >&2 ||
-    { echo "stub: the real inspector-gate rejects these arguments (--dry-run exit $?)" >&2; exit 2; }
+if [[ ${2:-} == --help ]]; then
+  # STUB_HELP=no-floor plays an inspector-gate that predates --policy-floor.
+  if [[ ${STUB_HELP:-} == no-floor ]]; then echo "Usage: inspector-gate gate [OPTIONS]"; exit 0; fi
+  exec "$INSPECTOR_GATE_REAL_BIN" gate --help
 fi
+{ echo "cwd=$PWD"; [[ -e .inspector-gate.toml ]] && echo "policy file in cwd"; } >>"$GATE_LOG.cwd"
+env -u CODEBUILD_BUILD_ID -u INSPECTOR_GATE_CODEBUILD_ENV_FILE "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >&2 ||
+  { echo "stub: the real inspector-gate rejects these arguments (--dry-run exit $?)" >&2; exit 2; }
 shift
 declare -A value
 images=0
@@ -103,6 +113,17 @@ good_sha=$(sha256sum "$work/release/$asset" | cut -d' ' -f1)
 
 # --- stubs for the build environment ------------------------------------------------------------
 mkdir -p "$work/stubs"
+# aws: only `aws ssm get-parameter` of the stack's policy floor (AWS_STUB_FAIL=1: access denied).
+cat >"$work/stubs/aws" <<'AWS'
+#!/usr/bin/env bash
+echo "aws $*" >>"$STUB_LOG"
+[[ ${AWS_STUB_FAIL:-} != 1 ]] || { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
+[[ "$*" == "ssm get-parameter --name /inspector-gate/teststack/policy-floor --query Parameter.Value --output text" ]] ||
+  { echo "aws stub: unexpected call" >&2; exit 255; }
+echo 'fail-on = "HIGH"'
+AWS
+chmod +x "$work/stubs/aws"
+mkdir -p "$work/stubs"
 cat >"$work/stubs/curl" <<CURL
 #!/usr/bin/env bash
 out= url=
@@ -121,7 +142,30 @@ if [[ $1 == save ]]; then
   echo fake-image >"$3"
 fi
 DOCKER
-chmod +x "$work/stubs/curl" "$work/stubs/docker"
+# git and cargo for source builds: the "repository" is the fake release's stub.
+cat >"$work/stubs/git" <<GIT
+#!/usr/bin/env bash
+dir=.
+if [[ \$1 == -C ]]; then dir=\$2; shift 2; fi
+case \$1 in
+  init) mkdir -p "\$dir" ;;
+  fetch) echo "git fetch \${*: -2}" >>"\$STUB_LOG" ;;
+  checkout) cp "$work/pkg/inspector-gate" "\$dir/stub-gate" ;;
+  rev-parse) echo 3f786850e387550fdab836ed7e6dc881de23001b ;;
+  *) echo "git stub: unexpected \$*" >&2; exit 1 ;;
+esac
+GIT
+cat >"$work/stubs/cargo" <<'CARGO'
+#!/usr/bin/env bash
+echo "cargo $*" >>"$STUB_LOG"
+root= path=
+while [[ $# -gt 0 ]]; do
+  case $1 in --root) root=$2; shift 2 ;; --path) path=$2; shift 2 ;; *) shift ;; esac
+done
+mkdir -p "$root/bin"
+cp "$path/stub-gate" "$root/bin/inspector-gate"
+CARGO
+chmod +x "$work/stubs/curl" "$work/stubs/docker" "$work/stubs/git" "$work/stubs/cargo"
 
 passed=0
 failed=0
@@ -148,20 +192,38 @@ check() {
   fi
 }
 
-# run_buildspec FILE — run a buildspec in a fresh source dir; sets $status, $src, $out, $exports.
+# run_buildspec FILE|PROJECT [SETUP] — run a buildspec file, or a project's buildspec inline in
+# pipeline.yaml (with that project's environment as CloudFormation sets it), in a fresh source
+# dir where SETUP (a function) may put the input artifact; sets $status, $src, $out, $exports.
 run_buildspec() {
   src=$(mktemp -d "$work/src.XXXXXX")
   out="$src.log"
   exports="$src.exports"
   mkdir -p "$src.bin"
-  "$python" "$here/render_buildspec.py" "$1" >"$src.sh"
+  : >"$src.project-env"
+  local rendered=0
+  if [[ -f $1 ]]; then
+    "$python" "$here/render_buildspec.py" "$1" >"$src.sh" || rendered=$?
+  else
+    "$python" "$here/render_buildspec.py" --template "$codebuild/pipeline.yaml" "$1" >"$src.sh" || rendered=$?
+    "$python" "$here/render_buildspec.py" --project-env "$codebuild/pipeline.yaml" "$1" >"$src.project-env" || rendered=$?
+  fi
+  # A buildspec that cannot be rendered is a failed build, never an empty successful one.
+  if [[ $rendered -ne 0 ]]; then echo 'echo "render_buildspec.py failed"; exit 97' >"$src.sh"; fi
+  if [[ -n ${2:-} ]]; then (cd "$src" && "$2"); fi
   status=0
   (
     cd "$src"
+    # The project's environment (CloudFormation's values), then the test's overrides.
+    while IFS= read -r line; do
+      name=${line%%=*}
+      # shellcheck disable=SC2163 # exports NAME=VALUE as written in the line
+      [[ -n ${!name+set} ]] || export "$line"
+    done <"$src.project-env"
     export PATH="$work/stubs:$src.bin:$PATH"
     export STUB_LOG="$src.calls" GATE_LOG="$src.gate"
     export BUILDSPEC_EXPORTS="$exports" BUILDSPEC_FAILED_PHASE="$src.failed"
-    export INSPECTOR_GATE_INSTALL_DIR="$src.bin"
+    export INSPECTOR_GATE_INSTALL_DIR="$src.bin" INSPECTOR_GATE_CACHE_DIR="$work/build-cache"
     export INSPECTOR_GATE_RELEASE_BASE_URL="$release_base"
     export CODEBUILD_BUILD_ID="container-build-deploy-build:0f6f8a3c-1111-2222-3333-444455556666"
     export CODEBUILD_BUILD_ARN="arn:aws:codebuild:us-east-1:123456789012:build/$CODEBUILD_BUILD_ID"
@@ -171,7 +233,7 @@ run_buildspec() {
     export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=not-a-secret AWS_EC2_METADATA_DISABLED=true
     bash "$src.sh"
   ) >"$out" 2>&1 || status=$?
-  touch "$src.gate" "$src.calls" "$exports"
+  touch "$src.gate" "$src.gate.cwd" "$src.calls" "$exports"
 }
 
 build_env() {
@@ -188,10 +250,10 @@ test_build_pass() {
   run_buildspec "$codebuild/buildspec.yml"
   expect_eq "$status" 0 "build status"
   expect_eq "$(cat "$src.gate")" "--version
-gate --push-from docker-archive:image.tar --image $repo:9fceb02d0ae5 --report-dir inspector-gate-reports --image-definitions imagedefinitions.json --container-name app --image-detail imageDetail.json" "inspector-gate calls"
+gate --push-from docker-archive:image.tar --image $repo:9fceb02d0ae5-7 --report-dir inspector-gate-reports --image-definitions imagedefinitions.json --container-name app --image-detail imageDetail.json" "inspector-gate calls"
   expect_eq "$(cat "$src.calls")" "curl $release_base/v$version/$asset
-docker build --tag app:9fceb02d0ae5 .
-docker save --output image.tar app:9fceb02d0ae5" "docker and curl calls"
+docker build --tag app:9fceb02d0ae5-7 .
+docker save --output image.tar app:9fceb02d0ae5-7" "docker and curl calls"
   expect_eq "$(cat "$exports")" "IMAGE_DIGEST=$digest
 IMAGE_URI=$repo@$digest
 GATE_VERDICT=pass" "exported variables"
@@ -233,30 +295,136 @@ test_checksum_mismatch_refused() {
   grep -q 'FAILED' "$out" || fail "no sha256sum failure in the log"
 }
 
-test_unpinned_refused() {
+test_unpinned_builds_from_source() {
   build_env
   unset INSPECTOR_GATE_SHA256
+  rm -rf "$work/build-cache"
   run_buildspec "$codebuild/buildspec.yml"
-  expect_eq "$status" 1 "build status"
-  grep -q 'INSPECTOR_GATE_SHA256 is not set' "$out" || fail "no clear message"
-  grep -q '^curl' "$src.calls" && fail "downloaded without a pin"
+  expect_eq "$status" 0 "build status"
+  grep -q 'INSPECTOR_GATE_SHA256 is not set: building inspector-gate from https://github.com/inspector-gate/inspector-gate.git at main' "$out" ||
+    fail "no message about the source build"
+  local commit=3f786850e387550fdab836ed7e6dc881de23001b
+  expect_eq "$(grep -E '^(git|curl) ' "$src.calls")" "git fetch https://github.com/inspector-gate/inspector-gate.git main" "fetch"
+  grep -Eqx "cargo install --locked --path /[^ ]+ --root $work/build-cache/source-$commit --bin inspector-gate" "$src.calls" ||
+    fail "no cargo install --locked of the fetched commit: $(cat "$src.calls")"
+  grep -q '^gate --push-from' "$src.gate" || fail "the built gate did not run"
+  # The next build finds it in the (CodeBuild local) cache: no cargo.
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "second build status"
+  grep -q '^cargo' "$src.calls" && fail "rebuilt despite the cache"
+  grep -q "inspector-gate $commit found in the build cache" "$out" || fail "cache not reported"
   return 0
 }
 
-test_approve() {
+# --- the approval project (buildspec inline in pipeline.yaml) ------------------------------------
+
+approval_env() {
   build_env
+  unset IMAGE_REPO_URI CONTAINER_NAME STUB_HELP AWS_STUB_FAIL
   export IMAGE_URI="$repo@$digest" PIPELINE_EXECUTION_ID=3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f
-  run_buildspec "$codebuild/buildspec-approve.yml"
+}
+
+# The Build stage's output artifact: what the Deploy stage will deploy, plus a policy file the
+# gated commit's build slipped in (it must not be read).
+build_output() {
+  printf '[{"name":"app","imageUri":"%s"}]\n' "${DEPLOYED_URI:-$repo@$digest}" >imagedefinitions.json
+  printf 'fail-on = "INFORMATIONAL"\nignore = ["CVE-2024-0001"]\n' >.inspector-gate.toml
+  mkdir -p inspector-gate-reports
+  echo '<testsuites name="from the build"/>' >inspector-gate-reports/junit.xml
+}
+
+floor_supported() {
+  "$INSPECTOR_GATE_REAL_BIN" gate --help 2>/dev/null | grep -q -- '--policy-floor'
+}
+
+test_approve() {
+  approval_env
+  run_buildspec ApprovalGateProject build_output
   expect_eq "$status" 0 "build status"
-  expect_eq "$(tail -n 1 "$src.gate")" "gate --image $repo@$digest --approve container-build-deploy/Approve/ManualApproval --pipeline-execution-id 3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f --report-dir inspector-gate-reports" "gate call"
+  local floor_args=
+  if ! floor_supported; then floor_args=" --policy $(sed -n 's/^cwd=//p' "$src.gate.cwd")/floor.toml"; fi
+  expect_eq "$(tail -n 1 "$src.gate")" "gate --image $repo@$digest$floor_args --approve container-build-deploy/Approve/ManualApproval --pipeline-execution-id 3f1c0a52-7d9e-4b1a-8e0c-5a2b6c9d1e7f --report-dir $src/approval-gate-reports" "gate call"
+  local cwd
+  cwd=$(sed -n 's/^cwd=//p' "$src.gate.cwd")
+  [[ -n $cwd && $cwd != "$src" ]] || fail "the gate ran in the gated commit's files ($cwd)"
+  ! grep -q 'policy file in cwd' "$src.gate.cwd" || fail "a policy file of the gated commit was in reach"
+  grep -qx 'INSPECTOR_GATE_POLICY_FLOOR=ssm:/inspector-gate/teststack/policy-floor' "$src.project-env" ||
+    fail "the project does not set the policy floor"
+  local base
+  base=$("$python" - "$codebuild/pipeline.yaml" <<'PY'
+import sys, yaml
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0] + "/tests")
+from render_buildspec import project, parse
+_, props = project(sys.argv[1], "ApprovalGateProject")
+print(parse(props["Source"]["BuildSpec"], "")["reports"]["inspector-gate"]["base-directory"])
+PY
+  )
+  [[ -f $src/$base/junit.xml && $base != inspector-gate-reports ]] ||
+    fail "the approval's report group reads $base, not its own reports"
+}
+
+test_approve_floor_fallback() {
+  # An inspector-gate without --policy-floor: the floor is fetched from SSM and is the policy.
+  approval_env
+  export STUB_HELP=no-floor
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 0 "build status"
+  grep -qx 'aws ssm get-parameter --name /inspector-gate/teststack/policy-floor --query Parameter.Value --output text' "$src.calls" ||
+    fail "the floor was not fetched"
+  local cwd
+  cwd=$(sed -n 's/^cwd=//p' "$src.gate.cwd")
+  grep -q -- "--policy $cwd/floor.toml --approve" "$src.gate" || fail "the floor is not the policy: $(cat "$src.gate")"
+  # The floor cannot be read: nothing approved, the gate never runs.
+  export AWS_STUB_FAIL=1
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 1 "status without a floor"
+  grep -q "cannot apply the policy floor" "$out" || fail "no clear message without a floor"
+  ! grep -q '^gate --image' "$src.gate" || fail "approved without a floor"
+}
+
+approval_refuses() {
+  approval_env
+  export DEPLOYED_URI=$1
+  [[ -n ${2:-} ]] && export IMAGE_URI=$2
+  run_buildspec ApprovalGateProject build_output
+  unset DEPLOYED_URI
+  expect_eq "$status" 1 "build status"
+  expect_eq "$(cat "$src.failed")" build "failed phase"
+  grep -q "$3" "$out" || fail "no clear message ($3)"
+  ! grep -q '^gate --image' "$src.gate" || fail "the gate ran: $(cat "$src.gate")"
+}
+test_approve_refuses_other_repo() {
+  approval_refuses "123456789012.dkr.ecr.us-east-1.amazonaws.com/elsewhere@$digest" "" "not an image of $repo pinned by digest"
+}
+test_approve_refuses_tag() {
+  approval_refuses "$repo:latest" "" "not an image of $repo pinned by digest"
+}
+test_approve_refuses_export_mismatch() {
+  approval_refuses "$repo@sha256:$(printf 'b%.0s' {1..64})" "$repo@$digest" "the build exported IMAGE_URI"
+}
+test_approve_refuses_missing_definitions() {
+  approval_env
+  run_buildspec ApprovalGateProject
+  expect_eq "$status" 1 "build status"
+  grep -q "cannot read the build's imagedefinitions.json" "$out" || fail "no clear message"
 }
 
 test_approve_reject_fails() {
-  build_env
-  export IMAGE_URI="$repo@$digest" PIPELINE_EXECUTION_ID=x STUB_EXIT=1
-  run_buildspec "$codebuild/buildspec-approve.yml"
+  approval_env
+  export STUB_EXIT=1
+  run_buildspec ApprovalGateProject build_output
   expect_eq "$status" 1 "build status"
-  [[ -f $src/inspector-gate-reports/junit.xml ]] || fail "no JUnit report"
+  [[ -f $src/approval-gate-reports/junit.xml ]] || fail "no JUnit report"
+}
+
+test_source_ref_from_project() {
+  approval_env
+  unset INSPECTOR_GATE_SHA256
+  export INSPECTOR_GATE_SOURCE_REF=v9.9.9
+  run_buildspec ApprovalGateProject build_output
+  grep -qx 'git fetch https://github.com/inspector-gate/inspector-gate.git v9.9.9' "$src.calls" ||
+    fail "the project's INSPECTOR_GATE_SOURCE_REF was not used"
+  unset INSPECTOR_GATE_SOURCE_REF
 }
 
 test_pipeline_matches() {
@@ -270,9 +438,15 @@ check "buildspec.yml: install (pinned, verified), build, push+gate, exports, rep
 check "buildspec.yml: a violation fails the build, exports the verdict, no hand-off" test_build_violation_fails
 check "buildspec.yml: inconclusive fails the build" test_build_inconclusive_fails
 check "buildspec.yml: a checksum mismatch is refused in install" test_checksum_mismatch_refused
-check "buildspec.yml: no pinned checksum, no download" test_unpinned_refused
-check "buildspec-approve.yml: approves <pipeline>/Approve/ManualApproval for this execution" test_approve
-check "buildspec-approve.yml: a rejection fails the action, reports still written" test_approve_reject_fails
+check "buildspec.yml: no release pinned: built from source (cargo install --locked), cached" test_unpinned_builds_from_source
+check "approval (inline): approves <pipeline>/Approve/ManualApproval for the deployed digest, outside the commit's files" test_approve
+check "approval (inline): a gate without --policy-floor gets the SSM floor as its policy; no floor, no approval" test_approve_floor_fallback
+check "approval (inline): refuses an image of another repository" test_approve_refuses_other_repo
+check "approval (inline): refuses a deploy by tag" test_approve_refuses_tag
+check "approval (inline): refuses when the exported IMAGE_URI is not what deploys" test_approve_refuses_export_mismatch
+check "approval (inline): refuses without imagedefinitions.json" test_approve_refuses_missing_definitions
+check "approval (inline): a rejection fails the action, its own reports written" test_approve_reject_fails
+check "approval (inline): the project's source ref is the one built" test_source_ref_from_project
 check "pipeline.yaml: IAM actions, stage/action names, variables and versions match" test_pipeline_matches
 
 echo "codebuild: $passed passed, $failed failed"

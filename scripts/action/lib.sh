@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared helpers for the GitHub Action's steps: which release asset fits the runner, where it
-# comes from, and how its SHA-256 is checked. Sourced by install.sh, run.sh, pack-release.sh
-# and pin-release.sh; no side effects on load.
+# comes from, how its SHA-256 is checked, how a binary's version is checked, and how logged
+# values are kept free of credentials. Sourced by prepare.sh, install.sh, run.sh,
+# pack-release.sh and pin-release.sh; no side effects on load.
 
 # The repository that publishes the release binaries.
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -18,6 +19,34 @@ ig_die() {
   exit "${IG_DIE_CODE:-2}"
 }
 
+# ig_warn MESSAGE... — print a GitHub warning annotation (escaped like ig_die's).
+ig_warn() {
+  local msg="$*"
+  msg=${msg//'%'/'%25'}
+  msg=${msg//$'\r'/'%0D'}
+  msg=${msg//$'\n'/'%0A'}
+  printf '::warning title=inspector-gate action::%s\n' "$msg" >&2
+}
+
+# ig_test_mode — true when INSPECTOR_GATE_TEST_MODE=1: only then are the local overrides
+# INSPECTOR_GATE_RELEASE_BASE_URL (any scheme, file:// included) and INSPECTOR_GATE_CHECKSUMS_FILE
+# honoured. They exist for this repository's own tests; users get the https-only inputs.
+ig_test_mode() {
+  [[ ${INSPECTOR_GATE_TEST_MODE:-} == 1 ]]
+}
+
+# ig_redact VALUE — VALUE with the userinfo of any URL in it removed
+# (https://user:token@host/x -> https://host/x), for anything that gets logged.
+ig_redact() {
+  printf '%s' "$1" | sed -E 's#([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@[:space:]]*@#\1#g'
+}
+
+# ig_https_url NAME VALUE — VALUE must be an https:// URL (no userinfo); else a usage error.
+ig_https_url() {
+  [[ $2 =~ ^https://[^/?#@[:space:]]+(/[^[:space:]]*)?$ ]] ||
+    ig_die "input '$1' must be an https:// URL without credentials, not '$(ig_redact "$2")'"
+}
+
 # ig_root — the action's root directory (the repository root).
 ig_root() {
   (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,6 +61,53 @@ ig_version() {
   [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
     ig_die "invalid version '$version' in $file (expected x.y.z)"
   printf '%s\n' "$version"
+}
+
+# ig_cargo_version — the package version in the action's Cargo.toml: the CLI version these
+# scripts are written for (a `version: path` binary must match it).
+ig_cargo_version() {
+  local file
+  file="$(ig_root)/Cargo.toml"
+  [[ -r $file ]] || return 0
+  awk '
+    /^\[/ { in_package = ($0 ~ /^\[package\][[:space:]]*$/) ; next }
+    in_package && /^version[[:space:]]*=/ {
+      v = $0; sub(/^version[[:space:]]*=[[:space:]]*"/, "", v); sub(/".*$/, "", v); print v; exit
+    }
+  ' "$file"
+}
+
+# ig_binary_version BIN — the x.y.z the binary reports (`inspector-gate x.y.z`), or nothing.
+ig_binary_version() {
+  local out
+  out=$("$1" --version 2>/dev/null | head -n 1) || return 0
+  out=${out%$'\r'}
+  if [[ $out =~ ^inspector-gate[[:space:]]+([0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*)$ ]]; then
+    printf '%s\n' "${BASH_REMATCH[1]}"
+  fi
+}
+
+# ig_major_minor VERSION — "x.y" of "x.y.z[-pre][+build]".
+ig_major_minor() {
+  local rest=${1#*.}
+  printf '%s.%s\n' "${1%%.*}" "${rest%%.*}"
+}
+
+# ig_check_version BIN EXPECTED HOW — log the binary's version; a binary that does not report
+# one, or whose major.minor differs from EXPECTED (the flags these scripts pass may not exist
+# there), is a usage error; a different patch version is only a warning.
+ig_check_version() {
+  local bin=$1 expected=$2 how=$3 actual
+  actual=$(ig_binary_version "$bin")
+  [[ -n $actual ]] ||
+    ig_die "$bin ($how) does not answer --version with 'inspector-gate x.y.z': not an inspector-gate binary?"
+  echo "inspector-gate $actual ($how: $bin)"
+  if [[ -n $expected && $actual != "$expected" ]]; then
+    if [[ $(ig_major_minor "$actual") != "$(ig_major_minor "$expected")" ]]; then
+      ig_die "inspector-gate $actual ($how) does not match this action's version $expected: use the action's matching release, version: source, or an inspector-gate $expected on PATH"
+    fi
+    ig_warn "inspector-gate $actual ($how) differs from this action's version $expected (same major.minor: accepted)"
+  fi
 }
 
 # ig_target RUNNER_OS RUNNER_ARCH — the Rust target triple of the release asset for a runner.
@@ -86,6 +162,22 @@ ig_expected_sha256() {
     { name = $2; sub(/^\*/, "", name) }
     name == asset && length($1) == 64 && $1 ~ /^[0-9a-fA-F]+$/ { print tolower($1); exit }
   ' "$1"
+}
+
+# ig_source_key ROOT — a SHA-256 over the files a source build depends on (Cargo.toml,
+# Cargo.lock, build.rs, src/**): the cache key of a `version: source` build.
+ig_source_key() {
+  local root=$1 list f
+  list=$(mktemp)
+  (
+    cd "$root" || exit 1
+    for f in Cargo.toml Cargo.lock build.rs; do [[ -f $f ]] && printf '%s\n' "$f"; done
+    find src -type f | LC_ALL=C sort
+  ) | while IFS= read -r f; do
+    printf '%s  %s\n' "$(ig_sha256 "$root/$f")" "$f"
+  done >"$list"
+  ig_sha256 "$list"
+  rm -f "$list"
 }
 
 # ig_unix_path PATH — a path this bash can use (Git Bash on Windows gets C:\… paths).

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Pin the integrations to a published release: write VERSION to .github/action-version, the
-# Buildkite plugin (buildkite/lib/release.bash) and the CodeBuild examples (buildspecs and
-# pipeline.yaml's InspectorGateVersion default), and the release's SHA256SUMS (as published by
-# .github/workflows/release.yml) to .github/checksums.txt and buildkite/checksums.txt, keeping
-# their comment headers. Run it after a release, review the diff, commit.
+# Pin the integrations to a release: write VERSION to .github/action-version, the Buildkite
+# plugin (buildkite/lib/release.bash and its README's plugin references) and the CodeBuild files
+# (buildspecs: version and source ref vVERSION; pipeline.yaml: the InspectorGateVersion,
+# InspectorGateSha256 and InspectorGateSourceRef defaults, and the approval buildspec inline in
+# it), and the release's SHA256SUMS (as built by .github/workflows/release.yml) to
+# .github/checksums.txt and buildkite/checksums.txt, keeping their comment headers.
+#
+# The release workflow runs it on the commit it built, commits the result and tags that commit
+# vVERSION (docs/release.md): a tag a user references always holds its own pins.
 #
 # usage: pin-release.sh VERSION SHA256SUMS
 set -euo pipefail
@@ -32,10 +36,22 @@ for file in "$root/.github/checksums.txt" "$root/buildkite/checksums.txt"; do
 done
 printf '%s\n' "$version" >"$root/.github/action-version"
 # The Buildkite plugin and the CodeBuild examples name the version in their own files.
+x86_sha=$(ig_expected_sha256 "$sums" "$(ig_asset "$version" x86_64-unknown-linux-musl)")
 sed -i.bak -E "s/^(INSPECTOR_GATE_VERSION=\")[^\"]*(\")/\1$version\2/" "$root/buildkite/lib/release.bash"
-for spec in "$root/codebuild/buildspec.yml" "$root/codebuild/buildspec-approve.yml"; do
-  sed -i.bak -E "s/^(    INSPECTOR_GATE_VERSION: \")[^\"]*(\")/\1$version\2/" "$spec"
+if [[ -f $root/buildkite/README.md ]]; then
+  sed -i.bak -E "s#(inspector-gate\.git/buildkite\#)v[0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*#\1v$version#g" "$root/buildkite/README.md"
+fi
+# Buildspec files and the buildspec inline in pipeline.yaml (indented deeper there).
+for spec in "$root"/codebuild/buildspec*.yml "$root/codebuild/pipeline.yaml"; do
+  [[ -f $spec ]] || continue
+  sed -i.bak -E \
+    -e "s/^( +INSPECTOR_GATE_VERSION: \")[^\"]*(\")/\1$version\2/" \
+    -e "s/^( +INSPECTOR_GATE_SOURCE_REF: ).*/\1v$version/" "$spec"
 done
-sed -i.bak -E "/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1$version/" "$root/codebuild/pipeline.yaml"
-rm -f "$root/buildkite/lib/release.bash.bak" "$root"/codebuild/*.bak
-echo "pinned inspector-gate $version; pass the new InspectorGateSha256 to codebuild/pipeline.yaml stacks"
+sed -i.bak -E \
+  -e "/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1$version/" \
+  -e "/^  InspectorGateSha256:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1\"$x86_sha\"/" \
+  -e "/^  InspectorGateSourceRef:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1v$version/" \
+  "$root/codebuild/pipeline.yaml"
+find "$root/buildkite" "$root/codebuild" -name '*.bak' -delete
+echo "pinned inspector-gate $version (x86_64 Linux asset SHA-256 $x86_sha)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Step 2 of the GitHub Action: turn the action's inputs (passed as INPUT_* environment
+# Last step of the GitHub Action: turn the action's inputs (passed as INPUT_* environment
 # variables, never pasted into the script) into `inspector-gate gate` arguments, run it, make
 # sure every action output has a value, and exit with the gate's own exit code.
 #
 # The binary itself writes the outputs (verdict, digest, image-uri, report-dir, sarif), the
-# step summary and the ::error annotations when it runs under GitHub Actions. This script only
-# fills in what a run that ended early (usage or runtime error) did not write.
+# step summary and the ::error annotations when it runs under GitHub Actions: for exits 2/3/4
+# it prints one `::error title=inspector-gate::<cause>`, so this script prints none of its own
+# for the gate's exit codes. It only fills in what a run that ended early did not write, and
+# puts the cause (the gate's last `error:` line) into the fallback step summary.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -75,7 +77,10 @@ single --settle "${INPUT_SETTLE:-}"
 
 report_dir=${INPUT_REPORT_DIR:-}
 if [[ -z $report_dir ]]; then
-  report_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/inspector-gate-reports"
+  # A new directory per use of the action: two gate steps in one job never mix reports.
+  tmp_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+  mkdir -p "$tmp_root"
+  report_dir=$(mktemp -d "$tmp_root/inspector-gate-reports.XXXXXX")
 fi
 args+=("--report-dir=$report_dir")
 single --format "${INPUT_FORMAT:-}"
@@ -102,9 +107,21 @@ if [[ -n ${GITHUB_STEP_SUMMARY:-} && -f ${GITHUB_STEP_SUMMARY:-} ]]; then
   summary_size=$(wc -c <"$GITHUB_STEP_SUMMARY")
 fi
 
-echo "inspector-gate ${args[*]}"
+# Logged without credentials: URLs lose their userinfo (https://user:token@host -> https://host).
+logged=()
+for arg in "${args[@]}"; do logged+=("$(ig_redact "$arg")"); done
+echo "inspector-gate ${logged[*]}"
+
+# The gate's stderr is shown live and kept, so the fallback summary can name the cause.
+errlog=$(mktemp "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/inspector-gate-stderr.XXXXXX")
+trap 'rm -f "$errlog"' EXIT
 status=0
-"$bin" "${args[@]}" || status=$?
+set +e
+{
+  "$bin" "${args[@]}" 2>&1 1>&3 3>&- | tee "$errlog" >&2
+  status=${PIPESTATUS[0]}
+} 3>&1
+set -e
 
 # Fill in what an early exit left unset, so later steps can always read the outputs.
 if [[ -n ${GITHUB_OUTPUT:-} ]]; then
@@ -134,8 +151,18 @@ if [[ $status -ne 0 && -n ${GITHUB_STEP_SUMMARY:-} ]]; then
       3) what="inconclusive: the scan result could not be established" ;;
       *) what="runtime error (AWS, registry, network or I/O)" ;;
     esac
-    printf '### inspector-gate\n\nExited with code %s: %s. See the step log for the cause.\n' \
-      "$status" "$what" >>"$GITHUB_STEP_SUMMARY"
+    cause=$(grep -E '^error: ' "$errlog" | tail -n 1 | cut -c 8- || true)
+    cause=$(ig_redact "${cause%$'\r'}")
+    {
+      printf '### inspector-gate\n\nExited with code %s: %s.\n' "$status" "$what"
+      if [[ -n $cause ]]; then
+        # One line, as the gate printed it; backticks would break out of the code span.
+        # shellcheck disable=SC2016 # literal backticks: Markdown, not a command
+        printf '\nCause: `%s`\n' "${cause//\`/\'}"
+      else
+        printf '\nSee the step log for details.\n'
+      fi
+    } >>"$GITHUB_STEP_SUMMARY"
   fi
 fi
 

@@ -2,11 +2,16 @@
 
 A small stand-in for the runner, enough for tests/action/test-action.sh: it reads action.yml,
 applies input defaults, evaluates the few expressions the action uses
-(`${{ inputs.X }}`, `${{ steps.ID.outputs.X }}`), gives each step its own GITHUB_OUTPUT file,
+(`${{ inputs.X }}`, `${{ steps.ID.outputs.X }}`, `${{ runner.os }}`, `${{ runner.arch }}`, and
+in `if:` one comparison `A == 'x'` / `A != 'x'`), gives each step its own GITHUB_OUTPUT file,
 runs `shell: bash` steps as `bash --noprofile --norc -eo pipefail FILE` with
 GITHUB_ACTION_PATH set, stops at the first failing step, and maps the action's outputs.
 Any other expression is an error, so the action cannot silently depend on something this
 test does not exercise.
+
+`uses: actions/cache/restore@<sha>` and `actions/cache/save@<sha>` are simulated with a
+directory per key under $ACTION_SIM_CACHE (restore on an exact key match; a saved key is never
+overwritten); no other `uses:` is.
 
 usage: run_composite.py ACTION_DIR INPUTS_JSON RESULT_JSON
 The caller's environment (RUNNER_*, GITHUB_STEP_SUMMARY, GITHUB_PATH, …) is passed through.
@@ -16,6 +21,7 @@ RESULT_JSON gets {"exit_code", "failed_step", "outputs", "steps"}; the exit code
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,20 +60,64 @@ def parse_output_file(path):
     return out
 
 
-def evaluate(text, inputs, steps):
-    def one(match):
-        expr = match.group(1)
-        m = re.fullmatch(r"inputs\.([A-Za-z0-9_-]+)", expr)
-        if m:
-            if m.group(1) not in inputs:
-                raise SystemExit(f"expression refers to undeclared input: {expr}")
-            return inputs[m.group(1)]
-        m = re.fullmatch(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)", expr)
-        if m:
-            return steps.get(m.group(1), {}).get(m.group(2), "")
-        raise SystemExit(f"unsupported expression in action.yml: ${{{{ {expr} }}}}")
+def value_of(expr, inputs, steps):
+    m = re.fullmatch(r"inputs\.([A-Za-z0-9_-]+)", expr)
+    if m:
+        if m.group(1) not in inputs:
+            raise SystemExit(f"expression refers to undeclared input: {expr}")
+        return inputs[m.group(1)]
+    m = re.fullmatch(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)", expr)
+    if m:
+        return steps.get(m.group(1), {}).get(m.group(2), "")
+    m = re.fullmatch(r"runner\.(os|arch)", expr)
+    if m:
+        return os.environ["RUNNER_" + m.group(1).upper()]
+    raise SystemExit(f"unsupported expression in action.yml: ${{{{ {expr} }}}}")
 
-    return EXPR.sub(one, str(text))
+
+def evaluate(text, inputs, steps):
+    return EXPR.sub(lambda match: value_of(match.group(1), inputs, steps), str(text))
+
+
+def condition(text, inputs, steps):
+    """An `if:`: comparisons `A == 'x'` / `A != 'x'` joined by `&&` (GitHub compares strings
+    case-insensitively)."""
+    m = EXPR.fullmatch(text.strip())
+    expr = m.group(1) if m else text.strip()
+    result = True
+    for part in expr.split("&&"):
+        m = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*(==|!=)\s*'([^']*)'\s*", part)
+        if not m:
+            raise SystemExit(f"unsupported if: {text!r}")
+        equal = value_of(m.group(1), inputs, steps).lower() == m.group(3).lower()
+        result = result and (equal if m.group(2) == "==" else not equal)
+    return result
+
+
+def cache_step(step, inputs, steps):
+    """Simulate actions/cache/restore and actions/cache/save: one directory per key."""
+    m = re.fullmatch(r"actions/cache/(restore|save)@[0-9a-f]{40}", step["uses"])
+    if not m:
+        raise SystemExit(f"`uses: {step['uses']}` is not simulated")
+    with_ = {k: evaluate(v, inputs, steps) for k, v in (step.get("with") or {}).items()}
+    path, key = with_.get("path", ""), with_.get("key", "")
+    if not path or not key or "\n" in path:
+        raise SystemExit(f"{step['uses']} needs one path and a key, got {with_}")
+    store = os.path.join(os.environ["ACTION_SIM_CACHE"], re.sub(r"[^A-Za-z0-9._-]", "_", key))
+    if m.group(1) == "restore":
+        if os.path.isdir(store):
+            shutil.rmtree(path, ignore_errors=True)
+            shutil.copytree(store, path, symlinks=True)
+            print(f"[sim] cache restored from key {key}", flush=True)
+            return {"cache-hit": "true", "cache-primary-key": key}
+        print(f"[sim] cache miss for key {key}", flush=True)
+        return {"cache-hit": "false", "cache-primary-key": key}
+    if not os.path.isdir(path):
+        raise SystemExit(f"actions/cache/save: {path} does not exist")
+    if not os.path.isdir(store):  # a key is immutable once saved, as on GitHub
+        shutil.copytree(path, store, symlinks=True)
+        print(f"[sim] cache saved under key {key}", flush=True)
+    return {}
 
 
 def main():
@@ -87,18 +137,20 @@ def main():
         raise SystemExit("not a composite action")
 
     steps = {}
-    result = {"exit_code": 0, "failed_step": None, "outputs": {}, "steps": steps}
+    result = {"exit_code": 0, "failed_step": None, "outputs": {}, "steps": steps, "skipped": []}
     tmp = tempfile.mkdtemp(prefix="run-composite-")
     for index, step in enumerate(action["runs"]["steps"]):
         step_id = step.get("id", f"__step{index}")
+        if "if" in step and not condition(str(step["if"]), inputs, steps):
+            result["skipped"].append(step_id)
+            continue
         if "uses" in step:
-            raise SystemExit(f"step {step_id}: `uses` steps are not simulated")
+            steps[step_id] = cache_step(step, inputs, steps)
+            continue
         if step.get("shell") != "bash":
             raise SystemExit(f"step {step_id}: only `shell: bash` is simulated")
         if EXPR.search(step["run"]):
             raise SystemExit(f"step {step_id}: an expression inside `run:` (script injection risk)")
-        if "if" in step:
-            raise SystemExit(f"step {step_id}: `if:` is not simulated")
         env = dict(os.environ)
         for key, value in (step.get("env") or {}).items():
             env[key] = evaluate(value, inputs, steps)

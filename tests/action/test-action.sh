@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs the GitHub Action (action.yml) here, with a simulated runner: temp GITHUB_OUTPUT,
-# GITHUB_STEP_SUMMARY and GITHUB_PATH, RUNNER_OS/RUNNER_ARCH, a tool cache, and a file:// release
-# holding a stub `inspector-gate` packed exactly like a real release asset, with its SHA-256 in
-# a checksums file. Checks the outputs, the arguments the binary receives, exit-code
-# propagation, the tool cache, and that a checksum mismatch or a missing pin is refused.
+# Runs the GitHub Action (action.yml) here, with a simulated runner (run_composite.py): temp
+# GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and GITHUB_PATH, RUNNER_OS/RUNNER_ARCH, a tool cache, a
+# simulated actions/cache, and releases served from file:// (test mode) or from a loopback
+# https server with its own CA (the https-only inputs, outside test mode).
 #
-# usage: tests/action/test-action.sh      (prints one line per case and "N passed, M failed")
+# The stub `inspector-gate` packed as the release records its arguments and plays the exit
+# code and outputs a case asks for, but first hands the very same arguments (plus --dry-run)
+# to the real binary, INSPECTOR_GATE_REAL_BIN: an argument the real CLI rejects fails the
+# case, so a renamed flag cannot pass here. The last cases run the real binary itself as the
+# release, from PATH, and through its own usage errors.
+#
+# usage: INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate tests/action/test-action.sh
+#        (prints one line per case and "action: N passed, M failed")
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,19 +19,49 @@ python=${PYTHON:-}
 if [[ -z $python ]]; then
   if [[ -x $root/.venv/bin/python ]]; then python=$root/.venv/bin/python; else python=python3; fi
 fi
+real_bin=${INSPECTOR_GATE_REAL_BIN:-}
+if [[ -z $real_bin || ! -x $real_bin ]]; then
+  echo "action: INSPECTOR_GATE_REAL_BIN must name a built inspector-gate (cargo build; got '${real_bin}')" >&2
+  exit 1
+fi
+real_bin=$(cd "$(dirname "$real_bin")" && pwd)/$(basename "$real_bin")
+export INSPECTOR_GATE_REAL_BIN=$real_bin
 
 # shellcheck source=SCRIPTDIR/../../scripts/action/lib.sh
 . "$root/scripts/action/lib.sh"
 version=$(ig_version)
+cargo_version=$(ig_cargo_version)
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  local pid
+  # Servers started by cases (each case runs in a subshell and stops its own; this is the net).
+  if [[ -f $work/pids ]]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export AWS_ACCESS_KEY_ID=AKIDTESTTESTTESTTEST AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
 
-# The stub binary: records its arguments, writes what the real binary writes under GitHub
-# Actions (outputs, step summary, reports) unless STUB_WRITES=0, exits with STUB_EXIT.
+# The stub binary. Real CLI check first (without the GitHub environment, so the real binary
+# writes no outputs of its own), then: record the arguments, write what the real binary writes
+# under GitHub Actions (outputs, step summary, reports) unless STUB_WRITES=0, print
+# STUB_STDERR on stderr, exit with STUB_EXIT.
 cat >"$work/inspector-gate" <<'STUB'
 #!/usr/bin/env bash
 set -euo pipefail
+if [[ ${1:-} == --version ]]; then
+  echo "inspector-gate ${STUB_VERSION:?}"
+  exit 0
+fi
+if ! env -u GITHUB_ACTIONS -u GITHUB_OUTPUT -u GITHUB_STEP_SUMMARY \
+  "$INSPECTOR_GATE_REAL_BIN" "$@" --dry-run >"$STUB_ARGS.real" 2>&1; then
+  echo "stub: the real inspector-gate rejects these arguments:" >&2
+  cat "$STUB_ARGS.real" >&2
+  exit 2
+fi
 printf '%s\n' "$@" >"$STUB_ARGS"
 code=${STUB_EXIT:-0}
 report_dir=
@@ -49,6 +85,7 @@ if [[ ${STUB_WRITES:-1} == 1 ]]; then
   } >>"$GITHUB_OUTPUT"
   cat "$report_dir/summary.md" >>"$GITHUB_STEP_SUMMARY"
 fi
+if [[ -n ${STUB_STDERR:-} ]]; then printf '%s\n' "$STUB_STDERR" >&2; fi
 exit "$code"
 STUB
 chmod +x "$work/inspector-gate"
@@ -58,22 +95,25 @@ for target in x86_64-unknown-linux-musl x86_64-pc-windows-msvc; do
   bash "$root/scripts/action/pack-release.sh" "$work/inspector-gate" "$release" "$target" >/dev/null
 done
 good_sums="$release/SHA256SUMS"
+linux_asset=$(ig_asset "$version" x86_64-unknown-linux-musl)
 
 passed=0
 failed=0
 
-# A fresh simulated runner for each case.
+# A fresh simulated runner for each case (test mode: the file:// release and its checksums).
 new_runner() {
   runner=$(mktemp -d "$work/runner.XXXXXX")
-  mkdir -p "$runner/temp" "$runner/cache"
+  mkdir -p "$runner/temp" "$runner/cache" "$runner/actions-cache"
   : >"$runner/summary"
   : >"$runner/path"
   export RUNNER_OS=Linux RUNNER_ARCH=X64 GITHUB_ACTIONS=true
   export RUNNER_TEMP="$runner/temp" RUNNER_TOOL_CACHE="$runner/cache"
+  export ACTION_SIM_CACHE="$runner/actions-cache"
   export GITHUB_STEP_SUMMARY="$runner/summary" GITHUB_PATH="$runner/path"
+  export INSPECTOR_GATE_TEST_MODE=1
   export INSPECTOR_GATE_RELEASE_BASE_URL="file://$release"
   export INSPECTOR_GATE_CHECKSUMS_FILE="$good_sums"
-  export STUB_ARGS="$runner/args" STUB_EXIT=0 STUB_WRITES=1
+  export STUB_ARGS="$runner/args" STUB_EXIT=0 STUB_WRITES=1 STUB_VERSION=$version STUB_STDERR=
 }
 
 # run_action INPUTS_JSON — run the action; sets $code, $result (JSON file), $log (stderr+stdout).
@@ -81,12 +121,16 @@ run_action() {
   result="$runner/result.json"
   log="$runner/log"
   code=0
+  rm -f "$STUB_ARGS"
   "$python" "$root/tests/action/run_composite.py" "$root" "$1" "$result" >"$log" 2>&1 || code=$?
 }
 
-# out NAME — an action output from the last run.
+# out NAME — an action output from the last run; step_out STEP NAME — a step's output.
 out() {
   "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["outputs"].get(sys.argv[2], ""))' "$result" "$1"
+}
+step_out() {
+  "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"].get(sys.argv[2], {}).get(sys.argv[3], ""))' "$result" "$1" "$2"
 }
 failed_step() {
   "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["failed_step"] or "")' "$result"
@@ -99,6 +143,7 @@ fail() {
   return 1
 }
 expect_eq() { [[ $1 == "$2" ]] || fail "$3: expected [$2], got [$1]"; }
+expect_log() { grep -qF -- "$1" "$log" || fail "log lacks: $1"; }
 
 # check NAME FUNCTION — run one case in a subshell; any failed assertion (fail) fails it, even
 # where bash ignores set -e (functions called from a condition).
@@ -116,6 +161,8 @@ check() {
   fi
 }
 
+# ---- release install ---------------------------------------------------------------------
+
 test_targets() {
   new_runner
   expect_eq "$(ig_target Linux X64)" x86_64-unknown-linux-musl "Linux X64"
@@ -128,19 +175,21 @@ test_targets() {
   export RUNNER_OS=Windows RUNNER_ARCH=ARM64
   run_action '{"image": "app:1"}'
   expect_eq "$code" 2 "unsupported runner exit code"
-  grep -q 'no inspector-gate release for runner Windows/ARM64' "$log" || fail "no clear message for an unsupported runner"
+  expect_log 'no inspector-gate release for runner Windows/ARM64'
 }
 
 test_pass_outputs_and_args() {
   new_runner
+  local reports="$runner/reports"
+  : >"$work/policy.toml"
   run_action '{
-    "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0\n123456789012.dkr.ecr.us-east-1.amazonaws.com/worker@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
-    "push-from": "docker-archive:image.tar", "tag": "1.0, latest", "policy": ".inspector-gate.toml",
+    "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0",
+    "push-from": "docker-archive:image.tar", "tag": "1.0, latest", "policy": "'"$work/policy.toml"'",
     "max-critical": "0", "max-high": "2", "max-medium": "10", "max-low": "50", "max-untriaged": "5",
     "fail-on": "HIGH", "ignore-unfixed": "true", "min-epss": "0.1", "min-inspector-score": "7.5",
     "exploit-available-only": "true", "ignore": "CVE-2023-0001\nGHSA-abcd-efgh-ijkl",
     "timeout": "20m", "on-timeout": "fail", "poll-interval": "10s", "settle": "30s",
-    "report-dir": "'"$runner"'/reports", "format": "markdown",
+    "report-dir": "'"$reports"'", "format": "markdown",
     "approve": "pipe/Approve/ManualApproval", "pipeline-execution-id": "0123-abcd",
     "report-url": "https://github.com/o/r/actions/runs/1",
     "image-definitions": "imagedefinitions.json", "container-name": "web", "image-detail": "imageDetail.json",
@@ -153,18 +202,17 @@ test_pass_outputs_and_args() {
   expect_eq "$(out verdict)" pass "verdict"
   expect_eq "$(out digest)" "$digest" "digest"
   expect_eq "$(out image-uri)" "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@$digest" "image-uri"
-  expect_eq "$(out report-dir)" "$runner/reports" "report-dir"
-  expect_eq "$(out sarif)" "$runner/reports/report.sarif" "sarif"
+  expect_eq "$(out report-dir)" "$reports" "report-dir"
+  expect_eq "$(out sarif)" "$reports/report.sarif" "sarif"
   local expected
   expected=$(
     cat <<EOF
 gate
 --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0
---image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker@$digest
 --push-from=docker-archive:image.tar
 --tag=1.0
 --tag=latest
---policy=.inspector-gate.toml
+--policy=$work/policy.toml
 --max-critical=0
 --max-high=2
 --max-medium=10
@@ -181,7 +229,7 @@ gate
 --on-timeout=fail
 --poll-interval=10s
 --settle=30s
---report-dir=$runner/reports
+--report-dir=$reports
 --format=markdown
 --approve=pipe/Approve/ManualApproval
 --pipeline-execution-id=0123-abcd
@@ -198,18 +246,48 @@ gate
 --dry-run
 EOF
   )
-  expect_eq "$(cat "$STUB_ARGS")" "$expected" "arguments passed to inspector-gate"
+  expect_eq "$(cat "$STUB_ARGS" 2>/dev/null)" "$expected" "arguments passed to inspector-gate"
   grep -qx '## inspector-gate: pass' "$GITHUB_STEP_SUMMARY" || fail "step summary not written"
   local tool_dir="$RUNNER_TOOL_CACHE/inspector-gate/$version/x64"
-  [[ -f $tool_dir.complete && -x $tool_dir/inspector-gate ]] || fail "binary not cached in the tool cache layout"
-  expect_eq "$(cat "$GITHUB_PATH")" "$tool_dir" "GITHUB_PATH entry"
+  [[ -f $tool_dir/$linux_asset ]] || fail "the verified asset is not kept in the tool cache"
+  local bin
+  bin=$(step_out install bin)
+  [[ -x $bin && $bin == "$RUNNER_TEMP"/inspector-gate-bin.*/inspector-gate ]] || fail "bin output [$bin]"
+  expect_eq "$(cat "$GITHUB_PATH")" "$(dirname "$bin")" "GITHUB_PATH entry"
+  expect_eq "$(step_out install version)" "$version" "version output"
+  expect_log "inspector-gate $version (release $version, SHA-256 verified: $bin)"
 }
 
 test_defaults() {
   new_runner
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "exit code"
-  expect_eq "$(cat "$STUB_ARGS")" $'gate\n--image=app:1\n--report-dir='"$RUNNER_TEMP/inspector-gate-reports" "default arguments"
+  local dir
+  dir=$(out report-dir)
+  [[ $dir == "$RUNNER_TEMP"/inspector-gate-reports.* && -d $dir ]] || fail "default report dir [$dir]"
+  expect_eq "$(cat "$STUB_ARGS")" $'gate\n--image=app:1\n--report-dir='"$dir" "default arguments"
+}
+
+test_image_list() {
+  new_runner
+  local digest=sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945
+  run_action '{"image": "app:1\n  worker@'"$digest"', cron:2\n", "report-dir": "'"$runner/r"'"}'
+  expect_eq "$code" 0 "exit code"
+  expect_eq "$(cat "$STUB_ARGS")" "gate
+--image=app:1
+--image=worker@$digest
+--image=cron:2
+--report-dir=$runner/r" "one --image per list item"
+}
+
+test_two_uses_do_not_share_reports() {
+  new_runner
+  run_action '{"image": "app:1"}'
+  local first
+  first=$(out report-dir)
+  run_action '{"image": "worker:1"}'
+  [[ -n $first && $(out report-dir) != "$first" ]] || fail "two uses share the default report dir $first"
+  grep -qx '{"verdict":"pass"}' "$first/report.json" || fail "the first use's reports were overwritten"
 }
 
 # exit code N, with the binary writing its outputs: the action fails with N, outputs still set.
@@ -225,15 +303,22 @@ exit_propagates() {
 test_exit_1() { exit_propagates 1 fail; }
 test_exit_3() { exit_propagates 3 inconclusive; }
 
-test_early_error_fallbacks() {
+test_early_error_cause_in_summary() {
   new_runner
   export STUB_EXIT=4 STUB_WRITES=0
+  export STUB_STDERR=$'::error title=inspector-gate::ECR denied ecr:BatchGetImage on app\nerror: ECR denied ecr:BatchGetImage on app (add it to the role)'
   run_action '{"image": "app:1"}'
   expect_eq "$code" 4 "exit code"
   expect_eq "$(out verdict)" error "fallback verdict"
-  expect_eq "$(out report-dir)" "$RUNNER_TEMP/inspector-gate-reports" "fallback report-dir"
+  [[ $(out report-dir) == "$RUNNER_TEMP"/inspector-gate-reports.* ]] || fail "fallback report-dir"
   expect_eq "$(out sarif)" "" "sarif when no report was written"
   grep -q 'Exited with code 4: runtime error' "$GITHUB_STEP_SUMMARY" || fail "no fallback step summary"
+  # shellcheck disable=SC2016 # literal backticks: Markdown
+  grep -qF 'Cause: `ECR denied ecr:BatchGetImage on app (add it to the role)`' "$GITHUB_STEP_SUMMARY" ||
+    fail "the cause is not in the step summary: $(cat "$GITHUB_STEP_SUMMARY")"
+  # The binary's own ::error line is the only one: the action adds none for a gate exit code.
+  expect_eq "$(grep -c '^::error' "$log")" 1 "::error lines"
+  expect_log 'error: ECR denied'
 }
 
 test_usage_error_exit_2() {
@@ -244,14 +329,27 @@ test_usage_error_exit_2() {
   expect_eq "$(out verdict)" error "verdict"
 }
 
-test_cache_reused() {
+test_cache_rehashed_every_use() {
   new_runner
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "first run"
+  # No release to download from: only the cached asset can serve the second run.
   export INSPECTOR_GATE_RELEASE_BASE_URL="file://$work/no-such-release"
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "second run (cached, no download)"
-  grep -q 'found in the tool cache' "$log" || fail "cache not used"
+  expect_log 'cached asset re-verified'
+  # A cached asset that no longer matches the pin is never used, marker or not.
+  local cached="$RUNNER_TOOL_CACHE/inspector-gate/$version/x64/$linux_asset"
+  printf 'x' >>"$cached"
+  run_action '{"image": "app:1"}'
+  [[ $code -ne 0 ]] || fail "a tampered cached asset was accepted"
+  expect_log "cached $linux_asset does not match its SHA-256 pin"
+  [[ ! -e $STUB_ARGS ]] || fail "the tampered binary was run"
+  # With the release reachable again, it is downloaded afresh.
+  export INSPECTOR_GATE_RELEASE_BASE_URL="file://$release"
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "run after re-download"
+  expect_log 'downloading file://'
 }
 
 test_checksum_mismatch_refused() {
@@ -260,62 +358,131 @@ test_checksum_mismatch_refused() {
     "$good_sums" >"$runner/bad-sums"
   export INSPECTOR_GATE_CHECKSUMS_FILE="$runner/bad-sums"
   run_action '{"image": "app:1"}'
-  [[ $code -ne 0 ]] || fail "a checksum mismatch was accepted"
+  expect_eq "$code" 4 "exit code"
   expect_eq "$(failed_step)" install "failing step"
-  grep -q 'checksum mismatch for inspector-gate-'"$version"'-x86_64-unknown-linux-musl.tar.gz' "$log" ||
-    fail "no checksum mismatch message"
+  expect_log "checksum mismatch for $linux_asset"
   [[ ! -e $STUB_ARGS ]] || fail "the unverified binary was run"
-  [[ -z $(find "$RUNNER_TOOL_CACHE" -name 'inspector-gate*' -type f) ]] || fail "the unverified binary was cached"
+  [[ -z $(find "$RUNNER_TOOL_CACHE" "$RUNNER_TEMP" -name 'inspector-gate*' -type f) ]] ||
+    fail "the unverified binary was kept"
 }
 
-test_missing_pin_refused() {
+test_missing_pin_points_to_source() {
   new_runner
   grep -v 'linux-musl' "$good_sums" >"$runner/sums" || true
   export INSPECTOR_GATE_CHECKSUMS_FILE="$runner/sums"
   run_action '{"image": "app:1"}'
-  [[ $code -ne 0 ]] || fail "an unpinned asset was installed"
-  grep -q 'no SHA-256 pinned for' "$log" || fail "no clear message for a missing pin"
+  expect_eq "$code" 2 "exit code"
+  expect_log "no SHA-256 pinned for $linux_asset"
+  expect_log 'Use version: source'
   [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
 }
 
-test_repo_checksums_refuse_unpublished() {
-  # The repository's own pins (no release published yet, or the published ones) never match
-  # the stub, so the action as shipped refuses it.
+test_local_overrides_need_test_mode() {
+  # Outside test mode the file:// release and the local checksums file are ignored (with a
+  # warning): the action's own pins decide, and they never match the stub.
   new_runner
-  unset INSPECTOR_GATE_CHECKSUMS_FILE
+  unset INSPECTOR_GATE_TEST_MODE
   run_action '{"image": "app:1"}'
-  [[ $code -ne 0 ]] || fail "the stub release was accepted against .github/checksums.txt"
+  [[ $code -ne 0 ]] || fail "a local override was honoured outside test mode"
+  expect_log 'INSPECTOR_GATE_CHECKSUMS_FILE is ignored outside'
+  expect_log 'INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside'
   [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
 }
 
-test_stale_cache_after_repin() {
+test_override_inputs_https_only() {
   new_runner
-  run_action '{"image": "app:1"}'
-  expect_eq "$code" 0 "first run"
-  # The cache entry records the asset's SHA-256; a different pin must not trust it.
-  echo 1111111111111111111111111111111111111111111111111111111111111111 \
-    >"$RUNNER_TOOL_CACHE/inspector-gate/$version/x64/.asset-sha256"
-  run_action '{"image": "app:1"}'
-  expect_eq "$code" 0 "second run"
-  grep -q '^downloading ' "$log" || fail "a cache entry from another pin was trusted"
+  run_action '{"image": "app:1", "release-url": "http://mirror.example/releases"}'
+  expect_eq "$code" 2 "http release-url"
+  expect_log "input 'release-url' must be an https:// URL"
+  run_action '{"image": "app:1", "checksums-url": "file:///etc/passwd"}'
+  expect_eq "$code" 2 "file checksums-url"
+  expect_log "input 'checksums-url' must be an https:// URL"
+  run_action '{"image": "app:1", "checksums-url": "https://user:tok3n@mirror.example/SHA256SUMS"}'
+  expect_eq "$code" 2 "checksums-url with credentials"
+  ! grep -q tok3n "$log" || fail "a credential was logged"
+  run_action '{"image": "app:1", "version": "source", "release-url": "https://mirror.example/r"}'
+  expect_eq "$code" 2 "release-url with version: source"
+}
+
+# A loopback https server with its own CA (curl trusts it through CURL_CA_BUNDLE); sets
+# https_base and https_pid (the case stops it).
+https_server() {
+  local dir=$1 port
+  if [[ ! -f $work/tls/cert.pem ]]; then
+    mkdir -p "$work/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+      -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" \
+      >/dev/null 2>&1
+  fi
+  rm -f "$work/https.port"
+  "$python" - "$dir" "$work/tls" "$work/https.port" >"$work/https.log" 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+directory, tls, port_file = sys.argv[1:4]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(f"{tls}/cert.pem", f"{tls}/key.pem")
+server.socket = ctx.wrap_socket(server.socket, server_side=True)
+open(port_file + ".tmp", "w").write(str(server.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+PY
+  https_pid=$!
+  echo "$https_pid" >>"$work/pids"
+  for _ in $(seq 100); do [[ -s $work/https.port ]] && break; sleep 0.1; done
+  [[ -s $work/https.port ]] || { fail "the https server did not start: $(cat "$work/https.log")"; return 1; }
+  port=$(cat "$work/https.port")
+  https_base="https://127.0.0.1:$port"
+  export CURL_CA_BUNDLE="$work/tls/cert.pem"
+}
+
+test_override_inputs_over_https() {
+  # Outside test mode: a mirror (release-url) and a replacement SHA256SUMS (checksums-url),
+  # both https, both announced with a warning; the pin still decides what runs.
+  command -v openssl >/dev/null || { fail "openssl is needed for this case"; return; }
+  mkdir -p "$work/mirror"
+  cp -r "$release/." "$work/mirror/"
+  https_server "$work/mirror"
+  new_runner
+  unset INSPECTOR_GATE_TEST_MODE INSPECTOR_GATE_RELEASE_BASE_URL INSPECTOR_GATE_CHECKSUMS_FILE
+  run_action '{"image": "app:1", "release-url": "'"$https_base"'", "checksums-url": "'"$https_base"'/SHA256SUMS"}'
+  expect_eq "$code" 0 "exit code"
+  expect_log '::warning title=inspector-gate action::checksums-url replaces the SHA-256 pins'
+  expect_log '::warning title=inspector-gate action::release-url: downloading'
+  expect_log "verified SHA-256"
+  [[ -e $STUB_ARGS ]] || fail "the verified binary did not run"
+  # The mirror's own pins (the action's) still apply when only release-url is given.
+  run_action '{"image": "app:1", "release-url": "'"$https_base"'"}'
+  [[ $code -ne 0 ]] || fail "release-url bypassed the action's SHA-256 pins"
+  kill "$https_pid"
 }
 
 test_inputs_are_not_evaluated() {
   new_runner
   # shellcheck disable=SC2016 # the point: these must never be expanded
   local evil='$(touch '"$runner"'/pwned);touch '"$runner"'/pwned2 `touch '"$runner"'/pwned3`'
-  run_action "$("$python" -c 'import json,sys; print(json.dumps({"image": "app:1", "policy": sys.argv[1], "approve": "a\"b'"'"'c"}))' "$evil")"
+  run_action "$("$python" -c 'import json,sys; print(json.dumps({"image": "app:1", "container-name": sys.argv[1], "image-definitions": "d.json", "approve": "a/b\"/c'"'"'d"}))' "$evil")"
   expect_eq "$code" 0 "exit code"
   [[ ! -e $runner/pwned && ! -e $runner/pwned2 && ! -e $runner/pwned3 ]] || fail "an input was executed"
-  grep -qxF -- "--policy=$evil" "$STUB_ARGS" || fail "input not passed through literally"
-  grep -qxF -- "--approve=a\"b'c" "$STUB_ARGS" || fail "quotes not passed through literally"
+  grep -qxF -- "--container-name=$evil" "$STUB_ARGS" || fail "input not passed through literally"
+  grep -qxF -- "--approve=a/b\"/c'd" "$STUB_ARGS" || fail "quotes not passed through literally"
+}
+
+test_credentials_not_logged() {
+  new_runner
+  run_action '{"image": "app:1", "registry-url": "https://ci-user:s3cr3t-t0ken@registry.example:5000/v2"}'
+  expect_eq "$code" 0 "exit code"
+  grep -qxF -- "--registry-url=https://ci-user:s3cr3t-t0ken@registry.example:5000/v2" "$STUB_ARGS" ||
+    fail "the binary did not get the full URL"
+  expect_log "--registry-url=https://registry.example:5000/v2"
+  ! grep -q 's3cr3t-t0ken' "$log" || fail "a credential was logged"
 }
 
 test_bad_boolean() {
   new_runner
   run_action '{"image": "app:1", "ignore-unfixed": "maybe"}'
   expect_eq "$code" 2 "exit code"
-  grep -q "input 'ignore-unfixed' must be true or false" "$log" || fail "no clear message"
+  expect_log "input 'ignore-unfixed' must be true or false"
 }
 
 test_new_filter_inputs() {
@@ -326,7 +493,16 @@ test_new_filter_inputs() {
   ! grep -qxF -- "--exploit-available-only" "$STUB_ARGS" || fail "exploit-available-only false was passed"
   run_action '{"image": "app:1", "exploit-available-only": "sometimes"}'
   expect_eq "$code" 2 "bad exploit-available-only exit code"
-  grep -q "input 'exploit-available-only' must be true or false" "$log" || fail "no clear message"
+  expect_log "input 'exploit-available-only' must be true or false"
+}
+
+test_real_cli_rejects_renamed_flag() {
+  # The stub hands every argument list to the real CLI: a value the real CLI refuses fails.
+  new_runner
+  run_action '{"image": "app:1", "on-timeout": "sometimes"}'
+  expect_eq "$code" 2 "exit code"
+  expect_log 'stub: the real inspector-gate rejects these arguments'
+  [[ ! -e $STUB_ARGS ]] || fail "a rejected argument list was accepted"
 }
 
 test_windows_zip() {
@@ -334,9 +510,115 @@ test_windows_zip() {
   export RUNNER_OS=Windows RUNNER_ARCH=X64
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "exit code"
-  [[ -x $RUNNER_TOOL_CACHE/inspector-gate/$version/x64/inspector-gate.exe ]] || fail "inspector-gate.exe not installed"
+  [[ $(step_out install bin) == */inspector-gate.exe && -x $(step_out install bin) ]] ||
+    fail "inspector-gate.exe not installed: $(step_out install bin)"
   expect_eq "$(out verdict)" pass "verdict"
 }
+
+# ---- version: path / source ------------------------------------------------------------------
+
+test_version_path() {
+  new_runner
+  mkdir -p "$runner/onpath"
+  cp "$work/inspector-gate" "$runner/onpath/inspector-gate"
+  export STUB_VERSION=$cargo_version
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 0 "exit code"
+  expect_log "inspector-gate $cargo_version (from PATH: $runner/onpath/inspector-gate)"
+  expect_eq "$(step_out install bin)" "$runner/onpath/inspector-gate" "bin"
+  [[ -e $STUB_ARGS ]] || fail "the binary on PATH did not run"
+  expect_eq "$(cat "$GITHUB_PATH")" "" "GITHUB_PATH (already on PATH)"
+  # Another patch release: accepted with a warning.
+  local major_minor
+  major_minor=$(ig_major_minor "$cargo_version")
+  export STUB_VERSION="$major_minor.999"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 0 "patch mismatch exit code"
+  expect_log "::warning title=inspector-gate action::inspector-gate $major_minor.999 (from PATH) differs"
+  # Another minor: refused, nothing run.
+  export STUB_VERSION="${major_minor%%.*}.$((${major_minor#*.} + 1)).0"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 2 "minor mismatch exit code"
+  expect_log "does not match this action's version $cargo_version"
+  [[ ! -e $STUB_ARGS ]] || fail "a mismatched binary ran"
+  # Not an inspector-gate at all.
+  printf '#!/bin/sh\necho something else 1.0\n' >"$runner/onpath/inspector-gate"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 2 "foreign binary exit code"
+  expect_log "not an inspector-gate binary?"
+}
+
+test_version_path_missing() {
+  new_runner
+  PATH=/usr/bin:/bin run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 2 "exit code"
+  expect_log "there is no inspector-gate on PATH"
+}
+
+test_version_invalid() {
+  new_runner
+  run_action '{"image": "app:1", "version": "latest"}'
+  expect_eq "$code" 2 "exit code"
+  expect_log "input 'version' must be empty"
+  expect_eq "$(failed_step)" prep "failing step"
+}
+
+# A fake cargo: records its arguments and "builds" the stub into --root/bin.
+fake_cargo() {
+  mkdir -p "$runner/cargo-bin"
+  cat >"$runner/cargo-bin/cargo" <<CARGO
+#!/usr/bin/env bash
+printf '%s\n' "\$*" >>"$runner/cargo.log"
+root=
+while [[ \$# -gt 0 ]]; do case \$1 in --root) root=\$2; shift 2 ;; *) shift ;; esac; done
+mkdir -p "\$root/bin"
+cp "$work/inspector-gate" "\$root/bin/inspector-gate"
+CARGO
+  chmod +x "$runner/cargo-bin/cargo"
+}
+
+test_version_source_builds_and_caches() {
+  new_runner
+  fake_cargo
+  export STUB_VERSION=$cargo_version STUB_EXIT=1
+  PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
+  expect_eq "$code" 1 "exit code (the gate's violation)"
+  local key source_root
+  key=$(ig_source_key "$root")
+  expect_eq "$(step_out prep source-key)" "$key" "source key"
+  source_root=$(step_out prep source-root)
+  expect_eq "$(cat "$runner/cargo.log")" "install --locked --path $root --root $source_root --bin inspector-gate" "cargo call"
+  expect_log "inspector-gate $cargo_version (built from source: $source_root/bin/inspector-gate)"
+  expect_log "[sim] cache saved under key inspector-gate-source-Linux-X64-$key"
+  # A later job: fresh runner, same actions cache: restored, cargo never runs.
+  local shared_cache=$ACTION_SIM_CACHE
+  new_runner
+  fake_cargo
+  export ACTION_SIM_CACHE=$shared_cache STUB_VERSION=$cargo_version
+  PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
+  expect_eq "$code" 0 "second job exit code"
+  expect_log '[sim] cache restored from key'
+  expect_log 'found in the source cache'
+  [[ ! -e $runner/cargo.log ]] || fail "cargo ran again despite the cache"
+  # A source change is a new key.
+  local other
+  other=$(mktemp -d "$work/src.XXXXXX")
+  cp -r "$root/Cargo.toml" "$root/Cargo.lock" "$root/src" "$other/"
+  echo '// changed' >>"$other/src/main.rs"
+  [[ $(ig_source_key "$other") != "$key" ]] || fail "a source change kept the cache key"
+}
+
+test_version_source_needs_cargo() {
+  new_runner
+  if PATH=/usr/bin:/bin command -v cargo >/dev/null; then
+    return 0 # cargo is installed system-wide here: no PATH without it to try
+  fi
+  PATH=/usr/bin:/bin run_action '{"image": "app:1", "version": "source"}'
+  expect_eq "$code" 2 "exit code"
+  expect_log "version: source needs a Rust toolchain (cargo)"
+}
+
+# ---- consistency of action.yml ---------------------------------------------------------------
 
 test_no_expressions_in_run() {
   # run_composite.py refuses `${{ }}` in run:, but say it here too, for the record.
@@ -349,22 +631,29 @@ PY
 }
 
 test_inputs_wired() {
-  # Every input reaches run.sh as INPUT_<NAME> and run.sh reads every one of them.
-  if "$python" - "$root/action.yml" "$root/scripts/action/run.sh" <<'PY'; then return 0; else fail "inputs not wired"; fi
-import re, sys, yaml
+  # Every input reaches exactly one step as INPUT_<NAME>, and that step's script reads it.
+  if "$python" - "$root/action.yml" "$root/scripts/action" <<'PY'; then return 0; else fail "inputs not wired"; fi
+import os, re, sys, yaml
 action = yaml.safe_load(open(sys.argv[1]))
-script = open(sys.argv[2]).read()
-step = next(s for s in action["runs"]["steps"] if s.get("id") == "gate")
+scripts = sys.argv[2]
 problems = []
+seen = {}
+for step in action["runs"]["steps"]:
+    for var, value in (step.get("env") or {}).items():
+        m = re.fullmatch(r"\$\{\{ inputs\.([a-z0-9-]+) \}\}", str(value))
+        if not m:
+            continue
+        name = m.group(1)
+        if var != "INPUT_" + name.upper().replace("-", "_"):
+            problems.append(f"{name}: passed as {var}")
+        seen.setdefault(name, []).append(step.get("id"))
+        script = re.search(r"scripts/action/([a-z-]+\.sh)", step["run"]).group(1)
+        text = open(os.path.join(scripts, script)).read()
+        if "${" + var + ":-}" not in text:
+            problems.append(f"{name}: {script} does not read {var}")
 for name in action["inputs"]:
-    var = "INPUT_" + name.upper().replace("-", "_")
-    if step["env"].get(var) != "${{ inputs.%s }}" % name:
-        problems.append(f"{name}: env {var} is not ${{{{ inputs.{name} }}}}")
-    if "${" + var + ":-}" not in script:
-        problems.append(f"{name}: run.sh does not read {var}")
-extra = {k for k in step["env"] if k.startswith("INPUT_")} - {
-    "INPUT_" + n.upper().replace("-", "_") for n in action["inputs"]}
-problems += [f"{k}: not an input" for k in sorted(extra)]
+    if len(seen.get(name, [])) != 1:
+        problems.append(f"input {name} reaches {len(seen.get(name, []))} steps, not 1")
 for name in ("verdict", "digest", "image-uri", "report-dir", "sarif"):
     if action["outputs"].get(name, {}).get("value") != "${{ steps.gate.outputs.%s }}" % name:
         problems.append(f"output {name} is not mapped from the gate step")
@@ -382,7 +671,8 @@ test_pin_release() {
   cp "$root/.github/action-version" "$root/.github/checksums.txt" "$copy/.github/"
   cp "$root/buildkite/checksums.txt" "$copy/buildkite/"
   cp "$root/buildkite/lib/release.bash" "$copy/buildkite/lib/"
-  cp "$root"/codebuild/*.yml "$root/codebuild/pipeline.yaml" "$copy/codebuild/"
+  cp "$root/buildkite/README.md" "$copy/buildkite/"
+  cp "$root/codebuild/buildspec.yml" "$root/codebuild/pipeline.yaml" "$copy/codebuild/"
   : >"$sums"
   for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin \
     aarch64-apple-darwin x86_64-pc-windows-msvc; do
@@ -394,10 +684,19 @@ test_pin_release() {
   expect_eq "$(grep -vE '^#' "$copy/buildkite/checksums.txt")" "$(cat "$sums")" "buildkite/checksums.txt"
   grep -q '^# SHA-256' "$copy/.github/checksums.txt" || fail "comment header lost"
   grep -qx 'INSPECTOR_GATE_VERSION="9.8.7"' "$copy/buildkite/lib/release.bash" || fail "Buildkite version not pinned"
-  [[ $(grep -c '^    INSPECTOR_GATE_VERSION: "9.8.7"$' "$copy"/codebuild/buildspec*.yml | grep -c ':1$') -eq 2 ]] ||
-    fail "buildspec versions not pinned"
+  grep -qx '    INSPECTOR_GATE_VERSION: "9.8.7"' "$copy/codebuild/buildspec.yml" || fail "buildspec version not pinned"
   grep -A4 '^  InspectorGateVersion:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: 9.8.7' ||
     fail "pipeline.yaml default not pinned"
+  local x86
+  x86=$(printf '%s' x86_64-unknown-linux-musl | sha256sum | cut -d' ' -f1)
+  grep -A3 '^  InspectorGateSha256:' "$copy/codebuild/pipeline.yaml" | grep -qx "    Default: \"$x86\"" ||
+    fail "pipeline.yaml InspectorGateSha256 default not pinned to the x86_64 Linux asset"
+  grep -A3 '^  InspectorGateSourceRef:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: v9.8.7' ||
+    fail "pipeline.yaml InspectorGateSourceRef default not pinned"
+  [[ $(grep -c '^ *INSPECTOR_GATE_SOURCE_REF: v9.8.7$' "$copy"/codebuild/buildspec.yml) -eq 1 ]] ||
+    fail "buildspec source ref not pinned"
+  ! grep -q 'buildkite#v0\.' "$copy/buildkite/README.md" || fail "Buildkite README still references an old tag"
+  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/buildkite/README.md" || fail "Buildkite README not pinned"
   [[ -z $(find "$copy" -name '*.bak') ]] || fail "backup files left behind"
   # Incomplete release: refused, nothing changed.
   head -n 4 "$sums" >"$sums.short"
@@ -405,50 +704,75 @@ test_pin_release() {
   expect_eq "$(cat "$copy/.github/action-version")" 9.8.7 "version after a refused pin"
 }
 
-# With INSPECTOR_GATE_REAL_BIN (a built inspector-gate), the action-test workflow's cases run
-# here too: the real binary, packed as a release, must pass a dry run and refuse an image
-# reference without tag or digest (exit 2).
-test_real_binary() {
+# ---- the real binary -------------------------------------------------------------------------
+
+# The action-test workflow's cases, here: the real binary packed as the release must pass a dry
+# run and refuse an image reference without tag or digest (exit 2) with its cause reaching the
+# summary, and at most one ::error line (the binary's own).
+test_real_binary_release() {
   local real_release="$work/real-release"
-  bash "$root/scripts/action/pack-release.sh" "$INSPECTOR_GATE_REAL_BIN" "$real_release" \
-    x86_64-unknown-linux-musl >/dev/null || fail "cannot pack $INSPECTOR_GATE_REAL_BIN"
+  bash "$root/scripts/action/pack-release.sh" "$real_bin" "$real_release" \
+    x86_64-unknown-linux-musl "$cargo_version" >/dev/null || fail "cannot pack $real_bin"
   new_runner
   export INSPECTOR_GATE_RELEASE_BASE_URL="file://$real_release"
   export INSPECTOR_GATE_CHECKSUMS_FILE="$real_release/SHA256SUMS"
-  export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=x
-  export AWS_EC2_METADATA_DISABLED=true
+  if [[ $cargo_version != "$version" ]]; then
+    fail ".github/action-version ($version) differs from Cargo.toml ($cargo_version): pack for which?"
+    return
+  fi
   run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0", "fail-on": "HIGH", "dry-run": "true"}'
   expect_eq "$code" 0 "must-pass exit code"
   [[ -n $(out verdict) && $(out verdict) != fail && $(out verdict) != error ]] || fail "must-pass verdict $(out verdict)"
   run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "dry-run": "true"}'
   expect_eq "$code" 2 "must-fail exit code"
   expect_eq "$(out verdict)" error "must-fail verdict"
+  [[ $(grep -c '^::error' "$log") -le 1 ]] || fail "more than one ::error line"
+  ! grep -q '^::error title=inspector-gate action::' "$log" || fail "the action annotated the gate's own error"
+  # shellcheck disable=SC2016 # literal backticks: Markdown
+  grep -q 'Cause: `' "$GITHUB_STEP_SUMMARY" || grep -q 'inspector-gate' "$GITHUB_STEP_SUMMARY" ||
+    fail "no summary for the usage error"
+}
+
+test_real_binary_on_path() {
+  new_runner
+  mkdir -p "$runner/onpath"
+  ln -s "$real_bin" "$runner/onpath/inspector-gate"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0", "version": "path", "dry-run": "true"}'
+  expect_eq "$code" 0 "exit code"
+  expect_log "inspector-gate $cargo_version (from PATH: "
 }
 
 check "targets: runner OS/arch to release asset" test_targets
 check "pin-release.sh moves every pin together" test_pin_release
-check "every input is wired to run.sh; outputs mapped from the gate step" test_inputs_wired
-check "pass: every input becomes the right argument; outputs, summary, tool cache, PATH" test_pass_outputs_and_args
-check "defaults: only the image and a report dir" test_defaults
+check "every input is wired to one step's script; outputs mapped from the gate step" test_inputs_wired
+check "pass: every input becomes the right argument (real CLI accepts them); outputs, summary, cache, PATH" test_pass_outputs_and_args
+check "defaults: only the image and a fresh report dir" test_defaults
+check "image list: newlines, commas and blanks separate images" test_image_list
+check "two uses in one job get different default report dirs" test_two_uses_do_not_share_reports
 check "exit 1 (violation) propagates with outputs set" test_exit_1
 check "exit 3 (inconclusive) propagates with outputs set" test_exit_3
-check "exit 4 before any output: fallback verdict, report-dir and summary" test_early_error_fallbacks
+check "exit 4 before any output: fallbacks, the cause in the summary, no extra ::error" test_early_error_cause_in_summary
 check "exit 2 (usage) propagates" test_usage_error_exit_2
-check "tool cache reused without download" test_cache_reused
-check "checksum mismatch refused, nothing run or cached" test_checksum_mismatch_refused
-check "asset without a pinned checksum refused" test_missing_pin_refused
-check "repository pins refuse a foreign release" test_repo_checksums_refuse_unpublished
-check "cache entry from another pin is not trusted" test_stale_cache_after_repin
+check "the cached asset is re-hashed on every use; a tampered one is never run" test_cache_rehashed_every_use
+check "checksum mismatch refused, nothing run or kept" test_checksum_mismatch_refused
+check "no pin: refused, pointing to version: source" test_missing_pin_points_to_source
+check "local overrides (file://, checksums file) only in test mode" test_local_overrides_need_test_mode
+check "release-url / checksums-url: https only, no credentials" test_override_inputs_https_only
+check "release-url / checksums-url over https: warned, still SHA-256 checked" test_override_inputs_over_https
 check "inputs are passed literally, never evaluated" test_inputs_are_not_evaluated
+check "credentials in URLs are not logged" test_credentials_not_logged
 check "bad boolean input is a usage error" test_bad_boolean
 check "min-epss reaches the binary; exploit-available-only is a strict boolean" test_new_filter_inputs
+check "an argument the real CLI refuses fails the case" test_real_cli_rejects_renamed_flag
 check "Windows runner: zip asset, inspector-gate.exe" test_windows_zip
+check "version: path: version checked and logged; minor mismatch refused" test_version_path
+check "version: path without a binary on PATH" test_version_path_missing
+check "version: anything else is refused" test_version_invalid
+check "version: source: cargo install --locked, cached across jobs even when the gate fails" test_version_source_builds_and_caches
+check "version: source without cargo" test_version_source_needs_cargo
 check "no expressions inside run:" test_no_expressions_in_run
-if [[ -n ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
-  check "real binary: dry run passes, a reference without tag or digest is exit 2" test_real_binary
-else
-  echo "skip - real binary cases (set INSPECTOR_GATE_REAL_BIN to run them)"
-fi
+check "real binary as the release: dry run passes, bad reference is exit 2 with one ::error at most" test_real_binary_release
+check "real binary from PATH (version: path)" test_real_binary_on_path
 
 echo "action: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
