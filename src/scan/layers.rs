@@ -598,12 +598,15 @@ impl ArchiveIndex {
         for entry in ar.entries_with_seek().map_err(bad)? {
             let entry = entry.map_err(bad)?;
             let raw = entry.path().map_err(bad)?.to_string_lossy().into_owned();
+            let kind = entry.header().entry_type();
             let Some(name) = normalize(&raw) else {
+                if kind.is_dir() {
+                    continue; // "./", the archive's root
+                }
                 return Err(Error::runtime(format!(
                     "archive {shown} has an entry '{raw}' outside the archive; refusing to read it"
                 )));
             };
-            let kind = entry.header().entry_type();
             let node = if kind.is_file() || kind == tar::EntryType::Continuous {
                 Node::File {
                     offset: entry.raw_file_position(),

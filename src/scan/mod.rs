@@ -104,3 +104,28 @@ impl Inventory {
             .dedup_by(|a, b| a.purl == b.purl && a.location == b.location);
     }
 }
+
+use crate::error::Error;
+use layers::ScanSource;
+
+/// Catalogue a source: one inventory per platform image (one for a root filesystem).
+/// Blocking (file I/O and decompression): call it from `spawn_blocking` in async code.
+pub fn catalogue(source: &ScanSource) -> Result<Vec<Inventory>, Error> {
+    match source {
+        ScanSource::Dir(dir) => {
+            let tree = layers::read_dir(dir, &catalog::want)?;
+            Ok(vec![catalog::catalogue(&tree, None)])
+        }
+        ScanSource::Image(spec) => {
+            let images = layers::images(spec)?;
+            images
+                .images
+                .iter()
+                .map(|img| {
+                    let tree = layers::read_image(img, &catalog::want)?;
+                    Ok(catalog::catalogue(&tree, img.platform.clone()))
+                })
+                .collect()
+        }
+    }
+}
