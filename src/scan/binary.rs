@@ -182,7 +182,11 @@ fn parse_modinfo(s: &str) -> (Option<Module>, Vec<Module>) {
                 });
                 last_was_dep = true;
             }
-            ["=>", path, version, ..] if last_was_dep => {
+            // A replacement by a local directory has no version (or "(devel)"): the module
+            // keeps the path and version it was required as.
+            ["=>", path, version, ..]
+                if last_was_dep && !version.is_empty() && *version != "(devel)" =>
+            {
                 if let Some(d) = deps.last_mut() {
                     d.name = path.to_string();
                     d.version = version.to_string();
