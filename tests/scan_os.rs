@@ -19,7 +19,10 @@ type Set = BTreeSet<(String, String, String)>;
 fn dpkg_query(tree: &Path) -> Set {
     require("dpkg-query", "apt-get install dpkg");
     let out = run(Command::new("dpkg-query")
-        .arg(format!("--admindir={}", tree.join("var/lib/dpkg").display()))
+        .arg(format!(
+            "--admindir={}",
+            tree.join("var/lib/dpkg").display()
+        ))
         .arg("-W")
         .arg("-f=${Package}\t${Version}\t${Architecture}\t${db:Status-Status}\n"));
     out.lines()
@@ -52,7 +55,11 @@ fn one(source: ScanSource) -> Inventory {
 fn dpkg_catalogue_matches_dpkg_query_for_every_source_format() {
     let tree = debian_tree();
     let oracle = dpkg_query(&tree);
-    assert!(oracle.len() > 50, "a minbase tree has ~90 packages: {}", oracle.len());
+    assert!(
+        oracle.len() > 50,
+        "a minbase tree has ~90 packages: {}",
+        oracle.len()
+    );
 
     let from_dir = one(ScanSource::Dir(tree.clone()));
     assert_eq!(debs(&from_dir), oracle, "dir:");
@@ -114,7 +121,8 @@ fn later_layers_whiteouts_hide_and_replace_the_dpkg_database() {
     assert_eq!(inv.distro.unwrap().id, "debian");
 
     // A whole directory removed, then a new database in a third layer (opaque dir).
-    let status = b"Package: only\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n";
+    let status =
+        b"Package: only\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n";
     let layout = oci_layout(
         &tmp.path().join("replaced"),
         &[(
@@ -231,4 +239,47 @@ fn bad_sources_are_one_clear_error() {
 
     let e = catalogue(&ScanSource::Dir(tmp.path().join("missing"))).unwrap_err();
     assert!(e.message.contains("missing"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn docker_sources_are_exported_with_docker_save() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = tmp.path().join("layer.tar");
+    std::fs::write(
+        &layer,
+        layer_tar(&[(
+            "var/lib/dpkg/status",
+            Some(b"Package: saved\nStatus: install ok installed\nVersion: 2.0\nArchitecture: arm64\n"),
+        )]),
+    )
+    .unwrap();
+    let saved = tmp.path().join("saved.tar");
+    docker_archive(&saved, "arm64", &[layer]);
+    // A docker CLI stand-in that checks its arguments and writes the archive where asked.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = save ] && [ \"$2\" = -o ] && [ \"$4\" = -- ] && [ \"$5\" = app:1 ] || {{ echo \"bad args: $*\" >&2; exit 2; }}\ncp {} \"$3\"\n",
+            saved.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Each test runs in its own process under nextest.
+    std::env::set_var(
+        "PATH",
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    );
+    let inv = one(ScanSource::Image(SourceSpec::Docker("app:1".into())));
+    assert_eq!(inv.platform.as_deref(), Some("linux/arm64"));
+    assert_eq!(inv.packages[0].name, "saved");
+    let e = catalogue(&ScanSource::Image(SourceSpec::Docker("other:2".into()))).unwrap_err();
+    assert_eq!(e.exit_code(), 4);
+    assert!(e.message.contains("docker save other:2 failed"), "{e}");
+    assert!(e.message.contains("bad args"), "{e}");
 }

@@ -72,10 +72,25 @@ fn sboms_validate_against_the_cyclonedx_1_5_schema() {
         .pop()
         .unwrap();
     inv.packages.extend([
-        pkg(Ecosystem::Npm, "@types/node", "20.1.0", "pkg:npm/%40types/node@20.1.0"),
-        pkg(Ecosystem::Pypi, "zope.interface", "6.2", "pkg:pypi/zope-interface@6.2"),
+        pkg(
+            Ecosystem::Npm,
+            "@types/node",
+            "20.1.0",
+            "pkg:npm/%40types/node@20.1.0",
+        ),
+        pkg(
+            Ecosystem::Pypi,
+            "zope.interface",
+            "6.2",
+            "pkg:pypi/zope-interface@6.2",
+        ),
         pkg(Ecosystem::Maven, "org.a:b", "1.0", "pkg:maven/org.a/b@1.0"),
-        pkg(Ecosystem::Golang, "app", "", "pkg:generic/app?go_toolchain=1.22.5"),
+        pkg(
+            Ecosystem::Golang,
+            "app",
+            "",
+            "pkg:generic/app?go_toolchain=1.22.5",
+        ),
         pkg(Ecosystem::Cargo, "serde", "1.0.0", "pkg:cargo/serde@1.0.0"),
         pkg(Ecosystem::Gem, "rack", "3.0.8", "pkg:gem/rack@3.0.8"),
     ]);
@@ -166,7 +181,9 @@ async fn requests_are_split_throttling_is_retried_and_findings_merge() {
         }],
     );
     env(&server.url);
-    let client = inspector_scan::client(&AwsOptions::default()).await.unwrap();
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
     let inv = many(2 * MAX_COMPONENTS + 1);
     let subject = Subject {
         name: "oci:x".into(),
@@ -183,7 +200,11 @@ async fn requests_are_split_throttling_is_retried_and_findings_merge() {
     );
     let calls = server.calls();
     let sizes: Vec<usize> = calls.iter().map(|c| c.components).collect();
-    assert_eq!(sizes, [5000, 5000, 5000, 1], "throttled first call repeated");
+    assert_eq!(
+        sizes,
+        [5000, 5000, 5000, 1],
+        "throttled first call repeated"
+    );
     assert!(calls.iter().all(|c| c.signed_for_service));
     assert!(calls
         .iter()
@@ -198,23 +219,34 @@ async fn requests_are_split_throttling_is_retried_and_findings_merge() {
     assert_eq!(f1.packages[0].fixed_in_version.as_deref(), Some("1.0.1"));
     assert_eq!(f1.epss_score, Some(0.5));
     assert_eq!(findings[1].fix_available.as_deref(), Some("NO"));
-    assert_eq!(findings[1].packages[0].name, "p10000", "from the third request");
+    assert_eq!(
+        findings[1].packages[0].name, "p10000",
+        "from the third request"
+    );
 
     // The gate's own policy judges them.
     let mut policy = Policy::default();
     policy.apply_fail_on(Severity::High);
     let today = time::macros::date!(2026 - 01 - 02);
-    assert_eq!(evaluate(&policy, &findings, None, today).verdict, Verdict::Fail);
+    assert_eq!(
+        evaluate(&policy, &findings, None, today).verdict,
+        Verdict::Fail
+    );
     policy.ignore_unfixed = true;
     policy.max.insert(Severity::Critical, 1);
-    assert_eq!(evaluate(&policy, &findings, None, today).verdict, Verdict::Pass);
+    assert_eq!(
+        evaluate(&policy, &findings, None, today).verdict,
+        Verdict::Pass
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inspector_answer_format_gives_the_same_findings() {
     let server = ScanServer::start(advisories(), vec![]);
     env(&server.url);
-    let client = inspector_scan::client(&AwsOptions::default()).await.unwrap();
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
     let subject = Subject {
         name: "oci:x".into(),
         platform: None,
@@ -223,10 +255,15 @@ async fn the_inspector_answer_format_gives_the_same_findings() {
     let ours = inspector_scan::scan(&client, &parts, Format::Inspector, deadline())
         .await
         .unwrap();
-    assert_eq!(server.calls()[0].output_format.as_deref(), Some("INSPECTOR"));
+    assert_eq!(
+        server.calls()[0].output_format.as_deref(),
+        Some("INSPECTOR")
+    );
     let server2 = ScanServer::start(advisories(), vec![]);
     env(&server2.url);
-    let client = inspector_scan::client(&AwsOptions::default()).await.unwrap();
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
     let cdx = inspector_scan::scan(&client, &parts, Format::CycloneDx, deadline())
         .await
         .unwrap();
@@ -252,7 +289,9 @@ async fn the_inspector_answer_format_gives_the_same_findings() {
 async fn too_many_components_and_access_denied_are_one_clear_error() {
     let server = ScanServer::start(advisories(), vec![Step::Scan, Step::AccessDenied]);
     env(&server.url);
-    let client = inspector_scan::client(&AwsOptions::default()).await.unwrap();
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
     // A document that was not split: the service refuses it.
     let subject = Subject {
         name: "x".into(),
@@ -289,7 +328,9 @@ async fn persistent_throttling_stops_at_the_deadline() {
         .collect();
     let server = ScanServer::start(advisories(), steps);
     env(&server.url);
-    let client = inspector_scan::client(&AwsOptions::default()).await.unwrap();
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
     let (_, parts) = sbom::documents(
         &Subject {
             name: "x".into(),
@@ -305,4 +346,96 @@ async fn persistent_throttling_stops_at_the_deadline() {
     assert!(e.message.contains("ThrottlingException"), "{e}");
     let n = server.calls().len();
     assert!((2..10).contains(&n), "bounded retries: {n}");
+}
+
+fn options(
+    input: inspector_gate::scan::Input,
+    sbom_out: Option<PathBuf>,
+) -> inspector_gate::scan::ScanOptions {
+    inspector_gate::scan::ScanOptions {
+        input,
+        sbom_out,
+        format: Format::CycloneDx,
+        aws: AwsOptions::default(),
+        timeout: Duration::from_secs(60),
+        timestamp: TS.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_catalogues_writes_the_sbom_and_rescans_it_from_the_file() {
+    use inspector_gate::registry::SourceSpec;
+    use inspector_gate::scan::{run, Input};
+    let server = ScanServer::start(
+        vec![Advisory {
+            id: "CVE-2099-1000",
+            purl_prefix: "pkg:deb/debian/base-files@",
+            ratings: vec![("NVD", "high"), ("DEBIAN", "medium")],
+            fixed: Some("12.4+deb12u6"),
+            epss: None,
+        }],
+        vec![],
+    );
+    env(&server.url);
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = |arch: &str| {
+        let status = format!("Package: base-files\nStatus: install ok installed\nVersion: 12.4+deb12u5\nArchitecture: {arch}\n");
+        Layer::Tar {
+            tar: layer_tar(&[
+                ("etc/os-release", Some(b"ID=debian\nVERSION_ID=\"12\"\n")),
+                ("var/lib/dpkg/status", Some(status.as_bytes())),
+            ]),
+            gzip: true,
+        }
+    };
+    let layout = oci_layout(
+        &tmp.path().join("oci"),
+        &[
+            ("linux", "amd64", &[layer("amd64")]),
+            ("linux", "arm64", &[layer("arm64")]),
+        ],
+    );
+    let out = tmp.path().join("sbom.json");
+    let src = ScanSource::Image(SourceSpec::OciDir {
+        dir: layout,
+        reference: None,
+    });
+    let scans = run(&options(Input::From(src), Some(out.clone())))
+        .await
+        .unwrap();
+    assert_eq!(scans.len(), 2);
+    for s in &scans {
+        assert_eq!(s.components, 1);
+        assert_eq!(s.findings.len(), 1, "{}", s.label);
+        assert_eq!(
+            s.findings[0].severity,
+            Severity::Medium,
+            "the distribution's rating"
+        );
+        assert_eq!(
+            s.findings[0].packages[0].fixed_in_version.as_deref(),
+            Some("12.4+deb12u6")
+        );
+    }
+    assert!(
+        scans[1].label.ends_with("(linux/arm64)"),
+        "{}",
+        scans[1].label
+    );
+    let arm = tmp.path().join("sbom.linux-arm64.json");
+    assert!(tmp.path().join("sbom.linux-amd64.json").exists());
+    let doc: Value = serde_json::from_slice(&std::fs::read(&arm).unwrap()).unwrap();
+    validate(&doc);
+
+    // The written SBOM scanned again as --sbom gives the same findings.
+    let again = run(&options(Input::Sbom(arm), None)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].findings, scans[1].findings);
+    assert_eq!(server.calls().len(), 3);
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, b"{ not json").unwrap();
+    let e = run(&options(Input::Sbom(bad), None)).await.unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.message.contains("bad.json"), "{e}");
 }

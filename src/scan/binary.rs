@@ -268,7 +268,9 @@ pub(crate) fn elf_section<'a>(f: &'a [u8], name: &str) -> Option<&'a [u8]> {
     for i in 0..shnum {
         let (n, off, size) = section(i)?;
         let n = usize::try_from(n).ok()?;
-        let Some(tail) = strtab.get(n..) else { continue };
+        let Some(tail) = strtab.get(n..) else {
+            continue;
+        };
         let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
         if &tail[..end] == name.as_bytes() {
             return slice(off, size);
@@ -355,9 +357,7 @@ mod tests {
         file[..4].copy_from_slice(b"\0asm");
         file.extend(go_blob(modinfo));
         file.extend(vec![0u8; 1000]);
-        let info = inspect(&mut &file[..], file.len() as u64)
-            .unwrap()
-            .unwrap();
+        let info = inspect(&mut &file[..], file.len() as u64).unwrap().unwrap();
         assert_eq!(info.go_version.as_deref(), Some("go1.22.5"));
         assert_eq!(info.go_main.unwrap().name, "example.com/app");
         assert_eq!(
@@ -381,6 +381,8 @@ mod tests {
         assert!(inspect(&mut &f[..], f.len() as u64).unwrap().is_none());
         let mut blob = go_blob("mod\tx\tv1\t\n");
         blob.truncate(40);
-        assert!(inspect(&mut &blob[..], blob.len() as u64).unwrap().is_none());
+        assert!(inspect(&mut &blob[..], blob.len() as u64)
+            .unwrap()
+            .is_none());
     }
 }

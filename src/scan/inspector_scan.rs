@@ -121,7 +121,8 @@ pub async fn scan(
             } else {
                 String::new()
             };
-            e.into_error(ACTION).context(format!("scanning the SBOM{part}"))
+            e.into_error(ACTION)
+                .context(format!("scanning the SBOM{part}"))
         })?;
         let answer = out.sbom().map(from_document).unwrap_or(Value::Null);
         answers.push(answer);
@@ -297,7 +298,10 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
             packages.push(FindingPackage {
                 name,
                 version,
-                fixed_in_version: fixed.get(r).map(|s| s.to_string()).filter(|s| !s.is_empty()),
+                fixed_in_version: fixed
+                    .get(r)
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.is_empty()),
                 package_manager: purl.map(package_manager),
                 file_path: path,
             });
@@ -364,8 +368,13 @@ fn from_inspector(doc: &Value) -> Vec<Finding> {
                 }
             })
             .collect();
-        let cvss_score = p
-            .and_then(|p| p.get("cvss")?.as_array()?.first()?.get("cvss3_base_score")?.as_f64());
+        let cvss_score = p.and_then(|p| {
+            p.get("cvss")?
+                .as_array()?
+                .first()?
+                .get("cvss3_base_score")?
+                .as_f64()
+        });
         out.push(Finding {
             id: id.to_string(),
             severity: v
@@ -428,7 +437,13 @@ fn merge_fix(a: &Option<String>, b: &Option<String>) -> Option<String> {
 fn remediation(packages: &[FindingPackage]) -> Option<String> {
     let steps: Vec<String> = packages
         .iter()
-        .filter_map(|p| Some(format!("upgrade {} to {}", p.name, p.fixed_in_version.as_ref()?)))
+        .filter_map(|p| {
+            Some(format!(
+                "upgrade {} to {}",
+                p.name,
+                p.fixed_in_version.as_ref()?
+            ))
+        })
         .collect();
     (!steps.is_empty()).then(|| steps.join("; "))
 }
@@ -565,7 +580,11 @@ mod tests {
         assert_eq!(log4j.fix_available.as_deref(), Some("YES"));
         let p = &log4j.packages[0];
         assert_eq!(
-            (p.name.as_str(), p.version.as_deref(), p.fixed_in_version.as_deref()),
+            (
+                p.name.as_str(),
+                p.version.as_deref(),
+                p.fixed_in_version.as_deref()
+            ),
             ("log4j-core", Some("2.12.1"), Some("2.15.0"))
         );
         assert_eq!(p.file_path.as_deref(), Some("/app/foo.jar"));

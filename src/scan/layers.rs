@@ -69,7 +69,9 @@ impl fmt::Display for ScanSource {
 pub enum Want {
     Skip,
     /// Keep the content, if it is at most `cap` bytes.
-    Bytes { cap: u64 },
+    Bytes {
+        cap: u64,
+    },
     /// Read it as a possible Go or Rust binary; keep only what [`binary::inspect`] finds.
     Binary,
 }
@@ -88,6 +90,8 @@ pub enum Kept {
 #[derive(Debug, Default)]
 pub struct FileTree {
     pub files: BTreeMap<String, Kept>,
+    /// Wanted files that could not be read (permissions, I/O errors in a `dir:` source).
+    pub unreadable: usize,
 }
 
 impl FileTree {
@@ -810,11 +814,17 @@ pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error
     }
     Ok(FileTree {
         files: kept.into_iter().map(|(p, (_, k))| (p, k)).collect(),
+        unreadable: 0,
     })
 }
 
 /// Drop what layers below `layer` kept at `path` (when `itself`) and anywhere under it.
-fn remove_under(kept: &mut BTreeMap<String, (usize, Kept)>, path: &str, layer: usize, itself: bool) {
+fn remove_under(
+    kept: &mut BTreeMap<String, (usize, Kept)>,
+    path: &str,
+    layer: usize,
+    itself: bool,
+) {
     if itself && kept.get(path).is_some_and(|(l, _)| *l < layer) {
         kept.remove(path);
     }
@@ -835,7 +845,10 @@ fn remove_under(kept: &mut BTreeMap<String, (usize, Kept)>, path: &str, layer: u
 /// pseudo-filesystems are left out when the root is `/`.
 pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
     let meta = std::fs::metadata(root).map_err(|e| {
-        Error::runtime(format!("cannot read root filesystem {}: {e}", root.display()))
+        Error::runtime(format!(
+            "cannot read root filesystem {}: {e}",
+            root.display()
+        ))
     })?;
     if !meta.is_dir() {
         return Err(Error::usage(format!(
@@ -849,7 +862,10 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             // An unreadable directory is skipped like an unreadable file: counted, no crash.
-            Err(_) => continue,
+            Err(_) => {
+                tree.unreadable += 1;
+                continue;
+            }
         };
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
@@ -872,16 +888,21 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                     Want::Bytes { cap } if md.len() > cap => {
                         tree.files.insert(path, Kept::TooLarge(md.len()));
                     }
-                    Want::Bytes { .. } => {
-                        if let Ok(b) = std::fs::read(ent.path()) {
+                    Want::Bytes { .. } => match std::fs::read(ent.path()) {
+                        Ok(b) => {
                             tree.files.insert(path, Kept::Bytes(b));
                         }
-                    }
+                        Err(_) => tree.unreadable += 1,
+                    },
                     Want::Binary => {
-                        if let Ok(mut f) = File::open(ent.path()) {
-                            if let Ok(Some(info)) = binary::inspect(&mut f, md.len()) {
+                        let info = File::open(ent.path())
+                            .and_then(|mut f| binary::inspect(&mut f, md.len()));
+                        match info {
+                            Ok(Some(info)) => {
                                 tree.files.insert(path, Kept::Binary(info));
                             }
+                            Ok(None) => {}
+                            Err(_) => tree.unreadable += 1,
                         }
                     }
                 }
@@ -995,7 +1016,10 @@ mod tests {
         let l1 = layer(&[("d/big.txt", Some(&big)), ("d/e/f.txt", Some(b"1"))]);
         let l2 = layer(&[("d/.wh.e", Some(b""))]);
         let tree = read_image(&image(dir.path(), vec![l1, l2]), &all).unwrap();
-        assert!(matches!(tree.files.get("d/big.txt"), Some(Kept::TooLarge(200))));
+        assert!(matches!(
+            tree.files.get("d/big.txt"),
+            Some(Kept::TooLarge(200))
+        ));
         assert!(!tree.files.contains_key("d/e/f.txt"));
     }
 

@@ -119,7 +119,13 @@ mod tests {
         assert_eq!(npm("@types/node", "20.1.0"), "pkg:npm/%40types/node@20.1.0");
         assert_eq!(npm("left-pad", "1.3.0"), "pkg:npm/left-pad@1.3.0");
         assert_eq!(
-            build("maven", Some("org.apache.logging.log4j"), "log4j-core", "2.17.0", &[]),
+            build(
+                "maven",
+                Some("org.apache.logging.log4j"),
+                "log4j-core",
+                "2.17.0",
+                &[]
+            ),
             "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.0"
         );
         assert_eq!(

@@ -23,7 +23,12 @@ pub struct Subject {
 }
 
 /// One CycloneDX 1.5 document for `packages`; `timestamp` is RFC 3339 (passed in: no clock here).
-pub fn document(subject: &Subject, inv: &Inventory, packages: &[Package], timestamp: &str) -> Value {
+pub fn document(
+    subject: &Subject,
+    inv: &Inventory,
+    packages: &[Package],
+    timestamp: &str,
+) -> Value {
     let components: Vec<Value> = packages
         .iter()
         .enumerate()
@@ -46,7 +51,9 @@ pub fn document(subject: &Subject, inv: &Inventory, packages: &[Package], timest
         props.push(json!({"name": "amazon:inspector:sbom_generator:platform", "value": p}));
     }
     if let Some(d) = &inv.distro {
-        props.push(json!({"name": "inspector-gate:distro", "value": super::purl::distro_qualifier(d)}));
+        props.push(
+            json!({"name": "inspector-gate:distro", "value": super::purl::distro_qualifier(d)}),
+        );
     }
     let mut metadata = json!({
         "timestamp": timestamp,

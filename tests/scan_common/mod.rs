@@ -32,7 +32,9 @@ pub fn require(tool: &str, hint: &str) {
 
 /// Run a command, panicking with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -50,7 +52,12 @@ pub fn debian_tar() -> PathBuf {
         require("mmdebstrap", "apt-get install mmdebstrap");
         let partial = tar.with_extension("partial");
         run(Command::new("mmdebstrap")
-            .args(["--variant=minbase", "--mode=root", "--format=tar", "bookworm"])
+            .args([
+                "--variant=minbase",
+                "--mode=root",
+                "--format=tar",
+                "bookworm",
+            ])
             .arg(&partial));
         std::fs::rename(&partial, &tar).unwrap();
     }
@@ -114,8 +121,15 @@ pub fn layer_tar(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
 /// `gzip`), or a large blob file already on disk (copied, hashed by `sha256sum`: debug-built
 /// hashing and compression of a 170 MB root filesystem would dominate the test's time).
 pub enum Layer {
-    Tar { tar: Vec<u8>, gzip: bool },
-    File { blob: PathBuf, gzip: bool, diff_id: String },
+    Tar {
+        tar: Vec<u8>,
+        gzip: bool,
+    },
+    File {
+        blob: PathBuf,
+        gzip: bool,
+        diff_id: String,
+    },
 }
 
 /// `sha256:<hex>` of a file, by coreutils.
@@ -129,17 +143,31 @@ pub fn debian_layer(gzip: bool) -> Layer {
     let tar = debian_tar();
     let diff_id = sha256_file(&tar);
     if !gzip {
-        return Layer::File { blob: tar, gzip, diff_id };
+        return Layer::File {
+            blob: tar,
+            gzip,
+            diff_id,
+        };
     }
     let gz = tar.with_extension("tar.gz");
     if !gz.exists() {
         let partial = tar.with_extension("gz.partial");
         let out = std::fs::File::create(&partial).unwrap();
-        let st = Command::new("gzip").arg("-1").arg("-c").arg(&tar).stdout(out).status().unwrap();
+        let st = Command::new("gzip")
+            .arg("-1")
+            .arg("-c")
+            .arg(&tar)
+            .stdout(out)
+            .status()
+            .unwrap();
         assert!(st.success(), "gzip failed");
         std::fs::rename(&partial, &gz).unwrap();
     }
-    Layer::File { blob: gz, gzip, diff_id }
+    Layer::File {
+        blob: gz,
+        gzip,
+        diff_id,
+    }
 }
 
 /// Write an OCI image layout with one image (one manifest per platform when several are
@@ -164,7 +192,11 @@ pub fn oci_layout(dir: &Path, platforms: &[(&str, &str, &[Layer])]) -> PathBuf {
                     let (d, s) = put(&blob);
                     (d, s as u64, *gzip)
                 }
-                Layer::File { blob, gzip, diff_id } => {
+                Layer::File {
+                    blob,
+                    gzip,
+                    diff_id,
+                } => {
                     diff_ids.push(diff_id.clone());
                     let d = sha256_file(blob);
                     std::fs::copy(blob, dir.join("blobs/sha256").join(&d[7..])).unwrap();
@@ -186,8 +218,10 @@ pub fn oci_layout(dir: &Path, platforms: &[(&str, &str, &[Layer])]) -> PathBuf {
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
             "layers": descs});
         let (md, ms) = put(&serde_json::to_vec(&manifest).unwrap());
-        manifests.push(serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": md, "size": ms, "platform": {"os": os, "architecture": arch}}));
+        manifests.push(
+            serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": ms, "platform": {"os": os, "architecture": arch}}),
+        );
     }
     let root = if manifests.len() == 1 {
         let mut m = manifests.pop().unwrap();
@@ -229,18 +263,21 @@ pub fn docker_archive(out: &Path, arch: &str, layers: &[PathBuf]) {
         diff_ids.push(id);
     }
     let config = serde_json::to_vec(&serde_json::json!({"architecture": arch, "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}})).unwrap();
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
+    .unwrap();
     let cname = format!("{}.json", sha256_hex(&config));
     let mut h = tar::Header::new_gnu();
     h.set_size(config.len() as u64);
     h.set_mode(0o644);
     b.append_data(&mut h, &cname, &config[..]).unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!([{"Config": cname,
-        "RepoTags": ["test:1"], "Layers": names}])).unwrap();
+        "RepoTags": ["test:1"], "Layers": names}]))
+    .unwrap();
     let mut h = tar::Header::new_gnu();
     h.set_size(manifest.len() as u64);
     h.set_mode(0o644);
-    b.append_data(&mut h, "manifest.json", &manifest[..]).unwrap();
+    b.append_data(&mut h, "manifest.json", &manifest[..])
+        .unwrap();
     b.finish().unwrap();
 }
 

@@ -18,7 +18,9 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
         let (mut name, mut version, mut arch, mut origin) = ("", "", "", "");
         let mut any = false;
         for line in record.lines() {
-            let Some((k, v)) = line.split_once(':') else { continue };
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
             any = true;
             match k {
                 "P" => name = v,
@@ -48,7 +50,11 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
                     Some(purl::os_namespace(distro, "alpine")),
                     name,
                     version,
-                    &[("arch", arch), ("distro", &distro_q), ("upstream", upstream)],
+                    &[
+                        ("arch", arch),
+                        ("distro", &distro_q),
+                        ("upstream", upstream),
+                    ],
                 ),
                 location: shown(DB),
             },

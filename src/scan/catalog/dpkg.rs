@@ -68,7 +68,11 @@ fn from_paragraph(f: &[(&str, &str)], distro: Option<&Distro>, path: &str) -> Op
         Some(purl::os_namespace(distro, "debian")),
         name,
         version,
-        &[("arch", arch), ("distro", &distro_q), ("upstream", upstream)],
+        &[
+            ("arch", arch),
+            ("distro", &distro_q),
+            ("upstream", upstream),
+        ],
     );
     Some(Package {
         ecosystem: Ecosystem::Deb,

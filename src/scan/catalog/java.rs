@@ -20,11 +20,13 @@ pub fn is_archive(name: &str) -> bool {
 }
 
 pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
-    for (path, _) in &tree.files {
+    for path in tree.files.keys() {
         if !is_archive(path) {
             continue;
         }
-        let Some(bytes) = tree.bytes(path) else { continue };
+        let Some(bytes) = tree.bytes(path) else {
+            continue;
+        };
         let before = inv.packages.len();
         if archive(bytes, &shown(path), 0, inv).is_err() {
             inv.skipped += 1;
@@ -163,7 +165,8 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         let mut central = Vec::new();
         for (name, content) in entries {
-            let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
             enc.write_all(content).unwrap();
             let data = enc.finish().unwrap();
             let offset = out.len() as u32;
@@ -204,13 +207,18 @@ pub(crate) mod tests {
         )]);
         let outer = zip(&[
             ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n"),
-            ("META-INF/maven/com.example/app/pom.properties", b"groupId=com.example\nartifactId=app\nversion=1.0\n"),
+            (
+                "META-INF/maven/com.example/app/pom.properties",
+                b"groupId=com.example\nartifactId=app\nversion=1.0\n",
+            ),
             ("BOOT-INF/lib/log4j-core-2.14.1.jar", &inner),
         ]);
         let mut tree = FileTree::default();
         tree.files.insert("app/app.jar".into(), Kept::Bytes(outer));
-        tree.files
-            .insert("app/broken.jar".into(), Kept::Bytes(b"PK not really".to_vec()));
+        tree.files.insert(
+            "app/broken.jar".into(),
+            Kept::Bytes(b"PK not really".to_vec()),
+        );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);
         let purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();

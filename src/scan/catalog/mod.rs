@@ -38,9 +38,7 @@ pub fn want(path: &str, size: u64, executable: bool) -> Want {
     if dir == "var/lib/dpkg/status.d" && !base.ends_with(".md5sums") {
         return bytes(MIB);
     }
-    if RPM_DIRS.contains(&dir)
-        && matches!(base, "rpmdb.sqlite" | "rpmdb.sqlite-wal" | "Packages")
-    {
+    if RPM_DIRS.contains(&dir) && matches!(base, "rpmdb.sqlite" | "rpmdb.sqlite-wal" | "Packages") {
         return bytes(512 * MIB);
     }
     if base == "package.json" && npm::is_installed_manifest(path) {
@@ -55,7 +53,10 @@ pub fn want(path: &str, size: u64, executable: bool) -> Want {
     {
         return bytes(4 * MIB);
     }
-    if base.ends_with(".gemspec") && dir.ends_with("specifications") {
+    // Installed gems, and Ruby's default gems (specifications/default).
+    if base.ends_with(".gemspec")
+        && (dir.ends_with("specifications") || dir.ends_with("specifications/default"))
+    {
         return bytes(MIB);
     }
     if base == "Cargo.lock" {
@@ -93,7 +94,8 @@ pub fn catalogue(tree: &FileTree, platform: Option<String>) -> Inventory {
         .files
         .values()
         .filter(|k| matches!(k, Kept::TooLarge(_)))
-        .count();
+        .count()
+        + tree.unreadable;
     inv.normalise();
     inv
 }
@@ -160,9 +162,15 @@ mod tests {
     fn wants_the_files_catalogers_read() {
         let w = |p: &str| want(p, 100, false);
         assert!(matches!(w("var/lib/dpkg/status"), Want::Bytes { .. }));
-        assert!(matches!(w("var/lib/dpkg/status.d/base"), Want::Bytes { .. }));
+        assert!(matches!(
+            w("var/lib/dpkg/status.d/base"),
+            Want::Bytes { .. }
+        ));
         assert_eq!(w("var/lib/dpkg/status.d/base.md5sums"), Want::Skip);
-        assert!(matches!(w("usr/lib/sysimage/rpm/rpmdb.sqlite"), Want::Bytes { .. }));
+        assert!(matches!(
+            w("usr/lib/sysimage/rpm/rpmdb.sqlite"),
+            Want::Bytes { .. }
+        ));
         assert!(matches!(w("var/lib/rpm/Packages"), Want::Bytes { .. }));
         assert!(matches!(
             w("app/node_modules/@types/node/package.json"),

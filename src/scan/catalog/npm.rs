@@ -23,8 +23,10 @@ pub fn is_installed_manifest(path: &str) -> bool {
 }
 
 pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
-    for (path, _) in &tree.files {
-        let Some(bytes) = tree.bytes(path) else { continue };
+    for path in tree.files.keys() {
+        let Some(bytes) = tree.bytes(path) else {
+            continue;
+        };
         if path.ends_with("/package.json") || path == "package.json" {
             if !is_installed_manifest(path) {
                 continue;
@@ -69,7 +71,9 @@ fn lockfile(v: &Value, path: &str, inv: &mut Inventory) {
     if let Some(pkgs) = v.get("packages").and_then(Value::as_object) {
         for (key, entry) in pkgs {
             // "" is the project itself; links point at workspace folders, not registry packages.
-            let Some(idx) = key.rfind("node_modules/") else { continue };
+            let Some(idx) = key.rfind("node_modules/") else {
+                continue;
+            };
             if entry.get("link").and_then(Value::as_bool) == Some(true)
                 || entry.get("dev").and_then(Value::as_bool) == Some(true)
             {
@@ -117,8 +121,12 @@ mod tests {
     fn installed_manifests_are_recognised() {
         assert!(is_installed_manifest("app/node_modules/a/package.json"));
         assert!(is_installed_manifest("node_modules/@s/a/package.json"));
-        assert!(is_installed_manifest("app/node_modules/a/node_modules/b/package.json"));
-        assert!(!is_installed_manifest("app/node_modules/a/lib/package.json"));
+        assert!(is_installed_manifest(
+            "app/node_modules/a/node_modules/b/package.json"
+        ));
+        assert!(!is_installed_manifest(
+            "app/node_modules/a/lib/package.json"
+        ));
         assert!(!is_installed_manifest("app/package.json"));
         assert!(!is_installed_manifest("app/node_modules/.bin/package.json"));
     }

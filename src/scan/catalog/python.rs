@@ -7,14 +7,16 @@ use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 
 pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
-    for (path, _) in &tree.files {
+    for path in tree.files.keys() {
         let is_meta = path.ends_with(".dist-info/METADATA")
             || path.ends_with(".egg-info/PKG-INFO")
             || path.ends_with(".egg-info");
         if !is_meta {
             continue;
         }
-        let Some(bytes) = tree.bytes(path) else { continue };
+        let Some(bytes) = tree.bytes(path) else {
+            continue;
+        };
         match name_version(&String::from_utf8_lossy(bytes)) {
             Some((name, version)) => push(
                 inv,
@@ -44,7 +46,10 @@ fn name_version(text: &str) -> Option<(String, String)> {
             version = Some(v.trim().to_string());
         }
     }
-    Some((name.filter(|s| !s.is_empty())?, version.filter(|s| !s.is_empty())?))
+    Some((
+        name.filter(|s| !s.is_empty())?,
+        version.filter(|s| !s.is_empty())?,
+    ))
 }
 
 #[cfg(test)]

@@ -77,7 +77,9 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
         } else {
             tree.bytes(&bdb).map(|db| (bdb, read_bdb(db)))
         };
-        let Some((path, result)) = result else { continue };
+        let Some((path, result)) = result else {
+            continue;
+        };
         match result {
             Ok(blobs) => {
                 let mut bad = 0;
@@ -160,7 +162,8 @@ fn read_sqlite(db: &[u8], wal: Option<&[u8]>) -> Result<Vec<Vec<u8>>, String> {
     let rows = stmt
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .map_err(|e| e.to_string())?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
 }
 
 const HASH_MAGIC: u32 = 0x0006_1561;
@@ -175,8 +178,12 @@ const PAGE_HEADER: usize = 26;
 /// hash pages, with large values reassembled from their overflow page chains. Values that
 /// are not header blobs (rpm keeps a counter under key 0) are dropped by the caller.
 fn read_bdb(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let magic_le = db.get(12..16).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
-    let magic_be = db.get(12..16).map(|b| u32::from_be_bytes(b.try_into().unwrap()));
+    let magic_le = db
+        .get(12..16)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+    let magic_be = db
+        .get(12..16)
+        .map(|b| u32::from_be_bytes(b.try_into().unwrap()));
     let le = match (magic_le, magic_be) {
         (Some(HASH_MAGIC), _) => true,
         (_, Some(HASH_MAGIC)) => false,
@@ -184,11 +191,19 @@ fn read_bdb(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     };
     let u16_at = |b: &[u8], o: usize| -> Option<usize> {
         let a: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
-        Some(usize::from(if le { u16::from_le_bytes(a) } else { u16::from_be_bytes(a) }))
+        Some(usize::from(if le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }))
     };
     let u32_at = |b: &[u8], o: usize| -> Option<u32> {
         let a: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
-        Some(if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
+        Some(if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
     };
     let page_size = u32_at(db, 20).ok_or("truncated metadata page")? as usize;
     if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {

@@ -6,11 +6,13 @@ use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 
 pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
-    for (path, _) in &tree.files {
+    for path in tree.files.keys() {
         if !(path.ends_with(".gemspec") && path.contains("specifications/")) {
             continue;
         }
-        let Some(bytes) = tree.bytes(path) else { continue };
+        let Some(bytes) = tree.bytes(path) else {
+            continue;
+        };
         match name_version(&String::from_utf8_lossy(bytes)) {
             Some((name, version)) => push(
                 inv,

@@ -51,7 +51,10 @@ fn lockfile(bytes: &[u8], path: &str, inv: &mut Inventory) {
     match parsed {
         Ok(lock) => {
             for p in lock.package {
-                if p.source.as_deref().is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+")) {
+                if p.source
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("registry+") || s.starts_with("sparse+"))
+                {
                     push(inv, package(&p.name, &p.version, path));
                 }
             }
@@ -74,8 +77,10 @@ mod tests {
         let mut tree = FileTree::default();
         tree.files
             .insert("src/app/Cargo.lock".into(), Kept::Bytes(lock.into()));
-        tree.files
-            .insert("src/bad/Cargo.lock".into(), Kept::Bytes(b"[[package]\n".to_vec()));
+        tree.files.insert(
+            "src/bad/Cargo.lock".into(),
+            Kept::Bytes(b"[[package]\n".to_vec()),
+        );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);
         let purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
