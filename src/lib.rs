@@ -22,6 +22,6 @@ pub mod policy;
 pub mod progress;
 pub mod registry;
 pub mod report;
-pub mod scan;
 pub mod retry;
+pub mod scan;
 pub mod wait;

@@ -33,10 +33,15 @@ pub struct Advisory {
 /// A scripted answer for the next call; when the script is empty, calls are scanned.
 #[derive(Clone, Debug)]
 pub enum Step {
-    Throttle { retry_after: Option<u32> },
+    Throttle {
+        retry_after: Option<u32>,
+    },
     Internal,
     AccessDenied,
-    Validation { reason: &'static str, message: &'static str },
+    Validation {
+        reason: &'static str,
+        message: &'static str,
+    },
     Scan,
 }
 
@@ -124,7 +129,12 @@ fn error(status: u16, kind: &str, body: Value, retry_after: Option<u32>) -> Resp
     if let Some(r) = retry_after {
         headers.insert("Retry-After", r.to_string().parse().unwrap());
     }
-    (StatusCode::from_u16(status).unwrap(), headers, body.to_string()).into_response()
+    (
+        StatusCode::from_u16(status).unwrap(),
+        headers,
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -143,7 +153,8 @@ async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let signed = auth.starts_with("AWS4-HMAC-SHA256") && auth.contains("/inspector-scan/aws4_request");
+    let signed =
+        auth.starts_with("AWS4-HMAC-SHA256") && auth.contains("/inspector-scan/aws4_request");
     let sbom = req.get("sbom").cloned().unwrap_or(Value::Null);
     let components = sbom
         .get("components")
@@ -161,7 +172,10 @@ async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             output_format: format.clone(),
             signed_for_service: signed,
         });
-        (st.script.pop_front().unwrap_or(Step::Scan), st.advisories.clone())
+        (
+            st.script.pop_front().unwrap_or(Step::Scan),
+            st.advisories.clone(),
+        )
     };
     if !signed {
         return error(
@@ -270,7 +284,9 @@ fn cyclonedx_answer(components: &[Value], advisories: &[Advisory]) -> Value {
         if let Some(e) = a.epss {
             ratings.push(json!({"source": {"name": "EPSS"}, "score": e, "severity": "none", "method": "other"}));
         }
-        let mut props = vec![json!({"name": "amazon:inspector:sbom_scanner:exploit_available", "value": "false"})];
+        let mut props = vec![
+            json!({"name": "amazon:inspector:sbom_scanner:exploit_available", "value": "false"}),
+        ];
         if let Some(f) = a.fixed {
             for r in &affected {
                 props.push(json!({"name": format!("amazon:inspector:sbom_scanner:fixed_version:{r}"), "value": f}));
