@@ -375,6 +375,17 @@ mod tests {
         );
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sections_of_a_real_elf_are_found() {
+        // This test binary, as the Rust toolchain linked it.
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let comment = elf_section(&me, ".comment").expect("linkers write .comment");
+        assert!(!comment.is_empty());
+        assert!(elf_section(&me, ".dep-v0").is_none());
+        assert!(elf_section(&me[..64], ".comment").is_none(), "truncated");
+    }
+
     #[test]
     fn plain_files_and_truncated_blobs_give_nothing() {
         let f = b"#!/bin/sh\necho hi\n";
