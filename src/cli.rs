@@ -61,6 +61,8 @@ pub enum Command {
     Init(commands::init::InitArgs),
     /// Show the effective policy and where each value came from.
     Config(commands::config::ConfigArgs),
+    /// Scan locally without a push: catalogue the image's packages, ScanSbom, same policy and reports.
+    Scan(Box<commands::scan::ScanArgs>),
     /// Install or remove a git pre-push hook that runs the gate.
     #[command(subcommand)]
     Hook(commands::hook::HookCommand),

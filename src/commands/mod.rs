@@ -10,6 +10,7 @@ pub mod gate;
 pub mod hook;
 pub mod init;
 pub mod push;
+pub mod scan;
 
 use crate::cli::{Cli, Command, PolicyArgs};
 use clap::parser::ValueSource;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, sub: &ArgMatches, progress: Progress, color: bool) -> Resul
         }
         Command::Push(args) => push::run(args, progress),
         Command::Approve(args) => approve::run(args, progress),
+        Command::Scan(args) => scan::run(*args, sub, progress, color),
     }
 }
 

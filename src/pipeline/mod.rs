@@ -1,6 +1,6 @@
 //! The use cases, free of any command-line types: each takes plain options and a
 //! [`Progress`](crate::progress::Progress) and does one job end to end (gate, push, findings,
-//! offline evaluation, approval), calling the pure core (policy, reports, wait judgements) and
+//! offline evaluation, approval, the local scan), calling the pure core (policy, reports, wait judgements) and
 //! the adapters (aws, registry, ci). The binary's `commands/` turn arguments into these options.
 
 pub mod approve;
@@ -9,6 +9,7 @@ pub mod findings;
 pub mod gate;
 pub mod publish;
 pub mod push;
+pub mod scan;
 
 /// Today's date in UTC: the only clock the policy sees (passed into the pure evaluation).
 pub fn today() -> time::Date {

@@ -1,0 +1,70 @@
+//! `inspector-gate scan`: a local check without a push — catalogue the image's packages into a
+//! CycloneDX 1.5 SBOM, scan it with Inspector's `ScanSbom`, apply the same policy, reports and
+//! exit codes as `gate`.
+
+use crate::cli::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
+use clap::{ArgMatches, Args, ValueEnum};
+use inspector_gate::error::{Error, Result};
+use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
+use inspector_gate::progress::Progress;
+use inspector_gate::scan::inspector_scan::Format;
+use inspector_gate::scan::{Input, ScanOptions};
+use std::path::PathBuf;
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerFormat {
+    /// CycloneDX 1.5 with vulnerabilities (default).
+    Cyclonedx,
+    /// Inspector's own JSON.
+    Inspector,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ScanArgs {
+    /// Image to catalogue: oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE, docker:NAME or dir:ROOTFS.
+    #[arg(long, env = "INSPECTOR_GATE_FROM", value_name = "SOURCE", conflicts_with = "sbom", required_unless_present = "sbom")]
+    pub from: Option<String>,
+    /// Scan an existing CycloneDX 1.5 JSON SBOM instead.
+    #[arg(long, env = "INSPECTOR_GATE_SBOM", value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Also write the SBOM here (one file per platform for multi-platform images).
+    #[arg(long, env = "INSPECTOR_GATE_SBOM_OUT", value_name = "FILE")]
+    pub sbom_out: Option<PathBuf>,
+    /// The answer format to ask ScanSbom for.
+    #[arg(long, env = "INSPECTOR_GATE_SCAN_FORMAT", value_enum, default_value_t = AnswerFormat::Cyclonedx)]
+    pub scan_format: AnswerFormat,
+    /// Give up on ScanSbom (retries included) after this long.
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
+    let policy = super::resolve_policy("scan", &args.policy, m)?.policy;
+    let input = match (&args.from, &args.sbom) {
+        (Some(f), None) => Input::From(f.parse()?),
+        (None, Some(s)) => Input::Sbom(s.clone()),
+        _ => return Err(Error::usage("give exactly one of --from SOURCE or --sbom FILE")),
+    };
+    let opts = ScanCommandOptions {
+        scan: ScanOptions {
+            input,
+            sbom_out: args.sbom_out.clone(),
+            format: match args.scan_format {
+                AnswerFormat::Cyclonedx => Format::CycloneDx,
+                AnswerFormat::Inspector => Format::Inspector,
+            },
+            aws: (&args.aws).into(),
+            timeout: args.timeout,
+            timestamp: inspector_gate::pipeline::now_rfc3339(),
+        },
+        policy,
+        publish: args.output.options(color),
+    };
+    super::block_on(async move { pipeline::run(&opts, &progress).await })
+}

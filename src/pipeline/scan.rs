@@ -1,0 +1,74 @@
+//! `scan`: the local check without a push. Catalogue an image (or read an SBOM), have
+//! Inspector's `ScanSbom` find the vulnerabilities, and judge them with the same policy and
+//! reports as the registry gate. The work is in [`crate::scan`]; this use case adds the
+//! verdict and the publishing.
+
+use super::publish::{publish, PublishOptions};
+use super::{now_rfc3339, today};
+use crate::error::{Error, Result};
+use crate::model::ScannedImage;
+use crate::policy::eval::evaluate;
+use crate::policy::Policy;
+use crate::progress::Progress;
+use crate::report::{ImageReport, Report, ScanInfo};
+use crate::scan::{self, ScanOptions};
+
+#[derive(Debug, Clone)]
+pub struct ScanCommandOptions {
+    pub scan: ScanOptions,
+    pub policy: Policy,
+    pub publish: PublishOptions,
+}
+
+/// Scan, evaluate and publish; returns the verdict's exit code.
+pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> {
+    let started = std::time::Instant::now();
+    progress.info("cataloguing packages and scanning them with inspector-scan:ScanSbom");
+    let scans = scan::run(&opts.scan).await?;
+    let mut reports = Vec::with_capacity(scans.len());
+    for s in &scans {
+        if let Some(inv) = &s.inventory {
+            for w in &inv.warnings {
+                progress.warn(&format!("{}: {w}", s.label));
+            }
+            if inv.skipped > 0 {
+                progress.info(&format!(
+                    "{}: {} file(s) a cataloger wanted were skipped (unreadable, too large or of an unknown format)",
+                    s.label, inv.skipped
+                ));
+            }
+        }
+        progress.info(&format!(
+            "{}: {} package(s), {} finding(s)",
+            s.label,
+            s.components,
+            s.findings.len()
+        ));
+        reports.push(ImageReport {
+            image: ScannedImage {
+                registry: String::new(),
+                region: String::new(),
+                repository: s.label.clone(),
+                digest: String::new(),
+                platform: s.platform.clone(),
+                requested: s.label.clone(),
+                index_digest: None,
+            },
+            scan: ScanInfo {
+                status: Some("SCAN_SBOM".into()),
+                last_scanned_at: Some(now_rfc3339()),
+                waited_seconds: started.elapsed().as_secs_f64(),
+            },
+            evaluation: evaluate(&opts.policy, &s.findings, None, today()),
+        });
+    }
+    // A run that evaluated nothing never passes: no package database found is inconclusive.
+    if scans.iter().all(|s| s.components == 0) {
+        return Err(Error::inconclusive(
+            "no packages were found to scan (no dpkg/apk/rpm database and no language packages): is this the image's root filesystem?",
+        ));
+    }
+    let report = Report::new(now_rfc3339(), opts.policy.clone(), reports);
+    publish(&report, &opts.publish, progress)?;
+    Ok(report.exit_code())
+}

@@ -1,0 +1,399 @@
+//! What a compiled binary says about the modules built into it, read while the binary streams
+//! past: Go's module build info (the `\xff Go buildinf:` blob the linker embeds, Go 1.18+
+//! inline format) and Rust's cargo-auditable dependency list (the zlib-compressed JSON in an
+//! ELF `.dep-v0` section).
+//!
+//! Go's blob is found by scanning for its magic, so binaries of any size cost no memory.
+//! Reading an ELF section needs the section table at the end of the file, so ELF files up to
+//! [`MAX_ELF`] are held for the length of one file; larger ones are checked for Go only.
+
+use serde::Deserialize;
+use std::io::Read;
+
+/// ELF files up to this size are held whole to look for `.dep-v0` (Rust binaries are rarely larger).
+pub const MAX_ELF: u64 = 48 << 20;
+/// Bytes kept after Go's magic: the header plus the version and module strings.
+const GO_TAIL: usize = 1 << 20;
+const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
+
+/// One module or crate built into a binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    pub name: String,
+    pub version: String,
+}
+
+/// What a binary tells about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BinaryInfo {
+    /// `go1.22.5` when it is a Go binary with module info.
+    pub go_version: Option<String>,
+    /// The main module (path, version `(devel)` for local builds).
+    pub go_main: Option<Module>,
+    pub go_deps: Vec<Module>,
+    /// Crates from cargo-auditable data (the root crate included).
+    pub rust_crates: Vec<Module>,
+}
+
+impl BinaryInfo {
+    pub fn is_empty(&self) -> bool {
+        self.go_version.is_none() && self.rust_crates.is_empty()
+    }
+}
+
+/// Read `r` (a file of `size` bytes) to its end; `Ok(None)` when it is neither a Go nor an
+/// auditable Rust binary. I/O errors are the stream's, not the binary's: malformed build info
+/// just means nothing is found.
+pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo>> {
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = r.read(&mut head[got..])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        got += n;
+    }
+    let is_elf = head == *b"\x7fELF";
+    let mut whole: Option<Vec<u8>> = (is_elf && size <= MAX_ELF).then(|| {
+        let mut v = Vec::with_capacity(size as usize);
+        v.extend_from_slice(&head);
+        v
+    });
+    let finder = memchr::memmem::Finder::new(GO_MAGIC);
+    let mut go_tail: Option<Vec<u8>> = None;
+    // `carry` keeps the end of the previous chunk so a magic split across reads is found.
+    let mut carry: Vec<u8> = head.to_vec();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if let Some(w) = whole.as_mut() {
+            w.extend_from_slice(chunk);
+        }
+        match go_tail.as_mut() {
+            Some(t) if t.len() < GO_TAIL => {
+                let take = (GO_TAIL - t.len()).min(n);
+                t.extend_from_slice(&chunk[..take]);
+            }
+            Some(_) => {}
+            None if whole.is_none() => {
+                carry.extend_from_slice(chunk);
+                if let Some(at) = finder.find(&carry) {
+                    let end = (at + GO_TAIL).min(carry.len());
+                    go_tail = Some(carry[at..end].to_vec());
+                }
+                let keep = GO_MAGIC.len() - 1;
+                if carry.len() > keep {
+                    carry.drain(..carry.len() - keep);
+                }
+            }
+            None => {}
+        }
+    }
+    let mut info = BinaryInfo::default();
+    if let Some(w) = &whole {
+        if let Some(at) = finder.find(w) {
+            go_tail = Some(w[at..(at + GO_TAIL).min(w.len())].to_vec());
+        }
+        if let Some(dep) = elf_section(w, ".dep-v0") {
+            info.rust_crates = auditable_crates(dep);
+        }
+    }
+    if let Some(t) = go_tail {
+        if let Some((version, modinfo)) = go_buildinfo(&t) {
+            info.go_version = Some(version);
+            let (main, deps) = parse_modinfo(&modinfo);
+            info.go_main = main;
+            info.go_deps = deps;
+        }
+    }
+    Ok((!info.is_empty()).then_some(info))
+}
+
+/// The Go version and module info strings from a buildinfo blob starting at its magic.
+/// Only the inline-string format (Go 1.18 and later, flag bit 2) is read.
+fn go_buildinfo(b: &[u8]) -> Option<(String, String)> {
+    if b.len() < 32 || !b.starts_with(GO_MAGIC) {
+        return None;
+    }
+    let flags = b[15];
+    if flags & 0x2 == 0 {
+        return None;
+    }
+    let mut rest = &b[32..];
+    let version = String::from_utf8_lossy(read_varstr(&mut rest)?).into_owned();
+    let modinfo = read_varstr(&mut rest)?;
+    // The module info is framed by two 16-byte sentinels.
+    let modinfo = if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        String::from_utf8_lossy(&modinfo[16..modinfo.len() - 16]).into_owned()
+    } else {
+        String::new()
+    };
+    version.starts_with("go").then_some((version, modinfo))
+}
+
+fn read_varstr<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let mut len: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        len |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+    let len = usize::try_from(len).ok()?;
+    if len > b.len() {
+        return None;
+    }
+    let (s, rest) = b.split_at(len);
+    *b = rest;
+    Some(s)
+}
+
+/// `mod`/`dep` lines of Go's module info; a `=>` line replaces the module before it.
+fn parse_modinfo(s: &str) -> (Option<Module>, Vec<Module>) {
+    let mut main = None;
+    let mut deps: Vec<Module> = Vec::new();
+    let mut last_was_dep = false;
+    for line in s.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f.as_slice() {
+            ["mod", path, version, ..] => {
+                main = Some(Module {
+                    name: path.to_string(),
+                    version: version.to_string(),
+                });
+                last_was_dep = false;
+            }
+            ["dep", path, version, ..] => {
+                deps.push(Module {
+                    name: path.to_string(),
+                    version: version.to_string(),
+                });
+                last_was_dep = true;
+            }
+            // A replacement by a local directory has no version (or "(devel)"): the module
+            // keeps the path and version it was required as.
+            ["=>", path, version, ..]
+                if last_was_dep && !version.is_empty() && *version != "(devel)" =>
+            {
+                if let Some(d) = deps.last_mut() {
+                    d.name = path.to_string();
+                    d.version = version.to_string();
+                }
+            }
+            _ => last_was_dep = false,
+        }
+    }
+    (main, deps)
+}
+
+/// The bytes of the named section of an ELF file (32/64-bit, either byte order).
+pub(crate) fn elf_section<'a>(f: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    if f.len() < 52 || &f[..4] != b"\x7fELF" {
+        return None;
+    }
+    let is64 = match f[4] {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let le = match f[5] {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let u16_at = |o: usize| -> Option<u64> {
+        let b: [u8; 2] = f.get(o..o + 2)?.try_into().ok()?;
+        Some(u64::from(if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }))
+    };
+    let u32_at = |o: usize| -> Option<u64> {
+        let b: [u8; 4] = f.get(o..o + 4)?.try_into().ok()?;
+        Some(u64::from(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }))
+    };
+    let u64_at = |o: usize| -> Option<u64> {
+        let b: [u8; 8] = f.get(o..o + 8)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+    };
+    let word = |o: usize| if is64 { u64_at(o) } else { u32_at(o) };
+    let (shoff, shentsize, shnum, shstrndx) = if is64 {
+        (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?, u16_at(0x3e)?)
+    } else {
+        (u32_at(0x20)?, u16_at(0x2e)?, u16_at(0x30)?, u16_at(0x32)?)
+    };
+    let shoff = usize::try_from(shoff).ok()?;
+    let ent = usize::try_from(shentsize).ok()?;
+    if ent < if is64 { 64 } else { 40 } || shnum > 65_535 {
+        return None;
+    }
+    // (name offset, file offset, size) of section i.
+    let section = |i: u64| -> Option<(u64, u64, u64)> {
+        let base = shoff.checked_add(usize::try_from(i).ok()?.checked_mul(ent)?)?;
+        let name = u32_at(base)?;
+        if is64 {
+            Some((name, word(base + 0x18)?, word(base + 0x20)?))
+        } else {
+            Some((name, word(base + 0x10)?, word(base + 0x14)?))
+        }
+    };
+    let slice = |off: u64, size: u64| -> Option<&'a [u8]> {
+        let start = usize::try_from(off).ok()?;
+        let end = start.checked_add(usize::try_from(size).ok()?)?;
+        f.get(start..end)
+    };
+    let (_, stroff, strsize) = section(shstrndx)?;
+    let strtab = slice(stroff, strsize)?;
+    for i in 0..shnum {
+        let (n, off, size) = section(i)?;
+        let n = usize::try_from(n).ok()?;
+        let Some(tail) = strtab.get(n..) else {
+            continue;
+        };
+        let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
+        if &tail[..end] == name.as_bytes() {
+            return slice(off, size);
+        }
+    }
+    None
+}
+
+#[derive(Deserialize)]
+struct Auditable {
+    packages: Vec<AuditablePackage>,
+}
+
+#[derive(Deserialize)]
+struct AuditablePackage {
+    name: String,
+    version: String,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// Crates listed by cargo-auditable; build-only dependencies are not in the binary.
+fn auditable_crates(compressed: &[u8]) -> Vec<Module> {
+    let mut json = Vec::new();
+    let ok = flate2::read::ZlibDecoder::new(compressed)
+        .take(8 << 20)
+        .read_to_end(&mut json)
+        .is_ok();
+    if !ok {
+        return Vec::new();
+    }
+    let Ok(doc) = serde_json::from_slice::<Auditable>(&json) else {
+        return Vec::new();
+    };
+    doc.packages
+        .into_iter()
+        .filter(|p| p.kind.as_deref() != Some("build"))
+        .map(|p| Module {
+            name: p.name,
+            version: p.version,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varstr(s: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut n = s.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(s);
+        out
+    }
+
+    /// A Go 1.18+ buildinfo blob as the linker lays it out.
+    pub(crate) fn go_blob(modinfo: &str) -> Vec<u8> {
+        let mut b = GO_MAGIC.to_vec();
+        b.push(8); // pointer size
+        b.push(2); // flags: inline strings
+        b.resize(32, 0);
+        b.extend(varstr(b"go1.22.5"));
+        let mut m = vec![0x30u8; 16];
+        m.extend_from_slice(modinfo.as_bytes());
+        m.extend_from_slice(&[0xf9; 16]);
+        b.extend(varstr(&m));
+        b
+    }
+
+    #[test]
+    fn go_build_info_is_found_anywhere_in_a_stream() {
+        let modinfo = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x\ndep\tgithub.com/a/b\tv1.0.0\th1:y\n=>\tgithub.com/fork/b\tv1.0.1\th1:z\nbuild\t-compiler=gc\n";
+        // Put the blob across a read boundary (256 KiB) to exercise the carry.
+        let mut file = vec![0u8; 256 * 1024 - 7];
+        file[..4].copy_from_slice(b"\0asm");
+        file.extend(go_blob(modinfo));
+        file.extend(vec![0u8; 1000]);
+        let info = inspect(&mut &file[..], file.len() as u64).unwrap().unwrap();
+        assert_eq!(info.go_version.as_deref(), Some("go1.22.5"));
+        assert_eq!(info.go_main.unwrap().name, "example.com/app");
+        assert_eq!(
+            info.go_deps,
+            vec![
+                Module {
+                    name: "golang.org/x/net".into(),
+                    version: "v0.1.0".into()
+                },
+                Module {
+                    name: "github.com/fork/b".into(),
+                    version: "v1.0.1".into()
+                },
+            ]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sections_of_a_real_elf_are_found() {
+        // This test binary, as the Rust toolchain linked it.
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let comment = elf_section(&me, ".comment").expect("linkers write .comment");
+        assert!(!comment.is_empty());
+        assert!(elf_section(&me, ".dep-v0").is_none());
+        assert!(elf_section(&me[..64], ".comment").is_none(), "truncated");
+    }
+
+    #[test]
+    fn plain_files_and_truncated_blobs_give_nothing() {
+        let f = b"#!/bin/sh\necho hi\n";
+        assert!(inspect(&mut &f[..], f.len() as u64).unwrap().is_none());
+        let mut blob = go_blob("mod\tx\tv1\t\n");
+        blob.truncate(40);
+        assert!(inspect(&mut &blob[..], blob.len() as u64)
+            .unwrap()
+            .is_none());
+    }
+}

@@ -1,0 +1,386 @@
+//! Language package accuracy against the package managers themselves: trees installed from
+//! the real registries (`pip install --target`, `npm install`) must give exactly the set that
+//! `pip list --path` and `npm ls --all --json` report; a Go binary built by Debian's Go
+//! toolchain must give the modules `go version -m` reports.
+
+mod scan_common;
+
+use inspector_gate::scan::layers::ScanSource;
+use inspector_gate::scan::{catalogue, purl, Ecosystem, Inventory};
+use scan_common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type Set = BTreeSet<(String, String)>;
+
+fn scan_dir(root: &Path) -> Inventory {
+    catalogue(&ScanSource::Dir(root.to_path_buf()))
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
+fn of(inv: &Inventory, eco: Ecosystem, normalise: fn(&str) -> String) -> Set {
+    inv.packages
+        .iter()
+        .filter(|p| p.ecosystem == eco)
+        .map(|p| (normalise(&p.name), p.version.clone()))
+        .collect()
+}
+
+/// A pip --target tree with packages from PyPI (cached between runs).
+fn pip_tree() -> PathBuf {
+    require("python3", "apt-get install python3-pip");
+    let dir = cache_dir().join("pip-target");
+    if !dir.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(&dir)
+            .args([
+                "requests==2.31.0",
+                "PyYAML==6.0.1",
+                "six==1.16.0",
+                "zope.interface==6.2",
+            ]));
+        std::fs::write(dir.join(".complete"), b"").unwrap();
+    }
+    dir
+}
+
+#[test]
+fn python_packages_match_pip_list() {
+    let dir = pip_tree();
+    let out = run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "list",
+            "--disable-pip-version-check",
+            "--format",
+            "json",
+            "--path",
+        ])
+        .arg(&dir));
+    let listed: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let oracle: Set = listed
+        .iter()
+        .map(|p| {
+            (
+                purl::pypi_name(p["name"].as_str().unwrap()),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(oracle.len() >= 8, "{oracle:?}");
+    let inv = scan_dir(&dir);
+    // pip lists the distributions at the top of the path; distributions vendored inside
+    // packages (setuptools/_vendor/*.dist-info) are installed code too and are reported, but
+    // pip does not list them: compare the top level, and check the rest are vendored.
+    let top = |loc: &str| {
+        loc.strip_prefix('/')
+            .is_some_and(|l| l.matches('/').count() == 1)
+    };
+    let (top_level, nested): (Vec<_>, Vec<_>) = inv
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Pypi)
+        .partition(|p| {
+            top(p
+                .location
+                .strip_prefix(dir.to_str().unwrap())
+                .unwrap_or(&p.location))
+        });
+    let ours: Set = top_level
+        .iter()
+        .map(|p| (purl::pypi_name(&p.name), p.version.clone()))
+        .collect();
+    assert_eq!(ours, oracle);
+    assert!(
+        nested.iter().all(|p| p.location.contains("/_vendor/")),
+        "{:?}",
+        nested.iter().map(|p| &p.location).collect::<Vec<_>>()
+    );
+    assert!(inv
+        .packages
+        .iter()
+        .any(|p| p.purl == "pkg:pypi/zope-interface@6.2"));
+}
+
+/// An npm project installed from the npm registry (cached between runs).
+fn npm_tree() -> PathBuf {
+    require("npm", "apt-get install npm");
+    let dir = cache_dir().join("npm-project");
+    if !dir.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("package.json"),
+            r#"{"name": "scan-fixture", "version": "1.0.0", "private": true,
+                "dependencies": {"debug": "4.3.4", "semver": "7.6.0", "@types/node": "20.11.30", "express": "4.19.2"}}"#,
+        )
+        .unwrap();
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir));
+        std::fs::write(dir.join(".complete"), b"").unwrap();
+    }
+    dir
+}
+
+fn flatten(deps: &Value, out: &mut Set) {
+    if let Some(m) = deps.as_object() {
+        for (name, d) in m {
+            if let Some(v) = d.get("version").and_then(Value::as_str) {
+                out.insert((name.clone(), v.to_string()));
+            }
+            if let Some(sub) = d.get("dependencies") {
+                flatten(sub, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn npm_packages_match_npm_ls() {
+    let dir = npm_tree();
+    let out = run(Command::new("npm")
+        .args(["ls", "--all", "--json"])
+        .current_dir(&dir));
+    let tree: Value = serde_json::from_str(&out).unwrap();
+    let mut oracle = Set::new();
+    flatten(&tree["dependencies"], &mut oracle);
+    assert!(
+        oracle.len() > 40,
+        "express pulls in dozens: {}",
+        oracle.len()
+    );
+    let inv = scan_dir(&dir);
+    assert_eq!(of(&inv, Ecosystem::Npm, |s| s.to_string()), oracle);
+    // Both sources agree: every package is seen in the lockfile and in node_modules.
+    let lock = inv
+        .packages
+        .iter()
+        .filter(|p| p.location.ends_with("/package-lock.json"))
+        .count();
+    assert_eq!(lock, oracle.len());
+    assert!(inv
+        .packages
+        .iter()
+        .any(|p| p.purl == "pkg:npm/%40types/node@20.11.30"));
+}
+
+#[test]
+fn go_modules_match_go_version_m() {
+    require("go", "apt-get install golang-go");
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(src.join("dep")).unwrap();
+    std::fs::write(
+        src.join("go.mod"),
+        "module example.com/app\n\ngo 1.19\n\nrequire example.com/dep v1.2.3\n\nreplace example.com/dep => ./dep\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("main.go"),
+        "package main\n\nimport \"example.com/dep\"\n\nfunc main() { println(dep.Hello()) }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("dep/go.mod"),
+        "module example.com/dep\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("dep/dep.go"),
+        "package dep\n\nfunc Hello() string { return \"hi\" }\n",
+    )
+    .unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    let bin = root.join("usr/local/bin/app");
+    run(Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOCACHE", work.path().join("gocache"))
+        .env("GOPATH", work.path().join("gopath")));
+    let out = run(Command::new("go").args(["version", "-m"]).arg(&bin));
+    let toolchain = out
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let oracle: Set = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.trim().split('\t').collect();
+            (f.first() == Some(&"dep")).then(|| (f[1].to_string(), f[2].to_string()))
+        })
+        .collect();
+    assert_eq!(oracle.len(), 1, "{out}");
+    let inv = scan_dir(&root);
+    let ours: Set = inv
+        .packages
+        .iter()
+        .filter(|p| p.purl.starts_with("pkg:golang/"))
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    assert_eq!(ours, oracle);
+    let generic = inv
+        .packages
+        .iter()
+        .find(|p| p.purl.starts_with("pkg:generic/"))
+        .unwrap();
+    assert_eq!(
+        generic.purl,
+        format!(
+            "pkg:generic/app?go_toolchain={}",
+            toolchain.trim_start_matches("go")
+        )
+    );
+    assert_eq!(generic.location, "/usr/local/bin/app");
+}
+
+/// `unzip -p` of every pom.properties in a jar: (group:artifact, version).
+fn poms_of(jar: &Path) -> Set {
+    let out = run(Command::new("unzip")
+        .arg("-p")
+        .arg(jar)
+        .arg("META-INF/maven/*/*/pom.properties"));
+    let mut set = Set::new();
+    let (mut g, mut a) = (String::new(), String::new());
+    for line in out.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            match k {
+                "groupId" => g = v.trim().into(),
+                "artifactId" => a = v.trim().into(),
+                "version" => {
+                    set.insert((format!("{g}:{a}"), v.trim().to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+    set
+}
+
+#[test]
+fn java_artifacts_match_the_jars_own_pom_properties_even_nested() {
+    require("unzip", "apt-get install unzip");
+    let jars: Vec<PathBuf> = ["log4j-core.jar", "log4j-api.jar"]
+        .iter()
+        .map(|j| PathBuf::from("/usr/share/java").join(j))
+        .collect();
+    assert!(
+        jars.iter().all(|j| j.exists()),
+        "the Java test reads jars Debian ships: apt-get install liblog4j2-java"
+    );
+    let mut oracle = Set::new();
+    for j in &jars {
+        oracle.extend(poms_of(j));
+    }
+    assert_eq!(oracle.len(), 2, "{oracle:?}");
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("opt/app")).unwrap();
+    // A Spring Boot style fat jar, written by Python's zipfile, nesting Debian's jars.
+    let fat = root.join("opt/app/app.jar");
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nz.writestr('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\\n')\nfor j in sys.argv[2:]:\n    z.write(j, 'BOOT-INF/lib/' + j.rsplit('/', 1)[1])\nz.close()\n";
+    run(Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&fat)
+        .args(&jars));
+    let inv = scan_dir(&root);
+    assert_eq!(of(&inv, Ecosystem::Maven, |s| s.to_string()), oracle);
+    assert!(inv
+        .packages
+        .iter()
+        .all(|p| p.location.starts_with("/opt/app/app.jar/BOOT-INF/lib/")));
+    assert!(inv.packages.iter().any(|p| p
+        .purl
+        .starts_with("pkg:maven/org.apache.logging.log4j/log4j-core@")));
+}
+
+#[test]
+fn ruby_gems_match_gem_list() {
+    require("gem", "apt-get install ruby");
+    let env_out = run(Command::new("gem").args(["env", "gempath"]));
+    let dirs: Vec<PathBuf> = env_out
+        .trim()
+        .split(':')
+        .map(PathBuf::from)
+        .filter(|d| d.join("specifications").exists())
+        .collect();
+    assert!(!dirs.is_empty());
+    let out = run(Command::new("gem").args(["list", "--local"]));
+    // "name (1.2, default: 1.1)"
+    let mut oracle = Set::new();
+    for line in out.lines() {
+        let Some((name, rest)) = line.split_once(" (") else {
+            continue;
+        };
+        for v in rest.trim_end_matches(')').split(", ") {
+            let v = v.trim_start_matches("default: ");
+            oracle.insert((name.to_string(), v.to_string()));
+        }
+    }
+    assert!(oracle.len() > 50, "Ruby's default gems: {}", oracle.len());
+    let mut ours = Set::new();
+    for d in &dirs {
+        ours.extend(of(&scan_dir(d), Ecosystem::Gem, |s| s.to_string()));
+    }
+    assert_eq!(ours, oracle);
+}
+
+#[test]
+fn cargo_auditable_data_in_an_elf_section_is_read() {
+    require("objcopy", "apt-get install binutils");
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    // cargo-auditable's format: zlib-compressed JSON in a `.dep-v0` section; build-only
+    // dependencies are not in the binary. binutils writes the section into a real ELF.
+    let deps = serde_json::json!({"packages": [
+        {"name": "app", "version": "0.1.0", "source": "local", "kind": "runtime", "dependencies": [1, 2], "root": true},
+        {"name": "serde", "version": "1.0.200", "source": "crates.io", "kind": "runtime", "dependencies": []},
+        {"name": "cc", "version": "1.0.90", "source": "crates.io", "kind": "build", "dependencies": []}]});
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &serde_json::to_vec(&deps).unwrap()).unwrap();
+    let section = work.path().join("dep-v0");
+    std::fs::write(&section, z.finish().unwrap()).unwrap();
+    let bin = root.join("usr/bin/app");
+    run(Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".dep-v0={}", section.display()))
+        .arg("/bin/true")
+        .arg(&bin));
+    let inv = scan_dir(&root);
+    let purls: BTreeSet<&str> = inv
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Cargo)
+        .map(|p| p.purl.as_str())
+        .collect();
+    assert_eq!(
+        purls,
+        BTreeSet::from(["pkg:cargo/app@0.1.0", "pkg:cargo/serde@1.0.200"])
+    );
+    // The same binary without the section: nothing.
+    std::fs::copy("/bin/true", &bin).unwrap();
+    assert!(scan_dir(&root).packages.is_empty());
+}
