@@ -93,6 +93,14 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         counts.join(", ")
     );
     let tail = url.map(|u| format!(" Report: {u}")).unwrap_or_default();
+    // New vs inherited, so a reviewer sees what this change itself brings.
+    let vs: Vec<String> = report
+        .images
+        .iter()
+        .filter_map(|i| i.evaluation.baseline.as_ref())
+        .map(|b| format!(" vs baseline: {}.", b.summary()))
+        .collect();
+    let head = format!("{head}{}", vs.join(""));
     let mut top = String::new();
     let violating = report.images.iter().flat_map(|i| i.evaluation.violating());
     for (n, j) in violating.take(5).enumerate() {

@@ -9,6 +9,7 @@
 
 pub mod approval;
 pub mod aws;
+pub mod baseline;
 pub mod ci;
 pub mod error;
 pub mod findings_file;

@@ -2,6 +2,7 @@
 //! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `codepipeline`.
 
 pub mod ecr;
+pub mod ecs;
 pub mod inspector;
 
 use crate::error::{one_line, Error};
@@ -28,6 +29,8 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     pub inspector: aws_sdk_inspector2::Client,
     pub codepipeline: aws_sdk_codepipeline::Client,
+    /// Only called when a baseline names an ECS service (`--baseline ecs:…`).
+    pub ecs: aws_sdk_ecs::Client,
     pub region: String,
 }
 
@@ -72,6 +75,7 @@ pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
         ecr: aws_sdk_ecr::Client::new(&conf),
         inspector: aws_sdk_inspector2::Client::new(&conf),
         codepipeline: aws_sdk_codepipeline::Client::new(&conf),
+        ecs: aws_sdk_ecs::Client::new(&conf),
         region,
     })
 }

@@ -5,6 +5,7 @@ use clap::{ArgMatches, Args};
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::baseline::BaselineOptions;
 use inspector_gate::pipeline::gate::{
     self as pipeline, ApprovalOptions, GateOptions, HandoffOptions,
 };
@@ -64,6 +65,13 @@ pub struct GateArgs {
     /// Registry endpoint to push to instead of ECR's proxyEndpoint (proxies, tests).
     #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
     pub registry_url: Option<String>,
+    /// Gate only what this image adds to a baseline: ecs:CLUSTER/SERVICE[/CONTAINER] (what the
+    /// service runs now), an image reference, or a saved report.json.
+    #[arg(long, env = "INSPECTOR_GATE_BASELINE", value_name = "SOURCE")]
+    pub baseline: Option<String>,
+    /// An unreadable baseline is a warning (every finding is gated) instead of exit 3.
+    #[arg(long, env = "INSPECTOR_GATE_BASELINE_OPTIONAL", requires = "baseline")]
+    pub baseline_optional: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Print what would be done and exit 0 without calling AWS.
@@ -131,6 +139,14 @@ impl GateArgs {
             },
             approval,
             aws,
+            baseline: self
+                .baseline
+                .as_ref()
+                .filter(|b| !b.trim().is_empty())
+                .map(|b| BaselineOptions {
+                    source: b.trim().to_string(),
+                    optional: self.baseline_optional,
+                }),
         })
     }
 }
@@ -160,6 +176,9 @@ fn dry_run(opts: &GateOptions) {
     }
     if let Some(a) = &opts.approval {
         println!("approve: {}", a.target);
+    }
+    if let Some(b) = &opts.baseline {
+        println!("baseline: {}", b.source);
     }
 }
 

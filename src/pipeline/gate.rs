@@ -1,6 +1,7 @@
 //! The gate: [push] → resolve digest(s) → wait for each scan → evaluate → publish reports →
 //! [hand-off] → [approve/reject] → exit code. Images are gated concurrently under one deadline.
 
+use super::baseline::{BaselineOptions, Baselines};
 use super::publish::{publish, write_file, PublishOptions};
 use super::push::{push_to_ecr, PushRequest};
 use super::{now_rfc3339, today};
@@ -10,7 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handoff;
 use crate::image_ref::ImageRef;
 use crate::model::ScannedImage;
-use crate::policy::eval::{evaluate, Verdict};
+use crate::policy::eval::{evaluate_against, Verdict};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::report::{ImageReport, Report};
@@ -60,6 +61,8 @@ pub struct GateOptions {
     pub handoff: HandoffOptions,
     pub approval: Option<ApprovalOptions>,
     pub aws: AwsOptions,
+    /// `--baseline`: gate only what the candidate adds to the image that runs now.
+    pub baseline: Option<BaselineOptions>,
 }
 
 /// What to gate: a reference to resolve through ECR, or manifests we just pushed.
@@ -136,6 +139,21 @@ pub async fn scan_and_evaluate(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<Vec<ImageReport>> {
+    scan_and_evaluate_against(c, refs, policy, None, opts, on_timeout, deadline, progress).await
+}
+
+/// `scan_and_evaluate`, comparing each image with its platform's `baseline` when given.
+#[allow(clippy::too_many_arguments)]
+pub async fn scan_and_evaluate_against(
+    c: &Clients,
+    refs: &[Gated],
+    policy: &Policy,
+    baseline: Option<&Baselines>,
+    opts: &WaitOptions,
+    on_timeout: OnTimeout,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Vec<ImageReport>> {
     let all = join_all(
         refs.iter()
             .map(|r| scan_one(c, r, opts, deadline, progress)),
@@ -147,7 +165,20 @@ pub async fn scan_and_evaluate(
     for res in all.into_iter().flatten() {
         match res {
             Ok((img, waited)) => {
-                let evaluation = evaluate(policy, &waited.findings, Some(&img.repository), today());
+                let base = baseline.and_then(|b| b.for_image(&img));
+                if baseline.is_some() && base.is_none() {
+                    progress.warn(&format!(
+                        "the baseline has no image for the platform of {}: gating all its findings",
+                        img.label()
+                    ));
+                }
+                let evaluation = evaluate_against(
+                    policy,
+                    &waited.findings,
+                    base,
+                    Some(&img.repository),
+                    today(),
+                );
                 if !waited.complete && evaluation.verdict == Verdict::Pass {
                     let e = Error::timeout(format!(
                         "the deadline (--timeout) passed while the findings of {} were settling; the {} finding(s) read pass the policy but more may have been arriving",
@@ -225,10 +256,15 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         )],
         None => opts.images.iter().cloned().map(Gated::Ref).collect(),
     };
-    let images = scan_and_evaluate(
+    let baseline = match &opts.baseline {
+        Some(b) => super::baseline::resolve(&clients, b, deadline, progress).await?,
+        None => None,
+    };
+    let images = scan_and_evaluate_against(
         &clients,
         &gated,
         &opts.policy,
+        baseline.as_ref(),
         &opts.wait,
         opts.on_timeout,
         deadline,

@@ -4,6 +4,7 @@
 //! the adapters (aws, registry, ci). The binary's `commands/` turn arguments into these options.
 
 pub mod approve;
+pub mod baseline;
 pub mod evaluate;
 pub mod findings;
 pub mod gate;

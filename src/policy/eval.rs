@@ -2,6 +2,7 @@
 //! renders. No I/O, no clock: `today` is passed in so expiry is testable.
 
 use super::{IgnoreRule, Policy, UnmatchedIgnore};
+use crate::baseline::{self, Baseline, BaselineBlock, CountMode, Origin};
 use crate::model::{Finding, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,6 +53,9 @@ pub enum Disposition {
     },
     /// Removed by a filter (unfixed, EPSS, score, exploit).
     Filtered { filter: String },
+    /// Would be counted, but the baseline has it too and the policy counts only new
+    /// findings of its severity (`[baseline] count = "new"`).
+    Inherited,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +63,9 @@ pub struct Judged {
     #[serde(flatten)]
     pub finding: Finding,
     pub disposition: Disposition,
+    /// `new` or `inherited` when the image was compared with a baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 /// A severity whose counted findings exceed its maximum.
@@ -82,6 +89,9 @@ pub struct Evaluation {
     pub findings: Vec<Judged>,
     /// Expired, soon-expiring and unmatched ignore rules, in plain words.
     pub warnings: Vec<String>,
+    /// The comparison with a baseline (`--baseline`), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineBlock>,
 }
 
 impl Evaluation {
@@ -218,6 +228,19 @@ pub fn evaluate(
     repository: Option<&str>,
     today: Date,
 ) -> Evaluation {
+    evaluate_against(policy, findings, None, repository, today)
+}
+
+/// `evaluate`, comparing with `baseline` when given: inherited findings are labelled and,
+/// for severities the policy counts as `new` (the default), not counted.
+pub fn evaluate_against(
+    policy: &Policy,
+    findings: &[Finding],
+    base: Option<&Baseline>,
+    repository: Option<&str>,
+    today: Date,
+) -> Evaluation {
+    let comparison = base.map(|b| baseline::compare(findings, &b.findings));
     let mut warnings = Vec::new();
     let mut rule_hits = vec![0usize; policy.ignores.len()];
 
@@ -240,7 +263,9 @@ pub fn evaluate(
 
     let mut judged: Vec<Judged> = findings
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(n, f)| {
+            let origin = comparison.as_ref().map(|c| c.origins[n]);
             let active_rule = policy.ignores.iter().enumerate().find(|(_, r)| {
                 r.expires.is_none_or(|e| e >= today) && rule_matches(r, f, repository)
             });
@@ -257,12 +282,17 @@ pub fn evaluate(
                 }
             } else if let Some(filter) = filter_reason(policy, f) {
                 Disposition::Filtered { filter }
+            } else if origin == Some(Origin::Inherited)
+                && policy.baseline.mode(f.severity) == CountMode::New
+            {
+                Disposition::Inherited
             } else {
                 Disposition::Counted { violation: false }
             };
             Judged {
                 finding: f.clone(),
                 disposition,
+                origin,
             }
         })
         .collect();
@@ -324,6 +354,9 @@ pub fn evaluate(
     } else {
         Verdict::Fail
     };
+    let baseline = base
+        .zip(comparison)
+        .map(|(b, c)| BaselineBlock::new(b, &judged, c.fixed));
     Evaluation {
         verdict,
         counted,
@@ -331,6 +364,7 @@ pub fn evaluate(
         violations,
         findings: judged,
         warnings,
+        baseline,
     }
 }
 
@@ -374,6 +408,52 @@ mod tests {
     }
 
     const TODAY: Date = date!(2026 - 11 - 22);
+
+    #[test]
+    fn baseline_counts_only_new_findings_unless_policy_says_all() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::High);
+        let base = Baseline {
+            source: "app/web:prod".into(),
+            digest: Some("sha256:aa".into()),
+            findings: vec![
+                finding("CVE-1", Severity::Critical),
+                finding("CVE-2", Severity::Critical),
+            ],
+        };
+        let cand = [
+            finding("CVE-1", Severity::Critical),
+            finding("CVE-3", Severity::Low),
+        ];
+        let e = evaluate_against(&p, &cand, Some(&base), None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass, "CVE-1 is inherited");
+        assert_eq!(e.counted(Severity::Critical), 0);
+        let b = e.baseline.as_ref().unwrap();
+        assert_eq!(
+            b.summary(),
+            "introduces 1 LOW, fixes 1 CRITICAL, 1 inherited"
+        );
+        assert_eq!(b.fixed[0].id, "CVE-2");
+        assert_eq!(e.findings[0].disposition, Disposition::Inherited);
+        assert_eq!(e.findings[0].origin, Some(Origin::Inherited));
+
+        // A new CRITICAL fails.
+        let cand = [finding("CVE-9", Severity::Critical)];
+        let e = evaluate_against(&p, &cand, Some(&base), None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+
+        // count-critical = "all": inherited criticals count again.
+        p.baseline
+            .per_severity
+            .insert(Severity::Critical, CountMode::All);
+        let cand = [finding("CVE-1", Severity::Critical)];
+        let e = evaluate_against(&p, &cand, Some(&base), None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(e.findings[0].origin, Some(Origin::Inherited));
+        // Without a baseline nothing is labelled.
+        let e = evaluate(&p, &cand, None, TODAY);
+        assert!(e.baseline.is_none() && e.findings[0].origin.is_none());
+    }
 
     #[test]
     fn threshold_is_max_allowed_count() {

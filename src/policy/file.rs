@@ -72,6 +72,8 @@ pub struct PolicyLayer {
     pub exploit_available_only: Option<bool>,
     pub unmatched_ignore: Option<UnmatchedIgnoreRaw>,
     pub ignore: Vec<RawIgnore>,
+    /// The `[baseline]` table (what thresholds count when a baseline is given).
+    pub baseline: Option<crate::baseline::BaselineLayer>,
     /// Line of each key in its policy file, for messages.
     pub lines: BTreeMap<String, usize>,
 }
@@ -136,6 +138,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
             "min-inspector-score" => layer.min_inspector_score = field(value, &mut bad),
             "exploit-available-only" => layer.exploit_available_only = field(value, &mut bad),
             "unmatched-ignore" => layer.unmatched_ignore = field(value, &mut bad),
+            "baseline" => layer.baseline = crate::baseline::parse_table(value, &mut bad),
             "ignore" => {
                 let Some(rules) = value.as_array() else {
                     bad("must be a list of [[ignore]] tables".into());
@@ -163,7 +166,7 @@ pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
 }
 
 /// The keys a policy file may hold.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "fail-on",
     "max-critical",
     "max-high",
@@ -177,6 +180,7 @@ pub const KEYS: [&str; 13] = [
     "exploit-available-only",
     "unmatched-ignore",
     "ignore",
+    "baseline",
 ];
 
 /// One usage error listing every problem: "WHAT: p1" or "WHAT (N problems): p1; p2; …".
@@ -398,6 +402,20 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
             );
         }
         ignores.extend(layer.ignore.iter().cloned().map(|r| (r, src.clone())));
+        if let Some(b) = &layer.baseline {
+            if let Some(c) = b.count {
+                policy.baseline.count = c;
+                set("baseline.count", Some(format!("{c:?}").to_lowercase()), src);
+            }
+            for (sev, m) in &b.per_severity {
+                policy.baseline.per_severity.insert(*sev, *m);
+                set(
+                    &format!("baseline.count-{}", sev.as_str().to_lowercase()),
+                    Some(format!("{m:?}").to_lowercase()),
+                    src,
+                );
+            }
+        }
     }
 
     // fail-on sets the ladder to 0; an explicit max-* (from any layer) then refines it.
@@ -460,6 +478,17 @@ mod tests {
 
     fn p(text: &str) -> Result<PolicyLayer> {
         parse(text, Path::new("policy.toml"))
+    }
+
+    #[test]
+    fn baseline_table_sets_count_modes() {
+        let l = p("max-high = 0\n[baseline]\ncount = \"new\"\ncount-critical = \"all\"\n").unwrap();
+        let r = resolve(&[(l, Source::File("policy.toml".into()))]).unwrap();
+        use crate::baseline::CountMode;
+        assert_eq!(r.policy.baseline.mode(Severity::Critical), CountMode::All);
+        assert_eq!(r.policy.baseline.mode(Severity::High), CountMode::New);
+        let e = p("[baseline]\ncount = \"everything\"\n").unwrap_err();
+        assert!(e.message.contains("baseline: count must be"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub struct Policy {
     pub exploit_available_only: bool,
     pub ignores: Vec<IgnoreRule>,
     pub unmatched_ignore: UnmatchedIgnore,
+    /// Which findings the thresholds count when a baseline is given (`[baseline]`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::baseline::BaselinePolicy::is_default"
+    )]
+    pub baseline: crate::baseline::BaselinePolicy,
 }
 
 impl Policy {

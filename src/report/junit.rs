@@ -51,7 +51,9 @@ fn suite(report: &Report, img: &ImageReport) -> Suite {
     for j in &e.findings {
         match &j.disposition {
             Disposition::Counted { violation: true } => failures += 1,
-            Disposition::Ignored { .. } | Disposition::Filtered { .. } => skipped += 1,
+            Disposition::Ignored { .. } | Disposition::Filtered { .. } | Disposition::Inherited => {
+                skipped += 1
+            }
             Disposition::Counted { violation: false } => {}
         }
         testcase(&mut cases, img, j);
@@ -165,14 +167,35 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
                 attr(&message)
             );
         }
+        Disposition::Inherited => {
+            let _ = writeln!(
+                out,
+                "{open}>\n      <skipped message=\"inherited: already in the baseline image\"/>\n    </testcase>"
+            );
+        }
     }
 }
 
 fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     let e = &img.evaluation;
     let open = "    <testcase classname=\"inspector-gate\" name=\"policy\" time=\"0\"";
+    let vs_baseline = e
+        .baseline
+        .as_ref()
+        .map(|b| format!("against baseline {}: {}", b.source, b.summary()));
     if e.verdict == Verdict::Pass {
-        let _ = writeln!(out, "{open}/>");
+        match &vs_baseline {
+            Some(line) => {
+                let _ = writeln!(
+                    out,
+                    "{open}>\n      <system-out>{}</system-out>\n    </testcase>",
+                    text(line)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{open}/>");
+            }
+        }
         return;
     }
     let mut lines: Vec<String> = e
@@ -191,6 +214,7 @@ fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     } else {
         format!("policy violated: {}", lines.join("; "))
     };
+    lines.extend(vs_baseline);
     lines.extend(e.warnings.iter().map(|w| format!("warning: {w}")));
     let maxes: Vec<String> = report
         .policy

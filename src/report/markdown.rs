@@ -125,6 +125,19 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         cell(&img.image.repository_uri()),
         cell(&img.image.digest)
     );
+    if let Some(b) = &e.baseline {
+        let digest = b
+            .digest
+            .as_deref()
+            .map(|d| format!(" (`{}`)", cell(d)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "Against baseline `{}`{digest}: {}.\n",
+            cell(&b.source),
+            cell(&b.summary())
+        );
+    }
 
     s.push_str("| Severity | Counted | Total | Max |\n|---|---:|---:|---:|\n");
     for sev in Severity::ALL {
@@ -253,6 +266,7 @@ fn details(img: &ImageReport, budget: usize) -> String {
             Disposition::Counted { violation: false } => "counted".to_string(),
             Disposition::Ignored { .. } => "ignored".to_string(),
             Disposition::Filtered { filter } => format!("filtered ({})", cell(filter)),
+            Disposition::Inherited => "inherited".to_string(),
         };
         let row = format!(
             "| {} | {} | {status} | {pkg} | {installed} | {fixed} |\n",

@@ -57,7 +57,9 @@ impl Level {
         match d {
             Disposition::Counted { violation: true } => Level::Error,
             Disposition::Counted { violation: false } => Level::Warning,
-            Disposition::Ignored { .. } | Disposition::Filtered { .. } => Level::Note,
+            Disposition::Ignored { .. } | Disposition::Filtered { .. } | Disposition::Inherited => {
+                Level::Note
+            }
         }
     }
     fn as_str(self) -> &'static str {
@@ -251,14 +253,24 @@ fn result(
             json!([{ "kind": "external", "justification": justification }]),
         );
     }
+    if j.disposition == Disposition::Inherited {
+        r.insert(
+            "suppressions".into(),
+            json!([{ "kind": "external", "justification": "inherited: the baseline image already has this vulnerability in this package; the policy counts only new findings" }]),
+        );
+    }
     let status = match &j.disposition {
         Disposition::Counted { violation: true } => "violation",
         Disposition::Counted { violation: false } => "counted",
         Disposition::Ignored { .. } => "ignored",
         Disposition::Filtered { .. } => "filtered",
+        Disposition::Inherited => "inherited",
     };
     let mut props =
         json!({ "status": status, "severity": f.severity.as_str(), "imageDigest": image.digest });
+    if let Some(o) = j.origin {
+        props["origin"] = json!(o.as_str());
+    }
     if let Some(p) = &image.platform {
         props["platform"] = json!(p);
     }
@@ -309,6 +321,9 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
         Disposition::Filtered { filter } => {
             s.push_str(&format!("Not counted: filtered ({filter})."))
         }
+        Disposition::Inherited => s.push_str(
+            "Not counted: inherited from the baseline (already in the image that runs now).",
+        ),
     }
     s
 }

@@ -128,6 +128,20 @@ pub fn render(report: &Report, color: bool) -> String {
                 "\n  {filtered} finding(s) not counted because of filters (see report.json)"
             );
         }
+        if let Some(b) = &e.baseline {
+            let digest = b
+                .digest
+                .as_deref()
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "\n  baseline {}{digest}: {}", b.source, b.summary());
+            for f in b.fixed.iter().take(MAX_ROWS) {
+                let _ = writeln!(out, "    fixed {:<22} {}", f.id, f.severity.as_str());
+            }
+            if b.fixed.len() > MAX_ROWS {
+                let _ = writeln!(out, "    … and {} more fixed", b.fixed.len() - MAX_ROWS);
+            }
+        }
         for v in &e.violations {
             let _ = writeln!(
                 out,
