@@ -2,11 +2,9 @@
 //! image, calls the scripted ScanSbom server through the SDK, and applies the same policy,
 //! reports and exit codes as `gate`.
 
-mod scan_common;
 #[path = "support/scan_server.rs"]
 mod scan_server;
 
-use scan_common::*;
 use scan_server::{Advisory, ScanServer, Step};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -70,7 +68,18 @@ fn scan_fails_on_policy_writes_reports_and_the_sbom_then_passes_with_an_ignore()
     let out = scan(
         &server,
         tmp.path(),
-        &["--from", &from, "--fail-on", "high", "--sbom-out", "sbom.json", "--report-dir", "reports", "--format", "json"],
+        &[
+            "--from",
+            &from,
+            "--fail-on",
+            "high",
+            "--sbom-out",
+            "sbom.json",
+            "--report-dir",
+            "reports",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -112,7 +121,16 @@ fn scan_errors_have_their_exit_codes() {
 
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = scan(&server, tmp.path(), &["--from", &format!("dir:{}", empty.display())]);
-    assert_eq!(out.status.code(), Some(3), "nothing to scan is inconclusive: {}", text(&out));
+    let out = scan(
+        &server,
+        tmp.path(),
+        &["--from", &format!("dir:{}", empty.display())],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "nothing to scan is inconclusive: {}",
+        text(&out)
+    );
     assert_eq!(server.calls().len(), 1, "no call for an empty inventory");
 }

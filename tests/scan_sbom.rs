@@ -267,7 +267,8 @@ async fn the_inspector_answer_format_gives_the_same_findings() {
     let cdx = inspector_scan::scan(&client, &parts, Format::CycloneDx, deadline())
         .await
         .unwrap();
-    let key = |f: &Vec<inspector_gate::model::Finding>| -> Vec<(String, Severity, Vec<(String, Option<String>)>)> {
+    type Key = Vec<(String, Severity, Vec<(String, Option<String>)>)>;
+    let key = |f: &Vec<inspector_gate::model::Finding>| -> Key {
         f.iter()
             .map(|f| {
                 (

@@ -158,16 +158,18 @@ pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<R
         .map(|k| k.split('\n').next().unwrap_or_default().to_string())
         .collect();
     let (key, digests) = match images.len() {
-        0 => return Err(Error::runtime(match &r.container {
-            Some(n) => format!(
-                "no running task of the primary deployment of {} has a container named {n}",
-                r.service
-            ),
-            None => format!(
+        0 => {
+            return Err(Error::runtime(match &r.container {
+                Some(n) => format!(
+                    "no running task of the primary deployment of {} has a container named {n}",
+                    r.service
+                ),
+                None => format!(
                 "no running task of the primary deployment ({primary}) of {} reports a container",
                 r.service
             ),
-        })),
+            }))
+        }
         1 => images.into_iter().next().unwrap_or_default(),
         _ => {
             return Err(Error::usage(format!(

@@ -22,7 +22,13 @@ pub enum AnswerFormat {
 #[derive(Args, Debug, Clone)]
 pub struct ScanArgs {
     /// Image to catalogue: oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE, docker:NAME or dir:ROOTFS.
-    #[arg(long, env = "INSPECTOR_GATE_FROM", value_name = "SOURCE", conflicts_with = "sbom", required_unless_present = "sbom")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_FROM",
+        value_name = "SOURCE",
+        conflicts_with = "sbom",
+        required_unless_present = "sbom"
+    )]
     pub from: Option<String>,
     /// Scan an existing CycloneDX 1.5 JSON SBOM instead.
     #[arg(long, env = "INSPECTOR_GATE_SBOM", value_name = "FILE")]
@@ -49,7 +55,11 @@ pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> R
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),
-        _ => return Err(Error::usage("give exactly one of --from SOURCE or --sbom FILE")),
+        _ => {
+            return Err(Error::usage(
+                "give exactly one of --from SOURCE or --sbom FILE",
+            ))
+        }
     };
     let opts = ScanCommandOptions {
         scan: ScanOptions {
