@@ -38,12 +38,29 @@ pub struct Clients {
 /// container and instance roles), optionally assuming `role_arn`. SDK-level retries are off:
 /// every call goes through `retry::call`, which honours `retryAfterSeconds` and the deadline.
 pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
+    let (conf, region) = sdk_config(opts, Duration::from_secs(60)).await?;
+    Ok(Clients {
+        ecr: aws_sdk_ecr::Client::new(&conf),
+        inspector: aws_sdk_inspector2::Client::new(&conf),
+        codepipeline: aws_sdk_codepipeline::Client::new(&conf),
+        ecs: aws_sdk_ecs::Client::new(&conf),
+        region,
+    })
+}
+
+/// The one SDK configuration every client is built from: the default credential chain, the
+/// profile, region and role asked for, SDK retries off (every call goes through
+/// `retry::call`) and `attempt_timeout` per request. Returns it with its region.
+pub async fn sdk_config(
+    opts: &AwsOptions,
+    attempt_timeout: Duration,
+) -> Result<(aws_config::SdkConfig, String), Error> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_attempt_timeout(attempt_timeout)
                 .build(),
         );
     if let Some(p) = &opts.profile {
@@ -71,13 +88,7 @@ pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
             )
             .build();
     }
-    Ok(Clients {
-        ecr: aws_sdk_ecr::Client::new(&conf),
-        inspector: aws_sdk_inspector2::Client::new(&conf),
-        codepipeline: aws_sdk_codepipeline::Client::new(&conf),
-        ecs: aws_sdk_ecs::Client::new(&conf),
-        region,
-    })
+    Ok((conf, region))
 }
 
 /// How a failed AWS call should be handled.

@@ -51,41 +51,8 @@ impl Format {
 /// credential chain, optional profile, region and role; SDK retries off because every call
 /// goes through `retry::call`). `AWS_ENDPOINT_URL_INSPECTOR_SCAN` points it elsewhere.
 pub async fn client(opts: &AwsOptions) -> Result<aws_sdk_inspectorscan::Client, Error> {
-    use aws_config::BehaviorVersion;
-    use std::time::Duration;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(120))
-                .build(),
-        );
-    if let Some(p) = &opts.profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = &opts.region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let mut conf = loader.load().await;
-    if conf.region().is_none() {
-        return Err(Error::usage(
-            "no AWS region: pass --region, set AWS_REGION, or use a profile with a region",
-        ));
-    }
-    if let Some(role) = &opts.role_arn {
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-            .session_name("inspector-gate")
-            .configure(&conf)
-            .build()
-            .await;
-        conf = conf
-            .into_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
-            .build();
-    }
+    // ScanSbom answers up to 10 MB synchronously: a longer per-request timeout than listings.
+    let (conf, _) = crate::aws::sdk_config(opts, std::time::Duration::from_secs(120)).await?;
     Ok(aws_sdk_inspectorscan::Client::new(&conf))
 }
 
