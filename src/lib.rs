@@ -23,4 +23,5 @@ pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod retry;
+pub mod sanitize;
 pub mod wait;

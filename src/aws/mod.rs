@@ -2,6 +2,7 @@
 //! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `codepipeline`.
 
 pub mod ecr;
+pub mod floor;
 pub mod inspector;
 
 use crate::error::{one_line, Error};
@@ -35,6 +36,17 @@ pub struct Clients {
 /// container and instance roles), optionally assuming `role_arn`. SDK-level retries are off:
 /// every call goes through `retry::call`, which honours `retryAfterSeconds` and the deadline.
 pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
+    let (conf, region) = sdk_config(opts).await?;
+    Ok(Clients {
+        ecr: aws_sdk_ecr::Client::new(&conf),
+        inspector: aws_sdk_inspector2::Client::new(&conf),
+        codepipeline: aws_sdk_codepipeline::Client::new(&conf),
+        region,
+    })
+}
+
+/// The shared SDK configuration (and its region) every client is built from.
+pub async fn sdk_config(opts: &AwsOptions) -> Result<(aws_config::SdkConfig, String), Error> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
@@ -68,12 +80,7 @@ pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
             )
             .build();
     }
-    Ok(Clients {
-        ecr: aws_sdk_ecr::Client::new(&conf),
-        inspector: aws_sdk_inspector2::Client::new(&conf),
-        codepipeline: aws_sdk_codepipeline::Client::new(&conf),
-        region,
-    })
+    Ok((conf, region))
 }
 
 /// How a failed AWS call should be handled.
