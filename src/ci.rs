@@ -115,10 +115,22 @@ pub fn github_outputs(report: &Report, report_dir: Option<&Path>) -> String {
 }
 
 /// Escape a workflow command's message (`::error ...::<message>`).
+///
+/// CR and LF are encoded (GitHub decodes them inside the message, so no second line, and no
+/// forged `::command`, reaches the log); every other control character (ESC, C1, …) becomes a
+/// space so none reaches the log raw.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c if crate::sanitize::is_unsafe(c) => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Escape a workflow command's property value (`title=<value>`).

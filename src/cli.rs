@@ -93,6 +93,10 @@ pub struct PolicyArgs {
     /// Policy file (default: ./.inspector-gate.toml when present).
     #[arg(long, env = "INSPECTOR_GATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// The CI owner's policy floor, which the policy file may only tighten: a TOML file,
+    /// `ssm:/parameter/name` (SSM Parameter Store) or `s3://bucket/key`.
+    #[arg(long, env = "INSPECTOR_GATE_POLICY_FLOOR", value_name = "SOURCE")]
+    pub policy_floor: Option<String>,
     /// Fail when CRITICAL findings exceed N.
     #[arg(
         long,
@@ -125,6 +129,14 @@ pub struct PolicyArgs {
         allow_negative_numbers = true
     )]
     pub max_low: Option<u64>,
+    /// Fail when INFORMATIONAL findings exceed N.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_MAX_INFORMATIONAL",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub max_informational: Option<u64>,
     /// Fail when UNTRIAGED findings exceed N.
     #[arg(
         long,
@@ -136,9 +148,12 @@ pub struct PolicyArgs {
     /// Fail on any finding of SEVERITY or worse (= max 0 for each).
     #[arg(long, env = "INSPECTOR_GATE_FAIL_ON", value_name = "SEVERITY")]
     pub fail_on: Option<inspector_gate::model::Severity>,
-    /// Do not count findings without a fix (fixAvailable = NO).
-    #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", action = ArgAction::SetTrue)]
-    pub ignore_unfixed: bool,
+    /// Do not count findings without a fix (fixAvailable = NO); `--ignore-unfixed=false`
+    /// turns it off over the policy file.
+    #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub ignore_unfixed: Option<bool>,
     /// Count only findings with an EPSS score >= this (0..1).
     #[arg(
         long,
@@ -155,9 +170,11 @@ pub struct PolicyArgs {
         allow_negative_numbers = true
     )]
     pub min_inspector_score: Option<f64>,
-    /// Count only findings with a known exploit.
-    #[arg(long, env = "INSPECTOR_GATE_EXPLOIT_AVAILABLE_ONLY", action = ArgAction::SetTrue)]
-    pub exploit_available_only: bool,
+    /// Count only findings with a known exploit (`=false` turns it off over the policy file).
+    #[arg(long, env = "INSPECTOR_GATE_EXPLOIT_AVAILABLE_ONLY", value_name = "BOOL",
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub exploit_available_only: Option<bool>,
     /// Ignore a vulnerability id (repeatable; prefer [[ignore]] rules with reason and expiry).
     #[arg(
         long = "ignore",
@@ -312,7 +329,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", inspector_gate::sanitize::text(&e.to_string()));
             annotate(&e.to_string());
             e.exit_code()
         }

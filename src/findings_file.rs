@@ -235,11 +235,33 @@ fn read(path: &Path, what: &str) -> Result<String> {
     })
 }
 
+/// More findings than this in one file is not a scan result: refuse it before building the
+/// typed findings (an ECR image with the most findings we know of has a few thousand).
+pub const MAX_FINDINGS: usize = 200_000;
+
+/// How many findings a document holds, in any of the accepted shapes.
+fn finding_count(v: &serde_json::Value) -> usize {
+    let len = |v: Option<&serde_json::Value>| v.and_then(|a| a.as_array()).map_or(0, Vec::len);
+    if let Some(images) = v.get("images").and_then(|i| i.as_array()) {
+        return images.iter().map(|i| len(i.get("findings"))).sum();
+    }
+    if v.get("findings").is_some() {
+        return len(v.get("findings"));
+    }
+    v.as_array().map_or(0, Vec::len)
+}
+
 /// Parse a findings document (any of the accepted shapes) from text.
 pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
     let bad = |why: String| Error::usage(format!("{origin} is not a findings file: {why}"));
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    let count = finding_count(&v);
+    if count > MAX_FINDINGS {
+        return Err(bad(format!(
+            "{count} findings, over the limit of {MAX_FINDINGS} (split the file per image)"
+        )));
+    }
     if v.get("images").is_some() {
         let doc: FindingsDoc = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
         return Ok(doc.images);
@@ -478,5 +500,20 @@ mod tests {
         ] {
             assert_eq!(parse_event(t, "e").unwrap_err().exit_code(), 2, "{t}");
         }
+    }
+
+    #[test]
+    fn the_number_of_findings_is_capped() {
+        let many = format!("[{}]", vec!["{}"; MAX_FINDINGS + 1].join(","));
+        let e = parse_findings(&many, "f.json").unwrap_err();
+        assert!(e.message.contains("over the limit"), "{}", e.message);
+        let doc = format!(
+            "{{\"findings\": [{}]}}",
+            vec!["{}"; MAX_FINDINGS + 1].join(",")
+        );
+        assert!(parse_findings(&doc, "f.json")
+            .unwrap_err()
+            .message
+            .contains("over the limit"));
     }
 }

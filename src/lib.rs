@@ -24,5 +24,6 @@ pub mod progress;
 pub mod registry;
 pub mod report;
 pub mod retry;
+pub mod sanitize;
 pub mod scan;
 pub mod wait;

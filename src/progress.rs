@@ -69,7 +69,7 @@ impl Progress {
                     sp.enable_steady_tick(Duration::from_millis(120));
                     sp
                 });
-                sp.set_message(msg.to_string());
+                sp.set_message(crate::sanitize::text(msg));
             }
             None => self.line("", msg),
         }
@@ -110,7 +110,7 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        bar.set_prefix(label.to_string());
+        bar.set_prefix(crate::sanitize::text(label));
         Some(bar)
     }
 
@@ -128,7 +128,8 @@ impl Progress {
 
     fn line(&self, prefix: &str, msg: &str) {
         let secs = self.start.elapsed().as_secs_f64();
-        let text = format!("[{secs:7.1}s] {prefix}{msg}");
+        // Messages carry external text (platforms, registry answers): one sanitized line.
+        let text = format!("[{secs:7.1}s] {prefix}{}", crate::sanitize::text(msg));
         match &self.multi {
             Some(multi) => {
                 let _ = multi.println(text);

@@ -224,3 +224,30 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
 pub fn is_not_enabled(e: &CallError) -> bool {
     e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cycling_next_token_ends_the_paging_with_an_error() {
+        let mut seen = std::collections::HashSet::new();
+        assert_eq!(
+            next_page(&mut seen, Some("A"), "x").unwrap().as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            next_page(&mut seen, Some("B"), "x").unwrap().as_deref(),
+            Some("B")
+        );
+        let e = next_page(&mut seen, Some("A"), "inspector2:ListFindings").unwrap_err();
+        assert_eq!(e.code, "PagingLoop");
+        assert!(
+            e.message.contains("inspector2:ListFindings"),
+            "{}",
+            e.message
+        );
+        assert_eq!(next_page(&mut seen, None, "x").unwrap(), None);
+        assert_eq!(next_page(&mut seen, Some(""), "x").unwrap(), None);
+    }
+}

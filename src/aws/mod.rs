@@ -3,6 +3,7 @@
 
 pub mod ecr;
 pub mod ecs;
+pub mod floor;
 pub mod inspector;
 
 use crate::error::{one_line, Error};

@@ -24,7 +24,7 @@ fn default_value(key: &str) -> &'static str {
 }
 
 pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
-    let resolved = super::resolve_policy("config", &args.policy, m)?;
+    let resolved = super::resolve_policy("config", &args.policy, m, &Default::default())?;
     println!("{:<28} {:<24} SOURCE", "KEY", "VALUE");
     for key in KEYS.iter().filter(|k| **k != "ignore") {
         match resolved.origins.iter().find(|(k, _, _)| k == key) {

@@ -23,7 +23,7 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy("evaluate", &args.policy, m)?.policy;
+    let policy = super::resolve_policy("evaluate", &args.policy, m, &Default::default())?.policy;
     let input = match (&args.findings, &args.event) {
         (Some(f), None) => Input::Findings(f.clone()),
         (None, Some(e)) => Input::Event(e.clone()),

@@ -72,6 +72,9 @@ pub struct GateArgs {
     /// An unreadable baseline is a warning (every finding is gated) instead of exit 3.
     #[arg(long, env = "INSPECTOR_GATE_BASELINE_OPTIONAL", requires = "baseline")]
     pub baseline_optional: bool,
+    /// Allow sending registry credentials over plain http:// to a non-loopback host.
+    #[arg(long, env = "INSPECTOR_GATE_INSECURE_REGISTRY")]
+    pub insecure_registry: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Print what would be done and exit 0 without calling AWS.
@@ -82,7 +85,7 @@ pub struct GateArgs {
 impl GateArgs {
     /// Validate the arguments into the library's options.
     fn options(&self, m: &ArgMatches, color: bool) -> Result<GateOptions> {
-        let policy = super::resolve_policy("gate", &self.policy, m)?.policy;
+        let policy = super::resolve_policy("gate", &self.policy, m, &(&self.aws).into())?.policy;
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -120,6 +123,7 @@ impl GateArgs {
             dest: refs[0].clone(),
             extra_tags: self.tags.clone(),
             registry_url: self.registry_url.clone(),
+            insecure_registry: self.insecure_registry,
         });
         let mut aws: inspector_gate::aws::AwsOptions = (&self.aws).into();
         aws.region = region_for(&refs.iter().collect::<Vec<_>>(), aws.region.as_deref())?;

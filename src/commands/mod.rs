@@ -15,8 +15,9 @@ pub mod scan;
 use crate::cli::{Cli, Command, PolicyArgs};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory};
+use inspector_gate::aws::{floor, AwsOptions};
 use inspector_gate::error::{Error, Result};
-use inspector_gate::policy::file::{self, PolicyLayer, RawIgnore, Resolved, Source};
+use inspector_gate::policy::file::{self, FloorSource, PolicyLayer, RawIgnore, Resolved, Source};
 use inspector_gate::progress::Progress;
 use std::future::Future;
 
@@ -107,16 +108,17 @@ const POLICY_KEYS: &[(&str, Setter)] = &[
     ("max_high", |a, l| l.max_high = a.max_high),
     ("max_medium", |a, l| l.max_medium = a.max_medium),
     ("max_low", |a, l| l.max_low = a.max_low),
-    ("max_untriaged", |a, l| l.max_untriaged = a.max_untriaged),
-    ("ignore_unfixed", |a, l| {
-        l.ignore_unfixed = Some(a.ignore_unfixed)
+    ("max_informational", |a, l| {
+        l.max_informational = a.max_informational
     }),
+    ("max_untriaged", |a, l| l.max_untriaged = a.max_untriaged),
+    ("ignore_unfixed", |a, l| l.ignore_unfixed = a.ignore_unfixed),
     ("min_epss", |a, l| l.min_epss = a.min_epss),
     ("min_inspector_score", |a, l| {
         l.min_inspector_score = a.min_inspector_score
     }),
     ("exploit_available_only", |a, l| {
-        l.exploit_available_only = Some(a.exploit_available_only)
+        l.exploit_available_only = a.exploit_available_only
     }),
     ("ignore", |a, l| {
         l.ignore = a
@@ -134,9 +136,33 @@ const POLICY_KEYS: &[(&str, Setter)] = &[
     }),
 ];
 
-/// Resolve the effective policy of `subcommand`: defaults < file < env < flags, per key.
-pub fn resolve_policy(subcommand: &str, args: &PolicyArgs, m: &ArgMatches) -> Result<Resolved> {
+/// Resolve the effective policy of `subcommand`: defaults < floor < file < env < flags, per
+/// key, the file only tightening the floor. Each place the file tried to loosen the floor is
+/// printed as one warning line.
+pub fn resolve_policy(
+    subcommand: &str,
+    args: &PolicyArgs,
+    m: &ArgMatches,
+    aws: &AwsOptions,
+) -> Result<Resolved> {
     let cwd = std::env::current_dir()?;
+    let floor = match args.policy_floor.as_deref() {
+        Some(spec) => {
+            let source: FloorSource = spec.parse()?;
+            let opts = aws.clone();
+            let text = {
+                let source = source.clone();
+                block_on_value(async move { floor::fetch(&source, &opts).await })?
+            };
+            let origin = match &source {
+                FloorSource::File(p) => p.display().to_string(),
+                FloorSource::Ssm(name) => format!("ssm:{name}"),
+                FloorSource::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            };
+            Some(file::parse_floor(&text, &origin)?)
+        }
+        None => None,
+    };
     let mut layers: Vec<(PolicyLayer, Source)> = Vec::new();
     if let Some(path) = file::locate(args.policy.as_deref(), &cwd)? {
         layers.push((file::load(&path)?, Source::File(path)));
@@ -159,7 +185,21 @@ pub fn resolve_policy(subcommand: &str, args: &PolicyArgs, m: &ArgMatches) -> Re
     }
     layers.extend(env_layers);
     layers.extend(flag_layers);
-    file::resolve(&layers)
+    let today = time::OffsetDateTime::now_utc().date();
+    let resolved = file::resolve_with(floor.as_ref(), &layers, today)?;
+    for w in &resolved.warnings {
+        eprintln!("warning: {}", inspector_gate::sanitize::text(w));
+    }
+    Ok(resolved)
+}
+
+/// Run one future to its value on a small runtime (before the command's own runtime starts).
+fn block_on_value<T, F: Future<Output = Result<T>>>(fut: F) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the async runtime: {e}")))?
+        .block_on(fut)
 }
 
 #[cfg(test)]
@@ -191,7 +231,7 @@ mod tests {
         let policy_ids: Vec<String> = PolicyArgs::augment_args(clap::Command::new("x"))
             .get_arguments()
             .map(|a| a.get_id().to_string())
-            .filter(|id| id != "policy")
+            .filter(|id| id != "policy" && id != "policy_floor")
             .collect();
         for id in &policy_ids {
             assert!(

@@ -22,6 +22,9 @@ pub struct PushArgs {
     /// Registry endpoint instead of ECR's proxyEndpoint.
     #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
     pub registry_url: Option<String>,
+    /// Allow sending registry credentials over plain http:// to a non-loopback host.
+    #[arg(long, env = "INSPECTOR_GATE_INSECURE_REGISTRY")]
+    pub insecure_registry: bool,
     /// Give up retrying the push after this long (e.g. 30m, 90s).
     #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
@@ -39,6 +42,7 @@ pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
         dest,
         extra_tags: args.tags.clone(),
         registry_url: args.registry_url.clone(),
+        insecure_registry: args.insecure_registry,
     };
     let mut aws: inspector_gate::aws::AwsOptions = (&args.aws).into();
     aws.region = region_for(&[&req.dest], aws.region.as_deref())?;

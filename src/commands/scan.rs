@@ -51,7 +51,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy("scan", &args.policy, m)?.policy;
+    let policy = super::resolve_policy("scan", &args.policy, m, &(&args.aws).into())?.policy;
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),

@@ -4,12 +4,88 @@
 use crate::approval::{self, ApprovalTarget};
 use crate::aws::{self, AwsOptions};
 use crate::error::{Error, Result};
+use crate::model::Severity;
+use crate::policy::eval::Verdict;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::Schedule;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// A report larger than this is refused before it is read (a real one with 10,000 findings
+/// per image is a few MiB).
+pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Read a saved report, bounded in size, and check that its verdict follows from its images.
+pub fn read_report(path: &Path) -> Result<Report> {
+    let open_err =
+        |e: std::io::Error| Error::usage(format!("cannot read report {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(open_err)?;
+    let mut text = String::new();
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(open_err)?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        return Err(Error::usage(format!(
+            "report {} is larger than {} MiB: not an inspector-gate report.json",
+            path.display(),
+            MAX_REPORT_BYTES >> 20
+        )));
+    }
+    let report = Report::from_json(&text).map_err(|e| {
+        Error::usage(format!(
+            "{} is not an inspector-gate report.json: {e}",
+            path.display()
+        ))
+    })?;
+    check_verdict(&report).map_err(|why| {
+        Error::usage(format!(
+            "report {} was altered or is corrupt: {why}; nothing was approved (re-run the gate)",
+            path.display()
+        ))
+    })?;
+    Ok(report)
+}
+
+/// Recompute the verdict from the per-image evaluations: an image whose counted findings
+/// exceed the report's own maxima, or that lists violations, cannot have passed, and the
+/// report's verdict is the worst of its images'. Pure.
+pub fn check_verdict(report: &Report) -> std::result::Result<(), String> {
+    let mut worst = Verdict::Pass;
+    for img in &report.images {
+        let e = &img.evaluation;
+        let over = Severity::ALL
+            .into_iter()
+            .find(|s| report.policy.max.get(s).is_some_and(|m| e.counted(*s) > *m));
+        if e.verdict == Verdict::Pass {
+            if let Some(s) = over {
+                return Err(format!(
+                    "{} is marked pass with {} {s} finding(s) counted over a maximum of {}",
+                    crate::sanitize::text(&img.image.label()),
+                    e.counted(s),
+                    report.policy.max[&s]
+                ));
+            }
+            if !e.violations.is_empty() {
+                return Err(format!(
+                    "{} is marked pass but lists violations",
+                    crate::sanitize::text(&img.image.label())
+                ));
+            }
+        }
+        worst = worst.max(e.verdict);
+    }
+    if report.verdict != worst {
+        return Err(format!(
+            "its verdict is {} but its images' evaluations make it {}",
+            report.verdict.as_str(),
+            worst.as_str()
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone)]
 pub struct ApproveOptions {
@@ -25,14 +101,7 @@ pub struct ApproveOptions {
 /// Read the report, then wait for the approval and answer it; returns the verdict's exit code.
 pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     let path = &opts.report;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read report {}: {e}", path.display())))?;
-    let report = Report::from_json(&text).map_err(|e| {
-        Error::usage(format!(
-            "{} is not an inspector-gate report.json: {e}",
-            path.display()
-        ))
-    })?;
+    let report = read_report(path)?;
     let clients = aws::clients(&opts.aws).await?;
     let deadline = Instant::now() + opts.timeout;
     approval::decide(
@@ -48,4 +117,30 @@ pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     .await?;
     progress.finish();
     Ok(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing;
+
+    #[test]
+    fn a_report_whose_verdict_disagrees_with_its_images_is_refused() {
+        let r = testing::mixed();
+        assert!(check_verdict(&r).is_ok());
+        let mut forged = r.clone();
+        forged.verdict = Verdict::Pass;
+        for img in &mut forged.images {
+            img.evaluation.verdict = Verdict::Pass;
+        }
+        let e = check_verdict(&forged).unwrap_err();
+        assert!(e.contains("marked pass"), "{e}");
+        let mut flipped = r.clone();
+        flipped.verdict = if r.verdict == Verdict::Pass {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert!(check_verdict(&flipped).is_err());
+    }
 }

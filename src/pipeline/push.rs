@@ -41,6 +41,45 @@ pub struct PushRequest {
     pub extra_tags: Vec<String>,
     /// A registry endpoint instead of ECR's proxy endpoint (proxies, tests).
     pub registry_url: Option<String>,
+    /// Allow sending the registry credentials over plain http:// to a non-loopback host.
+    pub insecure_registry: bool,
+}
+
+/// Where the registry credentials may go, decided before any connection: never over plain
+/// http:// to a host that is not loopback unless `insecure` (`--insecure-registry`), and a
+/// one-line notice when `--registry-url` sends ECR's token to a host other than ECR's own
+/// endpoint `ecr_endpoint`.
+pub fn check_credential_destination(
+    endpoint: &reqwest::Url,
+    ecr_endpoint: Option<&str>,
+    insecure: bool,
+) -> Result<Option<String>> {
+    let shown = crate::sanitize::url_without_userinfo(endpoint.as_str());
+    let host = endpoint.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if endpoint.scheme() == "http" && !loopback && !insecure {
+        return Err(Error::usage(format!(
+            "refusing to send registry credentials over plain http to {shown}: use https://, or pass --insecure-registry if this network is trusted"
+        )));
+    }
+    let Some(ecr) = ecr_endpoint else {
+        return Ok(None);
+    };
+    let ecr_host = reqwest::Url::parse(ecr)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    Ok((!ecr_host.eq_ignore_ascii_case(host)).then(|| {
+        format!(
+            "--registry-url: sending the ECR authorization token to {shown}, not to ECR's endpoint {}",
+            crate::sanitize::url_without_userinfo(ecr)
+        )
+    }))
 }
 
 /// Whether the push needs AWS (it does unless static registry credentials are set).
@@ -86,6 +125,7 @@ pub async fn push_to_ecr(
         }),
         _ => None,
     };
+    let mut ecr_endpoint = None;
     let (auth, endpoint, account, region) = match (static_creds, c) {
         (Some(a), _) => {
             let url = registry_url.ok_or_else(|| {
@@ -105,7 +145,8 @@ pub async fn push_to_ecr(
             let (acct, region) = account_region(&proxy)
                 .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
                 .unwrap_or_default();
-            let endpoint = registry_url.map(str::to_string).unwrap_or(proxy);
+            let endpoint = registry_url.map(str::to_string).unwrap_or(proxy.clone());
+            ecr_endpoint = Some(proxy);
             (
                 Some(RegistryAuth {
                     username: user,
@@ -122,8 +163,19 @@ pub async fn push_to_ecr(
         }
         (None, None) => return Err(Error::usage("no registry credentials")),
     };
-    let base_url = reqwest::Url::parse(&endpoint)
-        .map_err(|e| Error::usage(format!("invalid registry URL '{endpoint}': {e}")))?;
+    let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
+        Error::usage(format!(
+            "invalid registry URL '{}': {e}",
+            crate::sanitize::url_without_userinfo(&endpoint)
+        ))
+    })?;
+    if auth.is_some() {
+        if let Some(notice) =
+            check_credential_destination(&base_url, ecr_endpoint.as_deref(), req.insecure_registry)?
+        {
+            progress.info(&notice);
+        }
+    }
     let target = PushTarget {
         base_url,
         repository: dest.repository.clone(),
@@ -160,4 +212,37 @@ pub async fn push_to_ecr(
             ..base.clone()
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, ecr: Option<&str>, insecure: bool) -> Result<Option<String>> {
+        check_credential_destination(&reqwest::Url::parse(url).unwrap(), ecr, insecure)
+    }
+
+    #[test]
+    fn credentials_go_over_http_only_to_loopback_or_when_opted_in() {
+        let e = check("http://AWS:tok@registry.example:5000", None, false).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.contains("--insecure-registry"), "{}", e.message);
+        assert!(!e.message.contains("tok"), "{}", e.message);
+        assert!(check("http://registry.example:5000", None, true).is_ok());
+        assert!(check("http://127.0.0.1:5000", None, false).is_ok());
+        assert!(check("http://[::1]:5000", None, false).is_ok());
+        assert!(check("http://localhost:5000", None, false).is_ok());
+        assert!(check("https://registry.example", None, false).is_ok());
+    }
+
+    #[test]
+    fn a_registry_url_away_from_ecr_is_announced() {
+        let ecr = "https://1.dkr.ecr.us-east-1.amazonaws.com";
+        assert_eq!(check(ecr, Some(ecr), false).unwrap(), None);
+        let n = check("https://proxy.example", Some(ecr), false)
+            .unwrap()
+            .unwrap();
+        assert!(n.contains("proxy.example") && n.contains("dkr.ecr"), "{n}");
+        assert_eq!(n.lines().count(), 1);
+    }
 }

@@ -5,6 +5,7 @@
 //! every problem instead of stopping at the first, and each names its file:line and key.
 
 use super::{IgnoreRule, Policy, UnmatchedIgnore};
+use crate::baseline::CountMode;
 use crate::error::{Error, Result};
 use crate::model::Severity;
 use serde::de::DeserializeOwned;
@@ -89,6 +90,8 @@ pub enum UnmatchedIgnoreRaw {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Default,
+    /// The CI owner's floor (`--policy-floor`): a file path, `ssm:/name` or `s3://bucket/key`.
+    Floor(String),
     File(PathBuf),
     Env(String),
     Flag(String),
@@ -98,6 +101,7 @@ impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
+            Source::Floor(o) => write!(f, "floor {o}"),
             Source::File(p) => write!(f, "file {}", p.display()),
             Source::Env(v) => write!(f, "env {v}"),
             Source::Flag(v) => write!(f, "flag {v}"),
@@ -105,17 +109,146 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The effective policy plus, per key, its value and origin.
+impl Source {
+    /// Precedence: defaults < floor < file < env < flags.
+    fn rank(&self) -> u8 {
+        match self {
+            Source::Default => 0,
+            Source::Floor(_) => 1,
+            Source::File(_) => 2,
+            Source::Env(_) => 3,
+            Source::Flag(_) => 4,
+        }
+    }
+}
+
+/// The filters a floor can permit the repository's file to turn on (each counts fewer findings).
+/// `baseline` lets the file count only new findings (`[baseline] count = "new"`) where the
+/// floor says `"all"`.
+pub const FILTERS: [&str; 5] = [
+    "ignore-unfixed",
+    "min-epss",
+    "exploit-available-only",
+    "min-inspector-score",
+    "baseline",
+];
+
+/// What a floor lets the repository's policy file loosen.
+#[derive(Debug, Clone, Default)]
+pub struct FloorPermits {
+    /// Ids (or `*` patterns such as `GHSA-*`) the file may ignore.
+    pub allow_ignore: Vec<String>,
+    /// The latest expiry a file's ignore may have, in days from today (absent: no cap).
+    pub max_ignore_days: Option<u32>,
+    /// Filters (see `FILTERS`) the file may turn on.
+    pub allow_filters: Vec<String>,
+}
+
+/// The CI owner's policy floor: its own settings, and what the repository's file may loosen.
+#[derive(Debug, Clone)]
+pub struct Floor {
+    pub layer: PolicyLayer,
+    pub permits: FloorPermits,
+    pub origin: String,
+}
+
+/// Where a floor comes from, parsed from `--policy-floor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FloorSource {
+    File(PathBuf),
+    Ssm(String),
+    S3 { bucket: String, key: String },
+}
+
+impl std::fmt::Display for FloorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FloorSource::File(p) => write!(f, "{}", p.display()),
+            FloorSource::Ssm(name) => write!(f, "ssm:{name}"),
+            FloorSource::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+impl std::str::FromStr for FloorSource {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if let Some(name) = s.strip_prefix("ssm:") {
+            if name.is_empty() {
+                return Err(Error::usage(
+                    "--policy-floor ssm: needs a parameter name (e.g. ssm:/ci/inspector-gate/floor)",
+                ));
+            }
+            return Ok(FloorSource::Ssm(name.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("s3://") {
+            return match rest.split_once('/') {
+                Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok(FloorSource::S3 {
+                    bucket: b.to_string(),
+                    key: k.to_string(),
+                }),
+                _ => Err(Error::usage(
+                    "--policy-floor s3:// needs a bucket and a key (e.g. s3://ci-policies/floor.toml)",
+                )),
+            };
+        }
+        if s.is_empty() {
+            return Err(Error::usage(
+                "--policy-floor is empty: give a file, ssm:/name or s3://bucket/key",
+            ));
+        }
+        Ok(FloorSource::File(PathBuf::from(s)))
+    }
+}
+
+/// `true` when `id` matches `pattern` (case-insensitive; `*` matches any run of characters).
+pub fn id_matches(pattern: &str, id: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some((c, rest)) => s
+                .split_first()
+                .is_some_and(|(d, srest)| c.eq_ignore_ascii_case(d) && go(rest, srest)),
+        }
+    }
+    go(pattern.trim().as_bytes(), id.trim().as_bytes())
+}
+
+/// The effective policy plus, per key, its value and origin, and one warning line per key
+/// where the repository's file tried to loosen the floor.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub policy: Policy,
     pub origins: Vec<(String, String, Source)>,
+    pub warnings: Vec<String>,
 }
 
 /// Parse a policy file's text; `path` is only used in messages. Every unknown key, wrong type
 /// and invalid value is reported (one line, each problem with its `file:line`), not just the
 /// first.
 pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
+    parse_with(text, path, None)
+}
+
+/// Parse a policy floor (`--policy-floor`): the policy keys plus what the floor permits the
+/// repository's file to loosen (`allow-ignore`, `max-ignore-days`, `allow-filters`).
+pub fn parse_floor(text: &str, origin: &str) -> Result<Floor> {
+    let mut permits = FloorPermits::default();
+    let layer = parse_with(text, Path::new(origin), Some(&mut permits))?;
+    Ok(Floor {
+        layer,
+        permits,
+        origin: origin.to_string(),
+    })
+}
+
+fn parse_with(
+    text: &str,
+    path: &Path,
+    mut floor: Option<&mut FloorPermits>,
+) -> Result<PolicyLayer> {
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(&e, text, path))?;
     let mut problems = Vec::new();
     let mut layer = PolicyLayer::default();
@@ -152,6 +285,27 @@ pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
                     if let Some(mut r) = field::<RawIgnore>(rule, &mut bad_rule) {
                         r.line = line;
                         layer.ignore.push(r);
+                    }
+                }
+            }
+            "allow-ignore" | "max-ignore-days" | "allow-filters" if floor.is_some() => {
+                let permits = floor.as_deref_mut().expect("checked");
+                match key.as_str() {
+                    "allow-ignore" => {
+                        permits.allow_ignore = field(value, &mut bad).unwrap_or_default()
+                    }
+                    "max-ignore-days" => permits.max_ignore_days = field(value, &mut bad),
+                    _ => {
+                        let filters: Vec<String> = field(value, &mut bad).unwrap_or_default();
+                        for f in &filters {
+                            if !FILTERS.contains(&f.as_str()) {
+                                bad(format!(
+                                    "unknown filter '{f}' (expected one of {})",
+                                    FILTERS.join(", ")
+                                ));
+                            }
+                        }
+                        permits.allow_filters = filters;
                     }
                 }
             }
@@ -226,6 +380,17 @@ fn key_line(text: &str, key: &str, nth_ignore: usize) -> usize {
             continue;
         }
         if line.starts_with('[') {
+            // A table key (`[baseline]`) is reported at its header.
+            if nth_ignore == 0
+                && line
+                    .trim_end()
+                    .strip_prefix('[')
+                    .and_then(|l| l.strip_suffix(']'))
+                    .map(str::trim)
+                    == Some(key)
+            {
+                return i + 1;
+            }
             in_other_table = true;
             continue;
         }
@@ -330,102 +495,268 @@ pub fn locate(explicit: Option<&Path>, dir: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Merge layers in increasing precedence and validate into a `Policy`.
+/// Merge layers in increasing precedence and validate into a `Policy` (no floor).
 pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
-    let mut origins: Vec<(String, String, Source)> = Vec::new();
-    let mut set = |key: &str, value: Option<String>, src: &Source| {
-        if let Some(v) = value {
-            origins.retain(|(k, _, _)| k != key);
-            origins.push((key.to_string(), v, src.clone()));
-        }
-    };
-    let mut fail_on: Option<Severity> = None;
-    let mut max: [(Severity, &str, Option<u64>); 6] = [
-        (Severity::Critical, "max-critical", None),
-        (Severity::High, "max-high", None),
-        (Severity::Medium, "max-medium", None),
-        (Severity::Low, "max-low", None),
-        (Severity::Informational, "max-informational", None),
-        (Severity::Untriaged, "max-untriaged", None),
-    ];
-    let mut policy = Policy::default();
-    let mut ignores: Vec<(RawIgnore, Source)> = Vec::new();
+    resolve_with(None, layers, Date::MIN)
+}
 
-    let mut problems: Vec<String> = layers
+/// The maxima a layer sets explicitly, in `Severity::ALL` order with their key names.
+fn explicit_max(layer: &PolicyLayer) -> [(Severity, &'static str, Option<u64>); 6] {
+    [
+        (Severity::Critical, "max-critical", layer.max_critical),
+        (Severity::High, "max-high", layer.max_high),
+        (Severity::Medium, "max-medium", layer.max_medium),
+        (Severity::Low, "max-low", layer.max_low),
+        (
+            Severity::Informational,
+            "max-informational",
+            layer.max_informational,
+        ),
+        (Severity::Untriaged, "max-untriaged", layer.max_untriaged),
+    ]
+}
+
+/// Does `fail-on` at `level` set a maximum of 0 for `sev`? (UNTRIAGED is outside the ladder.)
+fn fail_on_covers(level: Severity, sev: Severity) -> bool {
+    if level == Severity::Untriaged {
+        sev == Severity::Untriaged
+    } else {
+        sev != Severity::Untriaged && sev.rank() <= level.rank()
+    }
+}
+
+/// The floor's own maximum for `sev`: its explicit maximum refines its own fail-on.
+fn floor_max(floor: &Floor, sev: Severity) -> Option<u64> {
+    explicit_max(&floor.layer)
+        .into_iter()
+        .find(|(s, _, _)| *s == sev)
+        .and_then(|(_, _, v)| v)
+        .or_else(|| {
+            floor
+                .layer
+                .fail_on
+                .filter(|l| fail_on_covers(*l, sev))
+                .map(|_| 0)
+        })
+}
+
+/// Merge `floor` (if any) and `layers` (in increasing precedence) into a `Policy`.
+///
+/// Per severity, the maximum is decided by the highest layer that speaks about it: a layer's
+/// `fail-on` sets 0 for its ladder, an explicit `max-*` from the same or a higher layer refines
+/// it, so a flag `--fail-on HIGH` beats a file's `max-critical = 1000000`. With a floor, a
+/// value decided by the policy file (the gated commit's) may only be tighter than the floor's:
+/// a looser one is replaced by the floor's, with one warning per key. `today` caps ignore
+/// expiries (`max-ignore-days`).
+pub fn resolve_with(
+    floor: Option<&Floor>,
+    layers: &[(PolicyLayer, Source)],
+    today: Date,
+) -> Result<Resolved> {
+    let mut origins: BTreeMap<String, (String, Source)> = BTreeMap::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let floor_src = floor.map(|f| Source::Floor(f.origin.clone()));
+    let all: Vec<(&PolicyLayer, Source)> = floor
+        .iter()
+        .map(|f| (&f.layer, floor_src.clone().expect("floor")))
+        .chain(layers.iter().map(|(l, s)| (l, s.clone())))
+        .collect();
+    let mut problems: Vec<String> = all
         .iter()
         .flat_map(|(layer, src)| validate_layer(layer, src))
         .collect();
-    for (layer, src) in layers {
-        if let Some(s) = layer.fail_on {
-            fail_on = Some(s);
-            set("fail-on", Some(s.to_string()), src);
+
+    // Maxima: per severity, (value, source, rank, explicit?) of the deciding layer.
+    let mut decided: BTreeMap<Severity, (u64, Source, (u8, bool))> = BTreeMap::new();
+    let mut consider = |sev: Severity, v: u64, src: &Source, explicit: bool| {
+        let key = (src.rank(), explicit);
+        if decided.get(&sev).is_none_or(|d| key >= d.2) {
+            decided.insert(sev, (v, src.clone(), key));
         }
-        let values = [
-            layer.max_critical,
-            layer.max_high,
-            layer.max_medium,
-            layer.max_low,
-            layer.max_informational,
-            layer.max_untriaged,
-        ];
-        for (slot, v) in max.iter_mut().zip(values) {
+    };
+    let mut fail_on: Option<(Severity, Source)> = None;
+    for (layer, src) in &all {
+        if let Some(level) = layer.fail_on {
+            for sev in Severity::ALL
+                .into_iter()
+                .filter(|s| fail_on_covers(level, *s))
+            {
+                consider(sev, 0, src, false);
+            }
+            fail_on = Some((level, src.clone()));
+        }
+        for (sev, _, v) in explicit_max(layer) {
             if let Some(v) = v {
-                slot.2 = Some(v);
-                set(slot.1, Some(v.to_string()), src);
+                consider(sev, v, src, true);
             }
         }
+    }
+    if let Some((level, src)) = &fail_on {
+        origins.insert("fail-on".into(), (level.to_string(), src.clone()));
+    }
+    let mut policy = Policy::default();
+    for (sev, key, _) in explicit_max(&PolicyLayer::default()) {
+        let Some((mut v, mut src, _)) = decided.get(&sev).cloned() else {
+            continue;
+        };
+        if let (Some(f), Source::File(_)) = (floor, &src) {
+            if let Some(fv) = floor_max(f, sev).filter(|fv| v > *fv) {
+                warnings.push(format!(
+                    "{src}: {key} = {v} is looser than the policy floor ({fv} from {}): applying {fv}",
+                    f.origin
+                ));
+                v = fv;
+                src = Source::Floor(f.origin.clone());
+            }
+        }
+        policy.max.insert(sev, v);
+        origins.insert(key.to_string(), (v.to_string(), src));
+    }
+
+    // The other keys: the highest layer that sets them wins.
+    let mut ignore_unfixed: Option<(bool, Source)> = None;
+    let mut exploit_only: Option<(bool, Source)> = None;
+    let mut min_epss: Option<(f64, Source)> = None;
+    let mut min_score: Option<(f64, Source)> = None;
+    let mut unmatched: Option<(UnmatchedIgnore, Source)> = None;
+    let mut ignores: Vec<(RawIgnore, Source)> = Vec::new();
+    let mut base_count: Option<(CountMode, Source)> = None;
+    let mut base_per_sev: BTreeMap<Severity, (CountMode, Source)> = BTreeMap::new();
+    for (layer, src) in &all {
+        let s = || src.clone();
         if let Some(v) = layer.ignore_unfixed {
-            policy.ignore_unfixed = v;
-            set("ignore-unfixed", Some(v.to_string()), src);
-        }
-        if let Some(v) = layer.min_epss {
-            policy.min_epss = Some(v);
-            set("min-epss", Some(v.to_string()), src);
-        }
-        if let Some(v) = layer.min_inspector_score {
-            policy.min_inspector_score = Some(v);
-            set("min-inspector-score", Some(v.to_string()), src);
+            ignore_unfixed = Some((v, s()));
         }
         if let Some(v) = layer.exploit_available_only {
-            policy.exploit_available_only = v;
-            set("exploit-available-only", Some(v.to_string()), src);
+            exploit_only = Some((v, s()));
+        }
+        if let Some(v) = layer.min_epss {
+            min_epss = Some((v, s()));
+        }
+        if let Some(v) = layer.min_inspector_score {
+            min_score = Some((v, s()));
         }
         if let Some(v) = layer.unmatched_ignore {
-            policy.unmatched_ignore = match v {
+            let v = match v {
                 UnmatchedIgnoreRaw::Warn => UnmatchedIgnore::Warn,
                 UnmatchedIgnoreRaw::Fail => UnmatchedIgnore::Fail,
             };
-            set(
-                "unmatched-ignore",
-                Some(format!("{v:?}").to_lowercase()),
-                src,
-            );
+            unmatched = Some((v, s()));
         }
-        ignores.extend(layer.ignore.iter().cloned().map(|r| (r, src.clone())));
+        ignores.extend(layer.ignore.iter().cloned().map(|r| (r, s())));
         if let Some(b) = &layer.baseline {
             if let Some(c) = b.count {
-                policy.baseline.count = c;
-                set("baseline.count", Some(format!("{c:?}").to_lowercase()), src);
+                base_count = Some((c, s()));
             }
             for (sev, m) in &b.per_severity {
-                policy.baseline.per_severity.insert(*sev, *m);
-                set(
-                    &format!("baseline.count-{}", sev.as_str().to_lowercase()),
-                    Some(format!("{m:?}").to_lowercase()),
-                    src,
-                );
+                base_per_sev.insert(*sev, (*m, s()));
             }
         }
     }
-
-    // fail-on sets the ladder to 0; an explicit max-* (from any layer) then refines it.
-    if let Some(s) = fail_on {
-        policy.apply_fail_on(s);
-    }
-    for (sev, _, v) in max {
-        if let Some(v) = v {
-            policy.max.insert(sev, v);
+    if let Some(f) = floor {
+        let fl = &f.layer;
+        let permits = |name: &str| f.permits.allow_filters.iter().any(|a| a == name);
+        let mut refuse = |key: &str, value: String, src: &Source, floor_value: String| {
+            warnings.push(format!(
+                "{src}: {key} = {value} loosens the policy floor ({}), which does not allow it: applying {floor_value}",
+                f.origin
+            ));
+        };
+        let fsrc = Source::Floor(f.origin.clone());
+        // Boolean filters: turning one on counts fewer findings.
+        for (slot, key, floor_v) in [
+            (&mut ignore_unfixed, "ignore-unfixed", fl.ignore_unfixed),
+            (
+                &mut exploit_only,
+                "exploit-available-only",
+                fl.exploit_available_only,
+            ),
+        ] {
+            if let Some((true, src @ Source::File(_))) = slot.clone() {
+                if !floor_v.unwrap_or(false) && !permits(key) {
+                    refuse(key, "true".into(), &src, "false".into());
+                    *slot = Some((false, fsrc.clone()));
+                }
+            }
         }
+        // Score filters: a higher minimum counts fewer findings.
+        for (slot, key, floor_v) in [
+            (&mut min_epss, "min-epss", fl.min_epss),
+            (
+                &mut min_score,
+                "min-inspector-score",
+                fl.min_inspector_score,
+            ),
+        ] {
+            if let Some((v, src @ Source::File(_))) = slot.clone() {
+                let tighter = floor_v.is_some_and(|fv| v <= fv);
+                if !tighter && !permits(key) {
+                    let shown = floor_v.map_or("(not set)".to_string(), |fv| fv.to_string());
+                    refuse(key, v.to_string(), &src, shown);
+                    *slot = floor_v.map(|fv| (fv, fsrc.clone()));
+                }
+            }
+        }
+        // Baseline counting: "new" counts fewer findings than "all". Where the floor says "all"
+        // for a severity, the repository's file may not switch that severity to "new".
+        if let Some(fb) = fl.baseline.as_ref().filter(|_| !permits("baseline")) {
+            for sev in Severity::ALL {
+                let floor_mode = fb.per_severity.get(&sev).copied().or(fb.count);
+                if floor_mode != Some(CountMode::All) {
+                    continue;
+                }
+                let deciding = base_per_sev.get(&sev).or(base_count.as_ref()).cloned();
+                if let Some((CountMode::New, src @ Source::File(_))) = deciding {
+                    let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
+                    refuse(&key, "\"new\"".into(), &src, "\"all\"".into());
+                    base_per_sev.insert(sev, (CountMode::All, fsrc.clone()));
+                }
+            }
+        }
+        if let (
+            Some((UnmatchedIgnore::Warn, src @ Source::File(_))),
+            Some(UnmatchedIgnoreRaw::Fail),
+        ) = (unmatched.clone(), fl.unmatched_ignore)
+        {
+            refuse("unmatched-ignore", "warn".into(), &src, "fail".into());
+            unmatched = Some((UnmatchedIgnore::Fail, fsrc.clone()));
+        }
+    }
+    if let Some((c, src)) = base_count {
+        policy.baseline.count = c;
+        origins.insert(
+            "baseline.count".into(),
+            (format!("{c:?}").to_lowercase(), src),
+        );
+    }
+    for (sev, (m, src)) in base_per_sev {
+        policy.baseline.per_severity.insert(sev, m);
+        let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
+        origins.insert(key, (format!("{m:?}").to_lowercase(), src));
+    }
+    if let Some((v, src)) = ignore_unfixed {
+        policy.ignore_unfixed = v;
+        origins.insert("ignore-unfixed".into(), (v.to_string(), src));
+    }
+    if let Some((v, src)) = exploit_only {
+        policy.exploit_available_only = v;
+        origins.insert("exploit-available-only".into(), (v.to_string(), src));
+    }
+    if let Some((v, src)) = min_epss {
+        policy.min_epss = Some(v);
+        origins.insert("min-epss".into(), (v.to_string(), src));
+    }
+    if let Some((v, src)) = min_score {
+        policy.min_inspector_score = Some(v);
+        origins.insert("min-inspector-score".into(), (v.to_string(), src));
+    }
+    if let Some((v, src)) = unmatched {
+        policy.unmatched_ignore = v;
+        let text = match v {
+            UnmatchedIgnore::Warn => "warn",
+            UnmatchedIgnore::Fail => "fail",
+        };
+        origins.insert("unmatched-ignore".into(), (text.into(), src));
     }
 
     let mut seen = HashSet::new();
@@ -433,13 +764,34 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
         let id = raw.id.trim().to_string();
         // Empty ids, missing reasons and bad dates were reported by validate_layer.
         let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
-        let expires = match raw.expires.as_ref().map(RawDate::parse) {
+        let mut expires = match raw.expires.as_ref().map(RawDate::parse) {
             Some(Ok(d)) => Some(d),
             Some(Err(_)) => continue,
             None => None,
         };
         if id.is_empty() || reason.is_empty() {
             continue;
+        }
+        if let (Some(f), Source::File(_)) = (floor, &src) {
+            let at = origin_of(&src, raw.line);
+            if !f.permits.allow_ignore.iter().any(|p| id_matches(p, &id)) {
+                warnings.push(format!(
+                    "{at}: ignore {id} is not allowed by the policy floor ({}; see allow-ignore): not applied",
+                    f.origin
+                ));
+                continue;
+            }
+            if let Some(days) = f.permits.max_ignore_days {
+                let cap = today.saturating_add(time::Duration::days(i64::from(days)));
+                if expires.is_none_or(|e| e > cap) {
+                    warnings.push(format!(
+                        "{at}: ignore {id} expires {} — later than the policy floor allows ({days} days, {}): expires {cap}",
+                        expires.map_or("never".to_string(), |e| e.to_string()),
+                        f.origin
+                    ));
+                    expires = Some(cap);
+                }
+            }
         }
         let key = (
             id.to_ascii_uppercase(),
@@ -453,7 +805,7 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
             ));
             continue;
         }
-        set(&format!("ignore {id}"), Some(reason.to_string()), &src);
+        origins.insert(format!("ignore {id}"), (reason.to_string(), src));
         policy.ignores.push(IgnoreRule {
             id,
             reason: reason.to_string(),
@@ -465,8 +817,12 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     if !problems.is_empty() {
         return Err(problems_error("invalid policy:", problems));
     }
-    origins.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Resolved { policy, origins })
+    let origins = origins.into_iter().map(|(k, (v, s))| (k, v, s)).collect();
+    Ok(Resolved {
+        policy,
+        origins,
+        warnings,
+    })
 }
 
 /// The commented policy file written by `inspector-gate init`.
@@ -595,5 +951,166 @@ mod tests {
         assert_eq!(r.policy.max.get(&Severity::Medium), Some(&5));
         let medium = r.origins.iter().find(|o| o.0 == "max-medium").unwrap();
         assert_eq!(medium.2, Source::Env("INSPECTOR_GATE_MAX_MEDIUM".into()));
+    }
+
+    #[test]
+    fn a_flag_fail_on_beats_a_file_maximum() {
+        // The repro: the file's max-critical = 1000000 used to beat --fail-on HIGH.
+        let file = p("max-critical = 1000000\nmax-high = 7\nmax-medium = 3\n").unwrap();
+        let flags = PolicyLayer {
+            fail_on: Some(Severity::High),
+            ..Default::default()
+        };
+        let r = resolve(&[
+            (file, Source::File("f.toml".into())),
+            (flags, Source::Flag("--fail-on".into())),
+        ])
+        .unwrap();
+        assert_eq!(r.policy.max.get(&Severity::Critical), Some(&0));
+        assert_eq!(r.policy.max.get(&Severity::High), Some(&0));
+        assert_eq!(r.policy.max.get(&Severity::Medium), Some(&3));
+        let crit = r.origins.iter().find(|o| o.0 == "max-critical").unwrap();
+        assert_eq!(crit.2, Source::Flag("--fail-on".into()));
+        // An explicit maximum from the same or a higher layer refines fail-on.
+        let file = p("fail-on = \"HIGH\"\nmax-high = 2\n").unwrap();
+        let env = PolicyLayer {
+            max_critical: Some(1),
+            ..Default::default()
+        };
+        let r = resolve(&[
+            (file, Source::File("f.toml".into())),
+            (env, Source::Env("INSPECTOR_GATE_MAX_CRITICAL".into())),
+        ])
+        .unwrap();
+        assert_eq!(r.policy.max.get(&Severity::High), Some(&2));
+        assert_eq!(r.policy.max.get(&Severity::Critical), Some(&1));
+    }
+
+    fn floor(text: &str) -> Floor {
+        parse_floor(text, "floor.toml").unwrap()
+    }
+
+    const TODAY: Date = time::macros::date!(2026 - 11 - 28);
+
+    #[test]
+    fn the_file_may_tighten_but_not_loosen_the_floor() {
+        let f = floor("fail-on = \"HIGH\"\nmax-medium = 5\nunmatched-ignore = \"fail\"\nallow-ignore = [\"GHSA-*\", \"CVE-2024-1\"]\nmax-ignore-days = 30\n");
+        let file = p("max-critical = 1000000\nmax-medium = 2\nignore-unfixed = true\nmin-epss = 0.5\nexploit-available-only = true\nunmatched-ignore = \"warn\"\n[[ignore]]\nid = \"CVE-2099-9\"\nreason = \"x\"\n[[ignore]]\nid = \"ghsa-abcd\"\nreason = \"y\"\n[[ignore]]\nid = \"CVE-2024-1\"\nreason = \"z\"\nexpires = 2026-12-05\n").unwrap();
+        let r = resolve_with(Some(&f), &[(file, Source::File("repo.toml".into()))], TODAY).unwrap();
+        let pol = &r.policy;
+        assert_eq!(pol.max.get(&Severity::Critical), Some(&0));
+        assert_eq!(pol.max.get(&Severity::High), Some(&0));
+        assert_eq!(
+            pol.max.get(&Severity::Medium),
+            Some(&2),
+            "tightening is kept"
+        );
+        assert!(!pol.ignore_unfixed && !pol.exploit_available_only);
+        assert_eq!(pol.min_epss, None);
+        assert_eq!(pol.unmatched_ignore, UnmatchedIgnore::Fail);
+        let ids: Vec<&str> = pol.ignores.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["ghsa-abcd", "CVE-2024-1"]);
+        assert_eq!(
+            pol.ignores[0].expires,
+            Some(time::macros::date!(2026 - 12 - 28))
+        );
+        assert_eq!(
+            pol.ignores[1].expires,
+            Some(time::macros::date!(2026 - 12 - 05))
+        );
+        for key in [
+            "max-critical",
+            "ignore-unfixed",
+            "min-epss",
+            "exploit-available-only",
+            "unmatched-ignore",
+            "ignore CVE-2099-9",
+            "ignore ghsa-abcd expires never",
+        ] {
+            assert_eq!(
+                r.warnings.iter().filter(|w| w.contains(key)).count(),
+                1,
+                "{key}: {:#?}",
+                r.warnings
+            );
+        }
+        assert_eq!(r.warnings.len(), 7, "{:#?}", r.warnings);
+        let crit = r.origins.iter().find(|o| o.0 == "max-critical").unwrap();
+        assert_eq!(crit.2, Source::Floor("floor.toml".into()));
+    }
+
+    #[test]
+    fn the_file_cannot_count_only_new_findings_where_the_floor_counts_all() {
+        use crate::baseline::CountMode;
+        let f = floor("fail-on = \"HIGH\"\n[baseline]\ncount-critical = \"all\"\n");
+        let file = p("[baseline]\ncount = \"new\"\ncount-critical = \"new\"\n").unwrap();
+        let r = resolve_with(Some(&f), &[(file, Source::File("repo.toml".into()))], TODAY).unwrap();
+        assert_eq!(r.policy.baseline.mode(Severity::Critical), CountMode::All);
+        assert_eq!(r.policy.baseline.mode(Severity::High), CountMode::New);
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert!(
+            r.warnings[0].contains("baseline.count-critical"),
+            "{:?}",
+            r.warnings
+        );
+        // A floor that permits it lets the file decide.
+        let f = floor("allow-filters = [\"baseline\"]\n[baseline]\ncount = \"all\"\n");
+        let file = p("[baseline]\ncount = \"new\"\n").unwrap();
+        let r = resolve_with(Some(&f), &[(file, Source::File("repo.toml".into()))], TODAY).unwrap();
+        assert_eq!(r.policy.baseline.mode(Severity::Critical), CountMode::New);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn the_floor_permits_filters_and_flags_stay_the_ci_owners() {
+        let f = floor("fail-on = \"CRITICAL\"\nallow-filters = [\"ignore-unfixed\"]\n");
+        let file = p("ignore-unfixed = true\nmax-critical = 3\n").unwrap();
+        let flags = PolicyLayer {
+            max_critical: Some(9),
+            ..Default::default()
+        };
+        let r = resolve_with(
+            Some(&f),
+            &[
+                (file, Source::File("repo.toml".into())),
+                (flags, Source::Flag("--max-critical".into())),
+            ],
+            TODAY,
+        )
+        .unwrap();
+        assert!(r.policy.ignore_unfixed);
+        assert_eq!(r.policy.max.get(&Severity::Critical), Some(&9));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let e = parse_floor("allow-filters = [\"everything\"]\n", "f").unwrap_err();
+        assert!(
+            e.message.contains("unknown filter 'everything'"),
+            "{}",
+            e.message
+        );
+        assert!(
+            p("allow-ignore = []\n").is_err(),
+            "floor keys only in a floor"
+        );
+    }
+
+    #[test]
+    fn floor_sources_and_patterns() {
+        assert_eq!(
+            "ssm:/ci/floor".parse::<FloorSource>().unwrap(),
+            FloorSource::Ssm("/ci/floor".into())
+        );
+        assert_eq!(
+            "s3://b/k/f.toml".parse::<FloorSource>().unwrap(),
+            FloorSource::S3 {
+                bucket: "b".into(),
+                key: "k/f.toml".into()
+            }
+        );
+        assert!("s3://b".parse::<FloorSource>().is_err());
+        assert!("ssm:".parse::<FloorSource>().is_err());
+        assert!(id_matches("GHSA-*", "ghsa-1234"));
+        assert!(id_matches("CVE-2024-1", "cve-2024-1"));
+        assert!(!id_matches("CVE-2024-1", "CVE-2024-10"));
+        assert!(!id_matches("GHSA-*", "CVE-1"));
     }
 }

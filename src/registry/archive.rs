@@ -24,6 +24,52 @@ enum Node {
     Link(String),
 }
 
+/// How much the header walk may read without seeking. The walk seeks over every entry's
+/// data and reads only headers, except for extension headers (GNU long names and link names,
+/// PAX records), which the tar reader loads whole into memory: this bounds them (and runs of
+/// empty entries, 32,768 of them) so a crafted archive cannot make the index allocate its size.
+pub(crate) const MAX_READ_BETWEEN_SEEKS: u64 = 16 * 1024 * 1024;
+
+/// A reader that fails once more than `limit` bytes are read since the last seek.
+struct SeekBetween<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+}
+
+impl<R> SeekBetween<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            read: 0,
+            limit,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for SeekBetween<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read >= self.limit {
+            return Err(std::io::Error::other(format!(
+                "an extension header (GNU long name or PAX) is larger than {} MiB",
+                self.limit >> 20
+            )));
+        }
+        let room = usize::try_from(self.limit - self.read).unwrap_or(usize::MAX);
+        let len = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for SeekBetween<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.read = 0;
+        self.inner.seek(pos)
+    }
+}
+
 /// The entries of one tar file, by normalised name.
 #[derive(Debug)]
 pub(crate) struct TarIndex {
@@ -54,6 +100,7 @@ impl TarIndex {
                 "archive {shown} is truncated or not a tar file ({detail}); re-create it"
             ))
         };
+        let file = SeekBetween::new(file, MAX_READ_BETWEEN_SEEKS);
         let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(64 * 1024, file));
         let mut nodes = HashMap::new();
         let entries = archive
@@ -309,5 +356,26 @@ mod tests {
         std::fs::write(cut.path(), &full[..2000]).unwrap();
         let err = TarIndex::open(cut.path()).unwrap_err();
         assert!(err.message.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_pax_header_is_refused_without_reading_it_into_memory() {
+        // 20 MiB of PAX records before one small file: more than the walk may read unseeked.
+        let f = write_tar(|b| {
+            let mut x = tar::Header::new_ustar();
+            x.set_entry_type(tar::EntryType::XHeader);
+            let record_len = 20 * 1024 * 1024;
+            let body = format!("{record_len} comment=");
+            let mut data = body.into_bytes();
+            data.resize(record_len - 1, b'a');
+            data.push(b'\n');
+            x.set_size(data.len() as u64);
+            x.set_cksum();
+            b.append(&x, &data[..]).unwrap();
+            let mut h = file_header(5);
+            b.append_data(&mut h, "a/layer.tar", &b"hello"[..]).unwrap();
+        });
+        let e = TarIndex::open(f.path()).unwrap_err();
+        assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);
     }
 }

@@ -91,7 +91,8 @@ fn headline(report: &Report) -> String {
     if !report.policy.ignores.is_empty() {
         facts.push(format!("{} ignore rule(s)", report.policy.ignores.len()));
     }
-    let _ = writeln!(s, "{}\n", cell(&facts.join(" · ")));
+    // Our own words and numbers only (no repository text): nothing to escape.
+    let _ = writeln!(s, "{}\n", facts.join(" · "));
     s
 }
 
@@ -122,8 +123,8 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     let _ = writeln!(
         s,
         "`{}@{}`\n",
-        cell(&img.image.repository_uri()),
-        cell(&img.image.digest)
+        code(&img.image.repository_uri()),
+        code(&img.image.digest)
     );
     if let Some(b) = &e.baseline {
         let digest = b
@@ -330,33 +331,18 @@ fn id_cell(f: &Finding) -> String {
     }
 }
 
-/// Text safe inside a table cell: no line breaks, no pipes, no raw HTML, bounded length.
+/// Text safe inside a table cell: `sanitize::markdown` (no line breaks, pipes, raw HTML,
+/// links or images), bounded length.
 pub fn cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_CELL * 2));
-    let mut last_space = false;
-    for (i, c) in s.chars().enumerate() {
-        if i == MAX_CELL {
-            out.push('…');
-            break;
-        }
-        let space = c.is_whitespace() || c.is_control();
-        if space {
-            if !last_space {
-                out.push(' ');
-            }
-        } else {
-            match c {
-                '|' => out.push_str("\\|"),
-                '\\' => out.push_str("\\\\"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                c => out.push(c),
-            }
-        }
-        last_space = space;
+    match s.char_indices().nth(MAX_CELL) {
+        Some((i, _)) => format!("{}…", crate::sanitize::markdown(&s[..i])),
+        None => crate::sanitize::markdown(s),
     }
-    out
+}
+
+/// Text inside a code span, where backslash escapes do not apply: one line, no backticks.
+fn code(s: &str) -> String {
+    crate::sanitize::text(s).replace('`', "'")
 }
 
 #[cfg(test)]
@@ -367,7 +353,7 @@ mod tests {
     #[test]
     fn cells_escape_pipes_html_and_newlines() {
         assert_eq!(cell("a|b<c>&d\r\ne\\"), "a\\|b&lt;c&gt;&amp;d e\\\\");
-        assert_eq!(cell("x\u{1b}[0m"), "x [0m");
+        assert_eq!(cell("x\u{1b}[0m"), "x \\[0m");
         let long = "y".repeat(500);
         assert_eq!(cell(&long).chars().count(), MAX_CELL + 1);
     }

@@ -4,6 +4,7 @@
 use super::Report;
 use crate::model::Severity;
 use crate::policy::eval::{Disposition, Verdict};
+use crate::sanitize::text as t;
 use std::fmt::Write;
 
 /// At most this many counted findings are listed per image; the rest are summarised.
@@ -27,11 +28,11 @@ pub fn render(report: &Report, color: bool) -> String {
         let _ = writeln!(
             out,
             "{verdict} {}  {}",
-            img.image.repository_uri(),
-            img.image.digest
+            t(&img.image.repository_uri()),
+            t(&img.image.digest)
         );
         if let Some(p) = &img.image.platform {
-            let _ = writeln!(out, "     platform {p}");
+            let _ = writeln!(out, "     platform {}", t(p));
         }
         let _ = writeln!(out);
         let _ = writeln!(
@@ -74,11 +75,11 @@ pub fn render(report: &Report, color: bool) -> String {
                 let f = &j.finding;
                 let (pkg, ver, fix) = match f.first_package() {
                     Some(p) => (
-                        p.name.as_str(),
-                        p.version.as_deref().unwrap_or("?"),
-                        p.fixed_version().unwrap_or("(no fix)"),
+                        t(&p.name),
+                        t(p.version.as_deref().unwrap_or("?")),
+                        t(p.fixed_version().unwrap_or("(no fix)")),
                     ),
-                    None => ("-", "-", "-"),
+                    None => ("-".into(), "-".into(), "-".into()),
                 };
                 let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) {
                     "!"
@@ -88,7 +89,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 let _ = writeln!(
                     out,
                     "{mark} {:<22} {:<13} {:<28} {ver} → {fix}",
-                    f.id,
+                    t(&f.id),
                     f.severity.as_str(),
                     pkg
                 );
@@ -110,9 +111,10 @@ pub fn render(report: &Report, color: bool) -> String {
                     let exp = expires.map(|d| format!(" (until {d})")).unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "    {:<22} {:<13} {reason}{exp}",
-                        j.finding.id,
-                        j.finding.severity.as_str()
+                        "    {:<22} {:<13} {}{exp}",
+                        t(&j.finding.id),
+                        j.finding.severity.as_str(),
+                        t(reason)
                     );
                 }
             }

@@ -1,0 +1,379 @@
+//! Trust boundaries (issue 12), through the real binary: the gated commit's policy file cannot
+//! loosen what the CI owner set (flags, the policy floor from a file or SSM), untrusted text
+//! cannot forge CI output or render links, a forged report is not approved, and registry
+//! credentials are not sent over plain http to a remote host.
+
+mod support;
+
+use inspector_gate::model::{Finding, Severity};
+use inspector_gate::report::testing;
+use std::path::{Path, PathBuf};
+use support::aws::{aws_env, bin, run_bounded, text};
+use support::moto::Moto;
+
+/// A scratch directory with a findings file holding one CRITICAL finding.
+struct Ctx {
+    dir: tempfile::TempDir,
+}
+
+impl Ctx {
+    fn new(findings: &[Finding]) -> Ctx {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("findings.json"),
+            serde_json::to_string(findings).unwrap(),
+        )
+        .unwrap();
+        Ctx { dir }
+    }
+    fn critical() -> Ctx {
+        let mut f = testing::finding(0, &testing::image(None));
+        assert_eq!(f.severity, Severity::Critical);
+        f.fix_available = Some("YES".into());
+        Ctx::new(&[f])
+    }
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Run the binary in the scratch dir with a clean, offline environment plus `env`.
+    fn run(&self, args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(args).current_dir(self.path()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", self.path());
+        cmd.env("NO_COLOR", "1");
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        text(&run_bounded(cmd, std::time::Duration::from_secs(120)))
+    }
+}
+
+fn findings_arg(ctx: &Ctx) -> String {
+    ctx.path().join("findings.json").display().to_string()
+}
+
+#[test]
+fn a_flag_fail_on_beats_the_files_maximum() {
+    let ctx = Ctx::critical();
+    ctx.write(".inspector-gate.toml", "max-critical = 1000000\n");
+    let f = findings_arg(&ctx);
+    let (code, _, err) = ctx.run(&["evaluate", "--findings", &f], &[]);
+    assert_eq!(code, 0, "the file alone allows it: {err}");
+    let (code, out, err) = ctx.run(&["evaluate", "--findings", &f, "--fail-on", "HIGH"], &[]);
+    assert_eq!(
+        code, 1,
+        "--fail-on HIGH must fail a CRITICAL finding\n{out}\n{err}"
+    );
+    let (code, out, _) = ctx.run(
+        &["evaluate", "--findings", &f],
+        &[("INSPECTOR_GATE_FAIL_ON".into(), "CRITICAL".into())],
+    );
+    assert_eq!(code, 1, "env beats the file too\n{out}");
+    let (code, out, _) = ctx.run(&["config", "--fail-on", "HIGH"], &[]);
+    assert_eq!(code, 0);
+    let line = out.lines().find(|l| l.starts_with("max-critical")).unwrap();
+    assert!(
+        line.contains(" 0 ") && line.ends_with("flag --fail-on"),
+        "{out}"
+    );
+    // Booleans both ways, and the missing maximum.
+    ctx.write(".inspector-gate.toml", "ignore-unfixed = true\n");
+    let (_, out, _) = ctx.run(
+        &[
+            "config",
+            "--ignore-unfixed=false",
+            "--max-informational",
+            "3",
+        ],
+        &[],
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("ignore-unfixed")
+            && l.contains("false")
+            && l.ends_with("flag --ignore-unfixed")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("max-informational") && l.contains(" 3 ")),
+        "{out}"
+    );
+}
+
+const LOOSE_FILE: &str = "max-critical = 1000000\nignore-unfixed = true\n\n[[ignore]]\nid = \"CVE-2026-10000\"\nreason = \"we accept it\"\n";
+
+fn assert_floor_held(code: i32, out: &str, err: &str, floor: &str) {
+    assert_eq!(code, 1, "the floor's fail-on HIGH must hold\n{out}\n{err}");
+    for key in ["max-critical", "ignore-unfixed", "ignore CVE-2026-10000"] {
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("warning:") && l.contains(key) && l.contains(floor))
+            .collect();
+        assert_eq!(lines.len(), 1, "one warning for {key}:\n{err}");
+    }
+}
+
+#[test]
+fn a_repository_file_cannot_loosen_a_floor_file() {
+    let ctx = Ctx::critical();
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let floor = ctx.write("floor.toml", "fail-on = \"HIGH\"\n");
+    let f = findings_arg(&ctx);
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", &floor],
+        &[],
+    );
+    assert_floor_held(code, &out, &err, "floor.toml");
+    // The floor can allow exactly this ignore; then the finding is accepted.
+    let floor = ctx.write(
+        "floor2.toml",
+        "fail-on = \"HIGH\"\nallow-ignore = [\"CVE-2026-1*\"]\nallow-filters = [\"ignore-unfixed\"]\n",
+    );
+    ctx.write(
+        ".inspector-gate.toml",
+        "[[ignore]]\nid = \"CVE-2026-10000\"\nreason = \"we accept it\"\n",
+    );
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f],
+        &[("INSPECTOR_GATE_POLICY_FLOOR".into(), floor.clone())],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (_, out, _) = ctx.run(&["config", "--policy-floor", &floor], &[]);
+    let line = out.lines().find(|l| l.starts_with("max-critical")).unwrap();
+    assert!(line.contains("floor "), "{out}");
+}
+
+#[test]
+fn a_repository_file_cannot_loosen_a_floor_in_ssm() {
+    let moto = Moto::start();
+    moto.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/ci/inspector-gate/floor",
+        "--type",
+        "SecureString",
+        "--value",
+        "fail-on = \"HIGH\"\n",
+    ]);
+    let ctx = Ctx::critical();
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let f = findings_arg(&ctx);
+    let env: Vec<(String, String)> = aws_env(&moto.url);
+    let (code, out, err) = ctx.run(
+        &[
+            "evaluate",
+            "--findings",
+            &f,
+            "--policy-floor",
+            "ssm:/ci/inspector-gate/floor",
+        ],
+        &env,
+    );
+    assert_floor_held(code, &out, &err, "ssm:/ci/inspector-gate/floor");
+    let (code, _, err) = ctx.run(
+        &[
+            "evaluate",
+            "--findings",
+            &f,
+            "--policy-floor",
+            "ssm:/ci/missing",
+        ],
+        &env,
+    );
+    assert_eq!(code, 4, "a floor that cannot be read stops the gate: {err}");
+    assert!(err.contains("ssm:GetParameter"), "{err}");
+}
+
+#[test]
+fn a_repository_file_cannot_loosen_a_floor_in_s3() {
+    let moto = Moto::start();
+    moto.aws(&["s3api", "create-bucket", "--bucket", "ci-policies"]);
+    let ctx = Ctx::critical();
+    ctx.write("floor-body.toml", "fail-on = \"HIGH\"\n");
+    let body = ctx.path().join("floor-body.toml").display().to_string();
+    moto.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "ci-policies",
+        "--key",
+        "inspector-gate/floor.toml",
+        "--body",
+        &body,
+    ]);
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let f = findings_arg(&ctx);
+    let env: Vec<(String, String)> = aws_env(&moto.url);
+    let floor = "s3://ci-policies/inspector-gate/floor.toml";
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", floor],
+        &env,
+    );
+    assert_floor_held(code, &out, &err, floor);
+    let (code, _, err) = ctx.run(
+        &[
+            "evaluate",
+            "--findings",
+            &f,
+            "--policy-floor",
+            "s3://ci-policies/missing.toml",
+        ],
+        &env,
+    );
+    assert_eq!(code, 4, "a floor that cannot be read stops the gate: {err}");
+    assert!(err.contains("s3:GetObject"), "{err}");
+}
+
+const HOSTILE: &str = "1.0\u{1b}]8;;https://evil.example\u{7}x\u{1b}[2J\r\n::warning::forged\u{9b}";
+
+#[test]
+fn untrusted_text_reaches_no_sink_raw() {
+    let mut f = testing::finding(0, &testing::image(None));
+    f.packages[0].version = Some(HOSTILE.into());
+    f.title = "[click me](https://evil.example) ![x](https://evil.example/p.png)".into();
+    let ctx = Ctx::new(&[f]);
+    let summary = ctx.path().join("summary.md");
+    std::fs::write(&summary, "").unwrap();
+    let gh: Vec<(String, String)> = vec![
+        ("GITHUB_ACTIONS".into(), "true".into()),
+        ("GITHUB_STEP_SUMMARY".into(), summary.display().to_string()),
+    ];
+    let fa = findings_arg(&ctx);
+    for format in ["table", "markdown", "json"] {
+        let (code, out, err) = ctx.run(
+            &[
+                "evaluate",
+                "--findings",
+                &fa,
+                "--fail-on",
+                "CRITICAL",
+                "--format",
+                format,
+            ],
+            &gh,
+        );
+        assert_eq!(code, 1, "{err}");
+        for (name, s) in [("stdout", &out), ("stderr", &err)] {
+            assert!(
+                !s.contains('\u{1b}') && !s.contains('\u{9b}') && !s.contains('\r'),
+                "{format} {name}: {s:?}"
+            );
+            let forged: Vec<&str> = s
+                .lines()
+                .filter(|l| l.trim_start().starts_with("::warning::forged"))
+                .collect();
+            assert!(
+                forged.is_empty(),
+                "{format} {name} forges a workflow command: {forged:?}"
+            );
+        }
+        assert!(
+            err.lines().any(|l| l.starts_with("::error ")),
+            "the real annotation is still there: {err}"
+        );
+    }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("openssl"), "the summary has the finding: {md}");
+    assert!(
+        !md.contains("[click me](") && !md.contains("![x]("),
+        "a link would render:\n{md}"
+    );
+    assert!(!md.contains('\u{1b}'));
+}
+
+#[test]
+fn a_hostile_platform_string_is_sanitized_in_every_renderer() {
+    let img = testing::image(Some(HOSTILE));
+    let report = inspector_gate::report::Report::new(
+        "2026-11-28T00:00:00Z".into(),
+        testing::policy(),
+        vec![testing::report(1).images[0].clone()]
+            .into_iter()
+            .map(|mut r| {
+                r.image = img.clone();
+                r
+            })
+            .collect(),
+    );
+    let table = inspector_gate::report::table::render(&report, false);
+    let md = inspector_gate::report::markdown::render(&report);
+    let ann = inspector_gate::ci::github_annotations(&report);
+    for (name, s) in [("table", &table), ("markdown", &md), ("annotations", &ann)] {
+        assert!(
+            !s.contains('\u{1b}') && !s.contains('\u{9b}') && !s.contains('\r'),
+            "{name}: {s:?}"
+        );
+        assert!(
+            !s.lines()
+                .any(|l| l.trim_start().starts_with("::warning::forged")),
+            "{name} forges a workflow command:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn approve_refuses_a_report_whose_verdict_disagrees() {
+    let ctx = Ctx::critical();
+    let mut report = testing::mixed();
+    assert!(!report.passed(), "the fixture fails");
+    report.verdict = inspector_gate::policy::eval::Verdict::Pass;
+    for img in &mut report.images {
+        img.evaluation.verdict = inspector_gate::policy::eval::Verdict::Pass;
+    }
+    let p = ctx.write("report.json", &serde_json::to_string(&report).unwrap());
+    let (code, _, err) = ctx.run(
+        &[
+            "approve",
+            "--report",
+            &p,
+            "--approve",
+            "pipe/stage/action",
+            "--region",
+            "us-east-1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("was altered or is corrupt"), "{err}");
+}
+
+#[test]
+fn a_token_is_not_sent_over_http_to_a_remote_registry() {
+    let ctx = Ctx::critical();
+    let env: Vec<(String, String)> = vec![
+        ("INSPECTOR_GATE_REGISTRY_USERNAME".into(), "AWS".into()),
+        (
+            "INSPECTOR_GATE_REGISTRY_PASSWORD".into(),
+            "s3cr3t-token".into(),
+        ),
+    ];
+    let dir: PathBuf = ctx.path().join("nolayout");
+    let src = format!("oci:{}", dir.display());
+    let (code, out, err) = ctx.run(
+        &[
+            "push",
+            "--push-from",
+            &src,
+            "--image",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1",
+            "--registry-url",
+            "http://user:pw@registry.invalid:5000",
+        ],
+        &env,
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("refusing to send registry credentials over plain http"),
+        "{err}"
+    );
+    assert!(err.contains("http://registry.invalid:5000"), "{err}");
+    assert!(!err.contains("s3cr3t") && !err.contains("user:pw"), "{err}");
+}
