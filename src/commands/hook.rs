@@ -347,24 +347,37 @@ pub fn uninstall(dir: &Path) -> Result<String> {
 }
 
 /// The absolute path of the running binary: what the hook will call.
-fn this_binary() -> Result<PathBuf> {
+pub fn this_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::runtime(format!("cannot find this program's own path: {e}")))?;
     Ok(exe.canonicalize().unwrap_or(exe))
 }
 
+/// Install `spec` as the current repository's pre-push hook and say what it does. The CLI maps
+/// its flags to a [`HookSpec`] (`HookSpec::gate` for `--image`, `HookSpec::new` for any other
+/// command, e.g. `scan --from docker:app:{sha}`) and calls this.
+pub fn install_here(spec: &HookSpec, force: bool) -> Result<PathBuf> {
+    let p = install(&hooks_dir()?, spec, force)?;
+    println!(
+        "installed {}: before each push, runs `{}` for each pushed commit ({{sha}}); skip once with INSPECTOR_GATE_SKIP=1 git push",
+        p.display(),
+        spec.display()
+    );
+    Ok(p)
+}
+
+/// Remove the current repository's pre-push hook (if ours) and restore a backed-up one.
+pub fn uninstall_here() -> Result<()> {
+    println!("{}", uninstall(&hooks_dir()?)?);
+    Ok(())
+}
+
 pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
         HookCommand::Install { image, force } => {
-            let spec = HookSpec::gate(this_binary()?, &image)?;
-            let p = install(&hooks_dir()?, &spec, force)?;
-            println!(
-                "installed {}: before each push, runs `{}` for each pushed commit ({{sha}}); skip once with INSPECTOR_GATE_SKIP=1 git push",
-                p.display(),
-                spec.display()
-            );
+            install_here(&HookSpec::gate(this_binary()?, &image)?, force)?;
         }
-        HookCommand::Uninstall => println!("{}", uninstall(&hooks_dir()?)?),
+        HookCommand::Uninstall => uninstall_here()?,
     }
     Ok(0)
 }
