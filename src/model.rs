@@ -170,6 +170,10 @@ pub struct ScannedImage {
 impl ScannedImage {
     /// `<acct>.dkr.ecr.<region>.<dns suffix of the region's partition>/<repo>`
     pub fn repository_uri(&self) -> String {
+        // A local scan (`scan --from`) has no registry: its "repository" is the source it read.
+        if self.registry.is_empty() {
+            return self.repository.clone();
+        }
         format!(
             "{}.dkr.ecr.{}.{}/{}",
             self.registry,
@@ -197,9 +201,6 @@ impl ScannedImage {
     /// index digest for multi-arch images (the runtime picks the platform). Without a
     /// registry account (a non-ECR registry) it is `<repo>@sha256:…`.
     pub fn pinned_uri(&self) -> String {
-        if self.registry.is_empty() {
-            return format!("{}@{}", self.repository, self.deploy_digest());
-        }
         format!("{}@{}", self.repository_uri(), self.deploy_digest())
     }
 

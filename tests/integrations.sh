@@ -170,7 +170,8 @@ check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
-check "shellcheck test scripts" shellcheck_files tests/integrations.sh tests/action/test-action.sh tests/action/test-release.sh \
+check "shellcheck test scripts and .ci/run" shellcheck_files .ci/run tests/integrations.sh tests/static-binary.sh \
+  tests/action/test-action.sh tests/action/test-release.sh \
   codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
 check "bats buildkite/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template

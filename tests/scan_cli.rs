@@ -134,3 +134,134 @@ fn scan_errors_have_their_exit_codes() {
     );
     assert_eq!(server.calls().len(), 1, "no call for an empty inventory");
 }
+
+/// `git` in `dir` with a throwaway identity and no user or system configuration.
+fn git(dir: &Path, home: &Path, server: &ScanServer, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret-key-do-not-leak")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ENDPOINT_URL_INSPECTOR_SCAN", &server.url)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_pre_push_hook_scans_the_image_built_for_the_pushed_commit() {
+    let server = ScanServer::start(advisory(), vec![]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, remote, images) = (
+        tmp.path().join("repo"),
+        tmp.path().join("remote.git"),
+        tmp.path().join("images"),
+    );
+    std::fs::create_dir_all(&repo).unwrap();
+    let home = tmp.path();
+    let ok = |o: Output| {
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    ok(git(
+        home,
+        home,
+        &server,
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    ));
+    ok(git(&repo, home, &server, &["init", "-q", "-b", "main"]));
+    ok(git(
+        &repo,
+        home,
+        &server,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    ));
+    std::fs::write(repo.join("app.txt"), "v1\n").unwrap();
+    std::fs::write(
+        repo.join(".inspector-gate.toml"),
+        "fail-on = \"CRITICAL\"\n",
+    )
+    .unwrap();
+    ok(git(
+        &repo,
+        home,
+        &server,
+        &["add", "app.txt", ".inspector-gate.toml"],
+    ));
+    ok(git(&repo, home, &server, &["commit", "-q", "-m", "v1"]));
+    let v1 = ok(git(&repo, home, &server, &["rev-parse", "HEAD"]));
+    // "The build": the image for v1 still has the vulnerable openssl.
+    rootfs(&images.join(&v1));
+
+    let template = format!("dir:{}/{{sha}}", images.display());
+    let install = Command::new(env!("CARGO_BIN_EXE_inspector-gate"))
+        .args(["hook", "install", "--scan", &template])
+        .current_dir(&repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", home)
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", text(&install));
+    assert!(
+        String::from_utf8_lossy(&install.stdout).contains("scan --from"),
+        "{}",
+        text(&install)
+    );
+
+    let push = git(&repo, home, &server, &["push", "-q", "origin", "main"]);
+    let err = String::from_utf8_lossy(&push.stderr);
+    assert!(
+        !push.status.success(),
+        "the hook must block v1: {}",
+        text(&push)
+    );
+    assert!(
+        err.contains(&format!("push blocked for {} (main)", &v1[..12])),
+        "{}",
+        text(&push)
+    );
+    assert!(err.contains("CVE-2099-4242"), "{}", text(&push));
+    let remote_refs = ok(git(
+        home,
+        home,
+        &server,
+        &["--git-dir", remote.to_str().unwrap(), "for-each-ref"],
+    ));
+    assert!(
+        remote_refs.is_empty(),
+        "nothing reached the remote: {remote_refs}"
+    );
+
+    // v2's image drops openssl: the same hook lets it through, and the remote gets v2.
+    std::fs::write(repo.join("app.txt"), "v2\n").unwrap();
+    ok(git(&repo, home, &server, &["commit", "-q", "-am", "v2"]));
+    let v2 = ok(git(&repo, home, &server, &["rev-parse", "HEAD"]));
+    let root2 = images.join(&v2);
+    rootfs(&root2);
+    std::fs::write(
+        root2.join("var/lib/dpkg/status"),
+        "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n",
+    )
+    .unwrap();
+    let push = git(&repo, home, &server, &["push", "-q", "origin", "main"]);
+    assert!(push.status.success(), "v2 passes: {}", text(&push));
+    let remote_head = ok(git(
+        home,
+        home,
+        &server,
+        &["--git-dir", remote.to_str().unwrap(), "rev-parse", "main"],
+    ));
+    assert_eq!(remote_head, v2);
+}

@@ -2,16 +2,42 @@
 # The release binary is static: build it with crt-static (glibc; the release workflow uses musl
 # on real CI runners), put it in an empty chroot with nothing but CA certificates, and check it
 # runs there and reaches the local emulators (moto for ECR, the scripted Inspector2 server).
+#
+# chroot needs root: as root it runs directly; otherwise through passwordless sudo (GitHub's
+# hosted runners), else in a user namespace where we are root (`unshare -r`, no privileges).
+# STATIC_BINARY_JAIL=root|sudo|unshare picks one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TARGET=x86_64-unknown-linux-gnu
 if [ "$(uname -m)" != x86_64 ]; then echo "static-binary: FAIL (this check builds for x86_64 only)"; exit 1; fi
-if [ "$(id -u)" -ne 0 ]; then echo "static-binary: FAIL (chroot needs root; run as root or in CI)"; exit 1; fi
+CHROOT=$(command -v chroot || true)
+[ -n "$CHROOT" ] || CHROOT=/usr/sbin/chroot
+JAIL_MODE=${STATIC_BINARY_JAIL:-}
+if [ -z "$JAIL_MODE" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    JAIL_MODE=root
+  elif sudo -n true 2>/dev/null; then
+    JAIL_MODE=sudo
+  elif unshare -r true 2>/dev/null; then
+    JAIL_MODE=unshare
+  else
+    echo "static-binary: FAIL (chroot needs root, passwordless sudo, or user namespaces for unshare -r)"
+    exit 1
+  fi
+fi
+case $JAIL_MODE in
+  root) JAIL_PREFIX=() ;;
+  sudo) JAIL_PREFIX=(sudo -n) ;;
+  unshare) JAIL_PREFIX=("$(command -v unshare)" -r) ;;
+  *) echo "static-binary: FAIL (STATIC_BINARY_JAIL must be root, sudo or unshare)"; exit 1 ;;
+esac
+echo "static-binary: chroot as $JAIL_MODE"
 
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --target "$TARGET" --bin inspector-gate
 cargo build --quiet --example scenario_server
-BIN=target/$TARGET/release/inspector-gate
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/$TARGET/release/inspector-gate
 if ldd "$BIN" 2>&1 | grep -q '=>'; then echo "static-binary: FAIL ($BIN is dynamically linked)"; ldd "$BIN"; exit 1; fi
 
 WORK=$(mktemp -d /tmp/static-binary.XXXXXX)
@@ -38,12 +64,12 @@ cat >"$WORK/scenario.json" <<JSON
       "vulnerablePackages": [{"name": "openssl", "version": "3.0.1", "fixedInVersion": "3.0.13"}]},
     "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": "x"}]}]]}}}
 JSON
-start_scenario "$ROOT/target/debug/examples/scenario_server" "$WORK/scenario.json" "$WORK/scenario.log"
+start_scenario "$TARGET_DIR/debug/examples/scenario_server" "$WORK/scenario.json" "$WORK/scenario.log"
 
 fail=0
-CHROOT=$(command -v chroot)
-run_jail() { env -i AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static AWS_REGION=us-east-1 \
-  AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" \
+# env -i first, so the jail gets exactly these variables whichever way chroot is reached.
+run_jail() { "${JAIL_PREFIX[@]}" env -i AWS_ACCESS_KEY_ID=AKIDSTATICSTATIC AWS_SECRET_ACCESS_KEY=static \
+  AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL_ECR="http://127.0.0.1:$MOTO_PORT" \
   AWS_ENDPOINT_URL_INSPECTOR2="$INSPECTOR_URL" NO_COLOR=1 "$CHROOT" "$JAIL" /inspector-gate "$@"; }
 if run_jail --version >/dev/null; then echo "ok: --version runs in an empty chroot"; else echo "FAIL: --version in chroot"; fail=1; fi
 set +e
@@ -56,4 +82,4 @@ else
 fi
 size=$(stat -c %s "$BIN")
 echo "static binary: $(( size / 1048576 )) MiB stripped"
-[ "$fail" = 0 ] && echo "static-binary: 2 passed, 0 failed" || { echo "static-binary: failed"; exit 1; }
+if [ "$fail" = 0 ]; then echo "static-binary: 2 passed, 0 failed"; else echo "static-binary: failed"; exit 1; fi

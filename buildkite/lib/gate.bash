@@ -209,8 +209,10 @@ report() {
   meta "inspector-gate:$step:verdict" "$GATE_VERDICT"
   if [[ -n $IMAGE_DIGEST ]]; then meta "inspector-gate:$step:digest" "$IMAGE_DIGEST"; fi
   if [[ -n $IMAGE_URI ]]; then meta "inspector-gate:$step:image-uri" "$IMAGE_URI"; fi
-  local -a images uris digests
-  mapfile -t images < <(option_list IMAGE)
+  local -a images=() uris=() digests=()
+  local image
+  # (no mapfile: macOS agents run bash 3.2)
+  while IFS= read -r image; do if [[ -n $image ]]; then images+=("$image"); fi; done < <(option_list IMAGE)
   read -r -a uris <<<"$IMAGE_URI"
   read -r -a digests <<<"$IMAGE_DIGEST"
   # The hand-off lists one URI per distinct deployed image, in --image order: pair them only

@@ -24,8 +24,18 @@ pub enum HookCommand {
     /// Write .git/hooks/pre-push running `inspector-gate gate --image IMAGE` for each pushed
     /// commit; IMAGE may name it with {sha} or {short_sha} (e.g. app/web:{sha}).
     Install {
-        #[arg(long, env = "INSPECTOR_GATE_IMAGE")]
-        image: String,
+        /// Gate this ECR image (pushed by your build) for each pushed commit.
+        #[arg(
+            long,
+            env = "INSPECTOR_GATE_IMAGE",
+            required_unless_present = "scan",
+            conflicts_with = "scan"
+        )]
+        image: Option<String>,
+        /// Instead, scan this local image without pushing it (`inspector-gate scan --from`,
+        /// seconds, needs only inspector-scan:ScanSbom), e.g. docker:app:{sha}.
+        #[arg(long, value_name = "SOURCE")]
+        scan: Option<String>,
         /// Replace a pre-push hook that we did not write (it is kept as pre-push.inspector-gate-backup).
         #[arg(long)]
         force: bool,
@@ -91,6 +101,16 @@ impl HookSpec {
             .parse::<inspector_gate::image_ref::ImageRef>()
             .map_err(|e| Error::usage(format!("--image {image}: {e}")))?;
         Self::new(program, vec!["gate".into(), "--image".into(), image.into()])
+    }
+
+    /// `program scan --from SOURCE`, SOURCE a template checked as a scan source (the local
+    /// check: no push, no registry scan to wait for).
+    pub fn scan(program: PathBuf, from: &str) -> Result<Self> {
+        let sample = expand(from, SAMPLE_SHA)?;
+        sample
+            .parse::<inspector_gate::scan::layers::ScanSource>()
+            .map_err(|e| Error::usage(format!("--scan {from}: {e}")))?;
+        Self::new(program, vec!["scan".into(), "--from".into(), from.into()])
     }
 
     /// The command as a person reads it (templates unexpanded).
@@ -362,24 +382,46 @@ pub fn uninstall(dir: &Path) -> Result<String> {
 }
 
 /// The absolute path of the running binary: what the hook will call.
-fn this_binary() -> Result<PathBuf> {
+pub fn this_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::runtime(format!("cannot find this program's own path: {e}")))?;
     Ok(exe.canonicalize().unwrap_or(exe))
 }
 
+/// Install `spec` as the current repository's pre-push hook and say what it does. The CLI maps
+/// its flags to a [`HookSpec`] (`HookSpec::gate` for `--image`, `HookSpec::new` for any other
+/// command, e.g. `scan --from docker:app:{sha}`) and calls this.
+pub fn install_here(spec: &HookSpec, force: bool) -> Result<PathBuf> {
+    let p = install(&hooks_dir()?, spec, force)?;
+    println!(
+        "installed {}: before each push, runs `{}` for each pushed commit ({{sha}}); skip once with INSPECTOR_GATE_SKIP=1 git push",
+        p.display(),
+        spec.display()
+    );
+    Ok(p)
+}
+
+/// Remove the current repository's pre-push hook (if ours) and restore a backed-up one.
+pub fn uninstall_here() -> Result<()> {
+    println!("{}", uninstall(&hooks_dir()?)?);
+    Ok(())
+}
+
 pub fn run(cmd: HookCommand) -> Result<i32> {
     match cmd {
-        HookCommand::Install { image, force } => {
-            let spec = HookSpec::gate(this_binary()?, &image)?;
-            let p = install(&hooks_dir()?, &spec, force)?;
-            println!(
-                "installed {}: before each push, runs `{}` for each pushed commit ({{sha}}); skip once with INSPECTOR_GATE_SKIP=1 git push",
-                p.display(),
-                spec.display()
-            );
+        HookCommand::Install { image, scan, force } => {
+            let spec = match (image, scan) {
+                (_, Some(from)) => HookSpec::scan(this_binary()?, &from)?,
+                (Some(image), None) => HookSpec::gate(this_binary()?, &image)?,
+                (None, None) => {
+                    return Err(Error::usage(
+                        "hook install needs --image IMAGE or --scan SOURCE",
+                    ))
+                }
+            };
+            install_here(&spec, force)?;
         }
-        HookCommand::Uninstall => println!("{}", uninstall(&hooks_dir()?)?),
+        HookCommand::Uninstall => uninstall_here()?,
     }
     Ok(0)
 }
