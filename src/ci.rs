@@ -245,13 +245,28 @@ fn append(path: &Path, text: &str) -> io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
+/// Replace `path` with exactly `text`: written to a temporary file beside it, then renamed
+/// over it. Lines a checkout shipped in the file, or an earlier run left, never survive to be
+/// sourced, and a symbolic link at `path` is replaced, not written through.
+fn replace(path: &Path, text: &str) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("writing {what} {}: {e}", path.display()))
 }
 
 /// Write the native signals of every detected CI: append to `$GITHUB_OUTPUT` and
 /// `$GITHUB_STEP_SUMMARY`, print annotations to `stdout` (any writer the runner reads),
-/// append the CodeBuild env file.
+/// replace the CodeBuild env file (atomically: never appended to).
 pub fn emit(
     report: &Report,
     report_dir: Option<&Path>,
@@ -274,7 +289,7 @@ pub fn emit(
         stdout.flush()?;
     }
     if let Some(p) = codebuild_env_file(env) {
-        append(&p, &codebuild_env(report)).map_err(|e| with_path(e, "CodeBuild env file", &p))?;
+        replace(&p, &codebuild_env(report)).map_err(|e| with_path(e, "CodeBuild env file", &p))?;
     }
     Ok(())
 }
@@ -449,6 +464,8 @@ mod tests {
         let summary = dir.path().join("summary");
         let envfile = dir.path().join("cb.env");
         std::fs::write(&out_file, "earlier=1\n").unwrap();
+        // A file the checkout shipped: none of its lines may survive to be sourced.
+        std::fs::write(&envfile, "GATE_VERDICT=pass\nIMAGE_URI=evil\n").unwrap();
         let env = env_of(&[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
@@ -469,9 +486,9 @@ mod tests {
         assert!(std::fs::read_to_string(&summary)
             .unwrap()
             .starts_with("## ❌ inspector-gate: failed"));
-        assert!(std::fs::read_to_string(&envfile)
-            .unwrap()
-            .ends_with("GATE_VERDICT=fail\n"));
+        let envtext = std::fs::read_to_string(&envfile).unwrap();
+        assert_eq!(envtext, codebuild_env(&r), "replaced, not appended");
+        assert!(envtext.ends_with("GATE_VERDICT=fail\n"));
         let printed = String::from_utf8(stdout).unwrap();
         assert!(
             printed.starts_with("::error title=CRITICAL CVE-2026-10000"),

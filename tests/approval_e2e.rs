@@ -551,3 +551,21 @@ fn an_execution_id_never_overrides_the_digest_its_approval_names() {
     assert_eq!(code, 4, "{err}");
     assert!(w.approvals().is_empty());
 }
+
+#[test]
+fn an_execution_id_is_not_trusted_when_its_sources_cannot_be_read() {
+    // No digest in CustomData and GetPipelineExecution denied: the tie cannot be checked, so
+    // nothing is answered and the error names the permission to grant.
+    let w = World::new(false, |_| {
+        let mut p = pipeline(vec![exec("e-1", "tok-1", None, 0)]);
+        p.denied = vec!["GetPipelineExecution"];
+        p
+    });
+    let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1", "--timeout", "20s"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("codepipeline:GetPipelineExecution") && err.contains("access denied"),
+        "{err}"
+    );
+    assert!(w.approvals().is_empty(), "answered an unchecked approval");
+}

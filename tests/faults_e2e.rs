@@ -833,3 +833,38 @@ fn a_registry_that_keeps_failing_ends_in_exit_4_and_tags_nothing() {
         }
     });
 }
+
+/// `--push-from` and `--image` share the runnable-child rule: an index that holds only an
+/// attestation is inconclusive as soon as it is pushed, never a wait for a scan Inspector
+/// will not make.
+#[test]
+fn a_pushed_index_with_nothing_runnable_is_inconclusive_at_once() {
+    let p = peers();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = fixtures::multi_arch(&tmp.path().join("oci"), "v1");
+    let mut index: Value = serde_json::from_slice(&src.bytes).unwrap();
+    let attestation = index["manifests"][2].clone();
+    index["manifests"] = serde_json::json!([attestation]);
+    let bytes = serde_json::to_vec_pretty(&index).unwrap();
+    let (digest, size) = fixtures::write_blob(&src.dir, &bytes);
+    fixtures::write_layout_files(&src.dir, "att-only", fixtures::OCI_INDEX, &digest, size);
+    let scen = Scenario::start(ScenarioState::default());
+    let push_from = format!("oci:{}:att-only", src.dir.display());
+    let image = format!("{REPO}:att-only");
+    let args = [
+        "gate",
+        "--push-from",
+        &push_from,
+        "--image",
+        &image,
+        "--registry-url",
+        &p.reg.url(),
+        "--timeout",
+        "60s",
+    ];
+    let (code, _out, err) = text(&a::run(&p.moto.url, &scen.url, &args, &[], tmp.path()));
+    assert_eq!(code, 3, "{err}");
+    let line = err.lines().rfind(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(line.contains("no runnable image"), "{line}");
+    assert_eq!(scen.calls("ListCoverage"), 0, "nothing to wait for");
+}

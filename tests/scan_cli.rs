@@ -9,12 +9,10 @@ use scan_server::{Advisory, ScanServer, Step};
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn scan(server: &ScanServer, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inspector-gate"))
-        .arg("scan")
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
+/// `cmd` with only the environment a scan needs: dummy credentials, the scripted ScanSbom
+/// server, no instance metadata, no user AWS configuration.
+fn scan_env<'a>(cmd: &'a mut Command, server: &ScanServer) -> &'a mut Command {
+    cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap())
         .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
         .env("AWS_SECRET_ACCESS_KEY", "test-secret-key-do-not-leak")
@@ -24,8 +22,18 @@ fn scan(server: &ScanServer, cwd: &Path, args: &[&str]) -> Output {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_ENDPOINT_URL_INSPECTOR_SCAN", &server.url)
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+}
+
+fn scan(server: &ScanServer, cwd: &Path, args: &[&str]) -> Output {
+    scan_env(
+        &mut Command::new(env!("CARGO_BIN_EXE_inspector-gate")),
+        server,
+    )
+    .arg("scan")
+    .args(args)
+    .current_dir(cwd)
+    .output()
+    .unwrap()
 }
 
 fn rootfs(dir: &Path) {
@@ -137,25 +145,15 @@ fn scan_errors_have_their_exit_codes() {
 
 /// `git` in `dir` with a throwaway identity and no user or system configuration.
 fn git(dir: &Path, home: &Path, server: &ScanServer, args: &[&str]) -> Output {
-    Command::new("git")
+    scan_env(&mut Command::new("git"), server)
         .args(args)
         .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
         .env("HOME", home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "t")
         .env("GIT_AUTHOR_EMAIL", "t@example.com")
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret-key-do-not-leak")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ENDPOINT_URL_INSPECTOR_SCAN", &server.url)
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
 }

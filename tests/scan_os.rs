@@ -218,6 +218,75 @@ fn every_platform_of_a_multi_platform_image_is_catalogued() {
     );
 }
 
+/// The gate's one child rule (oci::classify) holds for the local scan too: an annotation or
+/// an `artifactType` on a descriptor is a claim that skips nothing; only `unknown/unknown`
+/// (an attestation) or a non-image config is left out.
+#[test]
+fn an_annotation_never_hides_a_platform_from_the_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dpkg = b"Package: base-files\nStatus: install ok installed\nVersion: 12.4+deb12u5\nArchitecture: amd64\n";
+    let layer = |arch: &str| Layer::Tar {
+        tar: layer_tar(&[
+            ("etc/os-release", Some(b"ID=debian\nVERSION_ID=\"12\"\n")),
+            (
+                "var/lib/dpkg/status",
+                Some(
+                    String::from_utf8_lossy(dpkg)
+                        .replace("amd64", arch)
+                        .as_bytes(),
+                ),
+            ),
+        ]),
+        gzip: true,
+    };
+    let dir = tmp.path().join("annotated");
+    let layout = oci_layout(
+        &dir,
+        &[
+            ("linux", "amd64", &[layer("amd64")]),
+            ("linux", "arm64", &[layer("arm64")]),
+        ],
+    );
+    // Rewrite the index: the arm64 image claims to be an attestation and an artifact, and a
+    // real attestation (unknown/unknown) is added.
+    let index_path = layout.join("index.json");
+    let top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let root_digest = top["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&root_digest)).unwrap()).unwrap();
+    let children = index["manifests"].as_array_mut().unwrap();
+    children[1]["annotations"] =
+        serde_json::json!({"vnd.docker.reference.type": "attestation-manifest"});
+    children[1]["artifactType"] = serde_json::json!("application/vnd.example.sbom");
+    let attestation = children[0].clone();
+    children.push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": attestation["digest"], "size": attestation["size"],
+        "platform": {"os": "unknown", "architecture": "unknown"}}));
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let new_digest = format!("sha256:{}", sha256_hex(&bytes));
+    std::fs::write(blob(&new_digest), &bytes).unwrap();
+    let mut top = top;
+    top["manifests"][0]["digest"] = serde_json::json!(new_digest);
+    top["manifests"][0]["size"] = serde_json::json!(bytes.len());
+    std::fs::write(&index_path, serde_json::to_vec(&top).unwrap()).unwrap();
+
+    let invs = catalogue(&ScanSource::Image(SourceSpec::OciDir {
+        dir: layout,
+        reference: None,
+    }))
+    .unwrap();
+    let platforms: Vec<Option<&str>> = invs.iter().map(|i| i.platform.as_deref()).collect();
+    assert_eq!(platforms, [Some("linux/amd64"), Some("linux/arm64")]);
+    assert_eq!(
+        invs[1].packages.len(),
+        1,
+        "the annotated image was catalogued"
+    );
+}
+
 #[test]
 fn bad_sources_are_one_clear_error() {
     let tmp = tempfile::tempdir().unwrap();

@@ -343,6 +343,30 @@ fn approve_refuses_a_report_whose_verdict_disagrees() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("was altered or is corrupt"), "{err}");
+
+    // Also with the totals and violations cleared: the counted findings themselves decide.
+    for img in &mut report.images {
+        img.evaluation.counted.clear();
+        img.evaluation.violations.clear();
+    }
+    let p = ctx.write("report2.json", &serde_json::to_string(&report).unwrap());
+    let (code, _, err) = ctx.run(
+        &[
+            "approve",
+            "--report",
+            &p,
+            "--approve",
+            "pipe/stage/action",
+            "--region",
+            "us-east-1",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("was altered or is corrupt") && err.contains("counted over a maximum"),
+        "{err}"
+    );
 }
 
 #[test]

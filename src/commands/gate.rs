@@ -10,6 +10,7 @@ use inspector_gate::pipeline::gate::{
     self as pipeline, ApprovalOptions, GateOptions, HandoffOptions,
 };
 use inspector_gate::pipeline::push::PushRequest;
+use inspector_gate::policy::file::FloorSource;
 use inspector_gate::progress::Progress;
 use std::path::PathBuf;
 
@@ -83,9 +84,23 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
+    /// The `--policy-floor` when it lives in SSM or S3 (not a local file).
+    fn remote_floor(&self) -> Option<&str> {
+        let spec = self.policy.policy_floor.as_deref()?;
+        match spec.parse::<FloorSource>() {
+            Ok(FloorSource::File(_)) => None,
+            _ => Some(spec),
+        }
+    }
+
     /// Validate the arguments into the library's options.
     fn options(&self, m: &ArgMatches, color: bool) -> Result<GateOptions> {
-        let policy = super::resolve_policy("gate", &self.policy, m, &(&self.aws).into())?.policy;
+        // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
+        let mut policy_args = self.policy.clone();
+        if self.dry_run && self.remote_floor().is_some() {
+            policy_args.policy_floor = None;
+        }
+        let policy = super::resolve_policy("gate", &policy_args, m, &(&self.aws).into())?.policy;
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -190,6 +205,9 @@ pub fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool) -> R
     let opts = args.options(m, color)?;
     if args.dry_run {
         dry_run(&opts);
+        if let Some(f) = args.remote_floor() {
+            println!("policy floor: {f} (not read in a dry run: the policy above is without it)");
+        }
         return Ok(EXIT_PASS);
     }
     super::block_on(async move { pipeline::run(&opts, &progress).await })

@@ -5,10 +5,11 @@ use crate::approval::{self, ApprovalTarget};
 use crate::aws::{self, AwsOptions};
 use crate::error::{Error, Result};
 use crate::model::Severity;
-use crate::policy::eval::Verdict;
+use crate::policy::eval::{Disposition, Verdict};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::Schedule;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,19 +57,32 @@ pub fn check_verdict(report: &Report) -> std::result::Result<(), String> {
     let mut worst = Verdict::Pass;
     for img in &report.images {
         let e = &img.evaluation;
+        // The counts are recomputed from the findings' own dispositions too: clearing the
+        // `counted` totals while leaving the counted findings in place changes nothing.
+        let mut recount: BTreeMap<Severity, u64> = BTreeMap::new();
+        for j in &e.findings {
+            if matches!(j.disposition, Disposition::Counted { .. }) {
+                *recount.entry(j.finding.severity).or_default() += 1;
+            }
+        }
+        let count = |s: Severity| e.counted(s).max(recount.get(&s).copied().unwrap_or(0));
         let over = Severity::ALL
             .into_iter()
-            .find(|s| report.policy.max.get(s).is_some_and(|m| e.counted(*s) > *m));
+            .find(|s| report.policy.max.get(s).is_some_and(|m| count(*s) > *m));
+        let flagged = e
+            .findings
+            .iter()
+            .any(|j| matches!(j.disposition, Disposition::Counted { violation: true }));
         if e.verdict == Verdict::Pass {
             if let Some(s) = over {
                 return Err(format!(
                     "{} is marked pass with {} {s} finding(s) counted over a maximum of {}",
                     crate::sanitize::text(&img.image.label()),
-                    e.counted(s),
+                    count(s),
                     report.policy.max[&s]
                 ));
             }
-            if !e.violations.is_empty() {
+            if !e.violations.is_empty() || flagged {
                 return Err(format!(
                     "{} is marked pass but lists violations",
                     crate::sanitize::text(&img.image.label())

@@ -200,6 +200,14 @@ pub async fn push_to_ecr(
         index_digest: None,
     };
     if out.platforms.is_empty() {
+        // The same rule as for --image (aws::ecr::resolve): an index with nothing runnable
+        // is inconclusive now, not a wait for a scan Inspector will never make.
+        if crate::oci::is_index(&out.media_type) {
+            return Err(Error::inconclusive(format!(
+                "{dest}@{} is an index with no runnable image (only attestations or artifacts): nothing for Inspector to scan",
+                out.digest
+            )));
+        }
         return Ok(vec![base]);
     }
     Ok(out

@@ -8,6 +8,7 @@
 //! size cap, executables as the few facts [`crate::scan::binary`] reads from them on the fly.
 
 use crate::error::Error;
+use crate::oci::{self, AnyManifest, Child, Descriptor, Platform};
 use crate::registry::SourceSpec;
 use crate::scan::binary::{self, BinaryInfo};
 use serde::Deserialize;
@@ -151,74 +152,9 @@ pub struct Images {
     _temp: Option<tempfile::TempDir>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Platform {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-impl Platform {
-    fn render(&self) -> Option<String> {
-        if self.os.is_empty() || self.architecture.is_empty() {
-            return None;
-        }
-        Some(match self.variant.as_deref().filter(|v| !v.is_empty()) {
-            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    digest: String,
-    #[serde(default)]
-    platform: Option<Platform>,
-    #[serde(default)]
-    annotations: HashMap<String, String>,
-    #[serde(default)]
-    artifact_type: Option<String>,
-    #[serde(default)]
-    urls: Vec<String>,
-}
-
-impl Descriptor {
-    fn ref_name(&self) -> Option<&str> {
-        self.annotations
-            .get("org.opencontainers.image.ref.name")
-            .map(String::as_str)
-    }
-    /// Attestations (BuildKit provenance/SBOM) and OCI artifacts are not runnable images.
-    fn is_runnable(&self) -> bool {
-        let attestation = self
-            .annotations
-            .get("vnd.docker.reference.type")
-            .is_some_and(|t| t == "attestation-manifest");
-        let unknown = self
-            .platform
-            .as_ref()
-            .is_some_and(|p| p.os == "unknown" || p.architecture == "unknown");
-        !attestation && !unknown && self.artifact_type.is_none()
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AnyManifest {
-    #[serde(default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
+/// `os/arch[/variant]`, or `None` when either part is missing.
+fn platform_name(p: &Platform) -> Option<String> {
+    (!p.os.is_empty() && !p.architecture.is_empty()).then(|| p.render())
 }
 
 #[derive(Deserialize)]
@@ -233,12 +169,11 @@ struct ImageConfig {
 
 impl ImageConfig {
     fn platform(&self) -> Option<String> {
-        Platform {
+        platform_name(&Platform {
             architecture: self.architecture.clone(),
             os: self.os.clone(),
             variant: self.variant.clone(),
-        }
-        .render()
+        })
     }
 }
 
@@ -460,7 +395,9 @@ fn collect(
             "{what} nests indexes more than {MAX_DEPTH} deep"
         )));
     }
-    if !desc.is_runnable() {
+    // The gate's one rule (oci::classify): only a provably unrunnable child is skipped; an
+    // annotation or artifactType on the descriptor is a claim and skips nothing.
+    if oci::skip_by_descriptor(desc).is_some() {
         return Ok(());
     }
     let label = format!("manifest {}", desc.digest);
@@ -468,14 +405,19 @@ fn collect(
         .blob(&desc.digest, &label)?
         .ok_or_else(|| missing(&what, &label))?
         .read_json(&format!("{label} in {what}"))?;
-    let platform = platform.or_else(|| desc.platform.as_ref().and_then(Platform::render));
-    if let Some(children) = &doc.manifests {
-        for child in children {
-            let p = child.platform.as_ref().and_then(Platform::render);
-            collect(store, child, p, depth + 1, out)?;
+    match oci::classify(desc, &doc) {
+        Ok(Child::Skip(_)) => return Ok(()),
+        Ok(Child::Index) => {
+            for child in doc.manifests.iter().flatten() {
+                let p = child.platform.as_ref().and_then(platform_name);
+                collect(store, child, p, depth + 1, out)?;
+            }
+            return Ok(());
         }
-        return Ok(());
+        Ok(Child::Image) => {}
+        Err(why) => return Err(Error::inconclusive(format!("{why} ({what})"))),
     }
+    let platform = platform.or_else(|| desc.platform.as_ref().and_then(platform_name));
     let config = doc.config.as_ref().ok_or_else(|| {
         Error::runtime(format!(
             "{label} in {what} is neither an image manifest nor an index (media type {})",

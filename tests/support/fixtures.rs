@@ -168,7 +168,7 @@ pub fn write_image(dir: &Path, seed: u64, arch: &str, layer_sizes: &[usize]) -> 
     }
 }
 
-fn write_layout_files(dir: &Path, tag: &str, media_type: &str, digest: &str, size: u64) {
+pub fn write_layout_files(dir: &Path, tag: &str, media_type: &str, digest: &str, size: u64) {
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let index = serde_json::json!({
         "schemaVersion": 2,

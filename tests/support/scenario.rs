@@ -90,6 +90,9 @@ pub struct PipelineScript {
     pub executions: Vec<ApprovalExec>,
     /// Error answered by PutApprovalResult, if any (e.g. InvalidApprovalTokenException).
     pub put_error: Option<&'static str>,
+    /// Operations the caller's role may not call: answered AccessDeniedException (HTTP 400,
+    /// as CodePipeline's JSON protocol does).
+    pub denied: Vec<&'static str>,
 }
 
 #[derive(Default)]
@@ -482,6 +485,12 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
         return pipeline_error(
             "PipelineNotFoundException",
             &format!("Account does not have a pipeline with name '{name}'"),
+        );
+    }
+    if p.denied.contains(&op.as_str()) {
+        return pipeline_error(
+            "AccessDeniedException",
+            &format!("User: arn:aws:sts::123456789012:assumed-role/gate/ci is not authorized to perform: codepipeline:{op}"),
         );
     }
     // The summary an answered attempt was given, if any.
