@@ -183,6 +183,62 @@ pub struct PolicyArgs {
         value_delimiter = ','
     )]
     pub ignore: Vec<String>,
+    /// What an ignore rule that matched no finding does: warn, or fail the gate.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_UNMATCHED_IGNORE",
+        value_enum,
+        value_name = "WARN|FAIL"
+    )]
+    pub unmatched_ignore: Option<UnmatchedIgnore>,
+    /// With --baseline: count only the findings the image adds (new) or every finding (all).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_BASELINE_COUNT",
+        value_enum,
+        value_name = "NEW|ALL"
+    )]
+    pub baseline_count: Option<CountMode>,
+    /// The same for one severity, over --baseline-count: SEVERITY=new|all (repeatable).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_BASELINE_COUNT_SEVERITY",
+        value_name = "SEVERITY=MODE",
+        value_delimiter = ',',
+        value_parser = parse_severity_mode
+    )]
+    pub baseline_count_severity: Vec<(inspector_gate::model::Severity, CountMode)>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmatchedIgnore {
+    Warn,
+    Fail,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountMode {
+    New,
+    All,
+}
+
+impl From<CountMode> for inspector_gate::baseline::CountMode {
+    fn from(m: CountMode) -> Self {
+        match m {
+            CountMode::New => Self::New,
+            CountMode::All => Self::All,
+        }
+    }
+}
+
+fn parse_severity_mode(s: &str) -> Result<(inspector_gate::model::Severity, CountMode), String> {
+    let (sev, mode) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not SEVERITY=new|all (e.g. CRITICAL=all)"))?;
+    let sev = sev.trim().parse()?;
+    let mode = CountMode::from_str(mode.trim(), true)
+        .map_err(|_| format!("'{mode}' is not new or all"))?;
+    Ok((sev, mode))
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +415,13 @@ fn print_clap_error(e: &clap::Error) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let text = fold_first_paragraph(&e.render().to_string());
+    // The arguments clap quotes back may hold control characters: never echo them raw.
+    let text = inspector_gate::sanitize::lines(&fold_first_paragraph(&e.render().to_string()));
+    let text = if text.ends_with('\n') {
+        text
+    } else {
+        text + "\n"
+    };
     eprint!("{text}");
     if let Some(first) = text.lines().next() {
         annotate(first.trim_start_matches("error: "));
@@ -413,7 +475,13 @@ mod tests {
                 "a:1",
             ])
             .unwrap_err();
-        let text = fold_first_paragraph(&e.render().to_string());
+        // The arguments clap quotes back may hold control characters: never echo them raw.
+        let text = inspector_gate::sanitize::lines(&fold_first_paragraph(&e.render().to_string()));
+        let text = if text.ends_with('\n') {
+            text
+        } else {
+            text + "\n"
+        };
         let first = text.lines().next().unwrap();
         assert!(
             first.starts_with("error:") && first.contains("--container-name"),

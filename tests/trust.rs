@@ -105,6 +105,40 @@ fn a_flag_fail_on_beats_the_files_maximum() {
             .any(|l| l.starts_with("max-informational") && l.contains(" 3 ")),
         "{out}"
     );
+    // Every key has a flag: unmatched-ignore and the [baseline] counting too, over the file.
+    ctx.write(
+        ".inspector-gate.toml",
+        "unmatched-ignore = \"warn\"\n[baseline]\ncount = \"new\"\n",
+    );
+    let (code, out, err) = ctx.run(
+        &[
+            "config",
+            "--unmatched-ignore",
+            "fail",
+            "--baseline-count",
+            "all",
+            "--baseline-count-severity",
+            "LOW=new",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    for (key, value, source) in [
+        ("unmatched-ignore", "fail", "flag --unmatched-ignore"),
+        ("baseline.count", "all", "flag --baseline-count"),
+        (
+            "baseline.count-low",
+            "new",
+            "flag --baseline-count-severity",
+        ),
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{key} "))
+                && l.contains(&format!(" {value} "))
+                && l.ends_with(source)),
+            "{key}: {out}"
+        );
+    }
 }
 
 const LOOSE_FILE: &str = "max-critical = 1000000\nignore-unfixed = true\n\n[[ignore]]\nid = \"CVE-2026-10000\"\nreason = \"we accept it\"\n";

@@ -23,12 +23,29 @@ fn default_value(key: &str) -> &'static str {
     }
 }
 
+use inspector_gate::sanitize::text;
+
 pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
     let resolved = super::resolve_policy("config", &args.policy, m, &Default::default())?;
     println!("{:<28} {:<24} SOURCE", "KEY", "VALUE");
     for key in KEYS.iter().filter(|k| **k != "ignore") {
+        if *key == "baseline" {
+            // The [baseline] table: `count`, then each per-severity override that is set.
+            let set: Vec<_> = resolved
+                .origins
+                .iter()
+                .filter(|(k, _, _)| k.starts_with("baseline."))
+                .collect();
+            if !set.iter().any(|(k, _, _)| k == "baseline.count") {
+                println!("{:<28} {:<24} {}", "baseline.count", "new", Source::Default);
+            }
+            for (k, value, source) in set {
+                println!("{k:<28} {:<24} {source}", text(value));
+            }
+            continue;
+        }
         match resolved.origins.iter().find(|(k, _, _)| k == key) {
-            Some((_, value, source)) => println!("{key:<28} {value:<24} {source}"),
+            Some((_, value, source)) => println!("{key:<28} {:<24} {source}", text(value)),
             None => println!("{key:<28} {:<24} {}", default_value(key), Source::Default),
         }
     }
@@ -37,7 +54,13 @@ pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
         .iter()
         .filter(|(k, _, _)| k.starts_with("ignore "))
     {
-        println!("{key:<28} {value:<24} {source}");
+        // Ignore ids and reasons come from the policy file: printed as one safe line each.
+        println!(
+            "{:<28} {:<24} {}",
+            text(key),
+            text(value),
+            text(&source.to_string())
+        );
     }
     println!(
         "\neffective thresholds: {}",

@@ -17,7 +17,9 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory};
 use inspector_gate::aws::{floor, AwsOptions};
 use inspector_gate::error::{Error, Result};
-use inspector_gate::policy::file::{self, FloorSource, PolicyLayer, RawIgnore, Resolved, Source};
+use inspector_gate::policy::file::{
+    self, FloorSource, PolicyLayer, RawIgnore, Resolved, Source, UnmatchedIgnoreRaw,
+};
 use inspector_gate::progress::Progress;
 use std::future::Future;
 
@@ -119,6 +121,22 @@ const POLICY_KEYS: &[(&str, Setter)] = &[
     }),
     ("exploit_available_only", |a, l| {
         l.exploit_available_only = a.exploit_available_only
+    }),
+    ("unmatched_ignore", |a, l| {
+        l.unmatched_ignore = a.unmatched_ignore.map(|u| match u {
+            crate::cli::UnmatchedIgnore::Warn => UnmatchedIgnoreRaw::Warn,
+            crate::cli::UnmatchedIgnore::Fail => UnmatchedIgnoreRaw::Fail,
+        })
+    }),
+    ("baseline_count", |a, l| {
+        let b = l.baseline.get_or_insert_with(Default::default);
+        b.count = a.baseline_count.map(Into::into);
+    }),
+    ("baseline_count_severity", |a, l| {
+        let b = l.baseline.get_or_insert_with(Default::default);
+        for (sev, mode) in &a.baseline_count_severity {
+            b.per_severity.insert(*sev, (*mode).into());
+        }
     }),
     ("ignore", |a, l| {
         l.ignore = a

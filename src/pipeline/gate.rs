@@ -216,7 +216,7 @@ pub async fn scan_and_evaluate_against(
         .collect();
     if let Some(worst) = errors.iter().max_by_key(|e| e.exit_code()).cloned() {
         for e in errors.iter().filter(|e| **e != worst) {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::sanitize::text(&e.to_string()));
         }
         return Err(worst);
     }

@@ -212,6 +212,12 @@ pub fn decide_event(policy: &Policy, c: EventCounts) -> EventDecision {
             )),
         }
     }
+    // Whether an ignore rule matched nothing needs the findings themselves.
+    if policy.unmatched_ignore == UnmatchedIgnore::Fail && !policy.ignores.is_empty() {
+        undecided.push(
+            "unmatched-ignore = \"fail\" cannot be checked: the event lists no findings for the ignore rules to match".into(),
+        );
+    }
     if failed {
         EventDecision::Fail
     } else if undecided.is_empty() {
@@ -656,6 +662,21 @@ mod tests {
         // ... but a count within its maximum passes whatever the filters do.
         p.max.insert(Severity::Critical, 1);
         assert_eq!(decide_event(&p, counts), EventDecision::Pass);
+        // unmatched-ignore = "fail" needs the findings: never passed from counts.
+        let mut p = max(&[(Severity::Critical, 1)]);
+        p.ignores.push(IgnoreRule {
+            id: "CVE-2099-1".into(),
+            reason: "r".into(),
+            expires: None,
+            package: None,
+            repository: None,
+        });
+        assert_eq!(decide_event(&p, counts), EventDecision::Pass);
+        p.unmatched_ignore = UnmatchedIgnore::Fail;
+        assert!(matches!(
+            decide_event(&p, counts),
+            EventDecision::Undecidable(ref why) if why[0].contains("unmatched-ignore")
+        ));
         // A decided failure wins over an undecidable LOW.
         assert_eq!(
             decide_event(&max(&[(Severity::High, 0), (Severity::Low, 0)]), counts),

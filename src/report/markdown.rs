@@ -315,20 +315,50 @@ fn package_cells(f: &Finding) -> (String, String, String) {
     (name, installed, fixed)
 }
 
-/// The id, linked to its advisory when the link cannot break the table.
+/// Advisory databases a finding's `sourceUrl` may link to (the host or a subdomain of it).
+/// Any other URL is untrusted text: the id is shown without a link.
+const ADVISORY_HOSTS: [&str; 14] = [
+    "nvd.nist.gov",
+    "cve.org",
+    "cve.mitre.org",
+    "github.com",
+    "osv.dev",
+    "security-tracker.debian.org",
+    "ubuntu.com",
+    "access.redhat.com",
+    "alas.aws.amazon.com",
+    "security.alpinelinux.org",
+    "suse.com",
+    "oracle.com",
+    "rockylinux.org",
+    "almalinux.org",
+];
+
+/// The id, linked to its advisory when the URL is https to a known advisory database and
+/// the link cannot break the table.
 fn id_cell(f: &Finding) -> String {
     let id = cell(&f.id);
     match f.source_url.as_deref() {
-        Some(u)
-            if (u.starts_with("https://") || u.starts_with("http://"))
-                && !u.contains(|c: char| {
-                    c.is_whitespace() || c.is_control() || "()|<>[]".contains(c)
-                }) =>
-        {
-            format!("[{id}]({u})")
-        }
+        Some(u) if advisory_link(u) => format!("[{id}]({u})"),
         _ => id,
     }
+}
+
+fn advisory_link(u: &str) -> bool {
+    let Some(rest) = u.strip_prefix("https://") else {
+        return false;
+    };
+    if u.contains(|c: char| c.is_whitespace() || c.is_control() || "()|<>[]\\`\"'".contains(c)) {
+        return false;
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.contains(['@', ':']) {
+        return false;
+    }
+    let host = host.to_ascii_lowercase();
+    ADVISORY_HOSTS
+        .iter()
+        .any(|h| host == *h || host.ends_with(&format!(".{h}")))
 }
 
 /// Text safe inside a table cell: `sanitize::markdown` (no line breaks, pipes, raw HTML,
@@ -349,6 +379,28 @@ fn code(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::testing;
+
+    #[test]
+    fn only_https_advisory_databases_are_linked() {
+        for ok in [
+            "https://nvd.nist.gov/vuln/detail/CVE-2024-1",
+            "https://github.com/advisories/GHSA-aaaa-bbbb-cccc",
+            "https://security-tracker.debian.org/tracker/CVE-2024-1",
+        ] {
+            assert!(advisory_link(ok), "{ok}");
+        }
+        for bad in [
+            "http://nvd.nist.gov/vuln/detail/CVE-2024-1",
+            "https://evil.example/CVE-2024-1",
+            "https://nvd.nist.gov.evil.example/x",
+            "https://nvd.nist.gov@evil.example/x",
+            "https://evilnvd.nist.gov/x",
+            "https://nvd.nist.gov/x)![img](https://evil.example/p.png",
+            "javascript:alert(1)",
+        ] {
+            assert!(!advisory_link(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn cells_escape_pipes_html_and_newlines() {
