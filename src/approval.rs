@@ -100,7 +100,13 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         .filter_map(|i| i.evaluation.baseline.as_ref())
         .map(|b| format!(" vs baseline: {}.", b.summary()))
         .collect();
-    let head = format!("{head}{}", vs.join(""));
+    let mut head = format!("{head}{}", vs.join(""));
+    if !report.not_evaluated.is_empty() {
+        head.push_str(&format!(
+            " {} image(s) NOT evaluated (scan unfinished; passed by --on-timeout pass).",
+            report.not_evaluated.len()
+        ));
+    }
     let mut top = String::new();
     let violating = report.images.iter().flat_map(|i| i.evaluation.violating());
     for (n, j) in violating.take(5).enumerate() {

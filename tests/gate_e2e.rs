@@ -466,6 +466,48 @@ fn timeout_fails_closed_unless_on_timeout_pass() {
     ]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no image was evaluated"), "{err}");
+
+    // Beside an evaluated image, --on-timeout pass passes, and every report names the image
+    // it let through unevaluated.
+    let ok = a::put_image(&w.moto.url, REPO, Some("v2"), "scanned");
+    w.script(&ok, script(vec![done_long_ago()], vec![]));
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--image",
+        "app/web:v2",
+        "--timeout",
+        "2s",
+        "--on-timeout",
+        "pass",
+        "--report-dir",
+        "r-pass",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("NOT EVALUATED") && l.contains(&format!("app/web@{}", &d[..19]))),
+        "{out}"
+    );
+    assert!(out.contains("1 not evaluated"), "{out}");
+    let dir = w.dir.path().join("r-pass");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let ne = report["notEvaluated"].as_array().expect("notEvaluated");
+    assert_eq!(ne.len(), 1, "{report}");
+    assert!(ne[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("--on-timeout pass"));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("**Not evaluated:**"), "{md}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite name=\"not evaluated\" tests=\"1\""),
+        "{junit}"
+    );
+    let sarif = std::fs::read_to_string(dir.join("report.sarif")).unwrap();
+    assert!(sarif.contains("not evaluated: "), "{sarif}");
 }
 
 #[test]

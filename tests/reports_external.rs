@@ -23,6 +23,7 @@ fn fixtures() -> Vec<(&'static str, Report)> {
         ("empty", testing::report(0)),
         ("single", testing::report(1)),
         ("mixed", testing::mixed()),
+        ("compared", testing::compared()),
         ("large", testing::report(10_000)),
     ]
 }
@@ -173,10 +174,12 @@ fn schema_property_names(v: &Value, names: &mut BTreeSet<String>) {
 #[test]
 fn mixed_fixture_exercises_every_documented_field() {
     let mut written = BTreeSet::new();
-    collect_keys(
-        &serde_json::from_str(&json::render(&testing::mixed())).unwrap(),
-        &mut written,
-    );
+    for r in [testing::mixed(), testing::compared()] {
+        collect_keys(
+            &serde_json::from_str(&json::render(&r)).unwrap(),
+            &mut written,
+        );
+    }
     let mut documented = BTreeSet::new();
     schema_property_names(
         &load_json(&repo().join("docs/report-schema.json")),
@@ -185,8 +188,8 @@ fn mixed_fixture_exercises_every_documented_field() {
     let never_written: Vec<_> = documented.difference(&written).collect();
     assert!(
         never_written.is_empty(),
-        "docs/report-schema.json documents {never_written:?}, which testing::mixed() never writes: \
-         set them in the fixture (or drop them from the schema)"
+        "docs/report-schema.json documents {never_written:?}, which neither testing::mixed() nor testing::compared() writes: \
+         set them in a fixture (or drop them from the schema)"
     );
 }
 
@@ -334,9 +337,11 @@ fn junit_is_read_by_junitparser() {
         );
         let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
         let suites = seen["suites"].as_array().unwrap();
+        // One testsuite per image, and one for the images left unevaluated, if any.
+        let unevaluated = report.not_evaluated.len();
         assert_eq!(
             suites.len(),
-            report.images.len(),
+            report.images.len() + usize::from(unevaluated > 0),
             "{name}: one testsuite per image"
         );
         let mut totals = [0usize; 3];
@@ -349,7 +354,9 @@ fn junit_is_read_by_junitparser() {
                 .filter(|j| {
                     matches!(
                         j.disposition,
-                        Disposition::Ignored { .. } | Disposition::Filtered { .. }
+                        Disposition::Ignored { .. }
+                            | Disposition::Filtered { .. }
+                            | Disposition::Inherited
                     )
                 })
                 .count();
@@ -377,6 +384,14 @@ fn junit_is_read_by_junitparser() {
             totals[0] += e.findings.len() + 1;
             totals[1] += failed;
             totals[2] += skipped;
+        }
+        if unevaluated > 0 {
+            let last = &suites[suites.len() - 1];
+            let expected = serde_json::json!([unevaluated, 0, 0, unevaluated]);
+            assert_eq!(last["declared"], expected, "{name}: the unevaluated suite");
+            assert_eq!(last["seen"], expected, "{name}: the unevaluated suite");
+            totals[0] += unevaluated;
+            totals[2] += unevaluated;
         }
         assert_eq!(
             [&seen["tests"], &seen["failures"], &seen["skipped"]]

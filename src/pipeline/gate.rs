@@ -14,7 +14,7 @@ use crate::model::ScannedImage;
 use crate::policy::eval::{evaluate_against, Verdict};
 use crate::policy::Policy;
 use crate::progress::Progress;
-use crate::report::{ImageReport, Report};
+use crate::report::{ImageReport, NotEvaluated, Report};
 use crate::retry::Schedule;
 use crate::wait::{self, WaitOptions};
 use futures::future::join_all;
@@ -138,8 +138,15 @@ pub async fn scan_and_evaluate(
     on_timeout: OnTimeout,
     deadline: Instant,
     progress: &Progress,
-) -> Result<Vec<ImageReport>> {
+) -> Result<Evaluated> {
     scan_and_evaluate_against(c, refs, policy, None, opts, on_timeout, deadline, progress).await
+}
+
+/// What a gate run evaluated, and what `--on-timeout pass` let through without evaluating.
+#[derive(Debug)]
+pub struct Evaluated {
+    pub reports: Vec<ImageReport>,
+    pub not_evaluated: Vec<NotEvaluated>,
 }
 
 /// `scan_and_evaluate`, comparing each image with its platform's `baseline` when given.
@@ -153,7 +160,7 @@ pub async fn scan_and_evaluate_against(
     on_timeout: OnTimeout,
     deadline: Instant,
     progress: &Progress,
-) -> Result<Vec<ImageReport>> {
+) -> Result<Evaluated> {
     let all = join_all(
         refs.iter()
             .map(|r| scan_one(c, r, opts, deadline, progress)),
@@ -187,6 +194,7 @@ pub async fn scan_and_evaluate_against(
                     ));
                     if on_timeout == OnTimeout::Pass {
                         progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
+                        skipped.push(e);
                     } else {
                         errors.push(e);
                         continue;
@@ -229,7 +237,15 @@ pub async fn scan_and_evaluate_against(
             "no image was evaluated, so the gate cannot pass (--on-timeout pass only passes alongside evaluated images): {why}"
         )));
     }
-    Ok(reports)
+    Ok(Evaluated {
+        reports,
+        not_evaluated: skipped
+            .into_iter()
+            .map(|e| NotEvaluated {
+                reason: format!("{}; passed because --on-timeout pass", e.message),
+            })
+            .collect(),
+    })
 }
 
 /// Write the hand-off files for the (single) gated image.
@@ -260,7 +276,7 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         Some(b) => super::baseline::resolve(&clients, b, deadline, progress).await?,
         None => None,
     };
-    let images = scan_and_evaluate_against(
+    let evaluated = scan_and_evaluate_against(
         &clients,
         &gated,
         &opts.policy,
@@ -271,7 +287,8 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         progress,
     )
     .await?;
-    let report = Report::new(now_rfc3339(), opts.policy.clone(), images);
+    let report = Report::new(now_rfc3339(), opts.policy.clone(), evaluated.reports)
+        .with_not_evaluated(evaluated.not_evaluated);
     publish(&report, &opts.publish, progress)?;
     if report.passed() {
         hand_off(&report, &opts.handoff)?;

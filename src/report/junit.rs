@@ -9,7 +9,10 @@ use crate::policy::eval::{Disposition, Judged, Verdict};
 use std::fmt::Write;
 
 pub fn render(report: &Report) -> String {
-    let suites: Vec<Suite> = report.images.iter().map(|img| suite(report, img)).collect();
+    let mut suites: Vec<Suite> = report.images.iter().map(|img| suite(report, img)).collect();
+    if !report.not_evaluated.is_empty() {
+        suites.push(not_evaluated_suite(report));
+    }
     let tests: usize = suites.iter().map(|s| s.tests).sum();
     let failures: usize = suites.iter().map(|s| s.failures).sum();
     let skipped: usize = suites.iter().map(|s| s.skipped).sum();
@@ -31,6 +34,33 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// Images `--on-timeout pass` let through unevaluated: one skipped test each, so a dashboard
+/// shows them instead of a clean pass.
+fn not_evaluated_suite(report: &Report) -> Suite {
+    let mut xml = String::new();
+    let n = report.not_evaluated.len();
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"not evaluated\" tests=\"{n}\" failures=\"0\" errors=\"0\" skipped=\"{n}\" time=\"0\" timestamp=\"{}\">",
+        attr(&junit_timestamp(&report.generated_at))
+    );
+    for (i, ne) in report.not_evaluated.iter().enumerate() {
+        let _ = writeln!(
+            xml,
+            "    <testcase classname=\"inspector-gate.not-evaluated\" name=\"image {}\" time=\"0\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            i + 1,
+            attr(&ne.reason)
+        );
+    }
+    xml.push_str("  </testsuite>\n");
+    Suite {
+        tests: n,
+        failures: 0,
+        skipped: n,
+        xml,
+    }
 }
 
 struct Suite {

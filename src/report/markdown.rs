@@ -93,6 +93,12 @@ fn headline(report: &Report) -> String {
     }
     // Our own words and numbers only (no repository text): nothing to escape.
     let _ = writeln!(s, "{}\n", facts.join(" · "));
+    for n in &report.not_evaluated {
+        let _ = writeln!(s, "- ⚠️ **Not evaluated:** {}", cell(&n.reason));
+    }
+    if !report.not_evaluated.is_empty() {
+        s.push('\n');
+    }
     s
 }
 

@@ -65,6 +65,17 @@ pub struct Report {
     pub verdict: Verdict,
     pub policy: Policy,
     pub images: Vec<ImageReport>,
+    /// Images whose scan did not finish in time and that `--on-timeout pass` let through
+    /// unevaluated: every report says so, so a pass never hides them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+/// An image the run passed without evaluating it (`--on-timeout pass`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotEvaluated {
+    /// Why, naming the image (the timeout's message).
+    pub reason: String,
 }
 
 impl Report {
@@ -81,7 +92,14 @@ impl Report {
             verdict,
             policy,
             images,
+            not_evaluated: Vec::new(),
         }
+    }
+
+    /// The report with the images `--on-timeout pass` let through unevaluated.
+    pub fn with_not_evaluated(mut self, not_evaluated: Vec<NotEvaluated>) -> Self {
+        self.not_evaluated = not_evaluated;
+        self
     }
 
     /// Counted findings per severity summed over images.
@@ -314,6 +332,49 @@ pub mod testing {
             images.push(image_report(&policy, img, findings));
         }
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
+    }
+
+    /// A run compared with a baseline (new, inherited and fixed findings; per-severity
+    /// counting) that `--on-timeout pass` also let one image through unevaluated: the
+    /// report fields `mixed` has no cause to write.
+    pub fn compared() -> Report {
+        use crate::baseline::{Baseline, CountMode};
+        use crate::policy::eval::evaluate_against;
+        let mut policy = policy();
+        policy
+            .baseline
+            .per_severity
+            .insert(Severity::Critical, CountMode::All);
+        let img = image(None);
+        let findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
+        let mut gone = finding(20, &img);
+        gone.id = "CVE-2026-19999".into();
+        let base = Baseline {
+            source: "ecs:prod/web".into(),
+            digest: Some(digest("running")),
+            findings: vec![findings[0].clone(), findings[1].clone(), gone],
+        };
+        let evaluation = evaluate_against(
+            &policy,
+            &findings,
+            Some(&base),
+            Some(&img.repository),
+            TODAY,
+        );
+        let images = vec![ImageReport {
+            image: img,
+            scan: ScanInfo {
+                status: Some("SUCCESSFUL".into()),
+                last_scanned_at: Some("2026-11-22T09:58:12Z".into()),
+                waited_seconds: 3.0,
+            },
+            evaluation,
+        }];
+        fixed_tool(Report::new(GENERATED_AT.into(), policy, images)).with_not_evaluated(vec![
+            super::NotEvaluated {
+                reason: "timed out after 30m waiting for the scan of app/web@sha256:0123456789ab (last state: SCAN_IN_PROGRESS); passed because --on-timeout pass".into(),
+            },
+        ])
     }
 }
 

@@ -153,6 +153,18 @@ pub fn render(report: &Report) -> String {
     if total > MAX_RESULTS {
         run["properties"]["omittedResults"] = json!(total - MAX_RESULTS);
     }
+    if !report.not_evaluated.is_empty() {
+        // SARIF's place for "the tool could not look at this": a warning notification.
+        let notes: Vec<Value> = report
+            .not_evaluated
+            .iter()
+            .map(|n| json!({"level": "warning", "message": {"text": format!("not evaluated: {}", n.reason)}}))
+            .collect();
+        run["invocations"] = json!([{
+            "executionSuccessful": true,
+            "toolExecutionNotifications": notes,
+        }]);
+    }
     let log = json!({
         "$schema": SCHEMA_URI,
         "version": "2.1.0",

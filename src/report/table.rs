@@ -156,13 +156,23 @@ pub fn render(report: &Report, color: bool) -> String {
         }
         let _ = writeln!(out);
     }
+    for n in &report.not_evaluated {
+        let _ = writeln!(out, "{} {}", paint("33", "NOT EVALUATED"), t(&n.reason));
+    }
+    if !report.not_evaluated.is_empty() {
+        let _ = writeln!(out);
+    }
     let overall = match report.verdict {
         Verdict::Pass => paint("32", report.verdict.past_tense()),
         Verdict::Fail => paint("31", report.verdict.past_tense()),
     };
+    let unevaluated = match report.not_evaluated.len() {
+        0 => String::new(),
+        n => format!(", {n} not evaluated"),
+    };
     let _ = writeln!(
         out,
-        "inspector-gate: {overall} ({} image(s))",
+        "inspector-gate: {overall} ({} image(s){unevaluated})",
         report.images.len()
     );
     out
