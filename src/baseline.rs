@@ -223,19 +223,21 @@ pub struct BaselineBlock {
 }
 
 impl BaselineBlock {
-    /// Count the groups of `judged` (already labelled with their origin) and `fixed`.
+    /// Count the candidate's findings by (severity, origin) and the `fixed` ones. Takes the
+    /// labels rather than the evaluation's findings so that this module stays below the
+    /// policy (which uses it), never beside it.
     pub fn new(
         base: &Baseline,
-        judged: &[crate::policy::eval::Judged],
+        labelled: impl IntoIterator<Item = (Severity, Option<Origin>)>,
         fixed: Vec<Finding>,
     ) -> Self {
         let mut counts = GroupCounts::default();
-        for j in judged {
-            let group = match j.origin {
+        for (severity, origin) in labelled {
+            let group = match origin {
                 Some(Origin::Inherited) => &mut counts.inherited,
                 _ => &mut counts.new,
             };
-            *group.entry(j.finding.severity).or_insert(0) += 1;
+            *group.entry(severity).or_insert(0) += 1;
         }
         for f in &fixed {
             *counts.fixed.entry(f.severity).or_insert(0) += 1;

@@ -72,6 +72,9 @@ fn scan_fails_on_policy_writes_reports_and_the_sbom_then_passes_with_an_ignore()
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     rootfs(&root);
+    // A corrupt rpm database beside the good dpkg one: a warning in the report, not a crash.
+    std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+    std::fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), b"not a database").unwrap();
     let from = format!("dir:{}", root.display());
     let out = scan(
         &server,
@@ -93,6 +96,11 @@ fn scan_fails_on_policy_writes_reports_and_the_sbom_then_passes_with_an_ignore()
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = report.to_string();
     assert!(s.contains("CVE-2099-4242"), "{s}");
+    let warnings = report["images"][0]["evaluation"]["warnings"].to_string();
+    assert!(
+        warnings.contains("rpmdb.sqlite"),
+        "the report names the unreadable file: {s}"
+    );
     for f in ["report.json", "report.sarif", "junit.xml", "summary.md"] {
         assert!(tmp.path().join("reports").join(f).exists(), "{f}");
     }

@@ -7,20 +7,22 @@ gate_args() {
   GATE_ARGS=(gate)
   local item name
   # Check every boolean now, before anything runs.
-  for name in IGNORE_UNFIXED EXPLOIT_AVAILABLE_ONLY QUIET VERBOSE DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
+  for name in IGNORE_UNFIXED EXPLOIT_AVAILABLE_ONLY BASELINE_OPTIONAL INSECURE_REGISTRY QUIET VERBOSE \
+    DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
     option_bool "$name" false || :
   done
 
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--image=$item"); done < <(option_list IMAGE)
   scalar PUSH_FROM
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--tag=$item"); done < <(option_list TAG)
-  for name in POLICY MAX_CRITICAL MAX_HIGH MAX_MEDIUM MAX_LOW MAX_UNTRIAGED FAIL_ON; do
+  for name in POLICY POLICY_FLOOR MAX_CRITICAL MAX_HIGH MAX_MEDIUM MAX_LOW MAX_INFORMATIONAL \
+    MAX_UNTRIAGED FAIL_ON; do
     scalar "$name"
   done
-  if option_bool IGNORE_UNFIXED false; then GATE_ARGS+=(--ignore-unfixed); fi
+  filter_flag IGNORE_UNFIXED --ignore-unfixed
   scalar MIN_EPSS
   scalar MIN_INSPECTOR_SCORE
-  if option_bool EXPLOIT_AVAILABLE_ONLY false; then GATE_ARGS+=(--exploit-available-only); fi
+  filter_flag EXPLOIT_AVAILABLE_ONLY --exploit-available-only
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--ignore=$item"); done < <(option_list IGNORE)
   scalar TIMEOUT
   scalar ON_TIMEOUT
@@ -28,9 +30,14 @@ gate_args() {
   scalar SETTLE
   GATE_ARGS+=("--report-dir=$(report_dir)")
   for name in FORMAT APPROVE PIPELINE_EXECUTION_ID REPORT_URL IMAGE_DEFINITIONS CONTAINER_NAME \
-    IMAGE_DETAIL REGION PROFILE ROLE_ARN REGISTRY_URL; do
+    IMAGE_DETAIL BASELINE; do
     scalar "$name"
   done
+  if option_bool BASELINE_OPTIONAL false; then GATE_ARGS+=(--baseline-optional); fi
+  for name in REGION PROFILE ROLE_ARN REGISTRY_URL; do
+    scalar "$name"
+  done
+  if option_bool INSECURE_REGISTRY false; then GATE_ARGS+=(--insecure-registry); fi
   if option_bool QUIET false; then GATE_ARGS+=(-q); fi
   if option_bool VERBOSE false; then GATE_ARGS+=(-v); fi
   scalar COLOR
@@ -50,6 +57,14 @@ scalar() {
   [[ -n $value ]] || return 0
   flag=$(printf '%s' "$1" | tr '[:upper:]_' '[:lower:]-')
   GATE_ARGS+=("--$flag=$value")
+}
+
+# filter_flag NAME FLAG — a policy filter option: FLAG when true, FLAG=false when set to false (so
+# the CI owner can turn off a filter the repository's policy file turns on), nothing when unset
+# (the policy file decides).
+filter_flag() {
+  [[ -n $(option "$1") ]] || return 0
+  if option_bool "$1" false; then GATE_ARGS+=("$2"); else GATE_ARGS+=("$2=false"); fi
 }
 
 # slug TEXT [MAX] — TEXT with runs of anything but [A-Za-z0-9._-] as one "-", trimmed.

@@ -58,8 +58,10 @@ meta_calls() {
     "buildkite-agent meta-data set inspector-gate:$STEP:$ISLUG:digest $DIGEST"
 }
 
+# The fake gate on PATH, and the plugin asked to use it (a binary on PATH is used only then).
 gate_on_path() {
   stub inspector-gate "$GATE_BODY"
+  export ${PREFIX}_VERSION=path
 }
 
 context=inspector-gate-$STEP-$ISLUG
@@ -86,8 +88,9 @@ context=inspector-gate-$STEP-$ISLUG
   export ${PREFIX}_IMAGE_1=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2
   export ${PREFIX}_PUSH_FROM=docker-archive:image.tar
   export ${PREFIX}_TAG_0=1.0 ${PREFIX}_TAG_1=stable
-  export ${PREFIX}_POLICY=.inspector-gate.toml
+  export ${PREFIX}_POLICY=.inspector-gate.toml ${PREFIX}_POLICY_FLOOR=ssm:/ci/inspector-gate/floor
   export ${PREFIX}_MAX_CRITICAL=0 ${PREFIX}_MAX_HIGH=1 ${PREFIX}_MAX_MEDIUM=5 ${PREFIX}_MAX_LOW=20
+  export ${PREFIX}_MAX_INFORMATIONAL=100
   export ${PREFIX}_MAX_UNTRIAGED=3 ${PREFIX}_FAIL_ON=CRITICAL ${PREFIX}_IGNORE_UNFIXED=true
   export ${PREFIX}_MIN_EPSS=0.1 ${PREFIX}_MIN_INSPECTOR_SCORE=7.5 ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=true
   export ${PREFIX}_IGNORE_0=CVE-2024-0001 ${PREFIX}_IGNORE_1=GHSA-xxxx-yyyy-zzzz
@@ -97,9 +100,11 @@ context=inspector-gate-$STEP-$ISLUG
   export ${PREFIX}_PIPELINE_EXECUTION_ID=exec-1 ${PREFIX}_IMAGE_DEFINITIONS=imagedefinitions.json
   export ${PREFIX}_REPORT_URL=https://buildkite.com/acme/app/builds/42
   export ${PREFIX}_CONTAINER_NAME=web ${PREFIX}_IMAGE_DETAIL=imageDetail.json
+  export ${PREFIX}_BASELINE=ecs:prod/web ${PREFIX}_BASELINE_OPTIONAL=true
   export ${PREFIX}_REGION=eu-west-1 ${PREFIX}_PROFILE=ci
   export ${PREFIX}_ROLE_ARN=arn:aws:iam::123456789012:role/gate
-  export ${PREFIX}_REGISTRY_URL=http://127.0.0.1:5000 ${PREFIX}_QUIET=true ${PREFIX}_VERBOSE=true
+  export ${PREFIX}_REGISTRY_URL=http://127.0.0.1:5000 ${PREFIX}_INSECURE_REGISTRY=true
+  export ${PREFIX}_QUIET=true ${PREFIX}_VERBOSE=true
   export ${PREFIX}_COLOR=never ${PREFIX}_DRY_RUN=true
   export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
 
@@ -109,7 +114,7 @@ context=inspector-gate-$STEP-$ISLUG
   # Two images, one URI in the hand-off: no per-image keys (nothing to pair them by).
   assert_calls \
     "inspector-gate --version" \
-    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 -q -v --color=never --dry-run" \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
     "$(meta_calls pass | head -n 3)"
 }
 
@@ -129,14 +134,14 @@ context=inspector-gate-$STEP-$ISLUG
     "$(meta_calls pass)"
 }
 
-@test "exploit-available-only false adds no flag; not a boolean is a usage error" {
+@test "exploit-available-only false is passed as =false; not a boolean is a usage error" {
   gate_on_path
   export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=false ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
 
   run "$HOOK"
 
   [ "$status" -eq 0 ]
-  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=$DIR" "$STUB_LOG"
+  grep -qx "inspector-gate gate --image=$IMAGE --exploit-available-only=false --report-dir=$DIR" "$STUB_LOG"
 
   : >"$STUB_LOG"
   export ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=maybe
@@ -144,6 +149,55 @@ context=inspector-gate-$STEP-$ISLUG
 
   [ "$status" -eq 2 ]
   [[ $output == *"option exploit-available-only must be true or false"* ]]
+  assert_no_calls
+}
+
+@test "ignore-unfixed and exploit-available-only set to false override the policy file (=false); unset passes nothing" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  export ${PREFIX}_IGNORE_UNFIXED=false ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=FALSE
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  assert_calls \
+    "inspector-gate --version" \
+    "inspector-gate gate --image=$IMAGE --ignore-unfixed=false --exploit-available-only=false --report-dir=$DIR" \
+    "$(meta_calls pass)"
+
+  : >"$STUB_LOG"
+  unset ${PREFIX}_IGNORE_UNFIXED ${PREFIX}_EXPLOIT_AVAILABLE_ONLY
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=$DIR" "$STUB_LOG"
+}
+
+@test "policy-floor, max-informational and baseline map to their flags; baseline-optional and insecure-registry are strict booleans" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  export ${PREFIX}_POLICY_FLOOR=s3://ci-policies/inspector-gate/floor.toml ${PREFIX}_MAX_INFORMATIONAL=0
+  export ${PREFIX}_BASELINE=ecs:prod/web/app ${PREFIX}_BASELINE_OPTIONAL=false
+  export ${PREFIX}_INSECURE_REGISTRY=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --policy-floor=s3://ci-policies/inspector-gate/floor.toml --max-informational=0 --report-dir=$DIR --baseline=ecs:prod/web/app" "$STUB_LOG"
+
+  : >"$STUB_LOG"
+  export ${PREFIX}_BASELINE_OPTIONAL=sometimes
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"option baseline-optional must be true or false"* ]]
+  assert_no_calls
+
+  export ${PREFIX}_BASELINE_OPTIONAL=true ${PREFIX}_INSECURE_REGISTRY=maybe
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"option insecure-registry must be true or false"* ]]
   assert_no_calls
 }
 
@@ -293,7 +347,7 @@ curl_call() {
   [ "$status" -eq 0 ]
   curl_call
   assert_calls \
-    "curl --fail --silent --show-error --location --proto =https\\,http\\,file --proto-redir =https\\,http\\,file --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
+    "curl --fail --silent --show-error --location --proto =https --proto-redir =https --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
     "inspector-gate --version" \
     "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
     "$(meta_calls pass)"
@@ -332,25 +386,50 @@ curl_call() {
 
   run "$HOOK"
 
-  [[ $output == *"INSPECTOR_GATE_CHECKSUMS_FILE is ignored"* ]]
+  # The plugin's own checksums.txt decides: it pins nothing here, so a source build (which the
+  # stubbed cargo fails): exit 4, and the fake release is never downloaded.
+  [ "$status" -eq 4 ]
+  [[ $output == *"warning: inspector-gate: INSPECTOR_GATE_CHECKSUMS_FILE is ignored outside this plugin's tests"* ]]
+  [[ $output == *"cargo install --locked --path"*"failed"* ]]
   ! grep -q '^curl ' "$STUB_LOG"
 }
 
-@test "a plain-http release mirror is refused outside test mode" {
+@test "outside test mode a release mirror (INSPECTOR_GATE_RELEASE_BASE_URL) is ignored: GitHub releases, with a warning" {
   make_release
   unset INSPECTOR_GATE_TEST_MODE
-  cp "$INSPECTOR_GATE_CHECKSUMS_FILE" "$BATS_TEST_TMPDIR/pins"
   # The plugin's own checksums.txt decides now: give it the fake release's pin.
   mkdir -p "$BATS_TEST_TMPDIR/plugin"
   cp -r "$BATS_TEST_DIRNAME/../hooks" "$BATS_TEST_DIRNAME/../lib" "$BATS_TEST_TMPDIR/plugin/"
-  cp "$BATS_TEST_TMPDIR/pins" "$BATS_TEST_TMPDIR/plugin/checksums.txt"
-  export INSPECTOR_GATE_RELEASE_BASE_URL=http://mirror.example/releases ${PREFIX}_IMAGE=$IMAGE
+  cp "$INSPECTOR_GATE_CHECKSUMS_FILE" "$BATS_TEST_TMPDIR/plugin/checksums.txt"
+  unset INSPECTOR_GATE_CHECKSUMS_FILE
+  export INSPECTOR_GATE_RELEASE_BASE_URL=https://mirror.example/releases ${PREFIX}_IMAGE=$IMAGE
+  export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
 
   run "$BATS_TEST_TMPDIR/plugin/hooks/command"
 
+  [ "$status" -eq 0 ]
+  [[ $output == *"warning: inspector-gate: INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside this plugin's tests"* ]]
+  curl_call
+  [ "$(grep '^curl ' "$STUB_LOG")" = "curl --fail --silent --show-error --location --proto =https --proto-redir =https --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" ]
+}
+
+@test "test mode: a release mirror is used with a warning, and only over https" {
+  make_release
+  export INSPECTOR_GATE_RELEASE_BASE_URL=http://mirror.example/releases ${PREFIX}_IMAGE=$IMAGE
+
+  run "$HOOK"
+
   [ "$status" -eq 2 ]
   [[ $output == *"INSPECTOR_GATE_RELEASE_BASE_URL must be an https:// URL"* ]]
-  ! grep -q '^curl ' "$STUB_LOG"
+  assert_no_calls
+
+  export INSPECTOR_GATE_RELEASE_BASE_URL=https://mirror.example/releases
+  run "$HOOK"
+
+  [ "$status" -eq 4 ]
+  [[ $output == *"warning: inspector-gate: test mode: downloading from INSPECTOR_GATE_RELEASE_BASE_URL=https://mirror.example/releases"* ]]
+  [[ $output == *"warning: inspector-gate: test mode: SHA-256 pins from INSPECTOR_GATE_CHECKSUMS_FILE="* ]]
+  [[ $output == *"download of https://mirror.example/releases/v$VERSION/$RELEASE_ASSET failed"* ]]
 }
 
 @test "checksum mismatch: refused with a +++ error, exit 4, nothing run" {
@@ -365,7 +444,7 @@ curl_call() {
   [[ $output == *"+++ :rotating_light: inspector-gate: checksum mismatch for $RELEASE_ASSET"* ]]
   curl_call
   assert_calls \
-    "curl --fail --silent --show-error --location --proto =https\\,http\\,file --proto-redir =https\\,http\\,file --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
+    "curl --fail --silent --show-error --location --proto =https --proto-redir =https --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
   [ -z "$(ls -A "$INSPECTOR_GATE_CACHE_DIR" 2>/dev/null)" ]
 }
 
@@ -378,17 +457,30 @@ mkdir -p "$root/bin"
 cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
 }
 
+# snapshot_repo — a copy of the plugin next to a snapshot of the sources it builds (Cargo.toml,
+# Cargo.lock, src/), so the source cache key does not move while the real tree is being edited;
+# sets SNAPSHOT (its root) and SNAPSHOT_HOOK.
+snapshot_repo() {
+  local root
+  root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+  SNAPSHOT="$BATS_TEST_TMPDIR/repo"
+  mkdir -p "$SNAPSHOT/buildkite"
+  cp -r "$root/Cargo.toml" "$root/Cargo.lock" "$root/src" "$SNAPSHOT/"
+  cp -r "$BATS_TEST_DIRNAME/../hooks" "$BATS_TEST_DIRNAME/../lib" "$SNAPSHOT/buildkite/"
+  SNAPSHOT_HOOK="$SNAPSHOT/buildkite/hooks/command"
+}
+
 @test "no release pinned: built from the repository's source with cargo install --locked, then cached" {
   make_release
   : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
   fake_cargo
+  snapshot_repo
   export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
 
-  run "$HOOK"
+  run "$SNAPSHOT_HOOK"
 
   [ "$status" -eq 0 ]
-  local src
-  src=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+  local src=$SNAPSHOT
   sed -E "s#--root [^ ]*/source-build\.[A-Za-z0-9]+ #--root BUILD #" "$STUB_LOG" >"$STUB_LOG.norm"
   mv "$STUB_LOG.norm" "$STUB_LOG"
   assert_calls \
@@ -396,15 +488,77 @@ cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
     "inspector-gate --version" \
     "inspector-gate gate --image=$IMAGE --report-dir=$DIR" \
     "$(meta_calls pass)"
-  [[ $output == *"no release pinned: building inspector-gate from $src"* ]]
-  [[ $output == *"inspector-gate $CARGO_VERSION (built from source: $INSPECTOR_GATE_CACHE_DIR/source-"* ]]
+  [[ $output == *"pins no release (checksums.txt lists no $RELEASE_ASSET): building inspector-gate from $src"* ]]
+  # What runs is a fresh copy of the build, not the cache entry itself.
+  [[ $output == *"inspector-gate $CARGO_VERSION (built from source: "* ]]
+  [[ $output != *"(built from source: $INSPECTOR_GATE_CACHE_DIR/"* ]]
+  # The build record: the binary's SHA-256 and the source key the entry is named after.
+  local entry record
+  entry=$(echo "$INSPECTOR_GATE_CACHE_DIR"/source-*)
+  record=$(cat "$entry/inspector-gate.sha256")
+  [[ $record =~ ^([0-9a-f]{64})\ \ ([0-9a-f]{64})$ ]]
+  [ "${BASH_REMATCH[1]}" = "$(sha256sum "$entry/bin/inspector-gate" | cut -d' ' -f1)" ]
+  [ "$(basename "$entry")" = "source-${BASH_REMATCH[2]:0:16}" ]
 
   # The next job finds the build in the cache: no cargo.
   : >"$STUB_LOG"
-  run "$HOOK"
+  run "$SNAPSHOT_HOOK"
   [ "$status" -eq 0 ]
   ! grep -q '^cargo ' "$STUB_LOG"
-  [[ $output == *"found in the source cache"* ]]
+  [[ $output == *"found in the source cache"*"SHA-256 re-checked against its build record"* ]]
+}
+
+@test "a cached source build that no longer matches its build record is rebuilt, never run" {
+  make_release
+  : >"$INSPECTOR_GATE_CHECKSUMS_FILE"
+  fake_cargo
+  snapshot_repo
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  run "$SNAPSHOT_HOOK"
+  [ "$status" -eq 0 ]
+  local entry
+  entry=$(echo "$INSPECTOR_GATE_CACHE_DIR"/source-*)
+  [ -f "$entry/bin/inspector-gate" ]
+
+  # The binary changed after the build: rebuilt.
+  printf '\ntouch "%s/tampered-ran"\n' "$BATS_TEST_TMPDIR" >>"$entry/bin/inspector-gate"
+  : >"$STUB_LOG"
+  run "$SNAPSHOT_HOOK"
+  [ "$status" -eq 0 ]
+  [[ $output == *"does not match the SHA-256 recorded when it was built"* ]]
+  [ "$(grep -c '^cargo install' "$STUB_LOG")" -eq 1 ]
+  [ ! -e "$BATS_TEST_TMPDIR/tampered-ran" ]
+  ! grep -q tampered-ran "$entry/bin/inspector-gate"
+
+  # A record forged for a tampered binary but naming other sources does not vouch for it.
+  printf '\ntouch "%s/tampered-ran"\n' "$BATS_TEST_TMPDIR" >>"$entry/bin/inspector-gate"
+  printf '%s  %064d\n' "$(sha256sum "$entry/bin/inspector-gate" | cut -d' ' -f1)" 0 >"$entry/inspector-gate.sha256"
+  : >"$STUB_LOG"
+  run "$SNAPSHOT_HOOK"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^cargo install' "$STUB_LOG")" -eq 1 ]
+  [ ! -e "$BATS_TEST_TMPDIR/tampered-ran" ]
+
+  # No record at all: rebuilt.
+  rm -f "$entry/inspector-gate.sha256"
+  : >"$STUB_LOG"
+  run "$SNAPSHOT_HOOK"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^cargo install' "$STUB_LOG")" -eq 1 ]
+  [ -f "$entry/inspector-gate.sha256" ]
+}
+
+@test "version: source builds the plugin's own source even when a release is pinned" {
+  make_release
+  fake_cargo
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_VERSION=source ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [[ $output == *"version: source: building inspector-gate from"* ]]
+  ! grep -q '^curl ' "$STUB_LOG"
+  grep -q '^cargo install --locked' "$STUB_LOG"
 }
 
 @test "no release pinned and no cargo on the agent: exit 2 with what to do" {
@@ -435,6 +589,45 @@ cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
   assert_no_calls
 }
 
+@test "an inspector-gate on PATH is not used unless version: path asks for it" {
+  make_release
+  stub inspector-gate 'touch "$BATS_TEST_TMPDIR/path-binary-ran"; exit 97'
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  [ ! -e "$BATS_TEST_TMPDIR/path-binary-ran" ]
+  [[ $output == *"$STUB_BIN/inspector-gate (on the agent's PATH) is not used: set the plugin option version: path"* ]]
+  [[ $output == *"inspector-gate $VERSION (release $VERSION, SHA-256 verified: "* ]]
+  [ "$(grep -c '^curl ' "$STUB_LOG")" -eq 1 ]
+
+  # Asked for: used, its version checked and logged.
+  rm -f "$STUB_BIN/inspector-gate"
+  gate_on_path
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  [[ $output == *"inspector-gate $VERSION (from PATH: $STUB_BIN/inspector-gate)"* ]]
+  ! grep -q '^curl ' "$STUB_LOG"
+}
+
+@test "version: path without inspector-gate on PATH, or an unknown version: exit 2, nothing run" {
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_VERSION=path
+
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"version: path, but there is no inspector-gate on the agent's PATH"* ]]
+  assert_no_calls
+
+  export ${PREFIX}_VERSION=latest
+  run "$HOOK"
+  [ "$status" -eq 2 ]
+  [[ $output == *"option version must be unset (the release this plugin pins), source or path, not 'latest'"* ]]
+  assert_no_calls
+}
+
 @test "on PATH: the version is checked; another major.minor is refused, exit 2" {
   gate_on_path
   export ${PREFIX}_IMAGE=$IMAGE GATE_VERSION=99.0.0
@@ -451,7 +644,7 @@ cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
   # From a repository subdirectory or a vendored directory called buildkite.
   export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
   export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
-  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false
+  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false BUILDKITE_PLUGIN_BUILDKITE_VERSION=path
 
   run "$HOOK"
 
@@ -471,6 +664,7 @@ cp "'"$BATS_TEST_TMPDIR"'/pkg/inspector-gate" "$root/bin/inspector-gate"'
 }
 
 @test "several images: the gate's shell-quoted values are unquoted, not evaluated" {
+  export ${PREFIX}_VERSION=path
   stub inspector-gate '
 if [[ $1 == --version ]]; then echo "inspector-gate $GATE_VERSION"; exit 0; fi
 printf "%s\n" "IMAGE_DIGEST='"'"'sha256:aa sha256:bb'"'"'" "IMAGE_URI='"'"'r@sha256:aa it'"'"'\\'"'"''"'"'s'"'"'" "GATE_VERDICT=pass" \
@@ -552,6 +746,7 @@ exit 4'
 }
 
 @test "inconclusive with a summary: the cause line first, then the summary" {
+  export ${PREFIX}_VERSION=path
   stub inspector-gate '
 if [[ $1 == --version ]]; then echo "inspector-gate $GATE_VERSION"; exit 0; fi
 for arg in "$@"; do case $arg in --report-dir=*) dir=${arg#--report-dir=} ;; esac; done
@@ -606,6 +801,7 @@ exit 3'
     return 1
   }
   ln -s "$INSPECTOR_GATE_REAL_BIN" "$STUB_BIN/inspector-gate"
+  export ${PREFIX}_VERSION=path
   export AWS_ACCESS_KEY_ID=AKIDTESTTESTTESTTEST AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
   export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH ${PREFIX}_DRY_RUN=true

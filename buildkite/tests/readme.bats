@@ -4,10 +4,13 @@
 
 setup() {
   PLUGIN_DIR="$BATS_TEST_DIRNAME/.."
-  ROOT="$PLUGIN_DIR/.."
-  PYTHON=${PYTHON:-}
-  if [[ -z $PYTHON ]]; then
-    if [[ -x $ROOT/.venv/bin/python ]]; then PYTHON=$ROOT/.venv/bin/python; else PYTHON=python3; fi
+  ROOT=$(cd "$PLUGIN_DIR/.." && pwd)
+  # The repository's virtualenv (scripts/setup creates it, with PyYAML), or PYTHON when set:
+  # never whatever python3 is on PATH.
+  PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+  if [[ ! -x $PYTHON ]]; then
+    echo "error: $PYTHON is missing: run scripts/setup (it creates $ROOT/.venv)" >&2
+    return 1
   fi
 }
 
@@ -62,7 +65,7 @@ PY
   [ "$status" -eq 0 ]
 }
 
-@test "the schema requires image and ties pipeline-execution-id and report-url to approve" {
+@test "the schema requires image, ties pipeline-execution-id and report-url to approve and baseline-optional to baseline" {
   run "$PYTHON" - "$PLUGIN_DIR" <<'PY'
 import os, sys, yaml
 sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
@@ -76,6 +79,10 @@ cases = [
     ({"image": img, "report-url": "https://ci/b/1"}, ["'report-url' needs 'approve'"]),
     ({"image": img, "pipeline-execution-id": "e-1"}, ["'pipeline-execution-id' needs 'approve'"]),
     ({"image": img, "approve": "p/s/a", "pipeline-execution-id": "e-1", "report-url": "https://ci/b/1"}, []),
+    ({"image": img, "baseline-optional": True}, ["'baseline-optional' needs 'baseline'"]),
+    ({"image": img, "baseline": "ecs:prod/web", "baseline-optional": True}, []),
+    ({"image": img, "insecure-registry": "yes"}, ["expected boolean"]),
+    ({"image": img, "max-informational": -1}, ["below 0"]),
 ]
 bad = []
 for config, expected in cases:

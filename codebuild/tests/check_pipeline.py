@@ -8,6 +8,10 @@ being gated from approving itself, deletability, and consistency with buildspec.
 - the approval project's buildspec is inline (not a path into the gated source), gates the
   BuildOutput artifact (what the Deploy stage deploys) and both projects set
   INSPECTOR_GATE_POLICY_FLOOR to the stack's SSM parameter, which both roles may only read;
+- the optional Baseline (ecs:CLUSTER/SERVICE) reaches only the approval: its project passes
+  --baseline only when the parameter is set, and GateBaselinePolicy (ecs:DescribeServices,
+  ecs:ListTasks, ecs:DescribeTasks, scoped to that service and cluster) exists only then and is
+  attached to ApprovalRole only;
 - both buildspecs install inspector-gate with the same commands;
 - buildspec.yml tags commit + build number (Retry with IMMUTABLE tags);
 - report groups delete their reports, the repository is emptied on delete;
@@ -35,6 +39,8 @@ PUSH = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:Ini
 APPROVE = {"codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
            "codepipeline:GetPipelineExecution", "codepipeline:PutApprovalResult"}
 GATE_ACTIONS = READ | PUSH | APPROVE
+# --baseline ecs:CLUSTER/SERVICE: what the service runs (src/aws/ecs.rs).
+BASELINE = {"ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks"}
 # Reading the policy floor is the stack's addition, not a gate API call.
 FLOOR = {"ssm:GetParameter"}
 
@@ -52,12 +58,24 @@ def statements(policy_document):
         yield st, set([actions] if isinstance(actions, str) else actions)
 
 
+def managed_policy_names(props):
+    """The managed policies a role attaches: !Ref NAME, or !If [COND, !Ref NAME, !Ref AWS::NoValue]
+    (counted as attached: the role gets it whenever COND holds)."""
+    names = []
+    for ref in props.get("ManagedPolicyArns", []):
+        if "!If" in ref:
+            _, yes, no = ref["!If"]
+            names += [r["!Ref"] for r in (yes, no) if r.get("!Ref") != "AWS::NoValue"]
+        else:
+            names.append(ref["!Ref"])
+    return names
+
+
 def role_actions(resources, role):
     """Every action a role gets, from its managed policies (by !Ref) and inline policies."""
     props = resources[role]["Properties"]
     out = {}
-    for ref in props.get("ManagedPolicyArns", []):
-        name = ref["!Ref"]
+    for name in managed_policy_names(props):
         for st, actions in statements(resources[name]["Properties"]["PolicyDocument"]):
             for a in actions:
                 out.setdefault(a, []).append(text(st["Resource"]))
@@ -102,6 +120,8 @@ def main():
     a_actions = role_actions(resources, approval_role)
     for action in sorted(a for a in b_actions if a.startswith("codepipeline:")):
         problems.append(f"{build_role} (runs the gated commit's buildspec) may call {action}")
+    for action in sorted(a for a in b_actions if a.startswith("ecs:")):
+        problems.append(f"{build_role} (runs the gated commit's buildspec) may call {action}")
     for action in sorted(PUSH & set(a_actions)):
         problems.append(f"{approval_role} may push ({action})")
     for action in ("s3:PutObject", "s3:DeleteObject", "ssm:PutParameter"):
@@ -124,6 +144,46 @@ def main():
         if actions.get("ssm:GetParameter") != [floor_arn]:
             problems.append(f"{role} does not read exactly the policy floor parameter")
 
+    # The baseline: only the approval reads the service, only when Baseline is set, scoped.
+    params = template["Parameters"]
+    if str(params.get("Baseline", {}).get("Default", None)) != "":
+        problems.append("the Baseline parameter is missing or not empty by default")
+    conditions = template.get("Conditions", {})
+    if conditions.get("HasBaseline") != {"!Not": [{"!Equals": [{"!Ref": "Baseline"}, ""]}]}:
+        problems.append("no HasBaseline condition (Baseline is not empty)")
+    baseline_policy = resources.get("GateBaselinePolicy", {})
+    if baseline_policy.get("Condition") != "HasBaseline":
+        problems.append("GateBaselinePolicy does not exist only when Baseline is set")
+    else:
+        granted_b = set()
+        for st, actions in statements(baseline_policy["Properties"]["PolicyDocument"]):
+            granted_b |= actions
+            resource = text(st["Resource"])
+            if actions & {"ecs:DescribeServices"} and ":service/${ClusterName}/${ServiceName}" not in resource:
+                problems.append(f"ecs:DescribeServices is not scoped to the baseline service: {resource}")
+            if actions & {"ecs:DescribeTasks"} and ":task/${ClusterName}/*" not in resource:
+                problems.append(f"ecs:DescribeTasks is not scoped to the baseline cluster's tasks: {resource}")
+            if actions & {"ecs:ListTasks"} and resource == "*":
+                cluster = text(st.get("Condition", {}).get("ArnEquals", {}).get("ecs:cluster", ""))
+                if ":cluster/${ClusterName}" not in cluster:
+                    problems.append("ecs:ListTasks on * is not limited to the baseline cluster (ecs:cluster)")
+        if granted_b != BASELINE:
+            problems.append(f"GateBaselinePolicy grants {sorted(granted_b)}, not {sorted(BASELINE)}")
+    for name, res in resources.items():
+        if res["Type"] == "AWS::IAM::Role" and "GateBaselinePolicy" in managed_policy_names(res["Properties"]):
+            if name != approval_role:
+                problems.append(f"{name} gets GateBaselinePolicy (only {approval_role} may read the baseline service)")
+            elif {"!If": ["HasBaseline", {"!Ref": "GateBaselinePolicy"}, {"!Ref": "AWS::NoValue"}]} not in res["Properties"]["ManagedPolicyArns"]:
+                problems.append(f"{name} attaches GateBaselinePolicy unconditionally")
+    if "GateBaselinePolicy" not in managed_policy_names(resources[approval_role]["Properties"]):
+        problems.append(f"{approval_role} cannot read the baseline service")
+    approval_env = {v["Name"]: v["Value"] for v in projects["ApprovalGateProject"]["Environment"]["EnvironmentVariables"]}
+    if approval_env.get("INSPECTOR_GATE_BASELINE") != {"!Ref": "Baseline"}:
+        problems.append("ApprovalGateProject does not set INSPECTOR_GATE_BASELINE from the Baseline parameter")
+    build_env = {v["Name"] for v in projects["BuildProject"]["Environment"]["EnvironmentVariables"]}
+    if "INSPECTOR_GATE_BASELINE" in build_env:
+        problems.append("BuildProject sets INSPECTOR_GATE_BASELINE (its role may not read ECS)")
+
     # The approval project: inline buildspec, the deploy artifact, the floor.
     approval = projects["ApprovalGateProject"]
     inline = approval["Source"].get("BuildSpec", "")
@@ -141,6 +201,11 @@ def main():
             problems.append(f"{name} does not set INSPECTOR_GATE_POLICY_FLOOR to the stack's SSM parameter")
     if approve_spec and install_commands(approve_spec) != install_commands(build):
         problems.append("the approval buildspec installs inspector-gate differently from buildspec.yml")
+    if approve_spec and not re.search(
+            r'if \[ -n "\$\{INSPECTOR_GATE_BASELINE:-\}" \]; then\n(.*\n)*?\s*BASELINE_ARGS=\(--baseline "\$\{INSPECTOR_GATE_BASELINE\}"\)', inline):
+        problems.append("the approval buildspec does not pass --baseline when (and only when) INSPECTOR_GATE_BASELINE is set")
+    if approve_spec and '"${BASELINE_ARGS[@]}"' not in inline:
+        problems.append("the approval's gate command does not take BASELINE_ARGS")
     if approve_spec and "${CODEBUILD_SRC_DIR}/imagedefinitions.json" not in inline:
         problems.append("the approval buildspec does not gate the deploy's imagedefinitions.json")
 

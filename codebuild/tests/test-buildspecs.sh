@@ -15,9 +15,12 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 codebuild=$(cd "$here/.." && pwd)
 root=$(cd "$codebuild/.." && pwd)
-python=${PYTHON:-}
-if [[ -z $python ]]; then
-  if [[ -x $root/.venv/bin/python ]]; then python=$root/.venv/bin/python; else python=python3; fi
+# The repository's virtualenv (scripts/setup creates it, with PyYAML), or PYTHON when set: never
+# whatever python3 is on PATH.
+python=${PYTHON:-$root/.venv/bin/python}
+if [[ ! -x $python ]]; then
+  echo "codebuild: error: $python is missing: run scripts/setup (it creates $root/.venv)" >&2
+  exit 1
 fi
 
 if [[ -z ${INSPECTOR_GATE_REAL_BIN:-} || ! -x ${INSPECTOR_GATE_REAL_BIN:-} ]]; then
@@ -66,13 +69,14 @@ while [[ $# -gt 0 ]]; do
     --image | --push-from | --tag | --policy | --max-critical | --max-high | --max-medium | \
       --max-low | --max-untriaged | --fail-on | --ignore | --timeout | --on-timeout | \
       --report-dir | --format | --approve | --pipeline-execution-id | --image-definitions | \
-      --container-name | --image-detail | --region | --profile | --role-arn | --registry-url | --color)
+      --container-name | --image-detail | --baseline | --region | --profile | --role-arn | \
+      --registry-url | --color)
       [[ $# -gt 0 && -n $1 ]] || { echo "stub: $flag needs a non-empty value" >&2; exit 2; }
       value[$flag]=$1
       [[ $flag == --image ]] && images=$((images + 1))
       shift
       ;;
-    --ignore-unfixed | -q | -v | --dry-run) ;;
+    --ignore-unfixed | --baseline-optional | -q | -v | --dry-run) ;;
     *) echo "stub: unknown argument '$flag' (not in PRODUCT.md's gate options)" >&2; exit 2 ;;
   esac
 done
@@ -224,7 +228,9 @@ run_buildspec() {
     export STUB_LOG="$src.calls" GATE_LOG="$src.gate"
     export BUILDSPEC_EXPORTS="$exports" BUILDSPEC_FAILED_PHASE="$src.failed"
     export INSPECTOR_GATE_INSTALL_DIR="$src.bin" INSPECTOR_GATE_CACHE_DIR="$work/build-cache"
-    export INSPECTOR_GATE_RELEASE_BASE_URL="$release_base"
+    # The stubbed release server: honoured only in test mode (TEST_MODE=0 plays a real project).
+    export INSPECTOR_GATE_RELEASE_BASE_URL="${RELEASE_BASE_URL:-$release_base}"
+    if [[ ${TEST_MODE:-1} == 1 ]]; then export INSPECTOR_GATE_TEST_MODE=1; else unset INSPECTOR_GATE_TEST_MODE; fi
     export CODEBUILD_BUILD_ID="container-build-deploy-build:0f6f8a3c-1111-2222-3333-444455556666"
     export CODEBUILD_BUILD_ARN="arn:aws:codebuild:us-east-1:123456789012:build/$CODEBUILD_BUILD_ID"
     export CODEBUILD_BUILD_NUMBER=7 CODEBUILD_SRC_DIR="$src" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -254,6 +260,8 @@ gate --push-from docker-archive:image.tar --image $repo:9fceb02d0ae5-7 --report-
   expect_eq "$(cat "$src.calls")" "curl $release_base/v$version/$asset
 docker build --tag app:9fceb02d0ae5-7 .
 docker save --output image.tar app:9fceb02d0ae5-7" "docker and curl calls"
+  grep -q "warning: test mode: downloading from INSPECTOR_GATE_RELEASE_BASE_URL=$release_base" "$out" ||
+    fail "the test-mode download URL override was not announced"
   expect_eq "$(cat "$exports")" "IMAGE_DIGEST=$digest
 IMAGE_URI=$repo@$digest
 GATE_VERDICT=pass" "exported variables"
@@ -295,6 +303,25 @@ test_checksum_mismatch_refused() {
   grep -q 'FAILED' "$out" || fail "no sha256sum failure in the log"
 }
 
+test_base_url_needs_test_mode() {
+  # Outside test mode the download URL override is ignored, with a warning: the download goes to
+  # GitHub releases (which the stubbed curl does not serve), so the install fails.
+  build_env
+  TEST_MODE=0 run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 1 "build status"
+  expect_eq "$(cat "$src.failed")" install "failed phase"
+  grep -q 'warning: INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside' "$out" || fail "no warning"
+  expect_eq "$(grep '^curl ' "$src.calls")" \
+    "curl https://github.com/inspector-gate/inspector-gate/releases/download/v$version/$asset" "download URL"
+  [[ ! -s $src.gate ]] || fail "a binary ran"
+  # In test mode too, an override is https only.
+  RELEASE_BASE_URL=http://releases.example.invalid/download run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 1 "build status (http override)"
+  grep -q 'INSPECTOR_GATE_RELEASE_BASE_URL must be an https:// URL' "$out" || fail "http override not refused"
+  ! grep -q '^curl ' "$src.calls" || fail "downloaded over http"
+  return 0
+}
+
 test_unpinned_builds_from_source() {
   build_env
   unset INSPECTOR_GATE_SHA256
@@ -312,8 +339,43 @@ test_unpinned_builds_from_source() {
   run_buildspec "$codebuild/buildspec.yml"
   expect_eq "$status" 0 "second build status"
   grep -q '^cargo' "$src.calls" && fail "rebuilt despite the cache"
-  grep -q "inspector-gate $commit found in the build cache" "$out" || fail "cache not reported"
+  grep -q "inspector-gate $commit found in the build cache, SHA-256 re-checked" "$out" || fail "cache not reported"
+  local built="$work/build-cache/source-$commit"
+  expect_eq "$(cat "$built/inspector-gate.sha256")" \
+    "$(sha256sum "$built/bin/inspector-gate" | cut -d' ' -f1)  $commit" "build record"
   return 0
+}
+
+test_tampered_source_cache_rebuilt() {
+  # A cached source build is re-hashed against its build record on every use: a binary changed
+  # since (record and all: a record naming another commit) or one without a record is rebuilt.
+  build_env
+  unset INSPECTOR_GATE_SHA256
+  rm -rf "$work/build-cache"
+  local commit=3f786850e387550fdab836ed7e6dc881de23001b built
+  built="$work/build-cache/source-$commit"
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "first build"
+  printf '\n# tampered\n' >>"$built/bin/inspector-gate"
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "build after tampering"
+  grep -q "warning: the cached build of $commit does not match the SHA-256 recorded" "$out" || fail "no warning"
+  grep -q '^cargo install --locked' "$src.calls" || fail "not rebuilt"
+  ! grep -q 'tampered' "$src.bin/inspector-gate" || fail "the tampered binary was installed"
+  grep -q '^gate --push-from' "$src.gate" || fail "the rebuilt gate did not run"
+  # A record re-written for the tampered binary but naming another commit does not vouch for it.
+  printf '\n# tampered\n' >>"$built/bin/inspector-gate"
+  echo "$(sha256sum "$built/bin/inspector-gate" | cut -d' ' -f1)  0000000000000000000000000000000000000000" >"$built/inspector-gate.sha256"
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "build after a forged record"
+  grep -q '^cargo install --locked' "$src.calls" || fail "not rebuilt after a forged record"
+  ! grep -q 'tampered' "$src.bin/inspector-gate" || fail "the tampered binary was installed (forged record)"
+  # No record at all (a cache from before records): rebuilt.
+  rm -f "$built/inspector-gate.sha256"
+  run_buildspec "$codebuild/buildspec.yml"
+  expect_eq "$status" 0 "build without a record"
+  grep -q '^cargo install --locked' "$src.calls" || fail "not rebuilt without a record"
+  [[ -f $built/inspector-gate.sha256 ]] || fail "no record written"
 }
 
 # --- the approval project (buildspec inline in pipeline.yaml) ------------------------------------
@@ -382,6 +444,24 @@ test_approve_floor_fallback() {
   ! grep -q '^gate --image' "$src.gate" || fail "approved without a floor"
 }
 
+test_approve_baseline() {
+  # Baseline set (the project's INSPECTOR_GATE_BASELINE): --baseline, and --baseline-optional
+  # with BaselineOptional=true; unset (the default) passes neither (test_approve).
+  approval_env
+  export INSPECTOR_GATE_BASELINE=ecs:prod/web/app
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 0 "build status"
+  grep -qx 'INSPECTOR_GATE_BASELINE=' "$src.project-env" || fail "the template's default Baseline is not empty"
+  grep -q -- " --baseline ecs:prod/web/app --approve " "$src.gate" || fail "no --baseline: $(cat "$src.gate")"
+  ! grep -q -- '--baseline-optional' "$src.gate" || fail "--baseline-optional passed by default"
+  grep -q 'baseline: ecs:prod/web/app' "$out" || fail "the baseline is not logged"
+  export INSPECTOR_GATE_BASELINE_OPTIONAL=true
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 0 "build status (optional)"
+  grep -q -- " --baseline ecs:prod/web/app --baseline-optional --approve " "$src.gate" ||
+    fail "no --baseline-optional: $(cat "$src.gate")"
+}
+
 approval_refuses() {
   approval_env
   export DEPLOYED_URI=$1
@@ -438,8 +518,11 @@ check "buildspec.yml: install (pinned, verified), build, push+gate, exports, rep
 check "buildspec.yml: a violation fails the build, exports the verdict, no hand-off" test_build_violation_fails
 check "buildspec.yml: inconclusive fails the build" test_build_inconclusive_fails
 check "buildspec.yml: a checksum mismatch is refused in install" test_checksum_mismatch_refused
-check "buildspec.yml: no release pinned: built from source (cargo install --locked), cached" test_unpinned_builds_from_source
+check "buildspec.yml: the download URL override only in test mode (warned), https only" test_base_url_needs_test_mode
+check "buildspec.yml: no release pinned: built from source (cargo install --locked), cached with a build record" test_unpinned_builds_from_source
+check "buildspec.yml: a cached source build that no longer matches its record is rebuilt, never run" test_tampered_source_cache_rebuilt
 check "approval (inline): approves <pipeline>/Approve/ManualApproval for the deployed digest, outside the commit's files" test_approve
+check "approval (inline): Baseline passes --baseline (and --baseline-optional) only when set" test_approve_baseline
 check "approval (inline): a gate without --policy-floor gets the SSM floor as its policy; no floor, no approval" test_approve_floor_fallback
 check "approval (inline): refuses an image of another repository" test_approve_refuses_other_repo
 check "approval (inline): refuses a deploy by tag" test_approve_refuses_tag

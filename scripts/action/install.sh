@@ -6,13 +6,17 @@
 #            architecture. The asset is kept in the tool cache and re-hashed against the pin
 #            on every use (a cache entry is never trusted by a marker), then unpacked afresh.
 #   source   `cargo install --locked` of this action's own checkout into the source cache
-#            directory (restored/saved by actions/cache, keyed by a hash of the sources).
-#   path     the inspector-gate already on PATH.
+#            directory (restored/saved by actions/cache, keyed by a hash of the sources). The
+#            build's SHA-256 is recorded next to it with that key; every use copies the binary
+#            into a fresh directory and re-hashes the copy against the record (which must name
+#            the key of the sources checked out now), and rebuilds on any mismatch.
+#   path     the inspector-gate already on PATH (only when asked for: version: path).
 #
 # Reads:  MODE, SOURCE_ROOT (from prepare.sh), INPUT_RELEASE_URL and INPUT_CHECKSUMS_URL (https
 #         only, each prints a warning), RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE, RUNNER_TEMP.
-#         With INSPECTOR_GATE_TEST_MODE=1 only (this repository's tests):
-#         INSPECTOR_GATE_RELEASE_BASE_URL (any scheme) and INSPECTOR_GATE_CHECKSUMS_FILE.
+#         With INSPECTOR_GATE_TEST_MODE=1 only (this repository's tests; each use warns):
+#         INSPECTOR_GATE_RELEASE_BASE_URL (file:// too, for the local releases the tests serve)
+#         and INSPECTOR_GATE_CHECKSUMS_FILE.
 # Writes: step outputs `bin` (absolute path), `version`; the binary's directory to $GITHUB_PATH.
 set -euo pipefail
 
@@ -51,6 +55,7 @@ install_release() {
   trap "rm -rf '$work'" EXIT
 
   if ig_test_mode && [[ -n ${INSPECTOR_GATE_CHECKSUMS_FILE:-} ]]; then
+    ig_warn "test mode: SHA-256 pins from INSPECTOR_GATE_CHECKSUMS_FILE=$INSPECTOR_GATE_CHECKSUMS_FILE, not the action's .github/checksums.txt"
     checksums=$INSPECTOR_GATE_CHECKSUMS_FILE
   elif [[ -n ${INPUT_CHECKSUMS_URL:-} ]]; then
     ig_warn "checksums-url replaces the SHA-256 pins shipped with this action: the binary is only as trustworthy as $INPUT_CHECKSUMS_URL"
@@ -70,6 +75,7 @@ install_release() {
 
   protocols='=https'
   if ig_test_mode && [[ -n ${INSPECTOR_GATE_RELEASE_BASE_URL:-} ]]; then
+    ig_warn "test mode: downloading from INSPECTOR_GATE_RELEASE_BASE_URL=$(ig_redact "$INSPECTOR_GATE_RELEASE_BASE_URL") instead of GitHub releases (still checked against the SHA-256 pin)"
     base=$INSPECTOR_GATE_RELEASE_BASE_URL
     protocols='=https,http,file'
   elif [[ -n ${INPUT_RELEASE_URL:-} ]]; then
@@ -121,29 +127,56 @@ install_release() {
   fi
 }
 
-# install_source — `cargo install --locked` this checkout, unless the cache restored it.
+# source_build_ok DIR KEY COPY — succeeds when the source cache entry DIR holds a binary whose
+# copy at COPY (made now) hashes to the SHA-256 recorded in DIR/inspector-gate.sha256 at build
+# time, and that record names KEY, the hash of the sources checked out now. The record is never
+# trusted alone: it only vouches for the binary in the cache entry keyed by those sources.
+source_build_ok() {
+  local dir=$1 key=$2 copy=$3 recorded
+  [[ -f $dir/bin/$exe && -f $dir/inspector-gate.sha256 ]] || return 1
+  recorded=$(head -n 1 "$dir/inspector-gate.sha256")
+  [[ $recorded =~ ^[0-9a-f]{64}\ \ [0-9a-f]{64}$ && ${recorded#*  } == "$key" ]] || return 1
+  cp "$dir/bin/$exe" "$copy" 2>/dev/null || return 1
+  [[ $(ig_sha256 "$copy") == "${recorded%%  *}" ]]
+}
+
+# install_source — `cargo install --locked` this checkout, unless the cache restored a build of
+# these sources that still matches its record; sets bin (a fresh copy, re-hashed).
 install_source() {
-  local source_root expected
+  local source_root expected key run_dir
   [[ -n ${SOURCE_ROOT:-} ]] || ig_die "version: source: the prepare step named no source cache directory"
   source_root=$(ig_unix_path "$SOURCE_ROOT")
   expected=$(ig_cargo_version)
-  bin="$source_root/bin/$exe"
-  if [[ -x $bin ]]; then
-    echo "inspector-gate built from this checkout found in the source cache"
+  key=$(ig_source_key "$root")
+  [[ $(basename "$source_root") == "source-${key:0:16}" ]] ||
+    ig_die "version: source: the source cache directory $source_root is not keyed by these sources (source-${key:0:16})"
+  run_dir=$(mktemp -d "$tmp_root/inspector-gate-bin.XXXXXX")
+  if source_build_ok "$source_root" "$key" "$run_dir/$exe"; then
+    echo "inspector-gate built from this checkout found in the source cache, SHA-256 re-checked against its build record"
   else
+    if [[ -e $source_root ]]; then
+      ig_warn "the source cache entry $source_root does not match the SHA-256 recorded when it was built (or has no record): rebuilding it"
+      rm -rf "$source_root"
+    fi
     command -v cargo >/dev/null 2>&1 ||
       ig_die "version: source needs a Rust toolchain (cargo) on the runner: add a Rust setup step before this action, or use version: path"
     echo "building inspector-gate $expected from $root with cargo install --locked (cached for later runs)"
     IG_DIE_CODE=4
     cargo install --locked --path "$root" --root "$source_root" --bin inspector-gate ||
       ig_die "cargo install --locked --path $root failed (see the log above)"
+    [[ -f $source_root/bin/$exe ]] || ig_die "cargo install did not produce $source_root/bin/$exe"
     IG_DIE_CODE=2
-    [[ -x $bin ]] || ig_die "cargo install did not produce $bin"
+    # The record: the built binary's SHA-256 and the source key the cache entry is named after.
+    printf '%s  %s\n' "$(ig_sha256 "$source_root/bin/$exe")" "$key" >"$source_root/inspector-gate.sha256"
+    cp "$source_root/bin/$exe" "$run_dir/$exe"
   fi
+  chmod +x "$run_dir/$exe"
+  bin="$run_dir/$exe"
   ig_check_version "$bin" "$expected" "built from source"
 }
 
-# install_path — the inspector-gate already on PATH.
+# install_path — the inspector-gate already on PATH (version: path only: a binary on PATH is
+# never used unless asked for).
 install_path() {
   bin=$(command -v inspector-gate 2>/dev/null || command -v inspector-gate.exe 2>/dev/null || true)
   [[ -n $bin ]] ||

@@ -41,6 +41,14 @@ bool_input() {
   esac
 }
 
+# filter_flag FLAG NAME VALUE — a policy filter input: FLAG when true, FLAG=false when set to
+# false (so the workflow can turn off a filter the repository's policy file turns on), nothing
+# when empty (the policy file decides).
+filter_flag() {
+  [[ -n $3 ]] || return 0
+  if bool_input "$2" "$3"; then args+=("$1"); else args+=("$1=false"); fi
+}
+
 # repeat FLAG VALUE — one --flag=item per list item.
 repeat() {
   local item
@@ -57,18 +65,18 @@ repeat --image "${INPUT_IMAGE:-}"
 single --push-from "${INPUT_PUSH_FROM:-}"
 repeat --tag "${INPUT_TAG:-}"
 single --policy "${INPUT_POLICY:-}"
+single --policy-floor "${INPUT_POLICY_FLOOR:-}"
 single --max-critical "${INPUT_MAX_CRITICAL:-}"
 single --max-high "${INPUT_MAX_HIGH:-}"
 single --max-medium "${INPUT_MAX_MEDIUM:-}"
 single --max-low "${INPUT_MAX_LOW:-}"
+single --max-informational "${INPUT_MAX_INFORMATIONAL:-}"
 single --max-untriaged "${INPUT_MAX_UNTRIAGED:-}"
 single --fail-on "${INPUT_FAIL_ON:-}"
-if bool_input ignore-unfixed "${INPUT_IGNORE_UNFIXED:-}"; then args+=(--ignore-unfixed); fi
+filter_flag --ignore-unfixed ignore-unfixed "${INPUT_IGNORE_UNFIXED:-}"
 single --min-epss "${INPUT_MIN_EPSS:-}"
 single --min-inspector-score "${INPUT_MIN_INSPECTOR_SCORE:-}"
-if bool_input exploit-available-only "${INPUT_EXPLOIT_AVAILABLE_ONLY:-}"; then
-  args+=(--exploit-available-only)
-fi
+filter_flag --exploit-available-only exploit-available-only "${INPUT_EXPLOIT_AVAILABLE_ONLY:-}"
 repeat --ignore "${INPUT_IGNORE:-}"
 single --timeout "${INPUT_TIMEOUT:-}"
 single --on-timeout "${INPUT_ON_TIMEOUT:-}"
@@ -91,11 +99,14 @@ single --report-url "${INPUT_REPORT_URL:-}"
 single --image-definitions "${INPUT_IMAGE_DEFINITIONS:-}"
 single --container-name "${INPUT_CONTAINER_NAME:-}"
 single --image-detail "${INPUT_IMAGE_DETAIL:-}"
+single --baseline "${INPUT_BASELINE:-}"
+if bool_input baseline-optional "${INPUT_BASELINE_OPTIONAL:-}"; then args+=(--baseline-optional); fi
 
 single --region "${INPUT_REGION:-}"
 single --profile "${INPUT_PROFILE:-}"
 single --role-arn "${INPUT_ROLE_ARN:-}"
 single --registry-url "${INPUT_REGISTRY_URL:-}"
+if bool_input insecure-registry "${INPUT_INSECURE_REGISTRY:-}"; then args+=(--insecure-registry); fi
 
 if bool_input quiet "${INPUT_QUIET:-}"; then args+=(-q); fi
 if bool_input verbose "${INPUT_VERBOSE:-}"; then args+=(-v); fi

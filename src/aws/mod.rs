@@ -1,5 +1,7 @@
 //! AWS adapters: SDK configuration (region, profile, role, endpoints) and the mapping of SDK
-//! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `codepipeline`.
+//! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `ecs` (the
+//! baseline's running digest) and `floor` (the policy floor in SSM or S3); CodePipeline's
+//! approval calls live in `crate::approval`.
 
 pub mod ecr;
 pub mod ecs;

@@ -1,7 +1,7 @@
 //! `inspector-gate approve`: answer a CodePipeline approval from a saved report.json
 //! (Approved when the report passed, Rejected when it failed).
 
-use crate::cli::{parse_interval, parse_timeout, AwsArgs};
+use super::args::{parse_interval, parse_timeout, AwsArgs};
 use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::Result;

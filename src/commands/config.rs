@@ -1,7 +1,7 @@
 //! `inspector-gate config`: the effective policy, every key with its value and the layer that
 //! decided it (flag, env, file — or the built-in default, shown as such).
 
-use crate::cli::PolicyArgs;
+use super::args::PolicyArgs;
 use clap::{ArgMatches, Args};
 use inspector_gate::error::Result;
 use inspector_gate::policy::file::{Source, KEYS};
@@ -26,7 +26,7 @@ fn default_value(key: &str) -> &'static str {
 use inspector_gate::sanitize::text;
 
 pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
-    let resolved = super::resolve_policy("config", &args.policy, m, &Default::default())?;
+    let resolved = super::resolve_policy(&args.policy, m, &Default::default())?;
     println!("{:<28} {:<24} SOURCE", "KEY", "VALUE");
     for key in KEYS.iter().filter(|k| **k != "ignore") {
         if *key == "baseline" {

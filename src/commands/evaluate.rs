@@ -1,7 +1,7 @@
 //! `inspector-gate evaluate`: the policy applied offline to a saved findings file or an
 //! `Inspector2 Scan` event. No AWS calls.
 
-use crate::cli::{OutputArgs, PolicyArgs};
+use super::args::{OutputArgs, PolicyArgs};
 use clap::{ArgMatches, Args};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::evaluate::{self as pipeline, EvaluateOptions, Input};
@@ -23,7 +23,7 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy("evaluate", &args.policy, m, &Default::default())?.policy;
+    let policy = super::resolve_policy(&args.policy, m, &Default::default())?.policy;
     let input = match (&args.findings, &args.event) {
         (Some(f), None) => Input::Findings(f.clone()),
         (None, Some(e)) => Input::Event(e.clone()),

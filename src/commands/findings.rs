@@ -1,6 +1,6 @@
 //! `inspector-gate findings`: wait for the scan and write the ACTIVE findings as JSON.
 
-use crate::cli::{AwsArgs, WaitArgs};
+use super::args::{AwsArgs, WaitArgs};
 use clap::Args;
 use inspector_gate::error::Result;
 use inspector_gate::image_ref::{region_for, ImageRef};

@@ -1,6 +1,6 @@
 //! `inspector-gate gate`: its arguments, their validation into `GateOptions`, and the dry run.
 
-use crate::cli::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
+use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
 use clap::{ArgMatches, Args};
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
@@ -100,7 +100,7 @@ impl GateArgs {
         if self.dry_run && self.remote_floor().is_some() {
             policy_args.policy_floor = None;
         }
-        let policy = super::resolve_policy("gate", &policy_args, m, &(&self.aws).into())?.policy;
+        let policy = super::resolve_policy(&policy_args, m, &(&self.aws).into())?.policy;
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",

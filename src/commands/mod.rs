@@ -3,6 +3,7 @@
 //! runtime, and layers the policy settings by where clap found them (flag or env).
 
 pub mod approve;
+pub mod args;
 pub mod config;
 pub mod evaluate;
 pub mod findings;
@@ -12,36 +13,15 @@ pub mod init;
 pub mod push;
 pub mod scan;
 
-use crate::cli::{Cli, Command, PolicyArgs};
+use args::PolicyArgs;
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory};
+use clap::ArgMatches;
 use inspector_gate::aws::{floor, AwsOptions};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::policy::file::{
     self, FloorSource, PolicyLayer, RawIgnore, Resolved, Source, UnmatchedIgnoreRaw,
 };
-use inspector_gate::progress::Progress;
 use std::future::Future;
-
-/// Run the parsed command; returns the exit code on success paths (0 or 1).
-pub fn run(cli: Cli, sub: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    match cli.command {
-        Command::Gate(args) => gate::run(*args, sub, progress, color),
-        Command::Findings(args) => findings::run(args, progress),
-        Command::Evaluate(args) => evaluate::run(args, sub, &progress, color),
-        Command::Init(args) => init::run(args),
-        Command::Config(args) => config::run(args, sub),
-        Command::Hook(h) => hook::run(h),
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "inspector-gate", &mut std::io::stdout());
-            Ok(0)
-        }
-        Command::Push(args) => push::run(args, progress),
-        Command::Approve(args) => approve::run(args, progress),
-        Command::Scan(args) => scan::run(*args, sub, progress, color),
-    }
-}
 
 /// Run a future on a multi-thread runtime; Ctrl-C / SIGTERM end it promptly with exit 4.
 pub fn block_on<F: Future<Output = Result<i32>>>(fut: F) -> Result<i32> {
@@ -83,14 +63,12 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Where clap found the value of argument `id` of `subcommand`: the flag or env name comes
+/// Where clap found the value of policy argument `id` in `m`: the flag or env name comes
 /// from the argument's own definition, so it is never re-typed here.
-fn origin(subcommand: &str, m: &ArgMatches, id: &str) -> Option<Source> {
-    let cmd = Cli::command();
-    let arg = cmd
-        .find_subcommand(subcommand)?
-        .get_arguments()
-        .find(|a| a.get_id() == id)?;
+fn origin(m: &ArgMatches, id: &str) -> Option<Source> {
+    // Every policy argument is defined once, in PolicyArgs: its flag and env names are there.
+    let cmd = <PolicyArgs as clap::Args>::augment_args(clap::Command::new("policy"));
+    let arg = cmd.get_arguments().find(|a| a.get_id() == id)?;
     match m.value_source(id)? {
         ValueSource::CommandLine => Some(Source::Flag(format!("--{}", arg.get_long()?))),
         ValueSource::EnvVariable => {
@@ -124,8 +102,8 @@ const POLICY_KEYS: &[(&str, Setter)] = &[
     }),
     ("unmatched_ignore", |a, l| {
         l.unmatched_ignore = a.unmatched_ignore.map(|u| match u {
-            crate::cli::UnmatchedIgnore::Warn => UnmatchedIgnoreRaw::Warn,
-            crate::cli::UnmatchedIgnore::Fail => UnmatchedIgnoreRaw::Fail,
+            args::UnmatchedIgnore::Warn => UnmatchedIgnoreRaw::Warn,
+            args::UnmatchedIgnore::Fail => UnmatchedIgnoreRaw::Fail,
         })
     }),
     ("baseline_count", |a, l| {
@@ -154,15 +132,10 @@ const POLICY_KEYS: &[(&str, Setter)] = &[
     }),
 ];
 
-/// Resolve the effective policy of `subcommand`: defaults < floor < file < env < flags, per
+/// Resolve the effective policy of a command (its policy arguments in `m`): defaults < floor < file < env < flags, per
 /// key, the file only tightening the floor. Each place the file tried to loosen the floor is
 /// printed as one warning line.
-pub fn resolve_policy(
-    subcommand: &str,
-    args: &PolicyArgs,
-    m: &ArgMatches,
-    aws: &AwsOptions,
-) -> Result<Resolved> {
+pub fn resolve_policy(args: &PolicyArgs, m: &ArgMatches, aws: &AwsOptions) -> Result<Resolved> {
     let cwd = std::env::current_dir()?;
     let floor = match args.policy_floor.as_deref() {
         Some(spec) => {
@@ -189,7 +162,7 @@ pub fn resolve_policy(
     let mut flag_layers = Vec::new();
     for (id, set) in POLICY_KEYS {
         let mut layer = PolicyLayer::default();
-        match origin(subcommand, m, id) {
+        match origin(m, id) {
             Some(s @ Source::Env(_)) => {
                 set(args, &mut layer);
                 env_layers.push((layer, s));
@@ -228,24 +201,6 @@ mod tests {
     #[test]
     fn every_policy_argument_is_layered() {
         // A policy flag missing from POLICY_KEYS would be parsed and then silently dropped.
-        let cmd = Cli::command();
-        for sub in ["gate", "evaluate", "config"] {
-            let ids: Vec<String> = cmd
-                .find_subcommand(sub)
-                .unwrap()
-                .get_arguments()
-                .map(|a| a.get_id().to_string())
-                .collect();
-            for want in [
-                "fail_on",
-                "max_critical",
-                "ignore_unfixed",
-                "min_epss",
-                "ignore",
-            ] {
-                assert!(ids.iter().any(|i| i == want), "{sub} lacks {want}");
-            }
-        }
         let policy_ids: Vec<String> = PolicyArgs::augment_args(clap::Command::new("x"))
             .get_arguments()
             .map(|a| a.get_id().to_string())

@@ -1,7 +1,7 @@
 //! `inspector-gate push`: push a local image to ECR and print the digest and pinned URI.
 
-use crate::cli::parse_timeout;
-use crate::cli::AwsArgs;
+use super::args::parse_timeout;
+use super::args::AwsArgs;
 use clap::Args;
 use inspector_gate::error::Result;
 use inspector_gate::image_ref::{region_for, ImageRef};

@@ -2,7 +2,7 @@
 //! CycloneDX 1.5 SBOM, scan it with Inspector's `ScanSbom`, apply the same policy, reports and
 //! exit codes as `gate`.
 
-use crate::cli::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
+use super::args::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
 use clap::{ArgMatches, Args, ValueEnum};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
@@ -51,7 +51,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy("scan", &args.policy, m, &(&args.aws).into())?.policy;
+    let policy = super::resolve_policy(&args.policy, m, &(&args.aws).into())?.policy;
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),

@@ -150,7 +150,10 @@ pub struct Evaluated {
 }
 
 /// `scan_and_evaluate`, comparing each image with its platform's `baseline` when given.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the run's clients, images, policy, baseline, waiting rules, timeout rule, deadline and progress are each one input"
+)]
 pub async fn scan_and_evaluate_against(
     c: &Clients,
     refs: &[Gated],

@@ -27,15 +27,21 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
     let scans = scan::run(&opts.scan).await?;
     let mut reports = Vec::with_capacity(scans.len());
     for s in &scans {
+        // What the catalogue could not read goes into the report too (every renderer shows
+        // an image's warnings), not only into the log.
+        let mut notes = Vec::new();
         if let Some(inv) = &s.inventory {
             for w in &inv.warnings {
                 progress.warn(&format!("{}: {w}", s.label));
+                notes.push(w.clone());
             }
             if inv.skipped > 0 {
-                progress.info(&format!(
-                    "{}: {} file(s) a cataloger wanted were skipped (unreadable, too large or of an unknown format)",
-                    s.label, inv.skipped
-                ));
+                let line = format!(
+                    "{} file(s) a cataloger wanted were skipped (unreadable, too large or of an unknown format)",
+                    inv.skipped
+                );
+                progress.info(&format!("{}: {line}", s.label));
+                notes.push(line);
             }
         }
         progress.info(&format!(
@@ -59,7 +65,11 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 last_scanned_at: Some(now_rfc3339()),
                 waited_seconds: started.elapsed().as_secs_f64(),
             },
-            evaluation: evaluate(&opts.policy, &s.findings, None, today()),
+            evaluation: {
+                let mut e = evaluate(&opts.policy, &s.findings, None, today());
+                e.warnings.extend(notes);
+                e
+            },
         });
     }
     // A run that evaluated nothing never passes: no package database found is inconclusive.

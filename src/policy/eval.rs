@@ -360,9 +360,10 @@ pub fn evaluate_against(
     } else {
         Verdict::Fail
     };
-    let baseline = base
-        .zip(comparison)
-        .map(|(b, c)| BaselineBlock::new(b, &judged, c.fixed));
+    let baseline = base.zip(comparison).map(|(b, c)| {
+        let labelled = judged.iter().map(|j| (j.finding.severity, j.origin));
+        BaselineBlock::new(b, labelled, c.fixed)
+    });
     Evaluation {
         verdict,
         counted,

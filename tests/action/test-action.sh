@@ -15,9 +15,12 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-python=${PYTHON:-}
-if [[ -z $python ]]; then
-  if [[ -x $root/.venv/bin/python ]]; then python=$root/.venv/bin/python; else python=python3; fi
+# The repository's virtualenv (scripts/setup creates it, with PyYAML), or PYTHON when set: never
+# whatever python3 is on PATH.
+python=${PYTHON:-$root/.venv/bin/python}
+if [[ ! -x $python ]]; then
+  echo "action: error: $python is missing: run scripts/setup (it creates $root/.venv)" >&2
+  exit 1
 fi
 real_bin=${INSPECTOR_GATE_REAL_BIN:-}
 if [[ -z $real_bin || ! -x $real_bin ]]; then
@@ -116,13 +119,29 @@ new_runner() {
   export STUB_ARGS="$runner/args" STUB_EXIT=0 STUB_WRITES=1 STUB_VERSION=$version STUB_STDERR=
 }
 
-# run_action INPUTS_JSON — run the action; sets $code, $result (JSON file), $log (stderr+stdout).
+# run_action INPUTS_JSON — run the action (ACTION_DIR, default this checkout); sets $code,
+# $result (JSON file), $log (stderr+stdout).
 run_action() {
   result="$runner/result.json"
   log="$runner/log"
   code=0
   rm -f "$STUB_ARGS"
-  "$python" "$root/tests/action/run_composite.py" "$root" "$1" "$result" >"$log" 2>&1 || code=$?
+  "$python" "$root/tests/action/run_composite.py" "${ACTION_DIR:-$root}" "$1" "$result" >"$log" 2>&1 || code=$?
+}
+
+# action_copy SUMS — a copy of the action whose .github/checksums.txt is the file SUMS (the
+# pins the action ships), so a case outside test mode does not depend on what this commit pins,
+# with a snapshot of the sources (a source key that does not move while this tree is edited);
+# sets ACTION_DIR.
+action_copy() {
+  ACTION_DIR=$(mktemp -d "$work/action.XXXXXX")
+  mkdir -p "$ACTION_DIR/scripts" "$ACTION_DIR/.github"
+  cp "$root/action.yml" "$root/Cargo.toml" "$root/Cargo.lock" "$ACTION_DIR/"
+  cp -r "$root/src" "$ACTION_DIR/"
+  cp -r "$root/scripts/action" "$ACTION_DIR/scripts/"
+  cp "$root/.github/action-version" "$ACTION_DIR/.github/"
+  cp "$1" "$ACTION_DIR/.github/checksums.txt"
+  export ACTION_DIR
 }
 
 # out NAME — an action output from the last run; step_out STEP NAME — a step's output.
@@ -185,7 +204,9 @@ test_pass_outputs_and_args() {
   run_action '{
     "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0",
     "push-from": "docker-archive:image.tar", "tag": "1.0, latest", "policy": "'"$work/policy.toml"'",
-    "max-critical": "0", "max-high": "2", "max-medium": "10", "max-low": "50", "max-untriaged": "5",
+    "policy-floor": "ssm:/ci/inspector-gate/floor",
+    "max-critical": "0", "max-high": "2", "max-medium": "10", "max-low": "50",
+    "max-informational": "100", "max-untriaged": "5",
     "fail-on": "HIGH", "ignore-unfixed": "true", "min-epss": "0.1", "min-inspector-score": "7.5",
     "exploit-available-only": "true", "ignore": "CVE-2023-0001\nGHSA-abcd-efgh-ijkl",
     "timeout": "20m", "on-timeout": "fail", "poll-interval": "10s", "settle": "30s",
@@ -193,8 +214,10 @@ test_pass_outputs_and_args() {
     "approve": "pipe/Approve/ManualApproval", "pipeline-execution-id": "0123-abcd",
     "report-url": "https://github.com/o/r/actions/runs/1",
     "image-definitions": "imagedefinitions.json", "container-name": "web", "image-detail": "imageDetail.json",
+    "baseline": "ecs:prod/web", "baseline-optional": "true",
     "region": "us-east-1", "profile": "ci", "role-arn": "arn:aws:iam::123456789012:role/gate",
-    "registry-url": "http://127.0.0.1:5000", "quiet": "true", "verbose": "false", "color": "never",
+    "registry-url": "http://127.0.0.1:5000", "insecure-registry": "true",
+    "quiet": "true", "verbose": "false", "color": "never",
     "dry-run": "true"
   }'
   expect_eq "$code" 0 "exit code"
@@ -213,10 +236,12 @@ gate
 --tag=1.0
 --tag=latest
 --policy=$work/policy.toml
+--policy-floor=ssm:/ci/inspector-gate/floor
 --max-critical=0
 --max-high=2
 --max-medium=10
 --max-low=50
+--max-informational=100
 --max-untriaged=5
 --fail-on=HIGH
 --ignore-unfixed
@@ -237,10 +262,13 @@ gate
 --image-definitions=imagedefinitions.json
 --container-name=web
 --image-detail=imageDetail.json
+--baseline=ecs:prod/web
+--baseline-optional
 --region=us-east-1
 --profile=ci
 --role-arn=arn:aws:iam::123456789012:role/gate
 --registry-url=http://127.0.0.1:5000
+--insecure-registry
 -q
 --color=never
 --dry-run
@@ -256,6 +284,9 @@ EOF
   expect_eq "$(cat "$GITHUB_PATH")" "$(dirname "$bin")" "GITHUB_PATH entry"
   expect_eq "$(step_out install version)" "$version" "version output"
   expect_log "inspector-gate $version (release $version, SHA-256 verified: $bin)"
+  # The test-mode overrides work, and say so.
+  expect_log "::warning title=inspector-gate action::test mode: SHA-256 pins from INSPECTOR_GATE_CHECKSUMS_FILE=$good_sums"
+  expect_log "::warning title=inspector-gate action::test mode: downloading from INSPECTOR_GATE_RELEASE_BASE_URL=file://$release"
 }
 
 test_defaults() {
@@ -342,8 +373,11 @@ test_cache_rehashed_every_use() {
   local cached="$RUNNER_TOOL_CACHE/inspector-gate/$version/x64/$linux_asset"
   printf 'x' >>"$cached"
   run_action '{"image": "app:1"}'
-  [[ $code -ne 0 ]] || fail "a tampered cached asset was accepted"
+  # Not run from the cache: downloaded again, which fails here (no release to download from).
+  expect_eq "$code" 4 "exit code with a tampered cached asset"
+  expect_eq "$(failed_step)" install "failing step"
   expect_log "cached $linux_asset does not match its SHA-256 pin"
+  expect_log "download of file://$work/no-such-release/v$version/$linux_asset failed"
   [[ ! -e $STUB_ARGS ]] || fail "the tampered binary was run"
   # With the release reachable again, it is downloaded afresh.
   export INSPECTOR_GATE_RELEASE_BASE_URL="file://$release"
@@ -379,13 +413,26 @@ test_missing_pin_points_to_source() {
 
 test_local_overrides_need_test_mode() {
   # Outside test mode the file:// release and the local checksums file are ignored (with a
-  # warning): the action's own pins decide, and they never match the stub.
+  # warning): the action's own pins decide. An action that pins nothing: the local checksums
+  # file (which pins the stub) is not taken, so nothing is pinned, exit 2.
   new_runner
   unset INSPECTOR_GATE_TEST_MODE
+  grep '^#' "$root/.github/checksums.txt" >"$runner/no-pins" || true
+  action_copy "$runner/no-pins"
   run_action '{"image": "app:1"}'
-  [[ $code -ne 0 ]] || fail "a local override was honoured outside test mode"
-  expect_log 'INSPECTOR_GATE_CHECKSUMS_FILE is ignored outside'
-  expect_log 'INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside'
+  expect_eq "$code" 2 "exit code (no pin; the local checksums file ignored)"
+  expect_log "no SHA-256 pinned for $linux_asset in $ACTION_DIR/.github/checksums.txt"
+  expect_log '::warning title=inspector-gate action::INSPECTOR_GATE_CHECKSUMS_FILE is ignored outside'
+  expect_log '::warning title=inspector-gate action::INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside'
+  [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
+  # An action that pins the stub: the file:// release is not taken either, the download goes to
+  # GitHub releases (through a proxy that refuses it here, so no network is used), exit 4.
+  action_copy "$good_sums"
+  no_proxy='' NO_PROXY='' https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 run_action '{"image": "app:1"}'
+  expect_eq "$code" 4 "exit code (the file:// release ignored)"
+  expect_log "downloading $IG_RELEASE_REPO_URL/v$version/$linux_asset"
+  expect_log '::warning title=inspector-gate action::INSPECTOR_GATE_RELEASE_BASE_URL is ignored outside'
+  ! grep -q 'downloading file://' "$log" || fail "the file:// release was used outside test mode"
   [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
 }
 
@@ -451,9 +498,15 @@ test_override_inputs_over_https() {
   expect_log '::warning title=inspector-gate action::release-url: downloading'
   expect_log "verified SHA-256"
   [[ -e $STUB_ARGS ]] || fail "the verified binary did not run"
-  # The mirror's own pins (the action's) still apply when only release-url is given.
+  # The action's own pins still apply when only release-url is given: an action whose pin is
+  # not the mirror's asset refuses it (checksum mismatch, exit 4).
+  sed -E 's/^[0-9a-f]{64}/0000000000000000000000000000000000000000000000000000000000000000/' \
+    "$good_sums" >"$runner/other-pins"
+  action_copy "$runner/other-pins"
   run_action '{"image": "app:1", "release-url": "'"$https_base"'"}'
-  [[ $code -ne 0 ]] || fail "release-url bypassed the action's SHA-256 pins"
+  expect_eq "$code" 4 "exit code (release-url with the action's own pins)"
+  expect_log "checksum mismatch for $linux_asset: expected 0000000000000000000000000000000000000000000000000000000000000000"
+  [[ ! -e $STUB_ARGS ]] || fail "release-url bypassed the action's SHA-256 pins"
   kill "$https_pid"
 }
 
@@ -490,10 +543,51 @@ test_new_filter_inputs() {
   run_action '{"image": "app:1", "min-epss": "0.25", "exploit-available-only": "false"}'
   expect_eq "$code" 0 "exit code"
   grep -qxF -- "--min-epss=0.25" "$STUB_ARGS" || fail "min-epss did not reach the binary"
-  ! grep -qxF -- "--exploit-available-only" "$STUB_ARGS" || fail "exploit-available-only false was passed"
+  grep -qxF -- "--exploit-available-only=false" "$STUB_ARGS" || fail "exploit-available-only false did not reach the binary"
+  ! grep -qxF -- "--exploit-available-only" "$STUB_ARGS" || fail "exploit-available-only false was passed as true"
   run_action '{"image": "app:1", "exploit-available-only": "sometimes"}'
   expect_eq "$code" 2 "bad exploit-available-only exit code"
   expect_log "input 'exploit-available-only' must be true or false"
+}
+
+test_floor_baseline_registry_inputs() {
+  new_runner
+  : >"$work/floor.toml"
+  run_action '{"image": "app:1", "policy-floor": "'"$work/floor.toml"'", "max-informational": "0",
+    "baseline": "ecs:prod/web/app", "baseline-optional": "false", "insecure-registry": "false"}'
+  expect_eq "$code" 0 "exit code"
+  grep -qxF -- "--policy-floor=$work/floor.toml" "$STUB_ARGS" || fail "policy-floor did not reach the binary"
+  grep -qxF -- "--max-informational=0" "$STUB_ARGS" || fail "max-informational did not reach the binary"
+  grep -qxF -- "--baseline=ecs:prod/web/app" "$STUB_ARGS" || fail "baseline did not reach the binary"
+  ! grep -qxF -- "--baseline-optional" "$STUB_ARGS" || fail "baseline-optional false was passed"
+  ! grep -qxF -- "--insecure-registry" "$STUB_ARGS" || fail "insecure-registry false was passed"
+  run_action '{"image": "app:1", "baseline": "ecs:prod/web", "baseline-optional": "sometimes"}'
+  expect_eq "$code" 2 "bad baseline-optional exit code"
+  expect_log "input 'baseline-optional' must be true or false"
+  run_action '{"image": "app:1", "insecure-registry": "maybe"}'
+  expect_eq "$code" 2 "bad insecure-registry exit code"
+  expect_log "input 'insecure-registry' must be true or false"
+  [[ ! -e $STUB_ARGS ]] || fail "the binary ran despite a bad boolean"
+}
+
+test_filters_false_override_policy_file() {
+  # A filter input set to false reaches the binary as --FLAG=false (turning off a filter the
+  # repository's policy file turns on); unset, nothing is passed (the policy file decides).
+  new_runner
+  run_action '{"image": "app:1", "ignore-unfixed": "false", "exploit-available-only": "FALSE"}'
+  expect_eq "$code" 0 "exit code"
+  expect_eq "$(cat "$STUB_ARGS")" "gate
+--image=app:1
+--ignore-unfixed=false
+--exploit-available-only=false
+--report-dir=$(out report-dir)" "arguments"
+  run_action '{"image": "app:1", "ignore-unfixed": "true", "exploit-available-only": "true"}'
+  expect_eq "$code" 0 "exit code (true)"
+  grep -qxF -- "--ignore-unfixed" "$STUB_ARGS" || fail "ignore-unfixed true not passed"
+  grep -qxF -- "--exploit-available-only" "$STUB_ARGS" || fail "exploit-available-only true not passed"
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "exit code (unset)"
+  ! grep -qE -- '^--(ignore-unfixed|exploit-available-only)' "$STUB_ARGS" || fail "an unset filter input was passed"
 }
 
 test_real_cli_rejects_renamed_flag() {
@@ -580,15 +674,22 @@ CARGO
 test_version_source_builds_and_caches() {
   new_runner
   fake_cargo
+  action_copy "$root/.github/checksums.txt"
   export STUB_VERSION=$cargo_version STUB_EXIT=1
   PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
   expect_eq "$code" 1 "exit code (the gate's violation)"
   local key source_root
-  key=$(ig_source_key "$root")
+  key=$(ig_source_key "$ACTION_DIR")
   expect_eq "$(step_out prep source-key)" "$key" "source key"
   source_root=$(step_out prep source-root)
-  expect_eq "$(cat "$runner/cargo.log")" "install --locked --path $root --root $source_root --bin inspector-gate" "cargo call"
-  expect_log "inspector-gate $cargo_version (built from source: $source_root/bin/inspector-gate)"
+  expect_eq "$(cat "$runner/cargo.log")" "install --locked --path $ACTION_DIR --root $source_root --bin inspector-gate" "cargo call"
+  # What runs is a fresh copy of the build, re-hashed; the build's record names the sources.
+  local bin
+  bin=$(step_out install bin)
+  [[ $bin == "$RUNNER_TEMP"/inspector-gate-bin.*/inspector-gate ]] || fail "bin output [$bin]"
+  expect_log "inspector-gate $cargo_version (built from source: $bin)"
+  expect_eq "$(cat "$source_root/inspector-gate.sha256")" \
+    "$(ig_sha256 "$source_root/bin/inspector-gate")  $key" "build record"
   expect_log "[sim] cache saved under key inspector-gate-source-Linux-X64-$key"
   # A later job: fresh runner, same actions cache: restored, cargo never runs.
   local shared_cache=$ACTION_SIM_CACHE
@@ -598,7 +699,7 @@ test_version_source_builds_and_caches() {
   PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
   expect_eq "$code" 0 "second job exit code"
   expect_log '[sim] cache restored from key'
-  expect_log 'found in the source cache'
+  expect_log 'found in the source cache, SHA-256 re-checked against its build record'
   [[ ! -e $runner/cargo.log ]] || fail "cargo ran again despite the cache"
   # A source change is a new key.
   local other
@@ -606,6 +707,41 @@ test_version_source_builds_and_caches() {
   cp -r "$root/Cargo.toml" "$root/Cargo.lock" "$root/src" "$other/"
   echo '// changed' >>"$other/src/main.rs"
   [[ $(ig_source_key "$other") != "$key" ]] || fail "a source change kept the cache key"
+}
+
+test_version_source_tampered_cache_rebuilt() {
+  # A restored source build that no longer hashes to its build record (or whose record names
+  # other sources, or is missing) is rebuilt, never run.
+  new_runner
+  fake_cargo
+  action_copy "$root/.github/checksums.txt"
+  export STUB_VERSION=$cargo_version
+  PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
+  expect_eq "$code" 0 "first job"
+  local key store shared_cache=$ACTION_SIM_CACHE
+  key=$(ig_source_key "$ACTION_DIR")
+  store="$ACTION_SIM_CACHE/inspector-gate-source-Linux-X64-$key"
+  [[ -f $store/bin/inspector-gate ]] || { fail "nothing saved in the simulated cache"; return; }
+  printf '\n# tampered\n' >>"$store/bin/inspector-gate"
+  local forged
+  for forged in binary record-for-other-sources no-record; do
+    case $forged in
+      record-for-other-sources)
+        printf '%s  %s\n' "$(ig_sha256 "$store/bin/inspector-gate")" "$(printf '0%.0s' {1..64})" >"$store/inspector-gate.sha256"
+        ;;
+      no-record) rm -f "$store/inspector-gate.sha256" ;;
+    esac
+    new_runner
+    fake_cargo
+    export ACTION_SIM_CACHE=$shared_cache STUB_VERSION=$cargo_version
+    PATH="$runner/cargo-bin:$PATH" run_action '{"image": "app:1", "version": "source"}'
+    expect_eq "$code" 0 "exit code ($forged)"
+    expect_log '[sim] cache restored from key'
+    expect_log "::warning title=inspector-gate action::the source cache entry"
+    [[ -s $runner/cargo.log ]] || fail "not rebuilt ($forged)"
+    ! grep -q tampered "$(step_out install bin)" || fail "the tampered build was run ($forged)"
+    [[ -e $STUB_ARGS ]] || fail "the rebuilt binary did not run ($forged)"
+  done
 }
 
 test_version_source_needs_cargo() {
@@ -726,11 +862,11 @@ test_real_binary_release() {
   run_action '{"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "dry-run": "true"}'
   expect_eq "$code" 2 "must-fail exit code"
   expect_eq "$(out verdict)" error "must-fail verdict"
-  [[ $(grep -c '^::error' "$log") -le 1 ]] || fail "more than one ::error line"
+  # Exactly one annotation, the gate's own, naming the cause; the summary names it too.
+  [[ $(grep -c '^::error' "$log") -eq 1 ]] || fail "want exactly one ::error line, got $(grep -c '^::error' "$log")"
+  grep -q '^::error title=inspector-gate::.*missing tag or digest' "$log" || fail "the ::error line does not name the cause"
   ! grep -q '^::error title=inspector-gate action::' "$log" || fail "the action annotated the gate's own error"
-  # shellcheck disable=SC2016 # literal backticks: Markdown
-  grep -q 'Cause: `' "$GITHUB_STEP_SUMMARY" || grep -q 'inspector-gate' "$GITHUB_STEP_SUMMARY" ||
-    fail "no summary for the usage error"
+  grep -q 'missing tag or digest' "$GITHUB_STEP_SUMMARY" || fail "the summary does not name the cause"
 }
 
 test_real_binary_on_path() {
@@ -763,15 +899,18 @@ check "inputs are passed literally, never evaluated" test_inputs_are_not_evaluat
 check "credentials in URLs are not logged" test_credentials_not_logged
 check "bad boolean input is a usage error" test_bad_boolean
 check "min-epss reaches the binary; exploit-available-only is a strict boolean" test_new_filter_inputs
+check "policy-floor, max-informational and baseline reach the binary; baseline-optional and insecure-registry are strict booleans" test_floor_baseline_registry_inputs
+check "ignore-unfixed / exploit-available-only false reach the binary as =false; unset passes nothing" test_filters_false_override_policy_file
 check "an argument the real CLI refuses fails the case" test_real_cli_rejects_renamed_flag
 check "Windows runner: zip asset, inspector-gate.exe" test_windows_zip
 check "version: path: version checked and logged; minor mismatch refused" test_version_path
 check "version: path without a binary on PATH" test_version_path_missing
 check "version: anything else is refused" test_version_invalid
 check "version: source: cargo install --locked, cached across jobs even when the gate fails" test_version_source_builds_and_caches
+check "version: source: a restored build that no longer matches its record is rebuilt, never run" test_version_source_tampered_cache_rebuilt
 check "version: source without cargo" test_version_source_needs_cargo
 check "no expressions inside run:" test_no_expressions_in_run
-check "real binary as the release: dry run passes, bad reference is exit 2 with one ::error at most" test_real_binary_release
+check "real binary as the release: dry run passes, bad reference is exit 2 with exactly one ::error naming the cause" test_real_binary_release
 check "real binary from PATH (version: path)" test_real_binary_on_path
 
 echo "action: $passed passed, $failed failed"

@@ -50,7 +50,9 @@ pub fn debian_tar() -> PathBuf {
     let tar = cache_dir().join("debian-bookworm-minbase.tar");
     if !tar.exists() {
         require("mmdebstrap", "apt-get install mmdebstrap");
-        let partial = tar.with_extension("partial");
+        // Tests run as separate processes: each builds under its own name and the rename
+        // (atomic) lets the last one win with the same content.
+        let partial = tar.with_extension(format!("partial-{}", std::process::id()));
         run(Command::new("mmdebstrap")
             .args([
                 "--variant=minbase",
@@ -69,7 +71,10 @@ pub fn debian_tree() -> PathBuf {
     let dir = cache_dir().join("debian-bookworm-minbase");
     if !dir.join("var/lib/dpkg/status").exists() {
         let tar = debian_tar();
-        let partial = cache_dir().join("debian-bookworm-minbase.partial");
+        let partial = cache_dir().join(format!(
+            "debian-bookworm-minbase.partial-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).unwrap();
         run(Command::new("tar")
@@ -78,8 +83,15 @@ pub fn debian_tree() -> PathBuf {
             .arg("-C")
             .arg(&partial)
             .args(["--exclude=./dev/*", "--no-same-owner"]));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&partial, &dir).unwrap();
+        // Another test process may have finished first: then its tree is the same one.
+        if std::fs::rename(&partial, &dir).is_err() {
+            assert!(
+                dir.join("var/lib/dpkg/status").exists(),
+                "cannot place {}",
+                dir.display()
+            );
+            let _ = std::fs::remove_dir_all(&partial);
+        }
     }
     dir
 }
