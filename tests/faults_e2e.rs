@@ -868,3 +868,40 @@ fn a_pushed_index_with_nothing_runnable_is_inconclusive_at_once() {
     assert!(line.contains("no runnable image"), "{line}");
     assert_eq!(scen.calls("ListCoverage"), 0, "nothing to wait for");
 }
+
+/// Expired credentials are not a transient fault: the first refusal ends the run with exit 4
+/// and says how to refresh them, on ECR and Inspector alike; nothing is retried or approved.
+#[test]
+fn expired_credentials_end_the_run_at_once_saying_how_to_refresh_them() {
+    let s = steady();
+    for (op, on_ecr) in [("BatchGetImage", true), ("ListCoverage", false)] {
+        let plan = Plan::always(op, Fault::ExpiredToken);
+        let (ecr_plan, aws_plan) = if on_ecr {
+            (plan, Plan::clean())
+        } else {
+            (Plan::clean(), plan)
+        };
+        let g = gate_steady(
+            &s,
+            ecr_plan,
+            aws_plan,
+            &["--timeout", "60s", "--approve", APPROVE],
+        );
+        let line = g.error_line();
+        assert_eq!(g.code, 4, "{op}: {}", g.stderr);
+        assert!(
+            line.contains("refused the credentials") && line.contains("refresh them"),
+            "{op}: {line}"
+        );
+        let seen = if on_ecr {
+            g.ecr.seen(op)
+        } else {
+            g.aws.seen(op)
+        };
+        assert_eq!(seen, 1, "{op}: an expired token is not retried");
+        assert!(
+            g.scen.state.lock().unwrap().approvals.is_empty(),
+            "{op}: approved on an error path"
+        );
+    }
+}

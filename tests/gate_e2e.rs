@@ -819,8 +819,13 @@ fn findings_behind_empty_pages_are_all_read() {
 }
 
 /// moto with an enhanced-scanned repository in `region`, one image scanned long ago with a
-/// LOW finding, and a gate run there; returns (digest, exit code, stdout, stderr, hand-off).
-fn gate_in_region(region: &str, image: &str) -> (String, i32, String, String, Value) {
+/// LOW finding, and a gate run with `AWS_REGION=env_region`; returns (digest, exit code,
+/// stdout, stderr, hand-off).
+fn gate_in_region(
+    region: &str,
+    image: &str,
+    env_region: &str,
+) -> (String, i32, String, String, Value) {
     let moto = Moto::start();
     a::create_repo_in(&moto.url, region, REPO);
     a::enhanced_scanning_in(&moto.url, region, "app/*");
@@ -861,7 +866,10 @@ fn gate_in_region(region: &str, image: &str) -> (String, i32, String, String, Va
         &moto.url,
         &scen.url,
         &args,
-        &[("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)],
+        &[
+            ("AWS_REGION", env_region),
+            ("AWS_DEFAULT_REGION", env_region),
+        ],
         dir.path(),
     ));
     let defs = std::fs::read_to_string(dir.path().join("defs.json"))
@@ -874,13 +882,16 @@ fn gate_in_region(region: &str, image: &str) -> (String, i32, String, String, Va
 #[test]
 fn china_partition_coverage_and_hand_off() {
     let uri = |d: &str| format!("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app/web@{d}");
-    let (d, code, out, err, defs) = gate_in_region("cn-north-1", "app/web:v1");
+    let (d, code, out, err, defs) = gate_in_region("cn-north-1", "app/web:v1", "cn-north-1");
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(defs[0]["imageUri"], uri(&d));
-    // The same image named by its China registry host.
+    // The same image named by its China registry host, from a runner whose AWS_REGION is
+    // elsewhere: the host decides the region and partition (moto holds the repository in
+    // cn-north-1 only, so a call to us-east-1 finds nothing).
     let (d, code, out, err, defs) = gate_in_region(
         "cn-north-1",
         "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app/web:v1",
+        "us-east-1",
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(defs[0]["imageUri"], uri(&d));
@@ -888,7 +899,15 @@ fn china_partition_coverage_and_hand_off() {
 
 #[test]
 fn govcloud_partition_coverage_and_hand_off() {
-    let (d, code, out, err, defs) = gate_in_region("us-gov-west-1", "app/web:v1");
+    let (d, code, out, err, defs) = gate_in_region("us-gov-west-1", "app/web:v1", "us-gov-west-1");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let uri = format!("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/app/web@{d}");
+    assert_eq!(defs[0]["imageUri"], uri);
+    let (d, code, out, err, defs) = gate_in_region(
+        "us-gov-west-1",
+        "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/app/web:v1",
+        "eu-west-1",
+    );
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
         defs[0]["imageUri"],

@@ -435,3 +435,58 @@ fn a_token_is_not_sent_over_http_to_a_remote_registry() {
     assert!(err.contains("http://registry.invalid:5000"), "{err}");
     assert!(!err.contains("s3cr3t") && !err.contains("user:pw"), "{err}");
 }
+
+/// Filters never fail open: a finding without an EPSS score (or Inspector score) is kept by
+/// `--min-epss` (`--min-inspector-score`), so a CRITICAL nobody has scored yet still fails.
+#[test]
+fn score_filters_keep_findings_that_have_no_score() {
+    let mut scored = testing::finding(0, &testing::image(None));
+    scored.id = "CVE-2026-20001".into();
+    scored.epss_score = Some(0.01);
+    scored.inspector_score = Some(1.0);
+    let mut unscored = testing::finding(0, &testing::image(None));
+    unscored.id = "CVE-2026-20002".into();
+    unscored.epss_score = None;
+    unscored.inspector_score = None;
+    assert_eq!(unscored.severity, Severity::Critical);
+    let ctx = Ctx::new(&[scored.clone(), unscored]);
+    let f = findings_arg(&ctx);
+    for filter in [["--min-epss", "0.5"], ["--min-inspector-score", "9"]] {
+        let (code, out, err) = ctx.run(
+            &[
+                "evaluate",
+                "--findings",
+                &f,
+                "--fail-on",
+                "CRITICAL",
+                filter[0],
+                filter[1],
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert_eq!(
+            code, 1,
+            "{filter:?}: the unscored CRITICAL counts\n{out}\n{err}"
+        );
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["images"][0]["evaluation"]["counted"]["CRITICAL"], 1);
+    }
+    // The scored, low-EPSS finding alone is filtered out: the filter itself works.
+    let ctx = Ctx::new(&[scored]);
+    let f = findings_arg(&ctx);
+    let (code, out, err) = ctx.run(
+        &[
+            "evaluate",
+            "--findings",
+            &f,
+            "--fail-on",
+            "CRITICAL",
+            "--min-epss",
+            "0.5",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+}

@@ -43,6 +43,8 @@ pub enum Fault {
     ForwardThenClose,
     /// Forward (upstream acts on it), then answer 502 instead of the real answer.
     ForwardThen502,
+    /// 403 `ExpiredTokenException` (restJson1 and awsJson shape): the credentials are stale.
+    ExpiredToken,
 }
 
 impl Fault {
@@ -61,6 +63,7 @@ impl Fault {
             Fault::Cut => "cut",
             Fault::ForwardThenClose => "forward-then-close",
             Fault::ForwardThen502 => "forward-then-502",
+            Fault::ExpiredToken => "expired-token",
         }
     }
 }
@@ -504,6 +507,17 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
                 500,
                 &h,
                 r#"{"__type":"InternalFailure","message":"injected internal failure"}"#,
+            );
+        }
+        Some(Fault::ExpiredToken) => {
+            let h = [
+                ("x-amzn-ErrorType", "ExpiredTokenException".to_string()),
+                ("content-type", "application/json".to_string()),
+            ];
+            return canned(
+                403,
+                &h,
+                r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#,
             );
         }
         Some(Fault::Unavailable503) => {
