@@ -553,8 +553,6 @@ pub fn resolve_with(
     layers: &[(PolicyLayer, Source)],
     today: Date,
 ) -> Result<Resolved> {
-    let mut origins: BTreeMap<String, (String, Source)> = BTreeMap::new();
-    let mut warnings: Vec<String> = Vec::new();
     let floor_src = floor.map(|f| Source::Floor(f.origin.clone()));
     let all: Vec<(&PolicyLayer, Source)> = floor
         .iter()
@@ -565,95 +563,212 @@ pub fn resolve_with(
         .iter()
         .flat_map(|(layer, src)| validate_layer(layer, src))
         .collect();
-
-    // Maxima: per severity, (value, source, rank, explicit?) of the deciding layer.
-    let mut decided: BTreeMap<Severity, (u64, Source, (u8, bool))> = BTreeMap::new();
-    let mut consider = |sev: Severity, v: u64, src: &Source, explicit: bool| {
-        let key = (src.rank(), explicit);
-        if decided.get(&sev).is_none_or(|d| key >= d.2) {
-            decided.insert(sev, (v, src.clone(), key));
-        }
-    };
-    let mut fail_on: Option<(Severity, Source)> = None;
-    for (layer, src) in &all {
-        if let Some(level) = layer.fail_on {
-            for sev in Severity::ALL
-                .into_iter()
-                .filter(|s| fail_on_covers(level, *s))
-            {
-                consider(sev, 0, src, false);
-            }
-            fail_on = Some((level, src.clone()));
-        }
-        for (sev, _, v) in explicit_max(layer) {
-            if let Some(v) = v {
-                consider(sev, v, src, true);
-            }
-        }
-    }
-    if let Some((level, src)) = &fail_on {
-        origins.insert("fail-on".into(), (level.to_string(), src.clone()));
-    }
-    let mut policy = Policy::default();
-    for (sev, key, _) in explicit_max(&PolicyLayer::default()) {
-        let Some((mut v, mut src, _)) = decided.get(&sev).cloned() else {
-            continue;
-        };
-        if let (Some(f), Source::File(_)) = (floor, &src) {
-            if let Some(fv) = floor_max(f, sev).filter(|fv| v > *fv) {
-                warnings.push(format!(
-                    "{src}: {key} = {v} is looser than the policy floor ({fv} from {}): applying {fv}",
-                    f.origin
-                ));
-                v = fv;
-                src = Source::Floor(f.origin.clone());
-            }
-        }
-        policy.max.insert(sev, v);
-        origins.insert(key.to_string(), (v.to_string(), src));
-    }
-
-    // The other keys: the highest layer that sets them wins.
-    let mut ignore_unfixed: Option<(bool, Source)> = None;
-    let mut exploit_only: Option<(bool, Source)> = None;
-    let mut min_epss: Option<(f64, Source)> = None;
-    let mut min_score: Option<(f64, Source)> = None;
-    let mut unmatched: Option<(UnmatchedIgnore, Source)> = None;
-    let mut ignores: Vec<(RawIgnore, Source)> = Vec::new();
-    let mut base_count: Option<(CountMode, Source)> = None;
-    let mut base_per_sev: BTreeMap<Severity, (CountMode, Source)> = BTreeMap::new();
-    for (layer, src) in &all {
-        let s = || src.clone();
-        if let Some(v) = layer.ignore_unfixed {
-            ignore_unfixed = Some((v, s()));
-        }
-        if let Some(v) = layer.exploit_available_only {
-            exploit_only = Some((v, s()));
-        }
-        if let Some(v) = layer.min_epss {
-            min_epss = Some((v, s()));
-        }
-        if let Some(v) = layer.min_inspector_score {
-            min_score = Some((v, s()));
-        }
-        if let Some(v) = layer.unmatched_ignore {
-            let v = match v {
-                UnmatchedIgnoreRaw::Warn => UnmatchedIgnore::Warn,
-                UnmatchedIgnoreRaw::Fail => UnmatchedIgnore::Fail,
-            };
-            unmatched = Some((v, s()));
-        }
-        ignores.extend(layer.ignore.iter().cloned().map(|r| (r, s())));
-        if let Some(b) = &layer.baseline {
-            if let Some(c) = b.count {
-                base_count = Some((c, s()));
-            }
-            for (sev, m) in &b.per_severity {
-                base_per_sev.insert(*sev, (*m, s()));
-            }
-        }
-    }
+    let mut out = Resolution::default();
+    out.maxima(floor, &all);
+    let mut keys = Keys::collect(&all);
     if let Some(f) = floor {
+        keys.clamp_to(f, &mut out.warnings);
+    }
+    let ignores = keys.apply(&mut out);
+    out.ignores(floor, ignores, today, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems_error("invalid policy:", problems));
+    }
+    let origins = out
+        .origins
+        .into_iter()
+        .map(|(k, (v, s))| (k, v, s))
+        .collect();
+    Ok(Resolved {
+        policy: out.policy,
+        origins,
+        warnings: out.warnings,
+    })
+}
+
+/// The policy being resolved, which layer decided each key, and the floor's warnings.
+#[derive(Default)]
+struct Resolution {
+    policy: Policy,
+    origins: BTreeMap<String, (String, Source)>,
+    warnings: Vec<String>,
+}
+
+impl Resolution {
+    /// Per severity, the maximum of the highest layer that speaks about it (`fail-on` sets
+    /// its ladder to 0, an explicit `max-*` of the same or a higher layer refines it); a
+    /// policy file's value looser than the floor's is replaced by the floor's.
+    fn maxima(&mut self, floor: Option<&Floor>, all: &[(&PolicyLayer, Source)]) {
+        // Per severity: (value, source, rank, explicit?) of the deciding layer.
+        let mut decided: BTreeMap<Severity, (u64, Source, (u8, bool))> = BTreeMap::new();
+        let mut consider = |sev: Severity, v: u64, src: &Source, explicit: bool| {
+            let key = (src.rank(), explicit);
+            if decided.get(&sev).is_none_or(|d| key >= d.2) {
+                decided.insert(sev, (v, src.clone(), key));
+            }
+        };
+        let mut fail_on: Option<(Severity, Source)> = None;
+        for (layer, src) in all {
+            if let Some(level) = layer.fail_on {
+                for sev in Severity::ALL
+                    .into_iter()
+                    .filter(|s| fail_on_covers(level, *s))
+                {
+                    consider(sev, 0, src, false);
+                }
+                fail_on = Some((level, src.clone()));
+            }
+            for (sev, _, v) in explicit_max(layer) {
+                if let Some(v) = v {
+                    consider(sev, v, src, true);
+                }
+            }
+        }
+        if let Some((level, src)) = &fail_on {
+            self.origins
+                .insert("fail-on".into(), (level.to_string(), src.clone()));
+        }
+        for (sev, key, _) in explicit_max(&PolicyLayer::default()) {
+            let Some((mut v, mut src, _)) = decided.get(&sev).cloned() else {
+                continue;
+            };
+            if let (Some(f), Source::File(_)) = (floor, &src) {
+                if let Some(fv) = floor_max(f, sev).filter(|fv| v > *fv) {
+                    self.warnings.push(format!(
+                        "{src}: {key} = {v} is looser than the policy floor ({fv} from {}): applying {fv}",
+                        f.origin
+                    ));
+                    v = fv;
+                    src = Source::Floor(f.origin.clone());
+                }
+            }
+            self.policy.max.insert(sev, v);
+            self.origins.insert(key.to_string(), (v.to_string(), src));
+        }
+    }
+
+    /// The ignore rules, in layer order: the floor's `allow-ignore` and `max-ignore-days`
+    /// govern the policy file's; a rule listed twice with the same scope is a problem.
+    fn ignores(
+        &mut self,
+        floor: Option<&Floor>,
+        ignores: Vec<(RawIgnore, Source)>,
+        today: Date,
+        problems: &mut Vec<String>,
+    ) {
+        let mut seen = HashSet::new();
+        for (raw, src) in ignores {
+            let id = raw.id.trim().to_string();
+            // Empty ids, missing reasons and bad dates were reported by validate_layer.
+            let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
+            let mut expires = match raw.expires.as_ref().map(RawDate::parse) {
+                Some(Ok(d)) => Some(d),
+                Some(Err(_)) => continue,
+                None => None,
+            };
+            if id.is_empty() || reason.is_empty() {
+                continue;
+            }
+            if let (Some(f), Source::File(_)) = (floor, &src) {
+                let at = origin_of(&src, raw.line);
+                if !f.permits.allow_ignore.iter().any(|p| id_matches(p, &id)) {
+                    self.warnings.push(format!(
+                        "{at}: ignore {id} is not allowed by the policy floor ({}; see allow-ignore): not applied",
+                        f.origin
+                    ));
+                    continue;
+                }
+                if let Some(days) = f.permits.max_ignore_days {
+                    let cap = today.saturating_add(time::Duration::days(i64::from(days)));
+                    if expires.is_none_or(|e| e > cap) {
+                        self.warnings.push(format!(
+                            "{at}: ignore {id} expires {} — later than the policy floor allows ({days} days, {}): expires {cap}",
+                            expires.map_or("never".to_string(), |e| e.to_string()),
+                            f.origin
+                        ));
+                        expires = Some(cap);
+                    }
+                }
+            }
+            let key = (
+                id.to_ascii_uppercase(),
+                raw.package.clone(),
+                raw.repository.clone(),
+            );
+            if !seen.insert(key) {
+                problems.push(format!(
+                    "{}: ignore rule {id} is listed twice with the same scope: keep one",
+                    origin_of(&src, raw.line)
+                ));
+                continue;
+            }
+            self.origins
+                .insert(format!("ignore {id}"), (reason.to_string(), src));
+            self.policy.ignores.push(IgnoreRule {
+                id,
+                reason: reason.to_string(),
+                expires,
+                package: raw.package,
+                repository: raw.repository,
+            });
+        }
+    }
+}
+
+/// The keys other than the maxima, each with the layer that set it last (the highest wins).
+#[derive(Default)]
+struct Keys {
+    ignore_unfixed: Option<(bool, Source)>,
+    exploit_only: Option<(bool, Source)>,
+    min_epss: Option<(f64, Source)>,
+    min_score: Option<(f64, Source)>,
+    unmatched: Option<(UnmatchedIgnore, Source)>,
+    ignores: Vec<(RawIgnore, Source)>,
+    base_count: Option<(CountMode, Source)>,
+    base_per_sev: BTreeMap<Severity, (CountMode, Source)>,
+}
+
+impl Keys {
+    fn collect(all: &[(&PolicyLayer, Source)]) -> Keys {
+        let mut k = Keys::default();
+        for (layer, src) in all {
+            let s = || src.clone();
+            if let Some(v) = layer.ignore_unfixed {
+                k.ignore_unfixed = Some((v, s()));
+            }
+            if let Some(v) = layer.exploit_available_only {
+                k.exploit_only = Some((v, s()));
+            }
+            if let Some(v) = layer.min_epss {
+                k.min_epss = Some((v, s()));
+            }
+            if let Some(v) = layer.min_inspector_score {
+                k.min_score = Some((v, s()));
+            }
+            if let Some(v) = layer.unmatched_ignore {
+                let v = match v {
+                    UnmatchedIgnoreRaw::Warn => UnmatchedIgnore::Warn,
+                    UnmatchedIgnoreRaw::Fail => UnmatchedIgnore::Fail,
+                };
+                k.unmatched = Some((v, s()));
+            }
+            k.ignores
+                .extend(layer.ignore.iter().cloned().map(|r| (r, s())));
+            if let Some(b) = &layer.baseline {
+                if let Some(c) = b.count {
+                    k.base_count = Some((c, s()));
+                }
+                for (sev, m) in &b.per_severity {
+                    k.base_per_sev.insert(*sev, (*m, s()));
+                }
+            }
+        }
+        k
+    }
+
+    /// Replace each value the policy file decided that would count fewer findings than the
+    /// floor allows (unless the floor's `allow-filters` permits it), one warning per key.
+    fn clamp_to(&mut self, f: &Floor, warnings: &mut Vec<String>) {
         let fl = &f.layer;
         let permits = |name: &str| f.permits.allow_filters.iter().any(|a| a == name);
         let mut refuse = |key: &str, value: String, src: &Source, floor_value: String| {
@@ -665,9 +780,13 @@ pub fn resolve_with(
         let fsrc = Source::Floor(f.origin.clone());
         // Boolean filters: turning one on counts fewer findings.
         for (slot, key, floor_v) in [
-            (&mut ignore_unfixed, "ignore-unfixed", fl.ignore_unfixed),
             (
-                &mut exploit_only,
+                &mut self.ignore_unfixed,
+                "ignore-unfixed",
+                fl.ignore_unfixed,
+            ),
+            (
+                &mut self.exploit_only,
                 "exploit-available-only",
                 fl.exploit_available_only,
             ),
@@ -681,9 +800,9 @@ pub fn resolve_with(
         }
         // Score filters: a higher minimum counts fewer findings.
         for (slot, key, floor_v) in [
-            (&mut min_epss, "min-epss", fl.min_epss),
+            (&mut self.min_epss, "min-epss", fl.min_epss),
             (
-                &mut min_score,
+                &mut self.min_score,
                 "min-inspector-score",
                 fl.min_inspector_score,
             ),
@@ -705,124 +824,71 @@ pub fn resolve_with(
                 if floor_mode != Some(CountMode::All) {
                     continue;
                 }
-                let deciding = base_per_sev.get(&sev).or(base_count.as_ref()).cloned();
+                let deciding = self
+                    .base_per_sev
+                    .get(&sev)
+                    .or(self.base_count.as_ref())
+                    .cloned();
                 if let Some((CountMode::New, src @ Source::File(_))) = deciding {
                     let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
                     refuse(&key, "\"new\"".into(), &src, "\"all\"".into());
-                    base_per_sev.insert(sev, (CountMode::All, fsrc.clone()));
+                    self.base_per_sev
+                        .insert(sev, (CountMode::All, fsrc.clone()));
                 }
             }
         }
         if let (
             Some((UnmatchedIgnore::Warn, src @ Source::File(_))),
             Some(UnmatchedIgnoreRaw::Fail),
-        ) = (unmatched.clone(), fl.unmatched_ignore)
+        ) = (self.unmatched.clone(), fl.unmatched_ignore)
         {
             refuse("unmatched-ignore", "warn".into(), &src, "fail".into());
-            unmatched = Some((UnmatchedIgnore::Fail, fsrc.clone()));
+            self.unmatched = Some((UnmatchedIgnore::Fail, fsrc.clone()));
         }
-    }
-    if let Some((c, src)) = base_count {
-        policy.baseline.count = c;
-        origins.insert(
-            "baseline.count".into(),
-            (format!("{c:?}").to_lowercase(), src),
-        );
-    }
-    for (sev, (m, src)) in base_per_sev {
-        policy.baseline.per_severity.insert(sev, m);
-        let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
-        origins.insert(key, (format!("{m:?}").to_lowercase(), src));
-    }
-    if let Some((v, src)) = ignore_unfixed {
-        policy.ignore_unfixed = v;
-        origins.insert("ignore-unfixed".into(), (v.to_string(), src));
-    }
-    if let Some((v, src)) = exploit_only {
-        policy.exploit_available_only = v;
-        origins.insert("exploit-available-only".into(), (v.to_string(), src));
-    }
-    if let Some((v, src)) = min_epss {
-        policy.min_epss = Some(v);
-        origins.insert("min-epss".into(), (v.to_string(), src));
-    }
-    if let Some((v, src)) = min_score {
-        policy.min_inspector_score = Some(v);
-        origins.insert("min-inspector-score".into(), (v.to_string(), src));
-    }
-    if let Some((v, src)) = unmatched {
-        policy.unmatched_ignore = v;
-        let text = match v {
-            UnmatchedIgnore::Warn => "warn",
-            UnmatchedIgnore::Fail => "fail",
-        };
-        origins.insert("unmatched-ignore".into(), (text.into(), src));
     }
 
-    let mut seen = HashSet::new();
-    for (raw, src) in ignores {
-        let id = raw.id.trim().to_string();
-        // Empty ids, missing reasons and bad dates were reported by validate_layer.
-        let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
-        let mut expires = match raw.expires.as_ref().map(RawDate::parse) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(_)) => continue,
-            None => None,
-        };
-        if id.is_empty() || reason.is_empty() {
-            continue;
+    /// Write the decided values into the policy and their origins; returns the ignore rules
+    /// (resolved separately, against the floor's permits).
+    fn apply(self, out: &mut Resolution) -> Vec<(RawIgnore, Source)> {
+        let (policy, origins) = (&mut out.policy, &mut out.origins);
+        if let Some((c, src)) = self.base_count {
+            policy.baseline.count = c;
+            origins.insert(
+                "baseline.count".into(),
+                (format!("{c:?}").to_lowercase(), src),
+            );
         }
-        if let (Some(f), Source::File(_)) = (floor, &src) {
-            let at = origin_of(&src, raw.line);
-            if !f.permits.allow_ignore.iter().any(|p| id_matches(p, &id)) {
-                warnings.push(format!(
-                    "{at}: ignore {id} is not allowed by the policy floor ({}; see allow-ignore): not applied",
-                    f.origin
-                ));
-                continue;
-            }
-            if let Some(days) = f.permits.max_ignore_days {
-                let cap = today.saturating_add(time::Duration::days(i64::from(days)));
-                if expires.is_none_or(|e| e > cap) {
-                    warnings.push(format!(
-                        "{at}: ignore {id} expires {} — later than the policy floor allows ({days} days, {}): expires {cap}",
-                        expires.map_or("never".to_string(), |e| e.to_string()),
-                        f.origin
-                    ));
-                    expires = Some(cap);
-                }
-            }
+        for (sev, (m, src)) in self.base_per_sev {
+            policy.baseline.per_severity.insert(sev, m);
+            let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
+            origins.insert(key, (format!("{m:?}").to_lowercase(), src));
         }
-        let key = (
-            id.to_ascii_uppercase(),
-            raw.package.clone(),
-            raw.repository.clone(),
-        );
-        if !seen.insert(key) {
-            problems.push(format!(
-                "{}: ignore rule {id} is listed twice with the same scope: keep one",
-                origin_of(&src, raw.line)
-            ));
-            continue;
+        if let Some((v, src)) = self.ignore_unfixed {
+            policy.ignore_unfixed = v;
+            origins.insert("ignore-unfixed".into(), (v.to_string(), src));
         }
-        origins.insert(format!("ignore {id}"), (reason.to_string(), src));
-        policy.ignores.push(IgnoreRule {
-            id,
-            reason: reason.to_string(),
-            expires,
-            package: raw.package,
-            repository: raw.repository,
-        });
+        if let Some((v, src)) = self.exploit_only {
+            policy.exploit_available_only = v;
+            origins.insert("exploit-available-only".into(), (v.to_string(), src));
+        }
+        if let Some((v, src)) = self.min_epss {
+            policy.min_epss = Some(v);
+            origins.insert("min-epss".into(), (v.to_string(), src));
+        }
+        if let Some((v, src)) = self.min_score {
+            policy.min_inspector_score = Some(v);
+            origins.insert("min-inspector-score".into(), (v.to_string(), src));
+        }
+        if let Some((v, src)) = self.unmatched {
+            policy.unmatched_ignore = v;
+            let text = match v {
+                UnmatchedIgnore::Warn => "warn",
+                UnmatchedIgnore::Fail => "fail",
+            };
+            origins.insert("unmatched-ignore".into(), (text.into(), src));
+        }
+        self.ignores
     }
-    if !problems.is_empty() {
-        return Err(problems_error("invalid policy:", problems));
-    }
-    let origins = origins.into_iter().map(|(k, (v, s))| (k, v, s)).collect();
-    Ok(Resolved {
-        policy,
-        origins,
-        warnings,
-    })
 }
 
 /// The commented policy file written by `inspector-gate init`.
