@@ -1,7 +1,7 @@
 //! The human table printed on stdout: per image, severity counts, then the findings that
 //! count (id, severity, package, installed → fixed), then ignored and filtered ones.
 
-use super::Report;
+use super::{ImageReport, Report};
 use crate::model::Severity;
 use crate::policy::eval::{Disposition, Verdict};
 use crate::sanitize::text as t;
@@ -9,6 +9,9 @@ use std::fmt::Write;
 
 /// At most this many counted findings are listed per image; the rest are summarised.
 pub const MAX_ROWS: usize = 50;
+
+/// Colour a piece of text with an SGR code, or not.
+type Paint<'a> = &'a dyn Fn(&str, &str) -> String;
 
 pub fn render(report: &Report, color: bool) -> String {
     let mut out = String::new();
@@ -20,140 +23,9 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     };
     for img in &report.images {
-        let e = &img.evaluation;
-        let verdict = match e.verdict {
-            Verdict::Pass => paint("32", &e.verdict.as_str().to_uppercase()),
-            Verdict::Fail => paint("31", &e.verdict.as_str().to_uppercase()),
-        };
-        let _ = writeln!(
-            out,
-            "{verdict} {}  {}",
-            t(&img.image.repository_uri()),
-            t(&img.image.digest)
-        );
-        if let Some(p) = &img.image.platform {
-            let _ = writeln!(out, "     platform {}", t(p));
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "  {:<14} {:>7} {:>7} {:>7}",
-            "SEVERITY", "COUNTED", "TOTAL", "MAX"
-        );
-        for s in Severity::ALL {
-            let max = report
-                .policy
-                .max
-                .get(&s)
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| "-".into());
-            let counted = e.counted(s);
-            let total = e.total.get(&s).copied().unwrap_or(0);
-            let line = format!(
-                "  {:<14} {:>7} {:>7} {:>7}",
-                s.as_str(),
-                counted,
-                total,
-                max
-            );
-            let over = e.violations.iter().any(|v| v.severity == s);
-            let _ = writeln!(out, "{}", if over { paint("31", &line) } else { line });
-        }
-        let counted: Vec<_> = e
-            .findings
-            .iter()
-            .filter(|j| matches!(j.disposition, Disposition::Counted { .. }))
-            .collect();
-        if !counted.is_empty() {
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "  {:<22} {:<13} {:<28} INSTALLED → FIXED",
-                "ID", "SEVERITY", "PACKAGE"
-            );
-            for j in counted.iter().take(MAX_ROWS) {
-                let f = &j.finding;
-                let (pkg, ver, fix) = match f.first_package() {
-                    Some(p) => (
-                        t(&p.name),
-                        t(p.version.as_deref().unwrap_or("?")),
-                        t(p.fixed_version().unwrap_or("(no fix)")),
-                    ),
-                    None => ("-".into(), "-".into(), "-".into()),
-                };
-                let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) {
-                    "!"
-                } else {
-                    " "
-                };
-                let _ = writeln!(
-                    out,
-                    "{mark} {:<22} {:<13} {:<28} {ver} → {fix}",
-                    t(&f.id),
-                    f.severity.as_str(),
-                    pkg
-                );
-            }
-            if counted.len() > MAX_ROWS {
-                let _ = writeln!(
-                    out,
-                    "  … and {} more (see report.json)",
-                    counted.len() - MAX_ROWS
-                );
-            }
-        }
-        let ignored: Vec<_> = e.ignored().collect();
-        if !ignored.is_empty() {
-            let _ = writeln!(out);
-            let _ = writeln!(out, "  ignored:");
-            for j in ignored.iter().take(MAX_ROWS) {
-                if let Disposition::Ignored { reason, expires } = &j.disposition {
-                    let exp = expires.map(|d| format!(" (until {d})")).unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        "    {:<22} {:<13} {}{exp}",
-                        t(&j.finding.id),
-                        j.finding.severity.as_str(),
-                        t(reason)
-                    );
-                }
-            }
-        }
-        let filtered = e
-            .findings
-            .iter()
-            .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
-            .count();
-        if filtered > 0 {
-            let _ = writeln!(
-                out,
-                "\n  {filtered} finding(s) not counted because of filters (see report.json)"
-            );
-        }
-        if let Some(b) = &e.baseline {
-            let digest = b
-                .digest
-                .as_deref()
-                .map(|d| format!(" {d}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "\n  baseline {}{digest}: {}", b.source, b.summary());
-            for f in b.fixed.iter().take(MAX_ROWS) {
-                let _ = writeln!(out, "    fixed {:<22} {}", f.id, f.severity.as_str());
-            }
-            if b.fixed.len() > MAX_ROWS {
-                let _ = writeln!(out, "    … and {} more fixed", b.fixed.len() - MAX_ROWS);
-            }
-        }
-        for v in &e.violations {
-            let _ = writeln!(
-                out,
-                "\n  {} {} {} finding(s) counted, max allowed {}",
-                paint("31", "violation:"),
-                v.count,
-                v.severity,
-                v.max
-            );
-        }
+        counts(&mut out, report, img, &paint);
+        counted_rows(&mut out, img);
+        the_rest(&mut out, img, &paint);
         let _ = writeln!(out);
     }
     for n in &report.not_evaluated {
@@ -176,4 +48,157 @@ pub fn render(report: &Report, color: bool) -> String {
         report.images.len()
     );
     out
+}
+
+/// The image's header line (verdict, repository, digest, platform) and its severity counts.
+fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
+    let e = &img.evaluation;
+    let verdict = match e.verdict {
+        Verdict::Pass => paint("32", &e.verdict.as_str().to_uppercase()),
+        Verdict::Fail => paint("31", &e.verdict.as_str().to_uppercase()),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict} {}  {}",
+        t(&img.image.repository_uri()),
+        t(&img.image.digest)
+    );
+    if let Some(p) = &img.image.platform {
+        let _ = writeln!(out, "     platform {}", t(p));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  {:<14} {:>7} {:>7} {:>7}",
+        "SEVERITY", "COUNTED", "TOTAL", "MAX"
+    );
+    for s in Severity::ALL {
+        let max = report
+            .policy
+            .max
+            .get(&s)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "-".into());
+        let counted = e.counted(s);
+        let total = e.total.get(&s).copied().unwrap_or(0);
+        let line = format!(
+            "  {:<14} {:>7} {:>7} {:>7}",
+            s.as_str(),
+            counted,
+            total,
+            max
+        );
+        let over = e.violations.iter().any(|v| v.severity == s);
+        let _ = writeln!(out, "{}", if over { paint("31", &line) } else { line });
+    }
+}
+
+/// The findings that count, at most [`MAX_ROWS`], violations marked `!`.
+fn counted_rows(out: &mut String, img: &ImageReport) {
+    let e = &img.evaluation;
+    let counted: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|j| matches!(j.disposition, Disposition::Counted { .. }))
+        .collect();
+    if !counted.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<13} {:<28} INSTALLED → FIXED",
+            "ID", "SEVERITY", "PACKAGE"
+        );
+        for j in counted.iter().take(MAX_ROWS) {
+            let f = &j.finding;
+            let (pkg, ver, fix) = match f.first_package() {
+                Some(p) => (
+                    t(&p.name),
+                    t(p.version.as_deref().unwrap_or("?")),
+                    t(p.fixed_version().unwrap_or("(no fix)")),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) {
+                "!"
+            } else {
+                " "
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {:<22} {:<13} {:<28} {ver} → {fix}",
+                t(&f.id),
+                f.severity.as_str(),
+                pkg
+            );
+        }
+        if counted.len() > MAX_ROWS {
+            let _ = writeln!(
+                out,
+                "  … and {} more (see report.json)",
+                counted.len() - MAX_ROWS
+            );
+        }
+    }
+}
+
+/// Ignored and filtered findings, the baseline comparison and the violations.
+fn the_rest(out: &mut String, img: &ImageReport, paint: Paint) {
+    let e = &img.evaluation;
+    let ignored: Vec<_> = e.ignored().collect();
+    if !ignored.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  ignored:");
+        for j in ignored.iter().take(MAX_ROWS) {
+            if let Disposition::Ignored { reason, expires } = &j.disposition {
+                let exp = expires.map(|d| format!(" (until {d})")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    {:<22} {:<13} {}{exp}",
+                    t(&j.finding.id),
+                    j.finding.severity.as_str(),
+                    t(reason)
+                );
+            }
+        }
+    }
+    let filtered = e
+        .findings
+        .iter()
+        .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
+        .count();
+    if filtered > 0 {
+        let _ = writeln!(
+            out,
+            "\n  {filtered} finding(s) not counted because of filters (see report.json)"
+        );
+    }
+    if let Some(b) = &e.baseline {
+        let digest = b
+            .digest
+            .as_deref()
+            .map(|d| format!(" {d}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\n  baseline {}{digest}: {}",
+            t(&b.source),
+            b.summary()
+        );
+        for f in b.fixed.iter().take(MAX_ROWS) {
+            let _ = writeln!(out, "    fixed {:<22} {}", t(&f.id), f.severity.as_str());
+        }
+        if b.fixed.len() > MAX_ROWS {
+            let _ = writeln!(out, "    … and {} more fixed", b.fixed.len() - MAX_ROWS);
+        }
+    }
+    for v in &e.violations {
+        let _ = writeln!(
+            out,
+            "\n  {} {} {} finding(s) counted, max allowed {}",
+            paint("31", "violation:"),
+            v.count,
+            v.severity,
+            v.max
+        );
+    }
 }
