@@ -6,7 +6,7 @@
 
 use super::{ImageReport, Report};
 use crate::model::{Finding, Severity};
-use crate::policy::eval::{Disposition, Judged, Verdict};
+use crate::policy::eval::{Disposition, Evaluation, Judged, Verdict};
 use std::fmt::Write;
 
 /// GitHub's step summary and Buildkite's annotation body limit (1 MiB).
@@ -146,6 +146,22 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         );
     }
 
+    counts_table(&mut s, report, e);
+    top_violations(&mut s, e);
+    ignored_table(&mut s, e);
+    let filtered = e
+        .findings
+        .iter()
+        .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
+        .count();
+    if filtered > 0 {
+        let _ = writeln!(s, "{filtered} finding(s) not counted because of filters.\n");
+    }
+    s
+}
+
+/// Counted and total findings per severity against the maxima, then violations and warnings.
+fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
     s.push_str("| Severity | Counted | Total | Max |\n|---|---:|---:|---:|\n");
     for sev in Severity::ALL {
         let counted = e.counted(sev);
@@ -181,7 +197,10 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     if !e.warnings.is_empty() {
         s.push('\n');
     }
+}
 
+/// The violating findings, most severe first, at most [`MAX_TOP_VIOLATIONS`].
+fn top_violations(s: &mut String, e: &Evaluation) {
     let violating: Vec<&Judged> = e.violating().collect();
     if !violating.is_empty() {
         let _ = writeln!(s, "#### Top violations\n");
@@ -209,7 +228,10 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         }
         s.push('\n');
     }
+}
 
+/// The ignored findings with their reasons and expiries, at most [`MAX_IGNORED`].
+fn ignored_table(s: &mut String, e: &Evaluation) {
     let ignored: Vec<&Judged> = e.ignored().collect();
     if !ignored.is_empty() {
         let _ = writeln!(s, "#### Ignored ({})\n", ignored.len());
@@ -239,16 +261,6 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
         }
         s.push('\n');
     }
-
-    let filtered = e
-        .findings
-        .iter()
-        .filter(|j| matches!(j.disposition, Disposition::Filtered { .. }))
-        .count();
-    if filtered > 0 {
-        let _ = writeln!(s, "{filtered} finding(s) not counted because of filters.\n");
-    }
-    s
 }
 
 /// The collapsed table of every finding, at most about `budget` bytes.
