@@ -54,6 +54,14 @@ pub struct Running {
 
 /// The image digest(s) the primary deployment of `r` runs.
 pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<Running> {
+    let primary = primary_task_definition(c, r, deadline).await?;
+    let arns = running_tasks(c, r, deadline).await?;
+    let images = container_images(c, r, &primary, &arns, deadline).await?;
+    choose(r, &primary, images)
+}
+
+/// The task definition of the service's PRIMARY deployment (what it is rolling out to).
+async fn primary_task_definition(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<String> {
     let out = retry::call(Schedule::CALL, deadline, || async {
         c.ecs
             .describe_services()
@@ -90,7 +98,11 @@ pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<R
             ))
         })?
         .to_string();
+    Ok(primary)
+}
 
+/// The ARNs of the service's RUNNING tasks, every page.
+async fn running_tasks(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<Vec<String>> {
     let mut arns: Vec<String> = Vec::new();
     let mut next: Option<String> = None;
     for _ in 0..100 {
@@ -120,6 +132,18 @@ pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<R
         )));
     }
 
+    Ok(arns)
+}
+
+/// Per "container name\nimage" of the primary deployment's tasks: the digests they run, with
+/// how many tasks run each.
+async fn container_images(
+    c: &Clients,
+    r: &ServiceRef,
+    primary: &str,
+    arns: &[String],
+    deadline: Instant,
+) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
     let mut images: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for chunk in arns.chunks(100) {
         let out = retry::call(Schedule::CALL, deadline, || async {
@@ -137,7 +161,7 @@ pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<R
         for t in out
             .tasks()
             .iter()
-            .filter(|t| t.task_definition_arn() == Some(primary.as_str()))
+            .filter(|t| t.task_definition_arn() == Some(primary))
         {
             for ct in t.containers() {
                 let (Some(name), Some(image)) = (ct.name(), ct.image()) else {
@@ -153,6 +177,15 @@ pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<R
             }
         }
     }
+    Ok(images)
+}
+
+/// The one container (named, or the only one) and its digests, most tasks first.
+fn choose(
+    r: &ServiceRef,
+    primary: &str,
+    images: BTreeMap<String, BTreeMap<String, usize>>,
+) -> Result<Running> {
     let names: Vec<String> = images
         .keys()
         .map(|k| k.split('\n').next().unwrap_or_default().to_string())
