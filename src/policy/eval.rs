@@ -247,25 +247,8 @@ pub fn evaluate_against(
     today: Date,
 ) -> Evaluation {
     let comparison = base.map(|b| baseline::compare(findings, &b.findings));
-    let mut warnings = Vec::new();
+    let mut warnings = expiry_warnings(policy, today);
     let mut rule_hits = vec![0usize; policy.ignores.len()];
-
-    for rule in &policy.ignores {
-        if let Some(exp) = rule.expires {
-            if exp < today {
-                warnings.push(format!(
-                    "ignore rule {} expired on {exp}: its findings count again (reason was: {})",
-                    rule.id, rule.reason
-                ));
-            } else if (exp - today).whole_days() <= EXPIRY_WARNING_DAYS {
-                warnings.push(format!(
-                    "ignore rule {} expires on {exp} ({} days left)",
-                    rule.id,
-                    (exp - today).whole_days()
-                ));
-            }
-        }
-    }
 
     let mut judged: Vec<Judged> = findings
         .iter()
@@ -315,45 +298,7 @@ pub fn evaluate_against(
         }
     }
 
-    let mut total = BTreeMap::new();
-    let mut counted = BTreeMap::new();
-    for j in &judged {
-        *total.entry(j.finding.severity).or_insert(0u64) += 1;
-        if matches!(j.disposition, Disposition::Counted { .. }) {
-            *counted.entry(j.finding.severity).or_insert(0u64) += 1;
-        }
-    }
-
-    let violations: Vec<Violation> = policy
-        .max
-        .iter()
-        .filter_map(|(&severity, &max)| {
-            let count = counted.get(&severity).copied().unwrap_or(0);
-            (count > max).then_some(Violation {
-                severity,
-                count,
-                max,
-            })
-        })
-        .collect();
-
-    for j in &mut judged {
-        if let Disposition::Counted { violation } = &mut j.disposition {
-            *violation = violations.iter().any(|v| v.severity == j.finding.severity);
-        }
-    }
-    judged.sort_by(|a, b| {
-        a.finding
-            .severity
-            .cmp(&b.finding.severity)
-            .then_with(|| {
-                b.finding
-                    .inspector_score
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.finding.inspector_score.unwrap_or(0.0))
-            })
-            .then_with(|| a.finding.id.cmp(&b.finding.id))
-    });
+    let (total, counted, violations) = count_and_mark(policy, &mut judged);
 
     let verdict = if violations.is_empty() && !unmatched_fail {
         Verdict::Pass
@@ -373,6 +318,74 @@ pub fn evaluate_against(
         warnings,
         baseline,
     }
+}
+
+/// Warnings for ignore rules that expired (their findings count again) or expire soon.
+fn expiry_warnings(policy: &Policy, today: Date) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for rule in &policy.ignores {
+        if let Some(exp) = rule.expires {
+            if exp < today {
+                warnings.push(format!(
+                    "ignore rule {} expired on {exp}: its findings count again (reason was: {})",
+                    rule.id, rule.reason
+                ));
+            } else if (exp - today).whole_days() <= EXPIRY_WARNING_DAYS {
+                warnings.push(format!(
+                    "ignore rule {} expires on {exp} ({} days left)",
+                    rule.id,
+                    (exp - today).whole_days()
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+type Counts = BTreeMap<Severity, u64>;
+
+/// Totals and counted findings per severity, the maxima they exceed, each counted finding
+/// marked as a violation or not, and the findings sorted most severe (then highest score)
+/// first.
+fn count_and_mark(policy: &Policy, judged: &mut [Judged]) -> (Counts, Counts, Vec<Violation>) {
+    let mut total = BTreeMap::new();
+    let mut counted = BTreeMap::new();
+    for j in judged.iter() {
+        *total.entry(j.finding.severity).or_insert(0u64) += 1;
+        if matches!(j.disposition, Disposition::Counted { .. }) {
+            *counted.entry(j.finding.severity).or_insert(0u64) += 1;
+        }
+    }
+    let violations: Vec<Violation> = policy
+        .max
+        .iter()
+        .filter_map(|(&severity, &max)| {
+            let count = counted.get(&severity).copied().unwrap_or(0);
+            (count > max).then_some(Violation {
+                severity,
+                count,
+                max,
+            })
+        })
+        .collect();
+    for j in judged.iter_mut() {
+        if let Disposition::Counted { violation } = &mut j.disposition {
+            *violation = violations.iter().any(|v| v.severity == j.finding.severity);
+        }
+    }
+    judged.sort_by(|a, b| {
+        a.finding
+            .severity
+            .cmp(&b.finding.severity)
+            .then_with(|| {
+                b.finding
+                    .inspector_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.finding.inspector_score.unwrap_or(0.0))
+            })
+            .then_with(|| a.finding.id.cmp(&b.finding.id))
+    });
+    (total, counted, violations)
 }
 
 #[cfg(test)]
