@@ -97,14 +97,55 @@ pub async fn push_to_ecr(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<Vec<ScannedImage>> {
-    let (dest, extra_tags, registry_url) =
-        (&req.dest, &req.extra_tags, req.registry_url.as_deref());
+    let dest = &req.dest;
     let spec: SourceSpec = req.source.parse()?;
+    let tags = push_tags(req)?;
+    let Destination {
+        auth,
+        endpoint,
+        account,
+        region,
+        ecr_endpoint,
+    } = destination(c, req, deadline).await?;
+    let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
+        Error::usage(format!(
+            "invalid registry URL '{}': {e}",
+            crate::sanitize::url_without_userinfo(&endpoint)
+        ))
+    })?;
+    if auth.is_some() {
+        if let Some(notice) =
+            check_credential_destination(&base_url, ecr_endpoint.as_deref(), req.insecure_registry)?
+        {
+            progress.info(&notice);
+        }
+    }
+    let target = PushTarget {
+        base_url,
+        repository: dest.repository.clone(),
+        tags,
+        auth,
+        deadline,
+    };
+    let out = registry::push(&spec, &target, progress)
+        .await
+        .map_err(|e| e.context(format!("pushing to {dest}")))?;
+    progress.info(&format!(
+        "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
+        out.digest, out.blobs_uploaded, out.blobs_skipped, out.bytes_uploaded
+    ));
+    scanned_images(dest, out, account, region)
+}
+
+/// The tags to push: the destination's own and `--tag`s, each checked, without repeats. A
+/// digest destination is refused: the digest comes from the push.
+fn push_tags(req: &PushRequest) -> Result<Vec<String>> {
+    let dest = &req.dest;
     let mut tags = Vec::new();
     if let Target::Tag(t) = &dest.target {
         tags.push(t.clone());
     }
-    for t in extra_tags {
+    for t in &req.extra_tags {
         let probe: ImageRef = format!("{}:{t}", dest.repository).parse()?;
         if let Target::Tag(t) = probe.target {
             if !tags.contains(&t) {
@@ -118,6 +159,28 @@ pub async fn push_to_ecr(
             dest.repository
         )));
     }
+    Ok(tags)
+}
+
+/// Where the push goes and with which credentials.
+struct Destination {
+    auth: Option<RegistryAuth>,
+    /// The registry URL pushed to (ECR's proxy endpoint, or `--registry-url`).
+    endpoint: String,
+    account: String,
+    region: String,
+    /// ECR's own endpoint, when the credentials are ECR's (to notice a redirection).
+    ecr_endpoint: Option<String>,
+}
+
+/// Static registry credentials (a non-ECR registry, with `--registry-url`) or an ECR
+/// authorization token for the destination's registry.
+async fn destination(
+    c: Option<&Clients>,
+    req: &PushRequest,
+    deadline: Instant,
+) -> Result<Destination> {
+    let (dest, registry_url) = (&req.dest, req.registry_url.as_deref());
     let static_creds = match (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
         (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth {
             username: u,
@@ -163,33 +226,23 @@ pub async fn push_to_ecr(
         }
         (None, None) => return Err(Error::usage("no registry credentials")),
     };
-    let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
-        Error::usage(format!(
-            "invalid registry URL '{}': {e}",
-            crate::sanitize::url_without_userinfo(&endpoint)
-        ))
-    })?;
-    if auth.is_some() {
-        if let Some(notice) =
-            check_credential_destination(&base_url, ecr_endpoint.as_deref(), req.insecure_registry)?
-        {
-            progress.info(&notice);
-        }
-    }
-    let target = PushTarget {
-        base_url,
-        repository: dest.repository.clone(),
-        tags: tags.clone(),
+    Ok(Destination {
         auth,
-        deadline,
-    };
-    let out = registry::push(&spec, &target, progress)
-        .await
-        .map_err(|e| e.context(format!("pushing to {dest}")))?;
-    progress.info(&format!(
-        "pushed {} ({} blob(s) uploaded, {} already present, {} bytes)",
-        out.digest, out.blobs_uploaded, out.blobs_skipped, out.bytes_uploaded
-    ));
+        endpoint,
+        account,
+        region,
+        ecr_endpoint,
+    })
+}
+
+/// What was pushed, as the images to gate: the manifest, or each runnable platform of an
+/// index (pinned to it for the hand-off).
+fn scanned_images(
+    dest: &ImageRef,
+    out: registry::PushOutcome,
+    account: String,
+    region: String,
+) -> Result<Vec<ScannedImage>> {
     let base = ScannedImage {
         registry: account,
         region,
