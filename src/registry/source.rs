@@ -499,35 +499,7 @@ fn corrupt(where_: &str, what: &str) -> Error {
 fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<ManifestNode, Error> {
     let idx = TarIndex::open(path)?;
     let where_ = format!("docker archive {}", path.display());
-    let Some(list) = idx.locate("manifest.json")? else {
-        let hint = if idx.locate("index.json")?.is_some() {
-            " (it looks like an OCI archive: use oci-archive:)"
-        } else {
-            ""
-        };
-        return Err(Error::runtime(format!(
-            "{where_} has no manifest.json, so it is not a docker save archive{hint}"
-        )));
-    };
-    let entries: Vec<DockerSaveEntry> =
-        serde_json::from_slice(&list.read_small(MAX_MANIFEST, "manifest.json")?)
-            .map_err(|e| Error::runtime(format!("manifest.json in {where_} is not valid: {e}")))?;
-    let entry = match entries.as_slice() {
-        [one] => one,
-        [] => return Err(Error::runtime(format!("{where_} holds no image"))),
-        many => {
-            let tags: Vec<String> = many
-                .iter()
-                .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
-                .collect();
-            return Err(Error::usage(format!(
-                "{where_} holds {} images ({}): save one image per archive (docker save IMAGE)",
-                many.len(),
-                tags.join(", ")
-            )));
-        }
-    };
-
+    let entry = the_one_image(&idx, &where_)?;
     let config_range = idx
         .locate(&entry.config)?
         .ok_or_else(|| missing(&where_, &format!("the image config {}", entry.config)))?;
@@ -546,10 +518,81 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
             diff_ids.len()
         )));
     }
-    // Every layer is present, named by a valid diff_id and in a format we can push before the
-    // first blob is handed over (and so before anything connects to the registry).
+    let plan = layer_plan(&idx, &entry, &diff_ids, &where_)?;
+    sink.blob(BlobSrc {
+        digest: config_digest.clone(),
+        size: config_range.len,
+        data: BlobData::File(config_range),
+        verify: true,
+    })?;
+
+    let layers = push_layers(plan, work, sink, &where_)?;
+    let doc = DockerManifest {
+        schema_version: 2,
+        media_type: manifest::DOCKER_MANIFEST,
+        config: OutDescriptor {
+            media_type: manifest::DOCKER_CONFIG,
+            size: config_bytes.len() as u64,
+            digest: config_digest.to_string(),
+        },
+        layers,
+    };
+    let bytes = doc.to_bytes();
+    Ok(ManifestNode {
+        digest: Digest::of(&bytes),
+        media_type: manifest::DOCKER_MANIFEST.into(),
+        bytes,
+        platform: None,
+        skip: None,
+        children: Vec::new(),
+    })
+}
+
+/// The single image entry of the archive's `manifest.json` (one image per archive).
+fn the_one_image(idx: &TarIndex, where_: &str) -> Result<DockerSaveEntry, Error> {
+    let Some(list) = idx.locate("manifest.json")? else {
+        let hint = if idx.locate("index.json")?.is_some() {
+            " (it looks like an OCI archive: use oci-archive:)"
+        } else {
+            ""
+        };
+        return Err(Error::runtime(format!(
+            "{where_} has no manifest.json, so it is not a docker save archive{hint}"
+        )));
+    };
+    let entries: Vec<DockerSaveEntry> =
+        serde_json::from_slice(&list.read_small(MAX_MANIFEST, "manifest.json")?)
+            .map_err(|e| Error::runtime(format!("manifest.json in {where_} is not valid: {e}")))?;
+    let entry = match entries.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(Error::runtime(format!("{where_} holds no image"))),
+        many => {
+            let tags: Vec<String> = many
+                .iter()
+                .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
+                .collect();
+            return Err(Error::usage(format!(
+                "{where_} holds {} images ({}): save one image per archive (docker save IMAGE)",
+                many.len(),
+                tags.join(", ")
+            )));
+        }
+    };
+
+    Ok(entry)
+}
+
+/// Every layer present, named by a valid diff_id and in a format a Docker v2 manifest can
+/// describe, checked before the first blob is handed over (and so before anything connects
+/// to the registry).
+fn layer_plan(
+    idx: &TarIndex,
+    entry: &DockerSaveEntry,
+    diff_ids: &[String],
+    where_: &str,
+) -> Result<Vec<(Digest, FileRange, Kind)>, Error> {
     let mut plan = Vec::with_capacity(entry.layers.len());
-    for (i, (name, diff_id)) in entry.layers.iter().zip(&diff_ids).enumerate() {
+    for (i, (name, diff_id)) in entry.layers.iter().zip(diff_ids).enumerate() {
         let n = i + 1;
         let diff_id = Digest::parse(
             diff_id,
@@ -557,7 +600,7 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
         )?;
         let range = idx
             .locate(name)?
-            .ok_or_else(|| missing(&where_, &format!("layer {n} ({name})")))?;
+            .ok_or_else(|| missing(where_, &format!("layer {n} ({name})")))?;
         let kind = sniff(&range)?;
         if let Kind::Zstd = kind {
             return Err(Error::runtime(format!(
@@ -566,17 +609,21 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
         }
         plan.push((diff_id, range, kind));
     }
-    sink.blob(BlobSrc {
-        digest: config_digest.clone(),
-        size: config_range.len,
-        data: BlobData::File(config_range),
-        verify: true,
-    })?;
+    Ok(plan)
+}
 
+/// Compress (plain tar) or pass through (already gzip) each layer and hand it to the sink,
+/// once per distinct diff_id; returns the manifest's layer descriptors in order.
+fn push_layers(
+    plan: Vec<(Digest, FileRange, Kind)>,
+    work: &Path,
+    sink: &Sink,
+    where_: &str,
+) -> Result<Vec<OutDescriptor>, Error> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let total = entry.layers.len();
+    let total = plan.len();
     let mut done: HashMap<Digest, OutDescriptor> = HashMap::new();
     let mut layers = Vec::with_capacity(total);
     for (i, (diff_id, range, kind)) in plan.into_iter().enumerate() {
@@ -634,25 +681,7 @@ fn load_docker_archive(path: &Path, work: &Path, sink: &Sink) -> Result<Manifest
         layers.push(desc);
     }
 
-    let doc = DockerManifest {
-        schema_version: 2,
-        media_type: manifest::DOCKER_MANIFEST,
-        config: OutDescriptor {
-            media_type: manifest::DOCKER_CONFIG,
-            size: config_bytes.len() as u64,
-            digest: config_digest.to_string(),
-        },
-        layers,
-    };
-    let bytes = doc.to_bytes();
-    Ok(ManifestNode {
-        digest: Digest::of(&bytes),
-        media_type: manifest::DOCKER_MANIFEST.into(),
-        bytes,
-        platform: None,
-        skip: None,
-        children: Vec::new(),
-    })
+    Ok(layers)
 }
 
 enum Kind {
