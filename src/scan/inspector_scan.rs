@@ -194,39 +194,7 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
         let Some(id) = v.get("id").and_then(Value::as_str) else {
             continue;
         };
-        let ratings: Vec<&Value> = v
-            .get("ratings")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().collect())
-            .unwrap_or_default();
-        let source_of = |r: &Value| {
-            r.pointer("/source/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_ascii_uppercase()
-        };
-        let usable = |r: &Value| {
-            let s = r.get("severity").and_then(Value::as_str).unwrap_or("");
-            source_of(r) != "EPSS" && !s.is_empty() && s != "none" && s != "unknown"
-        };
-        let chosen: Option<&Value> = ratings
-            .iter()
-            .copied()
-            .filter(|r| usable(r))
-            .find(|r| !NON_VENDOR.contains(&source_of(r).as_str()))
-            .or_else(|| {
-                ratings
-                    .iter()
-                    .copied()
-                    .filter(|r| usable(r))
-                    .find(|r| source_of(r) == "NVD")
-            })
-            .or_else(|| ratings.iter().copied().find(|r| usable(r)));
-        let epss = ratings
-            .iter()
-            .copied()
-            .find(|r| source_of(r) == "EPSS")
-            .and_then(|r| r.get("score")?.as_f64());
+        let (chosen, epss) = choose_rating(v);
         let vprops: Vec<(&str, &str)> = props(v).collect();
         let fixed: HashMap<&str, &str> = vprops
             .iter()
@@ -236,43 +204,7 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
             .iter()
             .find(|(k, _)| *k == P_EXPLOIT)
             .map(|(_, v)| if *v == "true" { "YES" } else { "NO" }.to_string());
-        let mut packages = Vec::new();
-        for a in v
-            .get("affects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(r) = a.get("ref").and_then(Value::as_str) else {
-                continue;
-            };
-            let comp = components.get(r);
-            let purl = comp.and_then(|c| c.get("purl")?.as_str());
-            let (pname, pversion) = purl.map(purl_name_version).unwrap_or_default();
-            let name = comp
-                .and_then(|c| c.get("name")?.as_str())
-                .map(str::to_string)
-                .unwrap_or(pname);
-            let version = comp
-                .and_then(|c| c.get("version")?.as_str())
-                .map(str::to_string)
-                .or(pversion);
-            let path = comp.and_then(|c| {
-                props(c)
-                    .find(|(k, _)| *k == P_PATH || *k == super::sbom::SOURCE_PATH)
-                    .map(|(_, v)| v.to_string())
-            });
-            packages.push(FindingPackage {
-                name,
-                version,
-                fixed_in_version: fixed
-                    .get(r)
-                    .map(|s| s.to_string())
-                    .filter(|s| !s.is_empty()),
-                package_manager: purl.map(package_manager),
-                file_path: path,
-            });
-        }
+        let packages = affected_packages(v, &components, &fixed);
         out.push(Finding {
             id: id.to_string(),
             severity: chosen
@@ -300,6 +232,92 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
         });
     }
     out
+}
+
+/// The rating that decides a vulnerability's severity and score (a vendor's first, then
+/// NVD's, then any usable one; EPSS is never a severity), and its EPSS score.
+fn choose_rating(v: &Value) -> (Option<&Value>, Option<f64>) {
+    let ratings: Vec<&Value> = v
+        .get("ratings")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().collect())
+        .unwrap_or_default();
+    let source_of = |r: &Value| {
+        r.pointer("/source/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_uppercase()
+    };
+    let usable = |r: &Value| {
+        let s = r.get("severity").and_then(Value::as_str).unwrap_or("");
+        source_of(r) != "EPSS" && !s.is_empty() && s != "none" && s != "unknown"
+    };
+    let chosen: Option<&Value> = ratings
+        .iter()
+        .copied()
+        .filter(|r| usable(r))
+        .find(|r| !NON_VENDOR.contains(&source_of(r).as_str()))
+        .or_else(|| {
+            ratings
+                .iter()
+                .copied()
+                .filter(|r| usable(r))
+                .find(|r| source_of(r) == "NVD")
+        })
+        .or_else(|| ratings.iter().copied().find(|r| usable(r)));
+    let epss = ratings
+        .iter()
+        .copied()
+        .find(|r| source_of(r) == "EPSS")
+        .and_then(|r| r.get("score")?.as_f64());
+    (chosen, epss)
+}
+
+/// The packages a vulnerability affects, from the SBOM components its `affects` refs name,
+/// each with the fixed version the answer gives for it.
+fn affected_packages(
+    v: &Value,
+    components: &HashMap<&str, &Value>,
+    fixed: &HashMap<&str, &str>,
+) -> Vec<FindingPackage> {
+    let mut packages = Vec::new();
+    for a in v
+        .get("affects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(r) = a.get("ref").and_then(Value::as_str) else {
+            continue;
+        };
+        let comp = components.get(r);
+        let purl = comp.and_then(|c| c.get("purl")?.as_str());
+        let (pname, pversion) = purl.map(purl_name_version).unwrap_or_default();
+        let name = comp
+            .and_then(|c| c.get("name")?.as_str())
+            .map(str::to_string)
+            .unwrap_or(pname);
+        let version = comp
+            .and_then(|c| c.get("version")?.as_str())
+            .map(str::to_string)
+            .or(pversion);
+        let path = comp.and_then(|c| {
+            props(c)
+                .find(|(k, _)| *k == P_PATH || *k == super::sbom::SOURCE_PATH)
+                .map(|(_, v)| v.to_string())
+        });
+        packages.push(FindingPackage {
+            name,
+            version,
+            fixed_in_version: fixed
+                .get(r)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty()),
+            package_manager: purl.map(package_manager),
+            file_path: path,
+        });
+    }
+    packages
 }
 
 fn from_inspector(doc: &Value) -> Vec<Finding> {
