@@ -33,6 +33,10 @@ fn of(inv: &Inventory, eco: Ecosystem, normalise: fn(&str) -> String) -> Set {
 /// A pip --target tree with packages from PyPI (cached between runs).
 fn pip_tree() -> PathBuf {
     require("python3", "apt-get install python3-pip");
+    locked("pip-target", pip_tree_unlocked)
+}
+
+fn pip_tree_unlocked() -> PathBuf {
     let dir = cache_dir().join("pip-target");
     if !dir.join(".complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -119,6 +123,10 @@ fn python_packages_match_pip_list() {
 /// An npm project installed from the npm registry (cached between runs).
 fn npm_tree() -> PathBuf {
     require("npm", "apt-get install npm");
+    locked("npm-project", npm_tree_unlocked)
+}
+
+fn npm_tree_unlocked() -> PathBuf {
     let dir = cache_dir().join("npm-project");
     if !dir.join(".complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);

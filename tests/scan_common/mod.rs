@@ -16,6 +16,31 @@ pub fn cache_dir() -> PathBuf {
     d
 }
 
+/// Run `f` (check a cache entry, build it if missing) while holding the cache's lock named
+/// `name`: nextest runs each test in its own process, and two of them building the same entry
+/// would race. The lock is a directory (mkdir is atomic), released on return or panic; a wait
+/// is bounded.
+pub fn locked<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    struct Guard(PathBuf);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let lock = cache_dir().join(format!("{name}.lock"));
+    let start = std::time::Instant::now();
+    while std::fs::create_dir(&lock).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(900),
+            "waited 15 minutes for {}: remove it if no test is running",
+            lock.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _guard = Guard(lock);
+    f()
+}
+
 /// Fail (not skip) when a peer tool is missing, naming how to get it.
 pub fn require(tool: &str, hint: &str) {
     let found = Command::new("sh")
@@ -47,6 +72,10 @@ pub fn run(cmd: &mut Command) -> String {
 /// A minimal Debian bookworm root filesystem as a tar, built once by mmdebstrap (as root,
 /// from Debian's package registry) and kept in the cache.
 pub fn debian_tar() -> PathBuf {
+    locked("debian-tar", debian_tar_unlocked)
+}
+
+fn debian_tar_unlocked() -> PathBuf {
     let tar = cache_dir().join("debian-bookworm-minbase.tar");
     if !tar.exists() {
         require("mmdebstrap", "apt-get install mmdebstrap");
@@ -68,6 +97,10 @@ pub fn debian_tar() -> PathBuf {
 
 /// The same tree unpacked (the oracle, dpkg-query, reads its database from it).
 pub fn debian_tree() -> PathBuf {
+    locked("debian-tree", debian_tree_unlocked)
+}
+
+fn debian_tree_unlocked() -> PathBuf {
     let dir = cache_dir().join("debian-bookworm-minbase");
     if !dir.join("var/lib/dpkg/status").exists() {
         let tar = debian_tar();
@@ -162,19 +195,21 @@ pub fn debian_layer(gzip: bool) -> Layer {
         };
     }
     let gz = tar.with_extension("tar.gz");
-    if !gz.exists() {
-        let partial = tar.with_extension("gz.partial");
-        let out = std::fs::File::create(&partial).unwrap();
-        let st = Command::new("gzip")
-            .arg("-1")
-            .arg("-c")
-            .arg(&tar)
-            .stdout(out)
-            .status()
-            .unwrap();
-        assert!(st.success(), "gzip failed");
-        std::fs::rename(&partial, &gz).unwrap();
-    }
+    locked("debian-gz", || {
+        if !gz.exists() {
+            let partial = tar.with_extension("gz.partial");
+            let out = std::fs::File::create(&partial).unwrap();
+            let st = Command::new("gzip")
+                .arg("-1")
+                .arg("-c")
+                .arg(&tar)
+                .stdout(out)
+                .status()
+                .unwrap();
+            assert!(st.success(), "gzip failed");
+            std::fs::rename(&partial, &gz).unwrap();
+        }
+    });
     Layer::File {
         blob: gz,
         gzip,
