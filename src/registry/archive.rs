@@ -113,12 +113,16 @@ impl TarIndex {
                 .map_err(|e| bad(e.to_string()))?
                 .to_string_lossy()
                 .into_owned();
+            let kind = entry.header().entry_type();
+            // `tar -cf x.tar -C layout .` starts with the archive's root, "./": nothing to index.
+            if kind.is_dir() && normalize(&raw_name) == Err(EMPTY) {
+                continue;
+            }
             let name = normalize(&raw_name).map_err(|why| {
                 Error::runtime(format!(
                     "archive {shown} has an entry '{raw_name}' that {why}; refusing to read it"
                 ))
             })?;
-            let kind = entry.header().entry_type();
             let node = if kind.is_file() || kind == tar::EntryType::Continuous {
                 let offset = entry.raw_file_position();
                 let size = entry.size();
@@ -193,6 +197,9 @@ impl TarIndex {
 
 /// Normalise an archive-relative name: drop `.` components and trailing slashes, and reject
 /// absolute paths, `..` and empty names. The result uses `/` separators.
+/// Why `normalize` refused a name that names nothing (`.`, `./`, ``).
+const EMPTY: &str = "is empty";
+
 pub(crate) fn normalize(name: &str) -> Result<String, &'static str> {
     let mut parts = Vec::new();
     for comp in Path::new(name).components() {
@@ -211,7 +218,7 @@ pub(crate) fn normalize(name: &str) -> Result<String, &'static str> {
         }
     }
     if parts.is_empty() {
-        return Err("is empty");
+        return Err(EMPTY);
     }
     Ok(parts.join("/"))
 }
@@ -377,6 +384,30 @@ mod tests {
         });
         let e = TarIndex::open(f.path()).unwrap_err();
         assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_archive_root_entry_is_skipped_but_other_empty_names_are_refused() {
+        // What `tar -cf x.tar -C layout .` writes: "./" first, then "./oci-layout", ….
+        let f = write_tar(|b| {
+            let mut d = tar::Header::new_gnu();
+            d.set_entry_type(tar::EntryType::Directory);
+            d.set_size(0);
+            d.set_mode(0o755);
+            b.append_data(&mut d, "./", &[][..]).unwrap();
+            let mut h = file_header(5);
+            b.append_data(&mut h, "./a/layer.tar", &b"hello"[..])
+                .unwrap();
+        });
+        let idx = TarIndex::open(f.path()).unwrap();
+        assert_eq!(idx.locate("a/layer.tar").unwrap().unwrap().len, 5);
+        // A regular file with an empty name is still refused.
+        let f = write_tar(|b| {
+            let mut h = file_header(1);
+            b.append_data(&mut h, "./", &b"x"[..]).unwrap();
+        });
+        let e = TarIndex::open(f.path()).unwrap_err();
+        assert!(e.message.contains("is empty"), "{}", e.message);
     }
 
     /// Peak resident memory of this process (nextest runs each test in its own), in KiB.

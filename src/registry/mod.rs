@@ -8,8 +8,8 @@
 //! pushed byte-for-byte. `source` reads sources, `client` speaks the HTTP API, `push`
 //! orchestrates; `archive`, `compress`, `blob` and `manifest` are their helpers.
 
-mod archive;
-mod blob;
+pub(crate) mod archive;
+pub(crate) mod blob;
 mod client;
 mod compress;
 mod manifest;

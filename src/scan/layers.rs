@@ -9,10 +9,12 @@
 
 use crate::error::Error;
 use crate::oci::{self, AnyManifest, Child, Descriptor, Platform};
+use crate::registry::archive::TarIndex;
+use crate::registry::blob::FileRange;
 use crate::registry::SourceSpec;
 use crate::scan::binary::{self, BinaryInfo};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -24,9 +26,6 @@ use std::sync::Arc;
 const MAX_JSON: u64 = 64 << 20;
 /// Indexes nest only shallowly in practice; deeper is an error, not a stack overflow.
 const MAX_DEPTH: usize = 4;
-/// Links inside an archive are followed at most this many hops.
-const MAX_LINK_HOPS: usize = 16;
-
 /// What `scan --from` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanSource {
@@ -110,6 +109,18 @@ pub struct Range {
     path: Arc<Path>,
     offset: u64,
     len: u64,
+}
+
+/// The archive index is the push's (registry::archive::TarIndex): one walk over the headers
+/// with the same bounds on extension headers and links, for both.
+impl From<FileRange> for Range {
+    fn from(r: FileRange) -> Self {
+        Range {
+            path: r.path,
+            offset: r.offset,
+            len: r.len,
+        }
+    }
 }
 
 impl Range {
@@ -203,7 +214,7 @@ pub fn images(spec: &SourceSpec) -> Result<Images, Error> {
             })
         }
         SourceSpec::OciArchive(file) => {
-            let store = Store::Tar(ArchiveIndex::open(file)?);
+            let store = Store::Tar(TarIndex::open(file)?);
             Ok(Images {
                 images: oci_images(&store, None)?,
                 _temp: None,
@@ -262,20 +273,20 @@ fn docker_save(name: &str, file: &Path) -> Result<(), Error> {
 /// Where the files of an OCI layout live: a directory or a tar of one.
 enum Store {
     Dir(PathBuf),
-    Tar(ArchiveIndex),
+    Tar(TarIndex),
 }
 
 impl Store {
     fn describe(&self) -> String {
         match self {
             Store::Dir(d) => format!("oci layout {}", d.display()),
-            Store::Tar(t) => format!("oci archive {}", t.path.display()),
+            Store::Tar(t) => format!("oci archive {}", t.path().display()),
         }
     }
 
     fn locate(&self, rel: &str) -> Result<Option<Range>, Error> {
         match self {
-            Store::Tar(t) => t.locate(rel),
+            Store::Tar(t) => Ok(t.locate(rel)?.map(Range::from)),
             Store::Dir(root) => {
                 let path = root.join(rel);
                 let real = match path.canonicalize() {
@@ -460,9 +471,9 @@ fn missing(where_: &str, what: &str) -> Error {
 }
 
 fn docker_image(file: &Path) -> Result<PlatformImage, Error> {
-    let idx = ArchiveIndex::open(file)?;
+    let idx = TarIndex::open(file)?;
     let what = format!("docker archive {}", file.display());
-    let Some(list) = idx.locate("manifest.json")? else {
+    let Some(list) = idx.locate("manifest.json")?.map(Range::from) else {
         let hint = if idx.locate("index.json")?.is_some() {
             " (it looks like an OCI archive: use oci-archive:)"
         } else {
@@ -490,6 +501,7 @@ fn docker_image(file: &Path) -> Result<PlatformImage, Error> {
     };
     let platform = idx
         .locate(&entry.config)?
+        .map(Range::from)
         .ok_or_else(|| missing(&what, "the image config"))?
         .read_json::<ImageConfig>(&format!("the image config in {what}"))?
         .platform();
@@ -499,6 +511,7 @@ fn docker_image(file: &Path) -> Result<PlatformImage, Error> {
         .enumerate()
         .map(|(i, name)| {
             idx.locate(name)?
+                .map(Range::from)
                 .ok_or_else(|| missing(&what, &format!("layer {} ({name})", i + 1)))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -507,107 +520,6 @@ fn docker_image(file: &Path) -> Result<PlatformImage, Error> {
         platform,
         layers,
     })
-}
-
-#[derive(Debug)]
-enum Node {
-    File { offset: u64, size: u64 },
-    Link(String),
-}
-
-/// The entries of an outer archive (`oci-archive:`, `docker-archive:`) by normalised name,
-/// as byte ranges: one pass over the headers, nothing unpacked.
-// The push has the same index (registry::archive::TarIndex), private to its module.
-struct ArchiveIndex {
-    path: Arc<Path>,
-    nodes: HashMap<String, Node>,
-}
-
-impl ArchiveIndex {
-    fn open(path: &Path) -> Result<Self, Error> {
-        let shown = path.display();
-        let file = File::open(path)
-            .map_err(|e| Error::runtime(format!("cannot open archive {shown}: {e}")))?;
-        let bad = |e: std::io::Error| {
-            let detail: String = e
-                .to_string()
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(100)
-                .collect();
-            Error::runtime(format!(
-                "archive {shown} is truncated or not a tar file ({detail}); re-create it"
-            ))
-        };
-        let mut ar = tar::Archive::new(BufReader::with_capacity(64 * 1024, file));
-        let mut nodes = HashMap::new();
-        for entry in ar.entries_with_seek().map_err(bad)? {
-            let entry = entry.map_err(bad)?;
-            let raw = entry.path().map_err(bad)?.to_string_lossy().into_owned();
-            let kind = entry.header().entry_type();
-            let Some(name) = normalize(&raw) else {
-                if kind.is_dir() {
-                    continue; // "./", the archive's root
-                }
-                return Err(Error::runtime(format!(
-                    "archive {shown} has an entry '{raw}' outside the archive; refusing to read it"
-                )));
-            };
-            let node = if kind.is_file() || kind == tar::EntryType::Continuous {
-                Node::File {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                }
-            } else if kind.is_symlink() || kind.is_hard_link() {
-                let target = entry
-                    .link_name()
-                    .map_err(bad)?
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let resolved = if kind.is_symlink() {
-                    resolve_link(&name, &target)
-                } else {
-                    normalize(&target)
-                };
-                let Some(r) = resolved else {
-                    return Err(Error::runtime(format!(
-                        "archive {shown} has a link '{name}' -> '{target}' leaving the archive; refusing to read it"
-                    )));
-                };
-                Node::Link(r)
-            } else {
-                continue;
-            };
-            nodes.insert(name, node);
-        }
-        Ok(Self {
-            path: path.into(),
-            nodes,
-        })
-    }
-
-    fn locate(&self, name: &str) -> Result<Option<Range>, Error> {
-        let Some(mut cur) = normalize(name) else {
-            return Ok(None);
-        };
-        for _ in 0..MAX_LINK_HOPS {
-            match self.nodes.get(&cur) {
-                None => return Ok(None),
-                Some(Node::File { offset, size }) => {
-                    return Ok(Some(Range {
-                        path: self.path.clone(),
-                        offset: *offset,
-                        len: *size,
-                    }))
-                }
-                Some(Node::Link(t)) => cur = t.clone(),
-            }
-        }
-        Err(Error::runtime(format!(
-            "archive {} has a link loop at '{name}'",
-            self.path.display()
-        )))
-    }
 }
 
 /// A path inside an archive or a layer, relative and with `/` separators; `None` when it
@@ -619,24 +531,6 @@ pub(crate) fn normalize(name: &str) -> Option<String> {
             Component::Normal(p) => parts.push(p.to_str()?),
             Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
             Component::ParentDir => return None,
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-fn resolve_link(link: &str, target: &str) -> Option<String> {
-    if target.starts_with('/') {
-        return normalize(target);
-    }
-    let mut parts: Vec<&str> = link.split('/').collect();
-    parts.pop();
-    for seg in target.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            s => parts.push(s),
         }
     }
     (!parts.is_empty()).then(|| parts.join("/"))
@@ -994,9 +888,36 @@ mod tests {
 
     #[test]
     fn link_resolution_stays_inside() {
-        assert_eq!(resolve_link("a/b", "../c").as_deref(), Some("c"));
-        assert_eq!(resolve_link("a", "../../c"), None);
         assert_eq!(normalize("./a//b/").as_deref(), Some("a/b"));
         assert_eq!(normalize("a/../b"), None);
+    }
+
+    #[test]
+    fn a_hostile_archive_gets_the_same_bounds_as_the_push() {
+        // A PAX header declaring 300 MiB of records (a sparse hole): the scan reads archives
+        // through the push's index, which refuses it without buffering the records.
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        let declared: u64 = 300 * 1024 * 1024;
+        h.set_size(declared);
+        h.set_path("PaxHeaders/x").unwrap();
+        h.set_cksum();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), h.as_bytes()).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(f.path())
+            .unwrap()
+            .set_len(512 + declared + 1024)
+            .unwrap();
+        for spec in [
+            SourceSpec::OciArchive(f.path().to_path_buf()),
+            SourceSpec::DockerArchive(f.path().to_path_buf()),
+        ] {
+            let Err(e) = images(&spec) else {
+                panic!("{spec:?}: a hostile archive was accepted");
+            };
+            assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);
+        }
     }
 }
