@@ -6,7 +6,7 @@
 //! "code": "ACTIVE", "lastScannedAt": 1700000000} | {"noRow": true}], "reads": [[finding…]]}}}`.
 
 #[allow(dead_code)]
-#[path = "../tests/support/scenario.rs"]
+#[path = "../tests/e2e/support/scenario.rs"]
 mod scenario;
 
 use scenario::{Cov, DigestScript, Read, Scenario, ScenarioState};

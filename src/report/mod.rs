@@ -146,7 +146,7 @@ impl Format {
 
 /// Deterministic report fixtures (0, 1 and 10,000 findings, and a small one that uses every
 /// field and disposition) shared by the renderers' snapshot tests and the external validators
-/// in tests/reports_external.rs. Test support only, not a stable API.
+/// in tests/e2e/reports_external.rs. Test support only, not a stable API.
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing {
     use super::{ImageReport, Report, ScanInfo, Tool};

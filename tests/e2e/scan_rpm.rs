@@ -4,7 +4,7 @@
 //! headers loaded into a Berkeley DB hash `Packages` file by `db5.3_load` (the Amazon Linux 2 /
 //! RHEL 7 format) must be exactly what rpm's own read-only BDB backend (`bdb_ro`) lists.
 
-mod scan_common;
+use crate::scan_common;
 
 use inspector_gate::registry::SourceSpec;
 use inspector_gate::scan::layers::ScanSource;

@@ -6,7 +6,7 @@
 //! `--timeout` end in the exit code their call site decides (3 for the scan wait and the
 //! findings read, 4 for the scanning configuration and CodePipeline), naming the last error.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};

@@ -2,8 +2,7 @@
 //! image, calls the scripted ScanSbom server through the SDK, and applies the same policy,
 //! reports and exit codes as `gate`.
 
-#[path = "support/scan_server.rs"]
-mod scan_server;
+use crate::support::scan_server;
 
 use scan_server::{Advisory, ScanServer, Step};
 use std::path::Path;

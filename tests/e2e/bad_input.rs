@@ -6,7 +6,7 @@
 //! that reached the network would say so ("connect") instead of naming its cause.
 //! `BAD_INPUT_SHOW=1 cargo test --test bad_input -- --nocapture` prints every error line.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

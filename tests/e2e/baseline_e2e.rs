@@ -3,7 +3,7 @@
 //! DescribeTasks never returns `containers[].imageDigest` (its Container has no digest), so
 //! ECS is served here in the awsJson1.1 shape the SDK deserialises.
 
-mod support;
+use crate::support;
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -7,4 +7,5 @@ pub mod faults;
 pub mod fixtures;
 pub mod moto;
 pub mod registry;
+pub mod scan_server;
 pub mod scenario;

@@ -1,11 +1,11 @@
-//! The scripted Inspector2/CodePipeline server (tests/support/scenario.rs) answers in shapes the
+//! The scripted Inspector2/CodePipeline server (tests/e2e/support/scenario.rs) answers in shapes the
 //! real SDK deserialises, and is as unkind as AWS where the gate depends on it: empty pages
 //! that carry a `nextToken`, throttling with `Retry-After` and `retryAfterSeconds`,
 //! `ApprovalAlreadyCompletedException` on a second answer, retried stages, partitions. Each
 //! test calls the server through aws-sdk-inspector2 / aws-sdk-codepipeline (no retries, dummy
 //! credentials, 127.0.0.1 only) and checks what the SDK made of the answer.
 
-mod support;
+use crate::support;
 
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
 use aws_sdk_inspector2::operation::list_coverage::ListCoverageError;

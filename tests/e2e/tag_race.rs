@@ -3,7 +3,7 @@
 //! never whatever the tag points at by the time the scan is done (moto for ECR, the scripted
 //! Inspector2 server for the scan).
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::VecDeque;

@@ -3,7 +3,7 @@
 //! cannot forge CI output or render links, a forged report is not approved, and registry
 //! credentials are not sent over plain http to a remote host.
 
-mod support;
+use crate::support;
 
 use inspector_gate::model::{Finding, Severity};
 use inspector_gate::report::testing;

@@ -3,7 +3,7 @@
 //! `pip list --path` and `npm ls --all --json` report; a Go binary built by Debian's Go
 //! toolchain must give the modules `go version -m` reports.
 
-mod scan_common;
+use crate::scan_common;
 
 use inspector_gate::scan::layers::ScanSource;
 use inspector_gate::scan::{catalogue, purl, Ecosystem, Inventory};

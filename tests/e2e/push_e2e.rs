@@ -4,7 +4,7 @@
 //! Fault injection (transient errors, an immutable tag) goes through a small proxy in front
 //! of the real registry.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::extract::{Request, State};

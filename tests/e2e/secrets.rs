@@ -6,7 +6,7 @@
 //! Basic-auth form), the AWS secret key, the session token, or any approval token.
 //! `SECRETS_SHOW=1 cargo test --test secrets -- --nocapture` prints what each run printed.
 
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! End-to-end: CodePipeline manual approvals answered by the real binary against the scripted
 //! CodePipeline server. The gate must approve only the execution tied to the gated digest.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::VecDeque;

@@ -3,7 +3,7 @@
 //! (dir:, oci:, oci-archive:, docker-archive:), must give exactly the installed set that
 //! `dpkg-query -W` lists for the same tree; later layers' whiteouts must hide what they delete.
 
-mod scan_common;
+use crate::scan_common;
 
 use inspector_gate::registry::SourceSpec;
 use inspector_gate::scan::layers::ScanSource;

@@ -7,9 +7,8 @@
 //!   Retry-After retried, too many components and access denied as one clear error, both answer
 //!   formats turned into findings that the gate's own policy evaluation judges.
 
-mod scan_common;
-#[path = "support/scan_server.rs"]
-mod scan_server;
+use crate::scan_common;
+use crate::support::scan_server;
 
 use inspector_gate::aws::AwsOptions;
 use inspector_gate::model::Severity;

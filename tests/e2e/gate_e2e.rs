@@ -1,7 +1,7 @@
 //! End-to-end: the real `inspector-gate` binary against moto (ECR) and the scripted Inspector2
 //! server, one scenario per test, as a user runs it.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::collections::VecDeque;

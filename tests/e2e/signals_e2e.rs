@@ -5,7 +5,7 @@
 //! at a half-pushed image (skopeo: the tag is absent, or its manifest and every blob it names
 //! are complete).
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::io::Read;

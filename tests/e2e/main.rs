@@ -1,0 +1,25 @@
+//! The integration tests: one crate, so the AWS SDKs are linked once (each file under
+//! tests/ used to be its own test binary, linking every SDK again). Each module below is one
+//! concern, run against the real binary and real peers (see ../shared/TESTING.md).
+
+mod scan_common;
+mod support;
+
+mod approval_e2e;
+mod bad_input;
+mod baseline_e2e;
+mod faults_e2e;
+mod gate_e2e;
+mod push_e2e;
+mod reports_external;
+mod scan_bench;
+mod scan_cli;
+mod scan_lang;
+mod scan_os;
+mod scan_rpm;
+mod scan_sbom;
+mod scenario_conformance;
+mod secrets;
+mod signals_e2e;
+mod tag_race;
+mod trust;
