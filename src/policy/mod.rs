@@ -18,6 +18,40 @@ pub enum UnmatchedIgnore {
     Fail,
 }
 
+/// Findings that an Inspector suppression rule hides (policy key `suppressed`). Counted by
+/// default: a rule such as "not in use" suppresses every finding of a candidate that is not
+/// deployed yet. Only the floor-governed policy may choose `honor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Suppressed {
+    #[default]
+    Count,
+    Honor,
+}
+
+impl Suppressed {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A file a local-scan cataloguer wanted and did not read, an unreadable package database or a
+/// missing layer (policy key `scan-unread`): inconclusive (exit 3) by default; `warn` accepts
+/// the gap and names it in every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanUnread {
+    #[default]
+    Fail,
+    Warn,
+}
+
+impl ScanUnread {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// An accepted risk: findings with this id (optionally only in this package/repository)
 /// are not counted until `expires`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +86,12 @@ pub struct Policy {
         skip_serializing_if = "crate::baseline::BaselinePolicy::is_default"
     )]
     pub baseline: crate::baseline::BaselinePolicy,
+    /// Whether findings suppressed in Inspector count (`suppressed`).
+    #[serde(default, skip_serializing_if = "Suppressed::is_default")]
+    pub suppressed: Suppressed,
+    /// What a local scan does with files it could not read (`scan-unread`).
+    #[serde(default, skip_serializing_if = "ScanUnread::is_default")]
+    pub scan_unread: ScanUnread,
 }
 
 impl Policy {
