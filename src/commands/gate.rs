@@ -1,7 +1,7 @@
 //! `inspector-gate gate`: its arguments, their validation into `GateOptions`, and the dry run.
 
 use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
-use clap::{ArgMatches, Args};
+use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::image_ref::{region_for, ImageRef};
@@ -94,13 +94,13 @@ impl GateArgs {
     }
 
     /// Validate the arguments into the library's options.
-    fn options(&self, m: &ArgMatches, color: bool) -> Result<GateOptions> {
+    fn options(&self, color: bool) -> Result<GateOptions> {
         // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
         let mut policy_args = self.policy.clone();
         if self.dry_run && self.remote_floor().is_some() {
             policy_args.policy_floor = None;
         }
-        let policy = super::resolve_policy(&policy_args, m, &(&self.aws).into())?.policy;
+        let policy = super::resolve_policy(&policy_args, &(&self.aws).into())?.policy;
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -201,8 +201,8 @@ fn dry_run(opts: &GateOptions) {
     }
 }
 
-pub fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let opts = args.options(m, color)?;
+pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
+    let opts = args.options(color)?;
     if args.dry_run {
         dry_run(&opts);
         if let Some(f) = args.remote_floor() {

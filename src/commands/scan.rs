@@ -3,7 +3,7 @@
 //! exit codes as `gate`.
 
 use super::args::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
-use clap::{ArgMatches, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
 use inspector_gate::progress::Progress;
@@ -50,8 +50,8 @@ pub struct ScanArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy(&args.policy, m, &(&args.aws).into())?.policy;
+pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
+    let policy = super::resolve_policy(&args.policy, &(&args.aws).into())?.policy;
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),

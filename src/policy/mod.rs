@@ -1,8 +1,10 @@
-//! The gate's policy: what it is (`Policy`), where it comes from (`file`, layered with env
-//! and flags by `commands`), and how findings are judged against it (`eval`, pure).
+//! The gate's policy: what it is (`Policy`), its keys (`keys`, the one table), where it
+//! comes from (`file`: the policy file and the floor, layered with env and flags), and how
+//! findings are judged against it (`eval`, pure).
 
 pub mod eval;
 pub mod file;
+pub mod keys;
 
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
