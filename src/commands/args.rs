@@ -4,6 +4,7 @@
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, ValueEnum};
+use inspector_gate::pipeline::policy::PolicyRequest;
 use inspector_gate::policy::file::{PolicyLayer, Source};
 use inspector_gate::policy::keys::{self, Key, Kind, Value};
 use std::path::PathBuf;
@@ -33,6 +34,19 @@ pub struct PolicyArgs {
     pub policy_floor: Option<String>,
     /// The keys set by env variables, then by flags: one layer per key, in increasing precedence.
     pub layers: Vec<(PolicyLayer, Source)>,
+}
+
+impl PolicyArgs {
+    /// What the run's policy is made of (read and layered by `pipeline::policy::resolve`).
+    pub fn request(&self) -> inspector_gate::error::Result<PolicyRequest> {
+        Ok(PolicyRequest {
+            file: self.policy.clone(),
+            dir: std::env::current_dir()?,
+            floor: self.policy_floor.clone(),
+            layers: self.layers.clone(),
+            today: inspector_gate::pipeline::today(),
+        })
+    }
 }
 
 /// Parses a flag's or env variable's text as a value of its key (`keys::parse_text`, the

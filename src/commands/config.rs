@@ -16,7 +16,7 @@ pub struct ConfigArgs {
 }
 
 pub fn run(args: ConfigArgs) -> Result<i32> {
-    let resolved = super::resolve_policy(&args.policy, &Default::default())?;
+    let resolved = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?;
     print!("{}", render(&resolved));
     Ok(0)
 }

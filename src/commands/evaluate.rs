@@ -23,7 +23,8 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs, progress: &Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy(&args.policy, &Default::default())?.policy;
+    // No AWS calls but a floor's: resolved on the command's runtime, the evaluation after it.
+    let policy = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?.policy;
     let input = match (&args.findings, &args.event) {
         (Some(f), None) => Input::Findings(f.clone()),
         (None, Some(e)) => Input::Event(e.clone()),

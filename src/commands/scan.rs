@@ -6,6 +6,7 @@ use super::args::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
 use clap::{Args, ValueEnum};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
+use inspector_gate::policy::Policy;
 use inspector_gate::progress::Progress;
 use inspector_gate::scan::inspector_scan::Format;
 use inspector_gate::scan::{Input, ScanOptions};
@@ -51,7 +52,14 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy(&args.policy, &(&args.aws).into())?.policy;
+    let aws = (&args.aws).into();
+    super::block_on(async move {
+        let policy = super::resolve_policy(&args.policy, &aws).await?.policy;
+        run_with(args, policy, progress, color).await
+    })
+}
+
+async fn run_with(args: ScanArgs, policy: Policy, progress: Progress, color: bool) -> Result<i32> {
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),
@@ -76,5 +84,5 @@ pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
         policy,
         publish: args.output.options(color),
     };
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    pipeline::run(&opts, &progress).await
 }
