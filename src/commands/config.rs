@@ -1,6 +1,6 @@
 //! `inspector-gate config`: the effective policy, every key of the policy key table with its
 //! value and the layer that decided it (flag, env, file, floor — or the built-in default,
-//! shown as such).
+//! shown as the `default` layer).
 
 use super::args::PolicyArgs;
 use clap::Args;
@@ -65,7 +65,12 @@ fn render(resolved: &Resolved) -> String {
         .policy
         .thresholds_text()
         .unwrap_or_else(|| "none (every finding is reported, none fails the gate)".into());
-    out.push_str(&format!("\neffective thresholds: {thresholds}\n"));
+    let default = if resolved.builtin_default {
+        " (the built-in default: no layer sets a threshold)"
+    } else {
+        ""
+    };
+    out.push_str(&format!("\neffective thresholds: {thresholds}{default}\n"));
     out
 }
 
@@ -88,6 +93,25 @@ mod tests {
                 "{key:?} missing:\n{out}"
             );
         }
+        // No threshold anywhere: the built-in default, as the `default` layer.
+        for (key, value) in [
+            ("fail-on", "HIGH"),
+            ("max-critical", "0"),
+            ("max-high", "0"),
+        ] {
+            let l = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} ")))
+                .unwrap();
+            assert!(
+                l.contains(&format!(" {value} ")) && l.ends_with(" default"),
+                "{l}"
+            );
+        }
+        assert!(
+            out.contains("CRITICAL<=0, HIGH<=0 (the built-in default"),
+            "{out}"
+        );
         let l = out.lines().find(|l| l.starts_with("max-medium ")).unwrap();
         assert!(l.contains("(unlimited)"), "{l}");
     }

@@ -1,11 +1,13 @@
 //! Resolving a run's effective policy: find and load the policy file, fetch the CI owner's
 //! floor (a file, SSM Parameter Store or S3), and layer them with the settings the binary
 //! read from env and flags (`policy::file::resolve_with`). Runs on the command's one async
-//! runtime. Prints each place a layer tried to loosen the floor on stderr.
+//! runtime. Prints each place a layer tried to loosen the floor, and the built-in default
+//! when no layer sets a threshold, on stderr.
 
 use crate::aws::{floor, AwsOptions};
 use crate::error::Result;
 use crate::policy::file::{self, FloorSource, PolicyLayer, Resolved, Source};
+use crate::policy::BUILTIN_FAIL_ON;
 use std::path::PathBuf;
 use time::Date;
 
@@ -22,6 +24,13 @@ pub struct PolicyRequest {
     pub layers: Vec<(PolicyLayer, Source)>,
     /// Caps ignore expiries (`max-ignore-days`).
     pub today: Date,
+}
+
+/// The line printed when no layer sets a threshold.
+pub fn builtin_default_notice() -> String {
+    format!(
+        "policy: built-in default (fail-on {BUILTIN_FAIL_ON}) — run `inspector-gate init` to choose your own"
+    )
 }
 
 /// Resolve the effective policy: defaults < floor < file < env < flags, per key, each key
@@ -44,6 +53,9 @@ pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions) -> Result<Resolved> 
     let resolved = file::resolve_with(floor.as_ref(), &layers, req.today)?;
     for w in &resolved.warnings {
         eprintln!("warning: {}", crate::sanitize::text(w));
+    }
+    if resolved.builtin_default {
+        eprintln!("{}", builtin_default_notice());
     }
     Ok(resolved)
 }
@@ -93,5 +105,10 @@ mod tests {
         r.floor = Some("s3://bucket-only".into());
         let e = resolve(&r, &AwsOptions::default()).await.unwrap_err();
         assert!(e.message.contains("needs a bucket and a key"), "{e}");
+        // No file, no floor, no flags: the built-in default.
+        let r = resolve(&req(dir.path()), &AwsOptions::default())
+            .await
+            .unwrap();
+        assert!(r.builtin_default);
     }
 }

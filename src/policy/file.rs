@@ -8,7 +8,7 @@
 //! first; each is a `Problem` naming its file:line:col and key.
 
 use super::keys::{self, Apply, Governs, Key, Kind, Value};
-use super::{IgnoreRule, Policy};
+use super::{IgnoreRule, Policy, BUILTIN_FAIL_ON};
 use crate::baseline::{BaselineLayer, CountMode};
 use crate::error::{Error, Result};
 use crate::model::Severity;
@@ -336,6 +336,9 @@ pub struct Resolved {
     pub warnings: Vec<String>,
     /// Whether `--soft-fail` may be used: the floor's `allow-soft-fail` (true without a floor).
     pub allow_soft_fail: bool,
+    /// No layer (flag, env, file, floor) set any threshold, so the built-in default
+    /// (`fail-on = BUILTIN_FAIL_ON`) applies.
+    pub builtin_default: bool,
 }
 
 /// Parse a policy file's text; `path` is only used in messages. Every unknown key, wrong type
@@ -660,7 +663,8 @@ fn floor_max(floor: &Floor, sev: Severity) -> Option<u64> {
 /// it, so a flag `--fail-on HIGH` beats a file's `max-critical = 1000000`. Every other key is
 /// decided by the highest layer that sets it. With a floor, each key the floor governs
 /// (`keys::Governs`) may only move the stricter way (`keys::Stricter`) from the floor's value:
-/// a looser one is replaced by the floor's, with one warning per key. `today` caps ignore
+/// a looser one is replaced by the floor's, with one warning per key. When no layer sets any
+/// threshold, the built-in default `fail-on = BUILTIN_FAIL_ON` applies. `today` caps ignore
 /// expiries (`max-ignore-days`).
 pub fn resolve_with(
     floor: Option<&Floor>,
@@ -681,6 +685,10 @@ pub fn resolve_with(
     out.settings(floor, &all);
     out.baseline(floor, &all);
     out.ignores(floor, &all, today, &mut problems);
+    let builtin_default = out.policy.max.is_empty();
+    if builtin_default {
+        out.builtin_default();
+    }
     if !problems.is_empty() {
         return Err(problems_error("", problems));
     }
@@ -694,6 +702,7 @@ pub fn resolve_with(
         origins,
         warnings: out.warnings,
         allow_soft_fail: floor.is_none_or(|f| f.permits.allow_soft_fail),
+        builtin_default,
     })
 }
 
@@ -971,6 +980,19 @@ impl Resolution {
             repository: raw.repository.clone(),
         });
     }
+
+    /// No layer set a threshold: `fail-on = BUILTIN_FAIL_ON`, shown as the `default` layer.
+    fn builtin_default(&mut self) {
+        self.policy.apply_fail_on(BUILTIN_FAIL_ON);
+        self.origins.insert(
+            "fail-on".into(),
+            (BUILTIN_FAIL_ON.to_string(), Source::Default),
+        );
+        for (sev, v) in &self.policy.max {
+            let name = format!("max-{}", sev.as_str().to_lowercase());
+            self.origins.insert(name, (v.to_string(), Source::Default));
+        }
+    }
 }
 
 fn mode_word(m: CountMode) -> &'static str {
@@ -1242,6 +1264,7 @@ mod tests {
         assert_eq!(r.policy.max.get(&Severity::Medium), Some(&5));
         let medium = r.origins.iter().find(|o| o.0 == "max-medium").unwrap();
         assert_eq!(medium.2, Source::Env("INSPECTOR_GATE_MAX_MEDIUM".into()));
+        assert!(!r.builtin_default);
     }
 
     #[test]
@@ -1269,6 +1292,33 @@ mod tests {
         .unwrap();
         assert_eq!(r.policy.max.get(&Severity::High), Some(&2));
         assert_eq!(r.policy.max.get(&Severity::Critical), Some(&1));
+    }
+
+    #[test]
+    fn no_threshold_anywhere_means_the_built_in_fail_on_high() {
+        let r = resolve(&[]).unwrap();
+        assert!(r.builtin_default);
+        assert_eq!(
+            r.policy.max,
+            BTreeMap::from([(Severity::Critical, 0), (Severity::High, 0)])
+        );
+        for key in ["fail-on", "max-critical", "max-high"] {
+            let o = r.origins.iter().find(|o| o.0 == key).unwrap();
+            assert_eq!(o.2, Source::Default, "{key}");
+        }
+        // Filters alone set no threshold: the default still applies.
+        let file = p("ignore-unfixed = true\n").unwrap();
+        let r = resolve(&[(file, Source::File("f.toml".into()))]).unwrap();
+        assert!(r.builtin_default && r.policy.ignore_unfixed);
+        // Any threshold from any layer replaces it: a lone maximum, or the floor's.
+        let flag = PolicyLayer::default().with("max-medium", Value::Count(4));
+        let r = resolve(&[(flag, Source::Flag("--max-medium".into()))]).unwrap();
+        assert!(!r.builtin_default);
+        assert_eq!(r.policy.max, BTreeMap::from([(Severity::Medium, 4)]));
+        let f = floor("max-critical = 2\n");
+        let r = resolve_with(Some(&f), &[], TODAY).unwrap();
+        assert!(!r.builtin_default);
+        assert_eq!(r.policy.max, BTreeMap::from([(Severity::Critical, 2)]));
     }
 
     fn floor(text: &str) -> Floor {

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::Date;
 
+/// The policy when no layer (flag, env, file, floor) sets any threshold: `fail-on = "HIGH"`,
+/// max 0 CRITICAL and 0 HIGH. "No policy" must not mean "no gate".
+pub const BUILTIN_FAIL_ON: Severity = Severity::High;
+
 /// What to do with an ignore rule that matched no finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

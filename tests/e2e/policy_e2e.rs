@@ -1,15 +1,34 @@
-//! The policy as a user meets it, through the real binary: a policy file's problems are
-//! refused one per line with the key that was meant; every key of the table has a flag and
-//! an env variable that `config` attributes.
+//! The policy as a user meets it, through the real binary: with no policy at all the gate
+//! still gates (the built-in `fail-on = "HIGH"`, said on stderr and by `config`); a policy
+//! file's problems are refused one per line with the key that was meant; every key of the
+//! table has a flag and an env variable that `config` attributes.
 
 use crate::support;
 
+use serde_json::Value;
+use std::collections::VecDeque;
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{Scenario, ScenarioState};
+use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
 
 const REPO: &str = "app/web";
-/// moto with an enhanced-scanned repository, the scripted Inspector2 server, a scratch dir.
+const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
+const NOTICE: &str =
+    "policy: built-in default (fail-on HIGH) — run `inspector-gate init` to choose your own";
+
+fn done_long_ago() -> Cov {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Cov::Row {
+        code: "ACTIVE",
+        reason: "SUCCESSFUL",
+        last_scanned_at: Some(now - 86_400),
+    }
+}
+
+/// moto with one enhanced-scanned image per severity given, each with one finding of it.
 struct World {
     moto: Moto,
     scen: Scenario,
@@ -28,8 +47,32 @@ impl World {
         }
     }
 
+    /// Push an image tagged `tag` whose scan found one finding of `severity`.
+    fn image(&self, tag: &str, severity: &str) {
+        let d = a::put_image(&self.moto.url, REPO, Some(tag), tag);
+        let f = finding(
+            "CVE-2026-31001",
+            severity,
+            "openssl",
+            "3.0.1",
+            Some("3.0.13"),
+            &d,
+            REPO,
+        );
+        self.scen.state.lock().unwrap().images.insert(
+            d,
+            DigestScript {
+                coverage: VecDeque::from(vec![done_long_ago()]),
+                reads: VecDeque::from(vec![Read::Findings(vec![f])]),
+            },
+        );
+    }
+
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-        let full = args.to_vec();
+        let mut full = args.to_vec();
+        if args.first() == Some(&"gate") {
+            full.extend_from_slice(FAST);
+        }
         text(&a::run(
             &self.moto.url,
             &self.scen.url,
@@ -44,6 +87,71 @@ impl World {
         std::fs::write(&p, body).unwrap();
         p.display().to_string()
     }
+}
+
+#[test]
+fn no_policy_at_all_still_fails_a_high_finding() {
+    let w = World::new();
+    w.image("high", "HIGH");
+    w.image("medium", "MEDIUM");
+    // No file, no flag, no env, no floor: HIGH fails (it used to pass with exit 0).
+    let (code, out, err) = w.run(
+        &["gate", "--image", "app/web:high", "--report-dir", "r"],
+        &[],
+    );
+    assert_eq!(code, 1, "no policy must not mean no gate\n{out}\n{err}");
+    assert_eq!(err.lines().filter(|l| *l == NOTICE).count(), 1, "{err}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(
+        report["policy"]["max"],
+        serde_json::json!({ "CRITICAL": 0, "HIGH": 0 })
+    );
+    // The default is fail-on HIGH, not "fail on anything": a MEDIUM passes.
+    let (code, _, err) = w.run(&["gate", "--image", "app/web:medium"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(NOTICE), "{err}");
+    // Any threshold from any layer replaces the default, and the notice goes.
+    for (args, env) in [
+        (vec!["--max-high", "1"], vec![]),
+        (vec![], vec![("INSPECTOR_GATE_MAX_HIGH", "1")]),
+    ] {
+        let mut full = vec!["gate", "--image", "app/web:high"];
+        full.extend(args);
+        let (code, _, err) = w.run(&full, &env);
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("built-in default"), "{err}");
+    }
+    w.write(".inspector-gate.toml", "max-medium = 5\n");
+    let (code, _, err) = w.run(&["gate", "--image", "app/web:high"], &[]);
+    assert_eq!(code, 0, "the file's own thresholds: HIGH unlimited\n{err}");
+    let floor = w.write("floor.toml", "max-critical = 0\n");
+    std::fs::remove_file(w.dir.path().join(".inspector-gate.toml")).unwrap();
+    let (code, _, err) = w.run(
+        &["gate", "--image", "app/web:high", "--policy-floor", &floor],
+        &[],
+    );
+    assert_eq!(code, 0, "the floor's thresholds: HIGH unlimited\n{err}");
+    // `config` shows the default as the `default` layer.
+    let (code, out, err) = w.run(&["config"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for (key, value) in [
+        ("fail-on", "HIGH"),
+        ("max-critical", "0"),
+        ("max-high", "0"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap();
+        assert!(
+            line.contains(&format!(" {value} ")) && line.ends_with(" default"),
+            "{out}"
+        );
+    }
+    assert!(err.contains(NOTICE), "{err}");
 }
 
 #[test]
