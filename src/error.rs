@@ -35,6 +35,9 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Further lines printed under the error line, one item each (e.g. every problem of a
+    /// policy file); the error line itself says they follow.
+    pub details: Vec<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -44,25 +47,35 @@ impl Error {
         Self {
             kind: ErrorKind::Usage,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn inconclusive(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Inconclusive,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn timeout(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Timeout,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Runtime,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// The same error with lines to print under it.
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
     }
 
     /// Prefix the message with what was being done ("pushing app:1: ...").

@@ -1,6 +1,6 @@
 //! The use cases, free of any command-line types: each takes plain options and a
 //! [`Progress`](crate::progress::Progress) and does one job end to end (gate, push, findings,
-//! offline evaluation, approval, the local scan), calling the pure core (policy, reports, wait judgements) and
+//! offline evaluation, approval, the local scan, resolving the policy), calling the pure core (policy, reports, wait judgements) and
 //! the adapters (aws, registry, ci). The binary's `commands/` turn arguments into these options.
 
 pub mod approve;
@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod evaluate;
 pub mod findings;
 pub mod gate;
+pub mod policy;
 pub mod publish;
 pub mod push;
 pub mod scan;
