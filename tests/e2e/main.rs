@@ -15,6 +15,7 @@ mod reports_external;
 mod scan_bench;
 mod scan_cli;
 mod scan_lang;
+mod scan_layers;
 mod scan_os;
 mod scan_rpm;
 mod scan_sbom;
