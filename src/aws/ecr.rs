@@ -148,6 +148,14 @@ async fn runnable_children(
         if descs.is_empty() {
             return Ok(out);
         }
+        // THE digest syntax, as for every digest the gate reads: a child named otherwise
+        // cannot be classified.
+        if let Some(d) = descs.iter().find(|d| !oci::is_valid_digest(&d.digest)) {
+            let shown: String = d.digest.chars().take(80).collect();
+            return Err(Error::inconclusive(format!(
+                "{r}: the index names a child by the invalid digest '{shown}' (only sha256:<64 lowercase hex>), so it cannot be classified"
+            )));
+        }
         let docs = fetch_manifests(c, r, &descs, deadline).await?;
         for d in &descs {
             let doc = docs.get(&d.digest).ok_or_else(|| {

@@ -100,9 +100,6 @@ pub async fn push_to_ecr(
     let dest = &req.dest;
     let spec: SourceSpec = req.source.parse()?;
     let tags = push_tags(req)?;
-    // The source is read and verified whole (crate::image, the one image source) before
-    // anything talks to AWS or the registry: a bad source fails on its cause, offline.
-    let tree = crate::image::open_in_background(spec).await?;
     let Destination {
         auth,
         endpoint,
@@ -130,6 +127,9 @@ pub async fn push_to_ecr(
         auth,
         deadline,
     };
+    // The source is read and verified whole (crate::image, the one image source) before the
+    // registry is contacted: a bad source fails on its cause.
+    let tree = crate::image::open_in_background(spec).await?;
     let out = registry::push_tree(tree, &target, progress)
         .await
         .map_err(|e| e.context(format!("pushing to {dest}")))?;
