@@ -14,6 +14,7 @@ pub mod ci;
 pub mod error;
 pub mod findings_file;
 pub mod handoff;
+pub mod image;
 pub mod image_ref;
 pub mod model;
 pub mod oci;

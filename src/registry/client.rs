@@ -6,9 +6,9 @@
 //! help. Messages name the registry host and repository, never the credentials, and never a
 //! URL that could carry them.
 
-use super::blob::Digest;
 use super::{PushTarget, RegistryAuth};
 use crate::error::Error;
+use crate::image::Digest;
 use base64::Engine as _;
 use reqwest::header::{
     HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
