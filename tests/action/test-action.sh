@@ -11,7 +11,8 @@
 # release, from PATH, and through its own usage errors.
 #
 # usage: INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate tests/action/test-action.sh
-#        (prints one line per case and "action: N passed, M failed")
+#        (prints one line per case and "action: N passed, M failed"; ACTION_TESTS=REGEX runs
+#        only the cases whose name matches)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -120,13 +121,14 @@ new_runner() {
 }
 
 # run_action INPUTS_JSON — run the action (ACTION_DIR, default this checkout); sets $code,
-# $result (JSON file), $log (stderr+stdout).
+# $result (JSON file), $log (stderr+stdout). RUN_UNDER names a command (a function of this
+# script) that runs the simulator, e.g. with a directory made read-only.
 run_action() {
   result="$runner/result.json"
   log="$runner/log"
   code=0
   rm -f "$STUB_ARGS"
-  "$python" "$root/tests/action/run_composite.py" "${ACTION_DIR:-$root}" "$1" "$result" >"$log" 2>&1 || code=$?
+  ${RUN_UNDER:+$RUN_UNDER} "$python" "$root/tests/action/run_composite.py" "${ACTION_DIR:-$root}" "$1" "$result" >"$log" 2>&1 || code=$?
 }
 
 # action_copy SUMS — a copy of the action whose .github/checksums.txt is the file SUMS (the
@@ -169,6 +171,8 @@ expect_log() { grep -qF -- "$1" "$log" || fail "log lacks: $1"; }
 check() {
   local name=$1
   shift
+  # ACTION_TESTS=REGEX runs only the cases whose name matches (while working on one).
+  if [[ -n ${ACTION_TESTS:-} && ! $name =~ $ACTION_TESTS ]]; then return 0; fi
   rm -f "$work/case-failed"
   ("$@") || touch "$work/case-failed"
   if [[ -e $work/case-failed ]]; then
@@ -384,6 +388,86 @@ test_cache_rehashed_every_use() {
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "run after re-download"
   expect_log 'downloading file://'
+}
+
+# read_only_cache COMMAND... — run COMMAND with the tool cache ($RUNNER_TOOL_CACHE) unwritable:
+# a read-only bind mount in a mount namespace of its own when root (whom permissions do not
+# stop), else chmod.
+read_only_cache() {
+  local dir=$RUNNER_TOOL_CACHE status=0
+  if [[ $(id -u) -eq 0 ]]; then
+    # shellcheck disable=SC2016 # the inner sh expands them
+    unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"' \
+      sh "$dir" "$@" || status=$?
+  else
+    chmod -R a-w "$dir"
+    "$@" || status=$?
+    chmod -R u+w "$dir"
+  fi
+  return "$status"
+}
+
+test_tampered_cache_unwritable_never_run() {
+  if [[ $(id -u) -eq 0 ]] && ! unshare -m true 2>/dev/null; then return 0; fi # no way to make it read-only
+  new_runner
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "first run"
+  # The cached asset replaced by a well-formed one whose binary would pass, and say so.
+  local evil="$runner/evil" cached="$RUNNER_TOOL_CACHE/inspector-gate/$version/x64/$linux_asset"
+  mkdir -p "$evil/bin"
+  printf '#!/bin/sh\ntouch "%s/tampered-ran"\nexec "%s" "$@"\n' "$runner" "$work/inspector-gate" >"$evil/bin/inspector-gate"
+  chmod +x "$evil/bin/inspector-gate"
+  bash "$root/scripts/action/pack-release.sh" "$evil/bin/inspector-gate" "$evil/release" x86_64-unknown-linux-musl >/dev/null
+  cp "$evil/release/v$version/$linux_asset" "$cached"
+  # The tool cache cannot be written: the verified download cannot replace the tampered entry.
+  RUN_UNDER=read_only_cache run_action '{"image": "app:1"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" install "failing step"
+  expect_log "cached $linux_asset does not match its SHA-256 pin: downloading it again"
+  expect_log "::error title=inspector-gate action::cannot store the verified $linux_asset in the tool cache $RUNNER_TOOL_CACHE/inspector-gate/$version/x64"
+  [[ ! -e $runner/tampered-ran ]] || fail "the tampered binary was run"
+  [[ ! -e $STUB_ARGS ]] || fail "a binary was run"
+  # Writable again: the verified download replaces it, and that is what runs.
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "run with a writable cache"
+  [[ ! -e $runner/tampered-ran ]] || fail "the tampered binary was run"
+  [[ -e $STUB_ARGS ]] || fail "the verified binary did not run"
+}
+
+test_unexpected_install_failure_exit_4() {
+  # A command no check expected to fail (here chmod) stops the install: exit 4, named.
+  new_runner
+  mkdir -p "$runner/broken"
+  printf '#!/bin/sh\nexit 1\n' >"$runner/broken/chmod"
+  /bin/chmod +x "$runner/broken/chmod"
+  PATH="$runner/broken:$PATH" run_action '{"image": "app:1"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" install "failing step"
+  expect_log '::error title=inspector-gate action::installing inspector-gate failed: `chmod +x '
+  expect_log 'exited with 1'
+  [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
+}
+
+test_binary_replaced_after_install_never_run() {
+  # version: path: the binary on PATH replaces itself once the install step has checked it.
+  new_runner
+  mkdir -p "$runner/onpath"
+  cat >"$runner/onpath/inspector-gate" <<SCRIPT
+#!/usr/bin/env bash
+if [[ \${1:-} == --version ]]; then
+  echo "inspector-gate $cargo_version"
+  printf '#!/bin/sh\ntouch "%s/replaced-ran"\n' "$runner" >"\$0"
+  exit 0
+fi
+exec "$work/inspector-gate" "\$@"
+SCRIPT
+  chmod +x "$runner/onpath/inspector-gate"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" gate "failing step"
+  expect_log "$runner/onpath/inspector-gate changed after the install step verified it"
+  [[ ! -e $runner/replaced-ran ]] || fail "the replaced binary was run"
+  [[ ! -e $STUB_ARGS ]] || fail "a binary was run"
 }
 
 test_checksum_mismatch_refused() {
@@ -890,6 +974,9 @@ check "exit 3 (inconclusive) propagates with outputs set" test_exit_3
 check "exit 4 before any output: fallbacks, the cause in the summary, no extra ::error" test_early_error_cause_in_summary
 check "exit 2 (usage) propagates" test_usage_error_exit_2
 check "the cached asset is re-hashed on every use; a tampered one is never run" test_cache_rehashed_every_use
+check "a tampered cached asset with an unwritable tool cache is never run: exit 4" test_tampered_cache_unwritable_never_run
+check "an unexpected failure in the install is exit 4, naming the command" test_unexpected_install_failure_exit_4
+check "a binary replaced after the install step is never run: exit 4" test_binary_replaced_after_install_never_run
 check "checksum mismatch refused, nothing run or kept" test_checksum_mismatch_refused
 check "no pin: refused, pointing to version: source" test_missing_pin_points_to_source
 check "local overrides (file://, checksums file) only in test mode" test_local_overrides_need_test_mode
