@@ -172,7 +172,7 @@ check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
 check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
 check "shellcheck test scripts and .ci/run" shellcheck_files .ci/run tests/integrations.sh tests/static-binary.sh \
   tests/action/test-action.sh tests/action/test-release.sh \
-  codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
+  codebuild/tests/test-buildspecs.sh codebuild/tests/test-registry-scanning.sh buildkite/tests/helpers/stubs.bash
 check "bats buildkite/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
 check "action-validator action.yml" validate_action_file action.yml
@@ -186,6 +186,8 @@ check "scripts keep LF endings (.gitattributes); LICENSE matches Cargo.toml" lin
 check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
 check "release commit and tags (tests/action/test-release.sh)" bash tests/action/test-release.sh
 check "buildspec simulation (codebuild/tests/test-buildspecs.sh)" bash codebuild/tests/test-buildspecs.sh
+check "registry scanning commands merge and remove only this repository (codebuild/tests/test-registry-scanning.sh)" \
+  bash codebuild/tests/test-registry-scanning.sh
 
 echo "integrations: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
