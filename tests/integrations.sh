@@ -92,6 +92,23 @@ actions_pinned() {
   fi
 }
 
+# Every pinned third-party action (workflows, action.yml, docs) is in .github/action-runtimes.txt
+# with its tag and a runtime of node24 or newer.
+action_runtimes() {
+  "$python" tests/check-action-pins.py "$root"
+}
+
+# The runtime check fails on an action older than node24 (a copy of the table saying node20).
+action_runtimes_refuse_node20() {
+  local table="$logs/runtimes-node20.txt"
+  sed -E 's/^(actions\/checkout@[0-9a-f]{40} +[^ ]+ +)node24/\1node20/' .github/action-runtimes.txt >"$table"
+  if "$python" tests/check-action-pins.py --table "$table" "$root" >"$logs/node20.out"; then
+    echo "a table saying actions/checkout runs on node20 was accepted"
+    return 1
+  fi
+  grep -q 'runs on node20, older than node24' "$logs/node20.out"
+}
+
 # The integrations install the same release: one version and one set of checksums; the stack's
 # InspectorGateSha256 default, when set, is the pinned x86_64 Linux asset's.
 pins_agree() {
@@ -181,6 +198,8 @@ for workflow in .github/workflows/*.yml; do
 done
 check "actionlint .github/workflows" actionlint_workflows
 check "actions pinned by commit SHA" actions_pinned
+check "pinned actions run on node24 or newer (.github/action-runtimes.txt)" action_runtimes
+check "the runtime check refuses an action on node20" action_runtimes_refuse_node20
 check "release pins agree (action, Buildkite, CodeBuild)" pins_agree
 check "scripts keep LF endings (.gitattributes); LICENSE matches Cargo.toml" line_endings_and_license
 check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
