@@ -61,7 +61,7 @@ shellcheck_files() {
 
 bats_tests() {
   need bats || return 1
-  bats buildkite/tests
+  bats inspector-gate-buildkite-plugin/tests
 }
 
 cfn_lint_template() {
@@ -114,7 +114,7 @@ action_runtimes_refuse_node20() {
 pins_agree() {
   local action_version buildkite_version status=0 v sha pinned
   action_version=$(tr -d ' \r\n' <.github/action-version)
-  buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' buildkite/lib/release.bash)
+  buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' inspector-gate-buildkite-plugin/lib/release.bash)
   v=$("$python" codebuild/tests/render_buildspec.py --field codebuild/buildspec.yml env.variables.INSPECTOR_GATE_VERSION)
   [[ $v == "$action_version" ]] || { echo "codebuild/buildspec.yml pins $v, .github/action-version $action_version"; status=1; }
   v=$(sed -n '/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml)
@@ -123,9 +123,9 @@ pins_agree() {
   pinned=$(awk -v a="inspector-gate-$action_version-x86_64-unknown-linux-musl.tar.gz" '$2 == a { print $1 }' .github/checksums.txt)
   [[ $sha == "$pinned" ]] || { echo "pipeline.yaml InspectorGateSha256 defaults to '$sha', the pin is '$pinned'"; status=1; }
   [[ $buildkite_version == "$action_version" ]] ||
-    { echo "buildkite/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
-  if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' buildkite/checksums.txt); then
-    echo ".github/checksums.txt and buildkite/checksums.txt list different checksums"
+    { echo "inspector-gate-buildkite-plugin/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
+  if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' inspector-gate-buildkite-plugin/checksums.txt); then
+    echo ".github/checksums.txt and inspector-gate-buildkite-plugin/checksums.txt list different checksums"
     status=1
   fi
   return $status
@@ -142,7 +142,7 @@ line_endings_and_license() {
       status=1
     fi
   done < <(git ls-files -z)
-  for f in Cargo.toml .github/action-version .github/checksums.txt buildkite/checksums.txt; do
+  for f in Cargo.toml .github/action-version .github/checksums.txt inspector-gate-buildkite-plugin/checksums.txt; do
     [[ $(git check-attr eol -- "$f") == *": eol: lf" ]] || { echo "$f is not eol=lf"; status=1; }
   done
   grep -qx 'license = "Apache-2.0"' Cargo.toml || { echo "Cargo.toml's license is not Apache-2.0"; status=1; }
@@ -186,11 +186,11 @@ build_real_binary() {
 check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
-check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
+check "shellcheck inspector-gate-buildkite-plugin/hooks/* inspector-gate-buildkite-plugin/lib/*.bash" shellcheck_files inspector-gate-buildkite-plugin/hooks/* inspector-gate-buildkite-plugin/lib/*.bash
 check "shellcheck test scripts and .ci/run" shellcheck_files .ci/run tests/integrations.sh tests/static-binary.sh \
   tests/action/test-action.sh tests/action/test-release.sh \
-  codebuild/tests/test-buildspecs.sh codebuild/tests/test-registry-scanning.sh buildkite/tests/helpers/stubs.bash
-check "bats buildkite/tests" bats_tests
+  codebuild/tests/test-buildspecs.sh codebuild/tests/test-registry-scanning.sh inspector-gate-buildkite-plugin/tests/helpers/stubs.bash
+check "bats inspector-gate-buildkite-plugin/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
 check "action-validator action.yml" validate_action_file action.yml
 for workflow in .github/workflows/*.yml; do

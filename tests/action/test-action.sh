@@ -886,12 +886,12 @@ PY
 test_pin_release() {
   # pin-release.sh on a copy of the files it edits: every pin moves together.
   local copy="$work/pin-copy" sums="$work/pin-sums" target
-  mkdir -p "$copy/scripts" "$copy/buildkite/lib" "$copy/codebuild" "$copy/.github"
+  mkdir -p "$copy/scripts" "$copy/inspector-gate-buildkite-plugin/lib" "$copy/codebuild" "$copy/.github"
   cp -r "$root/scripts/action" "$copy/scripts/"
   cp "$root/.github/action-version" "$root/.github/checksums.txt" "$copy/.github/"
-  cp "$root/buildkite/checksums.txt" "$copy/buildkite/"
-  cp "$root/buildkite/lib/release.bash" "$copy/buildkite/lib/"
-  cp "$root/buildkite/README.md" "$copy/buildkite/"
+  cp "$root/inspector-gate-buildkite-plugin/checksums.txt" "$copy/inspector-gate-buildkite-plugin/"
+  cp "$root/inspector-gate-buildkite-plugin/lib/release.bash" "$copy/inspector-gate-buildkite-plugin/lib/"
+  cp "$root/inspector-gate-buildkite-plugin/README.md" "$copy/inspector-gate-buildkite-plugin/"
   cp "$root/codebuild/buildspec.yml" "$root/codebuild/pipeline.yaml" "$copy/codebuild/"
   : >"$sums"
   for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin \
@@ -901,9 +901,9 @@ test_pin_release() {
   bash "$copy/scripts/action/pin-release.sh" 9.8.7 "$sums" >/dev/null || fail "pin-release.sh failed"
   expect_eq "$(cat "$copy/.github/action-version")" 9.8.7 "action version"
   expect_eq "$(grep -vE '^#' "$copy/.github/checksums.txt")" "$(cat "$sums")" ".github/checksums.txt"
-  expect_eq "$(grep -vE '^#' "$copy/buildkite/checksums.txt")" "$(cat "$sums")" "buildkite/checksums.txt"
+  expect_eq "$(grep -vE '^#' "$copy/inspector-gate-buildkite-plugin/checksums.txt")" "$(cat "$sums")" "inspector-gate-buildkite-plugin/checksums.txt"
   grep -q '^# SHA-256' "$copy/.github/checksums.txt" || fail "comment header lost"
-  grep -qx 'INSPECTOR_GATE_VERSION="9.8.7"' "$copy/buildkite/lib/release.bash" || fail "Buildkite version not pinned"
+  grep -qx 'INSPECTOR_GATE_VERSION="9.8.7"' "$copy/inspector-gate-buildkite-plugin/lib/release.bash" || fail "Buildkite version not pinned"
   grep -qx '    INSPECTOR_GATE_VERSION: "9.8.7"' "$copy/codebuild/buildspec.yml" || fail "buildspec version not pinned"
   grep -A4 '^  InspectorGateVersion:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: 9.8.7' ||
     fail "pipeline.yaml default not pinned"
@@ -915,8 +915,8 @@ test_pin_release() {
     fail "pipeline.yaml InspectorGateSourceRef default not pinned"
   [[ $(grep -c '^ *INSPECTOR_GATE_SOURCE_REF: v9.8.7$' "$copy"/codebuild/buildspec.yml) -eq 1 ]] ||
     fail "buildspec source ref not pinned"
-  ! grep -q 'buildkite#v0\.' "$copy/buildkite/README.md" || fail "Buildkite README still references an old tag"
-  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/buildkite/README.md" || fail "Buildkite README not pinned"
+  ! grep -q 'buildkite#v0\.' "$copy/inspector-gate-buildkite-plugin/README.md" || fail "Buildkite README still references an old tag"
+  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/inspector-gate-buildkite-plugin/README.md" || fail "Buildkite README not pinned"
   [[ -z $(find "$copy" -name '*.bak') ]] || fail "backup files left behind"
   # Incomplete release: refused, nothing changed.
   head -n 4 "$sums" >"$sums.short"

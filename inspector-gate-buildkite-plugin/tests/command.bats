@@ -734,17 +734,41 @@ snapshot_repo() {
   assert_calls "inspector-gate --version"
 }
 
-@test "options are read under the name the agent gives the plugin (BUILDKITE_PLUGIN_NAME)" {
+@test "options are read under the plugin's own name (BUILDKITE_PLUGIN_INSPECTOR_GATE_*), never another plugin's" {
   gate_on_path
-  # From a repository subdirectory or a vendored directory called buildkite.
-  export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
-  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
-  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false BUILDKITE_PLUGIN_BUILDKITE_VERSION=path
+  # inspector-gate-buildkite-plugin/ (the agent drops the suffix): INSPECTOR_GATE.
+  export BUILDKITE_PLUGIN_NAME=INSPECTOR_GATE ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH
+  export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  # Another plugin of the step, kept in a directory named buildkite: its options are not ours.
+  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=LOW BUILDKITE_PLUGIN_BUILDKITE_IMAGE=other:1
+  export BUILDKITE_PLUGIN_BUILDKITE_DRY_RUN=true
 
   run "$HOOK"
 
   [ "$status" -eq 0 ]
   grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output != *"deprecated plugin location"* ]]
+}
+
+@test "the former location (buildkite/, BUILDKITE_PLUGIN_BUILDKITE_*) still works, with a deprecation warning" {
+  gate_on_path
+  # From the repository's buildkite directory (or a vendored directory of that name).
+  export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
+  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
+  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false BUILDKITE_PLUGIN_BUILDKITE_VERSION=path
+
+  run "$BATS_TEST_DIRNAME/../../buildkite/hooks/command"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output == *"warning: inspector-gate: deprecated plugin location: the options arrive as BUILDKITE_PLUGIN_BUILDKITE_*"*"inspector-gate-buildkite-plugin#<commit>"*"until v0.2.0"* ]]
+
+  # The same through the plugin's own hook (a vendored copy named buildkite).
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output == *"deprecated plugin location"* ]]
 }
 
 @test "download failure: exit 4 with the URL" {
