@@ -883,6 +883,29 @@ sys.exit(1 if problems else 0)
 PY
 }
 
+test_pin_docs() {
+  # pin-docs.sh: every release-form reference (a SHA with a release comment) moves to the
+  # release's commit; the forms for before any release stay as they are.
+  local copy="$work/docs-copy" commit=abcdefabcdefabcdefabcdefabcdefabcdefabcd f before
+  mkdir -p "$copy/scripts" "$copy/inspector-gate-buildkite-plugin" "$copy/codebuild"
+  cp -r "$root/scripts/action" "$copy/scripts/"
+  cp "$root/README.md" "$root/action.yml" "$copy/"
+  cp "$root/inspector-gate-buildkite-plugin/README.md" "$copy/inspector-gate-buildkite-plugin/"
+  cp "$root/codebuild/README.md" "$copy/codebuild/"
+  before=$(cat "$copy/README.md" "$copy/action.yml" "$copy/inspector-gate-buildkite-plugin/README.md" "$copy/codebuild/README.md" |
+    grep -cE '[0-9a-f]{40}' || true)
+  bash "$copy/scripts/action/pin-docs.sh" 9.8.7 "$commit" >/dev/null || fail "pin-docs.sh failed"
+  for f in README.md action.yml inspector-gate-buildkite-plugin/README.md codebuild/README.md; do
+    grep -qE "$commit:? # v9\.8\.7\$" "$copy/$f" || fail "$f: no release reference to $commit # v9.8.7"
+    ! grep -qE '[0-9a-f]{40}:? # v0\.' "$copy/$f" || fail "$f still names the old release"
+    grep -q 0123456789abcdef0123456789abcdef01234567 "$copy/$f" || fail "$f lost its before-a-release form"
+  done
+  [[ $(cat "$copy/README.md" "$copy/action.yml" "$copy/inspector-gate-buildkite-plugin/README.md" "$copy/codebuild/README.md" |
+    grep -cE '[0-9a-f]{40}' || true) -eq $before ]] || fail "pin-docs.sh changed the number of SHA references"
+  bash "$copy/scripts/action/pin-docs.sh" 9.8.7 v9.8.7 >/dev/null 2>&1 && fail "a tag name was accepted as the commit"
+  return 0
+}
+
 test_pin_release() {
   # pin-release.sh on a copy of the files it edits: every pin moves together.
   local copy="$work/pin-copy" sums="$work/pin-sums" target
@@ -915,8 +938,6 @@ test_pin_release() {
     fail "pipeline.yaml InspectorGateSourceRef default not pinned"
   [[ $(grep -c '^ *INSPECTOR_GATE_SOURCE_REF: v9.8.7$' "$copy"/codebuild/buildspec.yml) -eq 1 ]] ||
     fail "buildspec source ref not pinned"
-  ! grep -q 'buildkite#v0\.' "$copy/inspector-gate-buildkite-plugin/README.md" || fail "Buildkite README still references an old tag"
-  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/inspector-gate-buildkite-plugin/README.md" || fail "Buildkite README not pinned"
   [[ -z $(find "$copy" -name '*.bak') ]] || fail "backup files left behind"
   # Incomplete release: refused, nothing changed.
   head -n 4 "$sums" >"$sums.short"
@@ -964,6 +985,7 @@ test_real_binary_on_path() {
 
 check "targets: runner OS/arch to release asset" test_targets
 check "pin-release.sh moves every pin together" test_pin_release
+check "pin-docs.sh points the docs' release-form references at the release's commit" test_pin_docs
 check "every input is wired to one step's script; outputs mapped from the gate step" test_inputs_wired
 check "pass: every input becomes the right argument (real CLI accepts them); outputs, summary, cache, PATH" test_pass_outputs_and_args
 check "defaults: only the image and a fresh report dir" test_defaults
