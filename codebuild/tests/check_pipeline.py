@@ -100,6 +100,14 @@ def main():
     resources = template["Resources"]
     problems = []
 
+    # Registry-wide scanning is never set by the stack: the resource replaces every other
+    # repository's rules (codebuild/README.md has the command that merges instead).
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::ECR::RegistryScanningConfiguration":
+            problems.append(f"{name} replaces the registry's whole scanning configuration")
+    if "ConfigureRegistryScanning" in template.get("Parameters", {}):
+        problems.append("the ConfigureRegistryScanning parameter is back")
+
     # The gate's actions, exactly, across the three policies.
     granted = set()
     for name in ("GateReadPolicy", "GatePushPolicy", "GateApprovePolicy"):

@@ -97,14 +97,12 @@ pub async fn push_tree(
         .map_err(|e| redact(e, target.auth.as_ref()))
 }
 
-/// Last line of defence: whatever a registry or OS error echoed, the password does not leave.
-/// Very short passwords are left alone: they match ordinary words ("p" in "tcp"), and
-/// masking those would both garble the message and point at the password.
+/// Last line of defence: whatever a registry or OS error echoed, no form of the credentials
+/// leaves (the password, `base64(user:password)` in every alphabet, the `Authorization`
+/// value: [`crate::sanitize::Secrets`]; the client already redacts what registries answer).
 fn redact(mut e: Error, auth: Option<&RegistryAuth>) -> Error {
-    if let Some(a) = auth.filter(|a| a.password.len() >= 6) {
-        if e.message.contains(&a.password) {
-            e.message = e.message.replace(&a.password, "<redacted>");
-        }
+    if let Some(a) = auth {
+        e.message = crate::sanitize::Secrets::basic(&a.username, &a.password).redact(&e.message);
     }
     e
 }
