@@ -33,7 +33,10 @@ from render_buildspec import CfnLoader  # noqa: E402
 
 READ = {"ecr:BatchGetImage", "ecr:GetRegistryScanningConfiguration",
         "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings",
-        "inspector2:ListCoverage", "inspector2:ListFindings"}
+        "inspector2:ListCoverage", "inspector2:ListFindings",
+        # --image on an index: a child's config blob is read when its media type alone cannot
+        # say whether it runs (src/aws/ecr.rs, oci::classify).
+        "ecr:GetDownloadUrlForLayer"}
 PUSH = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 APPROVE = {"codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
