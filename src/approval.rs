@@ -5,7 +5,6 @@
 use crate::aws::{classify, CallError, Class, Clients};
 use crate::error::{Error, Result};
 use crate::model::Severity;
-use crate::policy::eval::Verdict;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::{self, Schedule};
@@ -435,7 +434,7 @@ pub async fn decide(
         }
         for cand in &cands {
             if let Tie::Yes(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
-                let status = if report.verdict == Verdict::Pass {
+                let status = if report.passed() {
                     ApprovalStatus::Approved
                 } else {
                     ApprovalStatus::Rejected

@@ -302,6 +302,16 @@ fn fatal(e: CallError, action: &str) -> Error {
     }
 }
 
+/// `e` about the platform manifest `img`, for an error whose text does not name the image
+/// (an API call's failure): with several platforms, the user must see which one it was.
+/// Errors that name the image themselves (its label) are not passed through here.
+fn about(img: &ScannedImage, e: Error) -> Error {
+    match &img.platform {
+        Some(p) => e.context(format!("platform {p}")),
+        None => e,
+    }
+}
+
 /// The latest findings read, and the scan status that allowed it.
 struct LastRead {
     findings: Vec<Finding>,
@@ -370,7 +380,7 @@ async fn await_scanned(
         let obs = if use_ecr {
             let s = retry::call(Schedule::CALL, deadline, || ecr::scan_status(c, img))
                 .await
-                .map_err(|e| fatal(e, "ecr:DescribeImageScanFindings"))?;
+                .map_err(|e| about(img, fatal(e, "ecr:DescribeImageScanFindings")))?;
             judge_ecr_status(s.as_deref(), &label)
         } else {
             let row = retry::call(Schedule::CALL, deadline, || async {
@@ -388,7 +398,10 @@ async fn await_scanned(
                             .unwrap_or_else(|| "no row".into())
                     ));
                     if row.is_none() {
-                        check.run(c, deadline, progress).await?;
+                        check
+                            .run(c, deadline, progress)
+                            .await
+                            .map_err(|e| about(img, e))?;
                     }
                     judge_coverage(row.as_ref(), &label)
                 }
@@ -400,7 +413,7 @@ async fn await_scanned(
                     use_ecr = true;
                     continue;
                 }
-                Err(e) => return Err(fatal(e, "inspector2:ListCoverage")),
+                Err(e) => return Err(about(img, fatal(e, "inspector2:ListCoverage"))),
             }
         };
         match obs {
@@ -461,7 +474,9 @@ async fn await_settled(
     let mut previous: Option<BTreeSet<String>> = None;
     loop {
         let read_at = now();
-        let findings = all_findings(c, img, deadline, &track.last_err).await?;
+        let findings = all_findings(c, img, deadline, &track.last_err)
+            .await
+            .map_err(|e| about(img, e))?;
         let set = finding_set(&findings);
         *track.read.borrow_mut() = Some(LastRead {
             findings: findings.clone(),

@@ -3,6 +3,7 @@
 
 use crate::approval::{self, ApprovalTarget};
 use crate::aws::{self, AwsOptions};
+use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::model::Severity;
 use crate::policy::eval::{Disposition, Verdict};
@@ -116,6 +117,19 @@ pub struct ApproveOptions {
 pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     let path = &opts.report;
     let report = read_report(path)?;
+    // The one decision, over what the report evaluated: a report of no image is not an answer
+    // (exit 3, nothing approved or rejected), whatever its `verdict` says.
+    let images = report.images.iter().cloned();
+    let decision = decide(
+        images.map(|i| Outcome::Evaluated(i, Findings::Final)),
+        OnTimeout::Fail,
+    );
+    if let Some(e) = decision.error {
+        return Err(e.context(format!(
+            "report {} (nothing was approved or rejected; re-run the gate)",
+            path.display()
+        )));
+    }
     let clients = aws::clients(&opts.aws).await?;
     let deadline = Instant::now() + opts.timeout;
     approval::decide(
@@ -130,7 +144,7 @@ pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     )
     .await?;
     progress.finish();
-    Ok(report.exit_code())
+    Ok(decision.exit_code())
 }
 
 #[cfg(test)]

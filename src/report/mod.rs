@@ -79,12 +79,14 @@ pub struct NotEvaluated {
 }
 
 impl Report {
+    /// The report of `images`. Its verdict is the worst of theirs; a report of no image is
+    /// never a pass (`fail`, exit 3): a run that evaluated nothing cannot pass.
     pub fn new(generated_at: String, policy: Policy, images: Vec<ImageReport>) -> Self {
         let verdict = images
             .iter()
             .map(|i| i.evaluation.verdict)
             .max()
-            .unwrap_or(Verdict::Pass);
+            .unwrap_or(Verdict::Fail);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
@@ -107,8 +109,12 @@ impl Report {
         self.images.iter().map(|i| i.evaluation.counted(s)).sum()
     }
 
-    /// 0 when the report passed, 1 when the policy was violated.
+    /// 0 when the report passed, 1 when the policy was violated, 3 when it evaluated no image
+    /// (whatever its `verdict` field says: a report read back may have been edited).
     pub fn exit_code(&self) -> i32 {
+        if self.images.is_empty() {
+            return crate::error::EXIT_INCONCLUSIVE;
+        }
         match self.verdict {
             Verdict::Pass => crate::error::EXIT_PASS,
             Verdict::Fail => crate::error::EXIT_VIOLATION,
@@ -119,8 +125,9 @@ impl Report {
         self.verdict.as_str()
     }
 
+    /// True only for a pass over at least one evaluated image.
     pub fn passed(&self) -> bool {
-        self.verdict == Verdict::Pass
+        self.verdict == Verdict::Pass && !self.images.is_empty()
     }
 }
 
@@ -392,6 +399,29 @@ impl Report {
             None => return Err("no schemaVersion".into()),
         }
         serde_json::from_value(v).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{testing, Report};
+    use crate::policy::eval::Verdict;
+
+    #[test]
+    fn a_report_of_no_image_is_never_a_pass() {
+        let empty = Report::new(testing::GENERATED_AT.into(), testing::policy(), vec![]);
+        assert_eq!(empty.verdict, Verdict::Fail);
+        assert!(!empty.passed());
+        assert_eq!(empty.exit_code(), 3);
+        // Not even when its verdict field was edited to say so.
+        let mut forged = empty;
+        forged.verdict = Verdict::Pass;
+        assert!(!forged.passed());
+        assert_eq!(forged.exit_code(), 3);
+        assert!(
+            testing::report(0).passed(),
+            "one image with no findings passes"
+        );
     }
 }
 

@@ -569,3 +569,58 @@ fn an_execution_id_is_not_trusted_when_its_sources_cannot_be_read() {
     );
     assert!(w.approvals().is_empty(), "answered an unchecked approval");
 }
+
+#[test]
+fn a_report_of_no_image_is_never_approved() {
+    // The execution names no digest, so --pipeline-execution-id alone ties it: the only thing
+    // between an emptied report and an approval is the decision that evaluated nothing never
+    // passes.
+    let w = World::new(false, |_| pipeline(vec![exec("e-1", "tok-1", None, 0)]));
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "gate",
+            "--image",
+            "app/web:v1",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "20s",
+            "--report-dir",
+            "r",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    let path = w.dir.path().join("r/report.json");
+    let mut report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    report["images"] = serde_json::json!([]);
+    std::fs::write(w.dir.path().join("empty.json"), report.to_string()).unwrap();
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "approve",
+            "--report",
+            "empty.json",
+            "--approve",
+            "demo/Approve/Manual",
+            "--pipeline-execution-id",
+            "e-1",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "5s",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    let (code, _out, err) = text(&o);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no image was evaluated"), "{err}");
+    assert!(w.approvals().is_empty(), "approved a report of no image");
+    assert_eq!(w.scen.calls("PutApprovalResult"), 0);
+}
