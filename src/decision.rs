@@ -1,4 +1,4 @@
-//! THE decision of a run (PRODUCT.md "Exit codes" and "Waiting"): what the outcomes of its
+//! THE decision of a run (README "Exit codes" and "How waiting works"): what the outcomes of its
 //! images add up to. Pure — no I/O, no clock, no async — so that every combination is a table
 //! test here rather than an end-to-end scenario. `gate`, `scan`, `evaluate` and `approve` end
 //! in [`decide`]; `findings` (no verdict) ends in [`worst`].
@@ -33,7 +33,7 @@ pub enum OnTimeout {
 /// Whether the findings an image was evaluated on were final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Findings {
-    /// Every page read, and settled (PRODUCT.md "Waiting").
+    /// Every page read, and settled (README "How waiting works").
     Final,
     /// Read, but the deadline passed before they were final: more may have been arriving.
     NotFinal,

@@ -12,6 +12,7 @@ pub mod aws;
 pub mod baseline;
 pub mod ci;
 pub mod decision;
+pub mod duration;
 pub mod error;
 pub mod findings_file;
 pub mod handoff;

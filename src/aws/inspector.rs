@@ -100,7 +100,7 @@ async fn coverage_page(
         .set_next_token(next)
         .send()
         .await
-        .map_err(|e| classify(e, coverage_retry_after))?;
+        .map_err(|e| not_enabled(classify(e, coverage_retry_after)))?;
     let token = out.next_token().map(str::to_string);
     let Some(row) = out.covered_resources().first() else {
         return Ok((None, token));
@@ -161,7 +161,7 @@ pub async fn findings_page(
         .set_next_token(next)
         .send()
         .await
-        .map_err(|e| classify(e, findings_retry_after))?;
+        .map_err(|e| not_enabled(classify(e, findings_retry_after)))?;
     let findings = out.findings().iter().map(convert).collect();
     let next = out
         .next_token()
@@ -220,14 +220,37 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
     }
 }
 
-/// Is this error one where Inspector itself is not enabled for the account?
-pub fn is_not_enabled(e: &CallError) -> bool {
-    e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled")
+/// `e`, classified [`Class::NotEnabled`](super::Class::NotEnabled) when it is Inspector saying
+/// it is not enabled for the account. Inspector2 answers that as an `AccessDeniedException`
+/// whose only field is its message, so the message is read here, once, where the answer is
+/// decoded; everything after branches on the class.
+fn not_enabled(mut e: CallError) -> CallError {
+    if e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled") {
+        e.class = super::Class::NotEnabled;
+    }
+    e
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspector_not_enabled_is_its_own_class() {
+        let denied = |message: &str| CallError {
+            class: super::super::Class::AccessDenied,
+            code: "AccessDeniedException".into(),
+            message: format!("AccessDeniedException: {message}"),
+        };
+        let e = not_enabled(denied(
+            "Amazon Inspector is not enabled for account 123456789012",
+        ));
+        assert_eq!(e.class, super::super::Class::NotEnabled);
+        let e = not_enabled(denied(
+            "User: x is not authorized to perform: inspector2:ListFindings",
+        ));
+        assert_eq!(e.class, super::super::Class::AccessDenied);
+    }
 
     #[test]
     fn a_cycling_next_token_ends_the_paging_with_an_error() {

@@ -11,7 +11,8 @@ use support::moto::Moto;
 use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
 
 const REPO: &str = "app/web";
-/// Fast schedule for tests: the production defaults are 5s polls and a 20s settle.
+/// Fast schedule for tests: the production defaults are a 3s first poll (`--poll-interval`)
+/// and a settle window of 8% of the wait, 2.5s to 60s (`--settle` unset).
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 
 fn now() -> i64 {
@@ -396,6 +397,32 @@ fn scanning_not_enabled_or_not_covered_is_inconclusive() {
     let (code, _out, err) = w.gate(&["--image", "app/web:b1", "--timeout", "60s"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("BASIC scanning"), "{err}");
+}
+
+#[test]
+fn inspector_not_enabled_is_inconclusive_with_the_fix() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "not-enabled");
+    w.script(
+        &d,
+        script(
+            vec![Cov::Error {
+                status: 403,
+                kind: "AccessDeniedException",
+                message: "Amazon Inspector is not enabled for account 123456789012 in us-east-1",
+            }],
+            vec![],
+        ),
+    );
+    let (code, _out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "30s"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("Amazon Inspector is not enabled")
+            && err.contains("aws inspector2 enable --resource-types ECR"),
+        "{err}"
+    );
+    // Not mistaken for a missing permission: no fallback to the ECR scan status.
+    assert!(!err.contains("falling back"), "{err}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! `GetPipelineExecution`, `PutApprovalResult`). Responses follow the service models (restJson1
 //! for Inspector2, awsJson1.1 for CodePipeline) and are parsed by the real SDK in the binary.
 //!
-//! Where AWS is unkind, so is this server (docs/AWS-FACTS, checked against the SDK's
+//! Where AWS is unkind, so is this server (the service models, checked against the SDK's
 //! deserialisers): list pages may be empty and still carry a `nextToken`
 //! ([`ScenarioState::empty_coverage_pages`], [`ScenarioState::empty_finding_pages`]); throttling answers 429 with both the `Retry-After` header
 //! and `retryAfterSeconds` in the body; a second `PutApprovalResult` on a token answers
