@@ -100,6 +100,23 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         .map(|b| format!(" vs baseline: {}.", b.summary()))
         .collect();
     let mut head = format!("{head}{}", vs.join(""));
+    // Suppressed in Inspector: the reviewer sees how many a suppression rule hid, and whether
+    // the policy counted them.
+    let hidden: usize = report
+        .images
+        .iter()
+        .map(|i| i.evaluation.suppressed().count())
+        .sum();
+    if hidden > 0 {
+        let counted: usize = report
+            .images
+            .iter()
+            .map(|i| i.evaluation.suppressed_counted())
+            .sum();
+        head.push_str(&format!(
+            " {hidden} suppressed in Inspector, {counted} of them counted."
+        ));
+    }
     if !report.not_evaluated.is_empty() {
         head.push_str(&format!(
             " {} image(s) NOT evaluated (scan unfinished; passed by --on-timeout pass).",

@@ -178,6 +178,7 @@ impl WireFinding {
                 .and_then(|r| r.text),
             image_digest: ecr.as_ref().and_then(|e| e.image_hash.clone()),
             repository: ecr.and_then(|e| e.repository_name),
+            suppressed: self.status.as_deref() == Some("SUPPRESSED"),
         })
     }
 }
@@ -271,8 +272,10 @@ pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
             .map_err(|e| bad(format!("not `aws inspector2 list-findings` output: {e}")))?;
         let mut findings = Vec::new();
         for w in list.findings {
-            if w.status.as_deref().is_some_and(|s| s != "ACTIVE") {
-                continue; // CLOSED and SUPPRESSED findings do not gate.
+            // CLOSED findings are fixed. SUPPRESSED ones are still in the image: they are kept,
+            // marked, and the policy decides whether they count (`suppressed`).
+            if w.status.as_deref() == Some("CLOSED") {
+                continue;
             }
             findings.push(w.into_finding().map_err(bad)?);
         }
@@ -397,6 +400,7 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
                 remediation: None,
                 image_digest: Some(ev.detail.image_digest.clone()),
                 repository: Some(repository.clone()),
+                suppressed: false,
             });
         }
     }
@@ -435,15 +439,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_cli_output_and_drops_closed_findings() {
+    fn parses_cli_output_drops_closed_and_keeps_suppressed_findings() {
         let text = r#"{"findings":[
           {"findingArn":"arn:1","severity":"CRITICAL","status":"ACTIVE","title":"CVE-1 - openssl","fixAvailable":"YES",
            "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-1","vulnerablePackages":[{"name":"openssl","version":"1.0","fixedInVersion":"1.1"}]},
            "resources":[{"type":"AWS_ECR_CONTAINER_IMAGE","id":"x","details":{"awsEcrContainerImage":{"imageHash":"sha256:aa","repositoryName":"app/web","registry":"123456789012"}}}]},
-          {"findingArn":"arn:2","severity":"HIGH","status":"CLOSED","title":"CVE-2"}]}"#;
+          {"findingArn":"arn:2","severity":"HIGH","status":"CLOSED","title":"CVE-2"},
+          {"findingArn":"arn:3","severity":"CRITICAL","status":"SUPPRESSED","title":"CVE-3",
+           "resources":[{"type":"AWS_ECR_CONTAINER_IMAGE","id":"x","details":{"awsEcrContainerImage":{"imageHash":"sha256:aa","repositoryName":"app/web","registry":"123456789012"}}}]}]}"#;
         let imgs = parse_findings(text, "t").unwrap();
         assert_eq!(imgs.len(), 1);
-        assert_eq!(imgs[0].findings.len(), 1);
+        assert_eq!(imgs[0].findings.len(), 2, "CLOSED dropped, SUPPRESSED kept");
+        assert!(!imgs[0].findings[0].suppressed);
+        assert!(imgs[0].findings[1].suppressed && imgs[0].findings[1].id == "CVE-3");
         let f = &imgs[0].findings[0];
         assert_eq!((f.id.as_str(), f.severity), ("CVE-1", Severity::Critical));
         assert_eq!(f.packages[0].fixed_in_version.as_deref(), Some("1.1"));

@@ -1,5 +1,8 @@
 //! Amazon Inspector: the coverage status of one image manifest (`ListCoverage`) and all of its
-//! ACTIVE findings (`ListFindings`, every page), converted into our model.
+//! open findings — ACTIVE and SUPPRESSED (`ListFindings`, every page) — converted into our
+//! model. SUPPRESSED findings are read because a suppression rule (e.g. "images not in use",
+//! which every candidate not yet deployed matches) would otherwise hide them from the gate;
+//! the policy decides whether they count (`suppressed`).
 
 use super::{classify, CallError, Clients};
 use crate::model::{Finding, Package, ScannedImage, Severity};
@@ -141,18 +144,25 @@ fn eq(v: &str) -> Result<StringFilter, CallError> {
         .map_err(build_err)
 }
 
-/// One page of ACTIVE findings for the image; `next` continues.
+/// The finding statuses the gate reads: every open one. Inspector ORs the values of one
+/// filter, so one listing returns both, and each read sees ACTIVE and SUPPRESSED findings of
+/// the same moment (CLOSED findings are fixed and stay out).
+pub const READ_STATUSES: [&str; 2] = ["ACTIVE", "SUPPRESSED"];
+
+/// One page of the image's open findings (see [`READ_STATUSES`]); `next` continues.
 pub async fn findings_page(
     c: &Clients,
     img: &ScannedImage,
     next: Option<String>,
 ) -> Result<(Vec<Finding>, Option<String>), CallError> {
-    let filter = FilterCriteria::builder()
+    let mut filter = FilterCriteria::builder()
         .ecr_image_registry(eq(&img.registry)?)
         .ecr_image_repository_name(eq(&img.repository)?)
-        .ecr_image_hash(eq(&img.digest)?)
-        .finding_status(eq("ACTIVE")?)
-        .build();
+        .ecr_image_hash(eq(&img.digest)?);
+    for status in READ_STATUSES {
+        filter = filter.finding_status(eq(status)?);
+    }
+    let filter = filter.build();
     let out = c
         .inspector
         .list_findings()
@@ -217,6 +227,7 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
             .map(str::to_string),
         image_digest: ecr.map(|e| e.image_hash().to_string()),
         repository: ecr.map(|e| e.repository_name().to_string()),
+        suppressed: f.status() == &aws_sdk_inspector2::types::FindingStatus::Suppressed,
     }
 }
 

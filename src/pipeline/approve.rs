@@ -7,6 +7,7 @@ use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::model::Severity;
 use crate::policy::eval::{Disposition, Verdict};
+use crate::policy::Suppressed;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::Schedule;
@@ -74,6 +75,18 @@ pub fn check_verdict(report: &Report) -> std::result::Result<(), String> {
             .findings
             .iter()
             .any(|j| matches!(j.disposition, Disposition::Counted { violation: true }));
+        // Only a policy that honours Inspector's suppression rules may leave a finding
+        // uncounted for being suppressed there.
+        if report.policy.suppressed == Suppressed::Count
+            && e.findings
+                .iter()
+                .any(|j| j.disposition == Disposition::Suppressed)
+        {
+            return Err(format!(
+                "{} leaves findings suppressed in Inspector uncounted, but its policy counts them (suppressed = \"count\")",
+                crate::sanitize::text(&img.image.label())
+            ));
+        }
         if e.verdict == Verdict::Pass {
             if let Some(s) = over {
                 return Err(format!(
@@ -170,5 +183,17 @@ mod tests {
             Verdict::Pass
         };
         assert!(check_verdict(&flipped).is_err());
+    }
+
+    #[test]
+    fn a_suppressed_finding_uncounted_under_a_counting_policy_is_refused() {
+        let mut r = testing::mixed();
+        let j = &mut r.images[0].evaluation.findings[0];
+        j.finding.suppressed = true;
+        j.disposition = Disposition::Suppressed;
+        let e = check_verdict(&r).unwrap_err();
+        assert!(e.contains("suppressed in Inspector"), "{e}");
+        r.policy.suppressed = Suppressed::Honor;
+        assert!(check_verdict(&r).is_ok());
     }
 }

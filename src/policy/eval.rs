@@ -1,7 +1,7 @@
 //! Pure policy evaluation: (policy, findings, today) → one `Evaluation` that every report
 //! renders. No I/O, no clock: `today` is passed in so expiry is testable.
 
-use super::{IgnoreRule, Policy, UnmatchedIgnore};
+use super::{IgnoreRule, Policy, Suppressed, UnmatchedIgnore};
 use crate::baseline::{self, Baseline, BaselineBlock, CountMode, Origin};
 use crate::model::{Finding, Severity};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,10 @@ pub enum Disposition {
     /// Would be counted, but the baseline has it too and the policy counts only new
     /// findings of its severity (`[baseline] count = "new"`).
     Inherited,
+    /// Would be counted, but an Inspector suppression rule hides it and the policy honours
+    /// those (`suppressed = "honor"`). A suppressed finding the policy counts (the default)
+    /// is `Counted`, and says it is suppressed in Inspector through `Finding::suppressed`.
+    Suppressed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +111,16 @@ impl Evaluation {
         self.findings
             .iter()
             .filter(|j| matches!(j.disposition, Disposition::Counted { violation: true }))
+    }
+    /// Findings suppressed in Inspector, counted or not.
+    pub fn suppressed(&self) -> impl Iterator<Item = &Judged> {
+        self.findings.iter().filter(|j| j.finding.suppressed)
+    }
+    /// How many findings suppressed in Inspector count against the thresholds.
+    pub fn suppressed_counted(&self) -> usize {
+        self.suppressed()
+            .filter(|j| matches!(j.disposition, Disposition::Counted { .. }))
+            .count()
     }
 }
 
@@ -271,6 +285,8 @@ pub fn evaluate_against(
                 }
             } else if let Some(filter) = filter_reason(policy, f) {
                 Disposition::Filtered { filter }
+            } else if f.suppressed && policy.suppressed == Suppressed::Honor {
+                Disposition::Suppressed
             } else if origin == Some(Origin::Inherited)
                 && policy.baseline.mode(f.severity) == CountMode::New
             {
@@ -414,6 +430,7 @@ mod tests {
             remediation: None,
             image_digest: None,
             repository: Some("app/web".into()),
+            suppressed: false,
         }
     }
 
@@ -473,6 +490,43 @@ mod tests {
         // Without a baseline nothing is labelled.
         let e = evaluate(&p, &cand, None, TODAY);
         assert!(e.baseline.is_none() && e.findings[0].origin.is_none());
+    }
+
+    #[test]
+    fn suppressed_findings_count_unless_the_policy_honours_them() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::Critical);
+        let mut hidden = finding("CVE-1", Severity::Critical);
+        hidden.suppressed = true;
+        let fs = [hidden, finding("CVE-2", Severity::Low)];
+        // Default: counted, and still marked as suppressed in Inspector.
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(
+            e.findings[0].disposition,
+            Disposition::Counted { violation: true }
+        );
+        assert!(e.findings[0].finding.suppressed);
+        assert_eq!((e.suppressed().count(), e.suppressed_counted()), (1, 1));
+        // `suppressed = "honor"`: listed with its own disposition, not counted.
+        p.suppressed = Suppressed::Honor;
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert_eq!(e.findings[0].disposition, Disposition::Suppressed);
+        assert_eq!(
+            e.total.get(&Severity::Critical),
+            Some(&1),
+            "still in the totals"
+        );
+        assert_eq!(e.counted(Severity::Critical), 0);
+        assert_eq!((e.suppressed().count(), e.suppressed_counted()), (1, 0));
+        // An ignore rule still says why, first.
+        p.ignores = vec![rule("CVE-1", None)];
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert!(matches!(
+            e.findings[0].disposition,
+            Disposition::Ignored { .. }
+        ));
     }
 
     #[test]

@@ -157,6 +157,10 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     if filtered > 0 {
         let _ = writeln!(s, "{filtered} finding(s) not counted because of filters.\n");
     }
+    if let Some(line) = super::suppressed_line(e) {
+        // Numbers and fixed words only: nothing to escape.
+        let _ = writeln!(s, "{line}.\n");
+    }
     s
 }
 
@@ -280,13 +284,17 @@ fn details(img: &ImageReport, budget: usize) -> String {
     for j in findings {
         let f = &j.finding;
         let (pkg, installed, fixed) = package_cells(f);
-        let status = match &j.disposition {
+        let mut status = match &j.disposition {
             Disposition::Counted { violation: true } => "❌ violation".to_string(),
             Disposition::Counted { violation: false } => "counted".to_string(),
             Disposition::Ignored { .. } => "ignored".to_string(),
             Disposition::Filtered { filter } => format!("filtered ({})", cell(filter)),
             Disposition::Inherited => "inherited".to_string(),
+            Disposition::Suppressed => "suppressed in Inspector (honored)".to_string(),
         };
+        if f.suppressed && matches!(j.disposition, Disposition::Counted { .. }) {
+            status.push_str(" (suppressed in Inspector)");
+        }
         let row = format!(
             "| {} | {} | {status} | {pkg} | {installed} | {fixed} |\n",
             cell(&f.id),

@@ -8,7 +8,7 @@ pub mod sarif;
 pub mod table;
 
 use crate::model::{ScannedImage, Severity};
-use crate::policy::eval::{Evaluation, Verdict};
+use crate::policy::eval::{Disposition, Evaluation, Verdict};
 use crate::policy::Policy;
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,37 @@ impl Report {
     }
 }
 
+/// The sentence every human-readable report prints about an image's findings suppressed in
+/// Inspector, or `None` when it has none: how many, and whether they counted.
+pub fn suppressed_line(e: &Evaluation) -> Option<String> {
+    let all = e.suppressed().count();
+    if all == 0 {
+        return None;
+    }
+    let counted = e.suppressed_counted();
+    let honored = e
+        .suppressed()
+        .filter(|j| j.disposition == Disposition::Suppressed)
+        .count();
+    let other = all - counted - honored;
+    let mut parts = Vec::new();
+    if counted > 0 {
+        parts.push(format!("{counted} counted (policy suppressed = \"count\")"));
+    }
+    if honored > 0 {
+        parts.push(format!(
+            "{honored} not counted (policy suppressed = \"honor\")"
+        ));
+    }
+    if other > 0 {
+        parts.push(format!("{other} filtered, ignored or inherited"));
+    }
+    Some(format!(
+        "{all} finding(s) suppressed in Inspector: {}",
+        parts.join(", ")
+    ))
+}
+
 /// What to print on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -244,6 +275,7 @@ pub mod testing {
             repository: Some(image.repository.clone()),
             id,
             severity,
+            suppressed: false,
         }
     }
 
@@ -307,7 +339,8 @@ pub mod testing {
     }
 
     /// A multi-arch image (two platforms of one index) whose few findings use every field,
-    /// every disposition, and text that needs escaping in each output format.
+    /// every disposition (but `compared`'s), a counted finding suppressed in Inspector, and
+    /// text that needs escaping in each output format.
     pub fn mixed() -> Report {
         let mut policy = policy();
         policy.min_epss = Some(0.0);
@@ -336,14 +369,17 @@ pub mod testing {
                 file_path: Some("/app/node modules/pkg|pipe<x>/package.json".into()),
             };
             findings.push(nasty);
+            // Hidden by an Inspector suppression rule, and counted all the same (the default).
+            findings[0].suppressed = n == 0;
             images.push(image_report(&policy, img, findings));
         }
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
     }
 
     /// A run compared with a baseline (new, inherited and fixed findings; per-severity
-    /// counting) that `--on-timeout pass` also let one image through unevaluated: the
-    /// report fields `mixed` has no cause to write.
+    /// counting) under a policy that honours Inspector's suppression rules, that
+    /// `--on-timeout pass` also let one image through unevaluated: the report fields `mixed`
+    /// has no cause to write.
     pub fn compared() -> Report {
         use crate::baseline::{Baseline, CountMode};
         use crate::policy::eval::evaluate_against;
@@ -352,8 +388,16 @@ pub mod testing {
             .baseline
             .per_severity
             .insert(Severity::Critical, CountMode::All);
+        // The floor-governed choices a default policy never writes.
+        policy.suppressed = crate::policy::Suppressed::Honor;
+        policy.scan_unread = crate::policy::ScanUnread::Warn;
         let img = image(None);
-        let findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
+        let mut findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
+        // Suppressed in Inspector, and the policy honours it: listed, not counted.
+        let mut hidden = finding(5, &img);
+        hidden.id = "CVE-2026-18888".into();
+        hidden.suppressed = true;
+        findings.push(hidden);
         let mut gone = finding(20, &img);
         gone.id = "CVE-2026-19999".into();
         let base = Baseline {
@@ -421,6 +465,42 @@ mod tests {
         assert!(
             testing::report(0).passed(),
             "one image with no findings passes"
+        );
+    }
+
+    #[test]
+    fn findings_suppressed_in_inspector_are_listed_by_every_renderer() {
+        // `compared` honours suppression rules: its CVE-2026-18888 is listed, not counted.
+        let r = testing::compared();
+        let table = super::table::render(&r, false);
+        assert!(
+            table.contains("suppressed in Inspector, not counted (policy suppressed = \"honor\"):")
+                && table.contains("CVE-2026-18888"),
+            "{table}"
+        );
+        let md = super::markdown::render(&r);
+        assert!(
+            md.contains("| CVE-2026-18888 | MEDIUM | suppressed in Inspector (honored) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("1 finding(s) suppressed in Inspector: 1 not counted"),
+            "{md}"
+        );
+        let junit = super::junit::render(&r);
+        assert!(
+            junit.contains("<skipped message=\"suppressed in Inspector (not counted"),
+            "{junit}"
+        );
+        let sarif = super::sarif::render(&r);
+        assert!(
+            sarif.contains("\"status\": \"suppressed\"")
+                && sarif.contains("which the policy honours"),
+            "{sarif}"
+        );
+        let json = super::json::render(&r);
+        assert!(
+            json.contains("\"status\": \"suppressed\"") && json.contains("\"suppressed\": true")
         );
     }
 }

@@ -157,14 +157,17 @@ pub fn judge_ecr_status(status: Option<&str>, label: &str) -> Observation {
 }
 
 /// Identity of a finding set: compared between reads to decide the findings have settled.
+/// Suppressed findings are part of it, and so is their status: a finding that a suppression
+/// rule hides or unhides between two reads is a change, not a settled set.
 pub fn finding_set(fs: &[Finding]) -> BTreeSet<String> {
     fs.iter()
         .map(|f| {
             format!(
-                "{}|{}|{}",
+                "{}|{}|{}|{}",
                 f.finding_arn.as_deref().unwrap_or(&f.id),
                 f.id,
-                f.severity
+                f.severity,
+                if f.suppressed { "SUPPRESSED" } else { "ACTIVE" }
             )
         })
         .collect()
@@ -332,6 +335,34 @@ mod tests {
             Observation::Never(e) => assert_eq!(e.exit_code(), 3),
             o => panic!("{o:?}"),
         }
+    }
+
+    #[test]
+    fn a_finding_suppressed_between_two_reads_is_a_change() {
+        let f = |suppressed| Finding {
+            id: "CVE-1".into(),
+            severity: crate::model::Severity::Critical,
+            title: String::new(),
+            description: None,
+            finding_arn: Some("arn:1".into()),
+            fix_available: None,
+            exploit_available: None,
+            inspector_score: None,
+            epss_score: None,
+            packages: vec![],
+            source_url: None,
+            remediation: None,
+            image_digest: None,
+            repository: None,
+            suppressed,
+        };
+        assert_ne!(finding_set(&[f(false)]), finding_set(&[f(true)]));
+        assert_eq!(finding_set(&[f(true)]), finding_set(&[f(true)]));
+        assert_ne!(
+            finding_set(&[]),
+            finding_set(&[f(true)]),
+            "a suppressed finding is seen"
+        );
     }
 
     #[test]

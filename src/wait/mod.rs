@@ -71,7 +71,8 @@ pub struct Waited {
     pub complete: bool,
 }
 
-/// Read every page of ACTIVE findings, retrying transient errors within the deadline.
+/// Read every page of the image's findings, ACTIVE and SUPPRESSED (one listing:
+/// [`inspector::READ_STATUSES`]), retrying transient errors within the deadline.
 pub async fn all_findings(
     c: &Clients,
     img: &ScannedImage,
@@ -297,7 +298,7 @@ async fn await_settled(
     }
 }
 
-/// Wait for the scan of `img` and return its settled ACTIVE findings. When the deadline
+/// Wait for the scan of `img` and return its settled findings (ACTIVE and SUPPRESSED). When the deadline
 /// passes after findings were read, they are returned with `complete: false` (they must be
 /// evaluated: a CRITICAL already read never turns into a pass); before any read, it is an
 /// `ErrorKind::Timeout` error.
@@ -344,9 +345,14 @@ pub async fn wait(
             &now,
         )
         .await?;
+        let suppressed = findings.iter().filter(|f| f.suppressed).count();
         progress.info(&format!(
-            "scan of {label} done: {} active finding(s)",
-            findings.len()
+            "scan of {label} done: {} finding(s){}",
+            findings.len(),
+            match suppressed {
+                0 => String::new(),
+                n => format!(", {n} of them suppressed in Inspector"),
+            }
         ));
         Ok(Waited {
             findings,

@@ -624,3 +624,48 @@ fn a_report_of_no_image_is_never_approved() {
     assert!(w.approvals().is_empty(), "approved a report of no image");
     assert_eq!(w.scen.calls("PutApprovalResult"), 0);
 }
+
+#[test]
+fn the_summary_says_how_many_suppressed_findings_counted() {
+    let w = World::new(false, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
+    // The image's one CRITICAL is suppressed in Inspector: counted all the same.
+    let hidden = support::scenario::with_status(
+        finding(
+            "CVE-2024-9999",
+            "CRITICAL",
+            "openssl",
+            "3.0.1",
+            Some("3.0.13"),
+            &w.digest,
+            REPO,
+        ),
+        "SUPPRESSED",
+    );
+    w.scen
+        .state
+        .lock()
+        .unwrap()
+        .images
+        .get_mut(&w.digest)
+        .unwrap()
+        .reads = VecDeque::from(vec![Read::Findings(vec![hidden])]);
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 1, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!(ap[0].1, "Rejected");
+    assert!(
+        ap[0]
+            .2
+            .contains("1 suppressed in Inspector, 1 of them counted."),
+        "{}",
+        ap[0].2
+    );
+}

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, with_status, Cov, DigestScript, Read, Scenario, ScenarioState};
 
 const REPO: &str = "app/web";
 /// Fast schedule for tests: the production defaults are a 3s first poll (`--poll-interval`)
@@ -286,6 +286,133 @@ fn two_hundred_sixty_findings_over_three_pages() {
     assert_eq!(fc["ecrImageRepositoryName"][0]["value"], REPO);
     assert_eq!(fc["ecrImageRegistry"][0]["value"], "123456789012");
     assert_eq!(fc["findingStatus"][0]["value"], "ACTIVE");
+    assert_eq!(fc["findingStatus"][1]["value"], "SUPPRESSED");
+}
+
+#[test]
+fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
+    // A suppression rule such as "not in use" hides every finding of a candidate that is not
+    // deployed yet: the gate still reads, lists and counts them. A CLOSED (fixed) finding is
+    // not read at all.
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "suppressed");
+    let closed = finding(
+        "CVE-2024-0003",
+        "HIGH",
+        "curl",
+        "8.0",
+        Some("8.1"),
+        &d,
+        REPO,
+    );
+    w.script(
+        &d,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Findings(vec![
+                with_status(crit(&d), "SUPPRESSED"),
+                with_status(closed, "CLOSED"),
+                low(&d),
+            ])],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "HIGH",
+        "--report-dir",
+        "r",
+        "--timeout",
+        "30s",
+    ]);
+    assert_eq!(code, 1, "a suppressed CRITICAL passed:\n{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("CVE-2024-0001") && l.contains("(suppressed in Inspector)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 finding(s) suppressed in Inspector: 1 counted"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("CVE-2024-0003"),
+        "a CLOSED finding was read: {out}"
+    );
+    let dir = w.dir.path().join("r");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let f = &report["images"][0]["evaluation"]["findings"][0];
+    assert_eq!(
+        (f["id"].as_str(), f["suppressed"].as_bool()),
+        (Some("CVE-2024-0001"), Some(true))
+    );
+    assert_eq!(f["disposition"]["status"], "counted");
+    let sarif = std::fs::read_to_string(dir.join("report.sarif")).unwrap();
+    assert!(
+        sarif.contains("\"inspectorStatus\": \"SUPPRESSED\""),
+        "{sarif}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("suppressed in Inspector, counted"),
+        "{junit}"
+    );
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("violation (suppressed in Inspector)"), "{md}");
+
+    // `findings` writes them marked, and the saved file evaluates to the same verdict.
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "findings",
+            "--image",
+            "app/web:v1",
+            "--timeout",
+            "30s",
+            "--output",
+            "f.json",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(w.dir.path().join("f.json")).unwrap()).unwrap();
+    assert_eq!(doc["images"][0]["findings"][0]["suppressed"], true, "{doc}");
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &["evaluate", "--findings", "f.json", "--fail-on", "HIGH"],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).2);
+
+    // A suppressed finding that arrives after the scan is done is waited for like any other:
+    // the reads settle on the set with it.
+    let late = a::put_image(&w.moto.url, REPO, Some("v2"), "suppressed-late");
+    w.script(
+        &late,
+        script(
+            vec![done_now()],
+            vec![
+                Read::Findings(vec![]),
+                Read::Findings(vec![with_status(crit(&late), "SUPPRESSED")]),
+            ],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v2",
+        "--fail-on",
+        "HIGH",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 1, "a late suppressed CRITICAL passed:\n{out}\n{err}");
 }
 
 #[test]

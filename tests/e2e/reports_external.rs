@@ -357,6 +357,7 @@ fn junit_is_read_by_junitparser() {
                         Disposition::Ignored { .. }
                             | Disposition::Filtered { .. }
                             | Disposition::Inherited
+                            | Disposition::Suppressed
                     )
                 })
                 .count();

@@ -11,7 +11,10 @@
 //! `ApprovalAlreadyCompletedException`; a retried stage keeps its pipeline execution id, so
 //! `ListActionExecutions` lists the answered attempt next to the new one; coverage resource ids
 //! carry the partition of the region the request was signed for (`arn:aws-cn:`,
-//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing.
+//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing;
+//! `ListFindings` honours `findingStatus` filters (ACTIVE / SUPPRESSED / CLOSED, values ORed)
+//! like AWS, so a read without them gets CLOSED findings too, and one for ACTIVE only misses
+//! the SUPPRESSED ones.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -239,6 +242,47 @@ pub fn finding_in(
     })
 }
 
+/// Whether a finding's `status` passes the request's `findingStatus` filters, as AWS applies
+/// them: EQUALS and PREFIX values are ORed (any one matches), NOT_EQUALS values all exclude,
+/// and no `findingStatus` filter at all lets every status through — CLOSED and SUPPRESSED
+/// included. A comparison the model does not define is the caller's bug: `Err`.
+fn status_matches(body: &Value, status: &str) -> Result<bool, String> {
+    let Some(filters) = body
+        .get("filterCriteria")
+        .and_then(|c| c.get("findingStatus"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(true);
+    };
+    let (mut any_positive, mut matched, mut excluded) = (false, false, false);
+    for f in filters {
+        let value = f.get("value").and_then(Value::as_str).unwrap_or("");
+        match f.get("comparison").and_then(Value::as_str) {
+            Some("EQUALS") => {
+                any_positive = true;
+                matched |= status == value;
+            }
+            Some("PREFIX") => {
+                any_positive = true;
+                matched |= status.starts_with(value);
+            }
+            Some("NOT_EQUALS") => excluded |= status == value,
+            other => {
+                return Err(format!(
+                    "findingStatus comparison {other:?} is not EQUALS, PREFIX or NOT_EQUALS"
+                ))
+            }
+        }
+    }
+    Ok((!any_positive || matched) && !excluded)
+}
+
+/// `v` (a [`finding`]) with Inspector's status `status` (ACTIVE, SUPPRESSED or CLOSED).
+pub fn with_status(mut v: Value, status: &str) -> Value {
+    v["status"] = json!(status);
+    v
+}
+
 fn filter_value(body: &Value, key: &str) -> Option<String> {
     body.get("filterCriteria")?
         .get(key)?
@@ -396,14 +440,8 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
         .unwrap_or(100) as usize;
     let page_size = if st.page_size == 0 { 100 } else { st.page_size }.min(asked);
     let digest = filter_value(&body, "ecrImageHash").unwrap_or_default();
-    let status = filter_value(&body, "findingStatus");
-    if status.as_deref() != Some("ACTIVE") {
-        return rest_error(
-            400,
-            "ValidationException",
-            "test server: findingStatus ACTIVE filter missing",
-            None,
-        );
+    if let Err(why) = status_matches(&body, "ACTIVE") {
+        return rest_error(400, "ValidationException", &why, None);
     }
     // A call without nextToken starts a new read (the next finding set); pages continue it.
     let (set, offset, empties) = match body.get("nextToken").and_then(Value::as_str) {
@@ -425,7 +463,16 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
                     kind,
                     message,
                 }) => return rest_error(status, kind, message, None),
-                Some(Read::Findings(f)) => st.pages.push(f),
+                // The listing holds the findings whose status the filters let through
+                // (a scripted finding without a status is ACTIVE).
+                Some(Read::Findings(f)) => st.pages.push(
+                    f.into_iter()
+                        .filter(|v| {
+                            let status = v.get("status").and_then(Value::as_str);
+                            status_matches(&body, status.unwrap_or("ACTIVE")).unwrap_or(false)
+                        })
+                        .collect(),
+                ),
                 None => st.pages.push(Vec::new()),
             }
             (st.pages.len() - 1, 0, 0)
