@@ -6,7 +6,7 @@ use super::{now_rfc3339, today};
 use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::findings_file;
-use crate::policy::eval::{decide_event, evaluate, EventDecision};
+use crate::policy::eval::{evaluate, evaluate_counts};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::report::{ImageReport, Report};
@@ -63,38 +63,26 @@ fn evaluate_one(
     progress: &Progress,
 ) -> Result<ImageReport> {
     let repo = (!i.image.repository.is_empty()).then_some(i.image.repository.as_str());
-    let evaluation = match i.event_counts {
+    let evaluation = match &i.event_counts {
         None => evaluate(policy, &i.findings, repo, today()),
-        Some(counts) => {
-            // Counts only: decide what the counts can decide, never pass what they cannot.
-            if let EventDecision::Undecidable(why) = decide_event(policy, counts) {
-                return Err(Error::inconclusive(format!(
-                    "an Inspector2 Scan event carries severity counts only, and the policy cannot be decided from them: {}; evaluate the findings instead (`inspector-gate findings` or `aws inspector2 list-findings`)",
-                    why.join("; ")
-                )));
-            }
-            if policy_reduces(policy) {
-                progress.warn("an Inspector2 Scan event carries counts only: filters and ignore rules were not applied (the counts already decide the verdict)");
-            }
-            let unfiltered = Policy {
-                max: policy.max.clone(),
-                ..Policy::default()
-            };
-            evaluate(&unfiltered, &i.findings, repo, today())
-        }
+        // Counts only: decide what the counts can decide, never pass what they cannot.
+        Some(counts) => evaluate_counts(policy, counts, "Inspector2 Scan event").map_err(|why| {
+            Error::inconclusive(format!(
+                "an Inspector2 Scan event carries severity counts only, and the policy cannot be decided from them: {}; evaluate the findings instead (`inspector-gate findings` or `aws inspector2 list-findings`)",
+                why.join("; ")
+            ))
+        })?,
     };
+    for w in evaluation
+        .warnings
+        .iter()
+        .filter(|_| i.event_counts.is_some())
+    {
+        progress.warn(w);
+    }
     Ok(ImageReport {
         scan: i.scan.clone().unwrap_or_default(),
         image: i.image,
         evaluation,
     })
-}
-
-/// Whether the policy has filters or ignore rules (which only an itemised list can apply).
-fn policy_reduces(p: &Policy) -> bool {
-    p.ignore_unfixed
-        || p.min_epss.is_some()
-        || p.min_inspector_score.is_some()
-        || p.exploit_available_only
-        || !p.ignores.is_empty()
 }

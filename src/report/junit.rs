@@ -235,10 +235,12 @@ const SUPPRESSED_COUNTED: &str = "suppressed in Inspector, counted: policy suppr
 fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     let e = &img.evaluation;
     let open = "    <testcase classname=\"inspector-gate\" name=\"policy\" time=\"0\"";
+    // What the verdict was decided on, beyond the findings listed: a baseline, or counts only.
     let vs_baseline = e
         .baseline
         .as_ref()
-        .map(|b| format!("against baseline {}: {}", b.source, b.summary()));
+        .map(|b| format!("against baseline {}: {}", b.source, b.summary()))
+        .or_else(|| e.counts_only.as_ref().map(super::counts_only_line));
     if e.verdict == Verdict::Pass {
         match &vs_baseline {
             Some(line) => {

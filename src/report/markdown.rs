@@ -167,7 +167,22 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
 /// Counted and total findings per severity against the maxima, then violations and warnings.
 fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
     s.push_str("| Severity | Counted | Total | Max |\n|---|---:|---:|---:|\n");
+    let unsplit = |sev| {
+        e.counts_only
+            .as_ref()
+            .is_some_and(|c| c.unsplit.contains(&sev))
+    };
     for sev in Severity::ALL {
+        if unsplit(sev) {
+            let max = report
+                .policy
+                .max
+                .get(&sev)
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(s, "| {sev} | – | – | {max} |");
+            continue;
+        }
         let counted = e.counted(sev);
         let total = e.total.get(&sev).copied().unwrap_or(0);
         let max = report
@@ -184,6 +199,10 @@ fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
         let _ = writeln!(s, "| {sev} | {counted} | {total} | {max} |");
     }
     s.push('\n');
+    if let Some(c) = &e.counts_only {
+        // Fixed words and numbers only: nothing to escape.
+        let _ = writeln!(s, "{}.\n", super::counts_only_line(c));
+    }
 
     for v in &e.violations {
         let _ = writeln!(

@@ -8,7 +8,7 @@ pub mod sarif;
 pub mod table;
 
 use crate::model::{ScannedImage, Severity};
-use crate::policy::eval::{Disposition, Evaluation, Verdict};
+use crate::policy::eval::{CountsOnly, Disposition, Evaluation, Verdict};
 use crate::policy::Policy;
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +160,24 @@ pub fn suppressed_line(e: &Evaluation) -> Option<String> {
         "{all} finding(s) suppressed in Inspector: {}",
         parts.join(", ")
     ))
+}
+
+/// The sentence the human-readable reports print for an evaluation of counts only: where
+/// they came from, and what the severities it does not split add up to.
+pub fn counts_only_line(c: &CountsOnly) -> String {
+    let names: Vec<&str> = c.unsplit.iter().map(|s| s.as_str()).collect();
+    let rest = match (names.as_slice(), c.remainder) {
+        ([], _) => String::new(),
+        (n, Some(r)) => format!(
+            "; {} together: {r} (the remainder of its TOTAL)",
+            n.join("/")
+        ),
+        (n, None) => format!("; {}: not counted (it has no TOTAL)", n.join("/")),
+    };
+    format!(
+        "counts only, from an {}: no finding is listed{rest}",
+        c.source
+    )
 }
 
 /// What to print on stdout.
@@ -376,6 +394,36 @@ pub mod testing {
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
     }
 
+    /// An image evaluated from an `Inspector2 Scan` event's counts alone (TOTAL 31: 28
+    /// findings of the severities it does not split out), failing on its CRITICAL.
+    pub fn event() -> Report {
+        use crate::policy::eval::{evaluate_counts, EventCounts};
+        let mut policy = Policy::default();
+        policy.apply_fail_on(Severity::Critical);
+        let counts = EventCounts {
+            given: [
+                (Severity::Critical, 1),
+                (Severity::High, 2),
+                (Severity::Medium, 0),
+            ]
+            .into_iter()
+            .collect(),
+            total: Some(31),
+        };
+        let evaluation = evaluate_counts(&policy, &counts, "Inspector2 Scan event")
+            .expect("the counts decide this policy");
+        let images = vec![ImageReport {
+            image: image(None),
+            scan: ScanInfo {
+                status: Some("INITIAL_SCAN_COMPLETE".into()),
+                last_scanned_at: None,
+                waited_seconds: 0.0,
+            },
+            evaluation,
+        }];
+        fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
+    }
+
     /// A run compared with a baseline (new, inherited and fixed findings; per-severity
     /// counting) under a policy that honours Inspector's suppression rules, that
     /// `--on-timeout pass` also let one image through unevaluated: the report fields `mixed`
@@ -542,6 +590,11 @@ mod snapshots {
     #[test]
     fn every_disposition_on_two_platforms() {
         check_all("mixed", &testing::mixed());
+    }
+
+    #[test]
+    fn counts_only_from_an_event() {
+        check_all("event", &testing::event());
     }
 
     #[test]

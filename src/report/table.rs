@@ -80,8 +80,19 @@ fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
             .get(&s)
             .map(|m| m.to_string())
             .unwrap_or_else(|| "-".into());
-        let counted = e.counted(s);
-        let total = e.total.get(&s).copied().unwrap_or(0);
+        // Counts only, for a severity the source did not split out: not claimed to be 0.
+        let unsplit = e
+            .counts_only
+            .as_ref()
+            .is_some_and(|c| c.unsplit.contains(&s));
+        let (counted, total) = if unsplit {
+            ("–".to_string(), "–".to_string())
+        } else {
+            (
+                e.counted(s).to_string(),
+                e.total.get(&s).copied().unwrap_or(0).to_string(),
+            )
+        };
         let line = format!(
             "  {:<14} {:>7} {:>7} {:>7}",
             s.as_str(),
@@ -91,6 +102,9 @@ fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
         );
         let over = e.violations.iter().any(|v| v.severity == s);
         let _ = writeln!(out, "{}", if over { paint("31", &line) } else { line });
+    }
+    if let Some(line) = e.counts_only.as_ref().map(super::counts_only_line) {
+        let _ = writeln!(out, "\n  {}", t(&line));
     }
 }
 
