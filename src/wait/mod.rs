@@ -140,6 +140,9 @@ struct Track {
     state: RefCell<String>,
     last_err: RefCell<Option<String>>,
     read: RefCell<Option<LastRead>>,
+    /// The status that said the scan is done, once one did: from then on the deadline cuts a
+    /// findings read short, not a scan.
+    scanned: RefCell<Option<String>>,
 }
 
 /// A once-per-repository check run lazily, the first time a wait sees no coverage row: is the
@@ -298,10 +301,12 @@ async fn await_settled(
     }
 }
 
-/// Wait for the scan of `img` and return its settled findings (ACTIVE and SUPPRESSED). When the deadline
-/// passes after findings were read, they are returned with `complete: false` (they must be
-/// evaluated: a CRITICAL already read never turns into a pass); before any read, it is an
-/// `ErrorKind::Timeout` error.
+/// Wait for the scan of `img` and return its settled findings (ACTIVE and SUPPRESSED). When
+/// the deadline passes after findings were read, they are returned with `complete: false`
+/// (they must be evaluated: a CRITICAL already read never turns into a pass); after the scan
+/// was seen done but before a findings read completed, it is an `ErrorKind::ReadTimeout`
+/// error; before the scan was seen done, an `ErrorKind::Timeout` error (the only one
+/// `--on-timeout pass` may skip).
 pub async fn wait(
     c: &Clients,
     img: &ScannedImage,
@@ -318,6 +323,7 @@ pub async fn wait(
         state: RefCell::new(String::from("not checked yet")),
         last_err: RefCell::new(None),
         read: RefCell::new(None),
+        scanned: RefCell::new(None),
     };
     let scan_info = |status: String, last: Option<OffsetDateTime>| ScanInfo {
         status: Some(status),
@@ -330,6 +336,7 @@ pub async fn wait(
     let work = async {
         let (status, last_scanned_at) =
             await_scanned(c, img, opts, deadline, check, &track, progress).await?;
+        *track.scanned.borrow_mut() = Some(status.clone());
         *track.state.borrow_mut() = format!("{status}, reading findings");
         let settle = settle_for(start.elapsed(), opts.settle);
         let completed_at = last_scanned_at.unwrap_or_else(&now);
@@ -380,6 +387,15 @@ pub async fn wait(
                 .clone()
                 .map(|e| format!("; last error: {e}"))
                 .unwrap_or_default();
+            // The scan finished and its findings are an input the verdict depends on: a read
+            // the deadline cut short is not a scan that never finished (`--on-timeout pass`
+            // may never skip it).
+            if let Some(status) = track.scanned.borrow().as_deref() {
+                return Err(Error::read_timeout(format!(
+                    "the scan of {label} was done ({status}) but its findings were not read completely before the deadline (--timeout {}){last}; the image is inconclusive (--on-timeout pass accepts only a scan that never finished): raise --timeout",
+                    humanize(opts.timeout)
+                )));
+            }
             Err(Error::timeout(format!(
                 "timed out after {} waiting for the scan of {label} (last state: {}{last}); raise --timeout or check the scan in the Inspector console",
                 humanize(opts.timeout),

@@ -1177,3 +1177,86 @@ fn the_registry_host_decides_the_region() {
         "looked up the wrong region"
     );
 }
+
+#[test]
+fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout_pass() {
+    // Two images: a clean one evaluated, and one whose scan is done but whose findings read
+    // stalls past --timeout. The scan finished, so its findings are an input the verdict
+    // depends on: --on-timeout pass (only for scans that never finished) must not skip it.
+    let w = World::new(vec![], 0);
+    let ok = a::put_image(&w.moto.url, REPO, Some("ok"), "clean");
+    w.script(
+        &ok,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
+    );
+    let d = a::put_image(&w.moto.url, REPO, Some("stall"), "stalling-read");
+    w.script(
+        &d,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Slow {
+                delay: Duration::from_secs(30),
+                findings: vec![crit(&d)],
+            }],
+        ),
+    );
+    let t = Instant::now();
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:ok",
+        "--image",
+        "app/web:stall",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "4s",
+        "--on-timeout",
+        "pass",
+        "--report-dir",
+        "r",
+    ]);
+    assert_eq!(
+        code, 3,
+        "an unread findings listing was passed by --on-timeout pass:\n{out}\n{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(25),
+        "waited out the stall"
+    );
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(
+        line.contains(&d[..19])
+            && line.contains("was done")
+            && line.contains("findings were not read completely")
+            && line.contains("--on-timeout pass accepts only a scan that never finished"),
+        "{err}"
+    );
+    assert!(
+        !w.dir.path().join("r/report.json").exists(),
+        "an inconclusive run wrote a passing report"
+    );
+    // The same edge with findings read once and not final is inconclusive too, whatever
+    // --on-timeout says (the passing counterpart of the CRITICAL read while settling).
+    let settling = a::put_image(&w.moto.url, REPO, Some("settling"), "settling");
+    w.script(
+        &settling,
+        script(vec![done_now()], vec![Read::Findings(vec![low(&settling)])]),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:ok",
+        "--image",
+        "app/web:settling",
+        "--settle",
+        "60s",
+        "--timeout",
+        "4s",
+        "--on-timeout",
+        "pass",
+    ]);
+    assert_eq!(
+        code, 3,
+        "findings not final at the deadline passed:\n{out}\n{err}"
+    );
+    assert!(err.contains("were settling"), "{err}");
+}

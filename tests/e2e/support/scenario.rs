@@ -50,6 +50,12 @@ pub enum Cov {
 #[derive(Clone, Debug)]
 pub enum Read {
     Findings(Vec<Value>),
+    /// The finding set, but the listing's first page is answered only after `delay` (a read
+    /// that stalls: the deadline may pass while it is in flight).
+    Slow {
+        delay: std::time::Duration,
+        findings: Vec<Value>,
+    },
     Throttle {
         retry_after: Option<u32>,
     },
@@ -120,6 +126,8 @@ pub struct ScenarioState {
     pub pages: Vec<Vec<Value>>,
     /// Coverage rows served so far (one per listing); coverage `nextToken`s point into these.
     pub coverage_pages: Vec<Option<Value>>,
+    /// Set when the server stops: a slow answer still waiting gives up at once.
+    pub closing: bool,
 }
 
 impl ScenarioState {
@@ -277,6 +285,18 @@ fn status_matches(body: &Value, status: &str) -> Result<bool, String> {
     Ok((!any_positive || matched) && !excluded)
 }
 
+/// The findings of a scripted set that a listing holds: those whose status the request's
+/// filters let through (a scripted finding without a status is ACTIVE).
+fn listed(body: &Value, findings: Vec<Value>) -> Vec<Value> {
+    findings
+        .into_iter()
+        .filter(|v| {
+            let status = v.get("status").and_then(Value::as_str);
+            status_matches(body, status.unwrap_or("ACTIVE")).unwrap_or(false)
+        })
+        .collect()
+}
+
 /// `v` (a [`finding`]) with Inspector's status `status` (ACTIVE, SUPPRESSED or CLOSED).
 pub fn with_status(mut v: Value, status: &str) -> Value {
     v["status"] = json!(status);
@@ -428,7 +448,20 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
 }
 
 async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut delay = std::time::Duration::ZERO;
+    let response = findings_response(&s, &body, &mut delay);
+    // The lock is not held while a slow answer waits: other calls go on being answered.
+    let until = Instant::now() + delay;
+    while Instant::now() < until && !s.lock().unwrap().closing {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    response
+}
+
+/// The answer to one `ListFindings` call; `delay` is set to how long to wait before sending
+/// it (the mutex is held here, never while waiting).
+fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) -> Response {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.record("ListFindings", &body);
     if let Some(r) = bad_max_results(&body, 100) {
@@ -463,16 +496,11 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
                     kind,
                     message,
                 }) => return rest_error(status, kind, message, None),
-                // The listing holds the findings whose status the filters let through
-                // (a scripted finding without a status is ACTIVE).
-                Some(Read::Findings(f)) => st.pages.push(
-                    f.into_iter()
-                        .filter(|v| {
-                            let status = v.get("status").and_then(Value::as_str);
-                            status_matches(&body, status.unwrap_or("ACTIVE")).unwrap_or(false)
-                        })
-                        .collect(),
-                ),
+                Some(Read::Slow { delay: d, findings }) => {
+                    *delay = d;
+                    st.pages.push(listed(&body, findings));
+                }
+                Some(Read::Findings(f)) => st.pages.push(listed(&body, f)),
                 None => st.pages.push(Vec::new()),
             }
             (st.pages.len() - 1, 0, 0)
@@ -752,6 +780,9 @@ impl Scenario {
 
 impl Drop for Scenario {
     fn drop(&mut self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.closing = true;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
