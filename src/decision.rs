@@ -185,6 +185,18 @@ pub fn decide(outcomes: impl IntoIterator<Item = Outcome>, on_timeout: OnTimeout
     }
 }
 
+/// `--soft-fail` (report-only adoption): a policy violation (exit 1) exits 0; every other
+/// code — a pass, an inconclusive run, an error — is kept, so soft-fail never hides what was
+/// not seen. The verdict in every output stays `fail`; the gate still never approves or hands
+/// off a failing image.
+pub fn soft_fail(exit_code: i32, soft: bool) -> i32 {
+    if soft && exit_code == crate::error::EXIT_VIOLATION {
+        crate::error::EXIT_PASS
+    } else {
+        exit_code
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,6 +469,24 @@ mod tests {
         assert!(e.message.contains("timed out waiting"), "{e}");
         let d = decide([], OnTimeout::Fail);
         assert!(d.error.unwrap().message.contains("nothing to evaluate"));
+    }
+
+    #[test]
+    fn soft_fail_only_turns_a_violation_into_exit_0() {
+        for (code, soft, want) in [
+            (0, true, 0),
+            (1, true, 0),
+            (1, false, 1),
+            (2, true, 2),
+            (3, true, 3),
+            (4, true, 4),
+        ] {
+            assert_eq!(
+                super::soft_fail(code, soft),
+                want,
+                "exit {code}, soft {soft}"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@ gate_args() {
   GATE_ARGS=(gate)
   local item name
   # Check every boolean now, before anything runs.
-  for name in IGNORE_UNFIXED EXPLOIT_AVAILABLE_ONLY BASELINE_OPTIONAL INSECURE_REGISTRY QUIET VERBOSE \
-    DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
+  for name in IGNORE_UNFIXED EXPLOIT_AVAILABLE_ONLY BASELINE_OPTIONAL SOFT_FAIL INSECURE_REGISTRY QUIET \
+    VERBOSE DRY_RUN ANNOTATE UPLOAD_ARTIFACTS; do
     option_bool "$name" false || :
   done
 
@@ -34,6 +34,7 @@ gate_args() {
     scalar "$name"
   done
   if option_bool BASELINE_OPTIONAL false; then GATE_ARGS+=(--baseline-optional); fi
+  if option_bool SOFT_FAIL false; then GATE_ARGS+=(--soft-fail); fi
   for name in REGION PROFILE ROLE_ARN REGISTRY_URL; do
     scalar "$name"
   done

@@ -290,6 +290,24 @@ context=inspector-gate-$STEP-$ISLUG
   assert_no_calls
 }
 
+@test "soft-fail maps to --soft-fail and is a strict boolean" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false ${PREFIX}_SOFT_FAIL=true
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=$DIR --soft-fail" "$STUB_LOG"
+
+  : >"$STUB_LOG"
+  export ${PREFIX}_SOFT_FAIL=later
+  run "$HOOK"
+
+  [ "$status" -eq 2 ]
+  [[ $output == *"option soft-fail must be true or false"* ]]
+  assert_no_calls
+}
+
 @test "a boolean option that is not a boolean: usage error, exit 2, nothing run" {
   gate_on_path
   export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_UPLOAD_ARTIFACTS=sometimes

@@ -112,6 +112,7 @@ single --container-name "${INPUT_CONTAINER_NAME:-}"
 single --image-detail "${INPUT_IMAGE_DETAIL:-}"
 single --baseline "${INPUT_BASELINE:-}"
 if bool_input baseline-optional "${INPUT_BASELINE_OPTIONAL:-}"; then args+=(--baseline-optional); fi
+if bool_input soft-fail "${INPUT_SOFT_FAIL:-}"; then args+=(--soft-fail); fi
 
 single --region "${INPUT_REGION:-}"
 single --profile "${INPUT_PROFILE:-}"

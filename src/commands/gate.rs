@@ -37,6 +37,11 @@ pub struct GateArgs {
     pub wait: WaitArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Report only: a policy violation exits 0 with the verdict `fail` in every output (never
+    /// approves, never hands off; errors and inconclusive runs keep their codes). The policy
+    /// floor can forbid it (`allow-soft-fail = false`).
+    #[arg(long, env = "INSPECTOR_GATE_SOFT_FAIL")]
+    pub soft_fail: bool,
     /// Approve/reject this CodePipeline manual approval: PIPELINE/STAGE/ACTION.
     #[arg(
         long,
@@ -153,6 +158,7 @@ impl GateArgs {
             },
             approval,
             aws,
+            soft_fail: self.soft_fail,
             baseline: self
                 .baseline
                 .as_ref()
@@ -204,7 +210,13 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
     }
     let aws = (&args.aws).into();
     super::block_on(async move {
-        let policy = super::resolve_policy(&policy_args, &aws).await?.policy;
+        let resolved = super::resolve_policy(&policy_args, &aws).await?;
+        if args.soft_fail && !resolved.allow_soft_fail {
+            return Err(Error::usage(
+                "--soft-fail is forbidden by the policy floor (allow-soft-fail = false): remove --soft-fail / INSPECTOR_GATE_SOFT_FAIL",
+            ));
+        }
+        let policy = resolved.policy;
         let opts = args.options(policy, color)?;
         if args.dry_run {
             dry_run(&opts);

@@ -54,6 +54,9 @@ pub struct GateOptions {
     pub handoff: HandoffOptions,
     pub approval: Option<ApprovalOptions>,
     pub aws: AwsOptions,
+    /// `--soft-fail`: a violation exits 0 (verdict `fail` in every output; no approval, no
+    /// hand-off). The policy floor may forbid it (`allow-soft-fail = false`).
+    pub soft_fail: bool,
     /// `--baseline`: gate only what the candidate adds to the image that runs now.
     pub baseline: Option<BaselineOptions>,
 }
@@ -236,7 +239,8 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
     )
     .await?;
     let report = Report::new(now_rfc3339(), opts.policy.clone(), evaluated.reports)
-        .with_not_evaluated(evaluated.not_evaluated);
+        .with_not_evaluated(evaluated.not_evaluated)
+        .with_soft_fail(opts.soft_fail);
     publish(&report, &opts.publish, progress)?;
     if report.passed() {
         hand_off(&report, &opts.handoff)?;
@@ -255,7 +259,11 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         )
         .await?;
     }
-    Ok(report.exit_code())
+    let code = crate::decision::soft_fail(report.exit_code(), opts.soft_fail);
+    if code != report.exit_code() {
+        progress.warn("the gate would have failed (verdict fail): exit 0 because --soft-fail; nothing was approved or handed off");
+    }
+    Ok(code)
 }
 
 /// The poll schedule for a first poll interval (`--poll-interval`).

@@ -93,6 +93,12 @@ fn headline(report: &Report) -> String {
     }
     // Our own words and numbers only (no repository text): nothing to escape.
     let _ = writeln!(s, "{}\n", facts.join(" · "));
+    if report.soft_fail && report.verdict == Verdict::Fail {
+        let _ = writeln!(
+            s,
+            "- ⚠️ **Soft-fail:** the gate would have failed; the step passed because `--soft-fail` is on (nothing was approved or handed off)\n"
+        );
+    }
     for n in &report.not_evaluated {
         let _ = writeln!(s, "- ⚠️ **Not evaluated:** {}", cell(&n.reason));
     }

@@ -69,6 +69,10 @@ pub struct Report {
     /// unevaluated: every report says so, so a pass never hides them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_evaluated: Vec<NotEvaluated>,
+    /// `--soft-fail`: a failing verdict exits 0 (report-only adoption). The verdict itself is
+    /// unchanged in every output; only the exit code and the "would have failed" line differ.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub soft_fail: bool,
 }
 
 /// An image the run passed without evaluating it (`--on-timeout pass`).
@@ -95,7 +99,14 @@ impl Report {
             policy,
             images,
             not_evaluated: Vec::new(),
+            soft_fail: false,
         }
+    }
+
+    /// The report of a `--soft-fail` run (see [`crate::decision::soft_fail`]).
+    pub fn with_soft_fail(mut self, soft_fail: bool) -> Self {
+        self.soft_fail = soft_fail;
+        self
     }
 
     /// The report with the images `--on-timeout pass` let through unevaluated.

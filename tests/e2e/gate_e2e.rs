@@ -1260,3 +1260,64 @@ fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout
     );
     assert!(err.contains("were settling"), "{err}");
 }
+
+#[test]
+fn soft_fail_exits_0_on_a_violation_but_reports_fail_and_hands_nothing_off() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "softfail");
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![crit(&d)])]),
+    );
+    let args = [
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "30s",
+        "--report-dir",
+        "r",
+        "--image-definitions",
+        "defs.json",
+        "--container-name",
+        "web",
+        "--soft-fail",
+    ];
+    let (code, out, err) = w.gate(&args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("would have failed"), "{err}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["softFail"], true);
+    let md = std::fs::read_to_string(w.dir.path().join("r/summary.md")).unwrap();
+    assert!(md.contains("Soft-fail"), "{md}");
+    assert!(
+        !w.dir.path().join("defs.json").exists(),
+        "a failing verdict is never handed off, soft-fail or not"
+    );
+
+    // The CI owner's floor can forbid it: a usage error before any AWS call.
+    std::fs::write(w.dir.path().join("floor.toml"), "allow-soft-fail = false\n").unwrap();
+    let mut forbidden = args.to_vec();
+    forbidden.extend(["--policy-floor", "floor.toml"]);
+    let (code, _out, err) = w.gate(&forbidden);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("forbidden by the policy floor"), "{err}");
+}
+
+#[test]
+fn soft_fail_keeps_an_inconclusive_run_inconclusive() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "softfail-pending");
+    let pending = Cov::Row {
+        code: "ACTIVE",
+        reason: "SCAN_IN_PROGRESS",
+        last_scanned_at: None,
+    };
+    w.script(&d, script(vec![pending], vec![]));
+    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "2s", "--soft-fail"]);
+    assert_eq!(code, 3, "{out}\n{err}");
+}
