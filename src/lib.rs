@@ -26,4 +26,5 @@ pub mod report;
 pub mod retry;
 pub mod sanitize;
 pub mod scan;
+pub mod version;
 pub mod wait;
