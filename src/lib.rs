@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod ci;
 pub mod error;
 pub mod findings_file;
+pub mod fixplan;
 pub mod handoff;
 pub mod image_ref;
 pub mod model;

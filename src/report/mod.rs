@@ -223,12 +223,17 @@ pub mod testing {
             packages: vec![Package {
                 name: pkg.into(),
                 version: Some(format!("1.{}.0", i % 40)),
-                fixed_in_version: Some(if unfixed {
-                    "NotAvailable".into()
-                } else {
-                    format!("1.{}.1", i % 40)
+                // OS packages as Inspector writes them: the Debian revision apart, zlib
+                // with an epoch, the fixed version whole (`[epoch:]version-revision`).
+                release: (!npm).then(|| "1~deb12u1".into()),
+                epoch: (pkg == "zlib").then_some(1),
+                fixed_in_version: Some(match (unfixed, npm, pkg == "zlib") {
+                    (true, _, _) => "NotAvailable".into(),
+                    (false, true, _) => format!("1.{}.1", i % 40),
+                    (false, false, false) => format!("1.{}.1-1~deb12u1", i % 40),
+                    (false, false, true) => format!("1:1.{}.1-1~deb12u1", i % 40),
                 }),
-                package_manager: Some(if npm { "NODE" } else { "OS" }.into()),
+                package_manager: Some(if npm { "NPM" } else { "OS" }.into()),
                 file_path: npm.then(|| format!("app/node_modules/{pkg}/package.json")),
             }],
             source_url: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
@@ -325,8 +330,9 @@ pub mod testing {
                 name: "pkg|pipe<x>".into(),
                 version: Some("4.17.20".into()),
                 fixed_in_version: Some("4.17.21".into()),
-                package_manager: Some("NODE".into()),
+                package_manager: Some("NPM".into()),
                 file_path: Some("/app/node modules/pkg|pipe<x>/package.json".into()),
+                ..Default::default()
             };
             findings.push(nasty);
             images.push(image_report(&policy, img, findings));

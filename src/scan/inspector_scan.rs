@@ -315,6 +315,8 @@ fn affected_packages(
                 .filter(|s| !s.is_empty()),
             package_manager: purl.map(package_manager),
             file_path: path,
+            // The purl's version is already the whole version.
+            ..Default::default()
         });
     }
     packages
@@ -350,6 +352,7 @@ fn from_inspector(doc: &Value) -> Vec<Finding> {
                         .map(str::to_string),
                     package_manager: purl.map(package_manager),
                     file_path: a.get("path").and_then(Value::as_str).map(str::to_string),
+                    ..Default::default()
                 }
             })
             .collect();
