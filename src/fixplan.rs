@@ -32,6 +32,9 @@ use std::fmt::Write;
 /// Sets of upgrades the exact search may try: every set of up to 20 packages (2^20).
 pub const EXACT_BUDGET: u64 = 1 << 20;
 
+/// Finding ids named in a line of text; report.json has them all.
+const MAX_IDS: usize = 10;
+
 /// What to do so that an image passes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,6 +91,14 @@ impl Step {
         }
     }
 
+    /// Whether this upgrade is of package `p` (same ecosystem, name, installed version, path).
+    pub fn covers(&self, p: &Package) -> bool {
+        self.package == p.name
+            && self.installed == p.installed()
+            && self.file_path == p.file_path
+            && family_of_kind(&self.kind) == family(p.package_manager.as_deref())
+    }
+
     /// `1 CRITICAL, 1 HIGH`.
     pub fn fixes_text(&self) -> String {
         let parts: Vec<String> = self
@@ -134,30 +145,37 @@ impl FixPlan {
 
     /// The plan in plain lines, the first one a summary (every renderer escapes them for its
     /// format).
-    pub fn lines(&self) -> Vec<String> {
+    /// At most `max_steps` upgrades are listed, then how many more.
+    pub fn lines(&self, max_steps: usize) -> Vec<String> {
         let mut out = Vec::new();
         if !self.unfixable.is_empty() {
             out.push(format!(
                 "no upgrade makes it pass: no fix is known for {}; ignore {} with a reason and an expiry, or wait for a fix",
-                self.unfixable.join(", "),
+                self.unfixable_text(),
                 if self.unfixable.len() == 1 { "it" } else { "them" }
             ));
         }
-        let after = if self.unfixable.is_empty() {
-            ""
-        } else {
-            "once they are ignored: "
+        let after = match self.unfixable.len() {
+            0 => "",
+            1 => "once it is ignored: ",
+            _ => "once they are ignored: ",
         };
-        for (n, s) in self.steps.iter().enumerate() {
+        for (n, s) in self.steps.iter().take(max_steps).enumerate() {
             out.push(format!("{}{}", if n == 0 { after } else { "" }, s.line()));
+        }
+        if self.steps.len() > max_steps {
+            out.push(format!(
+                "… and {} more upgrade(s)",
+                self.steps.len() - max_steps
+            ));
         }
         for id in &self.stale_ignores {
             out.push(format!(
-                "delete ignore rule {id}: it matches no finding {}(unmatched-ignore = \"fail\")",
+                "delete ignore rule {id}: {}it matches no finding, and unmatched-ignore = \"fail\" fails the gate",
                 if self.steps.is_empty() {
                     ""
                 } else {
-                    "once the upgrades are done "
+                    "with the upgrades done "
                 }
             ));
         }
@@ -168,6 +186,21 @@ impl FixPlan {
             ));
         }
         out
+    }
+
+    /// The unfixable ids, the first [`MAX_IDS`] of them and how many more.
+    fn unfixable_text(&self) -> String {
+        let mut s = self
+            .unfixable
+            .iter()
+            .take(MAX_IDS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.unfixable.len() > MAX_IDS {
+            let _ = write!(s, " and {} more", self.unfixable.len() - MAX_IDS);
+        }
+        s
     }
 
     /// One line for places with room for one (the approval summary): the first step and how
@@ -184,7 +217,7 @@ impl FixPlan {
             };
             return Some(format!(
                 "No upgrade makes it pass: no fix for {}; ignore with a reason and an expiry, or wait for a fix{more}.",
-                self.unfixable.join(", ")
+                self.unfixable_text()
             ));
         }
         let mut s = String::from("To pass: ");
@@ -228,6 +261,35 @@ impl FixPlan {
                 || remaining.iter().any(|f| rule_matches(r, f, repository))
         });
         p
+    }
+}
+
+/// The purl type of a finding's package as reports show it: deb, rpm, apk (an OS package by
+/// its versions; `os` when they do not tell), npm, pypi, maven, golang, …
+pub fn package_type(p: &Package) -> String {
+    let fam = family(p.package_manager.as_deref());
+    if fam != "os" {
+        return fam;
+    }
+    let installed = p.installed();
+    let versions = installed
+        .iter()
+        .map(String::as_str)
+        .chain(p.fixed_version());
+    os_kind(Scheme::for_os(versions)).into()
+}
+
+/// The version that fixes `p` as reports show it (an OS package's `0:` epoch dropped).
+pub fn fixed_shown(p: &Package) -> Option<String> {
+    p.fixed_version().map(|v| shown(&package_type(p), v))
+}
+
+fn os_kind(s: Scheme) -> &'static str {
+    match s {
+        Scheme::Dpkg => "deb",
+        Scheme::Rpm => "rpm",
+        Scheme::Apk => "apk",
+        _ => "os",
     }
 }
 
@@ -297,13 +359,8 @@ fn fixed_by(steps: &[Step], f: &Finding) -> bool {
             let Some(fix) = p.fixed_version() else {
                 return false;
             };
-            let installed = p.installed();
-            let fam = family(p.package_manager.as_deref());
             steps.iter().any(|s| {
-                s.package == p.name
-                    && s.installed == installed
-                    && s.file_path == p.file_path
-                    && family_of_kind(&s.kind) == fam
+                s.covers(p)
                     && match &s.upgrade_to {
                         Some(t) => at_most(&s.kind, fix, t),
                         None => s.unordered.iter().any(|u| at_most(&s.kind, fix, u)),
@@ -346,13 +403,7 @@ impl Group {
         let mut kind = self.key.family.clone();
         if kind == "os" {
             let versions = self.key.installed.iter().chain(&self.fixes);
-            kind = match Scheme::for_os(versions.map(String::as_str)) {
-                Scheme::Dpkg => "deb",
-                Scheme::Rpm => "rpm",
-                Scheme::Apk => "apk",
-                _ => "os",
-            }
-            .into();
+            kind = os_kind(Scheme::for_os(versions.map(String::as_str))).into();
         }
         let (upgrade_to, unordered) = greatest(&kind, &self.fixes);
         Step {
@@ -926,7 +977,7 @@ mod tests {
         assert_eq!(plan.steps.len(), 1);
         assert_eq!(plan.steps[0].installed.as_deref(), Some("2.36-9+deb12u3"));
         assert_eq!(plan.steps[0].upgrade_to.as_deref(), Some("2.36-9+deb12u7"));
-        let lines = plan.lines();
+        let lines = plan.lines(usize::MAX);
         assert!(lines[0].starts_with("no upgrade makes it pass: no fix is known for CVE-9, CVE-7; ignore them with a reason and an expiry, or wait for a fix"), "{lines:?}");
         assert!(
             lines[1].starts_with("once they are ignored: upgrade libc6"),
@@ -1057,7 +1108,7 @@ mod tests {
         assert_eq!(plan.stale_ignores, ["CVE-1", "CVE-404"]);
         assert!(plan.passes_after && passes(&plan, &policy, &fs));
         assert!(plan
-            .lines()
+            .lines(usize::MAX)
             .iter()
             .any(|l| l.starts_with("delete ignore rule CVE-404")));
         // Warn: nothing to delete.
@@ -1077,7 +1128,7 @@ mod tests {
         let e = evaluate(&policy, &fs, REPO, TODAY);
         let plan = plan(&e, &policy, REPO);
         assert_eq!(plan, FixPlan::nothing());
-        assert!(plan.is_empty() && plan.headline().is_none() && plan.lines().is_empty());
+        assert!(plan.is_empty() && plan.headline().is_none() && plan.lines(usize::MAX).is_empty());
     }
 
     #[test]
@@ -1098,7 +1149,11 @@ mod tests {
         let plan = plan(&e, &policy, REPO);
         assert_eq!(plan.steps.len(), 35);
         assert!(!plan.exact);
-        assert!(plan.lines().last().unwrap().contains("found greedily"));
+        assert!(plan
+            .lines(usize::MAX)
+            .last()
+            .unwrap()
+            .contains("found greedily"));
         assert!(passes(&plan, &policy, &fs));
         // 40 packages but one upgrade enough: the search proves it exact.
         policy.max.insert(Severity::High, 39);

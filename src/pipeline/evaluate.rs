@@ -61,6 +61,7 @@ pub fn run(opts: &EvaluateOptions, progress: &Progress) -> Result<i32> {
             scan: i.scan.clone().unwrap_or_default(),
             image: i.image,
             evaluation,
+            fix_plan: None,
         });
     }
     let report = Report::new(now_rfc3339(), policy.clone(), reports);

@@ -207,6 +207,7 @@ pub async fn scan_and_evaluate_against(
                     image: img,
                     scan: waited.scan,
                     evaluation,
+                    fix_plan: None,
                 });
             }
             Err(e) if e.kind == ErrorKind::Timeout && on_timeout == OnTimeout::Pass => {

@@ -70,6 +70,7 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 e.warnings.extend(notes);
                 e
             },
+            fix_plan: None,
         });
     }
     // A run that evaluated nothing never passes: no package database found is inconclusive.
