@@ -264,9 +264,26 @@ impl FixPlan {
     }
 }
 
-/// The purl type of a finding's package as reports show it: deb, rpm, apk (an OS package by
-/// its versions; `os` when they do not tell), npm, pypi, maven, golang, …
-pub fn package_type(p: &Package) -> String {
+/// How the OS packages of an image are ordered, told by the versions of all of them together
+/// (an image has one OS package manager, and `+deb12u3` in one version tells for `1.2-1` in
+/// another); [`Scheme::Os`] when they do not tell, or disagree.
+pub fn os_scheme(e: &Evaluation) -> Scheme {
+    let mut versions = Vec::new();
+    for j in &e.findings {
+        for p in &j.finding.packages {
+            if family(p.package_manager.as_deref()) == "os" {
+                versions.extend(p.installed());
+                versions.extend(p.fixed_version().map(str::to_string));
+            }
+        }
+    }
+    Scheme::for_os(versions.iter().map(String::as_str))
+}
+
+/// The purl type of a finding's package as reports show it: deb, rpm, apk for an OS package
+/// (`os` of the image's [`os_scheme`], else told by its own versions, else `os`), npm, pypi,
+/// maven, golang, …
+pub fn package_type(p: &Package, os: Scheme) -> String {
     let fam = family(p.package_manager.as_deref());
     if fam != "os" {
         return fam;
@@ -276,12 +293,21 @@ pub fn package_type(p: &Package) -> String {
         .iter()
         .map(String::as_str)
         .chain(p.fixed_version());
-    os_kind(Scheme::for_os(versions)).into()
+    os_kind(os_or(os, versions)).into()
+}
+
+/// The image's OS ordering when known, else the one `versions` tell.
+fn os_or<'a>(os: Scheme, versions: impl IntoIterator<Item = &'a str>) -> Scheme {
+    match os {
+        Scheme::Os => Scheme::for_os(versions),
+        known => known,
+    }
 }
 
 /// The version that fixes `p` as reports show it (an OS package's `0:` epoch dropped).
 pub fn fixed_shown(p: &Package) -> Option<String> {
-    p.fixed_version().map(|v| shown(&package_type(p), v))
+    p.fixed_version()
+        .map(|v| shown(&family(p.package_manager.as_deref()), v))
 }
 
 fn os_kind(s: Scheme) -> &'static str {
@@ -399,11 +425,11 @@ struct Group {
 }
 
 impl Group {
-    fn step(&self) -> Step {
+    fn step(&self, os: Scheme) -> Step {
         let mut kind = self.key.family.clone();
         if kind == "os" {
             let versions = self.key.installed.iter().chain(&self.fixes);
-            kind = os_kind(Scheme::for_os(versions.map(String::as_str))).into();
+            kind = os_kind(os_or(os, versions.map(String::as_str))).into();
         }
         let (upgrade_to, unordered) = greatest(&kind, &self.fixes);
         Step {
@@ -455,7 +481,8 @@ fn sev_index(s: Severity) -> usize {
 /// Every upgrade the counted findings of `e` call for (one per package, with its target),
 /// sorted by package; the plan picks its steps from these.
 pub fn upgrades(e: &Evaluation) -> Vec<Step> {
-    groups(e).0.iter().map(Group::step).collect()
+    let os = os_scheme(e);
+    groups(e).0.iter().map(|g| g.step(os)).collect()
 }
 
 /// The groups of counted fixable findings, and per counted finding the groups it needs
@@ -599,7 +626,7 @@ pub fn plan(e: &Evaluation, policy: &Policy, repository: Option<&str>) -> FixPla
     let (chosen, exact) = search(candidates.len(), &items, &need);
     let mut steps: Vec<Step> = chosen
         .iter()
-        .map(|c| groups[candidates[*c]].step())
+        .map(|c| groups[candidates[*c]].step(os_scheme(e)))
         .collect();
     // Most severe fixes first, then by package.
     steps.sort_by(|a, b| {
@@ -1118,6 +1145,29 @@ mod tests {
     }
 
     #[test]
+    fn an_os_package_takes_the_distribution_its_image_reveals() {
+        let fs = [
+            finding(
+                "CVE-1",
+                Severity::High,
+                vec![deb("tzdata", "2024a", "0", Some("2024b-0"))],
+            ),
+            finding(
+                "CVE-2",
+                Severity::Low,
+                vec![deb("libc6", "2.36", "9+deb12u3", Some("2.36-9+deb12u7"))],
+            ),
+        ];
+        let policy = fail_on(Severity::High);
+        let e = evaluate(&policy, &fs, REPO, TODAY);
+        assert_eq!(os_scheme(&e), Scheme::Dpkg);
+        assert_eq!(plan(&e, &policy, REPO).steps[0].kind, "deb");
+        assert_eq!(package_type(&fs[0].packages[0], os_scheme(&e)), "deb");
+        // Alone, its versions do not tell.
+        assert_eq!(package_type(&fs[0].packages[0], Scheme::Os), "os");
+    }
+
+    #[test]
     fn a_passing_image_has_nothing_to_do() {
         let fs = [finding(
             "CVE-1",
@@ -1306,7 +1356,7 @@ mod tests {
                     if let Some(n) = n { *w.entry((sev_index(*s), n.clone())).or_insert(0) += 1; }
                 }
                 let items: Vec<Item> = w.into_iter().map(|((sev, needs), count)| Item { sev, needs, count }).collect();
-                greedy(g.len(), &items, &need).into_iter().map(|i| g[i].step()).collect::<Vec<_>>()
+                greedy(g.len(), &items, &need).into_iter().map(|i| g[i].step(os_scheme(&e))).collect::<Vec<_>>()
             };
             prop_assert!(steps.len() >= p.steps.len());
             if p.passes_after {

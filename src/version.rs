@@ -53,13 +53,14 @@ impl Scheme {
     }
 
     /// The ordering for an OS package, told from its version strings: Debian and Ubuntu
-    /// revisions name their release (`+deb12u3`, `0ubuntu1`), RPM releases their distribution
+    /// revisions name their release (`+deb12u3`, `0ubuntu1`, a repacked `+dfsg` upstream),
+    /// RPM releases their distribution
     /// (`.el9`, `.amzn2023`, `.fc40`), Alpine ends in `-rN`. Unknown: [`Scheme::Os`].
     pub fn for_os<'a>(versions: impl IntoIterator<Item = &'a str>) -> Scheme {
         let mut found = None;
         for v in versions {
             let v = v.to_ascii_lowercase();
-            let this = if v.contains("deb") || v.contains("ubuntu") {
+            let this = if ["deb", "ubuntu", "dfsg"].iter().any(|m| v.contains(m)) {
                 Some(Scheme::Dpkg)
             } else if [
                 ".el", ".amzn", ".fc", ".module", ".al8", ".azl", ".cm2", ".suse", ".mga",
@@ -1041,6 +1042,7 @@ mod tests {
             Scheme::for_os(["2.36-9+deb12u3", "0:2.36-9+deb12u7"]),
             Scheme::Dpkg
         );
+        assert_eq!(Scheme::for_os(["1:1.2.13.dfsg-1"]), Scheme::Dpkg);
         assert_eq!(Scheme::for_os(["1.1.1k-12.el9_3"]), Scheme::Rpm);
         assert_eq!(Scheme::for_os(["3.0.8-1.amzn2023.0.12"]), Scheme::Rpm);
         assert_eq!(Scheme::for_os(["3.1.4-r5"]), Scheme::Apk);

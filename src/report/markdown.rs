@@ -218,12 +218,13 @@ fn top_violations(s: &mut String, e: &Evaluation) {
     if !violating.is_empty() {
         let _ = writeln!(s, "#### Top violations\n");
         s.push_str("| ID | Severity | Score | EPSS | Exploit | Type | Package | Installed | Fixed in |\n|---|---|---:|---:|---|---|---|---|---|\n");
+        let os = crate::fixplan::os_scheme(e);
         for j in violating.iter().take(MAX_TOP_VIOLATIONS) {
             let f = &j.finding;
             let (pkg, installed, fixed) = package_cells(f);
             let kind = f
                 .first_package()
-                .map(|p| cell(&crate::fixplan::package_type(p)))
+                .map(|p| cell(&crate::fixplan::package_type(p, os)))
                 .unwrap_or_else(|| "–".into());
             let score = f
                 .inspector_score

@@ -8,6 +8,7 @@ use super::Report;
 use crate::fixplan::{self, Step};
 use crate::model::{Finding, Package, ScannedImage, Severity};
 use crate::policy::eval::{Disposition, Judged, Violation};
+use crate::version::Scheme;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -77,12 +78,17 @@ pub fn render(report: &Report) -> String {
     // Keep the most important results when GitHub's per-run limit would be exceeded; a
     // stable sort keeps the report's own order (most severe first) within a level.
     // Each image's package upgrades, for the results' `fixes`.
-    let upgrades: Vec<Vec<Step>> = report
+    let upgrades: Vec<(Vec<Step>, Scheme)> = report
         .images
         .iter()
-        .map(|img| fixplan::upgrades(&img.evaluation))
+        .map(|img| {
+            (
+                fixplan::upgrades(&img.evaluation),
+                fixplan::os_scheme(&img.evaluation),
+            )
+        })
         .collect();
-    let mut entries: Vec<(Level, &ScannedImage, &Judged, &[Step])> = report
+    let mut entries: Vec<(Level, &ScannedImage, &Judged, &(Vec<Step>, Scheme))> = report
         .images
         .iter()
         .zip(&upgrades)
@@ -90,7 +96,7 @@ pub fn render(report: &Report) -> String {
             img.evaluation
                 .findings
                 .iter()
-                .map(move |j| (Level::of(&j.disposition), &img.image, j, ups.as_slice()))
+                .map(move |j| (Level::of(&j.disposition), &img.image, j, ups))
         })
         .collect();
     let total = entries.len();
@@ -140,7 +146,7 @@ pub fn render(report: &Report) -> String {
                 rule_index[j.finding.id.as_str()],
                 violation,
             );
-            if let Some(fix) = fix(image, &j.finding, ups) {
+            if let Some(fix) = fix(image, &j.finding, &ups.0, ups.1) {
                 r["fixes"] = json!([fix]);
             }
             r
@@ -312,7 +318,7 @@ fn artifact_uri(image: &ScannedImage, p: Option<&Package>) -> String {
 /// fixed-in version). An image is changed by rebuilding it, not by editing a file, so each
 /// artifact change is an empty replacement at the start of the package's location; the
 /// description and the properties carry the upgrade.
-fn fix(image: &ScannedImage, f: &Finding, upgrades: &[Step]) -> Option<Value> {
+fn fix(image: &ScannedImage, f: &Finding, upgrades: &[Step], os: Scheme) -> Option<Value> {
     if f.packages.is_empty() {
         return None;
     }
@@ -335,7 +341,7 @@ fn fix(image: &ScannedImage, f: &Finding, upgrades: &[Step]) -> Option<Value> {
         ));
         props.push(json!({
             "package": p.name,
-            "type": fixplan::package_type(p),
+            "type": fixplan::package_type(p, os),
             "installed": installed,
             "upgradeTo": target,
         }));

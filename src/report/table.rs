@@ -121,11 +121,12 @@ fn counted_rows(out: &mut String, img: &ImageReport) {
             "  {:<22} {:<13} {:>6} {:<7} {:<5} {:<24} INSTALLED → FIXED",
             "ID", "SEVERITY", "EPSS", "EXPLOIT", "TYPE", "PACKAGE"
         );
+        let os = crate::fixplan::os_scheme(e);
         for j in counted.iter().take(MAX_ROWS) {
             let f = &j.finding;
             let (kind, pkg, ver, fix) = match f.first_package() {
                 Some(p) => (
-                    t(&crate::fixplan::package_type(p)),
+                    t(&crate::fixplan::package_type(p, os)),
                     t(&p.name),
                     t(&p.installed().unwrap_or_else(|| "?".into())),
                     t(&crate::fixplan::fixed_shown(p).unwrap_or_else(|| "(no fix)".into())),

@@ -9,6 +9,7 @@ mod approval_e2e;
 mod bad_input;
 mod baseline_e2e;
 mod faults_e2e;
+mod fixplan_e2e;
 mod gate_e2e;
 mod push_e2e;
 mod reports_external;
