@@ -74,11 +74,14 @@ impl Level {
     }
 }
 
+/// An image's package upgrades and how its OS packages are ordered.
+type Upgrades = (Vec<Step>, Scheme);
+
 pub fn render(report: &Report) -> String {
     // Keep the most important results when GitHub's per-run limit would be exceeded; a
     // stable sort keeps the report's own order (most severe first) within a level.
     // Each image's package upgrades, for the results' `fixes`.
-    let upgrades: Vec<(Vec<Step>, Scheme)> = report
+    let upgrades: Vec<Upgrades> = report
         .images
         .iter()
         .map(|img| {
@@ -88,7 +91,7 @@ pub fn render(report: &Report) -> String {
             )
         })
         .collect();
-    let mut entries: Vec<(Level, &ScannedImage, &Judged, &(Vec<Step>, Scheme))> = report
+    let mut entries: Vec<(Level, &ScannedImage, &Judged, &Upgrades)> = report
         .images
         .iter()
         .zip(&upgrades)
