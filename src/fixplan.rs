@@ -10,9 +10,12 @@
 //!   listed (`unordered`): upgrade to a version at least as new as each.
 //! - A finding is fixed once every package it names is upgraded. One that names a package
 //!   without a fix, or no package at all, no upgrade fixes.
-//! - The steps are the fewest upgrades after which every maximum holds: an exact search over
-//!   every set of 1, 2, … upgrades while at most [`EXACT_BUDGET`] sets are tried (all of them
-//!   for up to 20 packages), else a greedy choice pruned of upgrades it turns out not to need
+//! - The steps are the fewest upgrades after which every maximum holds. Packages without which
+//!   no set passes (with a maximum of 0: every package with a finding of that severity) are
+//!   taken first; the rest is searched exactly while at most [`EXACT_BUDGET`] steps are
+//!   tried: every set of 1, 2, … packages (all of them for up to 20), or, when every finding
+//!   left names one package, how many to take of each class of interchangeable packages.
+//!   Beyond the budget, a greedy choice pruned of upgrades it turns out not to need
 //!   (`exact: false`, unless the search already proved no smaller set exists).
 //! - When the findings no upgrade fixes alone exceed a maximum, no upgrade makes the image pass
 //!   (`passesAfter: false`): those findings are listed, to be ignored with a reason and an
