@@ -5,7 +5,7 @@
 //! built-in defaults.
 
 use crate::commands;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use inspector_gate::error::EXIT_USAGE;
 use inspector_gate::progress::{Progress, Verbosity};
 
@@ -72,20 +72,14 @@ pub enum Command {
     },
 }
 
-/// Parse arguments, run the command, and return the process exit code.
 /// Run the parsed command; returns the exit code on success paths (0 or 1).
-fn dispatch(
-    cli: Cli,
-    sub: &ArgMatches,
-    progress: Progress,
-    color: bool,
-) -> inspector_gate::error::Result<i32> {
+fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error::Result<i32> {
     match cli.command {
-        Command::Gate(args) => commands::gate::run(*args, sub, progress, color),
+        Command::Gate(args) => commands::gate::run(*args, progress, color),
         Command::Findings(args) => commands::findings::run(args, progress),
-        Command::Evaluate(args) => commands::evaluate::run(args, sub, &progress, color),
+        Command::Evaluate(args) => commands::evaluate::run(args, &progress, color),
         Command::Init(args) => commands::init::run(args),
-        Command::Config(args) => commands::config::run(args, sub),
+        Command::Config(args) => commands::config::run(args),
         Command::Hook(h) => commands::hook::run(h),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -94,7 +88,7 @@ fn dispatch(
         }
         Command::Push(args) => commands::push::run(args, progress),
         Command::Approve(args) => commands::approve::run(args, progress),
-        Command::Scan(args) => commands::scan::run(*args, sub, progress, color),
+        Command::Scan(args) => commands::scan::run(*args, progress, color),
     }
 }
 
@@ -129,16 +123,20 @@ pub fn main() -> i32 {
         Verbosity::Normal
     };
     let progress = Progress::new(verbosity, color, None);
-    let sub = matches
-        .subcommand()
-        .map(|(_, m)| m.clone())
-        .unwrap_or_default();
-    let result = dispatch(cli, &sub, progress, color);
-    match result {
+    match dispatch(cli, progress, color) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", inspector_gate::sanitize::text(&e.to_string()));
-            annotate(&e.to_string());
+            // The items the error line announces (e.g. each policy problem), one per line.
+            for d in &e.details {
+                eprintln!("  {}", inspector_gate::sanitize::text(d));
+            }
+            let mut cause = e.to_string();
+            for d in &e.details {
+                cause.push_str("; ");
+                cause.push_str(d);
+            }
+            annotate(&cause);
             e.exit_code()
         }
     }
@@ -211,11 +209,13 @@ mod tests {
                 .map(|a| a.get_id().to_string())
                 .collect();
             for want in [
-                "fail_on",
-                "max_critical",
-                "ignore_unfixed",
-                "min_epss",
+                "fail-on",
+                "max-critical",
+                "ignore-unfixed",
+                "min-epss",
                 "ignore",
+                "suppressed",
+                "scan-unread",
             ] {
                 assert!(ids.iter().any(|i| i == want), "{sub} lacks {want}");
             }

@@ -24,8 +24,13 @@ pub enum ErrorKind {
     Usage,
     /// Image unsupported, eligibility expired, not covered by enhanced scanning (exit 3).
     Inconclusive,
-    /// The deadline passed before the scan was done (exit 3; `--on-timeout pass` may accept it).
+    /// The deadline passed before the scan was seen done: no finding was read (exit 3). The
+    /// one gap `--on-timeout pass` may accept.
     Timeout,
+    /// The deadline passed after the scan was seen done, before its findings were read
+    /// completely or were final (exit 3 whatever `--on-timeout` says: the scan finished, so
+    /// its findings are an input the verdict depends on).
+    ReadTimeout,
     /// AWS or registry error, access denied, network, I/O (exit 4).
     Runtime,
 }
@@ -35,6 +40,9 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Further lines printed under the error line, one item each (e.g. every problem of a
+    /// policy file); the error line itself says they follow.
+    pub details: Vec<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -44,25 +52,42 @@ impl Error {
         Self {
             kind: ErrorKind::Usage,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn inconclusive(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Inconclusive,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn timeout(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Timeout,
             message: message.into(),
+            details: Vec::new(),
+        }
+    }
+    pub fn read_timeout(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::ReadTimeout,
+            message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Runtime,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// The same error with lines to print under it.
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
     }
 
     /// Prefix the message with what was being done ("pushing app:1: ...").
@@ -75,7 +100,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             ErrorKind::Usage => EXIT_USAGE,
-            ErrorKind::Inconclusive | ErrorKind::Timeout => EXIT_INCONCLUSIVE,
+            ErrorKind::Inconclusive | ErrorKind::Timeout | ErrorKind::ReadTimeout => {
+                EXIT_INCONCLUSIVE
+            }
             ErrorKind::Runtime => EXIT_RUNTIME,
         }
     }
@@ -116,6 +143,8 @@ mod tests {
     fn exit_codes_follow_the_contract() {
         assert_eq!(Error::usage("x").exit_code(), 2);
         assert_eq!(Error::inconclusive("x").exit_code(), 3);
+        assert_eq!(Error::timeout("x").exit_code(), 3);
+        assert_eq!(Error::read_timeout("x").exit_code(), 3);
         assert_eq!(Error::runtime("x").exit_code(), 4);
     }
 

@@ -1053,6 +1053,7 @@ mod tests {
             remediation: None,
             image_digest: None,
             repository: Some("app/web".into()),
+            suppressed: false,
         }
     }
 

@@ -62,14 +62,8 @@ pub fn region_for(refs: &[&ImageRef], flag: Option<&str>) -> Result<Option<Strin
     }
 }
 
-/// `sha256:` followed by exactly 64 lowercase hex digits.
-pub fn is_valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
+/// `sha256:` followed by exactly 64 lowercase hex digits: the crate's one digest rule.
+pub use crate::oci::is_valid_digest;
 
 /// ECR's repository name rule (the API's pattern): 2-256 characters, lowercase components
 /// separated by '/', each `[a-z0-9]+([._-][a-z0-9]+)*` — one separator between alphanumerics.

@@ -79,9 +79,128 @@ pub fn url_without_userinfo(url: &str) -> String {
     text(&format!("{scheme}://{host}{path}"))
 }
 
+/// A credential in every form it can be written down in, for removing it from text that may
+/// echo it (a registry's or proxy's error body, an OS error): the raw password, the HTTP Basic
+/// token `base64(user:password)` padded, unpadded and URL-safe (each also with `/` escaped as
+/// JSON may write it, and percent-encoded), and the whole `Authorization` value `Basic <token>`.
+/// Pure: built from the credential, applied to strings.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// Longest first, so a whole header value goes before the token inside it.
+    needles: Vec<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} forms)", self.needles.len())
+    }
+}
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+/// Below this many characters a raw password is left alone: it would match ordinary words
+/// ("p" in "tcp"), and masking those would both garble the message and point at the password.
+const MIN_RAW: usize = 6;
+
+impl Secrets {
+    /// The forms of HTTP Basic credentials `user`/`password` (ECR: `AWS` and the token's
+    /// password).
+    pub fn basic(user: &str, password: &str) -> Self {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use base64::Engine as _;
+        let pair = format!("{user}:{password}");
+        let mut needles = Vec::new();
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            let token = engine.encode(&pair);
+            needles.push(format!("Basic {token}"));
+            needles.push(token.replace('/', "\\/"));
+            needles.push(percent_encode(&token));
+            needles.push(token);
+        }
+        if password.chars().count() >= MIN_RAW {
+            needles.push(password.to_string());
+            needles.push(pair);
+        }
+        needles.retain(|n| !n.is_empty());
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
+        Self { needles }
+    }
+
+    /// `s` with every form of the secret replaced by [`REDACTED`]. Unpadded forms are prefixes
+    /// of padded ones and go after them, so nothing of a padded token is left behind.
+    pub fn redact(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for n in &self.needles {
+            if out.contains(n.as_str()) {
+                out = out.replace(n.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+/// `+`, `/` and `=` as a URL's query or form encoding writes them.
+fn percent_encode(token: &str) -> String {
+    token
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_form_of_a_basic_credential_is_redacted() {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use base64::Engine as _;
+        // A password whose base64 has '+', '/' and padding in every alphabet.
+        let password = "tok?>?>?>";
+        let s = Secrets::basic("AWS", password);
+        let pair = format!("AWS:{password}");
+        let forms: Vec<String> = [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD]
+            .iter()
+            .map(|e| e.encode(&pair))
+            .collect();
+        assert!(forms[0].contains('/') && forms[0].contains('+') && forms[0].ends_with('='));
+        assert!(forms[2].contains('_') && forms[2].contains('-'));
+        for form in &forms {
+            let text = format!("echo: Authorization: Basic {form}; token={form}.");
+            let r = s.redact(&text);
+            assert_eq!(
+                r, "echo: Authorization: <redacted>; token=<redacted>.",
+                "{form}"
+            );
+            let json = s.redact(&form.replace('/', "\\/"));
+            assert_eq!(json, REDACTED, "JSON-escaped {form}");
+            let pct = s.redact(&percent_encode(form));
+            assert_eq!(pct, REDACTED, "percent-encoded {form}");
+        }
+        assert_eq!(
+            s.redact(&format!("user:pass is {pair}")),
+            "user:pass is <redacted>"
+        );
+        assert_eq!(
+            s.redact(&format!("password {password}!")),
+            "password <redacted>!"
+        );
+        assert!(!format!("{s:?}").contains("tok"));
+        // A short password is not masked raw (it would hit ordinary words), its token is.
+        let short = Secrets::basic("u", "p");
+        assert_eq!(short.redact("tcp connect"), "tcp connect");
+        assert_eq!(
+            short.redact(&format!("Basic {}", STANDARD.encode("u:p"))),
+            REDACTED
+        );
+        assert_eq!(Secrets::default().redact("x"), "x");
+    }
 
     #[test]
     fn controls_never_pass_and_no_line_starts_a_workflow_command() {

@@ -59,9 +59,23 @@ shellcheck_files() {
   shellcheck -x "$@"
 }
 
+# The install paths run no function whose failure must stop them where `set -e` is off (an
+# `||`/`&&` list or a condition): shellcheck -o all finds no SC2310 in them.
+install_scripts_fail_closed() {
+  need shellcheck || return 1
+  local out
+  out=$(shellcheck -x -o all -f gcc inspector-gate-buildkite-plugin/hooks/command \
+    inspector-gate-buildkite-plugin/lib/release.bash inspector-gate-buildkite-plugin/lib/shared.bash \
+    scripts/action/install.sh scripts/action/prepare.sh scripts/action/lib.sh | grep 'SC2310' || true)
+  if [[ -n $out ]]; then
+    echo "$out"
+    return 1
+  fi
+}
+
 bats_tests() {
   need bats || return 1
-  bats buildkite/tests
+  bats inspector-gate-buildkite-plugin/tests
 }
 
 cfn_lint_template() {
@@ -92,12 +106,66 @@ actions_pinned() {
   fi
 }
 
+# Every pinned third-party action (workflows, action.yml, docs) is in .github/action-runtimes.txt
+# with its tag and a runtime of node24 or newer.
+action_runtimes() {
+  "$python" tests/check-action-pins.py "$root"
+}
+
+# The runtime check fails on an action older than node24 (a copy of the table saying node20).
+action_runtimes_refuse_node20() {
+  local table="$logs/runtimes-node20.txt"
+  sed -E 's/^(actions\/checkout@[0-9a-f]{40} +[^ ]+ +)node24/\1node20/' .github/action-runtimes.txt >"$table"
+  if "$python" tests/check-action-pins.py --table "$table" "$root" >"$logs/node20.out"; then
+    echo "a table saying actions/checkout runs on node20 was accepted"
+    return 1
+  fi
+  grep -q 'runs on node20, older than node24' "$logs/node20.out"
+}
+
+# Every snippet of the docs (README.md, docs/, action.yml's header, the plugin's and CodeBuild's
+# READMEs) validates as its CI system reads it, and references inspector-gate by full commit
+# SHA, the form that works before any release first.
+doc_snippets() {
+  "$python" tests/check-snippets.py "$root"
+}
+
+# The snippet check catches what it is for, on a copy of the docs with one of each broken.
+doc_snippets_catch_errors() {
+  local copy="$logs/snippets-copy" out="$logs/snippets-broken.out" status=0 want
+  mkdir -p "$copy"
+  cp -r README.md action.yml docs codebuild inspector-gate-buildkite-plugin "$copy/"
+  ln -s "$root/.venv" "$copy/.venv"
+  ln -s "$root/.tools" "$copy/.tools"
+  # A release form before the form that works before any release; an input action.yml lacks.
+  "$python" - "$copy/README.md" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+rel = re.search(r"```yaml\nsteps:\n  - id: gate\n    uses: inspector-gate/inspector-gate@[0-9a-f]{40} # v.*?```\n", text, re.S).group(0)
+text = text.replace(rel, "").replace("## Integrations\n", "## Integrations\n\n" + rel, 1)
+text = text.replace("      fail-on: HIGH\n", "      fail-on: HIGH\n      fail-fast: true\n", 1)
+open(path, "w").write(text)
+PY
+  sed -i 's/^          fail-on: HIGH$/          fail-on: SEVERE/' "$copy/inspector-gate-buildkite-plugin/README.md"
+  sed -i 's/^    InspectorGateSourceRef=\([0-9a-f]*\)$/    InspectorGateSourceRef=\1 BaselineOptional=maybe/' "$copy/codebuild/README.md"
+  sed -i 's|inspector-gate-buildkite-plugin#0123456789abcdef0123456789abcdef01234567:|inspector-gate-buildkite-plugin#main:|' "$copy/inspector-gate-buildkite-plugin/README.md"
+  "$python" tests/check-snippets.py "$copy" >"$out" && { echo "the broken docs passed"; cat "$out"; return 1; }
+  for want in "the release form of the action comes before the form that works before any release" \
+    "input 'fail-fast' is not in action.yml" "plugin.yml: config.fail-on: 'SEVERE' not one of" \
+    "BaselineOptional='maybe' is not one of" "the plugin is referenced as #main, not by a full commit SHA"; do
+    grep -qF -- "$want" "$out" || { echo "not caught: $want"; status=1; }
+  done
+  [[ $status -eq 0 ]] || cat "$out"
+  return $status
+}
+
 # The integrations install the same release: one version and one set of checksums; the stack's
 # InspectorGateSha256 default, when set, is the pinned x86_64 Linux asset's.
 pins_agree() {
   local action_version buildkite_version status=0 v sha pinned
   action_version=$(tr -d ' \r\n' <.github/action-version)
-  buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' buildkite/lib/release.bash)
+  buildkite_version=$(sed -n 's/^INSPECTOR_GATE_VERSION="\(.*\)"$/\1/p' inspector-gate-buildkite-plugin/lib/release.bash)
   v=$("$python" codebuild/tests/render_buildspec.py --field codebuild/buildspec.yml env.variables.INSPECTOR_GATE_VERSION)
   [[ $v == "$action_version" ]] || { echo "codebuild/buildspec.yml pins $v, .github/action-version $action_version"; status=1; }
   v=$(sed -n '/^  InspectorGateVersion:/,/^  [A-Za-z]/ s/^    Default: //p' codebuild/pipeline.yaml)
@@ -106,9 +174,9 @@ pins_agree() {
   pinned=$(awk -v a="inspector-gate-$action_version-x86_64-unknown-linux-musl.tar.gz" '$2 == a { print $1 }' .github/checksums.txt)
   [[ $sha == "$pinned" ]] || { echo "pipeline.yaml InspectorGateSha256 defaults to '$sha', the pin is '$pinned'"; status=1; }
   [[ $buildkite_version == "$action_version" ]] ||
-    { echo "buildkite/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
-  if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' buildkite/checksums.txt); then
-    echo ".github/checksums.txt and buildkite/checksums.txt list different checksums"
+    { echo "inspector-gate-buildkite-plugin/lib/release.bash pins $buildkite_version, .github/action-version $action_version"; status=1; }
+  if ! diff <(grep -vE '^\s*(#|$)' .github/checksums.txt) <(grep -vE '^\s*(#|$)' inspector-gate-buildkite-plugin/checksums.txt); then
+    echo ".github/checksums.txt and inspector-gate-buildkite-plugin/checksums.txt list different checksums"
     status=1
   fi
   return $status
@@ -125,7 +193,7 @@ line_endings_and_license() {
       status=1
     fi
   done < <(git ls-files -z)
-  for f in Cargo.toml .github/action-version .github/checksums.txt buildkite/checksums.txt; do
+  for f in Cargo.toml .github/action-version .github/checksums.txt inspector-gate-buildkite-plugin/checksums.txt; do
     [[ $(git check-attr eol -- "$f") == *": eol: lf" ]] || { echo "$f is not eol=lf"; status=1; }
   done
   grep -qx 'license = "Apache-2.0"' Cargo.toml || { echo "Cargo.toml's license is not Apache-2.0"; status=1; }
@@ -169,11 +237,13 @@ build_real_binary() {
 check "the real binary for the simulations ($real_bin)" build_real_binary
 check "shellcheck scripts/action/*.sh" shellcheck_files scripts/action/*.sh
 check "shellcheck the workflows' run: blocks" shellcheck_workflow_runs
-check "shellcheck buildkite/hooks/* buildkite/lib/*.bash" shellcheck_files buildkite/hooks/* buildkite/lib/*.bash
+check "shellcheck inspector-gate-buildkite-plugin/hooks/* inspector-gate-buildkite-plugin/lib/*.bash" shellcheck_files inspector-gate-buildkite-plugin/hooks/* inspector-gate-buildkite-plugin/lib/*.bash
 check "shellcheck test scripts and .ci/run" shellcheck_files .ci/run tests/integrations.sh tests/static-binary.sh \
-  tests/action/test-action.sh tests/action/test-release.sh \
-  codebuild/tests/test-buildspecs.sh buildkite/tests/helpers/stubs.bash
-check "bats buildkite/tests" bats_tests
+  tests/action/test-action.sh tests/action/test-release.sh buildkite/hooks/command \
+  codebuild/tests/test-buildspecs.sh codebuild/tests/test-registry-scanning.sh inspector-gate-buildkite-plugin/tests/helpers/stubs.bash
+check "install scripts: no SC2310 (a must-succeed function where set -e is off) under shellcheck -o all" \
+  install_scripts_fail_closed
+check "bats inspector-gate-buildkite-plugin/tests" bats_tests
 check "cfn-lint codebuild/pipeline.yaml" cfn_lint_template
 check "action-validator action.yml" validate_action_file action.yml
 for workflow in .github/workflows/*.yml; do
@@ -181,11 +251,19 @@ for workflow in .github/workflows/*.yml; do
 done
 check "actionlint .github/workflows" actionlint_workflows
 check "actions pinned by commit SHA" actions_pinned
+check "doc snippets: every one validates; full SHAs, the form for before any release first" doc_snippets
+printf '      %s\n' "$(tail -n 1 "$logs/$n.log")"
+check "the snippet check catches a misordered, a wrong-input, a schema-invalid, a bad-parameter and a branch-ref snippet" \
+  doc_snippets_catch_errors
+check "pinned actions run on node24 or newer (.github/action-runtimes.txt)" action_runtimes
+check "the runtime check refuses an action on node20" action_runtimes_refuse_node20
 check "release pins agree (action, Buildkite, CodeBuild)" pins_agree
 check "scripts keep LF endings (.gitattributes); LICENSE matches Cargo.toml" line_endings_and_license
 check "action simulation (tests/action/test-action.sh)" bash tests/action/test-action.sh
 check "release commit and tags (tests/action/test-release.sh)" bash tests/action/test-release.sh
 check "buildspec simulation (codebuild/tests/test-buildspecs.sh)" bash codebuild/tests/test-buildspecs.sh
+check "registry scanning commands merge and remove only this repository (codebuild/tests/test-registry-scanning.sh)" \
+  bash codebuild/tests/test-registry-scanning.sh
 
 echo "integrations: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -33,7 +33,10 @@ from render_buildspec import CfnLoader  # noqa: E402
 
 READ = {"ecr:BatchGetImage", "ecr:GetRegistryScanningConfiguration",
         "ecr:BatchGetRepositoryScanningConfiguration", "ecr:DescribeImageScanFindings",
-        "inspector2:ListCoverage", "inspector2:ListFindings"}
+        "inspector2:ListCoverage", "inspector2:ListFindings",
+        # --image on an index: a child's config blob is read when its media type alone cannot
+        # say whether it runs (src/aws/ecr.rs, oci::classify).
+        "ecr:GetDownloadUrlForLayer"}
 PUSH = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 APPROVE = {"codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
@@ -99,6 +102,14 @@ def main():
         build = yaml.safe_load(fh)
     resources = template["Resources"]
     problems = []
+
+    # Registry-wide scanning is never set by the stack: the resource replaces every other
+    # repository's rules (codebuild/README.md has the command that merges instead).
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::ECR::RegistryScanningConfiguration":
+            problems.append(f"{name} replaces the registry's whole scanning configuration")
+    if "ConfigureRegistryScanning" in template.get("Parameters", {}):
+        problems.append("the ConfigureRegistryScanning parameter is back")
 
     # The gate's actions, exactly, across the three policies.
     granted = set()

@@ -1,11 +1,11 @@
-//! Fuzz the manifest and index parsers: the push's reading of manifests, indexes,
+//! Fuzz the manifest and index parsers: the image source's reading of manifests, indexes,
 //! `index.json`, `docker save` manifest.json and image configs, and `oci::classify` (the rule that picks an index's runnable children, for
-//! ECR and the push alike) through `registry::fuzzing`, plus
+//! ECR, the push and the scan alike) through `image::fuzzing`, plus
 //! archive entry names and link targets. Invariants: no panic; every accepted digest maps to
 //! a blob path inside the layout; every accepted archive path stays inside the archive.
 #![no_main]
 
-use inspector_gate::registry::fuzzing;
+use inspector_gate::image::fuzzing;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

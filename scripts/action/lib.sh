@@ -2,21 +2,45 @@
 # Shared helpers for the GitHub Action's steps: which release asset fits the runner, where it
 # comes from, how its SHA-256 is checked, how a binary's version is checked, and how logged
 # values are kept free of credentials. Sourced by prepare.sh, install.sh, run.sh,
-# pack-release.sh and pin-release.sh; no side effects on load.
+# pack-release.sh and pin-release.sh; on load it only sets IG_RELEASE_REPO_URL and IG_TEST_MODE.
 
 # The repository that publishes the release binaries.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 IG_RELEASE_REPO_URL="https://github.com/inspector-gate/inspector-gate/releases/download"
 
-# ig_die MESSAGE... — print a GitHub error annotation and exit with the usage code 2.
-ig_die() {
-  local msg="$*"
+# ig_fail CODE MESSAGE... — print a GitHub error annotation naming the cause and exit CODE.
+# When IG_FAIL_MARK names a file (install.sh sets one), CODE is written there too, so the ERR
+# trap of the script that sourced this file, reached again when a command substitution that
+# failed here returns, exits with the same code instead of reporting it a second time.
+ig_fail() {
+  local code=$1 msg
+  shift
+  msg="$*"
   # Escape as the workflow-command format requires, so the message cannot inject commands.
   msg=${msg//'%'/'%25'}
   msg=${msg//$'\r'/'%0D'}
   msg=${msg//$'\n'/'%0A'}
   printf '::error title=inspector-gate action::%s\n' "$msg" >&2
-  exit "${IG_DIE_CODE:-2}"
+  if [[ -n ${IG_FAIL_MARK:-} ]]; then printf '%s\n' "$code" >"$IG_FAIL_MARK" 2>/dev/null || :; fi
+  exit "$code"
+}
+
+# ig_die MESSAGE... — ig_fail with the usage code 2 (IG_DIE_CODE when set).
+ig_die() {
+  ig_fail "${IG_DIE_CODE:-2}" "$@"
+}
+
+# ig_err_trap STATUS COMMAND — an ERR trap for scripts that must fail closed: a command failed
+# that no check expected to fail. Exit 4 with an annotation naming it, unless ig_fail already
+# reported this failure (in a command substitution) and chose the code.
+ig_err_trap() {
+  local code
+  trap - ERR
+  if [[ -n ${IG_FAIL_MARK:-} && -s $IG_FAIL_MARK ]]; then
+    code=$(head -n 1 "$IG_FAIL_MARK")
+    exit "${code:-4}"
+  fi
+  ig_fail 4 "installing inspector-gate failed: \`$2\` exited with $1"
 }
 
 # ig_warn MESSAGE... — print a GitHub warning annotation (escaped like ig_die's).
@@ -28,12 +52,12 @@ ig_warn() {
   printf '::warning title=inspector-gate action::%s\n' "$msg" >&2
 }
 
-# ig_test_mode — true when INSPECTOR_GATE_TEST_MODE=1: only then are the local overrides
+# IG_TEST_MODE — 1 when INSPECTOR_GATE_TEST_MODE=1: only then are the local overrides
 # INSPECTOR_GATE_RELEASE_BASE_URL (any scheme, file:// included) and INSPECTOR_GATE_CHECKSUMS_FILE
-# honoured. They exist for this repository's own tests; users get the https-only inputs.
-ig_test_mode() {
-  [[ ${INSPECTOR_GATE_TEST_MODE:-} == 1 ]]
-}
+# honoured. They exist for this repository's own tests; users get the https-only inputs. A value
+# read once, not a predicate function: nothing decides it in a condition where `set -e` is off.
+IG_TEST_MODE=0
+if [[ ${INSPECTOR_GATE_TEST_MODE:-} == 1 ]]; then IG_TEST_MODE=1; fi
 
 # ig_redact VALUE — VALUE with the userinfo of any URL in it removed
 # (https://user:token@host/x -> https://host/x), for anything that gets logged.
@@ -95,10 +119,12 @@ ig_major_minor() {
 
 # ig_check_version BIN EXPECTED HOW — log the binary's version; a binary that does not report
 # one, or whose major.minor differs from EXPECTED (the flags these scripts pass may not exist
-# there), is a usage error; a different patch version is only a warning.
+# there), is a usage error; a different patch version is only a warning. Sets IG_CHECKED_VERSION.
 ig_check_version() {
   local bin=$1 expected=$2 how=$3 actual
   actual=$(ig_binary_version "$bin")
+  # What it said, for callers that must not run the binary again to ask.
+  IG_CHECKED_VERSION=$actual
   [[ -n $actual ]] ||
     ig_die "$bin ($how) does not answer --version with 'inspector-gate x.y.z': not an inspector-gate binary?"
   echo "inspector-gate $actual ($how: $bin)"
@@ -138,20 +164,22 @@ ig_exe() {
   esac
 }
 
-# ig_sha256 FILE — print the file's lowercase hex SHA-256.
+# ig_sha256 FILE — print the file's lowercase hex SHA-256; a file that cannot be hashed is a
+# runtime error (exit 4), never an empty string to compare.
 ig_sha256() {
-  local out
+  local out=
   if command -v sha256sum >/dev/null 2>&1; then
-    out=$(sha256sum -b "$1")
+    out=$(sha256sum -b "$1" 2>/dev/null) || out=
   elif command -v shasum >/dev/null 2>&1; then
-    out=$(shasum -a 256 -b "$1")
+    out=$(shasum -a 256 -b "$1" 2>/dev/null) || out=
   elif command -v openssl >/dev/null 2>&1; then
-    out=$(openssl dgst -sha256 -r "$1")
+    out=$(openssl dgst -sha256 -r "$1" 2>/dev/null) || out=
   else
-    ig_die "no sha256sum, shasum or openssl on this runner: cannot verify the download"
+    ig_fail 4 "no sha256sum, shasum or openssl on this runner: cannot verify the download"
   fi
-  out=${out%% *}
-  printf '%s\n' "$out" | tr '[:upper:]' '[:lower:]'
+  out=$(printf '%s' "${out%% *}" | tr '[:upper:]' '[:lower:]')
+  [[ $out =~ ^[0-9a-f]{64}$ ]] || ig_fail 4 "cannot compute the SHA-256 of $1"
+  printf '%s\n' "$out"
 }
 
 # ig_expected_sha256 CHECKSUMS_FILE ASSET — print the pinned SHA-256 of ASSET, or nothing.
@@ -190,23 +218,24 @@ ig_native_path() {
   if command -v cygpath >/dev/null 2>&1; then cygpath -w "$1"; else printf '%s\n' "$1"; fi
 }
 
-# ig_extract ARCHIVE DIR — unpack a .tar.gz or .zip release asset into DIR.
+# ig_extract ARCHIVE DIR — unpack a .tar.gz or .zip release asset into DIR; failing is a
+# runtime error (exit 4).
 ig_extract() {
   case "$1" in
     *.zip)
       if command -v unzip >/dev/null 2>&1; then
-        unzip -q -o "$1" -d "$2"
+        unzip -q -o "$1" -d "$2" || ig_fail 4 "cannot unpack $1 (unzip failed)"
       elif command -v 7z >/dev/null 2>&1; then
-        7z x -y -bd -o"$2" "$1" >/dev/null
+        7z x -y -bd -o"$2" "$1" >/dev/null || ig_fail 4 "cannot unpack $1 (7z failed)"
       elif command -v pwsh >/dev/null 2>&1; then
         # shellcheck disable=SC2016 # $args is PowerShell's, not ours
         pwsh -NoProfile -Command 'Expand-Archive -Force -LiteralPath $args[0] -DestinationPath $args[1]' \
-          "$(ig_native_path "$1")" "$(ig_native_path "$2")"
+          "$(ig_native_path "$1")" "$(ig_native_path "$2")" || ig_fail 4 "cannot unpack $1 (Expand-Archive failed)"
       else
-        ig_die "cannot unpack $1: no unzip, 7z or pwsh on this runner"
+        ig_fail 4 "cannot unpack $1: no unzip, 7z or pwsh on this runner"
       fi
       ;;
-    *) tar -xzf "$1" -C "$2" ;;
+    *) tar -xzf "$1" -C "$2" || ig_fail 4 "cannot unpack $1 (tar failed)" ;;
   esac
 }
 

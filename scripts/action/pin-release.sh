@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Pin the integrations to a release: write VERSION to .github/action-version, the Buildkite
-# plugin (buildkite/lib/release.bash and its README's plugin references) and the CodeBuild files
+# plugin (inspector-gate-buildkite-plugin/lib/release.bash) and the CodeBuild files
 # (buildspecs: version and source ref vVERSION; pipeline.yaml: the InspectorGateVersion,
 # InspectorGateSha256 and InspectorGateSourceRef defaults, and the approval buildspec inline in
 # it), and the release's SHA256SUMS (as built by .github/workflows/release.yml) to
-# .github/checksums.txt and buildkite/checksums.txt, keeping their comment headers.
+# .github/checksums.txt and inspector-gate-buildkite-plugin/checksums.txt, keeping their comment headers.
 #
 # The release workflow runs it on the commit it built, commits the result and tags that commit
 # vVERSION (docs/release.md): a tag a user references always holds its own pins.
@@ -30,17 +30,14 @@ for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-
   grep -q "  $asset\$" <<<"$lines" || ig_die "$sums has no checksum for $asset"
 done
 
-for file in "$root/.github/checksums.txt" "$root/buildkite/checksums.txt"; do
+for file in "$root/.github/checksums.txt" "$root/inspector-gate-buildkite-plugin/checksums.txt"; do
   { grep -E '^#' "$file" || true; printf '%s\n' "$lines"; } >"$file.new"
   mv "$file.new" "$file"
 done
 printf '%s\n' "$version" >"$root/.github/action-version"
 # The Buildkite plugin and the CodeBuild examples name the version in their own files.
 x86_sha=$(ig_expected_sha256 "$sums" "$(ig_asset "$version" x86_64-unknown-linux-musl)")
-sed -i.bak -E "s/^(INSPECTOR_GATE_VERSION=\")[^\"]*(\")/\1$version\2/" "$root/buildkite/lib/release.bash"
-if [[ -f $root/buildkite/README.md ]]; then
-  sed -i.bak -E "s#(inspector-gate\.git/buildkite\#)v[0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*#\1v$version#g" "$root/buildkite/README.md"
-fi
+sed -i.bak -E "s/^(INSPECTOR_GATE_VERSION=\")[^\"]*(\")/\1$version\2/" "$root/inspector-gate-buildkite-plugin/lib/release.bash"
 # Buildspec files and the buildspec inline in pipeline.yaml (indented deeper there).
 for spec in "$root"/codebuild/buildspec*.yml "$root/codebuild/pipeline.yaml"; do
   [[ -f $spec ]] || continue
@@ -53,5 +50,5 @@ sed -i.bak -E \
   -e "/^  InspectorGateSha256:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1\"$x86_sha\"/" \
   -e "/^  InspectorGateSourceRef:/,/^  [A-Za-z]/ s/^(    Default: ).*/\1v$version/" \
   "$root/codebuild/pipeline.yaml"
-find "$root/buildkite" "$root/codebuild" -name '*.bak' -delete
+find "$root/inspector-gate-buildkite-plugin" "$root/codebuild" -name '*.bak' -delete
 echo "pinned inspector-gate $version (x86_64 Linux asset SHA-256 $x86_sha)"

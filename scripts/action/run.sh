@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Last step of the GitHub Action: turn the action's inputs (passed as INPUT_* environment
-# variables, never pasted into the script) into `inspector-gate gate` arguments, run it, make
-# sure every action output has a value, and exit with the gate's own exit code.
+# variables, never pasted into the script) into `inspector-gate gate` arguments, re-hash the
+# binary the install step put in place (GATE_BIN against GATE_BIN_SHA256), run it, make sure
+# every action output has a value, and exit with the gate's own exit code.
 #
 # The binary itself writes the outputs (verdict, digest, image-uri, report-dir, sarif), the
 # step summary and the ::error annotations when it runs under GitHub Actions: for exits 2/3/4
@@ -15,6 +16,16 @@ set -euo pipefail
 
 bin=${GATE_BIN:-inspector-gate}
 args=(gate)
+
+# The binary the install step verified, unchanged since: it hashed it after its last copy
+# (GATE_BIN_SHA256); anything else in its place is never run (exit 4, a runtime error).
+if [[ -n ${GATE_BIN:-} ]]; then
+  [[ ${GATE_BIN_SHA256:-} =~ ^[0-9a-f]{64}$ ]] ||
+    ig_fail 4 "the install step recorded no SHA-256 for $GATE_BIN: refusing to run it"
+  actual_sha256=$(ig_sha256 "$GATE_BIN")
+  [[ $actual_sha256 == "$GATE_BIN_SHA256" ]] ||
+    ig_fail 4 "$GATE_BIN changed after the install step verified it (SHA-256 $actual_sha256, installed $GATE_BIN_SHA256): refusing to run it"
+fi
 
 # list_input VALUE — split a list input on newlines, commas and blanks into the array `items`.
 list_input() {

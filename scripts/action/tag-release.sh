@@ -5,7 +5,7 @@
 # workflow pushes vVERSION, creates the GitHub release, then moves vMAJOR; docs/release.md).
 #
 # So a tag a user references always holds its own pins: action (.github/), Buildkite plugin
-# (buildkite/) and CodeBuild (codebuild/), and its parent is exactly the source that was built.
+# (inspector-gate-buildkite-plugin/) and CodeBuild (codebuild/), and its parent is exactly the source that was built.
 #
 # usage: tag-release.sh VERSION SHA256SUMS
 set -euo pipefail
@@ -32,7 +32,7 @@ built=$(git rev-parse HEAD)
 bash "$root/scripts/action/pin-release.sh" "$version" "$sums"
 
 # Only pin files may differ from the built commit.
-allowed='^(\.github/action-version|\.github/checksums\.txt|buildkite/checksums\.txt|buildkite/lib/release\.bash|buildkite/README\.md|codebuild/buildspec[^/]*\.yml|codebuild/pipeline\.yaml)$'
+allowed='^(\.github/action-version|\.github/checksums\.txt|inspector-gate-buildkite-plugin/checksums\.txt|inspector-gate-buildkite-plugin/lib/release\.bash|inspector-gate-buildkite-plugin/README\.md|codebuild/buildspec[^/]*\.yml|codebuild/pipeline\.yaml)$'
 changed=$(git diff --name-only)
 unexpected=$(grep -Ev "$allowed" <<<"$changed" || true)
 if [[ -n $unexpected ]]; then

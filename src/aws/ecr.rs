@@ -148,6 +148,14 @@ async fn runnable_children(
         if descs.is_empty() {
             return Ok(out);
         }
+        // THE digest syntax, as for every digest the gate reads: a child named otherwise
+        // cannot be classified.
+        if let Some(d) = descs.iter().find(|d| !oci::is_valid_digest(&d.digest)) {
+            let shown: String = d.digest.chars().take(80).collect();
+            return Err(Error::inconclusive(format!(
+                "{r}: the index names a child by the invalid digest '{shown}' (only sha256:<64 lowercase hex>), so it cannot be classified"
+            )));
+        }
         let docs = fetch_manifests(c, r, &descs, deadline).await?;
         for d in &descs {
             let doc = docs.get(&d.digest).ok_or_else(|| {
@@ -156,7 +164,12 @@ async fn runnable_children(
                     d.digest
                 ))
             })?;
-            match oci::classify(d, doc) {
+            // The rule reads the config only where its media type proves nothing.
+            let config = match oci::config_needed(d, doc) {
+                Some(conf) => Some(fetch_config(c, r, d, conf, deadline).await?),
+                None => None,
+            };
+            match oci::classify(d, doc, config.as_deref()) {
                 Ok(Child::Image) => out.push((d.digest.clone(), d.platform_name())),
                 Ok(Child::Index) => level.push(doc.clone()),
                 Ok(Child::Skip(_)) => {}
@@ -171,6 +184,83 @@ async fn runnable_children(
             "{r} nests indexes more than {MAX_INDEX_DEPTH} deep"
         )))
     }
+}
+
+/// The largest config read to classify a child (what the image source accepts, too).
+const MAX_CONFIG: u64 = 64 << 20;
+
+/// The config blob of index child `child`, which the rule needs to read: ECR's download URL
+/// for it (`GetDownloadUrlForLayer`), fetched and checked against its digest. Any failure is
+/// inconclusive: the child cannot be classified, and is never skipped.
+async fn fetch_config(
+    c: &Clients,
+    r: &ImageRef,
+    child: &Descriptor,
+    config: &Descriptor,
+    deadline: Instant,
+) -> Result<Vec<u8>> {
+    let fail = |why: String| {
+        Error::inconclusive(format!(
+            "{r}: cannot read the config {} of child {} to tell whether it can run: {why}",
+            config.digest, child.digest
+        ))
+    };
+    if !oci::is_valid_digest(&config.digest) {
+        return Err(fail("its digest is not sha256:<64 lowercase hex>".into()));
+    }
+    if config.size > MAX_CONFIG {
+        return Err(fail(format!(
+            "it is {} bytes, more than an image config may be",
+            config.size
+        )));
+    }
+    let out = retry::call(Schedule::CALL, deadline, || async {
+        c.ecr
+            .get_download_url_for_layer()
+            .repository_name(&r.repository)
+            .layer_digest(&config.digest)
+            .set_registry_id(r.registry.clone())
+            .send()
+            .await
+            .map_err(|e| classify(e, |_| None))
+    })
+    .await
+    .map_err(|e| fail(e.into_error("ecr:GetDownloadUrlForLayer").message))?;
+    let url = out
+        .download_url()
+        .ok_or_else(|| fail("ecr:GetDownloadUrlForLayer returned no URL".into()))?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut resp = http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| fail(crate::error::one_line(&e.without_url().to_string())))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| fail(crate::error::one_line(&e.without_url().to_string())))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > config.size {
+            return Err(fail(format!(
+                "the download is longer than the {} bytes its descriptor says",
+                config.size
+            )));
+        }
+    }
+    let got = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+    );
+    if got != config.digest {
+        return Err(fail("the download does not match its digest".into()));
+    }
+    Ok(body)
 }
 
 /// Child manifests by digest, in `BatchGetImage` calls of at most 100 ids.

@@ -1,7 +1,12 @@
 //! The option groups several commands share (AWS, policy, waiting, output), their value
 //! types and parsers, and how they turn into the library's options. Binary only.
 
-use clap::{ArgAction, Args, ValueEnum};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, ValueEnum};
+use inspector_gate::pipeline::policy::PolicyRequest;
+use inspector_gate::policy::file::{PolicyLayer, Source};
+use inspector_gate::policy::keys::{self, Key, Kind, Value};
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -17,159 +22,150 @@ pub struct AwsArgs {
     pub role_arn: Option<String>,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+/// The policy arguments: `--policy`, `--policy-floor`, and one flag (with its env variable)
+/// per key of the policy key table (`inspector_gate::policy::keys::TABLE`), generated from it.
+/// Parsing them yields the layers the flags and env variables make, each named by where clap
+/// found it, so a key's flag and env names are never re-typed.
+#[derive(Debug, Clone, Default)]
 pub struct PolicyArgs {
-    // Numbers take `allow_negative_numbers` so that `--max-high -1` is refused as a bad value
-    // of --max-high, not as an unknown flag `-1`.
     /// Policy file (default: ./.inspector-gate.toml when present).
-    #[arg(long, env = "INSPECTOR_GATE_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// The CI owner's policy floor, which the policy file may only tighten: a TOML file,
-    /// `ssm:/parameter/name` (SSM Parameter Store) or `s3://bucket/key`.
-    #[arg(long, env = "INSPECTOR_GATE_POLICY_FLOOR", value_name = "SOURCE")]
+    /// The CI owner's policy floor: a TOML file, `ssm:/name` or `s3://bucket/key`.
     pub policy_floor: Option<String>,
-    /// Fail when CRITICAL findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_CRITICAL",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_critical: Option<u64>,
-    /// Fail when HIGH findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_HIGH",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_high: Option<u64>,
-    /// Fail when MEDIUM findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_MEDIUM",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_medium: Option<u64>,
-    /// Fail when LOW findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_LOW",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_low: Option<u64>,
-    /// Fail when INFORMATIONAL findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_INFORMATIONAL",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_informational: Option<u64>,
-    /// Fail when UNTRIAGED findings exceed N.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MAX_UNTRIAGED",
-        value_name = "N",
-        allow_negative_numbers = true
-    )]
-    pub max_untriaged: Option<u64>,
-    /// Fail on any finding of SEVERITY or worse (= max 0 for each).
-    #[arg(long, env = "INSPECTOR_GATE_FAIL_ON", value_name = "SEVERITY")]
-    pub fail_on: Option<inspector_gate::model::Severity>,
-    /// Do not count findings without a fix (fixAvailable = NO); `--ignore-unfixed=false`
-    /// turns it off over the policy file.
-    #[arg(long, env = "INSPECTOR_GATE_IGNORE_UNFIXED", value_name = "BOOL",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
-    pub ignore_unfixed: Option<bool>,
-    /// Count only findings with an EPSS score >= this (0..1).
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MIN_EPSS",
-        value_name = "SCORE",
-        allow_negative_numbers = true
-    )]
-    pub min_epss: Option<f64>,
-    /// Count only findings with an Inspector score >= this (0..10).
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_MIN_INSPECTOR_SCORE",
-        value_name = "SCORE",
-        allow_negative_numbers = true
-    )]
-    pub min_inspector_score: Option<f64>,
-    /// Count only findings with a known exploit (`=false` turns it off over the policy file).
-    #[arg(long, env = "INSPECTOR_GATE_EXPLOIT_AVAILABLE_ONLY", value_name = "BOOL",
-          num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
-    pub exploit_available_only: Option<bool>,
-    /// Ignore a vulnerability id (repeatable; prefer [[ignore]] rules with reason and expiry).
-    #[arg(
-        long = "ignore",
-        env = "INSPECTOR_GATE_IGNORE",
-        value_name = "ID",
-        value_delimiter = ','
-    )]
-    pub ignore: Vec<String>,
-    /// What an ignore rule that matched no finding does: warn, or fail the gate.
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_UNMATCHED_IGNORE",
-        value_enum,
-        value_name = "WARN|FAIL"
-    )]
-    pub unmatched_ignore: Option<UnmatchedIgnore>,
-    /// With --baseline: count only the findings the image adds (new) or every finding (all).
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_BASELINE_COUNT",
-        value_enum,
-        value_name = "NEW|ALL"
-    )]
-    pub baseline_count: Option<CountMode>,
-    /// The same for one severity, over --baseline-count: SEVERITY=new|all (repeatable).
-    #[arg(
-        long,
-        env = "INSPECTOR_GATE_BASELINE_COUNT_SEVERITY",
-        value_name = "SEVERITY=MODE",
-        value_delimiter = ',',
-        value_parser = parse_severity_mode
-    )]
-    pub baseline_count_severity: Vec<(inspector_gate::model::Severity, CountMode)>,
+    /// The keys set by env variables, then by flags: one layer per key, in increasing precedence.
+    pub layers: Vec<(PolicyLayer, Source)>,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnmatchedIgnore {
-    Warn,
-    Fail,
+impl PolicyArgs {
+    /// What the run's policy is made of (read and layered by `pipeline::policy::resolve`).
+    pub fn request(&self) -> inspector_gate::error::Result<PolicyRequest> {
+        Ok(PolicyRequest {
+            file: self.policy.clone(),
+            dir: std::env::current_dir()?,
+            floor: self.policy_floor.clone(),
+            layers: self.layers.clone(),
+            today: inspector_gate::pipeline::today(),
+        })
+    }
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountMode {
-    New,
-    All,
-}
+/// Parses a flag's or env variable's text as a value of its key (`keys::parse_text`, the
+/// same rules as the policy file); lists a choice key's words in `--help` and completions.
+#[derive(Clone)]
+struct KeyParser(&'static Key);
 
-impl From<CountMode> for inspector_gate::baseline::CountMode {
-    fn from(m: CountMode) -> Self {
-        match m {
-            CountMode::New => Self::New,
-            CountMode::All => Self::All,
+impl TypedValueParser for KeyParser {
+    type Value = Value;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Value, clap::Error> {
+        let key = self.0;
+        (move |s: &str| keys::parse_text(key, s)).parse_ref(cmd, arg, value)
+    }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        match self.0.kind {
+            Kind::Choice(words) => Some(Box::new(words.iter().map(|w| PossibleValue::new(*w)))),
+            Kind::CountMode => Some(Box::new(
+                self.0.choices().iter().map(|w| PossibleValue::new(*w)),
+            )),
+            _ => None,
         }
     }
 }
 
-fn parse_severity_mode(s: &str) -> Result<(inspector_gate::model::Severity, CountMode), String> {
-    let (sev, mode) = s
-        .split_once('=')
-        .ok_or_else(|| format!("'{s}' is not SEVERITY=new|all (e.g. CRITICAL=all)"))?;
-    let sev = sev.trim().parse()?;
-    let mode = CountMode::from_str(mode.trim(), true)
-        .map_err(|_| format!("'{mode}' is not new or all"))?;
-    Ok((sev, mode))
+/// The clap argument of one policy key: its flag, env variable, help and value parser all
+/// come from the key's entry in the table.
+fn key_arg(key: &'static Key, flag: &'static str, env: &'static str) -> Arg {
+    let arg = Arg::new(flag)
+        .long(flag)
+        .env(env)
+        .help(key.doc)
+        .value_name(key.value_name())
+        .value_parser(KeyParser(key));
+    match key.kind {
+        // `--ignore-unfixed` alone means true; `--ignore-unfixed=false` turns it off.
+        Kind::Bool => arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .action(ArgAction::Set),
+        // Repeatable, and comma-separated in the env variable.
+        Kind::Ignores | Kind::PerSeverity => arg.value_delimiter(',').action(ArgAction::Append),
+        // `--max-high -1` is refused as a bad value of --max-high, not as an unknown flag `-1`.
+        Kind::Max(_) | Kind::Score { .. } | Kind::Days => {
+            arg.allow_negative_numbers(true).action(ArgAction::Set)
+        }
+        _ => arg.action(ArgAction::Set),
+    }
+}
+
+impl Args for PolicyArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd
+            .arg(
+                Arg::new("policy")
+                    .long("policy")
+                    .env("INSPECTOR_GATE_POLICY")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("Policy file (default: ./.inspector-gate.toml when present)."),
+            )
+            .arg(
+                Arg::new("policy-floor")
+                    .long("policy-floor")
+                    .env("INSPECTOR_GATE_POLICY_FLOOR")
+                    .value_name("SOURCE")
+                    .help("The CI owner's policy floor, which the policy file may only tighten: a TOML file, `ssm:/parameter/name` (SSM Parameter Store) or `s3://bucket/key`."),
+            );
+        keys::TABLE
+            .iter()
+            .fold(cmd, |cmd, key| match (key.flag, key.env) {
+                (Some(flag), Some(env)) => cmd.arg(key_arg(key, flag, env)),
+                _ => cmd,
+            })
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for PolicyArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut env_layers = Vec::new();
+        let mut flag_layers = Vec::new();
+        for key in keys::TABLE {
+            let (Some(flag), Some(env)) = (key.flag, key.env) else {
+                continue;
+            };
+            let Some(values) = m.get_many::<Value>(flag) else {
+                continue;
+            };
+            let mut layer = PolicyLayer::default();
+            for v in values {
+                layer.set(key, v.clone());
+            }
+            match m.value_source(flag) {
+                Some(ValueSource::CommandLine) => {
+                    flag_layers.push((layer, Source::Flag(format!("--{flag}"))))
+                }
+                Some(ValueSource::EnvVariable) => env_layers.push((layer, Source::Env(env.into()))),
+                _ => {}
+            }
+        }
+        env_layers.extend(flag_layers);
+        Ok(PolicyArgs {
+            policy: m.get_one::<PathBuf>("policy").cloned(),
+            policy_floor: m.get_one::<String>("policy-floor").cloned(),
+            layers: env_layers,
+        })
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,7 +226,9 @@ pub struct WaitArgs {
     /// Give up waiting for the scan after this long (e.g. 30m, 90s, 1h).
     #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
-    /// What a timeout means: fail (exit 3, default) or pass (exit 0 with a warning).
+    /// What a scan that never finished means: fail (exit 3, default) or pass (that image is
+    /// skipped with a warning and listed as not evaluated). Findings already read are always
+    /// evaluated, and a run that evaluated no image never passes.
     #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
     pub on_timeout: OnTimeout,
     /// Shortest gap between status checks; later gaps grow to 10.7% of the time waited so far,
@@ -255,7 +253,7 @@ impl WaitArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    inspector_gate::wait::parse_duration(s)
+    inspector_gate::duration::parse_duration(s)
 }
 
 /// An overall deadline: zero would give up before the first call, whatever the scan's state.
@@ -282,6 +280,68 @@ impl From<&AwsArgs> for inspector_gate::aws::AwsOptions {
             region: a.region.clone(),
             profile: a.profile.clone(),
             role_arn: a.role_arn.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn policy_command() -> clap::Command {
+        PolicyArgs::augment_args(clap::Command::new("x").args_override_self(true))
+    }
+
+    #[test]
+    fn the_flags_are_the_tables_keys() {
+        // Walk the clap command: its policy flags and env variables are exactly the table's.
+        let cmd = policy_command();
+        let got: BTreeSet<(String, String)> = cmd
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "policy" | "policy-floor"))
+            .map(|a| {
+                (
+                    a.get_long().unwrap_or_default().to_string(),
+                    a.get_env()
+                        .map(|e| e.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, String)> = keys::TABLE
+            .iter()
+            .filter_map(|k| Some((k.flag?.to_string(), k.env?.to_string())))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn every_flag_becomes_a_layer_named_after_it() {
+        // Each flag given once (with a value that is not the key's default): every key of the
+        // table with a flag reaches a layer, from that flag.
+        let mut argv = vec!["x".to_string()];
+        for k in keys::TABLE {
+            let Some(flag) = k.flag else { continue };
+            let value = match k.kind {
+                Kind::Ignores => "CVE-1".to_string(),
+                Kind::PerSeverity => "HIGH=all".to_string(),
+                _ => k.example.trim_matches('"').to_string(),
+            };
+            argv.push(format!("--{flag}={value}"));
+        }
+        let m = policy_command().try_get_matches_from(&argv).unwrap();
+        let args = PolicyArgs::from_arg_matches(&m).unwrap();
+        for k in keys::TABLE.iter().filter(|k| k.flag.is_some()) {
+            let flag = format!("--{}", k.flag.unwrap_or_default());
+            let (layer, _) = args
+                .layers
+                .iter()
+                .find(|(_, s)| *s == Source::Flag(flag.clone()))
+                .unwrap_or_else(|| panic!("{flag} made no layer"));
+            let set =
+                layer.get(k.name).is_some() || !layer.ignore.is_empty() || layer.baseline.is_some();
+            assert!(set, "{flag} set nothing");
         }
     }
 }

@@ -1,10 +1,13 @@
-//! `inspector-gate config`: the effective policy, every key with its value and the layer that
-//! decided it (flag, env, file — or the built-in default, shown as such).
+//! `inspector-gate config`: the effective policy, every key of the policy key table with its
+//! value and the layer that decided it (flag, env, file, floor — or the built-in default,
+//! shown as the `default` layer).
 
 use super::args::PolicyArgs;
-use clap::{ArgMatches, Args};
+use clap::Args;
 use inspector_gate::error::Result;
-use inspector_gate::policy::file::{Source, KEYS};
+use inspector_gate::policy::file::{Resolved, Source};
+use inspector_gate::policy::keys::{Kind, TABLE};
+use inspector_gate::sanitize::text;
 
 #[derive(Args, Debug, Clone)]
 pub struct ConfigArgs {
@@ -12,41 +15,43 @@ pub struct ConfigArgs {
     pub policy: PolicyArgs,
 }
 
-/// What each key means when no layer sets it.
-fn default_value(key: &str) -> &'static str {
-    match key {
-        "fail-on" | "min-epss" | "min-inspector-score" => "(not set)",
-        k if k.starts_with("max-") => "(unlimited)",
-        "ignore-unfixed" | "exploit-available-only" => "false",
-        "unmatched-ignore" => "warn",
-        _ => "(none)",
-    }
+pub fn run(args: ConfigArgs) -> Result<i32> {
+    let resolved = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?;
+    print!("{}", render(&resolved));
+    Ok(0)
 }
 
-use inspector_gate::sanitize::text;
-
-pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
-    let resolved = super::resolve_policy(&args.policy, m, &Default::default())?;
-    println!("{:<28} {:<24} SOURCE", "KEY", "VALUE");
-    for key in KEYS.iter().filter(|k| **k != "ignore") {
-        if *key == "baseline" {
-            // The [baseline] table: `count`, then each per-severity override that is set.
-            let set: Vec<_> = resolved
-                .origins
-                .iter()
-                .filter(|(k, _, _)| k.starts_with("baseline."))
-                .collect();
-            if !set.iter().any(|(k, _, _)| k == "baseline.count") {
-                println!("{:<28} {:<24} {}", "baseline.count", "new", Source::Default);
+/// The table `config` prints: one line per key, then each ignore rule, then the thresholds.
+fn render(resolved: &Resolved) -> String {
+    let mut out = format!("{:<28} {:<24} SOURCE\n", "KEY", "VALUE");
+    let mut line = |key: &str, value: &str, source: &str| {
+        // Values, ids and reasons come from policy files: printed as one safe line each.
+        out.push_str(&format!(
+            "{:<28} {:<24} {}\n",
+            text(key),
+            text(value),
+            text(source)
+        ));
+    };
+    let origin = |key: &str| resolved.origins.iter().find(|(k, _, _)| k == key);
+    for key in TABLE {
+        match key.kind {
+            // Listed below, one line per rule.
+            Kind::Ignores => {}
+            // Only the severities some layer overrides.
+            Kind::PerSeverity => {
+                for (k, value, source) in resolved
+                    .origins
+                    .iter()
+                    .filter(|(k, _, _)| k.starts_with("baseline.count-"))
+                {
+                    line(k, value, &source.to_string());
+                }
             }
-            for (k, value, source) in set {
-                println!("{k:<28} {:<24} {source}", text(value));
-            }
-            continue;
-        }
-        match resolved.origins.iter().find(|(k, _, _)| k == key) {
-            Some((_, value, source)) => println!("{key:<28} {:<24} {source}", text(value)),
-            None => println!("{key:<28} {:<24} {}", default_value(key), Source::Default),
+            _ => match origin(key.name) {
+                Some((_, value, source)) => line(key.name, value, &source.to_string()),
+                None => line(key.name, key.default, &Source::Default.to_string()),
+            },
         }
     }
     for (key, value, source) in resolved
@@ -54,20 +59,96 @@ pub fn run(args: ConfigArgs, m: &ArgMatches) -> Result<i32> {
         .iter()
         .filter(|(k, _, _)| k.starts_with("ignore "))
     {
-        // Ignore ids and reasons come from the policy file: printed as one safe line each.
-        println!(
-            "{:<28} {:<24} {}",
-            text(key),
-            text(value),
-            text(&source.to_string())
-        );
+        line(key, value, &source.to_string());
     }
-    println!(
-        "\neffective thresholds: {}",
-        resolved
-            .policy
-            .thresholds_text()
-            .unwrap_or_else(|| "none (every finding is reported, none fails the gate)".into())
-    );
-    Ok(0)
+    let thresholds = resolved
+        .policy
+        .thresholds_text()
+        .unwrap_or_else(|| "none (every finding is reported, none fails the gate)".into());
+    let default = if resolved.builtin_default {
+        " (the built-in default: no layer sets a threshold)"
+    } else {
+        ""
+    };
+    out.push_str(&format!("\neffective thresholds: {thresholds}{default}\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inspector_gate::policy::file::{parse, parse_floor, resolve, resolve_with};
+    use std::path::Path;
+
+    #[test]
+    fn every_key_of_the_table_is_shown_with_its_layer() {
+        let out = render(&resolve(&[]).unwrap());
+        for key in TABLE
+            .iter()
+            .filter(|k| !matches!(k.kind, Kind::Ignores | Kind::PerSeverity))
+        {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{} ", key.name))),
+                "{key:?} missing:\n{out}"
+            );
+        }
+        // No threshold anywhere: the built-in default, as the `default` layer.
+        for (key, value) in [
+            ("fail-on", "HIGH"),
+            ("max-critical", "0"),
+            ("max-high", "0"),
+        ] {
+            let l = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} ")))
+                .unwrap();
+            assert!(
+                l.contains(&format!(" {value} ")) && l.ends_with(" default"),
+                "{l}"
+            );
+        }
+        assert!(
+            out.contains("CRITICAL<=0, HIGH<=0 (the built-in default"),
+            "{out}"
+        );
+        let l = out.lines().find(|l| l.starts_with("max-medium ")).unwrap();
+        assert!(l.contains("(unlimited)"), "{l}");
+    }
+
+    #[test]
+    fn the_new_keys_show_their_layer() {
+        let file = parse(
+            "max-high = 1\nsuppressed = \"count\"\nscan-unread = \"warn\"\n",
+            Path::new("repo.toml"),
+        )
+        .unwrap();
+        let floor = parse_floor(
+            "scan-unread = \"warn\"\nallow-soft-fail = false\n",
+            "ssm:/ci/floor",
+        )
+        .unwrap();
+        let r = resolve_with(
+            Some(&floor),
+            &[(file, Source::File("repo.toml".into()))],
+            time::macros::date!(2026 - 11 - 28),
+        )
+        .unwrap();
+        let out = render(&r);
+        for (key, value, source) in [
+            ("suppressed", "count", "file repo.toml"),
+            ("scan-unread", "warn", "file repo.toml"),
+            ("allow-soft-fail", "false", "floor ssm:/ci/floor"),
+            ("fail-on", "(not set)", "default"),
+        ] {
+            let l = out
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} ")))
+                .unwrap();
+            assert!(
+                l.contains(&format!(" {value} ")) && l.ends_with(source),
+                "{key}: {l}"
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! `Inspector2 Scan` event. No AWS calls.
 
 use super::args::{OutputArgs, PolicyArgs};
-use clap::{ArgMatches, Args};
+use clap::Args;
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::evaluate::{self as pipeline, EvaluateOptions, Input};
 use inspector_gate::progress::Progress;
@@ -22,8 +22,9 @@ pub struct EvaluateArgs {
     pub output: OutputArgs,
 }
 
-pub fn run(args: EvaluateArgs, m: &ArgMatches, progress: &Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy(&args.policy, m, &Default::default())?.policy;
+pub fn run(args: EvaluateArgs, progress: &Progress, color: bool) -> Result<i32> {
+    // No AWS calls but a floor's: resolved on the command's runtime, the evaluation after it.
+    let policy = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?.policy;
     let input = match (&args.findings, &args.event) {
         (Some(f), None) => Input::Findings(f.clone()),
         (None, Some(e)) => Input::Event(e.clone()),

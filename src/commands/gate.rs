@@ -1,7 +1,7 @@
 //! `inspector-gate gate`: its arguments, their validation into `GateOptions`, and the dry run.
 
 use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
-use clap::{ArgMatches, Args};
+use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::image_ref::{region_for, ImageRef};
@@ -11,6 +11,7 @@ use inspector_gate::pipeline::gate::{
 };
 use inspector_gate::pipeline::push::PushRequest;
 use inspector_gate::policy::file::FloorSource;
+use inspector_gate::policy::Policy;
 use inspector_gate::progress::Progress;
 use std::path::PathBuf;
 
@@ -93,14 +94,8 @@ impl GateArgs {
         }
     }
 
-    /// Validate the arguments into the library's options.
-    fn options(&self, m: &ArgMatches, color: bool) -> Result<GateOptions> {
-        // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
-        let mut policy_args = self.policy.clone();
-        if self.dry_run && self.remote_floor().is_some() {
-            policy_args.policy_floor = None;
-        }
-        let policy = super::resolve_policy(&policy_args, m, &(&self.aws).into())?.policy;
+    /// Validate the arguments into the library's options, with the resolved `policy`.
+    fn options(&self, policy: Policy, color: bool) -> Result<GateOptions> {
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -187,7 +182,7 @@ fn dry_run(opts: &GateOptions) {
     );
     println!(
         "timeout: {} (on timeout: {:?})",
-        inspector_gate::wait::humanize(opts.wait.timeout),
+        inspector_gate::duration::humanize(opts.wait.timeout),
         opts.on_timeout
     );
     if let Some(d) = &opts.publish.report_dir {
@@ -201,14 +196,25 @@ fn dry_run(opts: &GateOptions) {
     }
 }
 
-pub fn run(args: GateArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let opts = args.options(m, color)?;
-    if args.dry_run {
-        dry_run(&opts);
-        if let Some(f) = args.remote_floor() {
-            println!("policy floor: {f} (not read in a dry run: the policy above is without it)");
-        }
-        return Ok(EXIT_PASS);
+pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
+    // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
+    let mut policy_args = args.policy.clone();
+    if args.dry_run && args.remote_floor().is_some() {
+        policy_args.policy_floor = None;
     }
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    let aws = (&args.aws).into();
+    super::block_on(async move {
+        let policy = super::resolve_policy(&policy_args, &aws).await?.policy;
+        let opts = args.options(policy, color)?;
+        if args.dry_run {
+            dry_run(&opts);
+            if let Some(f) = args.remote_floor() {
+                println!(
+                    "policy floor: {f} (not read in a dry run: the policy above is without it)"
+                );
+            }
+            return Ok(EXIT_PASS);
+        }
+        pipeline::run(&opts, &progress).await
+    })
 }

@@ -3,9 +3,10 @@
 //! exit codes as `gate`.
 
 use super::args::{parse_timeout, AwsArgs, OutputArgs, PolicyArgs};
-use clap::{ArgMatches, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use inspector_gate::error::{Error, Result};
 use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
+use inspector_gate::policy::Policy;
 use inspector_gate::progress::Progress;
 use inspector_gate::scan::inspector_scan::Format;
 use inspector_gate::scan::{Input, ScanOptions};
@@ -50,8 +51,15 @@ pub struct ScanArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> Result<i32> {
-    let policy = super::resolve_policy(&args.policy, m, &(&args.aws).into())?.policy;
+pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
+    let aws = (&args.aws).into();
+    super::block_on(async move {
+        let policy = super::resolve_policy(&args.policy, &aws).await?.policy;
+        run_with(args, policy, progress, color).await
+    })
+}
+
+async fn run_with(args: ScanArgs, policy: Policy, progress: Progress, color: bool) -> Result<i32> {
     let input = match (&args.from, &args.sbom) {
         (Some(f), None) => Input::From(f.parse()?),
         (None, Some(s)) => Input::Sbom(s.clone()),
@@ -76,5 +84,5 @@ pub fn run(args: ScanArgs, m: &ArgMatches, progress: Progress, color: bool) -> R
         policy,
         publish: args.output.options(color),
     };
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    pipeline::run(&opts, &progress).await
 }

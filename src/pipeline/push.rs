@@ -127,7 +127,10 @@ pub async fn push_to_ecr(
         auth,
         deadline,
     };
-    let out = registry::push(&spec, &target, progress)
+    // The source is read and verified whole (crate::image, the one image source) before the
+    // registry is contacted: a bad source fails on its cause.
+    let tree = crate::image::open_in_background(spec).await?;
+    let out = registry::push_tree(tree, &target, progress)
         .await
         .map_err(|e| e.context(format!("pushing to {dest}")))?;
     progress.info(&format!(
@@ -252,15 +255,16 @@ fn scanned_images(
         requested: format!("{}@{}", dest.repository, out.digest),
         index_digest: None,
     };
+    // The same rule as for --image (aws::ecr::resolve): an image with nothing runnable (an
+    // index of attestations, an artifact) is inconclusive now, not a wait for a scan
+    // Inspector will never make.
+    if !out.runnable {
+        return Err(Error::inconclusive(format!(
+            "{dest}@{} holds no runnable image (only attestations or artifacts): nothing for Inspector to scan",
+            out.digest
+        )));
+    }
     if out.platforms.is_empty() {
-        // The same rule as for --image (aws::ecr::resolve): an index with nothing runnable
-        // is inconclusive now, not a wait for a scan Inspector will never make.
-        if crate::oci::is_index(&out.media_type) {
-            return Err(Error::inconclusive(format!(
-                "{dest}@{} is an index with no runnable image (only attestations or artifacts): nothing for Inspector to scan",
-                out.digest
-            )));
-        }
         return Ok(vec![base]);
     }
     Ok(out

@@ -1,11 +1,15 @@
-//! The policy file (`.inspector-gate.toml`) and the layering of defaults < file < env < flags.
+//! The policy file (`.inspector-gate.toml`), the CI owner's floor, and the layering of
+//! defaults < floor < file < env < flags into one effective `Policy`.
 //!
-//! Parsing is two-phase: TOML into a raw `PolicyLayer` (unknown keys rejected, so a typo never
-//! silently falls back to a default), then validation into a `Policy`. Both phases collect
-//! every problem instead of stopping at the first, and each names its file:line and key.
+//! Every key is described once, in `keys::TABLE`; parsing, layering and the floor clamp here
+//! are driven by that table. Parsing is two-phase: TOML into a raw `PolicyLayer` (unknown keys
+//! rejected, with the nearest key as a hint, so a typo never silently falls back to a default),
+//! then validation into a `Policy`. Both phases collect every problem instead of stopping at the
+//! first; each is a `Problem` naming its file:line:col and key.
 
-use super::{IgnoreRule, Policy, UnmatchedIgnore};
-use crate::baseline::CountMode;
+use super::keys::{self, Apply, Governs, Key, Kind, Value};
+use super::{IgnoreRule, Policy, BUILTIN_FAIL_ON};
+use crate::baseline::{BaselineLayer, CountMode};
 use crate::error::{Error, Result};
 use crate::model::Severity;
 use serde::de::DeserializeOwned;
@@ -16,6 +20,9 @@ use time::Date;
 
 /// File name looked up in the working directory when `--policy` is not given.
 pub const DEFAULT_POLICY_FILE: &str = ".inspector-gate.toml";
+
+/// The reason an ignore given as a flag or env value carries.
+const FLAG_IGNORE_REASON: &str = "ignored on the command line";
 
 /// A date as TOML writes it natively (`2026-12-31`) or as a string (`"2026-12-31"`).
 #[derive(Debug, Clone, Deserialize)]
@@ -52,38 +59,140 @@ pub struct RawIgnore {
     pub expires: Option<RawDate>,
     pub package: Option<String>,
     pub repository: Option<String>,
-    /// Line of the rule in its policy file (0 when it came from a flag or env).
+    /// Line and column of the rule in its policy file (0 when it came from a flag or env).
     #[serde(skip)]
-    pub line: usize,
+    pub at: (usize, usize),
 }
 
-/// One layer of policy settings; every field optional so layers can be merged.
+/// One layer of policy settings (a file, the floor, one flag or env variable); every key
+/// optional so layers can be merged.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyLayer {
-    pub fail_on: Option<Severity>,
-    pub max_critical: Option<u64>,
-    pub max_high: Option<u64>,
-    pub max_medium: Option<u64>,
-    pub max_low: Option<u64>,
-    pub max_informational: Option<u64>,
-    pub max_untriaged: Option<u64>,
-    pub ignore_unfixed: Option<bool>,
-    pub min_epss: Option<f64>,
-    pub min_inspector_score: Option<f64>,
-    pub exploit_available_only: Option<bool>,
-    pub unmatched_ignore: Option<UnmatchedIgnoreRaw>,
+    /// The values of the table's keys other than `ignore` and `[baseline]`, by key name.
+    values: BTreeMap<&'static str, Value>,
     pub ignore: Vec<RawIgnore>,
     /// The `[baseline]` table (what thresholds count when a baseline is given).
-    pub baseline: Option<crate::baseline::BaselineLayer>,
-    /// Line of each key in its policy file, for messages.
-    pub lines: BTreeMap<String, usize>,
+    pub baseline: Option<BaselineLayer>,
+    /// Line and column of each key in its policy file, for messages.
+    pub at: BTreeMap<String, (usize, usize)>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UnmatchedIgnoreRaw {
-    Warn,
-    Fail,
+impl PolicyLayer {
+    /// The value this layer gives `name`, if any (not `ignore` or `[baseline]`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    /// Set `key` to `value`; repeated values of a list or per-severity key accumulate (an
+    /// id given as a flag becomes an ignore rule with a fixed reason).
+    pub fn set(&mut self, key: &'static Key, value: Value) {
+        match (key.kind, value) {
+            (Kind::Ignores, Value::List(ids)) => {
+                self.ignore.extend(ids.into_iter().map(|id| RawIgnore {
+                    id,
+                    reason: Some(FLAG_IGNORE_REASON.into()),
+                    expires: None,
+                    package: None,
+                    repository: None,
+                    at: (0, 0),
+                }))
+            }
+            (Kind::CountMode, Value::Choice(w)) => {
+                let b = self.baseline.get_or_insert_with(Default::default);
+                b.count = count_mode(w);
+            }
+            (Kind::PerSeverity, Value::PerSeverity(sev, w)) => {
+                let b = self.baseline.get_or_insert_with(Default::default);
+                if let Some(m) = count_mode(w) {
+                    b.per_severity.insert(sev, m);
+                }
+            }
+            (Kind::Patterns | Kind::Filters, Value::List(more)) => {
+                match self.values.get_mut(key.name) {
+                    Some(Value::List(l)) => l.extend(more),
+                    _ => {
+                        self.values.insert(key.name, Value::List(more));
+                    }
+                }
+            }
+            (_, v) => {
+                self.values.insert(key.name, v);
+            }
+        }
+    }
+
+    /// This layer with `name` (a key of `keys::TABLE`) set to `value`.
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        if let Some(k) = keys::get(name) {
+            self.set(k, value);
+        }
+        self
+    }
+}
+
+fn count_mode(word: &str) -> Option<CountMode> {
+    toml::Value::String(word.to_string()).try_into().ok()
+}
+
+/// One problem of a policy: where (a file position, or the flag or env variable that set
+/// the value), which key, what is wrong and, where known, the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The policy file's path, or `flag --min-epss` / `env INSPECTOR_GATE_MIN_EPSS`.
+    pub file: String,
+    /// 1-based; 0 when the value did not come from a file (or the position is unknown).
+    pub line: usize,
+    pub col: usize,
+    /// The key (`max-high`, `ignore`, `baseline`); empty for a TOML syntax error.
+    pub key: String,
+    pub message: String,
+    /// How to fix it ("did you mean `fail-on`?").
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    fn new(file: String, (line, col): (usize, usize), key: &str, message: String) -> Problem {
+        Problem {
+            file,
+            line,
+            col,
+            key: key.to_string(),
+            message,
+            hint: None,
+        }
+    }
+
+    fn with_hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// A problem of a value that `src` set, at `at` in it when `src` is a file.
+    fn of(src: &Source, at: (usize, usize), key: &str, message: String) -> Problem {
+        match src {
+            Source::File(p) => Problem::new(p.display().to_string(), at, key, message),
+            other => Problem::new(other.to_string(), (0, 0), key, message),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.file)?;
+        match (self.line, self.col) {
+            (0, _) => {}
+            (l, 0) => write!(f, ":{l}")?,
+            (l, c) => write!(f, ":{l}:{c}")?,
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "; {h}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Where an effective value came from, for `inspector-gate config`.
@@ -122,26 +231,28 @@ impl Source {
     }
 }
 
-/// The filters a floor can permit the repository's file to turn on (each counts fewer findings).
-/// `baseline` lets the file count only new findings (`[baseline] count = "new"`) where the
-/// floor says `"all"`.
-pub const FILTERS: [&str; 5] = [
-    "ignore-unfixed",
-    "min-epss",
-    "exploit-available-only",
-    "min-inspector-score",
-    "baseline",
-];
-
-/// What a floor lets the repository's policy file loosen.
-#[derive(Debug, Clone, Default)]
+/// What a floor lets the repository's policy file loosen, and what it allows the CI step.
+#[derive(Debug, Clone)]
 pub struct FloorPermits {
     /// Ids (or `*` patterns such as `GHSA-*`) the file may ignore.
     pub allow_ignore: Vec<String>,
     /// The latest expiry a file's ignore may have, in days from today (absent: no cap).
     pub max_ignore_days: Option<u32>,
-    /// Filters (see `FILTERS`) the file may turn on.
+    /// Filters (`keys::filters()`) the file may turn on.
     pub allow_filters: Vec<String>,
+    /// Whether `--soft-fail` may be used (`allow-soft-fail`, default true).
+    pub allow_soft_fail: bool,
+}
+
+impl Default for FloorPermits {
+    fn default() -> Self {
+        FloorPermits {
+            allow_ignore: Vec::new(),
+            max_ignore_days: None,
+            allow_filters: Vec::new(),
+            allow_soft_fail: true,
+        }
+    }
 }
 
 /// The CI owner's policy floor: its own settings, and what the repository's file may loosen.
@@ -217,26 +328,36 @@ pub fn id_matches(pattern: &str, id: &str) -> bool {
 }
 
 /// The effective policy plus, per key, its value and origin, and one warning line per key
-/// where the repository's file tried to loosen the floor.
+/// where a layer tried to loosen the floor.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub policy: Policy,
     pub origins: Vec<(String, String, Source)>,
     pub warnings: Vec<String>,
+    /// Whether `--soft-fail` may be used: the floor's `allow-soft-fail` (true without a floor).
+    pub allow_soft_fail: bool,
+    /// No layer (flag, env, file, floor) set any threshold, so the built-in default
+    /// (`fail-on = BUILTIN_FAIL_ON`) applies.
+    pub builtin_default: bool,
 }
 
 /// Parse a policy file's text; `path` is only used in messages. Every unknown key, wrong type
-/// and invalid value is reported (one line, each problem with its `file:line`), not just the
-/// first.
+/// and invalid value is reported (each problem with its `file:line:col`), not just the first.
 pub fn parse(text: &str, path: &Path) -> Result<PolicyLayer> {
-    parse_with(text, path, None)
+    parse_with(text, path, false)
 }
 
-/// Parse a policy floor (`--policy-floor`): the policy keys plus what the floor permits the
-/// repository's file to loosen (`allow-ignore`, `max-ignore-days`, `allow-filters`).
+/// Parse a policy floor (`--policy-floor`): the policy keys plus the floor-only keys, which
+/// say what the floor permits the repository's file to loosen (`allow-ignore`,
+/// `max-ignore-days`, `allow-filters`) and the CI step to do (`allow-soft-fail`).
 pub fn parse_floor(text: &str, origin: &str) -> Result<Floor> {
+    let layer = parse_with(text, Path::new(origin), true)?;
     let mut permits = FloorPermits::default();
-    let layer = parse_with(text, Path::new(origin), Some(&mut permits))?;
+    for key in keys::TABLE {
+        if let (Apply::Permits(apply), Some(v)) = (key.apply, layer.get(key.name)) {
+            apply(&mut permits, v);
+        }
+    }
     Ok(Floor {
         layer,
         permits,
@@ -244,116 +365,116 @@ pub fn parse_floor(text: &str, origin: &str) -> Result<Floor> {
     })
 }
 
-fn parse_with(
-    text: &str,
-    path: &Path,
-    mut floor: Option<&mut FloorPermits>,
-) -> Result<PolicyLayer> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(&e, text, path))?;
+fn parse_with(text: &str, path: &Path, floor: bool) -> Result<PolicyLayer> {
+    let file = path.display().to_string();
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| problems_error(&file, vec![syntax_error(&e, text, path)]))?;
     let mut problems = Vec::new();
     let mut layer = PolicyLayer::default();
-    for (key, value) in &table {
-        let line = key_line(text, key, 0);
-        layer.lines.insert(key.clone(), line);
-        let col = column(text, line);
-        let mut bad =
-            |msg: String| problems.push(format!("{}:{line}:{col}: {key}: {msg}", path.display()));
-        match key.as_str() {
-            "fail-on" => layer.fail_on = field(value, &mut bad),
-            "max-critical" => layer.max_critical = field(value, &mut bad),
-            "max-high" => layer.max_high = field(value, &mut bad),
-            "max-medium" => layer.max_medium = field(value, &mut bad),
-            "max-low" => layer.max_low = field(value, &mut bad),
-            "max-informational" => layer.max_informational = field(value, &mut bad),
-            "max-untriaged" => layer.max_untriaged = field(value, &mut bad),
-            "ignore-unfixed" => layer.ignore_unfixed = field(value, &mut bad),
-            "min-epss" => layer.min_epss = field(value, &mut bad),
-            "min-inspector-score" => layer.min_inspector_score = field(value, &mut bad),
-            "exploit-available-only" => layer.exploit_available_only = field(value, &mut bad),
-            "unmatched-ignore" => layer.unmatched_ignore = field(value, &mut bad),
-            "baseline" => layer.baseline = crate::baseline::parse_table(value, &mut bad),
-            "ignore" => {
+    for (name, value) in &table {
+        let line = key_line(text, name, 0);
+        let at = (line, column(text, line));
+        layer.at.insert(name.clone(), at);
+        let problem = |message: String| Problem::new(file.clone(), at, name, message);
+        if name == "baseline" {
+            layer.baseline =
+                crate::baseline::parse_table(value, &mut |m| problems.push(problem(m)));
+            continue;
+        }
+        // A quoted `"baseline.count"` is not the [baseline] table's key.
+        let key = keys::get(name).filter(|_| !name.contains('.'));
+        match key {
+            None => {
+                let known = keys::toml_keys(floor);
+                let p = problem("unknown key".into());
+                problems.push(match keys::did_you_mean(name, &known) {
+                    Some(k) => p.with_hint(format!("did you mean `{k}`?")),
+                    None => p.with_hint(format!("expected one of {}", known.join(", "))),
+                });
+            }
+            Some(k) if k.governs == Governs::FloorOnly && !floor => problems.push(
+                problem("only the policy floor sets this key".into())
+                    .with_hint("move it to the CI owner's floor (--policy-floor)"),
+            ),
+            Some(k) if k.kind == Kind::Ignores => {
                 let Some(rules) = value.as_array() else {
-                    bad("must be a list of [[ignore]] tables".into());
+                    problems.push(problem("must be a list of [[ignore]] tables".into()));
                     continue;
                 };
                 for (n, rule) in rules.iter().enumerate() {
                     let line = key_line(text, "ignore", n + 1);
-                    let mut bad_rule = |msg: String| {
-                        problems.push(format!("{}:{line}: ignore: {msg}", path.display()))
-                    };
-                    if let Some(mut r) = field::<RawIgnore>(rule, &mut bad_rule) {
-                        r.line = line;
-                        layer.ignore.push(r);
-                    }
-                }
-            }
-            "allow-ignore" | "max-ignore-days" | "allow-filters" if floor.is_some() => {
-                let permits = floor.as_deref_mut().expect("checked");
-                match key.as_str() {
-                    "allow-ignore" => {
-                        permits.allow_ignore = field(value, &mut bad).unwrap_or_default()
-                    }
-                    "max-ignore-days" => permits.max_ignore_days = field(value, &mut bad),
-                    _ => {
-                        let filters: Vec<String> = field(value, &mut bad).unwrap_or_default();
-                        for f in &filters {
-                            if !FILTERS.contains(&f.as_str()) {
-                                bad(format!(
-                                    "unknown filter '{f}' (expected one of {})",
-                                    FILTERS.join(", ")
-                                ));
-                            }
+                    let at = (line, column(text, line));
+                    match field::<RawIgnore>(rule) {
+                        Ok(mut r) => {
+                            r.at = at;
+                            layer.ignore.push(r);
                         }
-                        permits.allow_filters = filters;
+                        Err(m) => problems.push(Problem::new(file.clone(), at, "ignore", m)),
                     }
                 }
             }
-            _ => bad(format!("unknown key (expected one of {})", KEYS.join(", "))),
+            Some(k) => match keys::parse_toml(k, value) {
+                Ok(v) => {
+                    if let (Kind::Filters, Value::List(names)) = (k.kind, &v) {
+                        problems.extend(unknown_filters(names).map(&problem));
+                    }
+                    layer.set(k, v);
+                }
+                Err(m) => problems.push(problem(m)),
+            },
         }
     }
     problems.extend(validate_layer(&layer, &Source::File(path.to_path_buf())));
     if !problems.is_empty() {
-        return Err(problems_error("invalid policy file", problems));
+        return Err(problems_error(&file, problems));
     }
     Ok(layer)
 }
 
-/// The keys a policy file may hold.
-pub const KEYS: [&str; 14] = [
-    "fail-on",
-    "max-critical",
-    "max-high",
-    "max-medium",
-    "max-low",
-    "max-informational",
-    "max-untriaged",
-    "ignore-unfixed",
-    "min-epss",
-    "min-inspector-score",
-    "exploit-available-only",
-    "unmatched-ignore",
-    "ignore",
-    "baseline",
-];
+/// One message per name in an `allow-filters` list that names no filter.
+fn unknown_filters(names: &[String]) -> impl Iterator<Item = String> + '_ {
+    let known = keys::filters();
+    names
+        .iter()
+        .filter(move |n| !known.contains(&n.as_str()))
+        .map(|n| {
+            let known = keys::filters();
+            let hint = keys::did_you_mean(n, &known)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
+            format!(
+                "unknown filter '{n}'{hint} (expected one of {})",
+                known.join(", ")
+            )
+        })
+}
 
-/// One usage error listing every problem: "WHAT: p1" or "WHAT (N problems): p1; p2; …".
-fn problems_error(what: &str, problems: Vec<String>) -> Error {
-    match problems.len() {
-        1 => Error::usage(format!("{what} {}", problems[0])),
-        n => Error::usage(format!("{what} ({n} problems): {}", problems.join("; "))),
+/// One usage error for the problems of `what` (a file, or the policy as a whole): the one
+/// problem on the error line, or a count there and each problem on its own line below it.
+fn problems_error(what: &str, problems: Vec<Problem>) -> Error {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    match lines.as_slice() {
+        [one] if what.is_empty() => Error::usage(format!("invalid policy: {one}")),
+        [one] => Error::usage(format!("invalid policy file {one}")),
+        _ if what.is_empty() => Error::usage(format!(
+            "invalid policy: {} problems, one per line below",
+            lines.len()
+        ))
+        .with_details(lines),
+        _ => Error::usage(format!(
+            "invalid policy file {what}: {} problems, one per line below",
+            lines.len()
+        ))
+        .with_details(lines),
     }
 }
 
-/// Deserialize one value, reporting a type error through `bad`.
-fn field<T: DeserializeOwned>(value: &toml::Value, bad: &mut impl FnMut(String)) -> Option<T> {
-    match value.clone().try_into::<T>() {
-        Ok(v) => Some(v),
-        Err(e) => {
-            bad(e.message().trim().to_string());
-            None
-        }
-    }
+/// Deserialize one value into `T`, or serde's message.
+fn field<T: DeserializeOwned>(value: &toml::Value) -> std::result::Result<T, String> {
+    value
+        .clone()
+        .try_into::<T>()
+        .map_err(|e| e.message().trim().to_string())
 }
 
 /// The 1-based column where the text of 1-based `line` starts (after indentation).
@@ -361,7 +482,7 @@ fn column(text: &str, line: usize) -> usize {
     text.lines()
         .nth(line.saturating_sub(1))
         .map(|l| l.len() - l.trim_start().len() + 1)
-        .unwrap_or(1)
+        .unwrap_or(0)
 }
 
 /// The line where `key` is set: at the top level when `nth_ignore` is 0, else inside the
@@ -405,8 +526,8 @@ fn key_line(text: &str, key: &str, nth_ignore: usize) -> usize {
 }
 
 /// A TOML syntax error, at its line and column.
-fn syntax_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
-    let (line, col) = match e.span() {
+fn syntax_error(e: &toml::de::Error, text: &str, path: &Path) -> Problem {
+    let at = match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
@@ -420,54 +541,47 @@ fn syntax_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
         }
         None => (0, 0),
     };
-    Error::usage(format!(
-        "invalid policy file {}:{line}:{col}: {}",
-        path.display(),
-        e.message().trim()
-    ))
-}
-
-/// Where a key of `layer` was set, for messages: `file:line` or the flag/env name.
-fn origin_of(src: &Source, line: usize) -> String {
-    match src {
-        Source::File(p) if line > 0 => format!("{}:{line}", p.display()),
-        other => other.to_string(),
-    }
+    Problem::new(
+        path.display().to_string(),
+        at,
+        "",
+        e.message().trim().to_string(),
+    )
 }
 
 /// The problems of one layer that do not depend on the others (ranges, ignore rules).
-fn validate_layer(layer: &PolicyLayer, src: &Source) -> Vec<String> {
+fn validate_layer(layer: &PolicyLayer, src: &Source) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let at = |key: &str| origin_of(src, layer.lines.get(key).copied().unwrap_or(0));
-    if let Some(v) = layer.min_epss.filter(|v| !(0.0..=1.0).contains(v)) {
-        problems.push(format!(
-            "{}: min-epss {v} must be between 0 and 1",
-            at("min-epss")
-        ));
-    }
-    if let Some(v) = layer
-        .min_inspector_score
-        .filter(|v| !(0.0..=10.0).contains(v))
-    {
-        problems.push(format!(
-            "{}: min-inspector-score {v} must be between 0 and 10",
-            at("min-inspector-score")
-        ));
+    let at = |key: &str| layer.at.get(key).copied().unwrap_or((0, 0));
+    for key in keys::TABLE {
+        if let (Kind::Score { max }, Some(Value::Score(v))) = (key.kind, layer.get(key.name)) {
+            if !(0.0..=max).contains(v) {
+                problems.push(Problem::of(
+                    src,
+                    at(key.name),
+                    key.name,
+                    format!("{v} must be between 0 and {max}"),
+                ));
+            }
+        }
     }
     for raw in &layer.ignore {
-        let at = origin_of(src, raw.line);
+        let problem = |m: String| Problem::of(src, raw.at, "ignore", m);
         let id = raw.id.trim();
         if id.is_empty() {
-            problems.push(format!("{at}: ignore rule with an empty id"));
+            problems.push(problem("rule with an empty id".into()));
             continue;
         }
         if raw.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            problems.push(format!(
-                "{at}: ignore rule {id} has no reason: every accepted risk needs one (add reason = \"...\")"
-            ));
+            problems.push(
+                problem(format!(
+                    "rule {id} has no reason: every accepted risk needs one"
+                ))
+                .with_hint("add reason = \"...\""),
+            );
         }
         if let Some(Err(m)) = raw.expires.as_ref().map(RawDate::parse) {
-            problems.push(format!("{at}: ignore rule {id}: expires {m}"));
+            problems.push(problem(format!("rule {id}: expires {m}")));
         }
     }
     problems
@@ -500,20 +614,25 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     resolve_with(None, layers, Date::MIN)
 }
 
-/// The maxima a layer sets explicitly, in `Severity::ALL` order with their key names.
-fn explicit_max(layer: &PolicyLayer) -> [(Severity, &'static str, Option<u64>); 6] {
-    [
-        (Severity::Critical, "max-critical", layer.max_critical),
-        (Severity::High, "max-high", layer.max_high),
-        (Severity::Medium, "max-medium", layer.max_medium),
-        (Severity::Low, "max-low", layer.max_low),
-        (
-            Severity::Informational,
-            "max-informational",
-            layer.max_informational,
-        ),
-        (Severity::Untriaged, "max-untriaged", layer.max_untriaged),
-    ]
+/// The maxima a layer sets explicitly, in `Severity::ALL` order with their keys.
+fn explicit_max(
+    layer: &PolicyLayer,
+) -> impl Iterator<Item = (Severity, &'static Key, Option<u64>)> + '_ {
+    keys::TABLE
+        .iter()
+        .filter_map(move |k| match (k.kind, layer.get(k.name)) {
+            (Kind::Max(sev), Some(Value::Count(v))) => Some((sev, k, Some(*v))),
+            (Kind::Max(sev), _) => Some((sev, k, None)),
+            _ => None,
+        })
+}
+
+/// A layer's `fail-on`, if it sets one.
+fn fail_on(layer: &PolicyLayer) -> Option<Severity> {
+    match layer.get("fail-on") {
+        Some(Value::Severity(s)) => Some(*s),
+        _ => None,
+    }
 }
 
 /// Does `fail-on` at `level` set a maximum of 0 for `sev`? (UNTRIAGED is outside the ladder.)
@@ -528,13 +647,10 @@ fn fail_on_covers(level: Severity, sev: Severity) -> bool {
 /// The floor's own maximum for `sev`: its explicit maximum refines its own fail-on.
 fn floor_max(floor: &Floor, sev: Severity) -> Option<u64> {
     explicit_max(&floor.layer)
-        .into_iter()
         .find(|(s, _, _)| *s == sev)
         .and_then(|(_, _, v)| v)
         .or_else(|| {
-            floor
-                .layer
-                .fail_on
+            fail_on(&floor.layer)
                 .filter(|l| fail_on_covers(*l, sev))
                 .map(|_| 0)
         })
@@ -544,35 +660,37 @@ fn floor_max(floor: &Floor, sev: Severity) -> Option<u64> {
 ///
 /// Per severity, the maximum is decided by the highest layer that speaks about it: a layer's
 /// `fail-on` sets 0 for its ladder, an explicit `max-*` from the same or a higher layer refines
-/// it, so a flag `--fail-on HIGH` beats a file's `max-critical = 1000000`. With a floor, a
-/// value decided by the policy file (the gated commit's) may only be tighter than the floor's:
-/// a looser one is replaced by the floor's, with one warning per key. `today` caps ignore
+/// it, so a flag `--fail-on HIGH` beats a file's `max-critical = 1000000`. Every other key is
+/// decided by the highest layer that sets it. With a floor, each key the floor governs
+/// (`keys::Governs`) may only move the stricter way (`keys::Stricter`) from the floor's value:
+/// a looser one is replaced by the floor's, with one warning per key. When no layer sets any
+/// threshold, the built-in default `fail-on = BUILTIN_FAIL_ON` applies. `today` caps ignore
 /// expiries (`max-ignore-days`).
 pub fn resolve_with(
     floor: Option<&Floor>,
     layers: &[(PolicyLayer, Source)],
     today: Date,
 ) -> Result<Resolved> {
-    let floor_src = floor.map(|f| Source::Floor(f.origin.clone()));
     let all: Vec<(&PolicyLayer, Source)> = floor
-        .iter()
-        .map(|f| (&f.layer, floor_src.clone().expect("floor")))
+        .map(|f| (&f.layer, Source::Floor(f.origin.clone())))
+        .into_iter()
         .chain(layers.iter().map(|(l, s)| (l, s.clone())))
         .collect();
-    let mut problems: Vec<String> = all
+    let mut problems: Vec<Problem> = all
         .iter()
         .flat_map(|(layer, src)| validate_layer(layer, src))
         .collect();
     let mut out = Resolution::default();
     out.maxima(floor, &all);
-    let mut keys = Keys::collect(&all);
-    if let Some(f) = floor {
-        keys.clamp_to(f, &mut out.warnings);
+    out.settings(floor, &all);
+    out.baseline(floor, &all);
+    out.ignores(floor, &all, today, &mut problems);
+    let builtin_default = out.policy.max.is_empty();
+    if builtin_default {
+        out.builtin_default();
     }
-    let ignores = keys.apply(&mut out);
-    out.ignores(floor, ignores, today, &mut problems);
     if !problems.is_empty() {
-        return Err(problems_error("invalid policy:", problems));
+        return Err(problems_error("", problems));
     }
     let origins = out
         .origins
@@ -583,6 +701,8 @@ pub fn resolve_with(
         policy: out.policy,
         origins,
         warnings: out.warnings,
+        allow_soft_fail: floor.is_none_or(|f| f.permits.allow_soft_fail),
+        builtin_default,
     })
 }
 
@@ -592,6 +712,18 @@ struct Resolution {
     policy: Policy,
     origins: BTreeMap<String, (String, Source)>,
     warnings: Vec<String>,
+}
+
+/// Does the floor bound the value of `key` that `src` decided?
+fn bounded(key: &Key, src: &Source, floor: &Floor) -> bool {
+    match key.governs {
+        Governs::File { filter } => {
+            matches!(src, Source::File(_))
+                && !filter.is_some_and(|f| floor.permits.allow_filters.iter().any(|a| a == f))
+        }
+        Governs::Locked => src.rank() > Source::Floor(String::new()).rank(),
+        Governs::FloorOnly => false,
+    }
 }
 
 impl Resolution {
@@ -607,16 +739,13 @@ impl Resolution {
                 decided.insert(sev, (v, src.clone(), key));
             }
         };
-        let mut fail_on: Option<(Severity, Source)> = None;
+        let mut level: Option<(Severity, Source)> = None;
         for (layer, src) in all {
-            if let Some(level) = layer.fail_on {
-                for sev in Severity::ALL
-                    .into_iter()
-                    .filter(|s| fail_on_covers(level, *s))
-                {
+            if let Some(l) = fail_on(layer) {
+                for sev in Severity::ALL.into_iter().filter(|s| fail_on_covers(l, *s)) {
                     consider(sev, 0, src, false);
                 }
-                fail_on = Some((level, src.clone()));
+                level = Some((l, src.clone()));
             }
             for (sev, _, v) in explicit_max(layer) {
                 if let Some(v) = v {
@@ -624,26 +753,142 @@ impl Resolution {
                 }
             }
         }
-        if let Some((level, src)) = &fail_on {
+        if let Some((l, src)) = &level {
             self.origins
-                .insert("fail-on".into(), (level.to_string(), src.clone()));
+                .insert("fail-on".into(), (l.to_string(), src.clone()));
         }
         for (sev, key, _) in explicit_max(&PolicyLayer::default()) {
             let Some((mut v, mut src, _)) = decided.get(&sev).cloned() else {
                 continue;
             };
-            if let (Some(f), Source::File(_)) = (floor, &src) {
-                if let Some(fv) = floor_max(f, sev).filter(|fv| v > *fv) {
+            if let Some(f) = floor.filter(|f| bounded(key, &src, f)) {
+                let bound = floor_max(f, sev).map(Value::Count);
+                if let (true, Some(Value::Count(fv))) =
+                    (key.looser(&Value::Count(v), bound.as_ref()), bound)
+                {
                     self.warnings.push(format!(
-                        "{src}: {key} = {v} is looser than the policy floor ({fv} from {}): applying {fv}",
-                        f.origin
+                        "{src}: {} = {v} is looser than the policy floor ({fv} from {}): applying {fv}",
+                        key.name, f.origin
                     ));
                     v = fv;
                     src = Source::Floor(f.origin.clone());
                 }
             }
             self.policy.max.insert(sev, v);
-            self.origins.insert(key.to_string(), (v.to_string(), src));
+            self.origins
+                .insert(key.name.to_string(), (v.to_string(), src));
+        }
+    }
+
+    /// Every key the table applies directly (`Apply::Policy`, `Apply::Permits`): the highest
+    /// layer that sets it decides; a value the floor bounds that is looser than the floor's
+    /// (or, when the floor is silent, than the key's default) is replaced by that bound.
+    fn settings(&mut self, floor: Option<&Floor>, all: &[(&PolicyLayer, Source)]) {
+        for key in keys::TABLE {
+            if matches!(key.apply, Apply::Resolution) {
+                continue;
+            }
+            let mut decided: Option<(Value, Source)> = None;
+            for (layer, src) in all {
+                let floor_only = key.governs == Governs::FloorOnly;
+                if floor_only && !matches!(src, Source::Floor(_)) {
+                    continue;
+                }
+                if let Some(v) = layer.get(key.name) {
+                    decided = Some((v.clone(), src.clone()));
+                }
+            }
+            if let (Some(f), Some((v, src))) = (floor, &decided) {
+                if bounded(key, src, f) {
+                    let bound = f
+                        .layer
+                        .get(key.name)
+                        .cloned()
+                        .or_else(|| key.default_value());
+                    if key.looser(v, bound.as_ref()) {
+                        let shown = bound
+                            .as_ref()
+                            .map_or_else(|| key.default.to_string(), ToString::to_string);
+                        self.warnings.push(format!(
+                            "{src}: {} = {v} loosens the policy floor ({}), which does not allow it: applying {shown}",
+                            key.name, f.origin
+                        ));
+                        decided = bound.map(|b| (b, Source::Floor(f.origin.clone())));
+                    }
+                }
+            }
+            let Some((v, src)) = decided else { continue };
+            if let Apply::Policy(apply) = key.apply {
+                apply(&mut self.policy, &v);
+            }
+            // Floor permits are read from the floor itself (Floor::permits); shown here.
+            self.origins
+                .insert(key.name.to_string(), (v.to_string(), src));
+        }
+    }
+
+    /// The `[baseline]` table: `count` and each `count-<severity>`, the highest layer
+    /// deciding. "new" counts fewer findings than "all": where the floor says "all" for a
+    /// severity, the repository's file may not switch that severity to "new" (unless the
+    /// floor's `allow-filters` holds `baseline`).
+    fn baseline(&mut self, floor: Option<&Floor>, all: &[(&PolicyLayer, Source)]) {
+        let mut count: Option<(CountMode, Source)> = None;
+        let mut per_sev: BTreeMap<Severity, (CountMode, Source)> = BTreeMap::new();
+        for (layer, src) in all {
+            let Some(b) = &layer.baseline else { continue };
+            if let Some(c) = b.count {
+                count = Some((c, src.clone()));
+            }
+            for (sev, m) in &b.per_severity {
+                per_sev.insert(*sev, (*m, src.clone()));
+            }
+        }
+        if let Some(f) = floor {
+            let fb = f.layer.baseline.clone().unwrap_or_default();
+            let word = |m: CountMode| Value::Choice(mode_word(m));
+            let floor_src = || Source::Floor(f.origin.clone());
+            let mut refuse = |name: &str, src: &Source, mode: CountMode, floor_mode: CountMode| {
+                self.warnings.push(format!(
+                    "{src}: {name} = \"{}\" loosens the policy floor ({}), which does not allow it: applying \"{}\"",
+                    mode_word(mode),
+                    f.origin,
+                    mode_word(floor_mode)
+                ));
+            };
+            // The table-wide count first (one warning for it), then each severity.
+            if let (Some(key), Some((mode, src)), Some(floor_mode)) =
+                (keys::get("baseline.count"), count.clone(), fb.count)
+            {
+                if bounded(key, &src, f) && key.looser(&word(mode), Some(&word(floor_mode))) {
+                    refuse(key.name, &src, mode, floor_mode);
+                    count = Some((floor_mode, floor_src()));
+                }
+            }
+            if let Some(key) = keys::get("baseline.count-<severity>") {
+                for sev in Severity::ALL {
+                    let Some(floor_mode) = fb.per_severity.get(&sev).copied().or(fb.count) else {
+                        continue;
+                    };
+                    let Some((mode, src)) = per_sev.get(&sev).or(count.as_ref()).cloned() else {
+                        continue;
+                    };
+                    if bounded(key, &src, f) && key.looser(&word(mode), Some(&word(floor_mode))) {
+                        let name = format!("baseline.count-{}", sev.as_str().to_lowercase());
+                        refuse(&name, &src, mode, floor_mode);
+                        per_sev.insert(sev, (floor_mode, floor_src()));
+                    }
+                }
+            }
+        }
+        if let Some((c, src)) = count {
+            self.policy.baseline.count = c;
+            self.origins
+                .insert("baseline.count".into(), (mode_word(c).into(), src));
+        }
+        for (sev, (m, src)) in per_sev {
+            self.policy.baseline.per_severity.insert(sev, m);
+            let name = format!("baseline.count-{}", sev.as_str().to_lowercase());
+            self.origins.insert(name, (mode_word(m).into(), src));
         }
     }
 
@@ -652,242 +897,108 @@ impl Resolution {
     fn ignores(
         &mut self,
         floor: Option<&Floor>,
-        ignores: Vec<(RawIgnore, Source)>,
+        all: &[(&PolicyLayer, Source)],
         today: Date,
-        problems: &mut Vec<String>,
+        problems: &mut Vec<Problem>,
     ) {
         let mut seen = HashSet::new();
-        for (raw, src) in ignores {
-            let id = raw.id.trim().to_string();
-            // Empty ids, missing reasons and bad dates were reported by validate_layer.
-            let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
-            let mut expires = match raw.expires.as_ref().map(RawDate::parse) {
-                Some(Ok(d)) => Some(d),
-                Some(Err(_)) => continue,
-                None => None,
-            };
-            if id.is_empty() || reason.is_empty() {
-                continue;
+        for (layer, src) in all {
+            for raw in &layer.ignore {
+                self.ignore(floor, raw, src, today, &mut seen, problems);
             }
-            if let (Some(f), Source::File(_)) = (floor, &src) {
-                let at = origin_of(&src, raw.line);
-                if !f.permits.allow_ignore.iter().any(|p| id_matches(p, &id)) {
+        }
+    }
+
+    fn ignore(
+        &mut self,
+        floor: Option<&Floor>,
+        raw: &RawIgnore,
+        src: &Source,
+        today: Date,
+        seen: &mut HashSet<(String, Option<String>, Option<String>)>,
+        problems: &mut Vec<Problem>,
+    ) {
+        let id = raw.id.trim().to_string();
+        // Empty ids, missing reasons and bad dates were reported by validate_layer.
+        let reason = raw.reason.as_deref().map(str::trim).unwrap_or_default();
+        let mut expires = match raw.expires.as_ref().map(RawDate::parse) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(_)) => return,
+            None => None,
+        };
+        if id.is_empty() || reason.is_empty() {
+            return;
+        }
+        if let (Some(f), Source::File(p)) = (floor, src) {
+            let at = match raw.at.0 {
+                0 => src.to_string(),
+                line => format!("{}:{line}", p.display()),
+            };
+            if !f.permits.allow_ignore.iter().any(|p| id_matches(p, &id)) {
+                self.warnings.push(format!(
+                    "{at}: ignore {id} is not allowed by the policy floor ({}; see allow-ignore): not applied",
+                    f.origin
+                ));
+                return;
+            }
+            if let Some(days) = f.permits.max_ignore_days {
+                let cap = today.saturating_add(time::Duration::days(i64::from(days)));
+                if expires.is_none_or(|e| e > cap) {
                     self.warnings.push(format!(
-                        "{at}: ignore {id} is not allowed by the policy floor ({}; see allow-ignore): not applied",
+                        "{at}: ignore {id} expires {} — later than the policy floor allows ({days} days, {}): expires {cap}",
+                        expires.map_or("never".to_string(), |e| e.to_string()),
                         f.origin
                     ));
-                    continue;
-                }
-                if let Some(days) = f.permits.max_ignore_days {
-                    let cap = today.saturating_add(time::Duration::days(i64::from(days)));
-                    if expires.is_none_or(|e| e > cap) {
-                        self.warnings.push(format!(
-                            "{at}: ignore {id} expires {} — later than the policy floor allows ({days} days, {}): expires {cap}",
-                            expires.map_or("never".to_string(), |e| e.to_string()),
-                            f.origin
-                        ));
-                        expires = Some(cap);
-                    }
+                    expires = Some(cap);
                 }
             }
-            let key = (
-                id.to_ascii_uppercase(),
-                raw.package.clone(),
-                raw.repository.clone(),
+        }
+        let scope = (
+            id.to_ascii_uppercase(),
+            raw.package.clone(),
+            raw.repository.clone(),
+        );
+        if !seen.insert(scope) {
+            problems.push(
+                Problem::of(
+                    src,
+                    raw.at,
+                    "ignore",
+                    format!("rule {id} is listed twice with the same scope"),
+                )
+                .with_hint("keep one"),
             );
-            if !seen.insert(key) {
-                problems.push(format!(
-                    "{}: ignore rule {id} is listed twice with the same scope: keep one",
-                    origin_of(&src, raw.line)
-                ));
-                continue;
-            }
-            self.origins
-                .insert(format!("ignore {id}"), (reason.to_string(), src));
-            self.policy.ignores.push(IgnoreRule {
-                id,
-                reason: reason.to_string(),
-                expires,
-                package: raw.package,
-                repository: raw.repository,
-            });
+            return;
+        }
+        self.origins
+            .insert(format!("ignore {id}"), (reason.to_string(), src.clone()));
+        self.policy.ignores.push(IgnoreRule {
+            id,
+            reason: reason.to_string(),
+            expires,
+            package: raw.package.clone(),
+            repository: raw.repository.clone(),
+        });
+    }
+
+    /// No layer set a threshold: `fail-on = BUILTIN_FAIL_ON`, shown as the `default` layer.
+    fn builtin_default(&mut self) {
+        self.policy.apply_fail_on(BUILTIN_FAIL_ON);
+        self.origins.insert(
+            "fail-on".into(),
+            (BUILTIN_FAIL_ON.to_string(), Source::Default),
+        );
+        for (sev, v) in &self.policy.max {
+            let name = format!("max-{}", sev.as_str().to_lowercase());
+            self.origins.insert(name, (v.to_string(), Source::Default));
         }
     }
 }
 
-/// The keys other than the maxima, each with the layer that set it last (the highest wins).
-#[derive(Default)]
-struct Keys {
-    ignore_unfixed: Option<(bool, Source)>,
-    exploit_only: Option<(bool, Source)>,
-    min_epss: Option<(f64, Source)>,
-    min_score: Option<(f64, Source)>,
-    unmatched: Option<(UnmatchedIgnore, Source)>,
-    ignores: Vec<(RawIgnore, Source)>,
-    base_count: Option<(CountMode, Source)>,
-    base_per_sev: BTreeMap<Severity, (CountMode, Source)>,
-}
-
-impl Keys {
-    fn collect(all: &[(&PolicyLayer, Source)]) -> Keys {
-        let mut k = Keys::default();
-        for (layer, src) in all {
-            let s = || src.clone();
-            if let Some(v) = layer.ignore_unfixed {
-                k.ignore_unfixed = Some((v, s()));
-            }
-            if let Some(v) = layer.exploit_available_only {
-                k.exploit_only = Some((v, s()));
-            }
-            if let Some(v) = layer.min_epss {
-                k.min_epss = Some((v, s()));
-            }
-            if let Some(v) = layer.min_inspector_score {
-                k.min_score = Some((v, s()));
-            }
-            if let Some(v) = layer.unmatched_ignore {
-                let v = match v {
-                    UnmatchedIgnoreRaw::Warn => UnmatchedIgnore::Warn,
-                    UnmatchedIgnoreRaw::Fail => UnmatchedIgnore::Fail,
-                };
-                k.unmatched = Some((v, s()));
-            }
-            k.ignores
-                .extend(layer.ignore.iter().cloned().map(|r| (r, s())));
-            if let Some(b) = &layer.baseline {
-                if let Some(c) = b.count {
-                    k.base_count = Some((c, s()));
-                }
-                for (sev, m) in &b.per_severity {
-                    k.base_per_sev.insert(*sev, (*m, s()));
-                }
-            }
-        }
-        k
-    }
-
-    /// Replace each value the policy file decided that would count fewer findings than the
-    /// floor allows (unless the floor's `allow-filters` permits it), one warning per key.
-    fn clamp_to(&mut self, f: &Floor, warnings: &mut Vec<String>) {
-        let fl = &f.layer;
-        let permits = |name: &str| f.permits.allow_filters.iter().any(|a| a == name);
-        let mut refuse = |key: &str, value: String, src: &Source, floor_value: String| {
-            warnings.push(format!(
-                "{src}: {key} = {value} loosens the policy floor ({}), which does not allow it: applying {floor_value}",
-                f.origin
-            ));
-        };
-        let fsrc = Source::Floor(f.origin.clone());
-        // Boolean filters: turning one on counts fewer findings.
-        for (slot, key, floor_v) in [
-            (
-                &mut self.ignore_unfixed,
-                "ignore-unfixed",
-                fl.ignore_unfixed,
-            ),
-            (
-                &mut self.exploit_only,
-                "exploit-available-only",
-                fl.exploit_available_only,
-            ),
-        ] {
-            if let Some((true, src @ Source::File(_))) = slot.clone() {
-                if !floor_v.unwrap_or(false) && !permits(key) {
-                    refuse(key, "true".into(), &src, "false".into());
-                    *slot = Some((false, fsrc.clone()));
-                }
-            }
-        }
-        // Score filters: a higher minimum counts fewer findings.
-        for (slot, key, floor_v) in [
-            (&mut self.min_epss, "min-epss", fl.min_epss),
-            (
-                &mut self.min_score,
-                "min-inspector-score",
-                fl.min_inspector_score,
-            ),
-        ] {
-            if let Some((v, src @ Source::File(_))) = slot.clone() {
-                let tighter = floor_v.is_some_and(|fv| v <= fv);
-                if !tighter && !permits(key) {
-                    let shown = floor_v.map_or("(not set)".to_string(), |fv| fv.to_string());
-                    refuse(key, v.to_string(), &src, shown);
-                    *slot = floor_v.map(|fv| (fv, fsrc.clone()));
-                }
-            }
-        }
-        // Baseline counting: "new" counts fewer findings than "all". Where the floor says "all"
-        // for a severity, the repository's file may not switch that severity to "new".
-        if let Some(fb) = fl.baseline.as_ref().filter(|_| !permits("baseline")) {
-            for sev in Severity::ALL {
-                let floor_mode = fb.per_severity.get(&sev).copied().or(fb.count);
-                if floor_mode != Some(CountMode::All) {
-                    continue;
-                }
-                let deciding = self
-                    .base_per_sev
-                    .get(&sev)
-                    .or(self.base_count.as_ref())
-                    .cloned();
-                if let Some((CountMode::New, src @ Source::File(_))) = deciding {
-                    let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
-                    refuse(&key, "\"new\"".into(), &src, "\"all\"".into());
-                    self.base_per_sev
-                        .insert(sev, (CountMode::All, fsrc.clone()));
-                }
-            }
-        }
-        if let (
-            Some((UnmatchedIgnore::Warn, src @ Source::File(_))),
-            Some(UnmatchedIgnoreRaw::Fail),
-        ) = (self.unmatched.clone(), fl.unmatched_ignore)
-        {
-            refuse("unmatched-ignore", "warn".into(), &src, "fail".into());
-            self.unmatched = Some((UnmatchedIgnore::Fail, fsrc.clone()));
-        }
-    }
-
-    /// Write the decided values into the policy and their origins; returns the ignore rules
-    /// (resolved separately, against the floor's permits).
-    fn apply(self, out: &mut Resolution) -> Vec<(RawIgnore, Source)> {
-        let (policy, origins) = (&mut out.policy, &mut out.origins);
-        if let Some((c, src)) = self.base_count {
-            policy.baseline.count = c;
-            origins.insert(
-                "baseline.count".into(),
-                (format!("{c:?}").to_lowercase(), src),
-            );
-        }
-        for (sev, (m, src)) in self.base_per_sev {
-            policy.baseline.per_severity.insert(sev, m);
-            let key = format!("baseline.count-{}", sev.as_str().to_lowercase());
-            origins.insert(key, (format!("{m:?}").to_lowercase(), src));
-        }
-        if let Some((v, src)) = self.ignore_unfixed {
-            policy.ignore_unfixed = v;
-            origins.insert("ignore-unfixed".into(), (v.to_string(), src));
-        }
-        if let Some((v, src)) = self.exploit_only {
-            policy.exploit_available_only = v;
-            origins.insert("exploit-available-only".into(), (v.to_string(), src));
-        }
-        if let Some((v, src)) = self.min_epss {
-            policy.min_epss = Some(v);
-            origins.insert("min-epss".into(), (v.to_string(), src));
-        }
-        if let Some((v, src)) = self.min_score {
-            policy.min_inspector_score = Some(v);
-            origins.insert("min-inspector-score".into(), (v.to_string(), src));
-        }
-        if let Some((v, src)) = self.unmatched {
-            policy.unmatched_ignore = v;
-            let text = match v {
-                UnmatchedIgnore::Warn => "warn",
-                UnmatchedIgnore::Fail => "fail",
-            };
-            origins.insert("unmatched-ignore".into(), (text.into(), src));
-        }
-        self.ignores
+fn mode_word(m: CountMode) -> &'static str {
+    match m {
+        CountMode::New => "new",
+        CountMode::All => "all",
     }
 }
 
@@ -897,16 +1008,24 @@ pub const TEMPLATE: &str = include_str!("template.toml");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn p(text: &str) -> Result<PolicyLayer> {
         parse(text, Path::new("policy.toml"))
+    }
+
+    /// Every line of an error: the error line and the problems listed below it.
+    fn all_lines(e: &Error) -> String {
+        std::iter::once(e.message.clone())
+            .chain(e.details.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
     fn baseline_table_sets_count_modes() {
         let l = p("max-high = 0\n[baseline]\ncount = \"new\"\ncount-critical = \"all\"\n").unwrap();
         let r = resolve(&[(l, Source::File("policy.toml".into()))]).unwrap();
-        use crate::baseline::CountMode;
         assert_eq!(r.policy.baseline.mode(Severity::Critical), CountMode::All);
         assert_eq!(r.policy.baseline.mode(Severity::High), CountMode::New);
         let e = p("[baseline]\ncount = \"everything\"\n").unwrap_err();
@@ -919,32 +1038,159 @@ mod tests {
         resolve(&[(layer, Source::File("t".into()))]).expect("template resolves");
     }
 
+    /// The keys a layer sets, by table name.
+    fn keys_set(layer: &PolicyLayer) -> BTreeSet<&'static str> {
+        let mut set: BTreeSet<&'static str> = keys::TABLE
+            .iter()
+            .filter(|k| layer.get(k.name).is_some())
+            .map(|k| k.name)
+            .collect();
+        if !layer.ignore.is_empty() {
+            set.insert("ignore");
+        }
+        if let Some(b) = &layer.baseline {
+            if b.count.is_some() {
+                set.insert("baseline.count");
+            }
+            if !b.per_severity.is_empty() {
+                set.insert("baseline.count-<severity>");
+            }
+        }
+        set
+    }
+
     #[test]
-    fn unknown_key_names_file_line_and_key() {
+    fn the_parser_accepts_exactly_the_tables_keys() {
+        for k in keys::TABLE {
+            let text = match k.name.split_once('.') {
+                Some((table, _)) if k.kind == Kind::PerSeverity => {
+                    format!("[{table}]\ncount-high = {}\n", k.example)
+                }
+                Some((table, key)) => format!("[{table}]\n{key} = {}\n", k.example),
+                None if k.kind == Kind::Ignores => format!("{} = {}\n", k.name, k.example),
+                None => format!("{} = {}\n", k.name, k.example),
+            };
+            let floor_only = k.governs == Governs::FloorOnly;
+            let layer = if floor_only {
+                assert!(p(&text).is_err(), "{k:?} is refused in a repository file");
+                parse_floor(&text, "floor.toml").unwrap().layer
+            } else {
+                p(&text).unwrap_or_else(|e| panic!("{k:?}: {e}"))
+            };
+            assert_eq!(keys_set(&layer), BTreeSet::from([k.name]), "{text}");
+        }
+        // ... and nothing else: the top-level keys are the table's.
+        let e = p("colour = \"red\"\n").unwrap_err();
+        assert!(e.message.contains("colour: unknown key"), "{e}");
+        let e = p("\"baseline.count\" = \"all\"\n").unwrap_err();
+        assert!(e.message.contains("unknown key"), "{e}");
+        // The [baseline] table's own parser holds the table's two baseline keys.
+        let table: Vec<String> = crate::baseline::table_keys();
+        assert_eq!(table[0], "count");
+        assert!(table[1..]
+            .iter()
+            .all(|k| keys::get(&format!("baseline.{k}")).map(|k| k.name)
+                == Some("baseline.count-<severity>")));
+    }
+
+    #[test]
+    fn the_init_template_names_every_repository_key() {
+        // Uncomment every example (`# key = value`, `# [table]`): the result must parse and
+        // hold every key of the table a repository's file may set, and no other.
+        let uncommented: String = TEMPLATE
+            .lines()
+            .map(|l| {
+                let rest = l.strip_prefix("# ").unwrap_or(l);
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                    .collect();
+                let is_example = rest.starts_with('[')
+                    || (!word.is_empty() && rest[word.len()..].trim_start().starts_with('='));
+                if is_example {
+                    rest.to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let layer = p(&uncommented).unwrap_or_else(|e| panic!("{}\n{uncommented}", all_lines(&e)));
+        let want: BTreeSet<&str> = keys::TABLE
+            .iter()
+            .filter(|k| k.governs != Governs::FloorOnly)
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(keys_set(&layer), want);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key_and_the_key_meant() {
         let e = p("max-critical = 0\nmax-hihg = 1\n").unwrap_err();
         assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.message,
+            "invalid policy file policy.toml:2:1: max-hihg: unknown key; did you mean `max-high`?"
+        );
+        let e = p("  fail-onn = \"HIGH\"\n").unwrap_err();
         assert!(
-            e.message.contains("policy.toml:2:1: max-hihg: unknown key"),
-            "{}",
             e.message
+                .ends_with("policy.toml:1:3: fail-onn: unknown key; did you mean `fail-on`?"),
+            "{e}"
+        );
+        let e = p("colour = 1\n").unwrap_err();
+        assert!(
+            e.message.contains("expected one of fail-on, max-critical"),
+            "{e}"
+        );
+        let e = p("allow-soft-fail = false\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("allow-soft-fail: only the policy floor sets this key; move it"),
+            "{e}"
         );
     }
 
     #[test]
-    fn every_problem_is_reported_with_its_line() {
+    fn every_problem_is_reported_one_per_line() {
         let text = "max-hihg = 1\nmax-high = \"five\"\nmin-epss = 3.0\n\n[[ignore]]\nid = \"CVE-1\"\n\n[[ignore]]\nid = \"CVE-2\"\nreason = \"x\"\nexpires = \"2026-13-01\"\n";
         let e = p(text).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid policy file policy.toml: 5 problems, one per line below"
+        );
+        assert_eq!(e.details.len(), 5, "{:#?}", e.details);
         for want in [
-            "5 problems",
-            "policy.toml:1:1: max-hihg: unknown key",
-            "policy.toml:2:1: max-high:",
-            "policy.toml:3: min-epss 3 must be between 0 and 1",
-            "policy.toml:5: ignore rule CVE-1 has no reason",
-            "policy.toml:8: ignore rule CVE-2: expires '2026-13-01' is not a valid date",
+            "policy.toml:1:1: max-hihg: unknown key; did you mean `max-high`?",
+            "policy.toml:2:1: max-high: invalid type: string \"five\", expected u64",
+            "policy.toml:3:1: min-epss: 3 must be between 0 and 1",
+            "policy.toml:5:1: ignore: rule CVE-1 has no reason: every accepted risk needs one; add reason = \"...\"",
+            "policy.toml:8:1: ignore: rule CVE-2: expires '2026-13-01' is not a valid date (use YYYY-MM-DD)",
         ] {
-            assert!(e.message.contains(want), "{want}: {}", e.message);
+            assert!(e.details.iter().any(|d| d == want), "{want}: {:#?}", e.details);
         }
         assert_eq!(e.to_string().lines().count(), 1);
+    }
+
+    #[test]
+    fn problems_are_structured() {
+        let layer = PolicyLayer::default().with("min-epss", Value::Score(2.0));
+        let problems = validate_layer(&layer, &Source::Flag("--min-epss".into()));
+        assert_eq!(
+            problems,
+            [Problem {
+                file: "flag --min-epss".into(),
+                line: 0,
+                col: 0,
+                key: "min-epss".into(),
+                message: "2 must be between 0 and 1".into(),
+                hint: None,
+            }]
+        );
+        assert_eq!(
+            problems[0].to_string(),
+            "flag --min-epss: min-epss: 2 must be between 0 and 1"
+        );
     }
 
     #[test]
@@ -965,6 +1211,13 @@ mod tests {
         assert!(e.message.contains("unknown severity"), "{}", e.message);
         let e = p("max-low = [1\n").unwrap_err();
         assert!(e.message.contains("policy.toml:2:1:"), "{}", e.message);
+        let e = p("suppressed = \"ignore\"\n").unwrap_err();
+        assert!(
+            e.message
+                .contains("suppressed: unknown variant `ignore`, expected one of `count`, `honor`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -972,7 +1225,7 @@ mod tests {
         let e = p("[[ignore]]\nid = \"CVE-1\"\n").unwrap_err();
         assert!(
             e.message
-                .contains("policy.toml:1: ignore rule CVE-1 has no reason"),
+                .contains("policy.toml:1:1: ignore: rule CVE-1 has no reason"),
             "{}",
             e.message
         );
@@ -983,7 +1236,7 @@ mod tests {
         let e = resolve(&[(l, Source::File("policy.toml".into()))]).unwrap_err();
         assert!(
             e.message
-                .contains("policy.toml:4: ignore rule cve-1 is listed twice"),
+                .contains("policy.toml:4:1: ignore: rule cve-1 is listed twice"),
             "{}",
             e.message
         );
@@ -998,14 +1251,8 @@ mod tests {
     #[test]
     fn later_layers_win_and_origins_are_tracked() {
         let file = p("fail-on = \"HIGH\"\nmax-medium = 3\n").unwrap();
-        let env = PolicyLayer {
-            max_medium: Some(5),
-            ..Default::default()
-        };
-        let flags = PolicyLayer {
-            max_high: Some(2),
-            ..Default::default()
-        };
+        let env = PolicyLayer::default().with("max-medium", Value::Count(5));
+        let flags = PolicyLayer::default().with("max-high", Value::Count(2));
         let r = resolve(&[
             (file, Source::File("f.toml".into())),
             (env, Source::Env("INSPECTOR_GATE_MAX_MEDIUM".into())),
@@ -1017,16 +1264,14 @@ mod tests {
         assert_eq!(r.policy.max.get(&Severity::Medium), Some(&5));
         let medium = r.origins.iter().find(|o| o.0 == "max-medium").unwrap();
         assert_eq!(medium.2, Source::Env("INSPECTOR_GATE_MAX_MEDIUM".into()));
+        assert!(!r.builtin_default);
     }
 
     #[test]
     fn a_flag_fail_on_beats_a_file_maximum() {
         // The repro: the file's max-critical = 1000000 used to beat --fail-on HIGH.
         let file = p("max-critical = 1000000\nmax-high = 7\nmax-medium = 3\n").unwrap();
-        let flags = PolicyLayer {
-            fail_on: Some(Severity::High),
-            ..Default::default()
-        };
+        let flags = PolicyLayer::default().with("fail-on", Value::Severity(Severity::High));
         let r = resolve(&[
             (file, Source::File("f.toml".into())),
             (flags, Source::Flag("--fail-on".into())),
@@ -1039,10 +1284,7 @@ mod tests {
         assert_eq!(crit.2, Source::Flag("--fail-on".into()));
         // An explicit maximum from the same or a higher layer refines fail-on.
         let file = p("fail-on = \"HIGH\"\nmax-high = 2\n").unwrap();
-        let env = PolicyLayer {
-            max_critical: Some(1),
-            ..Default::default()
-        };
+        let env = PolicyLayer::default().with("max-critical", Value::Count(1));
         let r = resolve(&[
             (file, Source::File("f.toml".into())),
             (env, Source::Env("INSPECTOR_GATE_MAX_CRITICAL".into())),
@@ -1052,11 +1294,311 @@ mod tests {
         assert_eq!(r.policy.max.get(&Severity::Critical), Some(&1));
     }
 
+    #[test]
+    fn no_threshold_anywhere_means_the_built_in_fail_on_high() {
+        let r = resolve(&[]).unwrap();
+        assert!(r.builtin_default);
+        assert_eq!(
+            r.policy.max,
+            BTreeMap::from([(Severity::Critical, 0), (Severity::High, 0)])
+        );
+        for key in ["fail-on", "max-critical", "max-high"] {
+            let o = r.origins.iter().find(|o| o.0 == key).unwrap();
+            assert_eq!(o.2, Source::Default, "{key}");
+        }
+        // Filters alone set no threshold: the default still applies.
+        let file = p("ignore-unfixed = true\n").unwrap();
+        let r = resolve(&[(file, Source::File("f.toml".into()))]).unwrap();
+        assert!(r.builtin_default && r.policy.ignore_unfixed);
+        // Any threshold from any layer replaces it: a lone maximum, or the floor's.
+        let flag = PolicyLayer::default().with("max-medium", Value::Count(4));
+        let r = resolve(&[(flag, Source::Flag("--max-medium".into()))]).unwrap();
+        assert!(!r.builtin_default);
+        assert_eq!(r.policy.max, BTreeMap::from([(Severity::Medium, 4)]));
+        let f = floor("max-critical = 2\n");
+        let r = resolve_with(Some(&f), &[], TODAY).unwrap();
+        assert!(!r.builtin_default);
+        assert_eq!(r.policy.max, BTreeMap::from([(Severity::Critical, 2)]));
+    }
+
     fn floor(text: &str) -> Floor {
         parse_floor(text, "floor.toml").unwrap()
     }
 
     const TODAY: Date = time::macros::date!(2026 - 11 - 28);
+
+    /// One key's clamp in both directions: `kept` is (floor, file) where the file is at least
+    /// as strict as the floor, `held` where it is looser.
+    struct Clamp {
+        key: &'static str,
+        kept: (&'static str, &'static str),
+        held: (&'static str, &'static str),
+    }
+
+    const CLAMPS: &[Clamp] = &[
+        Clamp {
+            key: "fail-on",
+            kept: ("fail-on = \"HIGH\"\n", "fail-on = \"MEDIUM\"\n"),
+            // A file fail-on only adds maxima of 0: the floor's HIGH = 0 still holds.
+            held: ("fail-on = \"HIGH\"\n", "fail-on = \"CRITICAL\"\n"),
+        },
+        Clamp {
+            key: "max-critical",
+            kept: ("max-critical = 5\n", "max-critical = 2\n"),
+            held: ("max-critical = 5\n", "max-critical = 9\n"),
+        },
+        Clamp {
+            key: "max-high",
+            kept: ("max-high = 5\n", "max-high = 2\n"),
+            held: ("fail-on = \"HIGH\"\n", "max-high = 3\n"),
+        },
+        Clamp {
+            key: "max-medium",
+            kept: ("max-medium = 5\n", "max-medium = 2\n"),
+            held: ("max-medium = 5\n", "max-medium = 9\n"),
+        },
+        Clamp {
+            key: "max-low",
+            kept: ("max-low = 5\n", "max-low = 2\n"),
+            held: ("max-low = 5\n", "max-low = 9\n"),
+        },
+        Clamp {
+            key: "max-informational",
+            kept: ("max-informational = 5\n", "max-informational = 2\n"),
+            held: ("max-informational = 5\n", "max-informational = 9\n"),
+        },
+        Clamp {
+            key: "max-untriaged",
+            kept: ("max-untriaged = 5\n", "max-untriaged = 0\n"),
+            held: ("max-untriaged = 5\n", "max-untriaged = 6\n"),
+        },
+        Clamp {
+            key: "ignore-unfixed",
+            kept: ("ignore-unfixed = true\n", "ignore-unfixed = false\n"),
+            held: ("ignore-unfixed = false\n", "ignore-unfixed = true\n"),
+        },
+        Clamp {
+            key: "min-epss",
+            // A lower minimum counts more findings: the file may lower the floor's, never raise it.
+            kept: ("min-epss = 0.3\n", "min-epss = 0.1\n"),
+            held: ("min-epss = 0.3\n", "min-epss = 0.5\n"),
+        },
+        Clamp {
+            key: "min-inspector-score",
+            kept: ("min-inspector-score = 7.0\n", "min-inspector-score = 4.5\n"),
+            held: ("min-inspector-score = 7.0\n", "min-inspector-score = 9.0\n"),
+        },
+        Clamp {
+            key: "exploit-available-only",
+            kept: (
+                "exploit-available-only = true\n",
+                "exploit-available-only = false\n",
+            ),
+            held: ("max-low = 1\n", "exploit-available-only = true\n"),
+        },
+        Clamp {
+            key: "unmatched-ignore",
+            kept: (
+                "unmatched-ignore = \"warn\"\n",
+                "unmatched-ignore = \"fail\"\n",
+            ),
+            held: (
+                "unmatched-ignore = \"fail\"\n",
+                "unmatched-ignore = \"warn\"\n",
+            ),
+        },
+        Clamp {
+            key: "suppressed",
+            kept: ("suppressed = \"honor\"\n", "suppressed = \"count\"\n"),
+            held: ("suppressed = \"count\"\n", "suppressed = \"honor\"\n"),
+        },
+        Clamp {
+            key: "scan-unread",
+            kept: ("scan-unread = \"warn\"\n", "scan-unread = \"fail\"\n"),
+            held: ("scan-unread = \"fail\"\n", "scan-unread = \"warn\"\n"),
+        },
+        Clamp {
+            key: "ignore",
+            kept: (
+                "allow-ignore = [\"CVE-1\"]\nmax-ignore-days = 30\n",
+                "[[ignore]]\nid = \"CVE-1\"\nreason = \"r\"\nexpires = 2026-12-01\n",
+            ),
+            held: (
+                "allow-ignore = [\"CVE-1\"]\n",
+                "[[ignore]]\nid = \"CVE-2\"\nreason = \"r\"\n",
+            ),
+        },
+        Clamp {
+            key: "baseline.count",
+            kept: (
+                "[baseline]\ncount-critical = \"all\"\n",
+                "[baseline]\ncount = \"all\"\n",
+            ),
+            held: (
+                "[baseline]\ncount = \"all\"\n",
+                "[baseline]\ncount = \"new\"\n",
+            ),
+        },
+        Clamp {
+            key: "baseline.count-<severity>",
+            kept: (
+                "[baseline]\ncount-critical = \"all\"\n",
+                "[baseline]\ncount-high = \"all\"\n",
+            ),
+            held: (
+                "[baseline]\ncount-critical = \"all\"\n",
+                "[baseline]\ncount-critical = \"new\"\n",
+            ),
+        },
+    ];
+
+    fn with_floor(f: &str, layer: PolicyLayer, src: Source) -> Resolved {
+        resolve_with(Some(&floor(f)), &[(layer, src)], TODAY).unwrap()
+    }
+
+    fn json(p: &Policy) -> serde_json::Value {
+        serde_json::to_value(p).unwrap()
+    }
+
+    #[test]
+    fn the_floor_clamp_holds_every_key_both_ways() {
+        let file = || Source::File("repo.toml".into());
+        for k in keys::TABLE
+            .iter()
+            .filter(|k| k.governs != Governs::FloorOnly)
+        {
+            let c = CLAMPS
+                .iter()
+                .find(|c| c.key == k.name)
+                .unwrap_or_else(|| panic!("{k:?} has no clamp case: add one to CLAMPS"));
+            let prefix = k.name.trim_end_matches("-<severity>");
+            // At least as strict as the floor: the file's value is applied, silently.
+            let (f, text) = c.kept;
+            let alone = resolve_with(Some(&floor(f)), &[], TODAY).unwrap();
+            let r = with_floor(f, p(text).unwrap(), file());
+            assert!(r.warnings.is_empty(), "{}: {:?}", k.name, r.warnings);
+            assert_ne!(
+                json(&r.policy),
+                json(&alone.policy),
+                "{}: not applied",
+                k.name
+            );
+            // Looser: the floor holds and one warning names the key.
+            let (f, text) = c.held;
+            let alone = resolve_with(Some(&floor(f)), &[], TODAY).unwrap();
+            let r = with_floor(f, p(text).unwrap(), file());
+            assert_eq!(json(&r.policy), json(&alone.policy), "{}: loosened", k.name);
+            if k.stricter != keys::Stricter::ViaMaxima {
+                assert_eq!(
+                    r.warnings
+                        .iter()
+                        .filter(|w| w.contains(prefix) && w.contains("floor.toml"))
+                        .count(),
+                    1,
+                    "{}: {:?}",
+                    k.name,
+                    r.warnings
+                );
+            }
+            // The CI owner's env and flags: a locked key holds against them too; for every
+            // other key they may loosen what the floor set.
+            let layer = p(text).unwrap();
+            for src in [
+                Source::Env("INSPECTOR_GATE_X".into()),
+                Source::Flag("--x".into()),
+            ] {
+                let r = with_floor(f, layer.clone(), src.clone());
+                let held = json(&r.policy) == json(&alone.policy);
+                match k.governs {
+                    Governs::Locked => assert!(held, "{} from {src}: loosened", k.name),
+                    _ if k.stricter == keys::Stricter::ViaMaxima => {}
+                    _ => assert!(!held, "{} from {src}: the CI owner's value", k.name),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_score_filter_the_floor_does_not_set_stays_off() {
+        for key in ["min-epss", "min-inspector-score"] {
+            let r = with_floor(
+                "fail-on = \"HIGH\"\n",
+                p(&format!("{key} = 0.5\n")).unwrap(),
+                Source::File("repo.toml".into()),
+            );
+            assert_eq!(
+                (r.policy.min_epss, r.policy.min_inspector_score),
+                (None, None)
+            );
+            assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+            assert!(
+                r.warnings[0].contains("applying (not set)"),
+                "{:?}",
+                r.warnings
+            );
+            // allow-filters lets the file set it.
+            let r = with_floor(
+                &format!("allow-filters = [\"{key}\"]\n"),
+                p(&format!("{key} = 0.5\n")).unwrap(),
+                Source::File("repo.toml".into()),
+            );
+            assert!(r.warnings.is_empty());
+            assert!(r.policy.min_epss.or(r.policy.min_inspector_score) == Some(0.5));
+        }
+    }
+
+    #[test]
+    fn suppressed_and_scan_unread_are_locked_by_the_floor() {
+        use crate::policy::{ScanUnread, Suppressed};
+        // No floor: any layer may choose.
+        let r = resolve(&[(
+            p("suppressed = \"honor\"\nscan-unread = \"warn\"\n").unwrap(),
+            Source::File("repo.toml".into()),
+        )])
+        .unwrap();
+        assert_eq!(r.policy.suppressed, Suppressed::Honor);
+        assert_eq!(r.policy.scan_unread, ScanUnread::Warn);
+        // A floor silent on them bounds them at their defaults, for flags too.
+        let flag = PolicyLayer::default()
+            .with("suppressed", Value::Choice("honor"))
+            .with("scan-unread", Value::Choice("warn"));
+        let r = with_floor(
+            "fail-on = \"HIGH\"\n",
+            flag,
+            Source::Flag("--suppressed".into()),
+        );
+        assert_eq!(r.policy.suppressed, Suppressed::Count);
+        assert_eq!(r.policy.scan_unread, ScanUnread::Fail);
+        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+        // A floor that honors lets a layer honor, or count.
+        let r = with_floor(
+            "suppressed = \"honor\"\n",
+            PolicyLayer::default(),
+            Source::File("repo.toml".into()),
+        );
+        assert_eq!(r.policy.suppressed, Suppressed::Honor);
+        let o = r.origins.iter().find(|o| o.0 == "suppressed").unwrap();
+        assert_eq!(
+            (o.1.as_str(), &o.2),
+            ("honor", &Source::Floor("floor.toml".into()))
+        );
+    }
+
+    #[test]
+    fn allow_soft_fail_is_the_floors_alone() {
+        assert!(resolve(&[]).unwrap().allow_soft_fail, "default true");
+        let r = resolve_with(Some(&floor("allow-soft-fail = false\n")), &[], TODAY).unwrap();
+        assert!(!r.allow_soft_fail);
+        let o = r.origins.iter().find(|o| o.0 == "allow-soft-fail").unwrap();
+        assert_eq!(
+            (o.1.as_str(), &o.2),
+            ("false", &Source::Floor("floor.toml".into()))
+        );
+        // A layer other than the floor cannot set it, even one built by hand.
+        let l = PolicyLayer::default().with("allow-soft-fail", Value::Bool(false));
+        let r = resolve(&[(l, Source::Flag("--x".into()))]).unwrap();
+        assert!(r.allow_soft_fail);
+    }
 
     #[test]
     fn the_file_may_tighten_but_not_loosen_the_floor() {
@@ -1073,7 +1615,7 @@ mod tests {
         );
         assert!(!pol.ignore_unfixed && !pol.exploit_available_only);
         assert_eq!(pol.min_epss, None);
-        assert_eq!(pol.unmatched_ignore, UnmatchedIgnore::Fail);
+        assert_eq!(pol.unmatched_ignore, crate::policy::UnmatchedIgnore::Fail);
         let ids: Vec<&str> = pol.ignores.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["ghsa-abcd", "CVE-2024-1"]);
         assert_eq!(
@@ -1107,7 +1649,6 @@ mod tests {
 
     #[test]
     fn the_file_cannot_count_only_new_findings_where_the_floor_counts_all() {
-        use crate::baseline::CountMode;
         let f = floor("fail-on = \"HIGH\"\n[baseline]\ncount-critical = \"all\"\n");
         let file = p("[baseline]\ncount = \"new\"\ncount-critical = \"new\"\n").unwrap();
         let r = resolve_with(Some(&f), &[(file, Source::File("repo.toml".into()))], TODAY).unwrap();
@@ -1131,10 +1672,7 @@ mod tests {
     fn the_floor_permits_filters_and_flags_stay_the_ci_owners() {
         let f = floor("fail-on = \"CRITICAL\"\nallow-filters = [\"ignore-unfixed\"]\n");
         let file = p("ignore-unfixed = true\nmax-critical = 3\n").unwrap();
-        let flags = PolicyLayer {
-            max_critical: Some(9),
-            ..Default::default()
-        };
+        let flags = PolicyLayer::default().with("max-critical", Value::Count(9));
         let r = resolve_with(
             Some(&f),
             &[
@@ -1147,11 +1685,13 @@ mod tests {
         assert!(r.policy.ignore_unfixed);
         assert_eq!(r.policy.max.get(&Severity::Critical), Some(&9));
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-        let e = parse_floor("allow-filters = [\"everything\"]\n", "f").unwrap_err();
+        let e =
+            parse_floor("allow-filters = [\"everything\", \"ignore-unfixd\"]\n", "f").unwrap_err();
+        let text = all_lines(&e);
+        assert!(text.contains("unknown filter 'everything'"), "{text}");
         assert!(
-            e.message.contains("unknown filter 'everything'"),
-            "{}",
-            e.message
+            text.contains("unknown filter 'ignore-unfixd' (did you mean `ignore-unfixed`?)"),
+            "{text}"
         );
         assert!(
             p("allow-ignore = []\n").is_err(),

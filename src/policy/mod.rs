@@ -1,13 +1,19 @@
-//! The gate's policy: what it is (`Policy`), where it comes from (`file`, layered with env
-//! and flags by `commands`), and how findings are judged against it (`eval`, pure).
+//! The gate's policy: what it is (`Policy`), its keys (`keys`, the one table), where it
+//! comes from (`file`: the policy file and the floor, layered with env and flags), and how
+//! findings are judged against it (`eval`, pure).
 
 pub mod eval;
 pub mod file;
+pub mod keys;
 
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::Date;
+
+/// The policy when no layer (flag, env, file, floor) sets any threshold: `fail-on = "HIGH"`,
+/// max 0 CRITICAL and 0 HIGH. "No policy" must not mean "no gate".
+pub const BUILTIN_FAIL_ON: Severity = Severity::High;
 
 /// What to do with an ignore rule that matched no finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

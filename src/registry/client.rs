@@ -4,11 +4,15 @@
 //!
 //! Every failure comes back as a [`RegError`]: a one-line [`Error`] plus whether retrying can
 //! help. Messages name the registry host and repository, never the credentials, and never a
-//! URL that could carry them.
+//! URL that could carry them. What a registry (or a proxy in front of it) says back is
+//! redacted of every form of the credentials ([`crate::sanitize::Secrets`]) before it is cut
+//! to length or put in a message: an echoed `Authorization: Basic …` header never reaches a
+//! retry notice, an error line or an annotation, not even in part.
 
-use super::blob::Digest;
 use super::{PushTarget, RegistryAuth};
 use crate::error::Error;
+use crate::image::Digest;
+use crate::sanitize::Secrets;
 use base64::Engine as _;
 use reqwest::header::{
     HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
@@ -51,6 +55,8 @@ pub(crate) struct Client {
     repo: String,
     /// `Basic …`, marked sensitive so it never shows in debug output.
     auth: Option<HeaderValue>,
+    /// Every form of the credentials, removed from whatever the registry answers.
+    secrets: Secrets,
     /// `host[:port]`, for messages.
     host: String,
     deadline: tokio::time::Instant,
@@ -81,6 +87,11 @@ impl Client {
         base_url.set_fragment(None);
         let base = base_url.as_str().trim_end_matches('/').to_string();
         let auth = target.auth.as_ref().map(basic_header).transpose()?;
+        let secrets = target
+            .auth
+            .as_ref()
+            .map(|a| Secrets::basic(&a.username, &a.password))
+            .unwrap_or_default();
         let http = reqwest::Client::builder()
             .user_agent(concat!("inspector-gate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
@@ -94,6 +105,7 @@ impl Client {
             base_url,
             repo: target.repository.clone(),
             auth,
+            secrets,
             host,
             deadline: target.deadline,
         })
@@ -242,7 +254,7 @@ impl Client {
         if matches!(status.as_u16(), 401 | 403 | 408 | 429 | 500..=599) {
             return Err(self.failure(resp, &doing).await);
         }
-        let detail = read_error(resp).await;
+        let detail = self.read_error(resp).await;
         let immutable = detail.codes.iter().any(|c| c == "TAG_INVALID")
             || detail.text.to_ascii_lowercase().contains("tag invalid")
             || detail.text.to_ascii_lowercase().contains("immutable");
@@ -267,7 +279,7 @@ impl Client {
     /// A transport-level failure (connect, reset, timeout, aborted body).
     pub(crate) fn transport(&self, e: reqwest::Error, doing: &str) -> RegError {
         let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-        let why = error_chain(&e.without_url());
+        let why = self.secrets.redact(&error_chain(&e.without_url()));
         RegError {
             error: Error::runtime(format!(
                 "{doing}: cannot talk to registry {}: {why}",
@@ -295,7 +307,7 @@ impl Client {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("bearer"));
-        let detail = read_error(resp).await;
+        let detail = self.read_error(resp).await;
         let code = status.as_u16();
         let (msg, transient) = match code {
             401 if bearer => (
@@ -398,19 +410,27 @@ struct ErrorItem {
     message: String,
 }
 
-async fn read_error(mut resp: Response) -> ErrorDetail {
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
+impl Client {
+    /// What the registry said, with the credentials taken out.
+    async fn read_error(&self, mut resp: Response) -> ErrorDetail {
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
         }
+        parse_error(&body, &self.secrets)
     }
-    parse_error(&body)
 }
 
-fn parse_error(body: &[u8]) -> ErrorDetail {
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+/// The registry's error body as codes and one short line. The credentials are redacted twice:
+/// in the raw text (as sent, e.g. with JSON's `\/`) and in the decoded messages (which JSON
+/// escapes could have hidden), both before the text is cut to length, so no prefix of a
+/// token survives the cut.
+fn parse_error(body: &[u8], secrets: &Secrets) -> ErrorDetail {
+    let raw = secrets.redact(&String::from_utf8_lossy(body));
+    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(&raw) {
         if !parsed.errors.is_empty() {
             let codes: Vec<String> = parsed.errors.iter().map(|e| e.code.clone()).collect();
             let text = parsed
@@ -427,14 +447,13 @@ fn parse_error(body: &[u8]) -> ErrorDetail {
                 .join("; ");
             return ErrorDetail {
                 codes,
-                text: one_line(&text),
+                text: one_line(&secrets.redact(&text)),
             };
         }
     }
-    let text = String::from_utf8_lossy(body);
     ErrorDetail {
         codes: Vec::new(),
-        text: one_line(text.trim()),
+        text: one_line(raw.trim()),
     }
 }
 
@@ -514,13 +533,44 @@ mod tests {
 
     #[test]
     fn error_bodies_are_summarised() {
+        let none = Secrets::default();
         let d = parse_error(
             br#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists"}]}"#,
+            &none,
         );
         assert_eq!(d.codes, ["TAG_INVALID"]);
         assert_eq!(d.text, "TAG_INVALID: The image tag 'v1' already exists");
-        let d = parse_error(b"<html>\n  bad gateway\n</html>");
+        let d = parse_error(b"<html>\n  bad gateway\n</html>", &none);
         assert_eq!(d.text, "<html> bad gateway </html>");
-        assert!(parse_error(&[b'x'; 1000]).text.chars().count() <= 301);
+        assert!(parse_error(&[b'x'; 1000], &none).text.chars().count() <= 301);
+    }
+
+    /// A registry echoing the request's `Authorization` header, in plain text or JSON (with
+    /// `\/` escapes), anywhere in a long body: no part of the token survives, even where the
+    /// message is cut to length right inside it.
+    #[test]
+    fn echoed_credentials_are_redacted_before_the_cut() {
+        let password = "ecr-token???>>>~~~";
+        let secrets = Secrets::basic("AWS", password);
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+        assert!(token.contains('/'));
+        for lead in [0, 270, 290] {
+            let pad = "x".repeat(lead);
+            let plain = format!("{pad} Authorization: Basic {token}");
+            let json = format!(
+                r#"{{"errors":[{{"code":"UNAUTHORIZED","message":"{pad} Basic {}"}}]}}"#,
+                token.replace('/', "\\/")
+            );
+            for body in [plain, json] {
+                let d = parse_error(body.as_bytes(), &secrets);
+                for i in 0..token.len() - 8 {
+                    assert!(
+                        !d.text.contains(&token[i..i + 8]),
+                        "part of the token in {:?}",
+                        d.text
+                    );
+                }
+            }
+        }
     }
 }

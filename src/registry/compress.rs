@@ -14,8 +14,8 @@
 //! in a spill file, and ranges of the source framed as stored blocks) that [`GzipReader`]
 //! replays byte-for-byte at upload time. Only deflated bytes ever touch the disk.
 
-use super::blob::{Digest, FileRange};
 use crate::error::Error;
+use crate::image::{Digest, FileRange};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
@@ -320,7 +320,10 @@ fn read_blocks(
                 ))
             })?;
         if got != want {
-            return Err(super::blob::truncated(&src.path, "an uncompressed layer"));
+            return Err(crate::image::blob::truncated(
+                &src.path,
+                "an uncompressed layer",
+            ));
         }
         remaining -= want as u64;
         sha.update(&buf);

@@ -1,41 +1,13 @@
-//! The push-only part of the image-format vocabulary: `docker save`'s `manifest.json`, the
-//! image config fields that tie layers to their uncompressed digests, and the Docker v2
-//! schema 2 manifest we write for `docker-archive:` sources. The shared vocabulary (media
-//! types, descriptors, the runnable-child rule) is `crate::oci`.
+//! The push-only part of the image-format vocabulary: the Docker v2 schema 2 manifest we
+//! write for `docker-archive:` sources. The shared vocabulary (media types, descriptors, the
+//! runnable-child rule) is `crate::oci`; reading sources is `crate::image`.
 //!
 //! Manifests read from a source are never re-serialised: they are pushed as the exact bytes
-//! found, because re-encoding the JSON would change the digest. These types only read them.
+//! found, because re-encoding the JSON would change the digest.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-pub(crate) use crate::oci::{
-    is_image_manifest, is_index, AnyManifest, Descriptor, DOCKER_CONFIG, DOCKER_LAYER_GZIP,
-    DOCKER_MANIFEST, OCI_INDEX,
-};
-
-/// One entry of a `docker save` archive's `manifest.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct DockerSaveEntry {
-    #[serde(rename = "Config")]
-    pub config: String,
-    #[serde(rename = "RepoTags", default)]
-    pub repo_tags: Option<Vec<String>>,
-    #[serde(rename = "Layers", default)]
-    pub layers: Vec<String>,
-}
-
-/// The part of an image config that ties layers to their uncompressed digests.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct ImageConfig {
-    #[serde(default)]
-    pub rootfs: Option<RootFs>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct RootFs {
-    #[serde(default)]
-    pub diff_ids: Vec<String>,
-}
+pub(crate) use crate::oci::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST};
 
 /// A descriptor as written into a manifest we generate (field order is fixed: deterministic).
 #[derive(Debug, Clone, Serialize)]

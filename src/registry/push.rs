@@ -4,11 +4,11 @@
 //! Nothing is tagged until every blob and child manifest is in the registry, so a failed push
 //! leaves no tag pointing at a half-pushed image.
 
-use super::blob::Digest;
 use super::client::{Client, RegError};
 use super::source::{self, human_bytes, BlobSrc, Event, ManifestNode};
-use super::{PlatformDigest, PushOutcome, PushTarget, SourceSpec};
+use super::{PlatformDigest, PushOutcome, PushTarget};
 use crate::error::Error;
+use crate::image::{Digest, ImageTree, Root};
 use crate::image_ref::{valid_repository, valid_tag};
 use crate::progress::Progress;
 use bytes::Bytes;
@@ -38,7 +38,7 @@ struct Stats {
 }
 
 pub(crate) async fn run(
-    source: &SourceSpec,
+    tree: ImageTree,
     target: &PushTarget,
     progress: &Progress,
 ) -> Result<PushOutcome, Error> {
@@ -55,15 +55,39 @@ pub(crate) async fn run(
     }
     let client = Client::new(target)?;
     progress.info(&format!(
-        "pushing {source} to {}/{}",
+        "pushing {} to {}/{}",
+        tree.what,
         client.host(),
         target.repository
     ));
+    // What the gate waits on: the runnable images under an index, by the one rule (the tree
+    // classified every child when it was read).
+    let (platforms, runnable) = match &tree.root {
+        Root::Oci(m) => {
+            let images = m.images();
+            let platforms = if matches!(m.body, crate::image::Body::Index(_)) {
+                images
+                    .iter()
+                    .map(|c| PlatformDigest {
+                        digest: c.digest.to_string(),
+                        platform: c
+                            .platform
+                            .clone()
+                            .unwrap_or_else(|| crate::aws::ecr::UNSPECIFIED_PLATFORM.into()),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (platforms, !images.is_empty())
+        }
+        Root::Docker(_) => (Vec::new(), true),
+    };
 
     let (tx, rx) = mpsc::channel(64);
-    let read = source::prepare(source.clone(), tx);
-    // Nothing connects to the registry before the source has handed over its first blob,
-    // i.e. before it was validated: a bad source fails without touching the network.
+    let read = source::prepare(tree, tx);
+    // The source was read and verified whole before this point, and nothing connects to the
+    // registry before the first blob is handed over: a bad source never touches the network.
     let (first_blob, source_ready) = tokio::sync::oneshot::channel::<()>();
     let ping = async {
         match source_ready.await {
@@ -100,12 +124,11 @@ pub(crate) async fn run(
         }
     }
 
-    let mut platforms = Vec::new();
-    collect_platforms(root, &mut platforms);
     Ok(PushOutcome {
         digest: root.digest.to_string(),
         media_type: root.media_type.clone(),
         platforms,
+        runnable,
         blobs_uploaded: stats.uploaded,
         blobs_skipped: stats.skipped,
         bytes_uploaded: stats.bytes,
@@ -145,27 +168,6 @@ async fn put_manifest(
         client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)
     })
     .await
-}
-
-/// Image manifests under the root (recursing through nested indexes), skipping only the
-/// children `crate::oci::classify` proved not runnable.
-fn collect_platforms(node: &ManifestNode, out: &mut Vec<PlatformDigest>) {
-    for child in &node.children {
-        if child.skip.is_some() {
-            continue;
-        }
-        if child.children.is_empty() {
-            out.push(PlatformDigest {
-                digest: child.digest.to_string(),
-                platform: child
-                    .platform
-                    .clone()
-                    .unwrap_or_else(|| crate::aws::ecr::UNSPECIFIED_PLATFORM.into()),
-            });
-        } else {
-            collect_platforms(child, out);
-        }
-    }
 }
 
 async fn upload_all(
@@ -335,9 +337,10 @@ fn read_and_hash(
             .take(n as u64)
             .read_to_end(&mut buf)
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    super::blob::truncated(blob.data.path(), &format!("blob {}", blob.digest))
-                }
+                std::io::ErrorKind::UnexpectedEof => crate::image::blob::truncated(
+                    blob.data.path(),
+                    &format!("blob {}", blob.digest),
+                ),
                 _ => Error::runtime(format!(
                     "cannot read blob {} from {}: {e}",
                     blob.digest,
@@ -345,7 +348,7 @@ fn read_and_hash(
                 )),
             })?;
         if got != n {
-            return Err(super::blob::truncated(
+            return Err(crate::image::blob::truncated(
                 blob.data.path(),
                 &format!("blob {}", blob.digest),
             ));

@@ -1,31 +1,38 @@
-//! Reading what a scan needs from an image: its platform images (an OCI layout, an OCI or
-//! `docker save` archive, a local Docker image, or a plain root filesystem), then each
-//! image's layers in order as streamed tar entries, with whiteouts applied.
+//! Reading what a scan needs from an image: its platform images (from the one verified image
+//! source, [`crate::image`], exactly as the push reads it; or a plain root filesystem), then
+//! each image's layers, in order, as streamed tar entries applied the way a runtime unpacks
+//! them ([`rootfs`]): names cleaned, hard links and symlinks resolved inside the root across
+//! layers, whiteouts applied on raw names.
 //!
 //! Nothing is extracted to disk and the image is never held in memory: every layer is
-//! decompressed once as a stream, and only the files a cataloger asks for (see
-//! [`crate::scan::catalog::want`]) are kept — small databases and manifests as bytes under a
-//! size cap, executables as the few facts [`crate::scan::binary`] reads from them on the fly.
+//! decompressed once as a stream (and checked against its digest on the way), and only the
+//! files a cataloger asks for (see [`crate::scan::catalog::want`]) are kept — small databases
+//! and manifests as bytes under a size cap, executables as the few facts
+//! [`crate::scan::binary`] reads from them on the fly. A file a cataloger wants only under a
+//! name it is reached by through a link (a package database behind a symlinked directory,
+//! a hard link to a file an earlier layer wrote) is read in a second pass over just the
+//! layers that hold it. Tar headers are bounded as the push's archive index bounds them
+//! ([`crate::image::archive::Bounded`]).
+//!
+//! What could not be seen is never dropped silently: [`FileTree::unread`] names it (a layer
+//! the source does not hold, a link that cannot be resolved, …) for the reports.
+
+mod rootfs;
 
 use crate::error::Error;
-use crate::oci::{self, AnyManifest, Child, Descriptor, Platform};
-use crate::registry::archive::TarIndex;
-use crate::registry::blob::FileRange;
-use crate::registry::SourceSpec;
+use crate::image::archive::Bounded;
+use crate::image::blob::Hashing;
+use crate::image::{self, Compression, Digest, FileRange, ImageTree, SourceSpec};
 use crate::scan::binary::{self, BinaryInfo};
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use rootfs::{clean, join, Kind, Name, Node, Origin, Rootfs};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
-/// Manifests, indexes and configs are small JSON documents; anything larger is not one.
-const MAX_JSON: u64 = 64 << 20;
-/// Indexes nest only shallowly in practice; deeper is an error, not a stack overflow.
-const MAX_DEPTH: usize = 4;
 /// What `scan --from` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanSource {
@@ -85,13 +92,23 @@ pub enum Kept {
     TooLarge(u64),
 }
 
+/// Something the image holds that the scan did not see: a path (a file, or a layer) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub path: String,
+    pub reason: String,
+}
+
 /// The files of the final (squashed) filesystem that the catalogers asked for, by path
-/// relative to the root (`var/lib/dpkg/status`).
+/// relative to the root (`var/lib/dpkg/status`). A name that is not UTF-8 is shown with its
+/// invalid bytes as `\xNN`.
 #[derive(Debug, Default)]
 pub struct FileTree {
     pub files: BTreeMap<String, Kept>,
     /// Wanted files that could not be read (permissions, I/O errors in a `dir:` source).
     pub unreadable: usize,
+    /// What the image holds that was not seen (each names its path and why).
+    pub unread: Vec<Unread>,
 }
 
 impl FileTree {
@@ -103,437 +120,115 @@ impl FileTree {
     }
 }
 
-/// One blob inside a local file: an OCI blob file, or a layer inside an archive.
-#[derive(Debug, Clone)]
-pub struct Range {
-    path: Arc<Path>,
-    offset: u64,
-    len: u64,
-}
+/// One platform image of a source: its layers, bottom first (see [`image::Runnable`]).
+pub type PlatformImage = image::Runnable;
 
-/// The archive index is the push's (registry::archive::TarIndex): one walk over the headers
-/// with the same bounds on extension headers and links, for both.
-impl From<FileRange> for Range {
-    fn from(r: FileRange) -> Self {
-        Range {
-            path: r.path,
-            offset: r.offset,
-            len: r.len,
-        }
-    }
-}
-
-impl Range {
-    fn open(&self) -> std::io::Result<std::io::Take<File>> {
-        let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(self.offset))?;
-        Ok(f.take(self.len))
-    }
-
-    fn read_json<T: for<'de> Deserialize<'de>>(&self, what: &str) -> Result<T, Error> {
-        if self.len > MAX_JSON {
-            return Err(Error::runtime(format!(
-                "{what} is {} bytes: too large to be one",
-                self.len
-            )));
-        }
-        let mut buf = Vec::with_capacity(self.len as usize);
-        self.open()
-            .and_then(|mut r| r.read_to_end(&mut buf))
-            .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
-        serde_json::from_slice(&buf)
-            .map_err(|e| Error::runtime(format!("{what} is not valid json: {e}")))
-    }
-}
-
-/// One platform image of a source: its layers, bottom first.
-#[derive(Debug, Clone)]
-pub struct PlatformImage {
-    /// `os/arch[/variant]` when the index or the image config names it.
-    pub platform: Option<String>,
-    /// What to call it in messages.
-    pub label: String,
-    pub layers: Vec<Range>,
-}
-
-/// The images of a source, plus whatever must stay alive while they are read (the temp
-/// file `docker save` wrote).
+/// The images of a source, plus the source itself (it keeps the temp file `docker save`
+/// wrote alive while the layers are read).
 pub struct Images {
     pub images: Vec<PlatformImage>,
-    _temp: Option<tempfile::TempDir>,
+    _tree: ImageTree,
 }
 
-/// `os/arch[/variant]`, or `None` when either part is missing.
-fn platform_name(p: &Platform) -> Option<String> {
-    (!p.os.is_empty() && !p.architecture.is_empty()).then(|| p.render())
-}
-
-#[derive(Deserialize)]
-struct ImageConfig {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-impl ImageConfig {
-    fn platform(&self) -> Option<String> {
-        platform_name(&Platform {
-            architecture: self.architecture.clone(),
-            os: self.os.clone(),
-            variant: self.variant.clone(),
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DockerSaveEntry {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
-/// List the platform images of an image source. Multi-platform indexes give one entry per
-/// runnable platform (attestations and artifacts are left out).
+/// List the runnable platform images of an image source, read and verified exactly as the
+/// push reads it ([`image::open`]): children of an index are chosen by the one rule
+/// ([`crate::oci::classify`]); nothing runnable is inconclusive.
 pub fn images(spec: &SourceSpec) -> Result<Images, Error> {
-    match spec {
-        SourceSpec::OciDir { dir, reference } => {
-            let store = Store::Dir(dir.canonicalize().map_err(|e| {
-                Error::runtime(format!(
-                    "cannot open oci layout directory {}: {e}",
-                    dir.display()
-                ))
-            })?);
-            Ok(Images {
-                images: oci_images(&store, reference.as_deref())?,
-                _temp: None,
-            })
-        }
-        SourceSpec::OciArchive(file) => {
-            let store = Store::Tar(TarIndex::open(file)?);
-            Ok(Images {
-                images: oci_images(&store, None)?,
-                _temp: None,
-            })
-        }
-        SourceSpec::DockerArchive(file) => Ok(Images {
-            images: vec![docker_image(file)?],
-            _temp: None,
-        }),
-        SourceSpec::Docker(name) => {
-            let temp = tempfile::Builder::new()
-                .prefix("inspector-gate-scan-")
-                .tempdir()
-                .map_err(|e| {
-                    Error::runtime(format!(
-                        "cannot create a temporary directory (set TMPDIR to a writable place): {e}"
-                    ))
-                })?;
-            let file = temp.path().join("image.tar");
-            docker_save(name, &file)?;
-            Ok(Images {
-                images: vec![docker_image(&file)?],
-                _temp: Some(temp),
-            })
-        }
-    }
-}
-
-fn docker_save(name: &str, file: &Path) -> Result<(), Error> {
-    let out = std::process::Command::new("docker")
-        .arg("save")
-        .arg("-o")
-        .arg(file)
-        .arg("--")
-        .arg(name)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::runtime(
-                "the docker CLI is not on PATH: install it, or export the image (docker save -o image.tar IMAGE) and scan docker-archive:image.tar",
-            ),
-            _ => Error::runtime(format!("cannot run docker save: {e}")),
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let why = stderr.lines().map(str::trim).find(|l| !l.is_empty());
-        return Err(Error::runtime(format!(
-            "docker save {name} failed ({}): {}",
-            out.status,
-            why.unwrap_or("no error output")
-        )));
-    }
-    Ok(())
-}
-
-/// Where the files of an OCI layout live: a directory or a tar of one.
-enum Store {
-    Dir(PathBuf),
-    Tar(TarIndex),
-}
-
-impl Store {
-    fn describe(&self) -> String {
-        match self {
-            Store::Dir(d) => format!("oci layout {}", d.display()),
-            Store::Tar(t) => format!("oci archive {}", t.path().display()),
-        }
-    }
-
-    fn locate(&self, rel: &str) -> Result<Option<Range>, Error> {
-        match self {
-            Store::Tar(t) => Ok(t.locate(rel)?.map(Range::from)),
-            Store::Dir(root) => {
-                let path = root.join(rel);
-                let real = match path.canonicalize() {
-                    Ok(p) => p,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => {
-                        return Err(Error::runtime(format!(
-                            "cannot read {}: {e}",
-                            path.display()
-                        )))
-                    }
-                };
-                if !real.starts_with(root) {
-                    return Err(Error::runtime(format!(
-                        "{rel} in {} links outside the layout; refusing to read it",
-                        self.describe()
-                    )));
-                }
-                let len = real
-                    .metadata()
-                    .map_err(|e| Error::runtime(format!("cannot read {}: {e}", real.display())))?
-                    .len();
-                Ok(Some(Range {
-                    path: real.into(),
-                    offset: 0,
-                    len,
-                }))
-            }
-        }
-    }
-
-    fn blob(&self, digest: &str, what: &str) -> Result<Option<Range>, Error> {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| {
-                Error::runtime(format!(
-                    "{what} in {} has an invalid digest '{digest}'",
-                    self.describe()
-                ))
-            })?;
-        self.locate(&format!("blobs/sha256/{hex}"))
-    }
-}
-
-fn oci_images(store: &Store, reference: Option<&str>) -> Result<Vec<PlatformImage>, Error> {
-    let what = store.describe();
-    if store.locate("oci-layout")?.is_none() {
-        return Err(Error::runtime(format!(
-            "{what} is not an OCI image layout: it has no oci-layout file"
-        )));
-    }
-    let index: AnyManifest = store
-        .locate("index.json")?
-        .ok_or_else(|| Error::runtime(format!("{what} has no index.json")))?
-        .read_json(&format!("index.json of {what}"))?;
-    let descs = index.manifests.unwrap_or_default();
-    let chosen: Vec<&Descriptor> = match reference {
-        Some(r) => {
-            let found: Vec<&Descriptor> = descs
-                .iter()
-                .filter(|d| d.ref_name() == Some(r) || d.digest == r)
-                .collect();
-            if found.is_empty() {
-                return Err(Error::usage(format!(
-                    "{what} has no image named '{r}' (names in it: {})",
-                    names(&descs)
-                )));
-            }
-            found
-        }
-        None => {
-            let mut named: Vec<&str> = descs.iter().filter_map(Descriptor::ref_name).collect();
-            named.sort_unstable();
-            named.dedup();
-            if named.len() > 1 {
-                return Err(Error::usage(format!(
-                    "{what} holds several images: choose one with oci:<dir>:<name> (names in it: {})",
-                    names(&descs)
-                )));
-            }
-            descs.iter().collect()
-        }
-    };
-    let mut out = Vec::new();
-    for d in chosen {
-        collect(store, d, None, 0, &mut out)?;
-    }
-    if out.is_empty() {
-        return Err(Error::runtime(format!(
-            "{what} holds no runnable image manifest"
-        )));
-    }
-    Ok(out)
-}
-
-fn names(descs: &[Descriptor]) -> String {
-    let mut n: Vec<&str> = descs.iter().filter_map(Descriptor::ref_name).collect();
-    n.dedup();
-    if n.is_empty() {
-        "none".into()
-    } else {
-        n.join(", ")
-    }
-}
-
-fn collect(
-    store: &Store,
-    desc: &Descriptor,
-    platform: Option<String>,
-    depth: usize,
-    out: &mut Vec<PlatformImage>,
-) -> Result<(), Error> {
-    let what = store.describe();
-    if depth > MAX_DEPTH {
-        return Err(Error::runtime(format!(
-            "{what} nests indexes more than {MAX_DEPTH} deep"
-        )));
-    }
-    // The gate's one rule (oci::classify): only a provably unrunnable child is skipped; an
-    // annotation or artifactType on the descriptor is a claim and skips nothing.
-    if oci::skip_by_descriptor(desc).is_some() {
-        return Ok(());
-    }
-    let label = format!("manifest {}", desc.digest);
-    let doc: AnyManifest = store
-        .blob(&desc.digest, &label)?
-        .ok_or_else(|| missing(&what, &label))?
-        .read_json(&format!("{label} in {what}"))?;
-    match oci::classify(desc, &doc) {
-        Ok(Child::Skip(_)) => return Ok(()),
-        Ok(Child::Index) => {
-            for child in doc.manifests.iter().flatten() {
-                let p = child.platform.as_ref().and_then(platform_name);
-                collect(store, child, p, depth + 1, out)?;
-            }
-            return Ok(());
-        }
-        Ok(Child::Image) => {}
-        Err(why) => return Err(Error::inconclusive(format!("{why} ({what})"))),
-    }
-    let platform = platform.or_else(|| desc.platform.as_ref().and_then(platform_name));
-    let config = doc.config.as_ref().ok_or_else(|| {
-        Error::runtime(format!(
-            "{label} in {what} is neither an image manifest nor an index (media type {})",
-            doc.media_type.as_deref().unwrap_or("none")
-        ))
-    })?;
-    let platform = match platform {
-        Some(p) => Some(p),
-        None => store
-            .blob(&config.digest, "the image config")?
-            .map(|r| r.read_json::<ImageConfig>(&format!("the image config in {what}")))
-            .transpose()?
-            .and_then(|c| c.platform()),
-    };
-    let mut layers = Vec::with_capacity(doc.layers.len());
-    for (i, l) in doc.layers.iter().enumerate() {
-        let lw = format!("layer {} ({})", i + 1, l.digest);
-        match store.blob(&l.digest, &lw)? {
-            Some(r) => layers.push(r),
-            // Foreign layers (Windows base layers) live at their URLs, not in the layout.
-            None if !l.urls.is_empty() => {}
-            None => return Err(missing(&what, &lw)),
-        }
-    }
-    out.push(PlatformImage {
-        label: match &platform {
-            Some(p) => format!("{what} ({p})"),
-            None => what,
-        },
-        platform,
-        layers,
-    });
-    Ok(())
-}
-
-fn missing(where_: &str, what: &str) -> Error {
-    Error::runtime(format!(
-        "{what} is missing from {where_}: the image source is incomplete; re-export the image"
-    ))
-}
-
-fn docker_image(file: &Path) -> Result<PlatformImage, Error> {
-    let idx = TarIndex::open(file)?;
-    let what = format!("docker archive {}", file.display());
-    let Some(list) = idx.locate("manifest.json")?.map(Range::from) else {
-        let hint = if idx.locate("index.json")?.is_some() {
-            " (it looks like an OCI archive: use oci-archive:)"
-        } else {
-            ""
-        };
-        return Err(Error::runtime(format!(
-            "{what} has no manifest.json, so it is not a docker save archive{hint}"
-        )));
-    };
-    let entries: Vec<DockerSaveEntry> = list.read_json(&format!("manifest.json of {what}"))?;
-    let entry = match entries.as_slice() {
-        [one] => one,
-        [] => return Err(Error::runtime(format!("{what} holds no image"))),
-        many => {
-            let tags: Vec<String> = many
-                .iter()
-                .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
-                .collect();
-            return Err(Error::usage(format!(
-                "{what} holds {} images ({}): save one image per archive (docker save IMAGE)",
-                many.len(),
-                tags.join(", ")
-            )));
-        }
-    };
-    let platform = idx
-        .locate(&entry.config)?
-        .map(Range::from)
-        .ok_or_else(|| missing(&what, "the image config"))?
-        .read_json::<ImageConfig>(&format!("the image config in {what}"))?
-        .platform();
-    let layers = entry
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            idx.locate(name)?
-                .map(Range::from)
-                .ok_or_else(|| missing(&what, &format!("layer {} ({name})", i + 1)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(PlatformImage {
-        label: what,
-        platform,
-        layers,
+    let tree = image::open(spec)?;
+    let images = tree.runnable()?;
+    Ok(Images {
+        images,
+        _tree: tree,
     })
 }
 
-/// A path inside an archive or a layer, relative and with `/` separators; `None` when it
-/// is empty or climbs out with `..`.
-pub(crate) fn normalize(name: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for comp in Path::new(name).components() {
-        match comp {
-            Component::Normal(p) => parts.push(p.to_str()?),
-            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
-            Component::ParentDir => return None,
+/// The file-selection callback the catalogers provide: path (relative), size, executable.
+pub type Selector<'a> = &'a dyn Fn(&str, u64, bool) -> Want;
+
+/// A raw name as the catalogers see it: itself when UTF-8, else with each invalid byte as
+/// `\xNN` (never the lossy U+FFFD, which would make different names one).
+fn display(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            let mut s = String::with_capacity(raw.len() + 8);
+            for chunk in raw.utf8_chunks() {
+                s.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    s.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            Cow::Owned(s)
         }
     }
-    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// Zstd windows larger than this are refused, as libzstd refuses them by default: the
+/// decoder holds a whole window in memory, and a 20-byte frame can declare 2 GiB.
+const MAX_ZSTD_WINDOW: u64 = 128 << 20;
+
+/// The window a zstd frame header declares (`None`: not a frame header, or cut short).
+fn zstd_window(head: &[u8]) -> Option<u64> {
+    let desc = *head.get(4)?;
+    let single = desc & 0x20 != 0;
+    if !single {
+        let wd = *head.get(5)?;
+        let log = 10 + u32::from(wd >> 3);
+        let base = 1u64 << log;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    let dict_bytes = [0usize, 1, 2, 4][usize::from(desc & 3)];
+    let fcs_bytes = [1usize, 2, 4, 8][usize::from(desc >> 6)];
+    let at = 5 + dict_bytes;
+    let fcs = head.get(at..at + fcs_bytes)?;
+    let mut v = [0u8; 8];
+    v[..fcs_bytes].copy_from_slice(fcs);
+    let n = u64::from_le_bytes(v);
+    Some(if fcs_bytes == 2 { n + 256 } else { n })
+}
+
+/// A zstd stream of any number of frames (skippable ones skipped), as runtimes decode it.
+struct Zstd<R: BufRead> {
+    dec: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> Read for Zstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(dec) = self.dec.as_mut() else {
+                return Ok(0);
+            };
+            let n = dec.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This frame is done: another may follow.
+            let Some(dec) = self.dec.take() else {
+                return Ok(0);
+            };
+            let (mut src, fd) = dec.into_parts();
+            loop {
+                let head = src.fill_buf()?;
+                if head.is_empty() {
+                    return Ok(0);
+                }
+                if head.len() >= 8
+                    && (0x50..=0x5f).contains(&head[0])
+                    && head[1..4] == [0x2a, 0x4d, 0x18]
+                {
+                    let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+                    src.consume(8);
+                    std::io::copy(&mut (&mut src).take(u64::from(len)), &mut std::io::sink())?;
+                    continue;
+                }
+                // ruzstd bounds the window of every frame after the first (100 MiB).
+                let dec = ruzstd::decoding::StreamingDecoder::new_with_decoder(src, fd)
+                    .map_err(std::io::Error::other)?;
+                self.dec = Some(dec);
+                break;
+            }
+        }
+    }
 }
 
 /// How a layer blob is compressed, from its first bytes (media types lie often enough).
@@ -542,138 +237,492 @@ fn decompress<'a>(r: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a>, E
     let head = br
         .fill_buf()
         .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
-    Ok(match head {
-        [0x1f, 0x8b, ..] => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(br)
-                .map_err(|e| Error::runtime(format!("{what} is not valid zstd: {e}")))?,
-        ),
-        _ => Box::new(br),
+    Ok(match Compression::sniff(head) {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+        Compression::Zstd => {
+            if let Some(w) = zstd_window(head).filter(|w| *w > MAX_ZSTD_WINDOW) {
+                return Err(Error::runtime(format!(
+                    "{what} is zstd with a {} MiB window, more than the {} MiB a runtime decodes by default: recompress it",
+                    w >> 20,
+                    MAX_ZSTD_WINDOW >> 20
+                )));
+            }
+            let dec = ruzstd::decoding::StreamingDecoder::new(br)
+                .map_err(|e| Error::runtime(format!("{what} is not valid zstd: {e}")))?;
+            Box::new(Zstd { dec: Some(dec) })
+        }
+        Compression::Plain => Box::new(br),
     })
 }
 
-/// The file-selection callback the catalogers provide: path (relative), size, executable.
-pub type Selector<'a> = &'a dyn Fn(&str, u64, bool) -> Want;
+fn broken(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e: std::io::Error| {
+        Error::runtime(format!(
+            "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
+            crate::error::one_line(&e.to_string())
+        ))
+    }
+}
 
-/// Read an image's layers bottom-up into the squashed set of wanted files.
+/// Stream the tar entries of a layer blob to `f` (with each entry's ordinal in the layer),
+/// tar headers bounded; when `digest` is given, the blob's bytes are checked against it.
+fn stream(
+    range: &FileRange,
+    what: &str,
+    digest: Option<&Digest>,
+    f: &mut dyn FnMut(u64, &mut dyn EntryLike) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let raw = range
+        .open()
+        .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
+    let mut hashing = Hashing::new(raw);
+    {
+        let (bounded, allow) = Bounded::new(decompress(&mut hashing, what)?);
+        let mut ar = tar::Archive::new(bounded);
+        for (k, entry) in ar.entries().map_err(broken(what))?.enumerate() {
+            let mut entry = entry.map_err(broken(what))?;
+            // This entry's data (padded to the 512-byte block) is not headers.
+            let size = entry.header().entry_size().map_err(broken(what))?;
+            allow.through(entry.raw_file_position() + size.div_ceil(512) * 512);
+            f(k as u64, &mut entry)?;
+        }
+    }
+    if let Some(want) = digest {
+        let (got, n) = hashing
+            .finish()
+            .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
+        if n != range.len {
+            return Err(crate::image::blob::truncated(&range.path, what));
+        }
+        if &got != want {
+            return Err(Error::runtime(format!(
+                "{what} does not match its digest ({want}): the image source is corrupt; re-export the image"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What was kept of one entry's bytes at stream time, and under which want.
+enum Stored {
+    Kept(Want, Kept),
+    /// Read as a binary, and not one.
+    NotBinary,
+}
+
+/// Read one entry's content as `want` asks (`None`: skipped, or not a binary).
+fn read_wanted(
+    r: &mut dyn Read,
+    size: u64,
+    want: Want,
+    what: &str,
+) -> Result<Option<Stored>, Error> {
+    Ok(match want {
+        Want::Skip => None,
+        Want::Bytes { cap } if size > cap => Some(Stored::Kept(want, Kept::TooLarge(size))),
+        Want::Bytes { .. } => {
+            let mut buf = Vec::with_capacity(size as usize);
+            r.read_to_end(&mut buf).map_err(broken(what))?;
+            Some(Stored::Kept(want, Kept::Bytes(buf)))
+        }
+        Want::Binary => Some(match binary::inspect(r, size).map_err(broken(what))? {
+            Some(info) => Stored::Kept(want, Kept::Binary(info)),
+            None => Stored::NotBinary,
+        }),
+    })
+}
+
+/// The stored content of an origin, if it answers `want`.
+fn reuse(stored: Option<&Stored>, want: Want) -> Option<Option<Kept>> {
+    match (want, stored?) {
+        (Want::Bytes { cap }, Stored::Kept(_, Kept::Bytes(b))) if b.len() as u64 <= cap => {
+            Some(Some(Kept::Bytes(b.clone())))
+        }
+        (Want::Binary, Stored::Kept(Want::Binary, k)) => Some(Some(k.clone())),
+        (Want::Binary, Stored::NotBinary) => Some(None),
+        _ => None,
+    }
+}
+
+/// Apply the layers' entries to a tree, keeping what `want` asks for on the way.
+struct Unpack<'w> {
+    fs: Rootfs,
+    store: HashMap<Origin, Stored>,
+    unread: Vec<Unread>,
+    want: Selector<'w>,
+}
+
+impl Unpack<'_> {
+    fn drop_freed(&mut self, freed: Vec<Origin>) {
+        for o in freed {
+            self.store.remove(&o);
+        }
+    }
+
+    fn put(&mut self, path: Name, node: Node) -> Result<(), Error> {
+        let freed = self.fs.put(path, node);
+        self.drop_freed(freed);
+        if self.fs.len() > rootfs::MAX_NODES {
+            return Err(Error::inconclusive(format!(
+                "the image's layers hold more than {} paths, more than the scan keeps track of: scan its root filesystem with dir: instead",
+                rootfs::MAX_NODES
+            )));
+        }
+        Ok(())
+    }
+
+    fn unread(&mut self, path: &[u8], reason: String) {
+        self.unread.push(Unread {
+            path: display(path).into_owned(),
+            reason,
+        });
+    }
+
+    fn entry(
+        &mut self,
+        layer: u32,
+        k: u64,
+        entry: &mut dyn EntryLike,
+        what: &str,
+    ) -> Result<(), Error> {
+        let raw = entry.path_bytes();
+        let comps = clean(&raw);
+        let Some((base, parent)) = comps.split_last() else {
+            return Ok(()); // the root itself
+        };
+        let parent_raw = parent.join(&b'/');
+        let Some(dir) = self.fs.walk(&parent_raw, true) else {
+            self.unread(
+                &raw,
+                "its parent directories are a symlink loop, so a runtime cannot unpack it".into(),
+            );
+            return Ok(());
+        };
+        // Whiteouts hide what lower layers put there, never what this layer adds.
+        if *base == b".wh..wh..opq" {
+            let mut freed = Vec::new();
+            self.fs.remove_under(&dir, Some(layer), &mut freed);
+            self.drop_freed(freed);
+            return Ok(());
+        }
+        if base.starts_with(b".wh..wh.") {
+            return Ok(()); // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not a file
+        }
+        if let Some(name) = base.strip_prefix(b".wh.") {
+            let mut freed = Vec::new();
+            self.fs.remove(&join(&dir, name), Some(layer), &mut freed);
+            self.drop_freed(freed);
+            return Ok(());
+        }
+        let path = join(&dir, base);
+        let kind = entry.kind();
+        if kind.is_dir() {
+            self.put(
+                path,
+                Node {
+                    layer,
+                    kind: Kind::Dir,
+                },
+            )
+        } else if kind.is_file() || kind.is_gnu_sparse() || kind == tar::EntryType::Continuous {
+            let size = entry.size();
+            let exec = entry.mode() & 0o111 != 0;
+            let origin = Origin { layer, entry: k };
+            let want = (self.want)(&display(&path), size, exec);
+            let stored = read_wanted(entry.reader(), size, want, what)?;
+            self.put(
+                path,
+                Node {
+                    layer,
+                    kind: Kind::File { origin, size, exec },
+                },
+            )?;
+            if let Some(s) = stored {
+                self.store.insert(origin, s);
+            }
+            Ok(())
+        } else if kind.is_hard_link() {
+            let target = entry.link_name_bytes().unwrap_or_default();
+            let tcomps = clean(&target);
+            let resolved = tcomps.split_last().and_then(|(tbase, tparent)| {
+                let tdir = self.fs.walk(&tparent.join(&b'/'), true)?;
+                Some(join(&tdir, tbase))
+            });
+            match resolved.and_then(|t| self.fs.get(&t).cloned()) {
+                Some(
+                    n @ Node {
+                        kind: Kind::File { .. } | Kind::Symlink(_),
+                        ..
+                    },
+                ) => self.put(
+                    path,
+                    Node {
+                        layer,
+                        kind: n.kind,
+                    },
+                ),
+                _ => {
+                    self.unread(
+                        &path,
+                        format!(
+                            "a hard link to {}, which the layers below it do not hold as a file",
+                            display(&target)
+                        ),
+                    );
+                    let mut freed = Vec::new();
+                    self.fs.remove(&path, None, &mut freed);
+                    self.drop_freed(freed);
+                    Ok(())
+                }
+            }
+        } else if kind.is_symlink() {
+            let target = entry.link_name_bytes().unwrap_or_default();
+            self.put(
+                path,
+                Node {
+                    layer,
+                    kind: Kind::Symlink(target),
+                },
+            )
+        } else if matches!(
+            kind,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo
+        ) {
+            self.put(
+                path,
+                Node {
+                    layer,
+                    kind: Kind::Other,
+                },
+            )
+        } else {
+            // PAX global headers and types no runtime unpacks: nothing at this path changes.
+            Ok(())
+        }
+    }
+}
+
+/// The parts of a tar entry the unpacker uses (a trait so tests can feed entries directly).
+trait EntryLike {
+    fn path_bytes(&self) -> Vec<u8>;
+    fn link_name_bytes(&self) -> Option<Vec<u8>>;
+    fn kind(&self) -> tar::EntryType;
+    fn size(&self) -> u64;
+    fn mode(&self) -> u32;
+    fn reader(&mut self) -> &mut dyn Read;
+}
+
+impl<R: Read> EntryLike for tar::Entry<'_, R> {
+    fn path_bytes(&self) -> Vec<u8> {
+        tar::Entry::path_bytes(self).into_owned()
+    }
+    fn link_name_bytes(&self) -> Option<Vec<u8>> {
+        tar::Entry::link_name_bytes(self).map(Cow::into_owned)
+    }
+    fn kind(&self) -> tar::EntryType {
+        self.header().entry_type()
+    }
+    fn size(&self) -> u64 {
+        tar::Entry::size(self)
+    }
+    fn mode(&self) -> u32 {
+        self.header().mode().unwrap_or(0)
+    }
+    fn reader(&mut self) -> &mut dyn Read {
+        self
+    }
+}
+
+/// One file delivered to the catalogers: the name they see it by, and its content's origin.
+struct Delivery {
+    name: Name,
+    origin: Origin,
+    size: u64,
+    want: Want,
+}
+
+/// Read an image's layers bottom-up into the squashed set of wanted files, as a runtime
+/// would see them.
 pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error> {
-    // path -> (layer index that wrote it, content)
-    let mut kept: BTreeMap<String, (usize, Kept)> = BTreeMap::new();
+    let mut u = Unpack {
+        fs: Rootfs::default(),
+        store: HashMap::new(),
+        unread: Vec::new(),
+        want,
+    };
     for (i, layer) in img.layers.iter().enumerate() {
         let what = format!("layer {} of {}", i + 1, img.label);
-        let raw = layer
-            .open()
-            .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
-        let mut ar = tar::Archive::new(decompress(raw, &what)?);
-        let broken = |e: std::io::Error| {
-            Error::runtime(format!(
-                "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
-                crate::error::one_line(&e.to_string())
-            ))
+        let Some(range) = &layer.range else {
+            u.unread.push(Unread {
+                path: format!("{} of {}", layer.what, img.label),
+                reason: "a foreign layer: the image names only the URLs it is fetched from, so its files were not read".into(),
+            });
+            continue;
         };
-        for entry in ar.entries().map_err(broken)? {
-            let mut entry = entry.map_err(broken)?;
-            let raw_path = entry.path().map_err(broken)?.to_string_lossy().into_owned();
-            let Some(path) = normalize(&raw_path) else {
-                continue;
-            };
-            let (dir, base) = match path.rsplit_once('/') {
-                Some((d, b)) => (Some(d), b),
-                None => (None, path.as_str()),
-            };
-            // Whiteouts hide what lower layers put there, never what this layer adds.
-            if base == ".wh..wh..opq" {
-                if let Some(d) = dir {
-                    remove_under(&mut kept, d, i, false);
-                } else {
-                    kept.retain(|_, (l, _)| *l >= i);
-                }
-                continue;
-            }
-            if let Some(name) = base.strip_prefix(".wh.") {
-                let target = match dir {
-                    Some(d) => format!("{d}/{name}"),
-                    None => name.to_string(),
-                };
-                remove_under(&mut kept, &target, i, true);
-                continue;
-            }
-            let header = entry.header();
-            let kind = header.entry_type();
-            if kind.is_file() || kind == tar::EntryType::Continuous {
-                let size = entry.size();
-                let exec = header.mode().map(|m| m & 0o111 != 0).unwrap_or(false);
-                match want(&path, size, exec) {
-                    Want::Skip => {
-                        // A file replacing a kept one of a lower layer hides it.
-                        kept.remove(&path);
-                    }
-                    Want::Bytes { cap } if size > cap => {
-                        kept.insert(path, (i, Kept::TooLarge(size)));
-                    }
-                    Want::Bytes { .. } => {
-                        let mut buf = Vec::with_capacity(size as usize);
-                        entry.read_to_end(&mut buf).map_err(broken)?;
-                        kept.insert(path, (i, Kept::Bytes(buf)));
-                    }
-                    Want::Binary => {
-                        let info = binary::inspect(&mut entry, size).map_err(broken)?;
-                        match info {
-                            Some(info) => {
-                                kept.insert(path, (i, Kept::Binary(info)));
-                            }
-                            None => {
-                                kept.remove(&path);
-                            }
-                        }
-                    }
-                }
-            } else if kind.is_hard_link() {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .and_then(|t| normalize(&t.to_string_lossy()));
-                match target.and_then(|t| kept.get(&t).map(|(_, k)| k.clone())) {
-                    Some(k) if want(&path, 0, false) != Want::Skip => {
-                        kept.insert(path, (i, k));
-                    }
-                    _ => {
-                        kept.remove(&path);
-                    }
-                }
-            } else if !kind.is_dir() {
-                // A symlink or special file replaces whatever was at this path.
-                kept.remove(&path);
+        stream(range, &what, layer.digest.as_ref(), &mut |k, entry| {
+            u.entry(i as u32, k, entry, &what)
+        })?;
+    }
+    let Unpack {
+        fs,
+        mut store,
+        mut unread,
+        ..
+    } = u;
+
+    // Every file under its own name, then under the names links give it where a cataloger
+    // wants it only by such a name (each file once).
+    let mut deliveries = Vec::new();
+    let mut delivered: HashSet<Name> = HashSet::new();
+    for (path, node) in fs.files() {
+        let Kind::File { origin, size, exec } = node.kind else {
+            continue;
+        };
+        let w = want(&display(path), size, exec);
+        if w != Want::Skip {
+            delivered.insert(path.clone());
+            deliveries.push(Delivery {
+                name: path.clone(),
+                origin,
+                size,
+                want: w,
+            });
+        }
+    }
+    let mut aliased: HashSet<Name> = HashSet::new();
+    let walked = fs.aliases(&mut |alias, real, node| {
+        let Kind::File { origin, size, exec } = node.kind else {
+            return;
+        };
+        if delivered.contains(real) || aliased.contains(real) {
+            return;
+        }
+        let w = want(&display(alias), size, exec);
+        if w != Want::Skip {
+            aliased.insert(real.to_vec());
+            deliveries.push(Delivery {
+                name: alias.to_vec(),
+                origin,
+                size,
+                want: w,
+            });
+        }
+    });
+    if let Err(link) = walked {
+        unread.push(Unread {
+            path: display(&link).into_owned(),
+            reason: format!(
+                "the image's symlinks form more paths than the scan follows ({} visits); files reached only through them were not read",
+                rootfs::MAX_ALIAS_VISITS
+            ),
+        });
+    }
+
+    // Contents: what was kept while streaming, else read again from the layers that hold it.
+    let mut contents: Vec<Option<Option<Kept>>> = deliveries
+        .iter()
+        .map(|d| match d.want {
+            Want::Bytes { cap } if d.size > cap => Some(Some(Kept::TooLarge(d.size))),
+            w => reuse(store.get(&d.origin), w),
+        })
+        .collect();
+    let mut pending: BTreeMap<Origin, Vec<usize>> = BTreeMap::new();
+    for (i, c) in contents.iter().enumerate() {
+        if c.is_none() {
+            pending.entry(deliveries[i].origin).or_default().push(i);
+        }
+    }
+    store.clear();
+    if !pending.is_empty() {
+        reread(img, &pending, &deliveries, &mut contents)?;
+    }
+
+    let mut tree = FileTree {
+        unread,
+        ..FileTree::default()
+    };
+    let mut names: HashMap<String, Name> = HashMap::new();
+    for (d, c) in deliveries.into_iter().zip(contents) {
+        let Some(Some(kept)) = c else { continue };
+        let shown = display(&d.name).into_owned();
+        match names.get(&shown) {
+            Some(other) if *other != d.name => tree.unread.push(Unread {
+                path: shown,
+                reason: "its name is not UTF-8 and reads the same as another file's once escaped, so it was not read".into(),
+            }),
+            _ => {
+                names.insert(shown.clone(), d.name);
+                tree.files.insert(shown, kept);
             }
         }
     }
-    Ok(FileTree {
-        files: kept.into_iter().map(|(p, (_, k))| (p, k)).collect(),
-        unreadable: 0,
-    })
+    Ok(tree)
 }
 
-/// Drop what layers below `layer` kept at `path` (when `itself`) and anywhere under it.
-fn remove_under(
-    kept: &mut BTreeMap<String, (usize, Kept)>,
-    path: &str,
-    layer: usize,
-    itself: bool,
-) {
-    if itself && kept.get(path).is_some_and(|(l, _)| *l < layer) {
-        kept.remove(path);
+/// The second pass: read the entries in `pending` (by origin) from the layers that hold them.
+fn reread(
+    img: &PlatformImage,
+    pending: &BTreeMap<Origin, Vec<usize>>,
+    deliveries: &[Delivery],
+    contents: &mut [Option<Option<Kept>>],
+) -> Result<(), Error> {
+    let layers: std::collections::BTreeSet<u32> = pending.keys().map(|o| o.layer).collect();
+    for layer in layers {
+        let Some(range) = img
+            .layers
+            .get(layer as usize)
+            .and_then(|l| l.range.as_ref())
+        else {
+            continue;
+        };
+        let what = format!("layer {} of {}", layer + 1, img.label);
+        stream(range, &what, None, &mut |k, entry| {
+            let Some(idx) = pending.get(&Origin { layer, entry: k }) else {
+                return Ok(());
+            };
+            let size = entry.size();
+            let cap = idx
+                .iter()
+                .filter_map(|i| match deliveries[*i].want {
+                    Want::Bytes { cap } => Some(cap),
+                    _ => None,
+                })
+                .max();
+            let binary = idx.iter().any(|i| deliveries[*i].want == Want::Binary);
+            let (bytes, info) = match cap {
+                Some(cap) if size <= cap => {
+                    let mut buf = Vec::with_capacity(size as usize);
+                    entry
+                        .reader()
+                        .read_to_end(&mut buf)
+                        .map_err(broken(&what))?;
+                    let info = if binary {
+                        binary::inspect(&mut &buf[..], size).map_err(broken(&what))?
+                    } else {
+                        None
+                    };
+                    (Some(buf), info)
+                }
+                _ if binary => (
+                    None,
+                    binary::inspect(entry.reader(), size).map_err(broken(&what))?,
+                ),
+                _ => (None, None),
+            };
+            for i in idx {
+                contents[*i] = Some(match deliveries[*i].want {
+                    Want::Bytes { cap } => Some(match &bytes {
+                        Some(b) if b.len() as u64 <= cap => Kept::Bytes(b.clone()),
+                        _ => Kept::TooLarge(size),
+                    }),
+                    Want::Binary => info.clone().map(Kept::Binary),
+                    Want::Skip => None,
+                });
+            }
+            Ok(())
+        })?;
     }
-    let prefix = format!("{path}/");
-    let doomed: Vec<String> = kept
-        .range(prefix.clone()..)
-        .take_while(|(p, _)| p.starts_with(&prefix))
-        .filter(|(_, (l, _))| *l < layer)
-        .map(|(p, _)| p.clone())
-        .collect();
-    for p in doomed {
-        kept.remove(&p);
-    }
+    Ok(())
 }
 
 /// Read a root filesystem directory (`dir:`) into the set of wanted files. Symlinks are
@@ -760,164 +809,4 @@ fn is_exec(_md: &std::fs::Metadata) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn layer(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            match data {
-                Some(d) => {
-                    h.set_entry_type(tar::EntryType::Regular);
-                    h.set_size(d.len() as u64);
-                    h.set_mode(0o644);
-                    b.append_data(&mut h, name, *d).unwrap();
-                }
-                None => {
-                    h.set_entry_type(tar::EntryType::Directory);
-                    h.set_size(0);
-                    h.set_mode(0o755);
-                    b.append_data(&mut h, name, &[][..]).unwrap();
-                }
-            }
-        }
-        b.into_inner().unwrap()
-    }
-
-    fn gz(bytes: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn image(dir: &Path, layers: Vec<Vec<u8>>) -> PlatformImage {
-        let layers = layers
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let p = dir.join(format!("l{i}"));
-                std::fs::write(&p, &l).unwrap();
-                Range {
-                    path: p.into(),
-                    offset: 0,
-                    len: l.len() as u64,
-                }
-            })
-            .collect();
-        PlatformImage {
-            platform: None,
-            label: "test".into(),
-            layers,
-        }
-    }
-
-    fn all(path: &str, _: u64, _: bool) -> Want {
-        if path.ends_with(".txt") {
-            Want::Bytes { cap: 100 }
-        } else {
-            Want::Skip
-        }
-    }
-
-    #[test]
-    fn whiteouts_hide_lower_layers_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let l1 = layer(&[
-            ("a/x.txt", Some(b"1")),
-            ("a/y.txt", Some(b"1")),
-            ("b/z.txt", Some(b"1")),
-            ("c/w.txt", Some(b"1")),
-            ("keep.txt", Some(b"1")),
-        ]);
-        // gzip for one layer, plain for the other: both are read.
-        let l2 = gz(&layer(&[
-            ("a/.wh.x.txt", Some(b"")),
-            ("b/new.txt", Some(b"2")),
-            ("b/.wh..wh..opq", Some(b"")),
-            ("./c/.wh.w.txt", Some(b"")),
-            ("keep.txt", Some(b"2")),
-        ]));
-        let tree = read_image(&image(dir.path(), vec![l1, l2]), &all).unwrap();
-        let names: Vec<&str> = tree.files.keys().map(String::as_str).collect();
-        assert_eq!(names, ["a/y.txt", "b/new.txt", "keep.txt"]);
-        assert_eq!(tree.bytes("keep.txt").unwrap(), b"2");
-    }
-
-    #[test]
-    fn caps_are_enforced_and_a_directory_whiteout_removes_its_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let big = vec![b'x'; 200];
-        let l1 = layer(&[("d/big.txt", Some(&big)), ("d/e/f.txt", Some(b"1"))]);
-        let l2 = layer(&[("d/.wh.e", Some(b""))]);
-        let tree = read_image(&image(dir.path(), vec![l1, l2]), &all).unwrap();
-        assert!(matches!(
-            tree.files.get("d/big.txt"),
-            Some(Kept::TooLarge(200))
-        ));
-        assert!(!tree.files.contains_key("d/e/f.txt"));
-    }
-
-    #[test]
-    fn a_corrupt_layer_is_one_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut bad = gz(&layer(&[("a.txt", Some(b"1"))]));
-        bad.truncate(bad.len() / 2);
-        bad.extend_from_slice(&[0u8; 3]);
-        let err = read_image(&image(dir.path(), vec![bad]), &all).unwrap_err();
-        assert_eq!(err.exit_code(), 4);
-        assert!(err.message.contains("layer 1 of test"), "{err}");
-    }
-
-    #[test]
-    fn sources_parse() {
-        assert_eq!(
-            "dir:/r".parse::<ScanSource>().unwrap(),
-            ScanSource::Dir("/r".into())
-        );
-        assert!(matches!(
-            "oci:/x:latest".parse::<ScanSource>().unwrap(),
-            ScanSource::Image(SourceSpec::OciDir { .. })
-        ));
-        let e = "bogus:x".parse::<ScanSource>().unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("dir:"), "{e}");
-        assert!("dir:".parse::<ScanSource>().is_err());
-    }
-
-    #[test]
-    fn link_resolution_stays_inside() {
-        assert_eq!(normalize("./a//b/").as_deref(), Some("a/b"));
-        assert_eq!(normalize("a/../b"), None);
-    }
-
-    #[test]
-    fn a_hostile_archive_gets_the_same_bounds_as_the_push() {
-        // A PAX header declaring 300 MiB of records (a sparse hole): the scan reads archives
-        // through the push's index, which refuses it without buffering the records.
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::XHeader);
-        let declared: u64 = 300 * 1024 * 1024;
-        h.set_size(declared);
-        h.set_path("PaxHeaders/x").unwrap();
-        h.set_cksum();
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), h.as_bytes()).unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(f.path())
-            .unwrap()
-            .set_len(512 + declared + 1024)
-            .unwrap();
-        for spec in [
-            SourceSpec::OciArchive(f.path().to_path_buf()),
-            SourceSpec::DockerArchive(f.path().to_path_buf()),
-        ] {
-            let Err(e) = images(&spec) else {
-                panic!("{spec:?}: a hostile archive was accepted");
-            };
-            assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);
-        }
-    }
-}
+mod tests;

@@ -11,7 +11,8 @@
 # release, from PATH, and through its own usage errors.
 #
 # usage: INSPECTOR_GATE_REAL_BIN=target/debug/inspector-gate tests/action/test-action.sh
-#        (prints one line per case and "action: N passed, M failed")
+#        (prints one line per case and "action: N passed, M failed"; ACTION_TESTS=REGEX runs
+#        only the cases whose name matches)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -120,13 +121,14 @@ new_runner() {
 }
 
 # run_action INPUTS_JSON — run the action (ACTION_DIR, default this checkout); sets $code,
-# $result (JSON file), $log (stderr+stdout).
+# $result (JSON file), $log (stderr+stdout). RUN_UNDER names a command (a function of this
+# script) that runs the simulator, e.g. with a directory made read-only.
 run_action() {
   result="$runner/result.json"
   log="$runner/log"
   code=0
   rm -f "$STUB_ARGS"
-  "$python" "$root/tests/action/run_composite.py" "${ACTION_DIR:-$root}" "$1" "$result" >"$log" 2>&1 || code=$?
+  ${RUN_UNDER:+$RUN_UNDER} "$python" "$root/tests/action/run_composite.py" "${ACTION_DIR:-$root}" "$1" "$result" >"$log" 2>&1 || code=$?
 }
 
 # action_copy SUMS — a copy of the action whose .github/checksums.txt is the file SUMS (the
@@ -169,6 +171,8 @@ expect_log() { grep -qF -- "$1" "$log" || fail "log lacks: $1"; }
 check() {
   local name=$1
   shift
+  # ACTION_TESTS=REGEX runs only the cases whose name matches (while working on one).
+  if [[ -n ${ACTION_TESTS:-} && ! $name =~ $ACTION_TESTS ]]; then return 0; fi
   rm -f "$work/case-failed"
   ("$@") || touch "$work/case-failed"
   if [[ -e $work/case-failed ]]; then
@@ -384,6 +388,86 @@ test_cache_rehashed_every_use() {
   run_action '{"image": "app:1"}'
   expect_eq "$code" 0 "run after re-download"
   expect_log 'downloading file://'
+}
+
+# read_only_cache COMMAND... — run COMMAND with the tool cache ($RUNNER_TOOL_CACHE) unwritable:
+# a read-only bind mount in a mount namespace of its own when root (whom permissions do not
+# stop), else chmod.
+read_only_cache() {
+  local dir=$RUNNER_TOOL_CACHE status=0
+  if [[ $(id -u) -eq 0 ]]; then
+    # shellcheck disable=SC2016 # the inner sh expands them
+    unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"' \
+      sh "$dir" "$@" || status=$?
+  else
+    chmod -R a-w "$dir"
+    "$@" || status=$?
+    chmod -R u+w "$dir"
+  fi
+  return "$status"
+}
+
+test_tampered_cache_unwritable_never_run() {
+  if [[ $(id -u) -eq 0 ]] && ! unshare -m true 2>/dev/null; then return 0; fi # no way to make it read-only
+  new_runner
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "first run"
+  # The cached asset replaced by a well-formed one whose binary would pass, and say so.
+  local evil="$runner/evil" cached="$RUNNER_TOOL_CACHE/inspector-gate/$version/x64/$linux_asset"
+  mkdir -p "$evil/bin"
+  printf '#!/bin/sh\ntouch "%s/tampered-ran"\nexec "%s" "$@"\n' "$runner" "$work/inspector-gate" >"$evil/bin/inspector-gate"
+  chmod +x "$evil/bin/inspector-gate"
+  bash "$root/scripts/action/pack-release.sh" "$evil/bin/inspector-gate" "$evil/release" x86_64-unknown-linux-musl >/dev/null
+  cp "$evil/release/v$version/$linux_asset" "$cached"
+  # The tool cache cannot be written: the verified download cannot replace the tampered entry.
+  RUN_UNDER=read_only_cache run_action '{"image": "app:1"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" install "failing step"
+  expect_log "cached $linux_asset does not match its SHA-256 pin: downloading it again"
+  expect_log "::error title=inspector-gate action::cannot store the verified $linux_asset in the tool cache $RUNNER_TOOL_CACHE/inspector-gate/$version/x64"
+  [[ ! -e $runner/tampered-ran ]] || fail "the tampered binary was run"
+  [[ ! -e $STUB_ARGS ]] || fail "a binary was run"
+  # Writable again: the verified download replaces it, and that is what runs.
+  run_action '{"image": "app:1"}'
+  expect_eq "$code" 0 "run with a writable cache"
+  [[ ! -e $runner/tampered-ran ]] || fail "the tampered binary was run"
+  [[ -e $STUB_ARGS ]] || fail "the verified binary did not run"
+}
+
+test_unexpected_install_failure_exit_4() {
+  # A command no check expected to fail (here chmod) stops the install: exit 4, named.
+  new_runner
+  mkdir -p "$runner/broken"
+  printf '#!/bin/sh\nexit 1\n' >"$runner/broken/chmod"
+  /bin/chmod +x "$runner/broken/chmod"
+  PATH="$runner/broken:$PATH" run_action '{"image": "app:1"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" install "failing step"
+  expect_log '::error title=inspector-gate action::installing inspector-gate failed: `chmod +x '
+  expect_log 'exited with 1'
+  [[ ! -e $STUB_ARGS ]] || fail "the binary was run"
+}
+
+test_binary_replaced_after_install_never_run() {
+  # version: path: the binary on PATH replaces itself once the install step has checked it.
+  new_runner
+  mkdir -p "$runner/onpath"
+  cat >"$runner/onpath/inspector-gate" <<SCRIPT
+#!/usr/bin/env bash
+if [[ \${1:-} == --version ]]; then
+  echo "inspector-gate $cargo_version"
+  printf '#!/bin/sh\ntouch "%s/replaced-ran"\n' "$runner" >"\$0"
+  exit 0
+fi
+exec "$work/inspector-gate" "\$@"
+SCRIPT
+  chmod +x "$runner/onpath/inspector-gate"
+  PATH="$runner/onpath:$PATH" run_action '{"image": "app:1", "version": "path"}'
+  expect_eq "$code" 4 "exit code"
+  expect_eq "$(failed_step)" gate "failing step"
+  expect_log "$runner/onpath/inspector-gate changed after the install step verified it"
+  [[ ! -e $runner/replaced-ran ]] || fail "the replaced binary was run"
+  [[ ! -e $STUB_ARGS ]] || fail "a binary was run"
 }
 
 test_checksum_mismatch_refused() {
@@ -799,15 +883,38 @@ sys.exit(1 if problems else 0)
 PY
 }
 
+test_pin_docs() {
+  # pin-docs.sh: every release-form reference (a SHA with a release comment) moves to the
+  # release's commit; the forms for before any release stay as they are.
+  local copy="$work/docs-copy" commit=abcdefabcdefabcdefabcdefabcdefabcdefabcd f before
+  mkdir -p "$copy/scripts" "$copy/inspector-gate-buildkite-plugin" "$copy/codebuild"
+  cp -r "$root/scripts/action" "$copy/scripts/"
+  cp "$root/README.md" "$root/action.yml" "$copy/"
+  cp "$root/inspector-gate-buildkite-plugin/README.md" "$copy/inspector-gate-buildkite-plugin/"
+  cp "$root/codebuild/README.md" "$copy/codebuild/"
+  before=$(cat "$copy/README.md" "$copy/action.yml" "$copy/inspector-gate-buildkite-plugin/README.md" "$copy/codebuild/README.md" |
+    grep -cE '[0-9a-f]{40}' || true)
+  bash "$copy/scripts/action/pin-docs.sh" 9.8.7 "$commit" >/dev/null || fail "pin-docs.sh failed"
+  for f in README.md action.yml inspector-gate-buildkite-plugin/README.md codebuild/README.md; do
+    grep -qE "$commit:? # v9\.8\.7\$" "$copy/$f" || fail "$f: no release reference to $commit # v9.8.7"
+    ! grep -qE '[0-9a-f]{40}:? # v0\.' "$copy/$f" || fail "$f still names the old release"
+    grep -q 0123456789abcdef0123456789abcdef01234567 "$copy/$f" || fail "$f lost its before-a-release form"
+  done
+  [[ $(cat "$copy/README.md" "$copy/action.yml" "$copy/inspector-gate-buildkite-plugin/README.md" "$copy/codebuild/README.md" |
+    grep -cE '[0-9a-f]{40}' || true) -eq $before ]] || fail "pin-docs.sh changed the number of SHA references"
+  bash "$copy/scripts/action/pin-docs.sh" 9.8.7 v9.8.7 >/dev/null 2>&1 && fail "a tag name was accepted as the commit"
+  return 0
+}
+
 test_pin_release() {
   # pin-release.sh on a copy of the files it edits: every pin moves together.
   local copy="$work/pin-copy" sums="$work/pin-sums" target
-  mkdir -p "$copy/scripts" "$copy/buildkite/lib" "$copy/codebuild" "$copy/.github"
+  mkdir -p "$copy/scripts" "$copy/inspector-gate-buildkite-plugin/lib" "$copy/codebuild" "$copy/.github"
   cp -r "$root/scripts/action" "$copy/scripts/"
   cp "$root/.github/action-version" "$root/.github/checksums.txt" "$copy/.github/"
-  cp "$root/buildkite/checksums.txt" "$copy/buildkite/"
-  cp "$root/buildkite/lib/release.bash" "$copy/buildkite/lib/"
-  cp "$root/buildkite/README.md" "$copy/buildkite/"
+  cp "$root/inspector-gate-buildkite-plugin/checksums.txt" "$copy/inspector-gate-buildkite-plugin/"
+  cp "$root/inspector-gate-buildkite-plugin/lib/release.bash" "$copy/inspector-gate-buildkite-plugin/lib/"
+  cp "$root/inspector-gate-buildkite-plugin/README.md" "$copy/inspector-gate-buildkite-plugin/"
   cp "$root/codebuild/buildspec.yml" "$root/codebuild/pipeline.yaml" "$copy/codebuild/"
   : >"$sums"
   for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin \
@@ -817,9 +924,9 @@ test_pin_release() {
   bash "$copy/scripts/action/pin-release.sh" 9.8.7 "$sums" >/dev/null || fail "pin-release.sh failed"
   expect_eq "$(cat "$copy/.github/action-version")" 9.8.7 "action version"
   expect_eq "$(grep -vE '^#' "$copy/.github/checksums.txt")" "$(cat "$sums")" ".github/checksums.txt"
-  expect_eq "$(grep -vE '^#' "$copy/buildkite/checksums.txt")" "$(cat "$sums")" "buildkite/checksums.txt"
+  expect_eq "$(grep -vE '^#' "$copy/inspector-gate-buildkite-plugin/checksums.txt")" "$(cat "$sums")" "inspector-gate-buildkite-plugin/checksums.txt"
   grep -q '^# SHA-256' "$copy/.github/checksums.txt" || fail "comment header lost"
-  grep -qx 'INSPECTOR_GATE_VERSION="9.8.7"' "$copy/buildkite/lib/release.bash" || fail "Buildkite version not pinned"
+  grep -qx 'INSPECTOR_GATE_VERSION="9.8.7"' "$copy/inspector-gate-buildkite-plugin/lib/release.bash" || fail "Buildkite version not pinned"
   grep -qx '    INSPECTOR_GATE_VERSION: "9.8.7"' "$copy/codebuild/buildspec.yml" || fail "buildspec version not pinned"
   grep -A4 '^  InspectorGateVersion:' "$copy/codebuild/pipeline.yaml" | grep -qx '    Default: 9.8.7' ||
     fail "pipeline.yaml default not pinned"
@@ -831,8 +938,6 @@ test_pin_release() {
     fail "pipeline.yaml InspectorGateSourceRef default not pinned"
   [[ $(grep -c '^ *INSPECTOR_GATE_SOURCE_REF: v9.8.7$' "$copy"/codebuild/buildspec.yml) -eq 1 ]] ||
     fail "buildspec source ref not pinned"
-  ! grep -q 'buildkite#v0\.' "$copy/buildkite/README.md" || fail "Buildkite README still references an old tag"
-  grep -q 'inspector-gate.git/buildkite#v9.8.7:' "$copy/buildkite/README.md" || fail "Buildkite README not pinned"
   [[ -z $(find "$copy" -name '*.bak') ]] || fail "backup files left behind"
   # Incomplete release: refused, nothing changed.
   head -n 4 "$sums" >"$sums.short"
@@ -880,6 +985,7 @@ test_real_binary_on_path() {
 
 check "targets: runner OS/arch to release asset" test_targets
 check "pin-release.sh moves every pin together" test_pin_release
+check "pin-docs.sh points the docs' release-form references at the release's commit" test_pin_docs
 check "every input is wired to one step's script; outputs mapped from the gate step" test_inputs_wired
 check "pass: every input becomes the right argument (real CLI accepts them); outputs, summary, cache, PATH" test_pass_outputs_and_args
 check "defaults: only the image and a fresh report dir" test_defaults
@@ -890,6 +996,9 @@ check "exit 3 (inconclusive) propagates with outputs set" test_exit_3
 check "exit 4 before any output: fallbacks, the cause in the summary, no extra ::error" test_early_error_cause_in_summary
 check "exit 2 (usage) propagates" test_usage_error_exit_2
 check "the cached asset is re-hashed on every use; a tampered one is never run" test_cache_rehashed_every_use
+check "a tampered cached asset with an unwritable tool cache is never run: exit 4" test_tampered_cache_unwritable_never_run
+check "an unexpected failure in the install is exit 4, naming the command" test_unexpected_install_failure_exit_4
+check "a binary replaced after the install step is never run: exit 4" test_binary_replaced_after_install_never_run
 check "checksum mismatch refused, nothing run or kept" test_checksum_mismatch_refused
 check "no pin: refused, pointing to version: source" test_missing_pin_points_to_source
 check "local overrides (file://, checksums file) only in test mode" test_local_overrides_need_test_mode

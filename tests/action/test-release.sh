@@ -72,14 +72,14 @@ test_tag_holds_the_pins() {
   expect_eq "$(git -C "$repo" rev-parse "$tagged^")" "$built" "the tagged commit's parent is the built commit"
   expect_eq "$(git -C "$repo" rev-parse "v${version%%.*}^{commit}")" "$tagged" "v${version%%.*} moved to the release"
   expect_eq "$(git -C "$repo" show "v$version:.github/checksums.txt" | grep -vE '^#')" "$(cat "$work/SHA256SUMS")" "action pins in the tag"
-  expect_eq "$(git -C "$repo" show "v$version:buildkite/checksums.txt" | grep -vE '^#')" "$(cat "$work/SHA256SUMS")" "plugin pins in the tag"
+  expect_eq "$(git -C "$repo" show "v$version:inspector-gate-buildkite-plugin/checksums.txt" | grep -vE '^#')" "$(cat "$work/SHA256SUMS")" "plugin pins in the tag"
   local x86
   x86=$(ig_expected_sha256 "$work/SHA256SUMS" "$(ig_asset "$version" x86_64-unknown-linux-musl)")
   git -C "$repo" show "v$version:codebuild/pipeline.yaml" | grep -A3 '^  InspectorGateSha256:' |
     grep -qx "    Default: \"$x86\"" || fail "CodeBuild stack default not pinned in the tag"
   local other
   other=$(git -C "$repo" diff --name-only "$built" "v$version" |
-    grep -Ev '^(\.github/|buildkite/(checksums\.txt|lib/release\.bash|README\.md)$|codebuild/)' || true)
+    grep -Ev '^(\.github/|inspector-gate-buildkite-plugin/(checksums\.txt|lib/release\.bash|README\.md)$|codebuild/)' || true)
   expect_eq "$other" "" "files other than pins in the release commit"
   [[ -z $(git -C "$repo" status --porcelain) ]] || fail "the checkout is left dirty"
   # Again: the tag exists.

@@ -595,3 +595,123 @@ async fn immutable_tag_is_a_clear_runtime_error() {
     assert!(err.message.contains("tag v1 already exists"), "{err}");
     assert!(err.message.contains("immutable"), "{err}");
 }
+
+/// An index with a clean arm64 image and an amd64 image whose config media type is not
+/// byte-exact (`…; charset=utf-8`: runtimes run it), plus an SBOM artifact on the OCI empty
+/// descriptor. Returns the layout and the (arm64, amd64, artifact) digests.
+fn index_with_an_odd_config(dir: &Path) -> (std::path::PathBuf, String, String, String) {
+    use fixtures::{write_blob, write_image, OCI_INDEX, OCI_MANIFEST};
+    std::fs::create_dir_all(dir).unwrap();
+    let arm = write_image(dir, 31, "arm64", &[20_000]);
+    let amd = write_image(dir, 32, "amd64", &[20_000]);
+    let mut odd: serde_json::Value = serde_json::from_slice(&amd.bytes).unwrap();
+    odd["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json; charset=utf-8".into();
+    let (odd_digest, odd_size) = write_blob(dir, &serde_json::to_vec_pretty(&odd).unwrap());
+    let (empty, _) = write_blob(dir, b"{}");
+    let (sbom_layer, sbom_layer_size) = write_blob(dir, br#"{"spdxVersion":"SPDX-2.3"}"#);
+    let sbom = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/spdx+json", "digest": sbom_layer, "size": sbom_layer_size}]});
+    let (sbom_digest, sbom_size) = write_blob(dir, &serde_json::to_vec(&sbom).unwrap());
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": arm.digest, "size": arm.bytes.len(),
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": OCI_MANIFEST, "digest": odd_digest, "size": odd_size,
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_MANIFEST, "digest": sbom_digest, "size": sbom_size,
+         "artifactType": "application/spdx+json"}]});
+    let (d, n) = write_blob(dir, &serde_json::to_vec_pretty(&index).unwrap());
+    fixtures::write_layout_files(dir, "v1", OCI_INDEX, &d, n);
+    (dir.to_path_buf(), arm.digest, odd_digest, sbom_digest)
+}
+
+/// Issue 19: a child whose config media type is not byte-exact was skipped by the push, the
+/// `--image` resolution and the scan alike, so an index with a clean arm64 child and a
+/// vulnerable amd64 child passed. Both children are gated now, through a real registry; the
+/// artifact on the empty descriptor is still pushed but never waited for.
+#[test]
+fn an_index_child_with_an_odd_config_media_type_is_pushed_and_gated() {
+    use support::aws::{self as a, text};
+    use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+    const ECR_PASSWORD: &str = "123456789012-auth-token";
+    let moto = support::moto::Moto::start();
+    a::create_repo(&moto.url, REPO);
+    a::enhanced_scanning(&moto.url, "team/*");
+    let registry = Registry::start_as("AWS", ECR_PASSWORD);
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, arm, amd, sbom) = index_with_an_odd_config(&tmp.path().join("oci"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let script = |f: Vec<serde_json::Value>| DigestScript {
+        coverage: [Cov::Row {
+            code: "ACTIVE",
+            reason: "SUCCESSFUL",
+            last_scanned_at: Some(now - 60),
+        }]
+        .into(),
+        reads: [Read::Findings(f)].into(),
+    };
+    let low = finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, &arm, REPO);
+    let crit = finding(
+        "CVE-2024-0001",
+        "CRITICAL",
+        "openssl",
+        "3.0.1",
+        Some("3.0.13"),
+        &amd,
+        REPO,
+    );
+    let scen = Scenario::start(ScenarioState {
+        images: [
+            (arm.clone(), script(vec![low])),
+            (amd.clone(), script(vec![crit])),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    });
+    let push_from = format!("oci:{}:v1", dir.display());
+    let image = format!("{REPO}:v1");
+    let args = [
+        "gate",
+        "--push-from",
+        &push_from,
+        "--image",
+        &image,
+        "--registry-url",
+        &registry.url(),
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "60s",
+        "--poll-interval",
+        "50ms",
+        "--settle",
+        "100ms",
+    ];
+    let (code, out, err) = text(&a::run(&moto.url, &scen.url, &args, &[], tmp.path()));
+    // The amd64 child's CRITICAL is gated: exit 1, not the pass the old rule gave.
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains(&amd) && out.contains("CVE-2024-0001"), "{out}");
+    assert!(out.contains(&arm), "the arm64 child is gated too: {out}");
+    assert!(
+        scen.calls_about("ListCoverage", &sbom).is_empty(),
+        "the artifact on the empty descriptor was waited for"
+    );
+    // Every child, the artifact included, is in the registry byte for byte.
+    for d in [&arm, &amd, &sbom] {
+        let raw = reg::skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            &format!("AWS:{ECR_PASSWORD}"),
+            &format!("docker://{}/{REPO}@{d}", registry.host()),
+        ]);
+        assert!(raw.status.success(), "{d} not pushed");
+        assert_eq!(&sha256(&raw.stdout), d);
+    }
+}

@@ -485,3 +485,130 @@ fn failing_paths_at_verbose_print_no_secret() {
     assert!(approvals(&scen).is_empty());
     w.assert_clean("gate with an untied execution id", &o);
 }
+
+/// Every encoding of `user:password` a registry could echo: the raw password and pair, the
+/// Basic token padded, unpadded and URL-safe (both), and the whole `Authorization` value.
+fn credential_forms(user: &str, password: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let pair = format!("{user}:{password}");
+    let mut forms = vec![password.to_string(), pair.clone()];
+    for e in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        let token = e.encode(&pair);
+        forms.push(format!("Basic {token}"));
+        forms.push(token);
+    }
+    forms
+}
+
+/// Nothing of `forms` in `text`: not whole, and for the encoded forms not even 16 characters
+/// of them (a message cut to length inside a token must not leave its first part behind).
+fn assert_nothing_of(what: &str, text: &str, forms: &[String]) {
+    for f in forms {
+        assert!(!text.contains(f.as_str()), "{what} contains {f}:\n{text}");
+        if f.starts_with("Basic ")
+            || f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c))
+        {
+            let b = f.as_bytes();
+            for w in b.windows(16) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(
+                    !text.contains(w),
+                    "{what} contains part of {f} ({w}):\n{text}"
+                );
+            }
+        }
+    }
+}
+
+/// A registry (or a proxy) that echoes the request's `Authorization: Basic …` header in its
+/// error bodies, in every encoding, on a 401 (JSON, `\/`-escaped), a 403 (text) and a 503
+/// (text, retried: the retry notices print it too): the ECR token (from moto's
+/// GetAuthorizationToken) and static registry credentials reach neither stdout, stderr (with
+/// the GitHub `::error` annotation), the reports nor any CI output file, in any form or in
+/// part.
+#[test]
+fn an_echoing_registry_never_gets_the_token_printed() {
+    use support::echo_registry::{Echo, EchoRegistry};
+    const ECHO_STATIC: &str = "static-echo-password-3b9f1c0a7e";
+    let w = World::new();
+    let spec = w.src.spec();
+    let scen = w.scenario(w.low(), None);
+    let ecr_forms = credential_forms("AWS", ECR_PASSWORD);
+    let static_forms = credential_forms("AWS", ECHO_STATIC);
+    for mode in [
+        Echo::Unauthorized401Json,
+        Echo::Forbidden403Text,
+        Echo::Unavailable503Text,
+    ] {
+        for (creds, forms) in [(None, &ecr_forms), (Some(ECHO_STATIC), &static_forms)] {
+            let echo = EchoRegistry::start(mode);
+            let _ = std::fs::remove_dir_all(w.dir.path().join("r"));
+            let mut env: Vec<(&str, &str)> = Vec::new();
+            if let Some(p) = creds {
+                env.push(("INSPECTOR_GATE_REGISTRY_USERNAME", "AWS"));
+                env.push(("INSPECTOR_GATE_REGISTRY_PASSWORD", p));
+            }
+            let o = w.run(
+                &scen,
+                &[
+                    "gate",
+                    "--push-from",
+                    &spec,
+                    "--image",
+                    "app/web:v1",
+                    "--registry-url",
+                    &echo.url,
+                    "--fail-on",
+                    "CRITICAL",
+                    "--report-dir",
+                    "r",
+                    "--timeout",
+                    "4s",
+                ],
+                &env,
+            );
+            let what = format!(
+                "{mode:?}, {}",
+                if creds.is_some() {
+                    "static credentials"
+                } else {
+                    "ECR token"
+                }
+            );
+            let (code, out, err) = text(&o);
+            assert_eq!(code, 4, "{what}: {out}\n{err}");
+            // The registry did get the credentials, so its answers held them.
+            let seen = echo.seen();
+            assert!(
+                !seen.is_empty(),
+                "{what}: no request reached the echoing registry"
+            );
+            assert!(seen.iter().all(|a| a == &forms[2]), "{what}: sent {seen:?}");
+            let annotation = err
+                .lines()
+                .find(|l| l.starts_with("::error title=inspector-gate::"))
+                .unwrap_or_else(|| panic!("{what}: no ::error annotation: {err}"));
+            assert!(annotation.contains("<redacted>"), "{what}: {annotation}");
+            if mode == Echo::Unavailable503Text {
+                assert!(
+                    err.contains("retrying in"),
+                    "{what}: no retry notice: {err}"
+                );
+            }
+            assert!(
+                err.contains("<redacted>"),
+                "{what}: the echo was not shown redacted: {err}"
+            );
+            assert_nothing_of(&format!("{what}: stdout"), &out, forms);
+            assert_nothing_of(&format!("{what}: stderr"), &err, forms);
+            let mut files = Vec::new();
+            walk(w.dir.path(), &w.src.dir, &mut files);
+            for f in &files {
+                let body = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+                assert_nothing_of(&format!("{what}: {}", f.display()), &body, forms);
+            }
+            w.assert_clean(&what, &o);
+        }
+    }
+}

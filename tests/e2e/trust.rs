@@ -490,3 +490,73 @@ fn score_filters_keep_findings_that_have_no_score() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+/// `suppressed` and `scan-unread` are locked by the floor: no layer above it — the repository's
+/// file, env or flags — may honor suppression rules or accept unread files unless the floor
+/// itself does; `allow-soft-fail` is the floor's alone.
+#[test]
+fn the_floor_locks_suppressed_and_scan_unread() {
+    let ctx = Ctx::critical();
+    let row = |out: &str, key: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} missing:\n{out}"))
+            .to_string()
+    };
+    ctx.write(
+        ".inspector-gate.toml",
+        "suppressed = \"honor\"\nscan-unread = \"warn\"\n",
+    );
+    // Without a floor, the repository may choose.
+    let (code, out, err) = ctx.run(&["config"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(row(&out, "suppressed").contains(" honor "), "{out}");
+    // A floor silent on them holds their defaults, against the file, env and flags alike.
+    let floor = ctx.write(
+        "floor.toml",
+        "fail-on = \"HIGH\"\nallow-soft-fail = false\n",
+    );
+    let (code, out, err) = ctx.run(
+        &["config", "--policy-floor", &floor, "--suppressed", "honor"],
+        &[("INSPECTOR_GATE_SCAN_UNREAD".into(), "warn".into())],
+    );
+    assert_eq!(code, 0, "{err}");
+    for (key, value) in [("suppressed", "count"), ("scan-unread", "fail")] {
+        let r = row(&out, key);
+        assert!(
+            r.contains(&format!(" {value} ")) && r.contains("floor "),
+            "{key}: {out}"
+        );
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("warning:")
+                    && l.contains(key)
+                    && l.contains("floor.toml"))
+                .count(),
+            1,
+            "{key}: {err}"
+        );
+    }
+    assert!(row(&out, "allow-soft-fail").contains(" false "), "{out}");
+    // A floor that honors them lets the repository honor them too.
+    let floor = ctx.write(
+        "floor2.toml",
+        "fail-on = \"HIGH\"\nsuppressed = \"honor\"\nscan-unread = \"warn\"\n",
+    );
+    let (code, out, err) = ctx.run(&["config", "--policy-floor", &floor], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        row(&out, "suppressed").contains(" honor ") && row(&out, "suppressed").contains("file "),
+        "{out}"
+    );
+    assert!(!err.contains("warning:"), "{err}");
+    // ... and the CI owner's flag may still count them.
+    let (_, out, _) = ctx.run(
+        &["config", "--policy-floor", &floor, "--suppressed", "count"],
+        &[],
+    );
+    assert!(
+        row(&out, "suppressed").ends_with("flag --suppressed"),
+        "{out}"
+    );
+}

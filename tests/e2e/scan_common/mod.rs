@@ -335,3 +335,50 @@ pub fn qualifier<'a>(purl: &'a str, key: &str) -> Option<&'a str> {
         .split('&')
         .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
 }
+
+/// One entry of a layer written byte for byte ([`raw_layer_tar`]): what `tar::Builder`
+/// refuses to write (`..`, non-UTF-8 names) is exactly what images carry and runtimes unpack.
+pub enum RawEntry<'a> {
+    File(&'a [u8], &'a [u8]),
+    Dir(&'a [u8]),
+    Symlink(&'a [u8], &'a [u8]),
+    Hardlink(&'a [u8], &'a [u8]),
+}
+
+/// A layer tar of GNU headers with raw names (at most 100 bytes each).
+pub fn raw_layer_tar(entries: &[RawEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        let (name, data, kind, link, mode): (&[u8], &[u8], _, &[u8], u32) = match e {
+            RawEntry::File(n, d) => (n, d, tar::EntryType::Regular, b"", 0o644),
+            RawEntry::Dir(n) => (n, b"", tar::EntryType::Directory, b"", 0o755),
+            RawEntry::Symlink(n, t) => (n, b"", tar::EntryType::Symlink, t, 0o777),
+            RawEntry::Hardlink(n, t) => (n, b"", tar::EntryType::Link, t, 0o644),
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(1_700_000_000);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name);
+        gnu.linkname[..link.len()].copy_from_slice(link);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0; 1024]);
+    out
+}
+
+/// Unpack the layout's `latest` image with umoci (rootless): the root filesystem a runtime
+/// would see, the oracle for names, links and whiteouts.
+pub fn umoci_unpack(layout: &Path, out: &Path) -> PathBuf {
+    require("umoci", "apt-get install umoci");
+    run(Command::new("umoci")
+        .args(["raw", "unpack", "--rootless", "--image"])
+        .arg(format!("{}:latest", layout.display()))
+        .arg(out));
+    out.to_path_buf()
+}

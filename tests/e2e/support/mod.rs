@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod echo_registry;
 pub mod faults;
 pub mod fixtures;
 pub mod moto;

@@ -444,8 +444,103 @@ curl_call() {
   [[ $output == *"+++ :rotating_light: inspector-gate: checksum mismatch for $RELEASE_ASSET"* ]]
   curl_call
   assert_calls \
-    "curl --fail --silent --show-error --location --proto =https --proto-redir =https --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL"
+    "curl --fail --silent --show-error --location --proto =https --proto-redir =https --retry 3 --connect-timeout 20 --max-time 300 --output TMP/$RELEASE_ASSET $RELEASE_URL" \
+    "buildkite-agent annotate --style error --context $context"
+  [[ $(cat "$BATS_TEST_TMPDIR/annotation.md") == *"could not be installed (exit 4):"*"checksum mismatch for $RELEASE_ASSET"* ]]
   [ -z "$(ls -A "$INSPECTOR_GATE_CACHE_DIR" 2>/dev/null)" ]
+}
+
+# read_only DIR COMMAND... — run COMMAND with DIR unwritable: a read-only bind mount in a
+# mount namespace of its own when root (whom permissions do not stop), else chmod.
+read_only() {
+  local dir=$1 status=0
+  shift
+  if [[ $(id -u) -eq 0 ]]; then
+    unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"' \
+      sh "$dir" "$@" || status=$?
+  else
+    chmod -R a-w "$dir"
+    "$@" || status=$?
+    chmod -R u+w "$dir"
+  fi
+  return "$status"
+}
+
+# tampered_asset — replace the cached release asset with a well-formed one whose binary, if it
+# ever ran, would leave $BATS_TEST_TMPDIR/tampered-ran behind and pass.
+tampered_asset() {
+  mkdir -p "$BATS_TEST_TMPDIR/evil"
+  stub_write "$BATS_TEST_TMPDIR/evil" inspector-gate \
+    "touch '$BATS_TEST_TMPDIR/tampered-ran'
+$GATE_BODY"
+  tar -czf "$INSPECTOR_GATE_CACHE_DIR/$VERSION/$RELEASE_TARGET/$RELEASE_ASSET" -C "$BATS_TEST_TMPDIR/evil" inspector-gate
+}
+
+@test "a tampered cached asset with an unwritable cache directory is never run: exit 4, annotated" {
+  if [[ $(id -u) -eq 0 ]] && ! unshare -m true 2>/dev/null; then skip "root without mount namespaces"; fi
+  make_release
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_UPLOAD_ARTIFACTS=false
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  tampered_asset
+  : >"$STUB_LOG"
+  rm -f "$BATS_TEST_TMPDIR/annotation.md"
+
+  run read_only "$INSPECTOR_GATE_CACHE_DIR" "$HOOK"
+
+  echo "$output"
+  [ "$status" -eq 4 ]
+  [ ! -e "$BATS_TEST_TMPDIR/tampered-ran" ]
+  ! grep -q '^inspector-gate ' "$STUB_LOG"
+  [[ $output == *"cached $RELEASE_ASSET does not match its SHA-256 pin: downloading it again"* ]]
+  [[ $output == *"+++ :rotating_light: inspector-gate: cannot store the verified $RELEASE_ASSET in the cache directory $INSPECTOR_GATE_CACHE_DIR/$VERSION/$RELEASE_TARGET"* ]]
+  [ "$(grep -c '^curl ' "$STUB_LOG")" -eq 1 ]
+  grep -qx "buildkite-agent annotate --style error --context $context" "$STUB_LOG"
+  [[ $(cat "$BATS_TEST_TMPDIR/annotation.md") == *"could not be installed (exit 4):"*"cannot store the verified $RELEASE_ASSET"* ]]
+
+  # Writable again: the verified download replaces the tampered entry and runs.
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  [ ! -e "$BATS_TEST_TMPDIR/tampered-ran" ]
+  grep -q '^inspector-gate gate ' "$STUB_LOG"
+}
+
+@test "a command of the install that fails unexpectedly stops it: exit 4 naming the command, nothing run" {
+  make_release
+  export ${PREFIX}_IMAGE=$IMAGE
+  # Defined last: the other stubs were made executable with the real chmod.
+  stub chmod 'exit 1'
+
+  run "$HOOK"
+
+  echo "$output"
+  [ "$status" -eq 4 ]
+  [[ $output == *"+++ :rotating_light: inspector-gate: installing inspector-gate failed: \`chmod +x "* ]]
+  [[ $output == *"exited with 1"* ]]
+  ! grep -q '^inspector-gate ' "$STUB_LOG"
+  grep -qx "buildkite-agent annotate --style error --context $context" "$STUB_LOG"
+}
+
+@test "a binary that changed after it was installed is never run: exit 4" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false
+  # The install hashes the binary; replace it the moment its version has been checked.
+  stub_write "$STUB_BIN" inspector-gate '
+if [[ ${1:-} == --version ]]; then
+  echo "inspector-gate $GATE_VERSION"
+  printf "#!/bin/sh\ntouch %s/replaced-ran\n" "$BATS_TEST_TMPDIR" >"$0"
+  exit 0
+fi
+exit 0'
+
+  run "$HOOK"
+
+  echo "$output"
+  [ "$status" -eq 4 ]
+  [[ $output == *"$STUB_BIN/inspector-gate changed after it was installed"*"refusing to run it"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/replaced-ran" ]
+  assert_calls "inspector-gate --version"
 }
 
 # A fake cargo: `cargo install ... --root DIR` "builds" the gate stub into DIR/bin.
@@ -639,17 +734,41 @@ snapshot_repo() {
   assert_calls "inspector-gate --version"
 }
 
-@test "options are read under the name the agent gives the plugin (BUILDKITE_PLUGIN_NAME)" {
+@test "options are read under the plugin's own name (BUILDKITE_PLUGIN_INSPECTOR_GATE_*), never another plugin's" {
   gate_on_path
-  # From a repository subdirectory or a vendored directory called buildkite.
-  export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
-  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
-  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false BUILDKITE_PLUGIN_BUILDKITE_VERSION=path
+  # inspector-gate-buildkite-plugin/ (the agent drops the suffix): INSPECTOR_GATE.
+  export BUILDKITE_PLUGIN_NAME=INSPECTOR_GATE ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH
+  export ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false
+  # Another plugin of the step, kept in a directory named buildkite: its options are not ours.
+  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=LOW BUILDKITE_PLUGIN_BUILDKITE_IMAGE=other:1
+  export BUILDKITE_PLUGIN_BUILDKITE_DRY_RUN=true
 
   run "$HOOK"
 
   [ "$status" -eq 0 ]
   grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output != *"deprecated plugin location"* ]]
+}
+
+@test "the former location (buildkite/, BUILDKITE_PLUGIN_BUILDKITE_*) still works, with a deprecation warning" {
+  gate_on_path
+  # From the repository's buildkite directory (or a vendored directory of that name).
+  export BUILDKITE_PLUGIN_NAME=BUILDKITE BUILDKITE_PLUGIN_BUILDKITE_IMAGE=$IMAGE
+  export BUILDKITE_PLUGIN_BUILDKITE_FAIL_ON=HIGH BUILDKITE_PLUGIN_BUILDKITE_ANNOTATE=false
+  export BUILDKITE_PLUGIN_BUILDKITE_UPLOAD_ARTIFACTS=false BUILDKITE_PLUGIN_BUILDKITE_VERSION=path
+
+  run "$BATS_TEST_DIRNAME/../../buildkite/hooks/command"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output == *"warning: inspector-gate: deprecated plugin location: the options arrive as BUILDKITE_PLUGIN_BUILDKITE_*"*"inspector-gate-buildkite-plugin#<commit>"*"until v0.2.0"* ]]
+
+  # The same through the plugin's own hook (a vendored copy named buildkite).
+  : >"$STUB_LOG"
+  run "$HOOK"
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --fail-on=HIGH --report-dir=$DIR" "$STUB_LOG"
+  [[ $output == *"deprecated plugin location"* ]]
 }
 
 @test "download failure: exit 4 with the URL" {

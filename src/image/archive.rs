@@ -1,14 +1,21 @@
-//! Reading tar archives (`oci-archive:`, `docker-archive:`) in place: one pass over the headers
-//! builds an index of entry name → byte range, and blobs are then streamed straight out of
-//! the archive file. Nothing is unpacked and nothing is held in memory.
+//! Reading tar archives in place, with THE bound on tar headers.
 //!
-//! Names and link targets are normalised here, and anything that would resolve outside the
-//! archive (absolute paths, `..` in names, links climbing above the root) is rejected.
+//! `oci-archive:` and `docker-archive:` files are indexed by one pass over their headers (entry
+//! name → byte range) and blobs are then streamed straight out of the archive file: nothing is
+//! unpacked and nothing is held in memory. Names and link targets are normalised here, and
+//! anything that would resolve outside the archive (absolute paths, `..` in names, links
+//! climbing above the root) is rejected.
+//!
+//! The same [`Bounded`] reader bounds the layer tars the scan streams (`scan::layers`): the
+//! tar reader loads extension headers (GNU long names and link names, PAX records) whole into
+//! memory, so both readers refuse any that is larger than [`MAX_HEADER_BYTES`].
 
 use super::blob::FileRange;
 use crate::error::Error;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Component, Path};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Links are followed at most this many hops (a cycle is an error, not a hang).
@@ -24,49 +31,72 @@ enum Node {
     Link(String),
 }
 
-/// How much the header walk may read without seeking. The walk seeks over every entry's
-/// data and reads only headers, except for extension headers (GNU long names and link names,
-/// PAX records), which the tar reader loads whole into memory: this bounds them (and runs of
-/// empty entries, 32,768 of them) so a crafted archive cannot make the index allocate its size.
-pub(crate) const MAX_READ_BETWEEN_SEEKS: u64 = 16 * 1024 * 1024;
+/// How much a tar reader may read between the end of one entry's data and the start of the
+/// next entry's data: the next header plus its extension headers (GNU long names and link
+/// names, PAX records), which the tar reader loads whole into memory. Bounding them (and, in
+/// an archive index, runs of empty entries, 32,768 of them) means a crafted tar cannot make
+/// either reader allocate its declared size.
+pub(crate) const MAX_HEADER_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A reader that fails once more than `limit` bytes are read since the last seek.
-struct SeekBetween<R> {
+/// A reader that fails once it reads more than [`MAX_HEADER_BYTES`] past the point its
+/// [`Allowance`] was last moved to (or, when seekable, past the last seek): the one bound on
+/// tar headers, for the archive index (which seeks over every entry's data) and for layer
+/// streams (whose reader moves the allowance past each entry's data).
+pub(crate) struct Bounded<R> {
     inner: R,
-    read: u64,
-    limit: u64,
+    pos: u64,
+    limit: Rc<Cell<u64>>,
 }
 
-impl<R> SeekBetween<R> {
-    fn new(inner: R, limit: u64) -> Self {
-        Self {
-            inner,
-            read: 0,
-            limit,
-        }
+/// Moves a [`Bounded`] reader's limit: entry data is not headers.
+#[derive(Clone)]
+pub(crate) struct Allowance(Rc<Cell<u64>>);
+
+impl Allowance {
+    /// Let the reader read up to `end` (the end of an entry's data, padding included), and
+    /// then at most [`MAX_HEADER_BYTES`] of headers.
+    pub(crate) fn through(&self, end: u64) {
+        self.0.set(end.saturating_add(MAX_HEADER_BYTES));
     }
 }
 
-impl<R: std::io::Read> std::io::Read for SeekBetween<R> {
+impl<R> Bounded<R> {
+    pub(crate) fn new(inner: R) -> (Self, Allowance) {
+        let limit = Rc::new(Cell::new(MAX_HEADER_BYTES));
+        (
+            Self {
+                inner,
+                pos: 0,
+                limit: limit.clone(),
+            },
+            Allowance(limit),
+        )
+    }
+}
+
+/// The message of a [`Bounded`] refusal (callers put it in their one-line error).
+pub(crate) const HEADER_TOO_LARGE: &str =
+    "an extension header (GNU long name or PAX) is larger than 16 MiB";
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.read >= self.limit {
-            return Err(std::io::Error::other(format!(
-                "an extension header (GNU long name or PAX) is larger than {} MiB",
-                self.limit >> 20
-            )));
+        let limit = self.limit.get();
+        if self.pos >= limit {
+            return Err(std::io::Error::other(HEADER_TOO_LARGE));
         }
-        let room = usize::try_from(self.limit - self.read).unwrap_or(usize::MAX);
+        let room = usize::try_from(limit - self.pos).unwrap_or(usize::MAX);
         let len = buf.len().min(room);
         let n = self.inner.read(&mut buf[..len])?;
-        self.read += n as u64;
+        self.pos += n as u64;
         Ok(n)
     }
 }
 
-impl<R: std::io::Seek> std::io::Seek for SeekBetween<R> {
+impl<R: std::io::Seek> std::io::Seek for Bounded<R> {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.read = 0;
-        self.inner.seek(pos)
+        self.pos = self.inner.seek(pos)?;
+        self.limit.set(self.pos.saturating_add(MAX_HEADER_BYTES));
+        Ok(self.pos)
     }
 }
 
@@ -100,7 +130,7 @@ impl TarIndex {
                 "archive {shown} is truncated or not a tar file ({detail}); re-create it"
             ))
         };
-        let file = SeekBetween::new(file, MAX_READ_BETWEEN_SEEKS);
+        let (file, _) = Bounded::new(file);
         let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(64 * 1024, file));
         let mut nodes = HashMap::new();
         let entries = archive

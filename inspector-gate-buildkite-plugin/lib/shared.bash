@@ -1,12 +1,17 @@
 # shellcheck shell=bash
 # Small helpers shared by the plugin's hooks: reading plugin options and reporting errors.
 
-# The agent names option variables after the plugin's location (a vendored directory or a
-# repository subdirectory called `buildkite` gives BUILDKITE_PLUGIN_BUILDKITE_*) and says which
-# in BUILDKITE_PLUGIN_NAME; older agents only knew the repository name (inspector-gate).
-PLUGIN_PREFIX="BUILDKITE_PLUGIN_${BUILDKITE_PLUGIN_NAME:-INSPECTOR_GATE}_"
-if [[ ! $PLUGIN_PREFIX =~ ^BUILDKITE_PLUGIN_[A-Z0-9_]+_$ ]]; then
-  PLUGIN_PREFIX="BUILDKITE_PLUGIN_INSPECTOR_GATE_"
+# The agent names option variables after the directory the plugin is in, without its
+# -buildkite-plugin suffix, and says which in BUILDKITE_PLUGIN_NAME: this directory,
+# inspector-gate-buildkite-plugin, gives BUILDKITE_PLUGIN_INSPECTOR_GATE_* (older agents only
+# knew that name, from the repository). The former location, the repository's `buildkite`
+# directory, gives BUILDKITE_PLUGIN_BUILDKITE_*, which every other plugin kept in a directory of
+# that name shares: still read, for one release (until v0.2.0), with a deprecation warning.
+PLUGIN_NAME=${BUILDKITE_PLUGIN_NAME:-INSPECTOR_GATE}
+if [[ ! $PLUGIN_NAME =~ ^[A-Z0-9_]+$ ]]; then PLUGIN_NAME=INSPECTOR_GATE; fi
+PLUGIN_PREFIX="BUILDKITE_PLUGIN_${PLUGIN_NAME}_"
+if [[ $PLUGIN_NAME == BUILDKITE ]]; then
+  printf 'warning: inspector-gate: deprecated plugin location: the options arrive as BUILDKITE_PLUGIN_BUILDKITE_*, a prefix any other plugin in a directory named "buildkite" shares (and overwrites). Reference the plugin as https://github.com/inspector-gate/inspector-gate.git/inspector-gate-buildkite-plugin#<commit> (or vendor that directory); the buildkite location is read until v0.2.0.\n' >&2
 fi
 
 # plugin_error MESSAGE — an error block the Buildkite log expands (+++), on stderr.
