@@ -65,8 +65,9 @@ impl std::fmt::Display for ApprovalTarget {
     }
 }
 
-/// The reviewer's summary: verdict, counts against maxima, top findings, link; ≤ 512 chars,
-/// cut on a character boundary.
+/// The reviewer's summary: verdict, counts against maxima, what to do to pass (the first image's
+/// fix plan in one line), top findings, link; ≤ 512 chars, cut on a character boundary (the
+/// top findings go first).
 pub fn summary(report: &Report, url: Option<&str>) -> String {
     let verdict = report.verdict.past_tense().to_uppercase();
     let counts: Vec<String> = [
@@ -122,6 +123,22 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
             " {} image(s) NOT evaluated (scan unfinished; passed by --on-timeout pass).",
             report.not_evaluated.len()
         ));
+    }
+    // What to do comes before the findings, so that a cut keeps it.
+    let plans: Vec<String> = report
+        .images
+        .iter()
+        .filter_map(|i| i.fix_plan.as_ref().and_then(|p| p.headline()))
+        .collect();
+    if let Some(first) = plans.first() {
+        head.push(' ');
+        head.push_str(first);
+        if plans.len() > 1 {
+            head.push_str(&format!(
+                " ({} more image(s) need work too.)",
+                plans.len() - 1
+            ));
+        }
     }
     let mut top = String::new();
     let violating = report.images.iter().flat_map(|i| i.evaluation.violating());
@@ -516,6 +533,34 @@ pub async fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_leads_with_the_fix_plan_and_stays_within_512_characters() {
+        use crate::report::testing;
+        let r = testing::mixed();
+        let s = summary(&r, Some("https://ci.example/build/42"));
+        let plan = r.images[0].fix_plan.as_ref().unwrap().headline().unwrap();
+        assert!(plan.starts_with("To pass: upgrade "), "{plan}");
+        assert!(s.contains(&plan), "{s}");
+        assert!(s.find("To pass:") < s.find("Top:"), "{s}");
+        assert!(s.contains("(1 more image(s) need work too.)"), "{s}");
+        assert!(s.chars().count() <= SUMMARY_MAX_CHARS);
+        // 10,000 findings (a greedy plan of many upgrades), a long URL: still bounded, the
+        // plan's first line still there.
+        let r = testing::report(10_000);
+        let url = format!("https://reports.example/{}", "ü".repeat(200));
+        let s = summary(&r, Some(&url));
+        assert!(
+            s.chars().count() <= SUMMARY_MAX_CHARS,
+            "{}",
+            s.chars().count()
+        );
+        assert!(s.contains("To pass: upgrade "), "{s}");
+        assert!(s.ends_with(&url));
+        // A passing report has no plan line.
+        let s = summary(&testing::report(0), None);
+        assert!(!s.contains("To pass"), "{s}");
+    }
 
     #[test]
     fn digests_are_found_in_free_text() {

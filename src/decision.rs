@@ -219,6 +219,7 @@ mod tests {
             image: img,
             scan: Default::default(),
             evaluation,
+            fix_plan: None,
         }
     }
 

@@ -98,6 +98,10 @@ struct WirePackage {
     #[serde(default)]
     version: Option<String>,
     #[serde(default)]
+    release: Option<String>,
+    #[serde(default)]
+    epoch: Option<i64>,
+    #[serde(default)]
     fixed_in_version: Option<String>,
     #[serde(default)]
     package_manager: Option<String>,
@@ -173,6 +177,11 @@ impl WireFinding {
                         .map(|v| Package {
                             name: v.name,
                             version: v.version,
+                            release: v.release.filter(|r| !r.is_empty()),
+                            epoch: v
+                                .epoch
+                                .and_then(|e| u32::try_from(e).ok())
+                                .filter(|e| *e > 0),
                             fixed_in_version: v.fixed_in_version,
                             package_manager: v.package_manager,
                             file_path: v.file_path,

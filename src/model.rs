@@ -77,8 +77,16 @@ impl<'de> Deserialize<'de> for Severity {
 #[serde(rename_all = "camelCase")]
 pub struct Package {
     pub name: String,
+    /// The version as Inspector gives it: for OS packages without the release and epoch
+    /// (`2.36` of `2.36-9+deb12u3`); [`Package::installed`] is the whole version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// OS packages: the distribution's release of the version (`9+deb12u3`, `1.amzn2023.0.2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// OS packages: the epoch, when not 0 (Inspector writes 0 for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_in_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +139,27 @@ pub struct Finding {
 }
 
 impl Package {
+    /// The whole installed version, `[epoch:]version[-release]` (`2.36-9+deb12u3`,
+    /// `1:1.2.13.dfsg-1`), as the distribution writes it; `None` when Inspector gave none.
+    pub fn installed(&self) -> Option<String> {
+        let version = self.version.as_deref().filter(|v| !v.trim().is_empty())?;
+        let mut out = String::new();
+        if let Some(e) = self.epoch.filter(|e| *e > 0) {
+            if !version.starts_with(&format!("{e}:")) {
+                out.push_str(&format!("{e}:"));
+            }
+        }
+        out.push_str(version);
+        if let Some(r) = self.release.as_deref().filter(|r| !r.trim().is_empty()) {
+            // Some sources already write the release into the version.
+            if !version.ends_with(&format!("-{r}")) {
+                out.push('-');
+                out.push_str(r);
+            }
+        }
+        Some(out)
+    }
+
     /// The version that fixes it, when there is one: Inspector writes `NotAvailable` (or
     /// nothing) when no fix exists, and that must never read as a version to upgrade to.
     pub fn fixed_version(&self) -> Option<&str> {
@@ -242,6 +271,35 @@ mod tests {
         assert_eq!("high".parse::<Severity>().unwrap(), Severity::High);
         assert!("bogus".parse::<Severity>().is_err());
         assert!(Severity::Critical < Severity::Low);
+    }
+
+    #[test]
+    fn installed_version_carries_epoch_and_release() {
+        let p = |v: &str, r: Option<&str>, e: Option<u32>| Package {
+            name: "x".into(),
+            version: Some(v.into()),
+            release: r.map(str::to_string),
+            epoch: e,
+            ..Default::default()
+        };
+        assert_eq!(
+            p("2.36", Some("9+deb12u3"), None).installed().as_deref(),
+            Some("2.36-9+deb12u3")
+        );
+        assert_eq!(
+            p("1.2.13.dfsg", Some("1"), Some(1)).installed().as_deref(),
+            Some("1:1.2.13.dfsg-1")
+        );
+        assert_eq!(
+            p("4.17.20", None, Some(0)).installed().as_deref(),
+            Some("4.17.20")
+        );
+        // Already whole: not doubled.
+        assert_eq!(
+            p("1:2.0-3", Some("3"), Some(1)).installed().as_deref(),
+            Some("1:2.0-3")
+        );
+        assert_eq!(p("", None, None).installed(), None);
     }
 
     #[test]

@@ -196,6 +196,9 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
                 .map(|vp| Package {
                     name: vp.name().to_string(),
                     version: Some(vp.version().to_string()).filter(|s| !s.is_empty()),
+                    release: vp.release().map(str::to_string).filter(|s| !s.is_empty()),
+                    // The SDK reads an absent epoch as 0, which is also "no epoch".
+                    epoch: u32::try_from(vp.epoch()).ok().filter(|e| *e > 0),
                     fixed_in_version: vp.fixed_in_version().map(str::to_string),
                     package_manager: vp.package_manager().map(|m| m.as_str().to_string()),
                     file_path: vp.file_path().map(str::to_string),

@@ -84,5 +84,6 @@ fn evaluate_one(
         scan: i.scan.clone().unwrap_or_default(),
         image: i.image,
         evaluation,
+        fix_plan: None,
     })
 }

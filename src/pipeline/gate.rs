@@ -183,6 +183,7 @@ pub async fn scan_and_evaluate_against(
                 image: img,
                 scan: waited.scan,
                 evaluation,
+                fix_plan: None,
             };
             Outcome::Evaluated(report, findings)
         }

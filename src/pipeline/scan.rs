@@ -83,6 +83,7 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 e.warnings.extend(notes);
                 e
             },
+            fix_plan: None,
         };
         outcomes.push(Outcome::Evaluated(report, Findings::Final));
     }

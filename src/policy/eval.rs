@@ -128,7 +128,8 @@ impl Evaluation {
     }
 }
 
-fn rule_matches(rule: &IgnoreRule, f: &Finding, repository: Option<&str>) -> bool {
+/// Whether `rule` matches `f` of the image in `repository` (expiry aside).
+pub fn rule_matches(rule: &IgnoreRule, f: &Finding, repository: Option<&str>) -> bool {
     if !rule.id.eq_ignore_ascii_case(&f.id) {
         return false;
     }

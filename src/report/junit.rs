@@ -1,7 +1,9 @@
 //! `junit.xml`: the report as Ant/Jenkins-style JUnit XML, the format CodeBuild report groups,
 //! Buildkite Test Engine and most CI dashboards read. One testsuite per gated image, one
 //! testcase per finding (failing when it counts towards a violated threshold, skipped when
-//! ignored, filtered, inherited or suppressed in Inspector with `suppressed = "honor"`), and a `policy` testcase that fails exactly when the image's verdict does.
+//! ignored, filtered, inherited or suppressed in Inspector with `suppressed = "honor"`), and a
+//! `policy` testcase that fails exactly when the image's verdict does and says what to do to
+//! pass (the fix plan).
 
 use super::{ImageReport, Report};
 use crate::model::Finding;
@@ -272,6 +274,10 @@ fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     } else {
         format!("policy violated: {}", lines.join("; "))
     };
+    if let Some(plan) = img.fix_plan.as_ref().filter(|p| !p.is_empty()) {
+        lines.push("to pass:".into());
+        lines.extend(plan.lines(usize::MAX).into_iter().map(|l| format!("  {l}")));
+    }
     lines.extend(vs_baseline);
     lines.extend(e.warnings.iter().map(|w| format!("warning: {w}")));
     let maxes: Vec<String> = report
@@ -298,8 +304,8 @@ fn package_versions(f: &Finding) -> String {
     f.packages
         .iter()
         .map(|p| {
-            let installed = p.version.as_deref().unwrap_or("?");
-            match p.fixed_version() {
+            let installed = p.installed().unwrap_or_else(|| "?".into());
+            match crate::fixplan::fixed_shown(p) {
                 Some(fix) => format!("{} {installed} (fixed in {fix})", p.name),
                 None => format!("{} {installed} (no fix)", p.name),
             }
@@ -319,6 +325,16 @@ fn details(f: &Finding, img: &ImageReport) -> String {
         let _ = write!(s, " ({p})");
     }
     let _ = write!(s, "\npackages: {}", package_versions(f));
+    // The plan's upgrades that fix this finding.
+    if let Some(plan) = &img.fix_plan {
+        for step in plan
+            .steps
+            .iter()
+            .filter(|st| f.packages.iter().any(|p| st.covers(p)))
+        {
+            let _ = write!(s, "\nto pass: {}", step.line());
+        }
+    }
     if let Some(score) = f.inspector_score {
         let _ = write!(s, "\ninspector score: {score}");
     }

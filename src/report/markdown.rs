@@ -1,7 +1,7 @@
 //! `summary.md`: the report as Markdown for `$GITHUB_STEP_SUMMARY` and Buildkite annotations.
-//! A verdict headline, then per image a counts table, the top violations with their fixed-in
-//! versions, the ignored findings with reason and expiry, and every finding in a collapsed
-//! `<details>`. Both consumers cap a body at 1 MiB, so the details table is cut to fit and
+//! A verdict headline, then per image a counts table, what to do to pass (the fix plan), the
+//! top violations with EPSS, exploit, package type, whole installed and fixed-in versions, the
+//! ignored findings with reason and expiry, and every finding in a collapsed `<details>`. Both consumers cap a body at 1 MiB, so the details table is cut to fit and
 //! says how many rows it left out.
 
 use super::{ImageReport, Report};
@@ -153,6 +153,7 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     }
 
     counts_table(&mut s, report, e);
+    to_pass(&mut s, img);
     top_violations(&mut s, e);
     ignored_table(&mut s, e);
     let filtered = e
@@ -228,24 +229,47 @@ fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
     }
 }
 
+/// The fix plan as a list: the fewest upgrades after which the image passes, or why none does.
+fn to_pass(s: &mut String, img: &ImageReport) {
+    let Some(plan) = img.fix_plan.as_ref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(s, "#### To pass\n");
+    for line in plan.lines(MAX_TOP_VIOLATIONS) {
+        let _ = writeln!(s, "- {}", crate::sanitize::markdown(&line));
+    }
+    s.push('\n');
+}
+
 /// The violating findings, most severe first, at most [`MAX_TOP_VIOLATIONS`].
 fn top_violations(s: &mut String, e: &Evaluation) {
     let violating: Vec<&Judged> = e.violating().collect();
     if !violating.is_empty() {
         let _ = writeln!(s, "#### Top violations\n");
-        s.push_str("| ID | Severity | Score | Package | Installed | Fixed in |\n|---|---|---:|---|---|---|\n");
+        s.push_str("| ID | Severity | Score | EPSS | Exploit | Type | Package | Installed | Fixed in |\n|---|---|---:|---:|---|---|---|---|---|\n");
+        let os = crate::fixplan::os_scheme(e);
         for j in violating.iter().take(MAX_TOP_VIOLATIONS) {
             let f = &j.finding;
             let (pkg, installed, fixed) = package_cells(f);
+            let kind = f
+                .first_package()
+                .map(|p| cell(&crate::fixplan::package_type(p, os)))
+                .unwrap_or_else(|| "–".into());
             let score = f
                 .inspector_score
                 .map(|x| format!("{x:.1}"))
                 .unwrap_or_else(|| "–".into());
+            // An exploited finding must not look like any other.
+            let exploit = match super::exploit_marker(f) {
+                "yes" => "⚠️ yes",
+                other => other,
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {score} | {pkg} | {installed} | {fixed} |",
+                "| {} | {} | {score} | {} | {exploit} | {kind} | {pkg} | {installed} | {fixed} |",
                 id_cell(f),
-                f.severity
+                f.severity,
+                super::epss_percent(f),
             );
         }
         if violating.len() > MAX_TOP_VIOLATIONS {
@@ -355,13 +379,11 @@ fn package_cells(f: &Finding) -> (String, String, String) {
         let _ = write!(name, " (+{})", f.packages.len() - 1);
     }
     let installed = first
-        .version
-        .as_deref()
-        .map(cell)
+        .installed()
+        .map(|v| cell(&v))
         .unwrap_or_else(|| "?".into());
-    let fixed = first
-        .fixed_version()
-        .map(cell)
+    let fixed = crate::fixplan::fixed_shown(first)
+        .map(|v| cell(&v))
         .unwrap_or_else(|| "no fix".into());
     (name, installed, fixed)
 }
@@ -509,7 +531,18 @@ mod tests {
         assert!(
             md.contains("**Policy violated:** 1 CRITICAL finding(s) counted, at most 0 allowed.")
         );
-        assert!(md.contains("| [CVE-2026-10000](https://nvd.nist.gov/vuln/detail/CVE-2026-10000) | CRITICAL | 9.8 | openssl | 1.0.0 | 1.0.1 |"), "{md}");
+        // EPSS, an exploit marked, the package type, whole versions.
+        assert!(md.contains("| [CVE-2026-10000](https://nvd.nist.gov/vuln/detail/CVE-2026-10000) | CRITICAL | 9.8 | 0.0% | ⚠️ yes | deb | openssl | 1.0.0-1\\~deb12u1 | 1.0.1-1\\~deb12u1 |"), "{md}");
+        assert!(
+            md.contains("| HIGH | 7.3 | 7.4% | no | npm | express | 1.2.0 | 1.2.1 |"),
+            "{md}"
+        );
+        // The fix plan, before the violations.
+        let plan = md.find("#### To pass\n\n- upgrade openssl 1.0.0-1\\~deb12u1 → 1.0.1-1\\~deb12u1 \\(fixes 1 CRITICAL\\)\n");
+        assert!(
+            plan.is_some() && plan < md.find("#### Top violations"),
+            "{md}"
+        );
         assert!(md.contains("| not reachable: the TLS server code is not used | 2027-01-31 |"));
         assert!(md.contains("pkg\\|pipe&lt;x&gt;"));
         assert!(!md.contains("<script>"));

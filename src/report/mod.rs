@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod sarif;
 pub mod table;
 
+use crate::fixplan::{self, FixPlan};
 use crate::model::{ScannedImage, Severity};
 use crate::policy::eval::{CountsOnly, Disposition, Evaluation, Verdict};
 use crate::policy::Policy;
@@ -51,6 +52,26 @@ pub struct ImageReport {
     pub image: ScannedImage,
     pub scan: ScanInfo,
     pub evaluation: Evaluation,
+    /// What to do so that the image passes: [`Report::new`] works it out from the evaluation
+    /// and the policy (builders leave it `None`); none for an evaluation of counts only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_plan: Option<FixPlan>,
+}
+
+impl ImageReport {
+    /// The repository the policy's ignore rules were scoped to (none for a local scan).
+    fn scope(&self) -> Option<&str> {
+        Some(self.image.repository.as_str()).filter(|r| !r.is_empty())
+    }
+
+    /// The image's fix plan under `policy`; none for an evaluation of counts only, which
+    /// lists no finding to plan from.
+    fn plan(&self, policy: &Policy) -> Option<FixPlan> {
+        self.evaluation
+            .counts_only
+            .is_none()
+            .then(|| fixplan::plan(&self.evaluation, policy, self.scope()))
+    }
 }
 
 /// Everything one gate run decided: the single source for every renderer.
@@ -83,9 +104,13 @@ pub struct NotEvaluated {
 }
 
 impl Report {
-    /// The report of `images`. Its verdict is the worst of theirs; a report of no image is
-    /// never a pass (`fail`, exit 3): a run that evaluated nothing cannot pass.
-    pub fn new(generated_at: String, policy: Policy, images: Vec<ImageReport>) -> Self {
+    /// The report of `images`, each with its fix plan worked out. Its verdict is the worst of
+    /// theirs; a report of no image is never a pass (`fail`, exit 3): a run that evaluated
+    /// nothing cannot pass.
+    pub fn new(generated_at: String, policy: Policy, mut images: Vec<ImageReport>) -> Self {
+        for img in &mut images {
+            img.fix_plan = img.plan(&policy);
+        }
         let verdict = images
             .iter()
             .map(|i| i.evaluation.verdict)
@@ -191,6 +216,25 @@ pub fn counts_only_line(c: &CountsOnly) -> String {
     )
 }
 
+/// A finding's EPSS score (the chance of exploitation in the next 30 days) as a percentage:
+/// `87.3%`, `<0.1%`, or `–` when Inspector gave none.
+pub fn epss_percent(f: &crate::model::Finding) -> String {
+    match f.epss_score.filter(|s| s.is_finite()) {
+        None => "–".into(),
+        Some(s) if s > 0.0 && s < 0.001 => "<0.1%".into(),
+        Some(s) => format!("{:.1}%", (s * 100.0).clamp(0.0, 100.0)),
+    }
+}
+
+/// Whether a known exploit exists: `yes`, `no`, or `–` when Inspector did not say.
+pub fn exploit_marker(f: &crate::model::Finding) -> &'static str {
+    match f.exploit_available.as_deref() {
+        Some("YES") => "yes",
+        Some("NO") => "no",
+        _ => "–",
+    }
+}
+
 /// What to print on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -290,12 +334,17 @@ pub mod testing {
             packages: vec![Package {
                 name: pkg.into(),
                 version: Some(format!("1.{}.0", i % 40)),
-                fixed_in_version: Some(if unfixed {
-                    "NotAvailable".into()
-                } else {
-                    format!("1.{}.1", i % 40)
+                // OS packages as Inspector writes them: the Debian revision apart, zlib
+                // with an epoch, the fixed version whole (`[epoch:]version-revision`).
+                release: (!npm).then(|| "1~deb12u1".into()),
+                epoch: (pkg == "zlib").then_some(1),
+                fixed_in_version: Some(match (unfixed, npm, pkg == "zlib") {
+                    (true, _, _) => "NotAvailable".into(),
+                    (false, true, _) => format!("1.{}.1", i % 40),
+                    (false, false, false) => format!("1.{}.1-1~deb12u1", i % 40),
+                    (false, false, true) => format!("1:1.{}.1-1~deb12u1", i % 40),
                 }),
-                package_manager: Some(if npm { "NODE" } else { "OS" }.into()),
+                package_manager: Some(if npm { "NPM" } else { "OS" }.into()),
                 file_path: npm.then(|| format!("app/node_modules/{pkg}/package.json")),
             }],
             source_url: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
@@ -355,6 +404,7 @@ pub mod testing {
             image,
             scan,
             evaluation,
+            fix_plan: None,
         }
     }
 
@@ -394,8 +444,9 @@ pub mod testing {
                 name: "pkg|pipe<x>".into(),
                 version: Some("4.17.20".into()),
                 fixed_in_version: Some("4.17.21".into()),
-                package_manager: Some("NODE".into()),
+                package_manager: Some("NPM".into()),
                 file_path: Some("/app/node modules/pkg|pipe<x>/package.json".into()),
+                ..Default::default()
             };
             findings.push(nasty);
             // Hidden by an Inspector suppression rule, and counted all the same (the default).
@@ -431,17 +482,21 @@ pub mod testing {
                 waited_seconds: 0.0,
             },
             evaluation,
+            fix_plan: None,
         }];
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
     }
 
     /// A run compared with a baseline (new, inherited and fixed findings; per-severity
     /// counting) under a policy that honours Inspector's suppression rules, that
-    /// `--on-timeout pass` also let one image through unevaluated: the report fields `mixed`
-    /// has no cause to write.
+    /// `--on-timeout pass` also let one image through unevaluated, and whose fix plan cannot
+    /// pass (a CRITICAL without a fix, fix versions that cannot be ordered, an ignore rule
+    /// matching nothing under `unmatched-ignore = "fail"`): the report fields `mixed` has no
+    /// cause to write.
     pub fn compared() -> Report {
         use crate::baseline::{Baseline, CountMode};
         use crate::policy::eval::evaluate_against;
+        use crate::policy::UnmatchedIgnore;
         let mut policy = policy();
         policy
             .baseline
@@ -450,6 +505,7 @@ pub mod testing {
         // The floor-governed choices a default policy never writes.
         policy.suppressed = crate::policy::Suppressed::Honor;
         policy.scan_unread = crate::policy::ScanUnread::Warn;
+        policy.unmatched_ignore = UnmatchedIgnore::Fail;
         let img = image(None);
         let mut findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
         // Suppressed in Inspector, and the policy honours it: listed, not counted.
@@ -457,6 +513,20 @@ pub mod testing {
         hidden.id = "CVE-2026-18888".into();
         hidden.suppressed = true;
         findings.push(hidden);
+        // Fixed in libssl3 but not in openssl: no upgrade fixes it.
+        let mut partial = finding(0, &img);
+        partial.id = "CVE-2026-19998".into();
+        partial.fix_available = Some("PARTIAL".into());
+        partial.packages[0].fixed_in_version = Some("NotAvailable".into());
+        let mut libssl = partial.packages[0].clone();
+        libssl.name = "libssl3".into();
+        libssl.fixed_in_version = Some("1.0.1-1~deb12u1".into());
+        partial.packages.push(libssl);
+        // A second express fix that is not a semantic version: the two cannot be ordered.
+        let mut odd = finding(2, &img);
+        odd.id = "CVE-2026-19997".into();
+        odd.packages[0].fixed_in_version = Some("1.3".into());
+        findings.extend([partial, odd]);
         let mut gone = finding(20, &img);
         gone.id = "CVE-2026-19999".into();
         let base = Baseline {
@@ -479,6 +549,7 @@ pub mod testing {
                 waited_seconds: 3.0,
             },
             evaluation,
+            fix_plan: None,
         }];
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images)).with_not_evaluated(vec![
             super::NotEvaluated {
@@ -501,7 +572,14 @@ impl Report {
             }
             None => return Err("no schemaVersion".into()),
         }
-        serde_json::from_value(v).map_err(|e| e.to_string())
+        let mut report: Report = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        // A report written before plans were: work it out the same way.
+        for img in &mut report.images {
+            if img.fix_plan.is_none() {
+                img.fix_plan = img.plan(&report.policy);
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -586,6 +664,32 @@ mod snapshots {
         for (name, render) in RENDERERS {
             insta::assert_snapshot!(format!("{name}_{fixture}"), render(report));
         }
+    }
+
+    #[test]
+    fn a_plan_that_cannot_pass_says_why_in_every_report() {
+        let r = testing::compared();
+        let plan = r.images[0].fix_plan.as_ref().unwrap();
+        assert!(!plan.passes_after);
+        assert_eq!(plan.unfixable, ["CVE-2026-19998"]);
+        assert_eq!(plan.stale_ignores, ["CVE-2026-10012"]);
+        let express = plan.steps.iter().find(|s| s.package == "express").unwrap();
+        assert_eq!(express.upgrade_to, None);
+        assert_eq!(express.unordered, ["1.2.1", "1.3"]);
+        let why = "no upgrade makes it pass: no fix is known for CVE-2026-19998";
+        for (name, render) in RENDERERS {
+            if name != "sarif" && name != "json" {
+                assert!(render(&r).contains(why), "{name}:\n{}", render(&r));
+            }
+        }
+        assert!(json::render(&r).contains("\"unfixable\": [\n          \"CVE-2026-19998\""));
+        insta::assert_snapshot!("table_compared", table::render(&r, false));
+        // Counts alone list no finding to plan from: no plan, rather than an empty one that
+        // would read as "nothing to do".
+        let event = testing::event();
+        assert!(event.images[0].fix_plan.is_none());
+        assert!(!json::render(&event).contains("fixPlan"));
+        assert!(!table::render(&event, false).contains("To pass"));
     }
 
     #[test]

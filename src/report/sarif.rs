@@ -2,11 +2,14 @@
 //! vulnerability id, one result per finding per image; the result's `level` says whether the
 //! finding broke the policy, and ignored findings are carried as suppressed results so the
 //! accepted risk stays visible (as are inherited ones, and findings suppressed in Inspector
-//! when the policy honours that; counted ones say they are suppressed in Inspector).
+//! when the policy honours that; counted ones say they are suppressed in Inspector). A result
+//! whose packages have a known upgrade carries it as a `fix`.
 
 use super::Report;
-use crate::model::{Finding, ScannedImage, Severity};
+use crate::fixplan::{self, Step};
+use crate::model::{Finding, Package, ScannedImage, Severity};
 use crate::policy::eval::{Disposition, Judged, Violation};
+use crate::version::Scheme;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -73,28 +76,43 @@ impl Level {
     }
 }
 
+/// An image's package upgrades and how its OS packages are ordered.
+type Upgrades = (Vec<Step>, Scheme);
+
 pub fn render(report: &Report) -> String {
     // Keep the most important results when GitHub's per-run limit would be exceeded; a
     // stable sort keeps the report's own order (most severe first) within a level.
-    let mut entries: Vec<(Level, &ScannedImage, &Judged)> = report
+    // Each image's package upgrades, for the results' `fixes`.
+    let upgrades: Vec<Upgrades> = report
         .images
         .iter()
-        .flat_map(|img| {
+        .map(|img| {
+            (
+                fixplan::upgrades(&img.evaluation),
+                fixplan::os_scheme(&img.evaluation),
+            )
+        })
+        .collect();
+    let mut entries: Vec<(Level, &ScannedImage, &Judged, &Upgrades)> = report
+        .images
+        .iter()
+        .zip(&upgrades)
+        .flat_map(|(img, ups)| {
             img.evaluation
                 .findings
                 .iter()
-                .map(move |j| (Level::of(&j.disposition), &img.image, j))
+                .map(move |j| (Level::of(&j.disposition), &img.image, j, ups))
         })
         .collect();
     let total = entries.len();
     if total > MAX_RESULTS {
-        entries.sort_by_key(|(level, _, _)| *level);
+        entries.sort_by_key(|(level, _, _, _)| *level);
         entries.truncate(MAX_RESULTS);
     }
 
     let mut rule_index: HashMap<&str, usize> = HashMap::new();
     let mut rule_sources: Vec<(&Finding, f64)> = Vec::new();
-    for (_, _, j) in &entries {
+    for (_, _, j, _) in &entries {
         let f = &j.finding;
         let score = security_severity(f);
         match rule_index.get(f.id.as_str()) {
@@ -122,17 +140,21 @@ pub fn render(report: &Report) -> String {
         .collect();
     let results: Vec<Value> = entries
         .iter()
-        .map(|(level, image, j)| {
+        .map(|(level, image, j, ups)| {
             let violation = violations
                 .get(&(image.digest.as_str(), j.finding.severity))
                 .copied();
-            result(
+            let mut r = result(
                 *level,
                 image,
                 j,
                 rule_index[j.finding.id.as_str()],
                 violation,
-            )
+            );
+            if let Some(fix) = fix(image, &j.finding, &ups.0, ups.1) {
+                r["fixes"] = json!([fix]);
+            }
+            r
         })
         .collect();
 
@@ -233,11 +255,7 @@ fn result(
         "message".into(),
         json!({ "text": message(image, j, violation) }),
     );
-    let uri = first_pkg
-        .and_then(|p| p.file_path.as_deref())
-        .map(uri_path)
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("image/{}", uri_path(&image.repository)));
+    let uri = artifact_uri(image, first_pkg);
     r.insert(
         "locations".into(),
         json!([{
@@ -302,6 +320,69 @@ fn result(
     Value::Object(r)
 }
 
+/// Where a package lives in the image, as a result's artifact URI.
+fn artifact_uri(image: &ScannedImage, p: Option<&Package>) -> String {
+    p.and_then(|p| p.file_path.as_deref())
+        .map(uri_path)
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| format!("image/{}", uri_path(&image.repository)))
+}
+
+/// The SARIF `fix` for a finding whose every package has a known target: the package
+/// upgrade (the target that fixes all counted findings of the package, else the finding's own
+/// fixed-in version). An image is changed by rebuilding it, not by editing a file, so each
+/// artifact change is an empty replacement at the start of the package's location; the
+/// description and the properties carry the upgrade.
+fn fix(image: &ScannedImage, f: &Finding, upgrades: &[Step], os: Scheme) -> Option<Value> {
+    if f.packages.is_empty() {
+        return None;
+    }
+    let mut upgrades_text = Vec::new();
+    let mut props = Vec::new();
+    let mut uris: Vec<String> = Vec::new();
+    for p in &f.packages {
+        // A package whose own fix is unknown has none, whatever its other findings say.
+        p.fixed_version()?;
+        let step = upgrades.iter().find(|s| s.covers(p));
+        let target = match step {
+            Some(s) => s.target(),
+            None => fixplan::fixed_shown(p)?,
+        };
+        let installed = p.installed();
+        upgrades_text.push(format!(
+            "{} {} → {target}",
+            p.name,
+            installed.as_deref().unwrap_or("(version unknown)")
+        ));
+        props.push(json!({
+            "package": p.name,
+            "type": fixplan::package_type(p, os),
+            "installed": installed,
+            "upgradeTo": target,
+        }));
+        let uri = artifact_uri(image, Some(p));
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    let changes: Vec<Value> = uris
+        .into_iter()
+        .map(|uri| {
+            json!({
+                "artifactLocation": { "uri": uri },
+                "replacements": [{
+                    "deletedRegion": { "startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1 },
+                }],
+            })
+        })
+        .collect();
+    Some(json!({
+        "description": { "text": format!("Upgrade {} and rebuild the image.", upgrades_text.join("; ")) },
+        "artifactChanges": changes,
+        "properties": { "upgrades": props },
+    }))
+}
+
 fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> String {
     let f = &j.finding;
     let mut s = format!("{} ({})", f.id, f.severity);
@@ -309,8 +390,8 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
         .packages
         .iter()
         .map(|p| {
-            let installed = p.version.as_deref().unwrap_or("unknown version");
-            match p.fixed_version() {
+            let installed = p.installed().unwrap_or_else(|| "unknown version".into());
+            match fixplan::fixed_shown(p) {
                 Some(fix) => format!("{} {installed}, fixed in {fix}", p.name),
                 None => format!("{} {installed}, no fix available", p.name),
             }
@@ -514,12 +595,44 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        assert!(text.contains("openssl 1.0.0, fixed in 1.0.1"), "{text}");
+        assert!(
+            text.contains("openssl 1.0.0-1~deb12u1, fixed in 1.0.1-1~deb12u1"),
+            "{text}"
+        );
         assert!(text.contains(&r.images[0].image.digest), "{text}");
         assert!(
             text.contains("1 CRITICAL finding(s) counted, at most 0 allowed."),
             "{text}"
         );
+    }
+
+    #[test]
+    fn results_with_a_known_upgrade_carry_it_as_a_fix() {
+        let v = parse(&testing::compared());
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        let by = |id: &str| results.iter().find(|r| r["ruleId"] == id).unwrap();
+        let fix = &by("CVE-2026-10000")["fixes"][0];
+        assert_eq!(
+            fix["description"]["text"],
+            "Upgrade openssl 1.0.0-1~deb12u1 → 1.0.1-1~deb12u1 and rebuild the image."
+        );
+        assert_eq!(
+            fix["artifactChanges"][0]["artifactLocation"]["uri"],
+            "image/app/web"
+        );
+        assert_eq!(fix["properties"]["upgrades"][0]["type"], "deb");
+        // The package's target fixes all its findings, even where this one's own fix is older.
+        let express = &by("CVE-2026-10002")["fixes"][0];
+        assert_eq!(
+            express["properties"]["upgrades"][0]["upgradeTo"],
+            "a version at least as new as 1.2.1 and 1.3"
+        );
+        assert_eq!(
+            express["artifactChanges"][0]["artifactLocation"]["uri"],
+            "app/node_modules/express/package.json"
+        );
+        // No fix for one of its packages: no `fixes`.
+        assert!(by("CVE-2026-19998").get("fixes").is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The human table printed on stdout: per image, severity counts, then the findings that
-//! count (id, severity, package, installed → fixed), then ignored, filtered and (honoured)
-//! suppressed ones; findings suppressed in Inspector are marked wherever they appear.
+//! The human table printed on stdout: per image, severity counts, what to do to pass (the fix
+//! plan), then the findings that count (id, severity, EPSS, exploit, package type and name,
+//! whole installed version → fixed), then ignored, filtered and (honoured) suppressed ones;
+//! findings suppressed in Inspector are marked wherever they appear.
 
 use super::{ImageReport, Report};
 use crate::model::Severity;
@@ -25,6 +26,7 @@ pub fn render(report: &Report, color: bool) -> String {
     };
     for img in &report.images {
         counts(&mut out, report, img, &paint);
+        to_pass(&mut out, img);
         counted_rows(&mut out, img);
         the_rest(&mut out, img, &paint);
         let _ = writeln!(out);
@@ -108,6 +110,17 @@ fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
     }
 }
 
+/// The fix plan: the fewest upgrades after which the image passes, or why none does.
+fn to_pass(out: &mut String, img: &ImageReport) {
+    let Some(plan) = img.fix_plan.as_ref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(out, "\n  To pass:");
+    for line in plan.lines(MAX_ROWS) {
+        let _ = writeln!(out, "    {}", t(&line));
+    }
+}
+
 /// The findings that count, at most [`MAX_ROWS`], violations marked `!`.
 fn counted_rows(out: &mut String, img: &ImageReport) {
     let e = &img.evaluation;
@@ -120,18 +133,20 @@ fn counted_rows(out: &mut String, img: &ImageReport) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  {:<22} {:<13} {:<28} INSTALLED → FIXED",
-            "ID", "SEVERITY", "PACKAGE"
+            "  {:<22} {:<13} {:>6} {:<7} {:<5} {:<24} INSTALLED → FIXED",
+            "ID", "SEVERITY", "EPSS", "EXPLOIT", "TYPE", "PACKAGE"
         );
+        let os = crate::fixplan::os_scheme(e);
         for j in counted.iter().take(MAX_ROWS) {
             let f = &j.finding;
-            let (pkg, ver, fix) = match f.first_package() {
+            let (kind, pkg, ver, fix) = match f.first_package() {
                 Some(p) => (
+                    t(&crate::fixplan::package_type(p, os)),
                     t(&p.name),
-                    t(p.version.as_deref().unwrap_or("?")),
-                    t(p.fixed_version().unwrap_or("(no fix)")),
+                    t(&p.installed().unwrap_or_else(|| "?".into())),
+                    t(&crate::fixplan::fixed_shown(p).unwrap_or_else(|| "(no fix)".into())),
                 ),
-                None => ("-".into(), "-".into(), "-".into()),
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
             };
             let mark = if matches!(j.disposition, Disposition::Counted { violation: true }) {
                 "!"
@@ -145,10 +160,11 @@ fn counted_rows(out: &mut String, img: &ImageReport) {
             };
             let _ = writeln!(
                 out,
-                "{mark} {:<22} {:<13} {:<28} {ver} → {fix}{hidden}",
+                "{mark} {:<22} {:<13} {:>6} {:<7} {kind:<5} {pkg:<24} {ver} → {fix}{hidden}",
                 t(&f.id),
                 f.severity.as_str(),
-                pkg
+                super::epss_percent(f),
+                super::exploit_marker(f),
             );
         }
         if counted.len() > MAX_ROWS {

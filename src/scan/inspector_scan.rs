@@ -316,6 +316,8 @@ fn affected_packages(
                 .filter(|s| !s.is_empty()),
             package_manager: purl.map(package_manager),
             file_path: path,
+            // The purl's version is already the whole version.
+            ..Default::default()
         });
     }
     packages
@@ -351,6 +353,7 @@ fn from_inspector(doc: &Value) -> Vec<Finding> {
                         .map(str::to_string),
                     package_manager: purl.map(package_manager),
                     file_path: a.get("path").and_then(Value::as_str).map(str::to_string),
+                    ..Default::default()
                 }
             })
             .collect();

@@ -254,7 +254,7 @@ fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
         "{} chars",
         ap[0].2.chars().count()
     );
-    // Short URL: the counts and the top finding fit.
+    // Short URL: the counts, the fix plan's first line and the top finding fit.
     let w = World::new(true, |d| {
         pipeline(vec![exec(
             "e-1",
@@ -271,6 +271,12 @@ fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
             && s.contains("CRITICAL 1/0")
             && s.contains("CVE-2024-9999")
             && s.ends_with("https://ci.example/build/42"),
+        "{s}"
+    );
+    assert!(
+        s.contains(
+            "To pass: upgrade openssl 3.0.1 → 3.0.13 (fixes 1 CRITICAL). Top: CVE-2024-9999"
+        ),
         "{s}"
     );
 }

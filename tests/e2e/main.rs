@@ -10,6 +10,7 @@ mod bad_input;
 mod baseline_e2e;
 mod evaluate_e2e;
 mod faults_e2e;
+mod fixplan_e2e;
 mod gate_e2e;
 mod hook_git;
 mod index_rule;
