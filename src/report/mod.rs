@@ -556,6 +556,8 @@ pub mod testing {
                 reason: "timed out after 30m waiting for the scan of app/web@sha256:0123456789ab (last state: SCAN_IN_PROGRESS); passed because --on-timeout pass".into(),
             },
         ])
+        // A report-only run (--soft-fail), so the schema's softFail is exercised too.
+        .with_soft_fail(true)
     }
 }
 
