@@ -5,7 +5,6 @@
 use crate::aws::{classify, CallError, Class, Clients};
 use crate::error::{Error, Result};
 use crate::model::Severity;
-use crate::policy::eval::Verdict;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::{self, Schedule};
@@ -101,6 +100,23 @@ pub fn summary(report: &Report, url: Option<&str>) -> String {
         .map(|b| format!(" vs baseline: {}.", b.summary()))
         .collect();
     let mut head = format!("{head}{}", vs.join(""));
+    // Suppressed in Inspector: the reviewer sees how many a suppression rule hid, and whether
+    // the policy counted them.
+    let hidden: usize = report
+        .images
+        .iter()
+        .map(|i| i.evaluation.suppressed().count())
+        .sum();
+    if hidden > 0 {
+        let counted: usize = report
+            .images
+            .iter()
+            .map(|i| i.evaluation.suppressed_counted())
+            .sum();
+        head.push_str(&format!(
+            " {hidden} suppressed in Inspector, {counted} of them counted."
+        ));
+    }
     if !report.not_evaluated.is_empty() {
         head.push_str(&format!(
             " {} image(s) NOT evaluated (scan unfinished; passed by --on-timeout pass).",
@@ -435,7 +451,7 @@ pub async fn decide(
         }
         for cand in &cands {
             if let Tie::Yes(why) = tied(c, t, cand, &digests, execution_id, deadline).await? {
-                let status = if report.verdict == Verdict::Pass {
+                let status = if report.passed() {
                     ApprovalStatus::Approved
                 } else {
                     ApprovalStatus::Rejected

@@ -283,6 +283,7 @@ mod tests {
             remediation: None,
             image_digest: None,
             repository: None,
+            suppressed: false,
         }
     }
 

@@ -24,8 +24,13 @@ pub enum ErrorKind {
     Usage,
     /// Image unsupported, eligibility expired, not covered by enhanced scanning (exit 3).
     Inconclusive,
-    /// The deadline passed before the scan was done (exit 3; `--on-timeout pass` may accept it).
+    /// The deadline passed before the scan was seen done: no finding was read (exit 3). The
+    /// one gap `--on-timeout pass` may accept.
     Timeout,
+    /// The deadline passed after the scan was seen done, before its findings were read
+    /// completely or were final (exit 3 whatever `--on-timeout` says: the scan finished, so
+    /// its findings are an input the verdict depends on).
+    ReadTimeout,
     /// AWS or registry error, access denied, network, I/O (exit 4).
     Runtime,
 }
@@ -64,6 +69,12 @@ impl Error {
             details: Vec::new(),
         }
     }
+    pub fn read_timeout(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::ReadTimeout,
+            message: message.into(),
+        }
+    }
     pub fn runtime(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Runtime,
@@ -88,7 +99,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             ErrorKind::Usage => EXIT_USAGE,
-            ErrorKind::Inconclusive | ErrorKind::Timeout => EXIT_INCONCLUSIVE,
+            ErrorKind::Inconclusive | ErrorKind::Timeout | ErrorKind::ReadTimeout => {
+                EXIT_INCONCLUSIVE
+            }
             ErrorKind::Runtime => EXIT_RUNTIME,
         }
     }
@@ -129,6 +142,8 @@ mod tests {
     fn exit_codes_follow_the_contract() {
         assert_eq!(Error::usage("x").exit_code(), 2);
         assert_eq!(Error::inconclusive("x").exit_code(), 3);
+        assert_eq!(Error::timeout("x").exit_code(), 3);
+        assert_eq!(Error::read_timeout("x").exit_code(), 3);
         assert_eq!(Error::runtime("x").exit_code(), 4);
     }
 

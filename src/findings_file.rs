@@ -18,7 +18,8 @@ pub struct ImageFindings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<crate::report::ScanInfo>,
     pub findings: Vec<Finding>,
-    /// For an `Inspector2 Scan` event: the counts it carries (the findings are placeholders).
+    /// For an `Inspector2 Scan` event: the counts it carries (and `findings` is empty: the
+    /// event lists none).
     #[serde(skip)]
     pub event_counts: Option<crate::policy::eval::EventCounts>,
 }
@@ -37,6 +38,13 @@ pub struct FindingsDoc {
 #[serde(rename_all = "camelCase")]
 struct WireList {
     findings: Vec<WireFinding>,
+    /// The service's token: more pages exist (`aws inspector2 list-findings --no-paginate`,
+    /// `--max-results`).
+    #[serde(default)]
+    next_token: Option<String>,
+    /// The AWS CLI's own token: it stopped early (`--max-items`).
+    #[serde(default, rename = "NextToken")]
+    cli_next_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +186,7 @@ impl WireFinding {
                 .and_then(|r| r.text),
             image_digest: ecr.as_ref().and_then(|e| e.image_hash.clone()),
             repository: ecr.and_then(|e| e.repository_name),
+            suppressed: self.status.as_deref() == Some("SUPPRESSED"),
         })
     }
 }
@@ -269,10 +278,22 @@ pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
     if v.get("findings").is_some() {
         let list: WireList = serde_json::from_value(v)
             .map_err(|e| bad(format!("not `aws inspector2 list-findings` output: {e}")))?;
+        // A token means more pages: evaluating this one would pass what was never read.
+        if [&list.next_token, &list.cli_next_token]
+            .into_iter()
+            .any(|t| t.as_deref().is_some_and(|t| !t.is_empty()))
+        {
+            return Err(Error::inconclusive(format!(
+                "{origin} is one page of {} finding(s) and carries a nextToken: the rest was not read, so it cannot pass; pass every page, e.g. `aws inspector2 list-findings` without `--max-items` (or `inspector-gate findings`)",
+                list.findings.len()
+            )));
+        }
         let mut findings = Vec::new();
         for w in list.findings {
-            if w.status.as_deref().is_some_and(|s| s != "ACTIVE") {
-                continue; // CLOSED and SUPPRESSED findings do not gate.
+            // CLOSED findings are fixed. SUPPRESSED ones are still in the image: they are kept,
+            // marked, and the policy decides whether they count (`suppressed`).
+            if w.status.as_deref() == Some("CLOSED") {
+                continue;
             }
             findings.push(w.into_finding().map_err(bad)?);
         }
@@ -339,8 +360,9 @@ pub fn load_findings(path: &Path) -> Result<Vec<ImageFindings>> {
     parse_findings(&text, &format!("findings file {}", path.display()))
 }
 
-/// Parse an `Inspector2 Scan` event into placeholder findings carrying only the counts.
-/// Missing severity keys mean zero; the event has no LOW/INFORMATIONAL counts.
+/// Parse an `Inspector2 Scan` event: its image and its severity counts, no findings (it
+/// lists none). Missing CRITICAL/HIGH/MEDIUM keys mean zero; severities it does not give are
+/// the remainder of its TOTAL.
 pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
     let bad =
         |why: String| Error::usage(format!("{origin} is not an Inspector2 Scan event: {why}"));
@@ -375,31 +397,28 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             ev.detail.image_digest
         )));
     }
-    let count = |k: &str| ev.detail.counts.get(k).copied().unwrap_or(0);
-    let mut findings = Vec::new();
-    for sev in [Severity::Critical, Severity::High, Severity::Medium] {
-        let n = ev.detail.counts.get(sev.as_str()).copied().unwrap_or(0);
-        for i in 1..=n.min(100_000) {
-            findings.push(Finding {
-                id: format!("{}-{i}", sev.as_str()),
-                severity: sev,
-                title: format!(
-                    "{sev} finding {i} of {n} (counts only, from an Inspector2 Scan event)"
-                ),
-                description: None,
-                finding_arn: None,
-                fix_available: None,
-                exploit_available: None,
-                inspector_score: None,
-                epss_score: None,
-                packages: Vec::new(),
-                source_url: None,
-                remediation: None,
-                image_digest: Some(ev.detail.image_digest.clone()),
-                repository: Some(repository.clone()),
-            });
+    // CRITICAL/HIGH/MEDIUM are always given (a missing key is zero); LOW, INFORMATIONAL and
+    // UNTRIAGED only when the event has them, else they are the remainder of TOTAL.
+    let mut given = std::collections::BTreeMap::new();
+    for sev in Severity::ALL {
+        match ev.detail.counts.get(sev.as_str()) {
+            Some(n) => {
+                given.insert(sev, *n);
+            }
+            None if sev <= Severity::Medium => {
+                given.insert(sev, 0);
+            }
+            None => {}
         }
     }
+    let total = ev.detail.counts.get("TOTAL").copied();
+    let sum: u64 = given.values().fold(0u64, |a, n| a.saturating_add(*n));
+    if let Some(t) = total.filter(|t| *t < sum) {
+        return Err(bad(format!(
+            "finding-severity-counts TOTAL is {t}, less than the {sum} findings its severities count"
+        )));
+    }
+    let counts = crate::policy::eval::EventCounts { given, total };
     Ok(ImageFindings {
         image: ScannedImage {
             registry,
@@ -415,13 +434,8 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             last_scanned_at: None,
             waited_seconds: 0.0,
         }),
-        findings,
-        event_counts: Some(crate::policy::eval::EventCounts {
-            critical: count(Severity::Critical.as_str()),
-            high: count(Severity::High.as_str()),
-            medium: count(Severity::Medium.as_str()),
-            total: count("TOTAL"),
-        }),
+        findings: Vec::new(),
+        event_counts: Some(counts),
     })
 }
 
@@ -435,15 +449,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_cli_output_and_drops_closed_findings() {
+    fn parses_cli_output_drops_closed_and_keeps_suppressed_findings() {
         let text = r#"{"findings":[
           {"findingArn":"arn:1","severity":"CRITICAL","status":"ACTIVE","title":"CVE-1 - openssl","fixAvailable":"YES",
            "packageVulnerabilityDetails":{"vulnerabilityId":"CVE-1","vulnerablePackages":[{"name":"openssl","version":"1.0","fixedInVersion":"1.1"}]},
            "resources":[{"type":"AWS_ECR_CONTAINER_IMAGE","id":"x","details":{"awsEcrContainerImage":{"imageHash":"sha256:aa","repositoryName":"app/web","registry":"123456789012"}}}]},
-          {"findingArn":"arn:2","severity":"HIGH","status":"CLOSED","title":"CVE-2"}]}"#;
+          {"findingArn":"arn:2","severity":"HIGH","status":"CLOSED","title":"CVE-2"},
+          {"findingArn":"arn:3","severity":"CRITICAL","status":"SUPPRESSED","title":"CVE-3",
+           "resources":[{"type":"AWS_ECR_CONTAINER_IMAGE","id":"x","details":{"awsEcrContainerImage":{"imageHash":"sha256:aa","repositoryName":"app/web","registry":"123456789012"}}}]}]}"#;
         let imgs = parse_findings(text, "t").unwrap();
         assert_eq!(imgs.len(), 1);
-        assert_eq!(imgs[0].findings.len(), 1);
+        assert_eq!(imgs[0].findings.len(), 2, "CLOSED dropped, SUPPRESSED kept");
+        assert!(!imgs[0].findings[0].suppressed);
+        assert!(imgs[0].findings[1].suppressed && imgs[0].findings[1].id == "CVE-3");
         let f = &imgs[0].findings[0];
         assert_eq!((f.id.as_str(), f.severity), ("CVE-1", Severity::Critical));
         assert_eq!(f.packages[0].fixed_in_version.as_deref(), Some("1.1"));
@@ -451,34 +469,40 @@ mod tests {
     }
 
     #[test]
-    fn event_counts_missing_keys_are_zero() {
+    fn event_counts_missing_keys_are_zero_and_no_finding_is_made_up() {
         let text = r#"{"detail-type":"Inspector2 Scan","source":"aws.inspector2","detail":{"scan-status":"INITIAL_SCAN_COMPLETE",
           "repository-name":"arn:aws:ecr:us-east-1:123456789012:repository/app/web",
           "image-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-          "finding-severity-counts":{"CRITICAL":1,"TOTAL":3,"HIGH":2}}}"#;
+          "finding-severity-counts":{"CRITICAL":1,"TOTAL":31,"HIGH":2}}}"#;
         let img = parse_event(text, "e").unwrap();
         assert_eq!(img.image.repository, "app/web");
         assert_eq!(img.image.registry, "123456789012");
-        assert_eq!(
-            img.findings
-                .iter()
-                .filter(|f| f.severity == Severity::Critical)
-                .count(),
-            1
-        );
-        assert_eq!(
-            img.findings
-                .iter()
-                .filter(|f| f.severity == Severity::High)
-                .count(),
-            2
-        );
-        assert_eq!(
-            img.findings
-                .iter()
-                .filter(|f| f.severity == Severity::Medium)
-                .count(),
-            0
+        assert!(img.findings.is_empty(), "no placeholder findings");
+        let c = img.event_counts.unwrap();
+        assert_eq!(c.given.get(&Severity::Critical), Some(&1));
+        assert_eq!(c.given.get(&Severity::Medium), Some(&0));
+        assert_eq!(c.given.get(&Severity::Low), None);
+        assert_eq!(c.remainder(), Some(28));
+        // A TOTAL below what the severities count is not an event we can trust.
+        let bad = text.replace("\"TOTAL\":31", "\"TOTAL\":2");
+        assert_eq!(parse_event(&bad, "e").unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn a_list_findings_page_with_a_next_token_is_inconclusive() {
+        for key in ["nextToken", "NextToken"] {
+            let text = format!(
+                r#"{{"findings":[{{"findingArn":"arn:1","severity":"LOW","status":"ACTIVE","title":"CVE-1"}}],"{key}":"abc"}}"#
+            );
+            let e = parse_findings(&text, "f.json").unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{key}");
+            assert!(e.message.contains("one page of 1 finding(s)"), "{e}");
+            assert!(e.message.contains("without `--max-items`"), "{e}");
+        }
+        let last = r#"{"findings":[],"nextToken":""}"#;
+        assert!(
+            parse_findings(last, "f.json").is_ok(),
+            "an empty token is the last page"
         );
     }
 

@@ -2,8 +2,8 @@
 //! exactly that digest, apply a policy, and fail the CI step or approve/reject a CodePipeline
 //! manual approval.
 //!
-//! Layout (see docs/architecture.md): a pure core (`model`, `policy`, `report`, the wait
-//! judgements in `wait`) with no I/O and the clock passed in; adapters at the edges (`aws`,
+//! Layout (see docs/architecture.md): a pure core (`model`, `policy`, `report`, `decision`, the
+//! wait judgements in `wait`) with no I/O and the clock passed in; adapters at the edges (`aws`,
 //! `registry`, `approval`, `ci`); `pipeline` holds the use cases that wire them together. The
 //! command line lives in the binary only: this library has no clap types.
 
@@ -11,6 +11,8 @@ pub mod approval;
 pub mod aws;
 pub mod baseline;
 pub mod ci;
+pub mod decision;
+pub mod duration;
 pub mod error;
 pub mod findings_file;
 pub mod handoff;

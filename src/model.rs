@@ -123,6 +123,11 @@ pub struct Finding {
     pub image_digest: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// Inspector's status is SUPPRESSED: a suppression rule hides it in the console and from
+    /// `findingStatus = ACTIVE`. It is still a vulnerability of the image, so it is read and
+    /// listed always, and counted unless the policy says `suppressed = "honor"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suppressed: bool,
 }
 
 impl Package {

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = s.parse::<SourceSpec>() {
         let _ = spec.to_string();
     }
-    let _ = inspector_gate::wait::parse_duration(s);
+    let _ = inspector_gate::duration::parse_duration(s);
     let _ = ApprovalTarget::parse_with(s, Some("codepipeline/fuzz"));
     let _ = ApprovalTarget::parse_with(s, None);
 });

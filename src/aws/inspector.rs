@@ -1,5 +1,8 @@
 //! Amazon Inspector: the coverage status of one image manifest (`ListCoverage`) and all of its
-//! ACTIVE findings (`ListFindings`, every page), converted into our model.
+//! open findings — ACTIVE and SUPPRESSED (`ListFindings`, every page) — converted into our
+//! model. SUPPRESSED findings are read because a suppression rule (e.g. "images not in use",
+//! which every candidate not yet deployed matches) would otherwise hide them from the gate;
+//! the policy decides whether they count (`suppressed`).
 
 use super::{classify, CallError, Clients};
 use crate::model::{Finding, Package, ScannedImage, Severity};
@@ -100,7 +103,7 @@ async fn coverage_page(
         .set_next_token(next)
         .send()
         .await
-        .map_err(|e| classify(e, coverage_retry_after))?;
+        .map_err(|e| not_enabled(classify(e, coverage_retry_after)))?;
     let token = out.next_token().map(str::to_string);
     let Some(row) = out.covered_resources().first() else {
         return Ok((None, token));
@@ -141,18 +144,25 @@ fn eq(v: &str) -> Result<StringFilter, CallError> {
         .map_err(build_err)
 }
 
-/// One page of ACTIVE findings for the image; `next` continues.
+/// The finding statuses the gate reads: every open one. Inspector ORs the values of one
+/// filter, so one listing returns both, and each read sees ACTIVE and SUPPRESSED findings of
+/// the same moment (CLOSED findings are fixed and stay out).
+pub const READ_STATUSES: [&str; 2] = ["ACTIVE", "SUPPRESSED"];
+
+/// One page of the image's open findings (see [`READ_STATUSES`]); `next` continues.
 pub async fn findings_page(
     c: &Clients,
     img: &ScannedImage,
     next: Option<String>,
 ) -> Result<(Vec<Finding>, Option<String>), CallError> {
-    let filter = FilterCriteria::builder()
+    let mut filter = FilterCriteria::builder()
         .ecr_image_registry(eq(&img.registry)?)
         .ecr_image_repository_name(eq(&img.repository)?)
-        .ecr_image_hash(eq(&img.digest)?)
-        .finding_status(eq("ACTIVE")?)
-        .build();
+        .ecr_image_hash(eq(&img.digest)?);
+    for status in READ_STATUSES {
+        filter = filter.finding_status(eq(status)?);
+    }
+    let filter = filter.build();
     let out = c
         .inspector
         .list_findings()
@@ -161,7 +171,7 @@ pub async fn findings_page(
         .set_next_token(next)
         .send()
         .await
-        .map_err(|e| classify(e, findings_retry_after))?;
+        .map_err(|e| not_enabled(classify(e, findings_retry_after)))?;
     let findings = out.findings().iter().map(convert).collect();
     let next = out
         .next_token()
@@ -217,17 +227,41 @@ pub fn convert(f: &aws_sdk_inspector2::types::Finding) -> Finding {
             .map(str::to_string),
         image_digest: ecr.map(|e| e.image_hash().to_string()),
         repository: ecr.map(|e| e.repository_name().to_string()),
+        suppressed: f.status() == &aws_sdk_inspector2::types::FindingStatus::Suppressed,
     }
 }
 
-/// Is this error one where Inspector itself is not enabled for the account?
-pub fn is_not_enabled(e: &CallError) -> bool {
-    e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled")
+/// `e`, classified [`Class::NotEnabled`](super::Class::NotEnabled) when it is Inspector saying
+/// it is not enabled for the account. Inspector2 answers that as an `AccessDeniedException`
+/// whose only field is its message, so the message is read here, once, where the answer is
+/// decoded; everything after branches on the class.
+fn not_enabled(mut e: CallError) -> CallError {
+    if e.code == "AccessDeniedException" && e.message.to_ascii_lowercase().contains("not enabled") {
+        e.class = super::Class::NotEnabled;
+    }
+    e
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspector_not_enabled_is_its_own_class() {
+        let denied = |message: &str| CallError {
+            class: super::super::Class::AccessDenied,
+            code: "AccessDeniedException".into(),
+            message: format!("AccessDeniedException: {message}"),
+        };
+        let e = not_enabled(denied(
+            "Amazon Inspector is not enabled for account 123456789012",
+        ));
+        assert_eq!(e.class, super::super::Class::NotEnabled);
+        let e = not_enabled(denied(
+            "User: x is not authorized to perform: inspector2:ListFindings",
+        ));
+        assert_eq!(e.class, super::super::Class::AccessDenied);
+    }
 
     #[test]
     fn a_cycling_next_token_ends_the_paging_with_an_error() {

@@ -104,6 +104,11 @@ pub enum Class {
     /// The credentials themselves were refused (expired or invalid): no permission change
     /// helps and no fallback may hide it; fail at once saying how to refresh them.
     Credentials,
+    /// The service itself is not enabled for the account and region (Amazon Inspector says so
+    /// in an AccessDenied answer): no permission or retry helps; it must be enabled. Set by the
+    /// service adapter that can tell ([`inspector`]), so that callers branch on the class,
+    /// never on message text.
+    NotEnabled,
     /// Anything else: fail at once.
     Permanent,
 }
@@ -135,6 +140,10 @@ impl CallError {
             )),
             Class::Credentials => Error::runtime(format!(
                 "AWS refused the credentials calling {action}: {} (they are expired or invalid: refresh them, e.g. `aws sso login`, a new OIDC/assume-role step, or new keys, and run again)",
+                self.message
+            )),
+            Class::NotEnabled => Error::inconclusive(format!(
+                "{action}: the service is not enabled for this account/region ({}); enable it",
                 self.message
             )),
             _ => Error::runtime(format!("{action} failed: {}", self.message)),

@@ -226,7 +226,9 @@ pub struct WaitArgs {
     /// Give up waiting for the scan after this long (e.g. 30m, 90s, 1h).
     #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
-    /// What a timeout means: fail (exit 3, default) or pass (exit 0 with a warning).
+    /// What a scan that never finished means: fail (exit 3, default) or pass (that image is
+    /// skipped with a warning and listed as not evaluated). Findings already read are always
+    /// evaluated, and a run that evaluated no image never passes.
     #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
     pub on_timeout: OnTimeout,
     /// Shortest gap between status checks; later gaps grow to 10.7% of the time waited so far,
@@ -251,7 +253,7 @@ impl WaitArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    inspector_gate::wait::parse_duration(s)
+    inspector_gate::duration::parse_duration(s)
 }
 
 /// An overall deadline: zero would give up before the first call, whatever the scan's state.

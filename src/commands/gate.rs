@@ -182,7 +182,7 @@ fn dry_run(opts: &GateOptions) {
     );
     println!(
         "timeout: {} (on timeout: {:?})",
-        inspector_gate::wait::humanize(opts.wait.timeout),
+        inspector_gate::duration::humanize(opts.wait.timeout),
         opts.on_timeout
     );
     if let Some(d) = &opts.publish.report_dir {

@@ -3,9 +3,11 @@
 
 use crate::approval::{self, ApprovalTarget};
 use crate::aws::{self, AwsOptions};
+use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::model::Severity;
 use crate::policy::eval::{Disposition, Verdict};
+use crate::policy::Suppressed;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::retry::Schedule;
@@ -73,6 +75,18 @@ pub fn check_verdict(report: &Report) -> std::result::Result<(), String> {
             .findings
             .iter()
             .any(|j| matches!(j.disposition, Disposition::Counted { violation: true }));
+        // Only a policy that honours Inspector's suppression rules may leave a finding
+        // uncounted for being suppressed there.
+        if report.policy.suppressed == Suppressed::Count
+            && e.findings
+                .iter()
+                .any(|j| j.disposition == Disposition::Suppressed)
+        {
+            return Err(format!(
+                "{} leaves findings suppressed in Inspector uncounted, but its policy counts them (suppressed = \"count\")",
+                crate::sanitize::text(&img.image.label())
+            ));
+        }
         if e.verdict == Verdict::Pass {
             if let Some(s) = over {
                 return Err(format!(
@@ -116,6 +130,19 @@ pub struct ApproveOptions {
 pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     let path = &opts.report;
     let report = read_report(path)?;
+    // The one decision, over what the report evaluated: a report of no image is not an answer
+    // (exit 3, nothing approved or rejected), whatever its `verdict` says.
+    let images = report.images.iter().cloned();
+    let decision = decide(
+        images.map(|i| Outcome::Evaluated(i, Findings::Final)),
+        OnTimeout::Fail,
+    );
+    if let Some(e) = decision.error {
+        return Err(e.context(format!(
+            "report {} (nothing was approved or rejected; re-run the gate)",
+            path.display()
+        )));
+    }
     let clients = aws::clients(&opts.aws).await?;
     let deadline = Instant::now() + opts.timeout;
     approval::decide(
@@ -130,7 +157,7 @@ pub async fn run(opts: &ApproveOptions, progress: &Progress) -> Result<i32> {
     )
     .await?;
     progress.finish();
-    Ok(report.exit_code())
+    Ok(decision.exit_code())
 }
 
 #[cfg(test)]
@@ -156,5 +183,17 @@ mod tests {
             Verdict::Pass
         };
         assert!(check_verdict(&flipped).is_err());
+    }
+
+    #[test]
+    fn a_suppressed_finding_uncounted_under_a_counting_policy_is_refused() {
+        let mut r = testing::mixed();
+        let j = &mut r.images[0].evaluation.findings[0];
+        j.finding.suppressed = true;
+        j.disposition = Disposition::Suppressed;
+        let e = check_verdict(&r).unwrap_err();
+        assert!(e.contains("suppressed in Inspector"), "{e}");
+        r.policy.suppressed = Suppressed::Honor;
+        assert!(check_verdict(&r).is_ok());
     }
 }

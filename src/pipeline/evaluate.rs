@@ -3,9 +3,10 @@
 
 use super::publish::{publish, PublishOptions};
 use super::{now_rfc3339, today};
+use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::findings_file;
-use crate::policy::eval::{decide_event, evaluate, EventDecision};
+use crate::policy::eval::{evaluate, evaluate_counts};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::report::{ImageReport, Report};
@@ -27,52 +28,61 @@ pub struct EvaluateOptions {
     pub publish: PublishOptions,
 }
 
-/// Evaluate and publish; returns the verdict's exit code.
+/// Evaluate and publish; returns the verdict's exit code. A document that lists no image
+/// evaluates nothing and is inconclusive (exit 3), never a pass.
 pub fn run(opts: &EvaluateOptions, progress: &Progress) -> Result<i32> {
     let policy = &opts.policy;
-    let images = match &opts.input {
-        Input::Findings(f) => findings_file::load_findings(f)?,
-        Input::Event(e) => vec![findings_file::load_event(e)?],
+    let (images, path) = match &opts.input {
+        Input::Findings(f) => (findings_file::load_findings(f)?, f),
+        Input::Event(e) => (vec![findings_file::load_event(e)?], e),
     };
-    let mut reports = Vec::new();
-    for i in images {
-        let repo = (!i.image.repository.is_empty()).then_some(i.image.repository.as_str());
-        let evaluation = match i.event_counts {
-            None => evaluate(policy, &i.findings, repo, today()),
-            Some(counts) => {
-                // Counts only: decide what the counts can decide, never pass what they cannot.
-                if let EventDecision::Undecidable(why) = decide_event(policy, counts) {
-                    return Err(Error::inconclusive(format!(
-                        "an Inspector2 Scan event carries severity counts only, and the policy cannot be decided from them: {}; evaluate the findings instead (`inspector-gate findings` or `aws inspector2 list-findings`)",
-                        why.join("; ")
-                    )));
-                }
-                if policy_reduces(policy) {
-                    progress.warn("an Inspector2 Scan event carries counts only: filters and ignore rules were not applied (the counts already decide the verdict)");
-                }
-                let unfiltered = Policy {
-                    max: policy.max.clone(),
-                    ..Policy::default()
-                };
-                evaluate(&unfiltered, &i.findings, repo, today())
-            }
-        };
-        reports.push(ImageReport {
-            scan: i.scan.clone().unwrap_or_default(),
-            image: i.image,
-            evaluation,
-        });
+    if images.is_empty() {
+        return Err(Error::inconclusive(format!(
+            "{} lists no image: nothing was evaluated, so it cannot pass",
+            path.display()
+        )));
     }
-    let report = Report::new(now_rfc3339(), policy.clone(), reports);
+    let outcomes: Vec<Outcome> = images
+        .into_iter()
+        .map(|i| match evaluate_one(policy, i, progress) {
+            Ok(report) => Outcome::Evaluated(report, Findings::Final),
+            Err(e) => Outcome::Error(e),
+        })
+        .collect();
+    let d = decide(outcomes, OnTimeout::Fail);
+    super::end_on_error(d.error, d.other_errors)?;
+    let report = Report::new(now_rfc3339(), policy.clone(), d.images);
     publish(&report, &opts.publish, progress)?;
     Ok(report.exit_code())
 }
 
-/// Whether the policy has filters or ignore rules (which only an itemised list can apply).
-fn policy_reduces(p: &Policy) -> bool {
-    p.ignore_unfixed
-        || p.min_epss.is_some()
-        || p.min_inspector_score.is_some()
-        || p.exploit_available_only
-        || !p.ignores.is_empty()
+/// The evaluation of one image of the document.
+fn evaluate_one(
+    policy: &Policy,
+    i: findings_file::ImageFindings,
+    progress: &Progress,
+) -> Result<ImageReport> {
+    let repo = (!i.image.repository.is_empty()).then_some(i.image.repository.as_str());
+    let evaluation = match &i.event_counts {
+        None => evaluate(policy, &i.findings, repo, today()),
+        // Counts only: decide what the counts can decide, never pass what they cannot.
+        Some(counts) => evaluate_counts(policy, counts, "Inspector2 Scan event").map_err(|why| {
+            Error::inconclusive(format!(
+                "an Inspector2 Scan event carries severity counts only, and the policy cannot be decided from them: {}; evaluate the findings instead (`inspector-gate findings` or `aws inspector2 list-findings`)",
+                why.join("; ")
+            ))
+        })?,
+    };
+    for w in evaluation
+        .warnings
+        .iter()
+        .filter(|_| i.event_counts.is_some())
+    {
+        progress.warn(w);
+    }
+    Ok(ImageReport {
+        scan: i.scan.clone().unwrap_or_default(),
+        image: i.image,
+        evaluation,
+    })
 }

@@ -7,11 +7,12 @@ use super::push::{push_to_ecr, PushRequest};
 use super::{now_rfc3339, today};
 use crate::approval::ApprovalTarget;
 use crate::aws::{self, ecr, AwsOptions, Clients};
-use crate::error::{Error, ErrorKind, Result};
+use crate::decision::{decide, Findings, Outcome};
+use crate::error::Result;
 use crate::handoff;
 use crate::image_ref::ImageRef;
 use crate::model::ScannedImage;
-use crate::policy::eval::{evaluate_against, Verdict};
+use crate::policy::eval::evaluate_against;
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::report::{ImageReport, NotEvaluated, Report};
@@ -21,15 +22,7 @@ use futures::future::join_all;
 use std::path::PathBuf;
 use tokio::time::Instant;
 
-/// What a scan that never finished means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnTimeout {
-    /// Exit 3 (fail closed).
-    #[default]
-    Fail,
-    /// Pass with a warning, but only for an image whose scan never finished.
-    Pass,
-}
+pub use crate::decision::OnTimeout;
 
 /// Where the approval is and which execution it must be.
 #[derive(Debug, Clone)]
@@ -113,33 +106,28 @@ async fn scan_one(
             time::OffsetDateTime::now_utc,
         )
         .await;
-        w.map(|w| (img.clone(), w))
-            .map_err(|e| match &img.platform {
-                Some(p) if !e.message.contains(p.as_str()) => e.context(format!("platform {p}")),
-                _ => e,
-            })
+        w.map(|w| (img, w))
     }))
     .await
 }
 
-/// Gate every image under one `deadline`; returns the evaluated reports or the error that
-/// decides the exit code.
-///
-/// Findings that were read are always evaluated, even when the deadline cut their settling
-/// short: such an image keeps its failing verdict (exit 1); if it passes, the unfinished
-/// wait is inconclusive (exit 3) unless `--on-timeout pass`. An image whose scan never
-/// finished is skipped only with `--on-timeout pass`, and a run that evaluated no image is
-/// never a pass.
-pub async fn scan_and_evaluate(
+/// THE resolve-and-wait fan-out of `gate` and `findings`: every reference resolved and every
+/// platform manifest it names waited for, concurrently under one `deadline`. One result per
+/// platform manifest (or per reference that did not resolve), in the order given.
+pub async fn scan_all(
     c: &Clients,
     refs: &[Gated],
-    policy: &Policy,
     opts: &WaitOptions,
-    on_timeout: OnTimeout,
     deadline: Instant,
     progress: &Progress,
-) -> Result<Evaluated> {
-    scan_and_evaluate_against(c, refs, policy, None, opts, on_timeout, deadline, progress).await
+) -> Vec<Result<(ScannedImage, wait::Waited)>> {
+    let all = join_all(
+        refs.iter()
+            .map(|r| scan_one(c, r, opts, deadline, progress)),
+    )
+    .await;
+    progress.finish();
+    all.into_iter().flatten().collect()
 }
 
 /// What a gate run evaluated, and what `--on-timeout pass` let through without evaluating.
@@ -149,7 +137,9 @@ pub struct Evaluated {
     pub not_evaluated: Vec<NotEvaluated>,
 }
 
-/// `scan_and_evaluate`, comparing each image with its platform's `baseline` when given.
+/// Gate every image under one `deadline`, comparing each with its platform's `baseline` when
+/// given; returns the evaluated reports or the error that decides the exit code. Findings
+/// that were read are always evaluated; what the outcomes add up to is [`decide`]'s.
 #[expect(
     clippy::too_many_arguments,
     reason = "the run's clients, images, policy, baseline, waiting rules, timeout rule, deadline and progress are each one input"
@@ -164,90 +154,45 @@ pub async fn scan_and_evaluate_against(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<Evaluated> {
-    let all = join_all(
-        refs.iter()
-            .map(|r| scan_one(c, r, opts, deadline, progress)),
-    )
-    .await;
-    let mut reports = Vec::new();
-    let mut errors: Vec<Error> = Vec::new();
-    let mut skipped: Vec<Error> = Vec::new();
-    for res in all.into_iter().flatten() {
-        match res {
-            Ok((img, waited)) => {
-                let base = baseline.and_then(|b| b.for_image(&img));
-                if baseline.is_some() && base.is_none() {
-                    progress.warn(&format!(
-                        "the baseline has no image for the platform of {}: gating all its findings",
-                        img.label()
-                    ));
-                }
-                let evaluation = evaluate_against(
-                    policy,
-                    &waited.findings,
-                    base,
-                    Some(&img.repository),
-                    today(),
-                );
-                if !waited.complete && evaluation.verdict == Verdict::Pass {
-                    let e = Error::timeout(format!(
-                        "the deadline (--timeout) passed while the findings of {} were settling; the {} finding(s) read pass the policy but more may have been arriving",
-                        img.label(),
-                        waited.findings.len()
-                    ));
-                    if on_timeout == OnTimeout::Pass {
-                        progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
-                        skipped.push(e);
-                    } else {
-                        errors.push(e);
-                        continue;
-                    }
-                }
-                reports.push(ImageReport {
-                    image: img,
-                    scan: waited.scan,
-                    evaluation,
-                });
+    let all = scan_all(c, refs, opts, deadline, progress).await;
+    let outcomes = all.into_iter().map(|res| match res {
+        Ok((img, waited)) => {
+            let base = baseline.and_then(|b| b.for_image(&img));
+            if baseline.is_some() && base.is_none() {
+                progress.warn(&format!(
+                    "the baseline has no image for the platform of {}: gating all its findings",
+                    img.label()
+                ));
             }
-            Err(e) if e.kind == ErrorKind::Timeout && on_timeout == OnTimeout::Pass => {
-                progress.warn(&format!("{e}; passing anyway because --on-timeout pass"));
-                skipped.push(e);
-            }
-            Err(e) => errors.push(e),
+            let evaluation = evaluate_against(
+                policy,
+                &waited.findings,
+                base,
+                Some(&img.repository),
+                today(),
+            );
+            let findings = if waited.complete {
+                Findings::Final
+            } else {
+                Findings::NotFinal
+            };
+            let report = ImageReport {
+                image: img,
+                scan: waited.scan,
+                evaluation,
+            };
+            Outcome::Evaluated(report, findings)
         }
+        Err(e) => Outcome::failed(e),
+    });
+    let d = decide(outcomes.collect::<Vec<_>>(), on_timeout);
+    for w in &d.warnings {
+        progress.warn(w);
     }
-    progress.finish();
-    // A failing verdict already read outranks an inconclusive one: exit 1, not 3.
-    let failed = reports
-        .iter()
-        .any(|r| r.evaluation.verdict == Verdict::Fail);
-    let errors: Vec<Error> = errors
-        .into_iter()
-        .filter(|e| !(failed && e.kind == ErrorKind::Timeout))
-        .collect();
-    if let Some(worst) = errors.iter().max_by_key(|e| e.exit_code()).cloned() {
-        for e in errors.iter().filter(|e| **e != worst) {
-            eprintln!("error: {}", crate::sanitize::text(&e.to_string()));
-        }
-        return Err(worst);
-    }
-    if reports.is_empty() {
-        let why = skipped
-            .first()
-            .map(|e| e.message.clone())
-            .unwrap_or_else(|| "nothing to evaluate".into());
-        return Err(Error::inconclusive(format!(
-            "no image was evaluated, so the gate cannot pass (--on-timeout pass only passes alongside evaluated images): {why}"
-        )));
-    }
+    super::end_on_error(d.error, d.other_errors)?;
     Ok(Evaluated {
-        reports,
-        not_evaluated: skipped
-            .into_iter()
-            .map(|e| NotEvaluated {
-                reason: format!("{}; passed because --on-timeout pass", e.message),
-            })
-            .collect(),
+        reports: d.images,
+        not_evaluated: d.not_evaluated,
     })
 }
 

@@ -26,3 +26,18 @@ pub fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+/// `Err(error)` when a [`crate::decision`] ended in one, after printing the other errors met
+/// (one sanitized line each), so that no cause is lost behind the one that sets the exit code.
+pub(crate) fn end_on_error(
+    error: Option<crate::error::Error>,
+    others: Vec<crate::error::Error>,
+) -> crate::error::Result<()> {
+    let Some(error) = error else {
+        return Ok(());
+    };
+    for e in others {
+        eprintln!("error: {}", crate::sanitize::text(&e.to_string()));
+    }
+    Err(error)
+}

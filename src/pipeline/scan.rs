@@ -5,6 +5,7 @@
 
 use super::publish::{publish, PublishOptions};
 use super::{now_rfc3339, today};
+use crate::decision::{decide, Findings, OnTimeout, Outcome};
 use crate::error::{Error, Result};
 use crate::model::ScannedImage;
 use crate::policy::eval::evaluate;
@@ -25,7 +26,7 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
     let started = std::time::Instant::now();
     progress.info("cataloguing packages and scanning them with inspector-scan:ScanSbom");
     let scans = scan::run(&opts.scan).await?;
-    let mut reports = Vec::with_capacity(scans.len());
+    let mut outcomes = Vec::with_capacity(scans.len());
     for s in &scans {
         // What the catalogue could not read goes into the report too (every renderer shows
         // an image's warnings), not only into the log.
@@ -50,7 +51,19 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
             s.components,
             s.findings.len()
         ));
-        reports.push(ImageReport {
+        // A platform in which nothing was found to scan is not evaluated: a run that
+        // evaluated nothing never passes, and neither does one platform of it.
+        if s.components == 0 {
+            let what = match &s.platform {
+                Some(p) if scans.len() > 1 => format!(" in platform {p}"),
+                _ => String::new(),
+            };
+            outcomes.push(Outcome::Error(Error::inconclusive(format!(
+                "no packages were found to scan{what} (no dpkg/apk/rpm database and no language packages): is this the image's root filesystem?"
+            ))));
+            continue;
+        }
+        let report = ImageReport {
             image: ScannedImage {
                 registry: String::new(),
                 region: String::new(),
@@ -70,15 +83,12 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 e.warnings.extend(notes);
                 e
             },
-        });
+        };
+        outcomes.push(Outcome::Evaluated(report, Findings::Final));
     }
-    // A run that evaluated nothing never passes: no package database found is inconclusive.
-    if scans.iter().all(|s| s.components == 0) {
-        return Err(Error::inconclusive(
-            "no packages were found to scan (no dpkg/apk/rpm database and no language packages): is this the image's root filesystem?",
-        ));
-    }
-    let report = Report::new(now_rfc3339(), opts.policy.clone(), reports);
+    let d = decide(outcomes, OnTimeout::Fail);
+    super::end_on_error(d.error, d.other_errors)?;
+    let report = Report::new(now_rfc3339(), opts.policy.clone(), d.images);
     publish(&report, &opts.publish, progress)?;
     Ok(report.exit_code())
 }

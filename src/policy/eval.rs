@@ -1,7 +1,7 @@
 //! Pure policy evaluation: (policy, findings, today) → one `Evaluation` that every report
 //! renders. No I/O, no clock: `today` is passed in so expiry is testable.
 
-use super::{IgnoreRule, Policy, UnmatchedIgnore};
+use super::{IgnoreRule, Policy, Suppressed, UnmatchedIgnore};
 use crate::baseline::{self, Baseline, BaselineBlock, CountMode, Origin};
 use crate::model::{Finding, Severity};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,10 @@ pub enum Disposition {
     /// Would be counted, but the baseline has it too and the policy counts only new
     /// findings of its severity (`[baseline] count = "new"`).
     Inherited,
+    /// Would be counted, but an Inspector suppression rule hides it and the policy honours
+    /// those (`suppressed = "honor"`). A suppressed finding the policy counts (the default)
+    /// is `Counted`, and says it is suppressed in Inspector through `Finding::suppressed`.
+    Suppressed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +96,10 @@ pub struct Evaluation {
     /// The comparison with a baseline (`--baseline`), when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineBlock>,
+    /// Set when the input had severity counts and no findings (an `Inspector2 Scan` event):
+    /// `findings` is empty and `counted` / `total` are the counts it gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_only: Option<CountsOnly>,
 }
 
 impl Evaluation {
@@ -107,6 +115,16 @@ impl Evaluation {
         self.findings
             .iter()
             .filter(|j| matches!(j.disposition, Disposition::Counted { violation: true }))
+    }
+    /// Findings suppressed in Inspector, counted or not.
+    pub fn suppressed(&self) -> impl Iterator<Item = &Judged> {
+        self.findings.iter().filter(|j| j.finding.suppressed)
+    }
+    /// How many findings suppressed in Inspector count against the thresholds.
+    pub fn suppressed_counted(&self) -> usize {
+        self.suppressed()
+            .filter(|j| matches!(j.disposition, Disposition::Counted { .. }))
+            .count()
     }
 }
 
@@ -154,14 +172,47 @@ fn filter_reason(policy: &Policy, f: &Finding) -> Option<String> {
     None
 }
 
-/// The severity counts an `Inspector2 Scan` event carries (missing keys are zero). It has no
-/// LOW / INFORMATIONAL / UNTRIAGED counts, only a TOTAL that includes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The severity counts an `Inspector2 Scan` event carries, and nothing else: no finding is
+/// listed. CRITICAL, HIGH and MEDIUM are always given (a missing key is zero); LOW,
+/// INFORMATIONAL and UNTRIAGED usually are not, only the TOTAL that includes them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EventCounts {
-    pub critical: u64,
-    pub high: u64,
-    pub medium: u64,
-    pub total: u64,
+    /// The counts the event gives, per severity.
+    pub given: BTreeMap<Severity, u64>,
+    /// The event's TOTAL, when it has one (at least the sum of `given`).
+    pub total: Option<u64>,
+}
+
+impl EventCounts {
+    /// The severities the event does not split out (it counts them only in its TOTAL).
+    pub fn unsplit(&self) -> Vec<Severity> {
+        Severity::ALL
+            .into_iter()
+            .filter(|s| !self.given.contains_key(s))
+            .collect()
+    }
+
+    /// How many findings the unsplit severities hold together: TOTAL minus the given counts
+    /// (`None` without a TOTAL: then nobody counted them).
+    pub fn remainder(&self) -> Option<u64> {
+        self.total
+            .map(|t| t.saturating_sub(self.given.values().sum::<u64>()))
+    }
+}
+
+/// An evaluation from severity counts alone: what the report shows instead of findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountsOnly {
+    /// Where the counts came from (e.g. "Inspector2 Scan event").
+    pub source: String,
+    /// Severities the source counts only together, in its TOTAL (usually LOW,
+    /// INFORMATIONAL and UNTRIAGED); empty when it gives every severity.
+    pub unsplit: Vec<Severity>,
+    /// How many findings those severities hold together: the remainder of TOTAL. Absent
+    /// when the source gives no TOTAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remainder: Option<u64>,
 }
 
 /// What can be decided from an event's counts alone.
@@ -174,40 +225,47 @@ pub enum EventDecision {
     Undecidable(Vec<String>),
 }
 
-/// Decide `policy` from an event's counts without failing open. The counts are upper bounds
-/// of what the policy would count (filters and ignore rules only remove findings): a count
-/// within its maximum passes for sure; one above it fails for sure only when nothing could
-/// remove findings. LOW, INFORMATIONAL and UNTRIAGED share `TOTAL - CRITICAL - HIGH - MEDIUM`:
-/// a maximum at least that remainder passes; a smaller one cannot be decided.
-pub fn decide_event(policy: &Policy, c: EventCounts) -> EventDecision {
-    let reducible = policy.ignore_unfixed
+/// Whether the policy has filters or ignore rules: only a list of findings can apply them,
+/// and they only ever remove findings.
+pub fn reduces(policy: &Policy) -> bool {
+    policy.ignore_unfixed
         || policy.min_epss.is_some()
         || policy.min_inspector_score.is_some()
         || policy.exploit_available_only
-        || !policy.ignores.is_empty();
-    let rest = c.total.saturating_sub(c.critical + c.high + c.medium);
+        || !policy.ignores.is_empty()
+}
+
+/// Decide `policy` from an event's counts without failing open. The counts are upper bounds
+/// of what the policy would count (filters and ignore rules only remove findings): a count
+/// within its maximum passes for sure; one above it fails for sure only when nothing could
+/// remove findings. Severities the event does not split share the remainder of its TOTAL: a
+/// maximum at least that remainder passes; a smaller one (or no TOTAL) cannot be decided.
+pub fn decide_event(policy: &Policy, c: &EventCounts) -> EventDecision {
+    let reducible = reduces(policy);
+    let rest = c.remainder();
+    let unsplit = c
+        .unsplit()
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("/");
     let mut undecided = Vec::new();
     let mut failed = false;
     for (&sev, &max) in &policy.max {
-        let known = match sev {
-            Severity::Critical => Some(c.critical),
-            Severity::High => Some(c.high),
-            Severity::Medium => Some(c.medium),
-            _ => None,
-        };
-        match known {
-            Some(n) if n <= max => {}
-            Some(n) if !reducible => {
-                let _ = n;
-                failed = true;
-            }
-            Some(n) => undecided.push(format!(
+        match (c.given.get(&sev).copied(), rest) {
+            (Some(n), _) if n <= max => {}
+            (Some(_), _) if !reducible => failed = true,
+            (Some(n), _) => undecided.push(format!(
                 "{n} {sev} exceed max-{} = {max}, but the event's counts cannot show what the filters and ignore rules would remove",
                 sev.as_str().to_lowercase()
             )),
-            None if rest <= max => {}
-            None => undecided.push(format!(
-                "max-{} = {max} cannot be checked: the event counts {rest} LOW/INFORMATIONAL/UNTRIAGED findings together",
+            (None, Some(rest)) if rest <= max => {}
+            (None, Some(rest)) => undecided.push(format!(
+                "max-{} = {max} cannot be checked: the event counts {rest} {unsplit} findings together",
+                sev.as_str().to_lowercase()
+            )),
+            (None, None) => undecided.push(format!(
+                "max-{} = {max} cannot be checked: the event has no TOTAL, so nobody counted its {unsplit} findings",
                 sev.as_str().to_lowercase()
             )),
         }
@@ -225,6 +283,60 @@ pub fn decide_event(policy: &Policy, c: EventCounts) -> EventDecision {
     } else {
         EventDecision::Undecidable(undecided)
     }
+}
+
+/// The evaluation of an event's counts (see [`decide_event`]): counts only, no finding
+/// listed, the severities it does not split shown as the remainder of its TOTAL. `Err` names
+/// every threshold the counts cannot decide.
+pub fn evaluate_counts(
+    policy: &Policy,
+    c: &EventCounts,
+    source: &str,
+) -> Result<Evaluation, Vec<String>> {
+    let verdict = match decide_event(policy, c) {
+        EventDecision::Pass => Verdict::Pass,
+        EventDecision::Fail => Verdict::Fail,
+        EventDecision::Undecidable(why) => return Err(why),
+    };
+    let total: Counts = c
+        .given
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| (*s, *n))
+        .collect();
+    // Upper bounds of what the policy counts; a decided verdict does not depend on more.
+    let violations = policy
+        .max
+        .iter()
+        .filter_map(|(&severity, &max)| {
+            let count = total.get(&severity).copied().unwrap_or(0);
+            (count > max).then_some(Violation {
+                severity,
+                count,
+                max,
+            })
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    if reduces(policy) {
+        warnings.push(format!(
+            "the {source} carries counts only: filters and ignore rules were not applied (the counts already decide the verdict)"
+        ));
+    }
+    Ok(Evaluation {
+        verdict,
+        counted: total.clone(),
+        total,
+        violations,
+        findings: Vec::new(),
+        warnings,
+        baseline: None,
+        counts_only: Some(CountsOnly {
+            source: source.into(),
+            unsplit: c.unsplit(),
+            remainder: c.remainder(),
+        }),
+    })
 }
 
 /// Judge `findings` of the image in `repository` against `policy` as of `today`.
@@ -271,6 +383,8 @@ pub fn evaluate_against(
                 }
             } else if let Some(filter) = filter_reason(policy, f) {
                 Disposition::Filtered { filter }
+            } else if f.suppressed && policy.suppressed == Suppressed::Honor {
+                Disposition::Suppressed
             } else if origin == Some(Origin::Inherited)
                 && policy.baseline.mode(f.severity) == CountMode::New
             {
@@ -317,6 +431,7 @@ pub fn evaluate_against(
         findings: judged,
         warnings,
         baseline,
+        counts_only: None,
     }
 }
 
@@ -414,6 +529,7 @@ mod tests {
             remediation: None,
             image_digest: None,
             repository: Some("app/web".into()),
+            suppressed: false,
         }
     }
 
@@ -473,6 +589,43 @@ mod tests {
         // Without a baseline nothing is labelled.
         let e = evaluate(&p, &cand, None, TODAY);
         assert!(e.baseline.is_none() && e.findings[0].origin.is_none());
+    }
+
+    #[test]
+    fn suppressed_findings_count_unless_the_policy_honours_them() {
+        let mut p = Policy::default();
+        p.apply_fail_on(Severity::Critical);
+        let mut hidden = finding("CVE-1", Severity::Critical);
+        hidden.suppressed = true;
+        let fs = [hidden, finding("CVE-2", Severity::Low)];
+        // Default: counted, and still marked as suppressed in Inspector.
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert_eq!(
+            e.findings[0].disposition,
+            Disposition::Counted { violation: true }
+        );
+        assert!(e.findings[0].finding.suppressed);
+        assert_eq!((e.suppressed().count(), e.suppressed_counted()), (1, 1));
+        // `suppressed = "honor"`: listed with its own disposition, not counted.
+        p.suppressed = Suppressed::Honor;
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert_eq!(e.verdict, Verdict::Pass);
+        assert_eq!(e.findings[0].disposition, Disposition::Suppressed);
+        assert_eq!(
+            e.total.get(&Severity::Critical),
+            Some(&1),
+            "still in the totals"
+        );
+        assert_eq!(e.counted(Severity::Critical), 0);
+        assert_eq!((e.suppressed().count(), e.suppressed_counted()), (1, 0));
+        // An ignore rule still says why, first.
+        p.ignores = vec![rule("CVE-1", None)];
+        let e = evaluate(&p, &fs, None, TODAY);
+        assert!(matches!(
+            e.findings[0].disposition,
+            Disposition::Ignored { .. }
+        ));
     }
 
     #[test]
@@ -637,47 +790,60 @@ mod tests {
         );
     }
 
+    fn counts(pairs: &[(Severity, u64)], total: Option<u64>) -> EventCounts {
+        EventCounts {
+            given: pairs.iter().copied().collect(),
+            total,
+        }
+    }
+
     #[test]
     fn events_decide_only_what_their_counts_can() {
-        let counts = EventCounts {
-            critical: 1,
-            high: 2,
-            medium: 0,
-            total: 5,
-        };
+        use Severity::*;
+        let c = counts(&[(Critical, 1), (High, 2), (Medium, 0)], Some(5));
         let max = |pairs: &[(Severity, u64)]| Policy {
             max: pairs.iter().copied().collect(),
             ..Default::default()
         };
         assert_eq!(
-            decide_event(&max(&[(Severity::Critical, 0)]), counts),
+            decide_event(&max(&[(Critical, 0)]), &c),
             EventDecision::Fail
         );
         assert_eq!(
-            decide_event(&max(&[(Severity::Critical, 1)]), counts),
+            decide_event(&max(&[(Critical, 1)]), &c),
             EventDecision::Pass
         );
         // LOW shares the remainder 5 - 1 - 2 - 0 = 2 with INFORMATIONAL and UNTRIAGED.
+        assert_eq!(decide_event(&max(&[(Low, 2)]), &c), EventDecision::Pass);
+        assert!(matches!(
+            decide_event(&max(&[(Low, 1)]), &c),
+            EventDecision::Undecidable(ref why) if why[0].contains("2 LOW/INFORMATIONAL/UNTRIAGED")
+        ));
+        // Without a TOTAL nobody counted them: any LOW maximum is undecidable.
+        let no_total = counts(&[(Critical, 0), (High, 0), (Medium, 0)], None);
+        assert!(matches!(
+            decide_event(&max(&[(Low, 100)]), &no_total),
+            EventDecision::Undecidable(ref why) if why[0].contains("no TOTAL")
+        ));
+        // An event that splits LOW out decides it exactly.
+        let split = counts(&[(Critical, 0), (High, 0), (Medium, 0), (Low, 3)], Some(4));
+        assert_eq!(decide_event(&max(&[(Low, 2)]), &split), EventDecision::Fail);
         assert_eq!(
-            decide_event(&max(&[(Severity::Low, 2)]), counts),
+            decide_event(&max(&[(Informational, 1)]), &split),
             EventDecision::Pass
         );
-        assert!(matches!(
-            decide_event(&max(&[(Severity::Low, 1)]), counts),
-            EventDecision::Undecidable(_)
-        ));
         // A filter could remove the CRITICAL: the count alone cannot fail it, nor pass it.
-        let mut p = max(&[(Severity::Critical, 0)]);
+        let mut p = max(&[(Critical, 0)]);
         p.ignore_unfixed = true;
         assert!(matches!(
-            decide_event(&p, counts),
+            decide_event(&p, &c),
             EventDecision::Undecidable(_)
         ));
         // ... but a count within its maximum passes whatever the filters do.
-        p.max.insert(Severity::Critical, 1);
-        assert_eq!(decide_event(&p, counts), EventDecision::Pass);
+        p.max.insert(Critical, 1);
+        assert_eq!(decide_event(&p, &c), EventDecision::Pass);
         // unmatched-ignore = "fail" needs the findings: never passed from counts.
-        let mut p = max(&[(Severity::Critical, 1)]);
+        let mut p = max(&[(Critical, 1)]);
         p.ignores.push(IgnoreRule {
             id: "CVE-2099-1".into(),
             reason: "r".into(),
@@ -685,17 +851,40 @@ mod tests {
             package: None,
             repository: None,
         });
-        assert_eq!(decide_event(&p, counts), EventDecision::Pass);
+        assert_eq!(decide_event(&p, &c), EventDecision::Pass);
         p.unmatched_ignore = UnmatchedIgnore::Fail;
         assert!(matches!(
-            decide_event(&p, counts),
+            decide_event(&p, &c),
             EventDecision::Undecidable(ref why) if why[0].contains("unmatched-ignore")
         ));
         // A decided failure wins over an undecidable LOW.
         assert_eq!(
-            decide_event(&max(&[(Severity::High, 0), (Severity::Low, 0)]), counts),
+            decide_event(&max(&[(High, 0), (Low, 0)]), &c),
             EventDecision::Fail
         );
+    }
+
+    #[test]
+    fn an_event_evaluates_to_counts_only() {
+        use Severity::*;
+        // TOTAL 31 with 1 CRITICAL, 2 HIGH: 28 findings nobody split out.
+        let c = counts(&[(Critical, 1), (High, 2), (Medium, 0)], Some(31));
+        let mut p = Policy::default();
+        p.apply_fail_on(Critical);
+        let e = evaluate_counts(&p, &c, "Inspector2 Scan event").unwrap();
+        assert_eq!(e.verdict, Verdict::Fail);
+        assert!(e.findings.is_empty(), "no placeholder findings");
+        assert_eq!(e.counted(Critical), 1);
+        assert_eq!(e.total.get(&High), Some(&2));
+        assert_eq!(e.total.get(&Low), None, "LOW is not claimed to be 0");
+        assert_eq!(e.violations.len(), 1);
+        let only = e.counts_only.unwrap();
+        assert_eq!(only.unsplit, [Low, Informational, Untriaged]);
+        assert_eq!(only.remainder, Some(28));
+        let mut p = Policy::default();
+        p.max.insert(Low, 5);
+        let why = evaluate_counts(&p, &c, "Inspector2 Scan event").unwrap_err();
+        assert!(why[0].contains("28"), "{why:?}");
     }
 
     fn arb_findings() -> impl Strategy<Value = Vec<Finding>> {

@@ -1,7 +1,7 @@
 //! `junit.xml`: the report as Ant/Jenkins-style JUnit XML, the format CodeBuild report groups,
 //! Buildkite Test Engine and most CI dashboards read. One testsuite per gated image, one
 //! testcase per finding (failing when it counts towards a violated threshold, skipped when
-//! ignored or filtered), and a `policy` testcase that fails exactly when the image's verdict does.
+//! ignored, filtered, inherited or suppressed in Inspector with `suppressed = "honor"`), and a `policy` testcase that fails exactly when the image's verdict does.
 
 use super::{ImageReport, Report};
 use crate::model::Finding;
@@ -81,9 +81,10 @@ fn suite(report: &Report, img: &ImageReport) -> Suite {
     for j in &e.findings {
         match &j.disposition {
             Disposition::Counted { violation: true } => failures += 1,
-            Disposition::Ignored { .. } | Disposition::Filtered { .. } | Disposition::Inherited => {
-                skipped += 1
-            }
+            Disposition::Ignored { .. }
+            | Disposition::Filtered { .. }
+            | Disposition::Inherited
+            | Disposition::Suppressed => skipped += 1,
             Disposition::Counted { violation: false } => {}
         }
         testcase(&mut cases, img, j);
@@ -155,6 +156,12 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
         attr(&name)
     );
     match &j.disposition {
+        Disposition::Counted { violation: false } if f.suppressed => {
+            let _ = writeln!(
+                out,
+                "{open}>\n      <system-out>{SUPPRESSED_COUNTED}</system-out>\n    </testcase>"
+            );
+        }
         Disposition::Counted { violation: false } => {
             let _ = writeln!(out, "{open}/>");
         }
@@ -171,7 +178,17 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
                     )
                 })
                 .unwrap_or_else(|| "threshold exceeded".into());
-            let message = format!("{} {} in {}: {max}", f.severity, f.id, package_versions(f));
+            let hidden = if f.suppressed {
+                format!("; {SUPPRESSED_COUNTED}")
+            } else {
+                String::new()
+            };
+            let message = format!(
+                "{} {} in {}: {max}{hidden}",
+                f.severity,
+                f.id,
+                package_versions(f)
+            );
             let _ = writeln!(
                 out,
                 "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
@@ -203,16 +220,27 @@ fn testcase(out: &mut String, img: &ImageReport, j: &Judged) {
                 "{open}>\n      <skipped message=\"inherited: already in the baseline image\"/>\n    </testcase>"
             );
         }
+        Disposition::Suppressed => {
+            let _ = writeln!(
+                out,
+                "{open}>\n      <skipped message=\"suppressed in Inspector (not counted: policy suppressed = &quot;honor&quot;)\"/>\n    </testcase>"
+            );
+        }
     }
 }
+
+/// How a finding that a suppression rule hides, but the policy counts, is labelled.
+const SUPPRESSED_COUNTED: &str = "suppressed in Inspector, counted: policy suppressed = count";
 
 fn policy_case(out: &mut String, report: &Report, img: &ImageReport) {
     let e = &img.evaluation;
     let open = "    <testcase classname=\"inspector-gate\" name=\"policy\" time=\"0\"";
+    // What the verdict was decided on, beyond the findings listed: a baseline, or counts only.
     let vs_baseline = e
         .baseline
         .as_ref()
-        .map(|b| format!("against baseline {}: {}", b.source, b.summary()));
+        .map(|b| format!("against baseline {}: {}", b.source, b.summary()))
+        .or_else(|| e.counts_only.as_ref().map(super::counts_only_line));
     if e.verdict == Verdict::Pass {
         match &vs_baseline {
             Some(line) => {

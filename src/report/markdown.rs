@@ -157,13 +157,32 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     if filtered > 0 {
         let _ = writeln!(s, "{filtered} finding(s) not counted because of filters.\n");
     }
+    if let Some(line) = super::suppressed_line(e) {
+        // Numbers and fixed words only: nothing to escape.
+        let _ = writeln!(s, "{line}.\n");
+    }
     s
 }
 
 /// Counted and total findings per severity against the maxima, then violations and warnings.
 fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
     s.push_str("| Severity | Counted | Total | Max |\n|---|---:|---:|---:|\n");
+    let unsplit = |sev| {
+        e.counts_only
+            .as_ref()
+            .is_some_and(|c| c.unsplit.contains(&sev))
+    };
     for sev in Severity::ALL {
+        if unsplit(sev) {
+            let max = report
+                .policy
+                .max
+                .get(&sev)
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(s, "| {sev} | – | – | {max} |");
+            continue;
+        }
         let counted = e.counted(sev);
         let total = e.total.get(&sev).copied().unwrap_or(0);
         let max = report
@@ -180,6 +199,10 @@ fn counts_table(s: &mut String, report: &Report, e: &Evaluation) {
         let _ = writeln!(s, "| {sev} | {counted} | {total} | {max} |");
     }
     s.push('\n');
+    if let Some(c) = &e.counts_only {
+        // Fixed words and numbers only: nothing to escape.
+        let _ = writeln!(s, "{}.\n", super::counts_only_line(c));
+    }
 
     for v in &e.violations {
         let _ = writeln!(
@@ -280,13 +303,17 @@ fn details(img: &ImageReport, budget: usize) -> String {
     for j in findings {
         let f = &j.finding;
         let (pkg, installed, fixed) = package_cells(f);
-        let status = match &j.disposition {
+        let mut status = match &j.disposition {
             Disposition::Counted { violation: true } => "❌ violation".to_string(),
             Disposition::Counted { violation: false } => "counted".to_string(),
             Disposition::Ignored { .. } => "ignored".to_string(),
             Disposition::Filtered { filter } => format!("filtered ({})", cell(filter)),
             Disposition::Inherited => "inherited".to_string(),
+            Disposition::Suppressed => "suppressed in Inspector (honored)".to_string(),
         };
+        if f.suppressed && matches!(j.disposition, Disposition::Counted { .. }) {
+            status.push_str(" (suppressed in Inspector)");
+        }
         let row = format!(
             "| {} | {} | {status} | {pkg} | {installed} | {fixed} |\n",
             cell(&f.id),

@@ -8,7 +8,7 @@ pub mod sarif;
 pub mod table;
 
 use crate::model::{ScannedImage, Severity};
-use crate::policy::eval::{Evaluation, Verdict};
+use crate::policy::eval::{CountsOnly, Disposition, Evaluation, Verdict};
 use crate::policy::Policy;
 use serde::{Deserialize, Serialize};
 
@@ -79,12 +79,14 @@ pub struct NotEvaluated {
 }
 
 impl Report {
+    /// The report of `images`. Its verdict is the worst of theirs; a report of no image is
+    /// never a pass (`fail`, exit 3): a run that evaluated nothing cannot pass.
     pub fn new(generated_at: String, policy: Policy, images: Vec<ImageReport>) -> Self {
         let verdict = images
             .iter()
             .map(|i| i.evaluation.verdict)
             .max()
-            .unwrap_or(Verdict::Pass);
+            .unwrap_or(Verdict::Fail);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
@@ -107,8 +109,12 @@ impl Report {
         self.images.iter().map(|i| i.evaluation.counted(s)).sum()
     }
 
-    /// 0 when the report passed, 1 when the policy was violated.
+    /// 0 when the report passed, 1 when the policy was violated, 3 when it evaluated no image
+    /// (whatever its `verdict` field says: a report read back may have been edited).
     pub fn exit_code(&self) -> i32 {
+        if self.images.is_empty() {
+            return crate::error::EXIT_INCONCLUSIVE;
+        }
         match self.verdict {
             Verdict::Pass => crate::error::EXIT_PASS,
             Verdict::Fail => crate::error::EXIT_VIOLATION,
@@ -119,9 +125,59 @@ impl Report {
         self.verdict.as_str()
     }
 
+    /// True only for a pass over at least one evaluated image.
     pub fn passed(&self) -> bool {
-        self.verdict == Verdict::Pass
+        self.verdict == Verdict::Pass && !self.images.is_empty()
     }
+}
+
+/// The sentence every human-readable report prints about an image's findings suppressed in
+/// Inspector, or `None` when it has none: how many, and whether they counted.
+pub fn suppressed_line(e: &Evaluation) -> Option<String> {
+    let all = e.suppressed().count();
+    if all == 0 {
+        return None;
+    }
+    let counted = e.suppressed_counted();
+    let honored = e
+        .suppressed()
+        .filter(|j| j.disposition == Disposition::Suppressed)
+        .count();
+    let other = all - counted - honored;
+    let mut parts = Vec::new();
+    if counted > 0 {
+        parts.push(format!("{counted} counted (policy suppressed = \"count\")"));
+    }
+    if honored > 0 {
+        parts.push(format!(
+            "{honored} not counted (policy suppressed = \"honor\")"
+        ));
+    }
+    if other > 0 {
+        parts.push(format!("{other} filtered, ignored or inherited"));
+    }
+    Some(format!(
+        "{all} finding(s) suppressed in Inspector: {}",
+        parts.join(", ")
+    ))
+}
+
+/// The sentence the human-readable reports print for an evaluation of counts only: where
+/// they came from, and what the severities it does not split add up to.
+pub fn counts_only_line(c: &CountsOnly) -> String {
+    let names: Vec<&str> = c.unsplit.iter().map(|s| s.as_str()).collect();
+    let rest = match (names.as_slice(), c.remainder) {
+        ([], _) => String::new(),
+        (n, Some(r)) => format!(
+            "; {} together: {r} (the remainder of its TOTAL)",
+            n.join("/")
+        ),
+        (n, None) => format!("; {}: not counted (it has no TOTAL)", n.join("/")),
+    };
+    format!(
+        "counts only, from an {}: no finding is listed{rest}",
+        c.source
+    )
 }
 
 /// What to print on stdout.
@@ -237,6 +293,7 @@ pub mod testing {
             repository: Some(image.repository.clone()),
             id,
             severity,
+            suppressed: false,
         }
     }
 
@@ -300,7 +357,8 @@ pub mod testing {
     }
 
     /// A multi-arch image (two platforms of one index) whose few findings use every field,
-    /// every disposition, and text that needs escaping in each output format.
+    /// every disposition (but `compared`'s), a counted finding suppressed in Inspector, and
+    /// text that needs escaping in each output format.
     pub fn mixed() -> Report {
         let mut policy = policy();
         policy.min_epss = Some(0.0);
@@ -329,14 +387,47 @@ pub mod testing {
                 file_path: Some("/app/node modules/pkg|pipe<x>/package.json".into()),
             };
             findings.push(nasty);
+            // Hidden by an Inspector suppression rule, and counted all the same (the default).
+            findings[0].suppressed = n == 0;
             images.push(image_report(&policy, img, findings));
         }
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
     }
 
+    /// An image evaluated from an `Inspector2 Scan` event's counts alone (TOTAL 31: 28
+    /// findings of the severities it does not split out), failing on its CRITICAL.
+    pub fn event() -> Report {
+        use crate::policy::eval::{evaluate_counts, EventCounts};
+        let mut policy = Policy::default();
+        policy.apply_fail_on(Severity::Critical);
+        let counts = EventCounts {
+            given: [
+                (Severity::Critical, 1),
+                (Severity::High, 2),
+                (Severity::Medium, 0),
+            ]
+            .into_iter()
+            .collect(),
+            total: Some(31),
+        };
+        let evaluation = evaluate_counts(&policy, &counts, "Inspector2 Scan event")
+            .expect("the counts decide this policy");
+        let images = vec![ImageReport {
+            image: image(None),
+            scan: ScanInfo {
+                status: Some("INITIAL_SCAN_COMPLETE".into()),
+                last_scanned_at: None,
+                waited_seconds: 0.0,
+            },
+            evaluation,
+        }];
+        fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
+    }
+
     /// A run compared with a baseline (new, inherited and fixed findings; per-severity
-    /// counting) that `--on-timeout pass` also let one image through unevaluated: the
-    /// report fields `mixed` has no cause to write.
+    /// counting) under a policy that honours Inspector's suppression rules, that
+    /// `--on-timeout pass` also let one image through unevaluated: the report fields `mixed`
+    /// has no cause to write.
     pub fn compared() -> Report {
         use crate::baseline::{Baseline, CountMode};
         use crate::policy::eval::evaluate_against;
@@ -345,8 +436,16 @@ pub mod testing {
             .baseline
             .per_severity
             .insert(Severity::Critical, CountMode::All);
+        // The floor-governed choices a default policy never writes.
+        policy.suppressed = crate::policy::Suppressed::Honor;
+        policy.scan_unread = crate::policy::ScanUnread::Warn;
         let img = image(None);
-        let findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
+        let mut findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
+        // Suppressed in Inspector, and the policy honours it: listed, not counted.
+        let mut hidden = finding(5, &img);
+        hidden.id = "CVE-2026-18888".into();
+        hidden.suppressed = true;
+        findings.push(hidden);
         let mut gone = finding(20, &img);
         gone.id = "CVE-2026-19999".into();
         let base = Baseline {
@@ -395,6 +494,65 @@ impl Report {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::{testing, Report};
+    use crate::policy::eval::Verdict;
+
+    #[test]
+    fn a_report_of_no_image_is_never_a_pass() {
+        let empty = Report::new(testing::GENERATED_AT.into(), testing::policy(), vec![]);
+        assert_eq!(empty.verdict, Verdict::Fail);
+        assert!(!empty.passed());
+        assert_eq!(empty.exit_code(), 3);
+        // Not even when its verdict field was edited to say so.
+        let mut forged = empty;
+        forged.verdict = Verdict::Pass;
+        assert!(!forged.passed());
+        assert_eq!(forged.exit_code(), 3);
+        assert!(
+            testing::report(0).passed(),
+            "one image with no findings passes"
+        );
+    }
+
+    #[test]
+    fn findings_suppressed_in_inspector_are_listed_by_every_renderer() {
+        // `compared` honours suppression rules: its CVE-2026-18888 is listed, not counted.
+        let r = testing::compared();
+        let table = super::table::render(&r, false);
+        assert!(
+            table.contains("suppressed in Inspector, not counted (policy suppressed = \"honor\"):")
+                && table.contains("CVE-2026-18888"),
+            "{table}"
+        );
+        let md = super::markdown::render(&r);
+        assert!(
+            md.contains("| CVE-2026-18888 | MEDIUM | suppressed in Inspector (honored) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("1 finding(s) suppressed in Inspector: 1 not counted"),
+            "{md}"
+        );
+        let junit = super::junit::render(&r);
+        assert!(
+            junit.contains("<skipped message=\"suppressed in Inspector (not counted"),
+            "{junit}"
+        );
+        let sarif = super::sarif::render(&r);
+        assert!(
+            sarif.contains("\"status\": \"suppressed\"")
+                && sarif.contains("which the policy honours"),
+            "{sarif}"
+        );
+        let json = super::json::render(&r);
+        assert!(
+            json.contains("\"status\": \"suppressed\"") && json.contains("\"suppressed\": true")
+        );
+    }
+}
+
 /// Snapshots of every renderer on the fixtures. Large outputs are pinned by size, digest and
 /// head so that a change anywhere shows up without storing megabytes. Review changes with
 /// `cargo insta review` (or `INSTA_UPDATE=always cargo test --lib report` and `git diff`).
@@ -432,6 +590,11 @@ mod snapshots {
     #[test]
     fn every_disposition_on_two_platforms() {
         check_all("mixed", &testing::mixed());
+    }
+
+    #[test]
+    fn counts_only_from_an_event() {
+        check_all("event", &testing::event());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `report.sarif`: the report as SARIF 2.1.0 for GitHub code scanning. One run, one rule per
 //! vulnerability id, one result per finding per image; the result's `level` says whether the
 //! finding broke the policy, and ignored findings are carried as suppressed results so the
-//! accepted risk stays visible.
+//! accepted risk stays visible (as are inherited ones, and findings suppressed in Inspector
+//! when the policy honours that; counted ones say they are suppressed in Inspector).
 
 use super::Report;
 use crate::model::{Finding, ScannedImage, Severity};
@@ -57,9 +58,10 @@ impl Level {
         match d {
             Disposition::Counted { violation: true } => Level::Error,
             Disposition::Counted { violation: false } => Level::Warning,
-            Disposition::Ignored { .. } | Disposition::Filtered { .. } | Disposition::Inherited => {
-                Level::Note
-            }
+            Disposition::Ignored { .. }
+            | Disposition::Filtered { .. }
+            | Disposition::Inherited
+            | Disposition::Suppressed => Level::Note,
         }
     }
     fn as_str(self) -> &'static str {
@@ -271,15 +273,25 @@ fn result(
             json!([{ "kind": "external", "justification": "inherited: the baseline image already has this vulnerability in this package; the policy counts only new findings" }]),
         );
     }
+    if j.disposition == Disposition::Suppressed {
+        r.insert(
+            "suppressions".into(),
+            json!([{ "kind": "external", "justification": "suppressed in Inspector by a suppression rule, which the policy honours (suppressed = \"honor\")" }]),
+        );
+    }
     let status = match &j.disposition {
         Disposition::Counted { violation: true } => "violation",
         Disposition::Counted { violation: false } => "counted",
         Disposition::Ignored { .. } => "ignored",
         Disposition::Filtered { .. } => "filtered",
         Disposition::Inherited => "inherited",
+        Disposition::Suppressed => "suppressed",
     };
     let mut props =
         json!({ "status": status, "severity": f.severity.as_str(), "imageDigest": image.digest });
+    if f.suppressed {
+        props["inspectorStatus"] = json!("SUPPRESSED");
+    }
     if let Some(o) = j.origin {
         props["origin"] = json!(o.as_str());
     }
@@ -336,6 +348,12 @@ fn message(image: &ScannedImage, j: &Judged, violation: Option<&Violation>) -> S
         Disposition::Inherited => s.push_str(
             "Not counted: inherited from the baseline (already in the image that runs now).",
         ),
+        Disposition::Suppressed => s.push_str(
+            "Not counted: suppressed in Inspector, and the policy honours suppression rules (suppressed = \"honor\").",
+        ),
+    }
+    if f.suppressed && matches!(j.disposition, Disposition::Counted { .. }) {
+        s.push_str(" Suppressed in Inspector, counted all the same (suppressed = \"count\").");
     }
     s
 }

@@ -1,5 +1,6 @@
 //! The human table printed on stdout: per image, severity counts, then the findings that
-//! count (id, severity, package, installed → fixed), then ignored and filtered ones.
+//! count (id, severity, package, installed → fixed), then ignored, filtered and (honoured)
+//! suppressed ones; findings suppressed in Inspector are marked wherever they appear.
 
 use super::{ImageReport, Report};
 use crate::model::Severity;
@@ -79,8 +80,19 @@ fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
             .get(&s)
             .map(|m| m.to_string())
             .unwrap_or_else(|| "-".into());
-        let counted = e.counted(s);
-        let total = e.total.get(&s).copied().unwrap_or(0);
+        // Counts only, for a severity the source did not split out: not claimed to be 0.
+        let unsplit = e
+            .counts_only
+            .as_ref()
+            .is_some_and(|c| c.unsplit.contains(&s));
+        let (counted, total) = if unsplit {
+            ("–".to_string(), "–".to_string())
+        } else {
+            (
+                e.counted(s).to_string(),
+                e.total.get(&s).copied().unwrap_or(0).to_string(),
+            )
+        };
         let line = format!(
             "  {:<14} {:>7} {:>7} {:>7}",
             s.as_str(),
@@ -90,6 +102,9 @@ fn counts(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
         );
         let over = e.violations.iter().any(|v| v.severity == s);
         let _ = writeln!(out, "{}", if over { paint("31", &line) } else { line });
+    }
+    if let Some(line) = e.counts_only.as_ref().map(super::counts_only_line) {
+        let _ = writeln!(out, "\n  {}", t(&line));
     }
 }
 
@@ -123,9 +138,14 @@ fn counted_rows(out: &mut String, img: &ImageReport) {
             } else {
                 " "
             };
+            let hidden = if f.suppressed {
+                "  (suppressed in Inspector)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "{mark} {:<22} {:<13} {:<28} {ver} → {fix}",
+                "{mark} {:<22} {:<13} {:<28} {ver} → {fix}{hidden}",
                 t(&f.id),
                 f.severity.as_str(),
                 pkg
@@ -171,6 +191,31 @@ fn the_rest(out: &mut String, img: &ImageReport, paint: Paint) {
             out,
             "\n  {filtered} finding(s) not counted because of filters (see report.json)"
         );
+    }
+    let honored: Vec<_> = e
+        .findings
+        .iter()
+        .filter(|j| j.disposition == Disposition::Suppressed)
+        .collect();
+    if !honored.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n  suppressed in Inspector, not counted (policy suppressed = \"honor\"):"
+        );
+        for j in honored.iter().take(MAX_ROWS) {
+            let _ = writeln!(
+                out,
+                "    {:<22} {}",
+                t(&j.finding.id),
+                j.finding.severity.as_str()
+            );
+        }
+        if honored.len() > MAX_ROWS {
+            let _ = writeln!(out, "    … and {} more", honored.len() - MAX_ROWS);
+        }
+    }
+    if let Some(line) = super::suppressed_line(e) {
+        let _ = writeln!(out, "\n  {}", t(&line));
     }
     if let Some(b) = &e.baseline {
         let digest = b

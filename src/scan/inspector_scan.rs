@@ -229,6 +229,7 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
             packages,
             image_digest: None,
             repository: None,
+            suppressed: false,
         });
     }
     out
@@ -384,6 +385,7 @@ fn from_inspector(doc: &Value) -> Vec<Finding> {
             packages,
             image_digest: None,
             repository: None,
+            suppressed: false,
         });
     }
     out

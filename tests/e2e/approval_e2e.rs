@@ -569,3 +569,103 @@ fn an_execution_id_is_not_trusted_when_its_sources_cannot_be_read() {
     );
     assert!(w.approvals().is_empty(), "answered an unchecked approval");
 }
+
+#[test]
+fn a_report_of_no_image_is_never_approved() {
+    // The execution names no digest, so --pipeline-execution-id alone ties it: the only thing
+    // between an emptied report and an approval is the decision that evaluated nothing never
+    // passes.
+    let w = World::new(false, |_| pipeline(vec![exec("e-1", "tok-1", None, 0)]));
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "gate",
+            "--image",
+            "app/web:v1",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "20s",
+            "--report-dir",
+            "r",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    let path = w.dir.path().join("r/report.json");
+    let mut report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    report["images"] = serde_json::json!([]);
+    std::fs::write(w.dir.path().join("empty.json"), report.to_string()).unwrap();
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "approve",
+            "--report",
+            "empty.json",
+            "--approve",
+            "demo/Approve/Manual",
+            "--pipeline-execution-id",
+            "e-1",
+            "--poll-interval",
+            "50ms",
+            "--timeout",
+            "5s",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    let (code, _out, err) = text(&o);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no image was evaluated"), "{err}");
+    assert!(w.approvals().is_empty(), "approved a report of no image");
+    assert_eq!(w.scen.calls("PutApprovalResult"), 0);
+}
+
+#[test]
+fn the_summary_says_how_many_suppressed_findings_counted() {
+    let w = World::new(false, |d| {
+        pipeline(vec![exec(
+            "e-1",
+            "tok-1",
+            Some(format!("Image_Digest={d}")),
+            0,
+        )])
+    });
+    // The image's one CRITICAL is suppressed in Inspector: counted all the same.
+    let hidden = support::scenario::with_status(
+        finding(
+            "CVE-2024-9999",
+            "CRITICAL",
+            "openssl",
+            "3.0.1",
+            Some("3.0.13"),
+            &w.digest,
+            REPO,
+        ),
+        "SUPPRESSED",
+    );
+    w.scen
+        .state
+        .lock()
+        .unwrap()
+        .images
+        .get_mut(&w.digest)
+        .unwrap()
+        .reads = VecDeque::from(vec![Read::Findings(vec![hidden])]);
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 1, "{err}");
+    let ap = w.approvals();
+    assert_eq!(ap.len(), 1, "{ap:?}");
+    assert_eq!(ap[0].1, "Rejected");
+    assert!(
+        ap[0]
+            .2
+            .contains("1 suppressed in Inspector, 1 of them counted."),
+        "{}",
+        ap[0].2
+    );
+}

@@ -8,10 +8,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, with_status, Cov, DigestScript, Read, Scenario, ScenarioState};
 
 const REPO: &str = "app/web";
-/// Fast schedule for tests: the production defaults are 5s polls and a 20s settle.
+/// Fast schedule for tests: the production defaults are a 3s first poll (`--poll-interval`)
+/// and a settle window of 8% of the wait, 2.5s to 60s (`--settle` unset).
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 
 fn now() -> i64 {
@@ -285,6 +286,133 @@ fn two_hundred_sixty_findings_over_three_pages() {
     assert_eq!(fc["ecrImageRepositoryName"][0]["value"], REPO);
     assert_eq!(fc["ecrImageRegistry"][0]["value"], "123456789012");
     assert_eq!(fc["findingStatus"][0]["value"], "ACTIVE");
+    assert_eq!(fc["findingStatus"][1]["value"], "SUPPRESSED");
+}
+
+#[test]
+fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
+    // A suppression rule such as "not in use" hides every finding of a candidate that is not
+    // deployed yet: the gate still reads, lists and counts them. A CLOSED (fixed) finding is
+    // not read at all.
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "suppressed");
+    let closed = finding(
+        "CVE-2024-0003",
+        "HIGH",
+        "curl",
+        "8.0",
+        Some("8.1"),
+        &d,
+        REPO,
+    );
+    w.script(
+        &d,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Findings(vec![
+                with_status(crit(&d), "SUPPRESSED"),
+                with_status(closed, "CLOSED"),
+                low(&d),
+            ])],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "HIGH",
+        "--report-dir",
+        "r",
+        "--timeout",
+        "30s",
+    ]);
+    assert_eq!(code, 1, "a suppressed CRITICAL passed:\n{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("CVE-2024-0001") && l.contains("(suppressed in Inspector)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 finding(s) suppressed in Inspector: 1 counted"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("CVE-2024-0003"),
+        "a CLOSED finding was read: {out}"
+    );
+    let dir = w.dir.path().join("r");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let f = &report["images"][0]["evaluation"]["findings"][0];
+    assert_eq!(
+        (f["id"].as_str(), f["suppressed"].as_bool()),
+        (Some("CVE-2024-0001"), Some(true))
+    );
+    assert_eq!(f["disposition"]["status"], "counted");
+    let sarif = std::fs::read_to_string(dir.join("report.sarif")).unwrap();
+    assert!(
+        sarif.contains("\"inspectorStatus\": \"SUPPRESSED\""),
+        "{sarif}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("suppressed in Inspector, counted"),
+        "{junit}"
+    );
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("violation (suppressed in Inspector)"), "{md}");
+
+    // `findings` writes them marked, and the saved file evaluates to the same verdict.
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &[
+            "findings",
+            "--image",
+            "app/web:v1",
+            "--timeout",
+            "30s",
+            "--output",
+            "f.json",
+        ],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(w.dir.path().join("f.json")).unwrap()).unwrap();
+    assert_eq!(doc["images"][0]["findings"][0]["suppressed"], true, "{doc}");
+    let o = a::run(
+        &w.moto.url,
+        &w.scen.url,
+        &["evaluate", "--findings", "f.json", "--fail-on", "HIGH"],
+        &[],
+        w.dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).2);
+
+    // A suppressed finding that arrives after the scan is done is waited for like any other:
+    // the reads settle on the set with it.
+    let late = a::put_image(&w.moto.url, REPO, Some("v2"), "suppressed-late");
+    w.script(
+        &late,
+        script(
+            vec![done_now()],
+            vec![
+                Read::Findings(vec![]),
+                Read::Findings(vec![with_status(crit(&late), "SUPPRESSED")]),
+            ],
+        ),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v2",
+        "--fail-on",
+        "HIGH",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 1, "a late suppressed CRITICAL passed:\n{out}\n{err}");
 }
 
 #[test]
@@ -396,6 +524,32 @@ fn scanning_not_enabled_or_not_covered_is_inconclusive() {
     let (code, _out, err) = w.gate(&["--image", "app/web:b1", "--timeout", "60s"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("BASIC scanning"), "{err}");
+}
+
+#[test]
+fn inspector_not_enabled_is_inconclusive_with_the_fix() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "not-enabled");
+    w.script(
+        &d,
+        script(
+            vec![Cov::Error {
+                status: 403,
+                kind: "AccessDeniedException",
+                message: "Amazon Inspector is not enabled for account 123456789012 in us-east-1",
+            }],
+            vec![],
+        ),
+    );
+    let (code, _out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "30s"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("Amazon Inspector is not enabled")
+            && err.contains("aws inspector2 enable --resource-types ECR"),
+        "{err}"
+    );
+    // Not mistaken for a missing permission: no fallback to the ECR scan status.
+    assert!(!err.contains("falling back"), "{err}");
 }
 
 #[test]
@@ -1022,4 +1176,87 @@ fn the_registry_host_decides_the_region() {
         0,
         "looked up the wrong region"
     );
+}
+
+#[test]
+fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout_pass() {
+    // Two images: a clean one evaluated, and one whose scan is done but whose findings read
+    // stalls past --timeout. The scan finished, so its findings are an input the verdict
+    // depends on: --on-timeout pass (only for scans that never finished) must not skip it.
+    let w = World::new(vec![], 0);
+    let ok = a::put_image(&w.moto.url, REPO, Some("ok"), "clean");
+    w.script(
+        &ok,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
+    );
+    let d = a::put_image(&w.moto.url, REPO, Some("stall"), "stalling-read");
+    w.script(
+        &d,
+        script(
+            vec![done_long_ago()],
+            vec![Read::Slow {
+                delay: Duration::from_secs(30),
+                findings: vec![crit(&d)],
+            }],
+        ),
+    );
+    let t = Instant::now();
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:ok",
+        "--image",
+        "app/web:stall",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "4s",
+        "--on-timeout",
+        "pass",
+        "--report-dir",
+        "r",
+    ]);
+    assert_eq!(
+        code, 3,
+        "an unread findings listing was passed by --on-timeout pass:\n{out}\n{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(25),
+        "waited out the stall"
+    );
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(
+        line.contains(&d[..19])
+            && line.contains("was done")
+            && line.contains("findings were not read completely")
+            && line.contains("--on-timeout pass accepts only a scan that never finished"),
+        "{err}"
+    );
+    assert!(
+        !w.dir.path().join("r/report.json").exists(),
+        "an inconclusive run wrote a passing report"
+    );
+    // The same edge with findings read once and not final is inconclusive too, whatever
+    // --on-timeout says (the passing counterpart of the CRITICAL read while settling).
+    let settling = a::put_image(&w.moto.url, REPO, Some("settling"), "settling");
+    w.script(
+        &settling,
+        script(vec![done_now()], vec![Read::Findings(vec![low(&settling)])]),
+    );
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:ok",
+        "--image",
+        "app/web:settling",
+        "--settle",
+        "60s",
+        "--timeout",
+        "4s",
+        "--on-timeout",
+        "pass",
+    ]);
+    assert_eq!(
+        code, 3,
+        "findings not final at the deadline passed:\n{out}\n{err}"
+    );
+    assert!(err.contains("were settling"), "{err}");
 }

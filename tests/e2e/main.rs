@@ -8,6 +8,7 @@ mod support;
 mod approval_e2e;
 mod bad_input;
 mod baseline_e2e;
+mod evaluate_e2e;
 mod faults_e2e;
 mod gate_e2e;
 mod index_rule;

@@ -24,6 +24,7 @@ fn fixtures() -> Vec<(&'static str, Report)> {
         ("single", testing::report(1)),
         ("mixed", testing::mixed()),
         ("compared", testing::compared()),
+        ("event", testing::event()),
         ("large", testing::report(10_000)),
     ]
 }
@@ -174,7 +175,7 @@ fn schema_property_names(v: &Value, names: &mut BTreeSet<String>) {
 #[test]
 fn mixed_fixture_exercises_every_documented_field() {
     let mut written = BTreeSet::new();
-    for r in [testing::mixed(), testing::compared()] {
+    for r in [testing::mixed(), testing::compared(), testing::event()] {
         collect_keys(
             &serde_json::from_str(&json::render(&r)).unwrap(),
             &mut written,
@@ -188,7 +189,7 @@ fn mixed_fixture_exercises_every_documented_field() {
     let never_written: Vec<_> = documented.difference(&written).collect();
     assert!(
         never_written.is_empty(),
-        "docs/report-schema.json documents {never_written:?}, which neither testing::mixed() nor testing::compared() writes: \
+        "docs/report-schema.json documents {never_written:?}, which none of testing::mixed(), testing::compared() and testing::event() writes: \
          set them in a fixture (or drop them from the schema)"
     );
 }
@@ -357,6 +358,7 @@ fn junit_is_read_by_junitparser() {
                         Disposition::Ignored { .. }
                             | Disposition::Filtered { .. }
                             | Disposition::Inherited
+                            | Disposition::Suppressed
                     )
                 })
                 .count();

@@ -237,6 +237,54 @@ async fn finding_pages_may_be_empty_and_never_exceed_max_results() {
 }
 
 #[tokio::test]
+async fn finding_status_filters_are_ored_and_absent_means_every_status() {
+    use support::scenario::with_status;
+    let f = |id: &str, status: &str| {
+        with_status(
+            finding(id, "CRITICAL", "pkg", "1", Some("2"), DIGEST, REPO),
+            status,
+        )
+    };
+    let set = vec![
+        f("CVE-A", "ACTIVE"),
+        f("CVE-S", "SUPPRESSED"),
+        f("CVE-C", "CLOSED"),
+    ];
+    let scen = Scenario::start(one_image(vec![done()], vec![Read::Findings(set)]));
+    let client = inspector(&scen.url, "us-east-1");
+    let read = |statuses: &'static [&'static str]| {
+        let client = client.clone();
+        async move {
+            let mut filter = FilterCriteria::builder().ecr_image_hash(eq(DIGEST));
+            for s in statuses {
+                filter = filter.finding_status(eq(s));
+            }
+            let out = client
+                .list_findings()
+                .filter_criteria(filter.build())
+                .max_results(100)
+                .send()
+                .await
+                .unwrap();
+            let mut got: Vec<String> = out
+                .findings()
+                .iter()
+                .map(|f| f.status().as_str().to_string())
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    assert_eq!(read(&["ACTIVE"]).await, ["ACTIVE"]);
+    assert_eq!(read(&["SUPPRESSED"]).await, ["SUPPRESSED"]);
+    assert_eq!(
+        read(&["ACTIVE", "SUPPRESSED"]).await,
+        ["ACTIVE", "SUPPRESSED"]
+    );
+    assert_eq!(read(&[]).await, ["ACTIVE", "CLOSED", "SUPPRESSED"]);
+}
+
+#[tokio::test]
 async fn max_results_outside_the_model_is_a_validation_exception() {
     let scen = Scenario::start(one_image(vec![done()], vec![Read::Findings(vec![])]));
     let client = inspector(&scen.url, "us-east-1");

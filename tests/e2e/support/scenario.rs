@@ -4,14 +4,17 @@
 //! `GetPipelineExecution`, `PutApprovalResult`). Responses follow the service models (restJson1
 //! for Inspector2, awsJson1.1 for CodePipeline) and are parsed by the real SDK in the binary.
 //!
-//! Where AWS is unkind, so is this server (docs/AWS-FACTS, checked against the SDK's
+//! Where AWS is unkind, so is this server (the service models, checked against the SDK's
 //! deserialisers): list pages may be empty and still carry a `nextToken`
 //! ([`ScenarioState::empty_coverage_pages`], [`ScenarioState::empty_finding_pages`]); throttling answers 429 with both the `Retry-After` header
 //! and `retryAfterSeconds` in the body; a second `PutApprovalResult` on a token answers
 //! `ApprovalAlreadyCompletedException`; a retried stage keeps its pipeline execution id, so
 //! `ListActionExecutions` lists the answered attempt next to the new one; coverage resource ids
 //! carry the partition of the region the request was signed for (`arn:aws-cn:`,
-//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing.
+//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing;
+//! `ListFindings` honours `findingStatus` filters (ACTIVE / SUPPRESSED / CLOSED, values ORed)
+//! like AWS, so a read without them gets CLOSED findings too, and one for ACTIVE only misses
+//! the SUPPRESSED ones.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -47,6 +50,12 @@ pub enum Cov {
 #[derive(Clone, Debug)]
 pub enum Read {
     Findings(Vec<Value>),
+    /// The finding set, but the listing's first page is answered only after `delay` (a read
+    /// that stalls: the deadline may pass while it is in flight).
+    Slow {
+        delay: std::time::Duration,
+        findings: Vec<Value>,
+    },
     Throttle {
         retry_after: Option<u32>,
     },
@@ -117,6 +126,8 @@ pub struct ScenarioState {
     pub pages: Vec<Vec<Value>>,
     /// Coverage rows served so far (one per listing); coverage `nextToken`s point into these.
     pub coverage_pages: Vec<Option<Value>>,
+    /// Set when the server stops: a slow answer still waiting gives up at once.
+    pub closing: bool,
 }
 
 impl ScenarioState {
@@ -237,6 +248,59 @@ pub fn finding_in(
             } }
         }]
     })
+}
+
+/// Whether a finding's `status` passes the request's `findingStatus` filters, as AWS applies
+/// them: EQUALS and PREFIX values are ORed (any one matches), NOT_EQUALS values all exclude,
+/// and no `findingStatus` filter at all lets every status through — CLOSED and SUPPRESSED
+/// included. A comparison the model does not define is the caller's bug: `Err`.
+fn status_matches(body: &Value, status: &str) -> Result<bool, String> {
+    let Some(filters) = body
+        .get("filterCriteria")
+        .and_then(|c| c.get("findingStatus"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(true);
+    };
+    let (mut any_positive, mut matched, mut excluded) = (false, false, false);
+    for f in filters {
+        let value = f.get("value").and_then(Value::as_str).unwrap_or("");
+        match f.get("comparison").and_then(Value::as_str) {
+            Some("EQUALS") => {
+                any_positive = true;
+                matched |= status == value;
+            }
+            Some("PREFIX") => {
+                any_positive = true;
+                matched |= status.starts_with(value);
+            }
+            Some("NOT_EQUALS") => excluded |= status == value,
+            other => {
+                return Err(format!(
+                    "findingStatus comparison {other:?} is not EQUALS, PREFIX or NOT_EQUALS"
+                ))
+            }
+        }
+    }
+    Ok((!any_positive || matched) && !excluded)
+}
+
+/// The findings of a scripted set that a listing holds: those whose status the request's
+/// filters let through (a scripted finding without a status is ACTIVE).
+fn listed(body: &Value, findings: Vec<Value>) -> Vec<Value> {
+    findings
+        .into_iter()
+        .filter(|v| {
+            let status = v.get("status").and_then(Value::as_str);
+            status_matches(body, status.unwrap_or("ACTIVE")).unwrap_or(false)
+        })
+        .collect()
+}
+
+/// `v` (a [`finding`]) with Inspector's status `status` (ACTIVE, SUPPRESSED or CLOSED).
+pub fn with_status(mut v: Value, status: &str) -> Value {
+    v["status"] = json!(status);
+    v
 }
 
 fn filter_value(body: &Value, key: &str) -> Option<String> {
@@ -384,7 +448,20 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
 }
 
 async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut delay = std::time::Duration::ZERO;
+    let response = findings_response(&s, &body, &mut delay);
+    // The lock is not held while a slow answer waits: other calls go on being answered.
+    let until = Instant::now() + delay;
+    while Instant::now() < until && !s.lock().unwrap().closing {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    response
+}
+
+/// The answer to one `ListFindings` call; `delay` is set to how long to wait before sending
+/// it (the mutex is held here, never while waiting).
+fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) -> Response {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.record("ListFindings", &body);
     if let Some(r) = bad_max_results(&body, 100) {
@@ -396,14 +473,8 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
         .unwrap_or(100) as usize;
     let page_size = if st.page_size == 0 { 100 } else { st.page_size }.min(asked);
     let digest = filter_value(&body, "ecrImageHash").unwrap_or_default();
-    let status = filter_value(&body, "findingStatus");
-    if status.as_deref() != Some("ACTIVE") {
-        return rest_error(
-            400,
-            "ValidationException",
-            "test server: findingStatus ACTIVE filter missing",
-            None,
-        );
+    if let Err(why) = status_matches(&body, "ACTIVE") {
+        return rest_error(400, "ValidationException", &why, None);
     }
     // A call without nextToken starts a new read (the next finding set); pages continue it.
     let (set, offset, empties) = match body.get("nextToken").and_then(Value::as_str) {
@@ -425,7 +496,11 @@ async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
                     kind,
                     message,
                 }) => return rest_error(status, kind, message, None),
-                Some(Read::Findings(f)) => st.pages.push(f),
+                Some(Read::Slow { delay: d, findings }) => {
+                    *delay = d;
+                    st.pages.push(listed(&body, findings));
+                }
+                Some(Read::Findings(f)) => st.pages.push(listed(&body, f)),
                 None => st.pages.push(Vec::new()),
             }
             (st.pages.len() - 1, 0, 0)
@@ -705,6 +780,9 @@ impl Scenario {
 
 impl Drop for Scenario {
     fn drop(&mut self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.closing = true;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
