@@ -228,6 +228,7 @@ mod tests {
         Outcome::failed(Error {
             kind,
             message: format!("{kind:?} error"),
+            details: Vec::new(),
         })
     }
 

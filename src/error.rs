@@ -73,6 +73,7 @@ impl Error {
         Self {
             kind: ErrorKind::ReadTimeout,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn runtime(message: impl Into<String>) -> Self {
