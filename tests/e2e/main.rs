@@ -12,6 +12,7 @@ mod evaluate_e2e;
 mod faults_e2e;
 mod gate_e2e;
 mod index_rule;
+mod k8s_e2e;
 mod policy_e2e;
 mod push_e2e;
 mod reports_external;

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod faults;
 pub mod fixtures;
+pub mod gated;
 pub mod moto;
 pub mod registry;
 pub mod scan_server;
