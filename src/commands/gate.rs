@@ -4,6 +4,7 @@ use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
 use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
+use inspector_gate::handoff;
 use inspector_gate::image_ref::{region_for, ImageRef};
 use inspector_gate::pipeline::baseline::BaselineOptions;
 use inspector_gate::pipeline::gate::{
@@ -69,6 +70,34 @@ pub struct GateArgs {
     /// Write imageDetail.json (ECS blue/green deploy) here, on pass.
     #[arg(long, env = "INSPECTOR_GATE_IMAGE_DETAIL", value_name = "FILE")]
     pub image_detail: Option<PathBuf>,
+    /// Kubernetes manifests (files, or directories of .yaml/.yml) whose container images of a
+    /// gated repository are pinned by digest, on pass.
+    #[arg(
+        long = "k8s-manifests",
+        env = "INSPECTOR_GATE_K8S_MANIFESTS",
+        value_delimiter = ',',
+        num_args = 1..,
+        value_name = "PATH"
+    )]
+    pub k8s_manifests: Vec<PathBuf>,
+    /// Write the pinned manifests here, each under its own file name.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_K8S_OUT",
+        value_name = "DIR",
+        conflicts_with = "k8s_in_place"
+    )]
+    pub k8s_out: Option<PathBuf>,
+    /// Pin the manifests in place instead of writing them to --k8s-out.
+    #[arg(long, env = "INSPECTOR_GATE_K8S_IN_PLACE")]
+    pub k8s_in_place: bool,
+    /// Write a kustomize Component with an images: entry (name, newName, digest) per gated
+    /// repository, on pass.
+    #[arg(long, env = "INSPECTOR_GATE_KUSTOMIZE_IMAGES", value_name = "FILE")]
+    pub kustomize_images: Option<PathBuf>,
+    /// Write Helm values with image.repository and image.digest, on pass.
+    #[arg(long, env = "INSPECTOR_GATE_HELM_VALUES", value_name = "FILE")]
+    pub helm_values: Option<PathBuf>,
     /// Registry endpoint to push to instead of ECR's proxyEndpoint (proxies, tests).
     #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
     pub registry_url: Option<String>,
@@ -90,6 +119,31 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
+    /// The Kubernetes hand-off, its manifests read and parsed now: a broken one fails before
+    /// the scan is waited for.
+    fn k8s_options(&self) -> Result<handoff::k8s::Options> {
+        let manifests = handoff::k8s::load(&self.k8s_manifests)?;
+        let out_dir = match (&self.k8s_out, self.k8s_in_place, manifests.is_empty()) {
+            (None, false, false) => {
+                return Err(Error::usage(
+                    "--k8s-manifests needs --k8s-out DIR (pinned copies) or --k8s-in-place",
+                ))
+            }
+            (Some(_), _, true) | (None, true, true) => {
+                return Err(Error::usage(
+                    "--k8s-out / --k8s-in-place only make sense with --k8s-manifests PATH…",
+                ))
+            }
+            (dir, _, _) => dir.clone(),
+        };
+        Ok(handoff::k8s::Options {
+            manifests,
+            out_dir,
+            kustomize_images: self.kustomize_images.clone(),
+            helm_values: self.helm_values.clone(),
+        })
+    }
+
     /// The `--policy-floor` when it lives in SSM or S3 (not a local file).
     fn remote_floor(&self) -> Option<&str> {
         let spec = self.policy.policy_floor.as_deref()?;
@@ -121,6 +175,7 @@ impl GateArgs {
                 "--image-definitions/--image-detail describe one image: give exactly one --image",
             ));
         }
+        let k8s = self.k8s_options()?;
         let approval =
             match &self.approve {
                 Some(a) => Some(ApprovalOptions {
@@ -155,6 +210,7 @@ impl GateArgs {
                     .clone()
                     .zip(self.container_name.clone()),
                 image_detail: self.image_detail.clone(),
+                k8s,
             },
             approval,
             aws,

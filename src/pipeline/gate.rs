@@ -39,6 +39,8 @@ pub struct HandoffOptions {
     pub image_definitions: Option<(PathBuf, String)>,
     /// `imageDetail.json` path (ECS blue/green).
     pub image_detail: Option<PathBuf>,
+    /// Kubernetes manifests, kustomize images and Helm values (EKS).
+    pub k8s: handoff::k8s::Options,
 }
 
 /// Everything one gate run needs, already validated.
@@ -200,8 +202,13 @@ pub async fn scan_and_evaluate_against(
     })
 }
 
-/// Write the hand-off files for the (single) gated image.
-fn hand_off(report: &Report, opts: &HandoffOptions) -> Result<()> {
+/// Write the hand-off files: the Kubernetes ones for every gated image, the ECS ones for the
+/// (single) gated image.
+fn hand_off(report: &Report, opts: &HandoffOptions, progress: &Progress) -> Result<()> {
+    let images: Vec<&ScannedImage> = report.images.iter().map(|i| &i.image).collect();
+    let k8s = handoff::k8s::write(&opts.k8s, &images)?;
+    k8s.pinned.iter().for_each(|l| progress.info(l));
+    k8s.warnings.iter().for_each(|w| progress.warn(w));
     let Some(img) = report.images.first() else {
         return Ok(());
     };
@@ -244,7 +251,7 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         .with_soft_fail(opts.soft_fail);
     publish(&report, &opts.publish, progress)?;
     if report.passed() {
-        hand_off(&report, &opts.handoff)?;
+        hand_off(&report, &opts.handoff, progress)?;
     }
     if let Some(a) = &opts.approval {
         // The approval wait shares the run's one deadline: --timeout 30m never means an hour.

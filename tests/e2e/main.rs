@@ -14,6 +14,7 @@ mod fixplan_e2e;
 mod gate_e2e;
 mod hook_git;
 mod index_rule;
+mod k8s_e2e;
 mod policy_e2e;
 mod push_e2e;
 mod reports_external;

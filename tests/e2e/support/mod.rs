@@ -6,6 +6,7 @@ pub mod aws;
 pub mod echo_registry;
 pub mod faults;
 pub mod fixtures;
+pub mod gated;
 pub mod moto;
 pub mod registry;
 pub mod scan_server;

@@ -1,5 +1,8 @@
-//! Deploy hand-off files for CodePipeline's ECS actions. Both always pin the image by digest,
-//! so ECS deploys exactly what was scanned, never whatever a tag points at later.
+//! Deploy hand-off files, written on pass: CodePipeline's ECS actions (here) and Kubernetes /
+//! EKS manifests, kustomize and Helm values (`k8s`). Every one pins the image by digest, so
+//! the deploy gets exactly what was scanned, never whatever a tag points at later.
+
+pub mod k8s;
 
 use crate::model::ScannedImage;
 use serde_json::json;
