@@ -27,13 +27,19 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Only print results and warnings.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
     pub quiet: bool,
     /// Print debug details (never secrets).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Output")]
     pub verbose: bool,
-    /// Colour output: auto (TTY and no NO_COLOR), always, never.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "INSPECTOR_GATE_COLOR")]
+    /// Colour: auto (a TTY and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "INSPECTOR_GATE_COLOR", value_name = "WHEN", help_heading = "Output")]
     pub color: ColorChoice,
 }
 
@@ -67,6 +73,7 @@ pub enum Command {
     Hook(commands::hook::HookCommand),
     /// Print shell completions.
     Completions {
+        /// The shell to print completions for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -82,7 +89,7 @@ fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error:
         Command::Config(args) => commands::config::run(args),
         Command::Hook(h) => commands::hook::run(h),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
+            let mut cmd = command();
             clap_complete::generate(shell, &mut cmd, "inspector-gate", &mut std::io::stdout());
             Ok(0)
         }
@@ -92,8 +99,90 @@ fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error:
     }
 }
 
+/// The command line as users see it: the derived parser with its help made readable
+/// ([`decorate`]).
+pub fn command() -> clap::Command {
+    decorate(Cli::command())
+}
+
+/// Make `-h` one line per flag and `--help` the whole story: every argument's help is cut to
+/// its first clause for `-h` (`--help` keeps all of it), and the environment variable moves
+/// from `-h` into `--help`. Applied to every subcommand.
+fn decorate(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|a| {
+        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let long = a
+            .get_long_help()
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| help.clone());
+        let env = a
+            .get_env()
+            .filter(|_| !a.is_hide_env_set())
+            .map(|e| e.to_string_lossy().into_owned());
+        if help.is_empty() {
+            return a;
+        }
+        let short = summary(&help).to_string();
+        let long = match env {
+            Some(env) => format!("{long}\n[env: {env}]"),
+            None => long,
+        };
+        let a = if names_its_values(&short, &a) {
+            a.hide_possible_values(true)
+        } else {
+            a
+        };
+        if short == long {
+            a.help(short)
+        } else {
+            a.help(short).long_help(long).hide_env(true)
+        }
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    names
+        .into_iter()
+        .fold(cmd, |cmd, name| cmd.mut_subcommand(name, decorate))
+}
+
+/// The first clause of a help text: up to its first `; ` or sentence end outside
+/// parentheses (not the end of an "e.g."/"i.e."), without the period.
+fn summary(help: &str) -> &str {
+    let line = help.lines().next().unwrap_or_default();
+    let mut depth = 0i32;
+    let mut cut = line.len();
+    for (i, c) in line.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ';' | '.' if depth <= 0 && line[i + 1..].starts_with(' ') => {
+                let before = &line[..i];
+                if !(before.ends_with("e.g") || before.ends_with("i.e")) {
+                    cut = i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    line[..cut].trim_end_matches('.').trim_end()
+}
+
+/// Whether a help text already names every one of the argument's possible values (then
+/// `-h` need not list them again).
+fn names_its_values(help: &str, arg: &clap::Arg) -> bool {
+    let values = arg.get_possible_values();
+    !values.is_empty()
+        && values.iter().all(|v| {
+            help.split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+                .any(|w| w == v.get_name())
+        })
+}
+
 pub fn main() -> i32 {
-    let matches = match Cli::command().try_get_matches() {
+    let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) if !e.use_stderr() => {
             // --help, --version: not errors.
@@ -167,6 +256,14 @@ fn print_clap_error(e: &clap::Error) -> i32 {
     }
     // The arguments clap quotes back may hold control characters: never echo them raw.
     let text = inspector_gate::sanitize::lines(&fold_first_paragraph(&e.render().to_string()));
+    let text = match habit_hint(e) {
+        Some((arg, hint)) => {
+            // clap's tip and usage would point at the look-alike flag (`--ignore`): not kept.
+            let arg = inspector_gate::sanitize::text(arg);
+            format!("error: unexpected argument '{arg}': {hint}\n\nFor more information, try '--help'.\n")
+        }
+        None => text,
+    };
     let text = if text.ends_with('\n') {
         text
     } else {
@@ -177,6 +274,46 @@ fn print_clap_error(e: &clap::Error) -> i32 {
         annotate(first.trim_start_matches("error: "));
     }
     EXIT_USAGE
+}
+
+/// The flags other scanners' users type by habit, and what this tool does instead.
+const HABITS: &[(&str, &str)] = &[
+    (
+        "--severity",
+        "this tool gates on counts: --fail-on SEVERITY fails on that severity or worse, --max-<severity> N allows N",
+    ),
+    (
+        "--exit-code",
+        "the exit code is fixed: 1 when the policy is violated, 0 when it passes (--soft-fail reports a violation and exits 0)",
+    ),
+    (
+        "--ignorefile",
+        "ignore rules live in the policy file, as [[ignore]] with id, reason and expires (`inspector-gate init` writes one), or --ignore ID",
+    ),
+    (
+        "--ignore-policy",
+        "ignore rules live in the policy file, as [[ignore]] with id, reason and expires (`inspector-gate init` writes one)",
+    ),
+    (
+        "--vex",
+        "OpenVEX documents are not read yet: make each not_affected statement an [[ignore]] rule with its justification as the reason",
+    ),
+];
+
+/// The hint for an unknown argument that another scanner has (`--severity HIGH` from trivy).
+fn habit_hint(e: &clap::Error) -> Option<(&str, &'static str)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split('=').next().unwrap_or_default();
+    HABITS
+        .iter()
+        .find(|(f, _)| *f == flag)
+        .map(|(_, hint)| (arg.as_str(), *hint))
 }
 
 fn fold_first_paragraph(text: &str) -> String {
@@ -224,7 +361,75 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// Every argument of every command (but clap's own help/version) says what it is for.
+    #[test]
+    fn every_argument_is_documented() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if !matches!(id, "help" | "version") && a.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&command(), "inspector-gate", &mut missing);
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+    }
+
+    /// `-h` is one line per flag (a heading's flags go on two lines only when one of them
+    /// does not fit); `--help` tells the whole story.
+    #[test]
+    fn short_help_is_short_and_long_help_is_long() {
+        let mut cmd = command();
+        cmd.build();
+        let gate = cmd.find_subcommand_mut("gate").unwrap();
+        let short = gate.render_help().to_string();
+        let long = gate.render_long_help().to_string();
+        let flags = gate
+            .get_arguments()
+            .filter(|a| a.get_long().is_some())
+            .count();
+        assert!(
+            short.lines().count() < flags + 40,
+            "{} lines for {flags} flags:\n{short}",
+            short.lines().count()
+        );
+        assert!(long.lines().count() > 2 * flags, "{long}");
+        for heading in [
+            "Image and push:",
+            "Policy:",
+            "Waiting:",
+            "Reports:",
+            "Approval and hand-off:",
+            "Baseline:",
+            "AWS:",
+            "Output:",
+            "Examples:",
+        ] {
+            assert!(short.contains(heading), "-h lacks {heading}");
+        }
+        assert!(long.contains("[env: INSPECTOR_GATE_TIMEOUT]"), "{long}");
+        assert!(!short.contains("[env:"), "{short}");
+    }
+
+    #[test]
+    fn summary_is_the_first_clause() {
+        assert_eq!(summary("Fail on X (= max 0). More."), "Fail on X (= max 0)");
+        assert_eq!(summary("Count only A; B still count."), "Count only A");
+        assert_eq!(summary("One line."), "One line");
+        assert_eq!(summary("Wait (e.g. 30m). More"), "Wait (e.g. 30m)");
+        assert_eq!(summary("First line\nsecond"), "First line");
+        assert_eq!(
+            summary("Image (repeatable; concurrently). More"),
+            "Image (repeatable; concurrently)"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Durations on the command line and in messages: [`parse_duration`] ("30m", "90s", "1h30m",
-//! "500ms" or plain seconds, never longer than [`MAX_DURATION`]) and [`humanize`], its inverse
+//! "500ms"; a number needs its unit, but for 0; never longer than [`MAX_DURATION`]) and [`humanize`], its inverse
 //! for messages. Pure.
 
 use std::time::Duration;
@@ -16,16 +16,19 @@ pub fn humanize(d: Duration) -> String {
     }
 }
 
-/// Parse "30m", "90s", "1h", "500ms", "1h30m" or plain seconds.
+/// Parse "30m", "90s", "1h", "500ms" or "1h30m". A bare number other than 0 is refused with a
+/// hint: `--timeout 30` would be 30 seconds to some and 30 minutes to others.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let t = s.trim();
     if t.is_empty() {
         return Err("empty duration".into());
     }
     if let Ok(n) = t.parse::<u64>() {
-        return match Duration::from_secs(n) {
-            d if d > MAX_DURATION => Err(too_long(s)),
-            d => Ok(d),
+        return match n {
+            0 => Ok(Duration::ZERO),
+            n => Err(format!(
+                "'{t}' has no unit: a duration needs one, e.g. {n}s or {n}m (units: ms, s, m, h)"
+            )),
         };
     }
     let mut total = Duration::ZERO;
@@ -90,7 +93,9 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        let bare = parse_duration("45").unwrap_err();
+        assert!(bare.contains("45s or 45m"), "{bare}");
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("m").is_err());
         // Huge values are errors, never a panic in Duration or in `now + timeout`.

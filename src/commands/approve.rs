@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct ApproveArgs {
-    /// report.json written by `gate --report-dir`.
-    #[arg(long)]
+    /// The report.json that `gate --report-dir` wrote.
+    #[arg(long, value_name = "FILE")]
     pub report: PathBuf,
     /// PIPELINE/STAGE/ACTION of the manual approval.
     #[arg(
@@ -22,13 +22,17 @@ pub struct ApproveArgs {
         value_name = "PIPELINE/STAGE/ACTION"
     )]
     pub approve: String,
-    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID")]
+    /// The pipeline execution to answer (never overrides a digest it names).
+    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID", value_name = "ID")]
     pub pipeline_execution_id: Option<String>,
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL")]
+    /// A link for the approval's reviewer (e.g. the build's report page).
+    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL", value_name = "URL")]
     pub report_url: Option<String>,
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
+    /// Give up waiting for the approval to be InProgress after this long.
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_interval)]
+    /// Shortest gap between checks of the approval's state.
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "5s", value_name = "DURATION", value_parser = parse_interval)]
     pub poll_interval: std::time::Duration,
     #[command(flatten)]
     pub aws: AwsArgs,

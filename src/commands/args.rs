@@ -11,14 +11,29 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct AwsArgs {
-    /// AWS region (default: AWS_REGION / profile).
-    #[arg(long, env = "INSPECTOR_GATE_REGION")]
+    /// AWS region (default: the image's registry host, AWS_REGION, the profile).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_REGION",
+        value_name = "REGION",
+        help_heading = "AWS"
+    )]
     pub region: Option<String>,
     /// AWS profile from ~/.aws/config.
-    #[arg(long, env = "INSPECTOR_GATE_PROFILE")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_PROFILE",
+        value_name = "NAME",
+        help_heading = "AWS"
+    )]
     pub profile: Option<String>,
     /// Role to assume (STS AssumeRole) before calling AWS.
-    #[arg(long, env = "INSPECTOR_GATE_ROLE_ARN")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_ROLE_ARN",
+        value_name = "ARN",
+        help_heading = "AWS"
+    )]
     pub role_arn: Option<String>,
 }
 
@@ -84,7 +99,12 @@ fn key_arg(key: &'static Key, flag: &'static str, env: &'static str) -> Arg {
         .env(env)
         .help(key.doc)
         .value_name(key.value_name())
-        .value_parser(KeyParser(key));
+        .value_parser(KeyParser(key))
+        .help_heading(if key.name.starts_with("baseline") {
+            "Baseline"
+        } else {
+            "Policy"
+        });
     match key.kind {
         // `--ignore-unfixed` alone means true; `--ignore-unfixed=false` turns it off.
         Kind::Bool => arg
@@ -111,14 +131,16 @@ impl Args for PolicyArgs {
                     .env("INSPECTOR_GATE_POLICY")
                     .value_name("FILE")
                     .value_parser(clap::value_parser!(PathBuf))
-                    .help("Policy file (default: ./.inspector-gate.toml when present)."),
+                    .help_heading("Policy")
+                    .help("Policy file (default: ./.inspector-gate.toml); the default is read when present."),
             )
             .arg(
                 Arg::new("policy-floor")
                     .long("policy-floor")
                     .env("INSPECTOR_GATE_POLICY_FLOOR")
                     .value_name("SOURCE")
-                    .help("The CI owner's policy floor, which the policy file may only tighten: a TOML file, `ssm:/parameter/name` (SSM Parameter Store) or `s3://bucket/key`."),
+                    .help_heading("Policy")
+                    .help("The CI owner's policy floor; the policy file may only tighten it. A TOML FILE, ssm:/NAME (SSM Parameter Store) or s3://BUCKET/KEY."),
             );
         keys::TABLE
             .iter()
@@ -204,10 +226,15 @@ impl From<Format> for inspector_gate::report::Format {
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Write report.json, report.sarif, junit.xml and summary.md here.
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_REPORT_DIR",
+        value_name = "DIR",
+        help_heading = "Reports"
+    )]
     pub report_dir: Option<PathBuf>,
-    /// What to print on stdout.
-    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_enum, default_value_t = Format::Table)]
+    /// What stdout shows: table, json (as report.json) or markdown.
+    #[arg(long, env = "INSPECTOR_GATE_FORMAT", value_name = "FORMAT", value_enum, default_value_t = Format::Table, help_heading = "Reports")]
     pub format: Format,
 }
 
@@ -223,21 +250,25 @@ impl OutputArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct WaitArgs {
-    /// Give up waiting for the scan after this long (e.g. 30m, 90s, 1h).
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
+    /// Give up on the scan after this long (e.g. 30m, 90s).
+    ///
+    /// One deadline for the whole run, the approval wait included. A duration needs its unit.
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_name = "DURATION", value_parser = parse_timeout, help_heading = "Waiting")]
     pub timeout: std::time::Duration,
-    /// What a scan that never finished means: fail (exit 3, default) or pass (that image is
-    /// skipped with a warning and listed as not evaluated). Findings already read are always
-    /// evaluated, and a run that evaluated no image never passes.
-    #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_enum, default_value_t = OnTimeout::Fail)]
+    /// A scan that never finished: fail (exit 3) or pass.
+    ///
+    /// pass skips that image with a warning and lists it as not evaluated. Findings already
+    /// read are always evaluated, and a run that evaluated no image never passes.
+    #[arg(long, env = "INSPECTOR_GATE_ON_TIMEOUT", value_name = "WHAT", value_enum, default_value_t = OnTimeout::Fail, help_heading = "Waiting")]
     pub on_timeout: OnTimeout,
     /// Shortest gap between status checks; later gaps grow to 10.7% of the time waited so far,
     /// at most 20x this (so the gate decides within ~10% of the wait).
-    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "3s", value_parser = parse_interval)]
+    #[arg(long, env = "INSPECTOR_GATE_POLL_INTERVAL", default_value = "3s", value_name = "DURATION", value_parser = parse_interval, help_heading = "Waiting")]
     pub poll_interval: std::time::Duration,
-    /// Findings count as final once read this long after the scan completed (default: 8% of
-    /// the wait so far, 2.5s to 60s).
-    #[arg(long, env = "INSPECTOR_GATE_SETTLE", value_parser = parse_duration)]
+    /// How long after the scan completed findings count as final.
+    ///
+    /// Default: 8% of the wait so far, 2.5s to 60s.
+    #[arg(long, env = "INSPECTOR_GATE_SETTLE", value_name = "DURATION", value_parser = parse_duration, help_heading = "Waiting")]
     pub settle: Option<std::time::Duration>,
 }
 

@@ -8,13 +8,33 @@ use inspector_gate::pipeline::evaluate::{self as pipeline, EvaluateOptions, Inpu
 use inspector_gate::progress::Progress;
 use std::path::PathBuf;
 
+/// Examples under `evaluate --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # Every page of findings, saved by the AWS CLI, then gated offline
+  aws inspector2 list-findings --filter-criteria file://filter.json > findings.json
+  inspector-gate evaluate --findings findings.json --fail-on HIGH
+
+  # What `inspector-gate findings` wrote, read from stdin
+  inspector-gate findings --image app/web:1.4.2 | inspector-gate evaluate --findings -
+
+  # An Inspector2 Scan EventBridge event (severity counts only)
+  inspector-gate evaluate --event event.json --max-critical 0";
+
 #[derive(Args, Debug, Clone)]
+#[command(after_help = EXAMPLES)]
 pub struct EvaluateArgs {
-    /// Findings: our `findings` JSON, or `aws inspector2 list-findings` output.
-    #[arg(long, conflicts_with = "event", required_unless_present = "event")]
+    /// Findings file, or `-` for stdin; what `findings` or `aws inspector2 list-findings` wrote.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "event",
+        required_unless_present = "event",
+        help_heading = "Input"
+    )]
     pub findings: Option<PathBuf>,
-    /// An `Inspector2 Scan` EventBridge event (severity counts only).
-    #[arg(long)]
+    /// An Inspector2 Scan event file, or `-` for stdin; EventBridge's event, severity counts only.
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub event: Option<PathBuf>,
     #[command(flatten)]
     pub policy: PolicyArgs,

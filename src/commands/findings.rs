@@ -21,7 +21,7 @@ pub struct FindingsArgs {
     #[command(flatten)]
     pub wait: WaitArgs,
     /// Write the JSON here instead of stdout.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,

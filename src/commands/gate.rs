@@ -16,105 +16,225 @@ use inspector_gate::policy::Policy;
 use inspector_gate::progress::Progress;
 use std::path::PathBuf;
 
+/// Examples under `gate --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # Gate an image your build pushed; fail the step on any HIGH or CRITICAL finding
+  inspector-gate gate --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:1.4.2 --fail-on HIGH
+
+  # Push a docker save archive, gate it, write the reports and the ECS hand-off
+  inspector-gate gate --push-from docker-archive:web.tar --image app/web:$GIT_SHA \\
+    --report-dir reports --image-definitions imagedefinitions.json --container-name web
+
+  # Answer a CodePipeline manual approval with the verdict
+  inspector-gate gate --image app/web@sha256:<hex> --approve deploy/Approve/ScanGate
+
+  # Check the inputs and print the plan (region, account, IAM actions) without gating
+  inspector-gate gate --image app/web:1.4.2 --dry-run";
+
 #[derive(Args, Debug, Clone)]
+#[command(after_help = EXAMPLES)]
 pub struct GateArgs {
-    /// Image to gate: [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>). Repeatable.
+    /// Image to gate (repeatable; gated concurrently).
+    ///
+    /// [<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>).
     #[arg(
         long = "image",
         env = "INSPECTOR_GATE_IMAGE",
         value_delimiter = ',',
-        value_name = "REF"
+        value_name = "REF",
+        help_heading = "Image and push"
     )]
     pub images: Vec<String>,
-    /// Push this first: oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file>, docker:<image>.
-    #[arg(long, env = "INSPECTOR_GATE_PUSH_FROM", value_name = "SOURCE")]
+    /// Push this image to --image first.
+    ///
+    /// oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file> (what `docker save`
+    /// writes) or docker:<image> (via the docker CLI).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_PUSH_FROM",
+        value_name = "SOURCE",
+        help_heading = "Image and push"
+    )]
     pub push_from: Option<String>,
-    /// Extra tags to push (repeatable).
-    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
+    /// Extra tag to push (repeatable).
+    #[arg(
+        long = "tag",
+        env = "INSPECTOR_GATE_TAG",
+        value_delimiter = ',',
+        value_name = "TAG",
+        help_heading = "Image and push"
+    )]
     pub tags: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Gate only what this image adds to a baseline.
+    ///
+    /// ecs:CLUSTER/SERVICE[/CONTAINER] (what the service runs now), an image reference, or a
+    /// saved report.json. Findings are new, inherited or fixed relative to it.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_BASELINE",
+        value_name = "SOURCE",
+        help_heading = "Baseline",
+        display_order = 0
+    )]
+    pub baseline: Option<String>,
+    /// An unreadable baseline warns instead of exit 3.
+    ///
+    /// Every finding is then gated.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_BASELINE_OPTIONAL",
+        requires = "baseline",
+        help_heading = "Baseline",
+        display_order = 0
+    )]
+    pub baseline_optional: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Report only: a policy violation exits 0 with the verdict `fail` in every output (never
-    /// approves, never hands off; errors and inconclusive runs keep their codes). The policy
-    /// floor can forbid it (`allow-soft-fail = false`).
-    #[arg(long, env = "INSPECTOR_GATE_SOFT_FAIL")]
+    /// Report only: violations exit 0 with verdict `fail`.
+    ///
+    /// The verdict stays `fail` in every output; it never approves and never hands off, and
+    /// errors and inconclusive runs keep their codes. The policy floor can forbid it
+    /// (`allow-soft-fail = false`).
+    #[arg(long, env = "INSPECTOR_GATE_SOFT_FAIL", help_heading = "Policy")]
     pub soft_fail: bool,
-    /// Approve/reject this CodePipeline manual approval: PIPELINE/STAGE/ACTION.
+    /// Approve (pass) or reject (fail) this manual approval.
+    ///
+    /// A CodePipeline manual-approval action: PIPELINE/STAGE/ACTION.
     #[arg(
         long,
         env = "INSPECTOR_GATE_APPROVE",
-        value_name = "PIPELINE/STAGE/ACTION"
+        value_name = "PIPELINE/STAGE/ACTION",
+        help_heading = "Approval and hand-off"
     )]
     pub approve: Option<String>,
-    /// Only approve this pipeline execution.
-    #[arg(long, env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID", value_name = "ID")]
+    /// The pipeline execution to answer.
+    ///
+    /// It picks the execution but never overrides a digest its approval or sources name.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_PIPELINE_EXECUTION_ID",
+        value_name = "ID",
+        help_heading = "Approval and hand-off"
+    )]
     pub pipeline_execution_id: Option<String>,
-    /// Link for the approval reviewer (e.g. the build's report page).
-    #[arg(long, env = "INSPECTOR_GATE_REPORT_URL", value_name = "URL")]
+    /// A link for the approval's reviewer; e.g. the build's report page.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_REPORT_URL",
+        value_name = "URL",
+        help_heading = "Approval and hand-off"
+    )]
     pub report_url: Option<String>,
-    /// Write imagedefinitions.json (ECS standard deploy) here, on pass.
+    /// Write imagedefinitions.json for ECS, on pass.
+    ///
+    /// For the ECS standard deploy action.
+    ///
+    /// One entry, {"name": --container-name, "imageUri": "<repo>@sha256:<digest>"}.
     #[arg(
         long,
         env = "INSPECTOR_GATE_IMAGE_DEFINITIONS",
         value_name = "FILE",
-        requires = "container_name"
+        requires = "container_name",
+        help_heading = "Approval and hand-off"
     )]
     pub image_definitions: Option<PathBuf>,
-    /// Container name for imagedefinitions.json.
-    #[arg(long, env = "INSPECTOR_GATE_CONTAINER_NAME", value_name = "NAME")]
+    /// The container's name in imagedefinitions.json.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_CONTAINER_NAME",
+        value_name = "NAME",
+        help_heading = "Approval and hand-off"
+    )]
     pub container_name: Option<String>,
-    /// Write imageDetail.json (ECS blue/green deploy) here, on pass.
-    #[arg(long, env = "INSPECTOR_GATE_IMAGE_DETAIL", value_name = "FILE")]
+    /// Write imageDetail.json (ECS blue/green), on pass.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_IMAGE_DETAIL",
+        value_name = "FILE",
+        help_heading = "Approval and hand-off"
+    )]
     pub image_detail: Option<PathBuf>,
-    /// Kubernetes manifests (files, or directories of .yaml/.yml) whose container images of a
-    /// gated repository are pinned by digest, on pass.
+    /// Kubernetes manifests to pin by digest, on pass.
+    ///
+    /// Files, or directories of them.
+    ///
+    /// Every container image of a gated repository in the .yaml/.yml documents is rewritten
+    /// to <repo>@sha256:<digest>; comments and other documents are untouched.
     #[arg(
         long = "k8s-manifests",
         env = "INSPECTOR_GATE_K8S_MANIFESTS",
         value_delimiter = ',',
         num_args = 1..,
-        value_name = "PATH"
+        value_name = "PATH",
+        help_heading = "Approval and hand-off",
     )]
     pub k8s_manifests: Vec<PathBuf>,
-    /// Write the pinned manifests here, each under its own file name.
+    /// Write the pinned manifests into this directory.
+    ///
+    /// Each under its own file name.
     #[arg(
         long,
         env = "INSPECTOR_GATE_K8S_OUT",
         value_name = "DIR",
-        conflicts_with = "k8s_in_place"
+        conflicts_with = "k8s_in_place",
+        help_heading = "Approval and hand-off"
     )]
     pub k8s_out: Option<PathBuf>,
-    /// Pin the manifests in place instead of writing them to --k8s-out.
-    #[arg(long, env = "INSPECTOR_GATE_K8S_IN_PLACE")]
+    /// Rewrite the manifests in place instead.
+    ///
+    /// Instead of writing pinned copies to --k8s-out.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_K8S_IN_PLACE",
+        help_heading = "Approval and hand-off"
+    )]
     pub k8s_in_place: bool,
-    /// Write a kustomize Component with an images: entry (name, newName, digest) per gated
-    /// repository, on pass.
-    #[arg(long, env = "INSPECTOR_GATE_KUSTOMIZE_IMAGES", value_name = "FILE")]
+    /// Write a kustomize Component with the digests, on pass.
+    ///
+    /// One images: entry (name, newName, digest) per gated repository.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_KUSTOMIZE_IMAGES",
+        value_name = "FILE",
+        help_heading = "Approval and hand-off"
+    )]
     pub kustomize_images: Option<PathBuf>,
-    /// Write Helm values with image.repository and image.digest, on pass.
-    #[arg(long, env = "INSPECTOR_GATE_HELM_VALUES", value_name = "FILE")]
+    /// Write Helm values (image.repository/digest), on pass.
+    ///
+    /// image.repository and image.digest of the gated image.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_HELM_VALUES",
+        value_name = "FILE",
+        help_heading = "Approval and hand-off"
+    )]
     pub helm_values: Option<PathBuf>,
-    /// Registry endpoint to push to instead of ECR's proxyEndpoint (proxies, tests).
-    #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
+    /// Registry endpoint instead of ECR's proxyEndpoint (proxies, tests).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_REGISTRY_URL",
+        value_name = "URL",
+        help_heading = "Image and push"
+    )]
     pub registry_url: Option<String>,
-    /// Gate only what this image adds to a baseline: ecs:CLUSTER/SERVICE[/CONTAINER] (what the
-    /// service runs now), an image reference, or a saved report.json.
-    #[arg(long, env = "INSPECTOR_GATE_BASELINE", value_name = "SOURCE")]
-    pub baseline: Option<String>,
-    /// An unreadable baseline is a warning (every finding is gated) instead of exit 3.
-    #[arg(long, env = "INSPECTOR_GATE_BASELINE_OPTIONAL", requires = "baseline")]
-    pub baseline_optional: bool,
-    /// Allow sending registry credentials over plain http:// to a non-loopback host.
-    #[arg(long, env = "INSPECTOR_GATE_INSECURE_REGISTRY")]
+    /// Send registry credentials over http:// to a remote host.
+    ///
+    /// Plain http:// to a non-loopback host is refused without it.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_INSECURE_REGISTRY",
+        help_heading = "Image and push"
+    )]
     pub insecure_registry: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// Print what would be done and exit 0 without calling AWS.
-    #[arg(long)]
+    /// Check every local input and print the plan; push, wait and approve nothing.
+    #[arg(long, help_heading = "Output")]
     pub dry_run: bool,
 }
 

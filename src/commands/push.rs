@@ -17,7 +17,12 @@ pub struct PushArgs {
     #[arg(long, env = "INSPECTOR_GATE_IMAGE", value_name = "REF")]
     pub image: String,
     /// Extra tags (repeatable).
-    #[arg(long = "tag", env = "INSPECTOR_GATE_TAG", value_delimiter = ',')]
+    #[arg(
+        long = "tag",
+        env = "INSPECTOR_GATE_TAG",
+        value_delimiter = ',',
+        value_name = "TAG"
+    )]
     pub tags: Vec<String>,
     /// Registry endpoint instead of ECR's proxyEndpoint.
     #[arg(long, env = "INSPECTOR_GATE_REGISTRY_URL", value_name = "URL")]
@@ -26,7 +31,7 @@ pub struct PushArgs {
     #[arg(long, env = "INSPECTOR_GATE_INSECURE_REGISTRY")]
     pub insecure_registry: bool,
     /// Give up retrying the push after this long (e.g. 30m, 90s).
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_parser = parse_timeout)]
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "30m", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
     /// Print the result as JSON.
     #[arg(long)]

@@ -20,11 +20,27 @@ pub enum AnswerFormat {
     Inspector,
 }
 
+/// Examples under `scan --help`.
+const EXAMPLES: &str = "\
+Examples:
+  # Check a local image before pushing it (needs only inspector-scan:ScanSbom)
+  inspector-gate scan --from docker:app/web:dev --fail-on HIGH
+
+  # Scan what `docker save` wrote and keep the SBOM
+  inspector-gate scan --from docker-archive:web.tar --sbom-out web.cdx.json
+
+  # Scan an SBOM made elsewhere
+  inspector-gate scan --sbom web.cdx.json --format markdown";
+
 #[derive(Args, Debug, Clone)]
+#[command(after_help = EXAMPLES)]
 pub struct ScanArgs {
-    /// Image to catalogue: oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE, docker:NAME or dir:ROOTFS.
+    /// Image to catalogue (no push).
+    ///
+    /// oci:DIR[:REF], oci-archive:FILE, docker-archive:FILE, docker:NAME or dir:ROOTFS.
     #[arg(
         long,
+        help_heading = "Image and push",
         env = "INSPECTOR_GATE_FROM",
         value_name = "SOURCE",
         conflicts_with = "sbom",
@@ -32,16 +48,26 @@ pub struct ScanArgs {
     )]
     pub from: Option<String>,
     /// Scan an existing CycloneDX 1.5 JSON SBOM instead.
-    #[arg(long, env = "INSPECTOR_GATE_SBOM", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_SBOM",
+        value_name = "FILE",
+        help_heading = "Image and push"
+    )]
     pub sbom: Option<PathBuf>,
     /// Also write the SBOM here (one file per platform for multi-platform images).
-    #[arg(long, env = "INSPECTOR_GATE_SBOM_OUT", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_SBOM_OUT",
+        value_name = "FILE",
+        help_heading = "Reports"
+    )]
     pub sbom_out: Option<PathBuf>,
     /// The answer format to ask ScanSbom for.
-    #[arg(long, env = "INSPECTOR_GATE_SCAN_FORMAT", value_enum, default_value_t = AnswerFormat::Cyclonedx)]
+    #[arg(long, env = "INSPECTOR_GATE_SCAN_FORMAT", value_name = "FORMAT", help_heading = "Waiting", value_enum, default_value_t = AnswerFormat::Cyclonedx)]
     pub scan_format: AnswerFormat,
     /// Give up on ScanSbom (retries included) after this long.
-    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "5m", value_parser = parse_timeout)]
+    #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "5m", value_name = "DURATION", help_heading = "Waiting", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
     #[command(flatten)]
     pub policy: PolicyArgs,

@@ -1124,6 +1124,27 @@ fn cli_combinations_that_make_no_sense_are_usage_errors() {
         with(&["--timeout", "0s"]),
         &["--timeout", "greater than zero"],
     );
+    // What trivy users type by habit gets what this tool does instead.
+    add(
+        "trivy's --severity",
+        with(&["--severity", "HIGH,CRITICAL"]),
+        &["'--severity'", "--fail-on SEVERITY"],
+    );
+    add(
+        "trivy's --exit-code",
+        with(&["--exit-code", "1"]),
+        &["'--exit-code'", "exit code is fixed"],
+    );
+    add(
+        "trivy's --ignorefile",
+        with(&["--ignorefile=.trivyignore"]),
+        &["'--ignorefile'", "[[ignore]]"],
+    );
+    add(
+        "--timeout without a unit",
+        with(&["--timeout", "30"]),
+        &["--timeout", "'30' has no unit", "30s or 30m"],
+    );
     add(
         "--timeout words",
         with(&["--timeout", "soon"]),
@@ -1245,7 +1266,7 @@ fn cli_combinations_that_make_no_sense_are_usage_errors() {
             "--event".into(),
             "b".into(),
         ],
-        &["'--findings <FINDINGS>' cannot be used with '--event <EVENT>'"],
+        &["'--findings <FILE>' cannot be used with '--event <FILE>'"],
     );
     add(
         "evaluate with neither",
