@@ -204,7 +204,10 @@ fn a_file_key_decision_is_stored_as_cosign_stores_it_and_verify_checks_every_cla
     assert_eq!(p["images"][0]["counts"]["LOW"]["total"], 1);
     // Counted (no LOW maximum), not a violation.
     assert_eq!(p["images"][0]["counts"]["LOW"]["counted"], 1);
-    assert_eq!(p["images"][0]["countedFindings"], serde_json::json!(["CVE-2026-0001"]));
+    assert_eq!(
+        p["images"][0]["countedFindings"],
+        serde_json::json!(["CVE-2026-0001"])
+    );
     assert!(p["images"][0]["lastScannedAt"].is_string(), "{p}");
     assert_eq!(p["policy"]["max"]["CRITICAL"], 0);
     assert!(
