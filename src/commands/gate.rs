@@ -3,9 +3,11 @@
 use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
 use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
+use inspector_gate::attest::key::KeyRef;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::handoff;
 use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::attest::AttestOptions;
 use inspector_gate::pipeline::baseline::BaselineOptions;
 use inspector_gate::pipeline::gate::{
     self as pipeline, ApprovalOptions, GateOptions, HandoffOptions,
@@ -222,6 +224,18 @@ pub struct GateArgs {
         help_heading = "Image and push"
     )]
     pub registry_url: Option<String>,
+    /// Sign the decision and store it next to each image.
+    ///
+    /// An in-toto statement in a DSSE envelope (cosign's attestation format), signed with
+    /// awskms:///alias/NAME, awskms:///arn:… or file:KEY.pem (unencrypted PKCS#8 P-256). A
+    /// failing verdict is attested too.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_ATTEST",
+        value_name = "KEY",
+        help_heading = "Approval and hand-off"
+    )]
+    pub attest: Option<String>,
     /// Send registry credentials over http:// to a remote host.
     ///
     /// Plain http:// to a non-loopback host is refused without it.
@@ -274,7 +288,12 @@ impl GateArgs {
     }
 
     /// Validate the arguments into the library's options, with the resolved `policy`.
-    fn options(&self, policy: Policy, color: bool) -> Result<GateOptions> {
+    fn options(
+        &self,
+        policy: Policy,
+        sources: Vec<(String, String, String)>,
+        color: bool,
+    ) -> Result<GateOptions> {
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -296,6 +315,15 @@ impl GateArgs {
             ));
         }
         let k8s = self.k8s_options()?;
+        let attest = match self.attest.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(AttestOptions {
+                key: checked_key(k)?,
+                sources,
+                registry_url: self.registry_url.clone(),
+                insecure_registry: self.insecure_registry,
+            }),
+            None => None,
+        };
         let approval =
             match &self.approve {
                 Some(a) => Some(ApprovalOptions {
@@ -343,8 +371,18 @@ impl GateArgs {
                     source: b.trim().to_string(),
                     optional: self.baseline_optional,
                 }),
+            attest,
         })
     }
+}
+
+/// The `--attest` key, a local one read now: a bad key fails before the scan is waited for.
+fn checked_key(k: &str) -> Result<KeyRef> {
+    let key: KeyRef = k.parse()?;
+    if let KeyRef::File(p) = &key {
+        inspector_gate::attest::key::signing_key_from_file(p)?;
+    }
+    Ok(key)
 }
 
 /// What a dry run prints: the plan, with nothing pushed, waited for or approved.
@@ -376,6 +414,9 @@ fn dry_run(opts: &GateOptions) {
     if let Some(b) = &opts.baseline {
         println!("baseline: {}", b.source);
     }
+    if let Some(a) = &opts.attest {
+        println!("attest: {}", a.key);
+    }
 }
 
 pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
@@ -392,8 +433,12 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
                 "--soft-fail is forbidden by the policy floor (allow-soft-fail = false): remove --soft-fail / INSPECTOR_GATE_SOFT_FAIL",
             ));
         }
-        let policy = resolved.policy;
-        let opts = args.options(policy, color)?;
+        let sources = resolved
+            .origins
+            .iter()
+            .map(|(k, v, s)| (k.clone(), v.clone(), s.to_string()))
+            .collect();
+        let opts = args.options(resolved.policy, sources, color)?;
         if args.dry_run {
             dry_run(&opts);
             if let Some(f) = args.remote_floor() {
