@@ -18,45 +18,10 @@ use std::collections::VecDeque;
 use support::scenario::{
     finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
 };
+use support::sdk::{codepipeline, inspector};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const REPO: &str = "app/web";
-
-fn inspector(url: &str, region: &str) -> aws_sdk_inspector2::Client {
-    use aws_sdk_inspector2::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_inspector2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new(
-            "AKIDTESTTESTTESTTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(url)
-        .retry_config(aws_sdk_inspector2::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_inspector2::Client::from_conf(conf)
-}
-
-fn codepipeline(url: &str) -> aws_sdk_codepipeline::Client {
-    use aws_sdk_codepipeline::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_codepipeline::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDTESTTESTTESTTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(url)
-        .retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_codepipeline::Client::from_conf(conf)
-}
 
 fn done() -> Cov {
     Cov::Row {
@@ -312,6 +277,10 @@ async fn max_results_outside_the_model_is_a_validation_exception() {
         matches!(err, ListFindingsError::ValidationException(_)),
         "{err:?}"
     );
+    // Sent on purpose: taken, so they do not fail this test.
+    let refused = scen.take_refused();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].contains("at 'maxResults'"), "{refused:?}");
 }
 
 #[tokio::test]
@@ -464,6 +433,12 @@ async fn a_second_answer_to_the_same_token_is_approval_already_completed() {
     assert!(err.is_invalid_approval_token_exception(), "{err:?}");
     let err = answer(&c, "tok-1", &"x".repeat(513)).await.unwrap_err();
     assert!(err.is_validation_exception(), "{err:?}");
+    // Sent on purpose: taken, so it does not fail this test.
+    let refused = scen.take_refused();
+    assert!(
+        refused.len() == 1 && refused[0].contains("at 'result.summary'"),
+        "{refused:?}"
+    );
     assert_eq!(
         scen.state.lock().unwrap().approvals,
         [("tok-1".into(), "Approved".into(), "first".into())],
