@@ -359,7 +359,7 @@ impl Refusal {
 /// How refusals are handled: `strict` (answer ValidationException, fail the test) unless
 /// `MODEL_CHECK=log`.
 pub fn strict() -> bool {
-    std::env::var("MODEL_CHECK").map_or(true, |m| m != "log")
+    !matches!(std::env::var("MODEL_CHECK").as_deref(), Ok("log"))
 }
 
 /// A server's model check: every request it is asked about, and the refusals no test took.

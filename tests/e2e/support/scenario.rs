@@ -476,7 +476,8 @@ fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) 
             let mut digests: Vec<String> = st.images.keys().cloned().collect();
             digests.sort();
             let hash = crit["ecrImageHash"].as_array().cloned().unwrap_or_default();
-            digests.retain(|d| filters::strings_pass(&hash, &[d.clone()]).unwrap_or(false));
+            digests
+                .retain(|d| filters::strings_pass(&hash, std::slice::from_ref(d)).unwrap_or(false));
             let mut found = Vec::new();
             for d in digests {
                 let read = st.images.get_mut(&d).and_then(|s| pop(&mut s.reads));
