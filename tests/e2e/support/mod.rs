@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod gated;
 pub mod model;
 pub mod moto;
+pub mod referrers_proxy;
 pub mod registry;
 pub mod scan_server;
 pub mod scenario;
