@@ -529,11 +529,11 @@ pub mod testing {
         findings.extend([partial, odd]);
         let mut gone = finding(20, &img);
         gone.id = "CVE-2026-19999".into();
-        let base = Baseline {
-            source: "ecs:prod/web".into(),
-            digest: Some(digest("running")),
-            findings: vec![findings[0].clone(), findings[1].clone(), gone],
-        };
+        let base = Baseline::single(
+            "ecs:prod/web",
+            Some(digest("running")),
+            vec![findings[0].clone(), findings[1].clone(), gone],
+        );
         let evaluation = evaluate_against(
             &policy,
             &findings,
