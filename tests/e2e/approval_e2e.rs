@@ -57,11 +57,7 @@ impl World {
         } else {
             vec![]
         };
-        let old = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            - 86_400;
+        let old = crate::support::findings::now() - 86_400;
         let script = DigestScript {
             coverage: VecDeque::from(vec![Cov::Row {
                 code: "ACTIVE",
