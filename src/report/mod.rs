@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the `report.json` schema (docs/report-schema.json). Bump on breaking changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     pub name: String,

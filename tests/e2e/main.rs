@@ -6,6 +6,7 @@ mod scan_common;
 mod support;
 
 mod approval_e2e;
+mod attest_e2e;
 mod bad_input;
 mod baseline_e2e;
 mod evaluate_e2e;
