@@ -190,14 +190,22 @@ async fn store_referrer(
     layer: Value,
     annotations: Value,
 ) -> Result<String> {
-    let (media_type, size) = retrying(c, || c.head_manifest(subject))
+    let missing = || {
+        Error::runtime(format!(
+            "{subject} is not in the repository on registry {}: cannot attach a referrer to it",
+            c.host()
+        ))
+    };
+    let (mut media_type, mut size) = retrying(c, || c.head_manifest(subject))
         .await?
-        .ok_or_else(|| {
-            Error::runtime(format!(
-                "{subject} is not in repository on registry {}: cannot attach a referrer to it",
-                c.host()
-            ))
-        })?;
+        .ok_or_else(missing)?;
+    // A HEAD answer without its length (some proxies): the manifest itself says.
+    if size == 0 || media_type.is_empty() {
+        let (t, bytes) = retrying(c, || c.get_manifest(subject, MAX_DOC))
+            .await?
+            .ok_or_else(missing)?;
+        (media_type, size) = (t, bytes.len() as u64);
+    }
     let empty = put_blob(c, b"{}").await?;
     debug_assert_eq!(empty.as_str(), EMPTY_JSON_DIGEST);
     let manifest = json!({

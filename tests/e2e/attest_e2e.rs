@@ -8,8 +8,10 @@
 //!
 //! The referrers path: distribution 2.8 has no OCI 1.1 referrers API (`GET /v2/<repo>/referrers/`
 //! answers 404), and no registry that serves it installs from this machine's package
-//! registries, so these tests check that the gate falls back to cosign's `.att` tag and says so;
-//! the referrer manifest itself is built and pushed only against a registry that answers.
+//! registries (no zot, no distribution 3, no cosign in Debian 12). So the tests check both: that
+//! against the bare registry the gate keeps to cosign's `.att` tag and says so, and, through
+//! support/referrers_proxy.rs (that one endpoint added in front of the real registry, which
+//! stores everything), that the decision is also pushed as a referrer and `verify` reads it.
 
 use crate::support;
 
@@ -450,4 +452,91 @@ fn a_bad_key_is_a_usage_error_before_any_scan() {
     let (code, _, err) = g.gate(&["--attest", &format!("file:{missing}")], &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read key"), "{err}");
+}
+
+/// The OCI 1.1 referrers path. No registry with the referrers API installs here, so
+/// support/referrers_proxy.rs adds that one endpoint in front of the real registry (which
+/// stores everything): the gate also pushes the decision as a referrer of the digest, the
+/// referrer is what the real registry holds, and `verify` finds the decision through the
+/// referrers API alone once cosign's `.att` tag is gone.
+#[test]
+fn where_the_registry_serves_referrers_the_decision_is_also_a_referrer_that_verify_reads() {
+    let g = Gated::start(94, vec![]);
+    g.findings(vec![low(&g)]);
+    let (private, public) = keypair(g.path());
+    let proxy = support::referrers_proxy::ReferrersProxy::start(&g.registry.url());
+    let (push_from, key) = (g.layout.spec(), format!("file:{private}"));
+    let image = format!("{REPO}:v1");
+    let (code, out, err) = g.run(
+        &[
+            "gate",
+            "--push-from",
+            &push_from,
+            "--image",
+            &image,
+            "--registry-url",
+            &proxy.url,
+            "--timeout",
+            "60s",
+            "--poll-interval",
+            "50ms",
+            "--settle",
+            "100ms",
+            "--attest",
+            &key,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains(", referrer sha256:"), "{err}");
+    let refs = proxy.referrers(g.digest());
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert_eq!(refs[0]["artifactType"], "application/vnd.in-toto+json");
+    let referrer = refs[0]["digest"].as_str().unwrap().to_string();
+    let m: Value = serde_json::from_slice(&get(&g, &format!("manifests/{referrer}"))).unwrap();
+    assert_eq!(m["subject"]["digest"], g.digest());
+    assert!(m["subject"]["size"].as_u64().unwrap() > 0, "{m}");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    let att_bytes = get(&g, &format!("manifests/{}", att_tag(g.digest())));
+    let att: Value = serde_json::from_slice(&att_bytes).unwrap();
+    assert_eq!(
+        m["layers"][0]["digest"], att["layers"][0]["digest"],
+        "the same envelope"
+    );
+
+    // cosign's tag removed (its manifest deleted): the referrer alone carries the decision.
+    let att_digest = support::fixtures::sha256(&att_bytes);
+    let r = http(&g)
+        .delete(format!(
+            "{}/v2/{REPO}/manifests/{att_digest}",
+            g.registry.url()
+        ))
+        .basic_auth("AWS", Some(ECR_PASSWORD))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let digest_ref = format!("{REPO}@{}", g.digest());
+    let pubkey = format!("file:{public}");
+    let (code, out, err) = g.run(
+        &[
+            "verify",
+            &digest_ref,
+            "--key",
+            &pubkey,
+            "--registry-url",
+            &proxy.url,
+            "--max-age",
+            "1h",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("ok   signature") && out.contains("1 decision attestation(s)"),
+        "{out}"
+    );
+    assert!(!err.contains("no OCI referrers API"), "{err}");
 }

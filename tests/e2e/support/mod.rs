@@ -8,6 +8,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod gated;
 pub mod moto;
+pub mod referrers_proxy;
 pub mod registry;
 pub mod scan_server;
 pub mod scenario;
