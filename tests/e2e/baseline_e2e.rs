@@ -4,6 +4,7 @@
 //! ECS is served here in the awsJson1.1 shape the SDK deserialises.
 
 use crate::support;
+use support::findings::now;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,7 +17,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, Cov, DigestScript, Scenario, ScenarioState};
+use support::serve::Served;
 
 const REPO: &str = "app/web";
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
@@ -37,6 +39,7 @@ struct Ecs {
     /// None = the service does not exist (DescribeServices answers a MISSING failure).
     service: Option<Vec<Task>>,
     calls: Vec<String>,
+    model: std::sync::Arc<support::model::ModelGuard>,
 }
 
 type SharedEcs = Arc<Mutex<Ecs>>;
@@ -55,6 +58,14 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.calls.push(op.clone());
+    if let Err(r) = st.model.check("ecs", &op, &req) {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            r.json_body().to_string(),
+        )
+            .into_response();
+    }
     let svc_arn = format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}");
     let answer = match (op.as_str(), &st.service) {
         ("DescribeServices", None) => json!({
@@ -119,8 +130,14 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
 struct EcsServer {
     url: String,
     state: SharedEcs,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
+}
+
+impl Drop for EcsServer {
+    fn drop(&mut self) {
+        let guard = self.state.lock().unwrap().model.clone();
+        guard.finish();
+    }
 }
 
 impl EcsServer {
@@ -129,61 +146,17 @@ impl EcsServer {
         let app = Router::new()
             .route("/", post(ecs))
             .with_state(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let served = Served::start(app);
         EcsServer {
-            url,
+            url: served.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _served: served,
         }
     }
-}
-
-impl Drop for EcsServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn scanned(findings: Vec<Value>) -> DigestScript {
-    DigestScript {
-        coverage: VecDeque::from(vec![Cov::Row {
-            code: "ACTIVE",
-            reason: "SUCCESSFUL",
-            last_scanned_at: Some(now() - 60),
-        }]),
-        reads: VecDeque::from(vec![Read::Findings(findings)]),
-    }
+    support::findings::scanned(now() - 60, findings)
 }
 
 fn f(id: &str, sev: &str, pkg: &str, d: &str) -> Value {
@@ -248,7 +221,7 @@ impl World {
         World {
             ecs: EcsServer::start(Ecs {
                 service: tasks,
-                calls: vec![],
+                ..Default::default()
             }),
             scen: Scenario::start(st),
             moto,

@@ -16,6 +16,7 @@ mod gate_e2e;
 mod hook_git;
 mod index_rule;
 mod k8s_e2e;
+mod model_conformance;
 mod policy_e2e;
 mod push_e2e;
 mod reports_external;

@@ -8,6 +8,7 @@
 //! when dropped.
 #![allow(dead_code)]
 
+use super::serve::Served;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -31,8 +32,7 @@ type Shared = Arc<Mutex<ProxyState>>;
 pub struct ReferrersProxy {
     pub url: String,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 fn referrers_path(path: &str) -> Option<String> {
@@ -142,36 +142,20 @@ async fn answer(
 impl ReferrersProxy {
     /// A proxy to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> ReferrersProxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state: Shared = Arc::new(Mutex::new(ProxyState {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            me: url.clone(),
-            referrers: BTreeMap::new(),
-        }));
-        let app = Router::new().fallback(answer).with_state(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        let mut state = None;
+        let served = Served::start_with(|url| {
+            let shared: Shared = Arc::new(Mutex::new(ProxyState {
+                upstream: upstream.trim_end_matches('/').to_string(),
+                me: url.to_string(),
+                referrers: BTreeMap::new(),
+            }));
+            state = Some(shared.clone());
+            Router::new().fallback(answer).with_state(shared)
         });
         ReferrersProxy {
-            url,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            url: served.url.clone(),
+            state: state.unwrap(),
+            _served: served,
         }
     }
 
@@ -184,16 +168,5 @@ impl ReferrersProxy {
             .get(digest)
             .cloned()
             .unwrap_or_default()
-    }
-}
-
-impl Drop for ReferrersProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
