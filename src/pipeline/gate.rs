@@ -165,17 +165,14 @@ pub async fn scan_and_evaluate_against(
     let all = scan_all(c, refs, opts, deadline, progress).await;
     let outcomes = all.into_iter().map(|res| match res {
         Ok((img, waited)) => {
-            let base = baseline.and_then(|b| b.for_image(&img));
-            if baseline.is_some() && base.is_none() {
-                progress.warn(&format!(
-                    "the baseline has no image for the platform of {}: gating all its findings",
-                    img.label()
-                ));
-            }
+            let base = match baseline.map(|b| b.pick(&img, progress)).transpose() {
+                Ok(b) => b.flatten(),
+                Err(e) => return Outcome::failed(e),
+            };
             let evaluation = evaluate_against(
                 policy,
                 &waited.findings,
-                base,
+                base.as_ref(),
                 Some(&img.repository),
                 today(),
             );
