@@ -51,6 +51,8 @@ struct Ecs {
     /// None = the service does not exist (DescribeServices answers a MISSING failure).
     service: Option<Svc>,
     calls: Vec<String>,
+    /// Every request body, in order.
+    bodies: Vec<Value>,
     model: std::sync::Arc<support::model::ModelGuard>,
 }
 
@@ -94,6 +96,7 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.calls.push(op.clone());
+    st.bodies.push(req.clone());
     if let Err(r) = st.model.check("ecs", &op, &req) {
         return (
             axum::http::StatusCode::BAD_REQUEST,
@@ -620,6 +623,71 @@ fn image_and_saved_report_baselines() {
     let (code, _, err) = w.gate(&["--baseline", "junk.json"], &[]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("not a report.json"), "{err}");
+}
+
+/// The ECS stand-in refuses what ECS's model refuses, as botocore does (model_conformance):
+/// a DescribeTasks without its required tasks, a ListTasks with an unknown desiredStatus.
+#[tokio::test]
+async fn the_ecs_stand_in_refuses_what_the_model_refuses() {
+    use crate::model_conformance::{agree, Sent};
+    use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+    let server = EcsServer::start(Ecs {
+        service: Some(Svc {
+            controller: "ECS",
+            deployments: vec![],
+            task_sets: vec![],
+            tasks: vec![],
+        }),
+        ..Default::default()
+    });
+    let conf = aws_sdk_ecs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDTESTTESTTESTTEST",
+            "test-secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(&server.url)
+        .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+        .build();
+    let c = aws_sdk_ecs::Client::from_conf(conf);
+    let r1 = c.describe_tasks().cluster(CLUSTER).tasks("t0").send().await;
+    let r2 = c.describe_tasks().cluster(CLUSTER).send().await;
+    let r3 = c
+        .list_tasks()
+        .cluster(CLUSTER)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::from("SLEEPING"))
+        .send()
+        .await;
+    let bodies = server.state.lock().unwrap().bodies.clone();
+    let sent = vec![
+        Sent {
+            service: "ecs",
+            op: "DescribeTasks",
+            body: bodies[0].clone(),
+            refusal: support::sdk::refusal(r1),
+            expected: vec![],
+        },
+        Sent {
+            service: "ecs",
+            op: "DescribeTasks",
+            body: bodies[1].clone(),
+            refusal: support::sdk::refusal(r2),
+            expected: vec!["tasks"],
+        },
+        Sent {
+            service: "ecs",
+            op: "ListTasks",
+            body: bodies[2].clone(),
+            refusal: support::sdk::refusal(r3),
+            expected: vec!["desiredStatus"],
+        },
+    ];
+    agree(&sent);
+    assert_eq!(server.state.lock().unwrap().model.take_refused().len(), 2);
 }
 
 /// The candidate adds CVE-9 CRITICAL (glibc) and keeps CVE-1.

@@ -1,6 +1,7 @@
 //! The scripted servers refuse what AWS refuses: for each scripted operation (Inspector2
 //! `ListCoverage` / `ListFindings`, CodePipeline `GetPipelineState` / `ListActionExecutions` /
-//! `GetPipelineExecution` / `PutApprovalResult`, Inspector Scan `ScanSbom`), a valid request
+//! `GetPipelineExecution` / `PutApprovalResult`, Inspector Scan `ScanSbom`; ECS in baseline_e2e),
+//! a valid request
 //! and requests that break the model's rules are sent through the AWS SDK for Rust at the
 //! scripted server, and three verdicts must agree: the server's answer (`ValidationException`
 //! naming each member path, or not), our validator (support::model) on the body the server
@@ -25,14 +26,14 @@ const EXEC: &str = "0e7c5a52-6a2b-4f59-9d2e-0d1c6c1a2b3c";
 
 /// One request as sent: which model, the server's verdict, and the member paths the SDK's
 /// error message names.
-struct Sent {
-    service: &'static str,
-    op: &'static str,
-    body: Value,
+pub(crate) struct Sent {
+    pub service: &'static str,
+    pub op: &'static str,
+    pub body: Value,
     /// The server's error message, when it refused.
-    refusal: Option<String>,
+    pub refusal: Option<String>,
     /// The paths the case is written to break (sorted).
-    expected: Vec<&'static str>,
+    pub expected: Vec<&'static str>,
 }
 
 /// botocore's verdicts on `sent`, one sorted path list per request.
@@ -72,7 +73,7 @@ fn ours(s: &Sent) -> Vec<String> {
     paths
 }
 
-fn agree(sent: &[Sent]) {
+pub(crate) fn agree(sent: &[Sent]) {
     let theirs = botocore(sent);
     assert_eq!(theirs.len(), sent.len());
     for (s, theirs) in sent.iter().zip(theirs) {

@@ -32,23 +32,39 @@ pub fn venv_bin(name: &str) -> PathBuf {
 
 impl Moto {
     pub fn start() -> Moto {
-        let port = free_port();
-        let child = Command::new(venv_bin("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let url = format!("http://127.0.0.1:{port}");
-        let m = Moto { child, url };
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return m;
+        // The port is free when chosen, but another server may take it before moto binds it
+        // (tests run in parallel): ready means moto itself answers (its /moto-api/), and a
+        // moto that could not bind is started again on another port.
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(venv_bin("moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let url = format!("http://127.0.0.1:{port}");
+            let mut m = Moto { child, url };
+            let http = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if m.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                let own = http
+                    .get(format!("{}/moto-api/data.json", m.url))
+                    .send()
+                    .is_ok_and(|r| r.status().is_success());
+                if own {
+                    return m;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("moto did not start within 20s");
+        panic!("moto did not start within 20s (5 ports tried)");
     }
 
     /// Run an `aws` CLI command against moto (the awscli in the test venv).
