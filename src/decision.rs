@@ -10,13 +10,19 @@
 //!   whatever `--on-timeout` says: the scan finished and more findings may have been arriving;
 //! - `--on-timeout pass` skips only a scan that never finished (no finding read), and every
 //!   report names what it skipped;
-//! - a failing verdict already read outranks a deadline (exit 1, not 3: the run fails either way
-//!   and the failure is what to fix); it outranks no other error;
+//! - an image whose local-scan catalogue is incomplete (files it wanted and did not read, see
+//!   [`ImageReport::unread`]) makes the run inconclusive (exit 3, the error naming the first file
+//!   and every file on its own line after it), unless the policy accepts the gap
+//!   (`scan-unread = "warn"`: a warning, and the reports name every file);
+//! - a failing verdict already read outranks a deadline and an incomplete catalogue (exit 1,
+//!   not 3: the run fails either way and the failure is what to fix); it outranks no other
+//!   error;
 //! - among the errors left, the highest exit code decides;
 //! - a run that evaluated no image never passes (exit 3).
 
 use crate::error::{Error, ErrorKind};
 use crate::policy::eval::Verdict;
+use crate::policy::ScanUnread;
 use crate::report::{ImageReport, NotEvaluated};
 
 /// What a scan that never finished means (`--on-timeout`).
@@ -37,6 +43,40 @@ pub enum Findings {
     Final,
     /// Read, but the deadline passed before they were final: more may have been arriving.
     NotFinal,
+    /// Final for what a local scan catalogued, but the catalogue is incomplete: the image holds
+    /// files it did not read ([`ImageReport::unread`]), whose packages were never checked.
+    /// Carries the policy's `scan-unread`, which decides whether the gap is accepted.
+    Incomplete(ScanUnread),
+}
+
+/// The error of an image whose catalogue is incomplete: the first file and why on the error
+/// line, then every file on its own line (so the last line printed names a file and why).
+fn incomplete(report: &ImageReport) -> Error {
+    let n = report.unread.len();
+    let first = report
+        .unread
+        .first()
+        .map(|u| format!(": {u}"))
+        .unwrap_or_default();
+    Error::inconclusive(format!(
+        "the local scan of {} is incomplete: {n} file(s) it needed were not read, so the packages in them were never checked (scan-unread = \"warn\" in the policy accepts this){first}",
+        report.image.label()
+    ))
+    .with_details(report.unread.iter().map(|u| u.to_string()).collect())
+}
+
+/// The warning of an image whose incomplete catalogue the run accepted or outranked.
+fn incomplete_warning(report: &ImageReport, why: &str) -> String {
+    let first = report
+        .unread
+        .first()
+        .map(|u| format!("; first: {u}"))
+        .unwrap_or_default();
+    format!(
+        "the local scan of {} did not read {} file(s) it needed ({why}){first}",
+        report.image.label(),
+        report.unread.len()
+    )
 }
 
 /// What was seen of one image.
@@ -120,9 +160,31 @@ pub fn decide(outcomes: impl IntoIterator<Item = Outcome>, on_timeout: OnTimeout
     let mut images = Vec::new();
     let mut errors: Vec<Error> = Vec::new();
     let mut skipped: Vec<Error> = Vec::new();
+    let mut gaps: Vec<String> = Vec::new();
     for o in outcomes {
         match o {
             Outcome::Evaluated(report, Findings::Final) => images.push(report),
+            Outcome::Evaluated(report, Findings::Incomplete(_)) if report.unread.is_empty() => {
+                images.push(report)
+            }
+            Outcome::Evaluated(report, Findings::Incomplete(ScanUnread::Warn)) => {
+                gaps.push(incomplete_warning(
+                    &report,
+                    "accepted by the policy: scan-unread = \"warn\"",
+                ));
+                images.push(report);
+            }
+            Outcome::Evaluated(report, Findings::Incomplete(ScanUnread::Fail)) => {
+                if report.evaluation.verdict == Verdict::Fail {
+                    gaps.push(incomplete_warning(
+                        &report,
+                        "the run fails on the findings already read",
+                    ));
+                    images.push(report);
+                } else {
+                    errors.push(incomplete(&report));
+                }
+            }
             Outcome::Evaluated(report, Findings::NotFinal) => {
                 if report.evaluation.verdict == Verdict::Fail {
                     images.push(report);
@@ -151,6 +213,7 @@ pub fn decide(outcomes: impl IntoIterator<Item = Outcome>, on_timeout: OnTimeout
             .iter()
             .map(|e| format!("{e} (the run fails on the findings already read)")),
     );
+    warnings.extend(gaps);
     let not_evaluated = skipped
         .iter()
         .map(|e| NotEvaluated {
@@ -220,6 +283,7 @@ mod tests {
             scan: Default::default(),
             evaluation,
             fix_plan: None,
+            unread: Vec::new(),
         }
     }
 
@@ -231,6 +295,15 @@ mod tests {
     }
     fn unsettled(v: Verdict) -> Outcome {
         Outcome::Evaluated(image("linux/arm64", v), NotFinal)
+    }
+    /// An evaluated image whose local-scan catalogue did not read one file.
+    fn gap(v: Verdict, mode: ScanUnread) -> Outcome {
+        let mut img = image("linux/amd64", v);
+        img.unread = vec![crate::model::Unread {
+            path: "/app/app.jar".into(),
+            reason: "over budget".into(),
+        }];
+        Outcome::Evaluated(img, Findings::Incomplete(mode))
     }
     fn never() -> Outcome {
         Outcome::failed(Error::timeout(
@@ -358,6 +431,50 @@ mod tests {
                 1,
                 0,
             ),
+            // Local scans whose catalogue is incomplete.
+            (
+                "complete catalogue",
+                vec![Outcome::Evaluated(
+                    image("linux/amd64", Pass),
+                    Findings::Incomplete(ScanUnread::Fail),
+                )],
+                f,
+                0,
+                1,
+                0,
+            ),
+            (
+                "unread, passing",
+                vec![gap(Pass, ScanUnread::Fail)],
+                f,
+                3,
+                0,
+                0,
+            ),
+            (
+                "unread, passing, warn",
+                vec![gap(Pass, ScanUnread::Warn)],
+                f,
+                0,
+                1,
+                0,
+            ),
+            (
+                "unread, failing: the failure outranks",
+                vec![gap(Fail, ScanUnread::Fail)],
+                f,
+                1,
+                1,
+                0,
+            ),
+            (
+                "unread beside a pass",
+                vec![ok(Pass), gap(Pass, ScanUnread::Fail)],
+                P,
+                3,
+                1,
+                0,
+            ),
             // Errors of each kind, alone and beside verdicts.
             ("usage", vec![err(Usage)], f, 2, 0, 0),
             ("inconclusive", vec![err(Inconclusive)], f, 3, 0, 0),
@@ -441,6 +558,21 @@ mod tests {
                 assert!(!d.images.is_empty(), "{case}: passed evaluating nothing");
             }
         }
+    }
+
+    #[test]
+    fn an_incomplete_catalogue_names_every_file_last() {
+        let d = decide([gap(Pass, ScanUnread::Fail)], OnTimeout::Fail);
+        let e = d.error.unwrap();
+        assert!(e.message.contains("/app/app.jar: over budget"), "{e}");
+        assert!(e.message.contains("scan-unread = \"warn\""), "{e}");
+        assert_eq!(e.details, ["/app/app.jar: over budget"]);
+        let d = decide([gap(Pass, ScanUnread::Warn)], OnTimeout::Fail);
+        assert!(
+            d.warnings[0].contains("/app/app.jar: over budget"),
+            "{:?}",
+            d.warnings
+        );
     }
 
     #[test]

@@ -245,6 +245,11 @@ impl ScannedImage {
 
     /// Human label used in progress lines and reports.
     pub fn label(&self) -> String {
+        // A local scan's image is the source it read (its label names the platform when
+        // there are several): it has no registry digest.
+        if self.digest.is_empty() {
+            return self.repository.clone();
+        }
         match &self.platform {
             Some(p) => format!("{}@{} ({p})", self.repository, short(&self.digest)),
             None => format!("{}@{}", self.repository, short(&self.digest)),
@@ -306,5 +311,22 @@ mod tests {
     fn short_digest() {
         assert_eq!(short("sha256:0123456789abcdef"), "sha256:0123456789ab");
         assert_eq!(short("abc"), "abc");
+    }
+}
+
+/// Something an image holds that a local scan did not see (`scan --from`): a file a
+/// cataloguer wanted and did not read, a package database it could not parse, a layer the
+/// source does not hold. `path` names it as the image has it (`/app/app.jar`, or the layer);
+/// `reason` says why (size, format, error, budget). An image with any is incomplete: the run
+/// is inconclusive unless the policy accepts it (`scan-unread = "warn"`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unread {
+    pub path: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Unread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
     }
 }

@@ -85,5 +85,6 @@ fn evaluate_one(
         image: i.image,
         evaluation,
         fix_plan: None,
+        unread: Vec::new(),
     })
 }

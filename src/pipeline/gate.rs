@@ -186,6 +186,7 @@ pub async fn scan_and_evaluate_against(
                 scan: waited.scan,
                 evaluation,
                 fix_plan: None,
+                unread: Vec::new(),
             };
             Outcome::Evaluated(report, findings)
         }

@@ -28,22 +28,19 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
     let scans = scan::run(&opts.scan).await?;
     let mut outcomes = Vec::with_capacity(scans.len());
     for s in &scans {
-        // What the catalogue could not read goes into the report too (every renderer shows
-        // an image's warnings), not only into the log.
+        // Notes go into the report too (every renderer shows an image's warnings), not only
+        // into the log; what the catalogue did not read is the report's `unread`, and decides.
         let mut notes = Vec::new();
+        let mut unread = Vec::new();
         if let Some(inv) = &s.inventory {
             for w in &inv.warnings {
                 progress.warn(&format!("{}: {w}", s.label));
                 notes.push(w.clone());
             }
-            if inv.skipped > 0 {
-                let line = format!(
-                    "{} file(s) a cataloger wanted were skipped (unreadable, too large or of an unknown format)",
-                    inv.skipped
-                );
-                progress.info(&format!("{}: {line}", s.label));
-                notes.push(line);
+            for u in &inv.unread {
+                progress.warn(&format!("{}: not read: {u}", s.label));
             }
+            unread = inv.unread.clone();
         }
         progress.info(&format!(
             "{}: {} package(s), {} finding(s)",
@@ -58,9 +55,19 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 Some(p) if scans.len() > 1 => format!(" in platform {p}"),
                 _ => String::new(),
             };
-            outcomes.push(Outcome::Error(Error::inconclusive(format!(
-                "no packages were found to scan{what} (no dpkg/apk/rpm database and no language packages): is this the image's root filesystem?"
-            ))));
+            let gap = match unread.first() {
+                Some(u) => format!(
+                    "; {} file(s) it needed were not read, first: {u}",
+                    unread.len()
+                ),
+                None => String::new(),
+            };
+            outcomes.push(Outcome::Error(
+                Error::inconclusive(format!(
+                    "no packages were found to scan{what} (no dpkg/apk/rpm database and no language packages): is this the image's root filesystem?{gap}"
+                ))
+                .with_details(unread.iter().map(|u| u.to_string()).collect()),
+            ));
             continue;
         }
         let report = ImageReport {
@@ -84,10 +91,17 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 e
             },
             fix_plan: None,
+            unread,
         };
-        outcomes.push(Outcome::Evaluated(report, Findings::Final));
+        outcomes.push(Outcome::Evaluated(
+            report,
+            Findings::Incomplete(opts.policy.scan_unread),
+        ));
     }
     let d = decide(outcomes, OnTimeout::Fail);
+    for w in &d.warnings {
+        progress.warn(w);
+    }
     super::end_on_error(d.error, d.other_errors)?;
     let report = Report::new(now_rfc3339(), opts.policy.clone(), d.images);
     publish(&report, &opts.publish, progress)?;

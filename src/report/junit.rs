@@ -128,11 +128,16 @@ fn suite(report: &Report, img: &ImageReport) -> Suite {
     }
     xml.push_str("    </properties>\n");
     xml.push_str(&cases);
-    if !e.warnings.is_empty() {
+    let mut err_lines = e.warnings.clone();
+    if let Some(line) = super::unread_line(img, &report.policy) {
+        err_lines.push(line);
+        err_lines.extend(img.unread.iter().map(|u| format!("not read: {u}")));
+    }
+    if !err_lines.is_empty() {
         let _ = writeln!(
             xml,
             "    <system-err>{}</system-err>",
-            text(&e.warnings.join("\n"))
+            text(&err_lines.join("\n"))
         );
     }
     xml.push_str("  </testsuite>\n");

@@ -153,6 +153,13 @@ fn image_body(report: &Report, img: &ImageReport) -> String {
     }
 
     counts_table(&mut s, report, e);
+    if let Some(line) = super::unread_line(img, &report.policy) {
+        let _ = writeln!(s, "**Not read:** {}:\n", cell(&line));
+        for u in &img.unread {
+            let _ = writeln!(s, "- `{}`: {}", code(&u.path), cell(&u.reason));
+        }
+        s.push('\n');
+    }
     to_pass(&mut s, img);
     top_violations(&mut s, e);
     ignored_table(&mut s, e);

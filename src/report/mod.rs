@@ -56,6 +56,13 @@ pub struct ImageReport {
     /// and the policy (builders leave it `None`); none for an evaluation of counts only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_plan: Option<FixPlan>,
+    /// What a local scan (`scan --from`) did not read of the image: every file a cataloguer
+    /// wanted and did not read, package database it could not parse, layer the source does not
+    /// hold, each with why. Present only when the policy accepted the gap (`scan-unread =
+    /// "warn"`) or the image failed anyway: otherwise the run is inconclusive
+    /// ([`crate::decision`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<crate::model::Unread>,
 }
 
 impl ImageReport {
@@ -165,6 +172,22 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass && !self.images.is_empty()
     }
+}
+
+/// The sentence every report prints above the list of what a local scan did not read of an
+/// image ([`ImageReport::unread`]), or `None` when it read everything it needed.
+pub fn unread_line(img: &ImageReport, policy: &Policy) -> Option<String> {
+    let n = img.unread.len();
+    if n == 0 {
+        return None;
+    }
+    let accepted = match policy.scan_unread {
+        crate::policy::ScanUnread::Warn => "accepted by the policy: scan-unread = \"warn\"",
+        crate::policy::ScanUnread::Fail => "the image fails anyway",
+    };
+    Some(format!(
+        "the scan did not read {n} file(s) it needed, so the packages in them were never checked ({accepted})"
+    ))
 }
 
 /// The sentence every human-readable report prints about an image's findings suppressed in
@@ -405,6 +428,7 @@ pub mod testing {
             scan,
             evaluation,
             fix_plan: None,
+            unread: Vec::new(),
         }
     }
 
@@ -483,6 +507,7 @@ pub mod testing {
             },
             evaluation,
             fix_plan: None,
+            unread: Vec::new(),
         }];
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images))
     }
@@ -554,6 +579,11 @@ pub mod testing {
             },
             evaluation,
             fix_plan: None,
+            // What a local scan could not read, accepted by `scan-unread = "warn"`.
+            unread: vec![crate::model::Unread {
+                path: "/app/app.jar/BOOT-INF/lib/huge.jar".into(),
+                reason: "inflates past the 1073741824-byte budget of one archive".into(),
+            }],
         }];
         fixed_tool(Report::new(GENERATED_AT.into(), policy, images)).with_not_evaluated(vec![
             super::NotEvaluated {

@@ -177,13 +177,19 @@ pub fn render(report: &Report) -> String {
     if total > MAX_RESULTS {
         run["properties"]["omittedResults"] = json!(total - MAX_RESULTS);
     }
-    if !report.not_evaluated.is_empty() {
-        // SARIF's place for "the tool could not look at this": a warning notification.
-        let notes: Vec<Value> = report
-            .not_evaluated
-            .iter()
-            .map(|n| json!({"level": "warning", "message": {"text": format!("not evaluated: {}", n.reason)}}))
-            .collect();
+    // SARIF's place for "the tool could not look at this": a warning notification each.
+    let notes: Vec<Value> = report
+        .not_evaluated
+        .iter()
+        .map(|n| format!("not evaluated: {}", n.reason))
+        .chain(report.images.iter().flat_map(|img| {
+            img.unread
+                .iter()
+                .map(move |u| format!("not read in {}: {u}", img.image.label()))
+        }))
+        .map(|text| json!({"level": "warning", "message": {"text": text}}))
+        .collect();
+    if !notes.is_empty() {
         run["invocations"] = json!([{
             "executionSuccessful": true,
             "toolExecutionNotifications": notes,

@@ -29,6 +29,7 @@ pub fn render(report: &Report, color: bool) -> String {
         to_pass(&mut out, img);
         counted_rows(&mut out, img);
         the_rest(&mut out, img, &paint);
+        not_read(&mut out, report, img, &paint);
         let _ = writeln!(out);
     }
     for n in &report.not_evaluated {
@@ -178,6 +179,17 @@ fn counted_rows(out: &mut String, img: &ImageReport) {
 }
 
 /// Ignored and filtered findings, the baseline comparison and the violations.
+/// Every file the local scan did not read (all of them: a gap is never summarised away).
+fn not_read(out: &mut String, report: &Report, img: &ImageReport, paint: Paint) {
+    let Some(line) = super::unread_line(img, &report.policy) else {
+        return;
+    };
+    let _ = writeln!(out, "\n  {} {}", paint("33", "not read:"), t(&line));
+    for u in &img.unread {
+        let _ = writeln!(out, "    {}: {}", t(&u.path), t(&u.reason));
+    }
+}
+
 fn the_rest(out: &mut String, img: &ImageReport, paint: Paint) {
     let e = &img.evaluation;
     let ignored: Vec<_> = e.ignored().collect();

@@ -88,16 +88,15 @@ pub enum Want {
 pub enum Kept {
     Bytes(Vec<u8>),
     Binary(BinaryInfo),
-    /// Wanted, but larger than its cap (counted as skipped).
-    TooLarge(u64),
+    /// Wanted, but larger than its cap: not read (named in [`FileTree::unread`] by the
+    /// catalogue).
+    TooLarge {
+        size: u64,
+        cap: u64,
+    },
 }
 
-/// Something the image holds that the scan did not see: a path (a file, or a layer) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unread {
-    pub path: String,
-    pub reason: String,
-}
+pub use crate::model::Unread;
 
 /// The files of the final (squashed) filesystem that the catalogers asked for, by path
 /// relative to the root (`var/lib/dpkg/status`). A name that is not UTF-8 is shown with its
@@ -105,9 +104,9 @@ pub struct Unread {
 #[derive(Debug, Default)]
 pub struct FileTree {
     pub files: BTreeMap<String, Kept>,
-    /// Wanted files that could not be read (permissions, I/O errors in a `dir:` source).
-    pub unreadable: usize,
-    /// What the image holds that was not seen (each names its path and why).
+    /// What the image holds that was not seen (each names its path and why): a layer the
+    /// source does not hold, a link that cannot be resolved, a wanted file of a `dir:` source
+    /// that could not be read.
     pub unread: Vec<Unread>,
 }
 
@@ -319,7 +318,7 @@ fn read_wanted(
 ) -> Result<Option<Stored>, Error> {
     Ok(match want {
         Want::Skip => None,
-        Want::Bytes { cap } if size > cap => Some(Stored::Kept(want, Kept::TooLarge(size))),
+        Want::Bytes { cap } if size > cap => Some(Stored::Kept(want, Kept::TooLarge { size, cap })),
         Want::Bytes { .. } => {
             let mut buf = Vec::with_capacity(size as usize);
             r.read_to_end(&mut buf).map_err(broken(what))?;
@@ -622,7 +621,7 @@ pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error
     let mut contents: Vec<Option<Option<Kept>>> = deliveries
         .iter()
         .map(|d| match d.want {
-            Want::Bytes { cap } if d.size > cap => Some(Some(Kept::TooLarge(d.size))),
+            Want::Bytes { cap } if d.size > cap => Some(Some(Kept::TooLarge { size: d.size, cap })),
             w => reuse(store.get(&d.origin), w),
         })
         .collect();
@@ -713,7 +712,7 @@ fn reread(
                 contents[*i] = Some(match deliveries[*i].want {
                     Want::Bytes { cap } => Some(match &bytes {
                         Some(b) if b.len() as u64 <= cap => Kept::Bytes(b.clone()),
-                        _ => Kept::TooLarge(size),
+                        _ => Kept::TooLarge { size, cap },
                     }),
                     Want::Binary => info.clone().map(Kept::Binary),
                     Want::Skip => None,
@@ -744,50 +743,85 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
     let mut tree = FileTree::default();
     let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
+        let shown = |rel: &str| format!("/{rel}");
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
-            // An unreadable directory is skipped like an unreadable file: counted, no crash.
-            Err(_) => {
-                tree.unreadable += 1;
+            // What is under an unlistable directory is unknown: named, never dropped.
+            Err(e) => {
+                tree.unread.push(Unread {
+                    path: shown(&rel),
+                    reason: format!(
+                        "the directory cannot be listed ({e}), so the files under it were not seen"
+                    ),
+                });
                 continue;
             }
         };
-        for ent in rd.flatten() {
-            let name = ent.file_name().to_string_lossy().into_owned();
+        for ent in rd {
+            let ent = match ent {
+                Ok(ent) => ent,
+                Err(e) => {
+                    tree.unread.push(Unread {
+                        path: shown(&rel),
+                        reason: format!("listing the directory failed ({e}), so some files under it were not seen"),
+                    });
+                    break;
+                }
+            };
+            let name = os_name(&ent.file_name());
             let path = if rel.is_empty() {
                 name.clone()
             } else {
                 format!("{rel}/{name}")
             };
-            let Ok(ft) = ent.file_type() else { continue };
+            let unread = |tree: &mut FileTree, e: std::io::Error| {
+                tree.unread.push(Unread {
+                    path: shown(&path),
+                    reason: format!("cannot be read: {e}"),
+                })
+            };
+            let ft = match ent.file_type() {
+                Ok(ft) => ft,
+                Err(e) => {
+                    unread(&mut tree, e);
+                    continue;
+                }
+            };
             if ft.is_dir() {
                 if rel.is_empty() && matches!(name.as_str(), "proc" | "sys" | "dev") {
                     continue;
                 }
                 stack.push((ent.path(), path));
             } else if ft.is_file() {
-                let Ok(md) = ent.metadata() else { continue };
+                let md = match ent.metadata() {
+                    Ok(md) => md,
+                    Err(e) => {
+                        unread(&mut tree, e);
+                        continue;
+                    }
+                };
                 let exec = is_exec(&md);
-                match want(&path, md.len(), exec) {
+                let size = md.len();
+                match want(&path, size, exec) {
                     Want::Skip => {}
-                    Want::Bytes { cap } if md.len() > cap => {
-                        tree.files.insert(path, Kept::TooLarge(md.len()));
+                    Want::Bytes { cap } if size > cap => {
+                        tree.files.insert(path, Kept::TooLarge { size, cap });
                     }
                     Want::Bytes { .. } => match std::fs::read(ent.path()) {
                         Ok(b) => {
                             tree.files.insert(path, Kept::Bytes(b));
                         }
-                        Err(_) => tree.unreadable += 1,
+                        Err(e) => unread(&mut tree, e),
                     },
                     Want::Binary => {
-                        let info = File::open(ent.path())
-                            .and_then(|mut f| binary::inspect(&mut f, md.len()));
+                        let info =
+                            File::open(ent.path()).and_then(|mut f| binary::inspect(&mut f, size));
                         match info {
                             Ok(Some(info)) => {
                                 tree.files.insert(path, Kept::Binary(info));
                             }
                             Ok(None) => {}
-                            Err(_) => tree.unreadable += 1,
+                            Err(e) => unread(&mut tree, e),
                         }
                     }
                 }
@@ -795,6 +829,18 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
         }
     }
     Ok(tree)
+}
+
+/// A directory entry's name as the catalogers see it (raw bytes, shown as [`display`] does).
+#[cfg(unix)]
+fn os_name(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    display(name.as_bytes()).into_owned()
+}
+
+#[cfg(not(unix))]
+fn os_name(name: &std::ffi::OsStr) -> String {
+    name.to_string_lossy().into_owned()
 }
 
 #[cfg(unix)]

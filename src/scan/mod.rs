@@ -83,9 +83,11 @@ pub struct Inventory {
     pub platform: Option<String>,
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
-    /// Files a cataloger wanted but could not use (unreadable, over the size cap, unknown format).
-    pub skipped: usize,
-    /// One line per malformed database or other problem worth telling the user about.
+    /// What the image holds that was not catalogued: files a cataloger wanted and did not
+    /// read (size, format, error, budget), package databases it could not parse, layers the
+    /// source does not hold. Any of them makes the catalogue incomplete.
+    pub unread: Vec<layers::Unread>,
+    /// Notes about what was catalogued that are not gaps (each one line).
     pub warnings: Vec<String>,
 }
 
@@ -102,6 +104,8 @@ impl Inventory {
         });
         self.packages
             .dedup_by(|a, b| a.purl == b.purl && a.location == b.location);
+        self.unread.sort();
+        self.unread.dedup();
     }
 }
 

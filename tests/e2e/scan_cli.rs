@@ -71,7 +71,8 @@ fn scan_fails_on_policy_writes_reports_and_the_sbom_then_passes_with_an_ignore()
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     rootfs(&root);
-    // A corrupt rpm database beside the good dpkg one: a warning in the report, not a crash.
+    // A corrupt rpm database beside the good dpkg one: named in the report, not a crash (the
+    // image fails anyway, so the gap does not make the run inconclusive).
     std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
     std::fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), b"not a database").unwrap();
     let from = format!("dir:{}", root.display());
@@ -95,10 +96,17 @@ fn scan_fails_on_policy_writes_reports_and_the_sbom_then_passes_with_an_ignore()
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = report.to_string();
     assert!(s.contains("CVE-2099-4242"), "{s}");
-    let warnings = report["images"][0]["evaluation"]["warnings"].to_string();
-    assert!(
-        warnings.contains("rpmdb.sqlite"),
+    let unread = &report["images"][0]["unread"];
+    assert_eq!(
+        unread[0]["path"], "/var/lib/rpm/rpmdb.sqlite",
         "the report names the unreadable file: {s}"
+    );
+    assert!(
+        unread[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a readable rpm database"),
+        "{s}"
     );
     for f in ["report.json", "report.sarif", "junit.xml", "summary.md"] {
         assert!(tmp.path().join("reports").join(f).exists(), "{f}");
@@ -148,6 +156,71 @@ fn scan_errors_have_their_exit_codes() {
         text(&out)
     );
     assert_eq!(server.calls().len(), 1, "no call for an empty inventory");
+}
+
+/// Issue 20: nothing unseen passes. A file a cataloguer wanted and could not read makes a
+/// passing scan inconclusive (exit 3), the last line naming the file and why; the
+/// floor-governed policy key `scan-unread = "warn"` accepts the gap, and then every report
+/// names the file.
+#[test]
+fn an_unread_file_is_inconclusive_unless_the_policy_accepts_it() {
+    // No advisory matches: the catalogued packages pass.
+    let server = ScanServer::start(vec![], vec![]);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    rootfs(&root);
+    std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+    std::fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), b"not a database").unwrap();
+    let from = format!("dir:{}", root.display());
+    let out = scan(
+        &server,
+        tmp.path(),
+        &["--from", &from, "--report-dir", "r1"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("/var/lib/rpm/rpmdb.sqlite") && last.contains("not a readable rpm database"),
+        "the last line names the file and the reason: {}",
+        text(&out)
+    );
+    assert!(
+        err.contains("scan-unread"),
+        "the way to accept it is named: {err}"
+    );
+    assert!(
+        !tmp.path().join("r1/report.json").exists(),
+        "an inconclusive run writes no verdict"
+    );
+
+    // Accepted: exit 0, and every report names the file.
+    for accept in [
+        vec!["--scan-unread", "warn"],
+        vec!["--policy", "accept.toml"],
+    ] {
+        std::fs::write(tmp.path().join("accept.toml"), "scan-unread = \"warn\"\n").unwrap();
+        let _ = std::fs::remove_dir_all(tmp.path().join("r2"));
+        let mut args = vec!["--from", &from, "--report-dir", "r2"];
+        args.extend(accept);
+        let out = scan(&server, tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("/var/lib/rpm/rpmdb.sqlite: not a readable rpm database"),
+            "the table names it: {stdout}"
+        );
+        let r = |f: &str| std::fs::read_to_string(tmp.path().join("r2").join(f)).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&r("report.json")).unwrap();
+        assert_eq!(
+            report["images"][0]["unread"][0]["path"],
+            "/var/lib/rpm/rpmdb.sqlite"
+        );
+        assert_eq!(report["policy"]["scanUnread"], "warn");
+        for f in ["summary.md", "junit.xml", "report.sarif"] {
+            assert!(r(f).contains("/var/lib/rpm/rpmdb.sqlite"), "{f}: {}", r(f));
+        }
+    }
 }
 
 /// `git` in `dir` with a throwaway identity and no user or system configuration.

@@ -238,7 +238,7 @@ fn berkeley_db_packages_matches_rpm_bdb_ro() {
 }
 
 #[test]
-fn a_malformed_rpmdb_is_one_warning_naming_the_file() {
+fn a_malformed_rpmdb_is_named_unread() {
     let work = tempfile::tempdir().unwrap();
     for (file, bytes) in [
         ("rpmdb.sqlite", &b"SQLite format 3\0 but truncated"[..]),
@@ -249,11 +249,7 @@ fn a_malformed_rpmdb_is_one_warning_naming_the_file() {
         std::fs::write(root.join("var/lib/rpm").join(file), bytes).unwrap();
         let inv = scan_dir(&root);
         assert!(inv.packages.is_empty());
-        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
-        assert!(
-            inv.warnings[0].contains(&format!("/var/lib/rpm/{file}")),
-            "{:?}",
-            inv.warnings
-        );
+        assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
+        assert_eq!(inv.unread[0].path, format!("/var/lib/rpm/{file}"));
     }
 }

@@ -2,7 +2,7 @@
 //! `K:value` lines (`P` name, `V` version, `A` arch, `o` origin), records separated by a
 //! blank line.
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Distro, Ecosystem, Inventory, Package};
 
@@ -61,10 +61,11 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
         );
     }
     if found == 0 && (records > 0 || !text.trim().is_empty()) {
-        inv.warnings.push(format!(
-            "{} is malformed (no P:/V: records): its packages are not scanned",
-            shown(DB)
-        ));
+        unread(
+            inv,
+            DB,
+            "malformed (no P:/V: records): its packages were not catalogued",
+        );
     }
 }
 
@@ -103,7 +104,7 @@ mod tests {
         let mut inv = Inventory::default();
         catalog(&tree, None, &mut inv);
         assert!(inv.packages.is_empty());
-        assert_eq!(inv.warnings.len(), 1);
-        assert!(inv.warnings[0].contains("/lib/apk/db/installed"));
+        assert_eq!(inv.unread.len(), 1);
+        assert_eq!(inv.unread[0].path, "/lib/apk/db/installed");
     }
 }

@@ -5,7 +5,7 @@
 //! their configuration files behind (`deinstall ok config-files`) have no code to be
 //! vulnerable.
 
-use super::{field, paragraphs, push, shown};
+use super::{field, paragraphs, push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Distro, Ecosystem, Inventory, Package};
 
@@ -24,10 +24,11 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
     }
     for (path, bytes) in sources {
         let Ok(text) = std::str::from_utf8(bytes) else {
-            inv.warnings.push(format!(
-                "{} is not valid UTF-8: not a dpkg status file; its packages are not scanned",
-                shown(path)
-            ));
+            unread(
+                inv,
+                path,
+                "not valid UTF-8, so not a dpkg status file: its packages were not catalogued",
+            );
             continue;
         };
         let mut named = 0;
@@ -40,10 +41,11 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
             }
         }
         if named == 0 && !text.trim().is_empty() {
-            inv.warnings.push(format!(
-                "{} is malformed (no Package fields): its packages are not scanned",
-                shown(path)
-            ));
+            unread(
+                inv,
+                path,
+                "malformed (no Package fields): its packages were not catalogued",
+            );
         }
     }
 }
@@ -113,7 +115,7 @@ mod tests {
                 "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12",
             ]
         );
-        assert!(inv.warnings.is_empty());
+        assert!(inv.unread.is_empty());
     }
 
     #[test]
@@ -131,7 +133,7 @@ mod tests {
         catalog(&tree, Some(&debian()), &mut inv);
         assert_eq!(inv.packages.len(), 1);
         assert_eq!(inv.packages[0].location, "/var/lib/dpkg/status.d/base");
-        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
-        assert!(inv.warnings[0].contains("/var/lib/dpkg/status.d/junk"));
+        assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
+        assert_eq!(inv.unread[0].path, "/var/lib/dpkg/status.d/junk");
     }
 }

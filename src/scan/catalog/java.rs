@@ -4,7 +4,7 @@
 //!
 //! The zip central directory is read here (no zip64: archives over 4 GiB are skipped).
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 use std::io::Read;
@@ -29,10 +29,10 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
         };
         let before = inv.packages.len();
         if archive(bytes, &shown(path), 0, inv).is_err() {
-            inv.skipped += 1;
+            unread(inv, path, "not a readable zip archive");
         } else if inv.packages.len() == before {
             // A jar without Maven metadata names no artifact Inspector can match.
-            inv.skipped += 1;
+            unread(inv, path, "names no Maven artifact (no pom.properties)");
         }
     }
 }
@@ -233,6 +233,6 @@ pub(crate) mod tests {
             inv.packages[1].location,
             "/app/app.jar/BOOT-INF/lib/log4j-core-2.14.1.jar"
         );
-        assert_eq!(inv.skipped, 1);
+        assert_eq!(inv.unread.len(), 1);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! [`want`] is the single place that decides which files of an image are kept (and with
 //! which size cap); [`catalogue`] runs every cataloger over the kept files. A cataloger never
-//! fails the scan: a file it cannot use is counted in [`Inventory::skipped`], and a database
-//! that is malformed as a whole is one warning naming the file.
+//! fails the scan, and never drops what it cannot use silently: a wanted file it could not
+//! read (over its cap, malformed, of an unknown format) and a package database it could not
+//! parse are each an [`Unread`] in [`Inventory::unread`], naming the file and the reason.
 
 pub mod apk;
 pub mod dpkg;
@@ -15,7 +16,7 @@ pub mod rpm;
 pub mod ruby;
 pub mod rust;
 
-use super::layers::{FileTree, Kept, Want};
+use super::layers::{FileTree, Kept, Unread, Want};
 use super::{Distro, Inventory, Package};
 
 const KIB: u64 = 1 << 10;
@@ -77,6 +78,7 @@ pub fn catalogue(tree: &FileTree, platform: Option<String>) -> Inventory {
     let mut inv = Inventory {
         platform,
         distro: os_release(tree),
+        unread: tree.unread.clone(),
         ..Inventory::default()
     };
     let distro = inv.distro.clone();
@@ -90,12 +92,18 @@ pub fn catalogue(tree: &FileTree, platform: Option<String>) -> Inventory {
     golang::catalog(tree, &mut inv);
     rust::catalog(tree, &mut inv);
     ruby::catalog(tree, &mut inv);
-    inv.skipped += tree
-        .files
-        .values()
-        .filter(|k| matches!(k, Kept::TooLarge(_)))
-        .count()
-        + tree.unreadable;
+    for (path, kept) in &tree.files {
+        if let Kept::TooLarge { size, cap } = kept {
+            unread(
+                &mut inv,
+                path,
+                format!(
+                    "{} bytes, over the {} bytes the scan reads of such a file",
+                    size, cap
+                ),
+            );
+        }
+    }
     inv.normalise();
     inv
 }
@@ -152,6 +160,14 @@ pub(crate) fn shown(path: &str) -> String {
 
 pub(crate) fn push(inv: &mut Inventory, p: Package) {
     inv.packages.push(p);
+}
+
+/// Name a file (by its path in the image) that a cataloger wanted and could not use.
+pub(crate) fn unread(inv: &mut Inventory, path: &str, reason: impl Into<String>) {
+    inv.unread.push(Unread {
+        path: shown(path),
+        reason: reason.into(),
+    });
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! v2/v3 `packages` maps). Development-only entries of a lockfile are left out: a production
 //! image installs them only if they are in `node_modules`, where they are found anyway.
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 use serde_json::Value;
@@ -39,19 +39,21 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
                         (Some(n), Some(ver)) if !n.is_empty() && !ver.is_empty() => {
                             push(inv, package(n, ver, path))
                         }
-                        // Test fixtures and stubs inside packages often lack a name or version.
-                        _ => inv.skipped += 1,
+                        // npm installs nothing without a name and version: test fixtures
+                        // and stubs inside packages are not packages.
+                        _ => {}
                     }
                 }
-                Err(_) => inv.skipped += 1,
+                Err(e) => unread(inv, path, format!("not valid JSON ({e})")),
             }
         } else if path.ends_with("package-lock.json") {
             match serde_json::from_slice::<Value>(bytes) {
                 Ok(v) => lockfile(&v, path, inv),
-                Err(e) => inv.warnings.push(format!(
-                    "{} is not valid json ({e}): its packages are not scanned",
-                    shown(path)
-                )),
+                Err(e) => unread(
+                    inv,
+                    path,
+                    format!("not valid JSON ({e}): its packages were not catalogued"),
+                ),
             }
         }
     }
@@ -161,7 +163,7 @@ mod tests {
                 "pkg:npm/y@0.1.0"
             ]
         );
-        assert_eq!(inv.warnings.len(), 1);
-        assert!(inv.warnings[0].contains("/bad/package-lock.json"));
+        assert_eq!(inv.unread.len(), 1);
+        assert_eq!(inv.unread[0].path, "/bad/package-lock.json");
     }
 }

@@ -2,7 +2,7 @@
 //! (wheels, pip), `<name>.egg-info/PKG-INFO` and single-file `<name>.egg-info` (setuptools,
 //! Debian's python3-* packages). The `Name:` and `Version:` headers are all that is read.
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 
@@ -28,7 +28,11 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
                     location: shown(path),
                 },
             ),
-            None => inv.skipped += 1,
+            None => unread(
+                inv,
+                path,
+                "names no distribution (no Name: and Version: in its header)",
+            ),
         }
     }
 }
@@ -76,6 +80,6 @@ mod tests {
         catalog(&tree, &mut inv);
         let purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
         assert_eq!(purls, ["pkg:pypi/six@1.16.0", "pkg:pypi/django@4.2"]);
-        assert_eq!(inv.skipped, 1);
+        assert_eq!(inv.unread.len(), 1);
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! `gpg-pubkey` entries are imported signing keys, not software, and are left out.
 
-use super::{push, shown, RPM_DIRS};
+use super::{push, shown, unread, RPM_DIRS};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Distro, Ecosystem, Inventory, Package};
 
@@ -91,17 +91,18 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
                     }
                 }
                 if bad > 0 {
-                    inv.skipped += bad;
-                    inv.warnings.push(format!(
-                        "{}: {bad} package header(s) could not be read and are not scanned",
-                        shown(&path)
-                    ));
+                    unread(
+                        inv,
+                        &path,
+                        format!("{bad} package header(s) could not be read, so those packages were not catalogued"),
+                    );
                 }
             }
-            Err(why) => inv.warnings.push(format!(
-                "{} is not a readable rpm database ({why}): its packages are not scanned",
-                shown(&path)
-            )),
+            Err(why) => unread(
+                inv,
+                &path,
+                format!("not a readable rpm database ({why}): its packages were not catalogued"),
+            ),
         }
         // /var/lib/rpm and /usr/lib/sysimage/rpm are one database behind a link: read one.
         return;

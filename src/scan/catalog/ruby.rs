@@ -1,7 +1,7 @@
 //! Ruby gems from installed gem specifications (`…/specifications/<name>-<version>.gemspec`,
 //! the files RubyGems writes on install): the `name` and `version` assignments are read.
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 
@@ -24,7 +24,11 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
                     location: shown(path),
                 },
             ),
-            None => inv.skipped += 1,
+            None => unread(
+                inv,
+                path,
+                "names no gem (no name and version found in the gemspec)",
+            ),
         }
     }
 }
@@ -70,6 +74,6 @@ mod tests {
         catalog(&tree, &mut inv);
         assert_eq!(inv.packages.len(), 1);
         assert_eq!(inv.packages[0].purl, "pkg:gem/nokogiri@1.15.4");
-        assert_eq!(inv.skipped, 1);
+        assert_eq!(inv.unread.len(), 1);
     }
 }

@@ -2,7 +2,7 @@
 //! and those a `Cargo.lock` pins from a registry (path and git dependencies have no registry
 //! version to match).
 
-use super::{push, shown};
+use super::{push, shown, unread};
 use crate::scan::layers::{FileTree, Kept};
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 
@@ -59,11 +59,14 @@ fn lockfile(bytes: &[u8], path: &str, inv: &mut Inventory) {
                 }
             }
         }
-        Err(e) => inv.warnings.push(format!(
-            "{} is not a valid Cargo.lock ({}): its crates are not scanned",
-            shown(path),
-            crate::error::one_line(&e)
-        )),
+        Err(e) => unread(
+            inv,
+            path,
+            format!(
+                "not a valid Cargo.lock ({}): its crates were not catalogued",
+                crate::error::one_line(&e)
+            ),
+        ),
     }
 }
 
@@ -85,6 +88,6 @@ mod tests {
         catalog(&tree, &mut inv);
         let purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
         assert_eq!(purls, ["pkg:cargo/serde@1.0.200"]);
-        assert_eq!(inv.warnings.len(), 1);
+        assert_eq!(inv.unread.len(), 1);
     }
 }

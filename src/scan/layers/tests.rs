@@ -131,7 +131,7 @@ fn caps_are_enforced_and_a_directory_whiteout_removes_its_files() {
     let tree = read(vec![l1, l2]);
     assert!(matches!(
         tree.files.get("d/big.txt"),
-        Some(Kept::TooLarge(200))
+        Some(Kept::TooLarge { size: 200, .. })
     ));
     assert!(!tree.files.contains_key("d/e/f.txt"));
 }
