@@ -222,6 +222,10 @@ struct EventDetail {
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {
+    // `-` is standard input (`inspector-gate findings … | inspector-gate evaluate --findings -`).
+    if path.as_os_str() == "-" {
+        return read_bounded(std::io::stdin().lock(), path, what);
+    }
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
     if meta.len() > MAX_FILE_BYTES {
@@ -233,10 +237,18 @@ fn read(path: &Path, what: &str) -> Result<String> {
         )));
     }
     // The size above is 0 for pipes and devices (`/dev/stdin`, `/dev/zero`): bound the read too.
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    read_bounded(file, path, what)
+}
+
+/// At most [`MAX_FILE_BYTES`] of UTF-8 text from `source` (a file, a pipe, stdin).
+fn read_bounded(source: impl std::io::Read, path: &Path, what: &str) -> Result<String> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    source
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Error::usage(format!("cannot read {what} {}: {e}", path.display())))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Error::usage(format!(

@@ -127,6 +127,32 @@ fn a_suppressed_finding_in_a_listing_counts() {
     );
 }
 
+#[test]
+fn findings_read_from_stdin_are_gated_as_from_a_file() {
+    let o = Offline::new();
+    let crit = finding(
+        "CVE-2024-0001",
+        "CRITICAL",
+        "openssl",
+        "3.0.1",
+        Some("3.0.13"),
+        DIGEST,
+        REPO,
+    );
+    let f = o.write("f.json", &json!({ "findings": [crit, low(1)] }));
+    let args = ["evaluate", "--findings", "-", "--fail-on", "CRITICAL"];
+    let mut cmd = a::command(&o.closed, &o.closed, &args, &[], o.dir.path());
+    cmd.stdin(std::fs::File::open(o.dir.path().join(&f)).unwrap());
+    let (code, out, err) = text(&a::run_bounded(cmd, std::time::Duration::from_secs(120)));
+    assert_eq!(code, 1, "`--findings -` did not gate stdin:\n{out}\n{err}");
+    assert!(out.contains("CVE-2024-0001"), "{out}");
+    // Nothing on stdin is no findings document, never a pass.
+    let mut cmd = a::command(&o.closed, &o.closed, &args, &[], o.dir.path());
+    cmd.stdin(std::process::Stdio::null());
+    let (code, out, err) = text(&a::run_bounded(cmd, std::time::Duration::from_secs(120)));
+    assert_eq!(code, 2, "an empty stdin passed:\n{out}\n{err}");
+}
+
 fn event(counts: Value) -> Value {
     json!({
         "version": "0", "id": "4f8b3c55-0000-0000-0000-000000000000",
