@@ -286,6 +286,7 @@ pub mod testing {
             platform: platform.map(str::to_string),
             requested: format!("{REPOSITORY}:1.4.2"),
             index_digest: None,
+            registry_host: None,
         }
     }
 

@@ -177,15 +177,21 @@ fn ok_json(v: Value) -> Response {
     ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
-/// The ARN partition of a region, as AWS names it.
+/// The ARN partition of a region, as AWS names it (written out here, not taken from the
+/// binary's table, so that the two check each other).
 pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("eusc-", "aws-eusc"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+    ]
+    .iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, p)| p)
 }
 
 /// A finding in Inspector2's wire format for `digest` in `repo` (us-east-1).
