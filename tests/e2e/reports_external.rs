@@ -220,7 +220,14 @@ fn sarif_passes_sarif_multitool_with_github_rules() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("multitool.xml");
     std::fs::write(&config, MULTITOOL_CONFIG).unwrap();
-    for (name, report) in fixtures() {
+    // The multitool takes minutes over the 10,000-finding fixture (its rules run per result,
+    // and the size adds no rule our SARIF could break that 1,000 results do not reach): it
+    // reads the 1,000-finding one instead. The schema test below still takes all six.
+    let fixtures = fixtures().into_iter().map(|(name, report)| match name {
+        "large" => (name, testing::report(1_000)),
+        _ => (name, report),
+    });
+    for (name, report) in fixtures {
         let input = dir.path().join(format!("{name}.sarif"));
         let output = dir.path().join(format!("{name}.validation.sarif"));
         std::fs::write(&input, sarif::render(&report)).unwrap();
