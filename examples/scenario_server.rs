@@ -5,9 +5,22 @@
 //! Script: `{"pageSize": 100, "images": {"sha256:…": {"coverage": [{"reason": "SUCCESSFUL",
 //! "code": "ACTIVE", "lastScannedAt": 1700000000} | {"noRow": true}], "reads": [[finding…]]}}}`.
 
+// The server and the support modules it is built from, as the test suite has them.
+#[allow(dead_code)]
+#[path = "../tests/e2e/support/filters.rs"]
+mod filters;
+#[allow(dead_code)]
+#[path = "../tests/e2e/support/findings.rs"]
+mod findings;
+#[allow(dead_code)]
+#[path = "../tests/e2e/support/model.rs"]
+mod model;
 #[allow(dead_code)]
 #[path = "../tests/e2e/support/scenario.rs"]
 mod scenario;
+#[allow(dead_code)]
+#[path = "../tests/e2e/support/serve.rs"]
+mod serve;
 
 use scenario::{Cov, DigestScript, Read, Scenario, ScenarioState};
 use serde_json::Value;

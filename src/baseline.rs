@@ -1,7 +1,7 @@
 //! Baseline comparison (pure): which findings of the gated image are `new` (absent from the
-//! image that runs now), which are `inherited` (already there), and which baseline findings
-//! the candidate `fixed`. A finding's identity is (vulnerability id, package name): the same
-//! CVE in another package is a different exposure. Also the policy's `[baseline]` table, which
+//! images that serve now), which are `inherited` (already in every one of them), and which
+//! baseline findings the candidate `fixed`. A finding's identity is (vulnerability id, package
+//! name): the same CVE in another package is a different exposure. Also the policy's `[baseline]` table, which
 //! says which groups the thresholds count.
 
 use crate::model::{Finding, Severity};
@@ -114,14 +114,40 @@ impl Origin {
     }
 }
 
-/// The findings of the image a candidate is compared against, and where they came from.
+/// The images a candidate is compared against, and where they came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
     /// What the user passed (`ecs:prod/web`, `app/web:prod`, `report.json`).
     pub source: String,
+    /// Every image manifest that serves traffic (one, or several while a service runs more
+    /// than one digest): a finding is inherited only when every one of them has it.
+    pub images: Vec<BaselineImage>,
+}
+
+/// One serving image manifest and its findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineImage {
     /// The manifest digest whose findings these are, when known.
     pub digest: Option<String>,
     pub findings: Vec<Finding>,
+}
+
+impl Baseline {
+    /// A baseline of one image.
+    pub fn single(source: &str, digest: Option<String>, findings: Vec<Finding>) -> Baseline {
+        Baseline {
+            source: source.to_string(),
+            images: vec![BaselineImage { digest, findings }],
+        }
+    }
+
+    /// The digests compared with, in order.
+    pub fn digests(&self) -> Vec<String> {
+        self.images
+            .iter()
+            .filter_map(|i| i.digest.clone())
+            .collect()
+    }
 }
 
 /// Identity keys of a finding: (upper-cased id, package name) per package, or (id, "") when
@@ -161,24 +187,31 @@ pub struct Comparison {
 }
 
 /// Classify each candidate finding. A finding is inherited only when every (id, package) it
-/// names is in the baseline: a CVE that spreads to one more package is new exposure.
-pub fn compare(candidate: &[Finding], baseline: &[Finding]) -> Comparison {
-    let base: BTreeSet<(String, String)> = baseline.iter().flat_map(keys).collect();
+/// names is in every baseline image: a CVE that spreads to one more package, or that one of
+/// the serving images does not have, is new exposure. No baseline image: everything is new.
+pub fn compare(candidate: &[Finding], baseline: &[&[Finding]]) -> Comparison {
+    let bases: Vec<BTreeSet<(String, String)>> = baseline
+        .iter()
+        .map(|fs| fs.iter().flat_map(keys).collect())
+        .collect();
     let cand: BTreeSet<(String, String)> = candidate.iter().flat_map(keys).collect();
     let origins = candidate
         .iter()
         .map(|f| {
-            if keys(f).iter().all(|k| base.contains(k)) {
+            let k = keys(f);
+            if !bases.is_empty() && bases.iter().all(|b| k.iter().all(|k| b.contains(k))) {
                 Origin::Inherited
             } else {
                 Origin::New
             }
         })
         .collect();
-    // A baseline finding is fixed when none of its (id, package) pairs remains.
+    // A baseline finding (of any serving image) is fixed when none of its (id, package)
+    // pairs remains.
     let mut seen = BTreeSet::new();
     let fixed = baseline
         .iter()
+        .flat_map(|fs| fs.iter())
         .filter(|f| keys(f).iter().all(|k| !cand.contains(k)))
         .filter(|f| seen.insert(keys(f)))
         .cloned()
@@ -214,8 +247,12 @@ pub fn summary_line(counts: &GroupCounts) -> String {
 #[serde(rename_all = "camelCase")]
 pub struct BaselineBlock {
     pub source: String,
+    /// The (first) baseline image manifest compared with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Every serving image manifest compared with, when there is more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<String>,
     pub counts: GroupCounts,
     /// Baseline findings the candidate no longer has.
     #[serde(default)]
@@ -242,9 +279,11 @@ impl BaselineBlock {
         for f in &fixed {
             *counts.fixed.entry(f.severity).or_insert(0) += 1;
         }
+        let digests = base.digests();
         BaselineBlock {
             source: base.source.clone(),
-            digest: base.digest.clone(),
+            digest: digests.first().cloned(),
+            digests: if digests.len() > 1 { digests } else { vec![] },
             counts,
             fixed,
         }
@@ -300,7 +339,7 @@ mod tests {
             f("CVE-2", Severity::High, &["curl"]),
             f("CVE-4", Severity::Medium, &[]),
         ];
-        let c = compare(&cand, &base);
+        let c = compare(&cand, &[&base]);
         assert_eq!(c.origins, vec![Origin::Inherited, Origin::New, Origin::New]);
         let fixed: Vec<&str> = c.fixed.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(fixed, vec!["CVE-2", "CVE-3"]);
@@ -310,16 +349,38 @@ mod tests {
     fn a_finding_in_one_more_package_is_new() {
         let base = [f("CVE-1", Severity::High, &["a"])];
         let cand = [f("CVE-1", Severity::High, &["a", "b"])];
-        let c = compare(&cand, &base);
+        let c = compare(&cand, &[&base]);
         assert_eq!(c.origins, vec![Origin::New]);
         assert!(c.fixed.is_empty(), "CVE-1 in a still exists");
     }
 
     #[test]
+    fn inherited_only_when_every_serving_image_has_it() {
+        let old = [
+            f("CVE-1", Severity::Critical, &["a"]),
+            f("CVE-2", Severity::High, &["b"]),
+        ];
+        let new = [f("CVE-1", Severity::Critical, &["a"])];
+        let cand = [
+            f("CVE-1", Severity::Critical, &["a"]),
+            f("CVE-2", Severity::High, &["b"]),
+        ];
+        let c = compare(&cand, &[&old, &new]);
+        // CVE-2 is not in the second serving image: the candidate brings it to those tasks.
+        assert_eq!(c.origins, vec![Origin::Inherited, Origin::New]);
+        assert!(c.fixed.is_empty());
+        // Fixed counts each baseline finding once, whichever images had it.
+        let c = compare(&[], &[&old, &new]);
+        let fixed: Vec<&str> = c.fixed.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(fixed, vec!["CVE-1", "CVE-2"]);
+    }
+
+    #[test]
     fn empty_baseline_makes_everything_new() {
         let cand = [f("CVE-1", Severity::High, &["a"])];
+        assert_eq!(compare(&cand, &[&[]]).origins, vec![Origin::New]);
         assert_eq!(compare(&cand, &[]).origins, vec![Origin::New]);
-        let c = compare(&[], &cand);
+        let c = compare(&[], &[&cand]);
         assert_eq!(c.fixed.len(), 1);
     }
 

@@ -62,6 +62,8 @@ pub enum Command {
     Config(commands::config::ConfigArgs),
     /// Scan locally without a push: catalogue the image's packages, ScanSbom, same policy and reports.
     Scan(Box<commands::scan::ScanArgs>),
+    /// At deploy: check the signed decision (gate --attest) for a digest; exit 0/1/2/3/4 as gate.
+    Verify(Box<commands::verify::VerifyArgs>),
     /// Install or remove a git pre-push hook that runs the gate.
     #[command(subcommand)]
     Hook(commands::hook::HookCommand),
@@ -89,6 +91,7 @@ fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error:
         Command::Push(args) => commands::push::run(args, progress),
         Command::Approve(args) => commands::approve::run(args, progress),
         Command::Scan(args) => commands::scan::run(*args, progress, color),
+        Command::Verify(args) => commands::verify::run(*args, progress),
     }
 }
 

@@ -27,8 +27,12 @@ pub struct ImageRef {
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(host) = &self.host {
-            write!(f, "{host}/")?;
+        match (&self.host, &self.registry, &self.region) {
+            (Some(host), _, _) => write!(f, "{host}/")?,
+            (None, Some(acct), Some(region)) => {
+                write!(f, "{}/", crate::partition::registry_host(acct, region))?
+            }
+            _ => {}
         }
         match &self.target {
             Target::Tag(t) => write!(f, "{}:{t}", self.repository),

@@ -8,6 +8,7 @@
 //! command line lives in the binary only: this library has no clap types.
 
 pub mod approval;
+pub mod attest;
 pub mod aws;
 pub mod baseline;
 pub mod ci;

@@ -16,7 +16,13 @@ being gated from approving itself, deletability, and consistency with buildspec.
 - buildspec.yml tags commit + build number (Retry with IMMUTABLE tags);
 - report groups delete their reports, the repository is emptied on delete;
 - every #{BuildVariables.X} the pipeline uses is exported by buildspec.yml; the ECS deploy reads
-  a file buildspec.yml puts in its artifacts; versions agree.
+  a file buildspec.yml puts in its artifacts; versions agree;
+- the signed decision: DecisionKey is an ECC_NIST_P256 SIGN_VERIFY key whose policy lets only
+  ApprovalRole sign and VerifyRole read the public key; the approval project signs with it
+  (INSPECTOR_GATE_ATTEST) and may push only through GateAttestPolicy (the .att tag); the Deploy
+  stage runs VerifyDecision (inline buildspec: inspector-gate verify --key the same key, --regate,
+  --policy-floor) before its deploy, which (ECS or EKS, by DeployTarget) reads only what the
+  verify step wrote from the approved BuildOutput.
 
 usage: check_pipeline.py REPO_ROOT
 """
@@ -89,6 +95,14 @@ def role_actions(resources, role):
     return out
 
 
+def branches(action):
+    """An action, or both branches of !If [COND, A, B] (AWS::NoValue left out)."""
+    if isinstance(action, dict) and "!If" in action:
+        _, yes, no = action["!If"]
+        return [a for a in (yes, no) if not (isinstance(a, dict) and a.get("!Ref") == "AWS::NoValue")]
+    return [action]
+
+
 def install_commands(spec):
     return spec["phases"]["install"]["commands"]
 
@@ -113,7 +127,7 @@ def main():
 
     # The gate's actions, exactly, across the three policies.
     granted = set()
-    for name in ("GateReadPolicy", "GatePushPolicy", "GateApprovePolicy"):
+    for name in ("GateReadPolicy", "GatePushPolicy", "GateApprovePolicy", "GateAttestPolicy", "GateVerifyPolicy"):
         for _, actions in statements(resources[name]["Properties"]["PolicyDocument"]):
             granted |= actions
     for action in sorted(GATE_ACTIONS - granted):
@@ -129,12 +143,24 @@ def main():
         problems.append("the build and approval projects share a role")
     b_actions = role_actions(resources, build_role)
     a_actions = role_actions(resources, approval_role)
+    # The approval may push only to store the signed decision (GateAttestPolicy: the .att tag).
+    attest_push = set()
+    for _, actions in statements(resources["GateAttestPolicy"]["Properties"]["PolicyDocument"]):
+        attest_push |= actions
+    if "GateAttestPolicy" not in managed_policy_names(resources[approval_role]["Properties"]):
+        problems.append(f"{approval_role} does not attach GateAttestPolicy (it cannot store the signed decision)")
+    if "GateAttestPolicy" in managed_policy_names(resources[build_role]["Properties"]):
+        problems.append(f"{build_role} attaches GateAttestPolicy")
+    own = dict(a_actions)
+    for a in attest_push:
+        own.pop(a, None)
+    a_push_elsewhere = PUSH & set(own) - {"ecr:GetAuthorizationToken"}
     for action in sorted(a for a in b_actions if a.startswith("codepipeline:")):
         problems.append(f"{build_role} (runs the gated commit's buildspec) may call {action}")
     for action in sorted(a for a in b_actions if a.startswith("ecs:")):
         problems.append(f"{build_role} (runs the gated commit's buildspec) may call {action}")
-    for action in sorted(PUSH & set(a_actions)):
-        problems.append(f"{approval_role} may push ({action})")
+    for action in sorted(a_push_elsewhere):
+        problems.append(f"{approval_role} may push ({action}) other than through GateAttestPolicy")
     for action in ("s3:PutObject", "s3:DeleteObject", "ssm:PutParameter"):
         if action in a_actions:
             problems.append(f"{approval_role} may call {action}")
@@ -221,6 +247,8 @@ def main():
         problems.append("the approval buildspec does not gate the deploy's imagedefinitions.json")
 
     stages = {s["Name"]: s for s in resources["Pipeline"]["Properties"]["Stages"]}
+    for st in stages.values():
+        st["Actions"] = [b for a in st["Actions"] for b in branches(a)]
     m = re.search(r'--approve "\$PIPELINE/([^/"]+)/([^/"]+)"', inline)
     if not m:
         problems.append("approval buildspec: no --approve \"$PIPELINE/STAGE/ACTION\"")
@@ -233,9 +261,26 @@ def main():
         if not scoped or not scoped[0].endswith(f"/{stage}/{action}"):
             problems.append(f"PutApprovalResult is not scoped to {stage}/{action}")
     gate_action = next(a for a in stages["Approve"]["Actions"] if a["Name"] == "ApprovalGate")
-    deploy = stages["Deploy"]["Actions"][0]
-    if [i["Name"] for i in gate_action["InputArtifacts"]] != [i["Name"] for i in deploy["InputArtifacts"]]:
-        problems.append("ApprovalGate does not read the artifact the Deploy stage deploys")
+    deploy_actions = [a for a in stages["Deploy"]["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"]
+    verify_action = next((a for a in stages["Deploy"]["Actions"] if a["Name"] == "VerifyDecision"), None)
+    deploy = next((a for a in deploy_actions if a["ActionTypeId"]["Provider"] == "ECS"), deploy_actions[0])
+    if {a["ActionTypeId"]["Provider"] for a in deploy_actions} != {"ECS", "EKS"}:
+        problems.append("the Deploy stage does not deploy to ECS or EKS by DeployTarget")
+    if verify_action is None:
+        problems.append("the Deploy stage has no VerifyDecision action")
+    else:
+        approved = gate_action["InputArtifacts"][0]["Name"]
+        if verify_action["Configuration"].get("PrimarySource", verify_action["InputArtifacts"][0]["Name"]) != approved:
+            problems.append("VerifyDecision does not verify the artifact ApprovalGate approved")
+        out = [o["Name"] for o in verify_action.get("OutputArtifacts", [])]
+        for d in deploy_actions:
+            if [i["Name"] for i in d["InputArtifacts"]] != out:
+                problems.append(f"{d['Name']} does not deploy what VerifyDecision verified ({out})")
+            if d.get("RunOrder", 1) <= verify_action.get("RunOrder", 1):
+                problems.append(f"{d['Name']} does not run after VerifyDecision")
+        eks = next((a for a in deploy_actions if a["ActionTypeId"]["Provider"] == "EKS"), {})
+        if eks and "ManifestFiles" not in eks.get("Configuration", {}):
+            problems.append("the EKS deploy has no ManifestFiles")
     passed = {v["name"] for v in json.loads(gate_action["Configuration"]["EnvironmentVariables"])}
     for var in ("IMAGE_URI", "PIPELINE_EXECUTION_ID"):
         if var not in passed:
@@ -264,6 +309,53 @@ def main():
     filename = deploy["Configuration"]["FileName"]
     if filename not in build["artifacts"]["files"]:
         problems.append(f"ECS deploy reads {filename}, which buildspec.yml does not put in its artifacts")
+
+    # The signed decision: who signs, who verifies, and that the deploy checks it.
+    key = resources.get("DecisionKey", {}).get("Properties", {})
+    if (key.get("KeySpec"), key.get("KeyUsage")) != ("ECC_NIST_P256", "SIGN_VERIFY"):
+        problems.append("DecisionKey is not an ECC_NIST_P256 SIGN_VERIFY key")
+    signers, verifiers = [], []
+    for st in key.get("KeyPolicy", {}).get("Statement", []):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        principal = st["Principal"].get("AWS")
+        who = principal["!GetAtt"].split(".")[0] if isinstance(principal, dict) and "!GetAtt" in principal else text(principal)
+        if any(a in ("kms:Sign", "kms:*") for a in actions):
+            signers.append(who)
+        if any(a in ("kms:GetPublicKey", "kms:Get*", "kms:*") for a in actions):
+            verifiers.append(who)
+    if signers != [approval_role]:
+        problems.append(f"DecisionKey's policy lets {signers} sign, not only {approval_role}")
+    verify_project = projects.get("VerifyDecisionProject")
+    if verify_project is None:
+        problems.append("no VerifyDecisionProject")
+    else:
+        verify_role = verify_project["ServiceRole"]["!GetAtt"].split(".")[0]
+        if verify_role not in verifiers:
+            problems.append(f"{verify_role} may not read DecisionKey's public key")
+        v_actions = role_actions(resources, verify_role)
+        for action in sorted(a for a in v_actions if a.startswith("codepipeline:") or a.startswith("kms:Sign")):
+            problems.append(f"{verify_role} may call {action}")
+        for action in sorted(PUSH & set(v_actions) - {"ecr:GetAuthorizationToken"}):
+            problems.append(f"{verify_role} may push ({action})")
+        for action in sorted(READ - set(v_actions)):
+            problems.append(f"{verify_role} cannot read the scan for --regate ({action})")
+        v_inline = verify_project["Source"].get("BuildSpec", "")
+        v_spec = yaml.safe_load(v_inline) if "\n" in v_inline else {}
+        if not v_spec or install_commands(v_spec) != install_commands(build):
+            problems.append("the verify buildspec is not inline or installs inspector-gate differently")
+        for needle in ('inspector-gate verify "$uri" --key "${INSPECTOR_GATE_VERIFY_KEY}"', "--regate",
+                       '--policy-floor "${INSPECTOR_GATE_POLICY_FLOOR}"', '--max-age "${DECISION_MAX_AGE}"'):
+            if needle not in v_inline:
+                problems.append(f"the verify buildspec does not run {needle}")
+        v_env = {v["Name"]: v["Value"] for v in verify_project["Environment"]["EnvironmentVariables"]}
+        a_env = {v["Name"]: v["Value"] for v in projects["ApprovalGateProject"]["Environment"]["EnvironmentVariables"]}
+        if text(a_env.get("INSPECTOR_GATE_ATTEST", "")) != "awskms:///${DecisionKeyAlias}":
+            problems.append("ApprovalGateProject does not sign with DecisionKey (INSPECTOR_GATE_ATTEST)")
+        if text(v_env.get("INSPECTOR_GATE_VERIFY_KEY", "")) != text(a_env.get("INSPECTOR_GATE_ATTEST", "")):
+            problems.append("VerifyDecisionProject verifies with another key than the approval signs with")
+    for role in (build_role,):
+        if any(a.startswith("kms:") for a in b_actions):
+            problems.append(f"{role} (runs the gated commit's buildspec) may call KMS")
 
     versions = {
         "pipeline.yaml InspectorGateVersion": str(template["Parameters"]["InspectorGateVersion"]["Default"]),

@@ -70,7 +70,14 @@ def resolve(value, template):
     if "!Ref" in value:
         return params.get(value["!Ref"], PSEUDO.get(value["!Ref"], ""))
     if "!Sub" in value:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: params.get(m.group(1), PSEUDO.get(m.group(1), "")), value["!Sub"])
+        def name(m):
+            ref = m.group(1)
+            res = template["Resources"].get(ref, {})
+            # !Ref of a KMS alias is its name (the stack's DecisionKeyAlias).
+            if res.get("Type") == "AWS::KMS::Alias":
+                return resolve(res["Properties"]["AliasName"], template)
+            return params.get(ref, PSEUDO.get(ref, ""))
+        return re.sub(r"\$\{([^}]+)\}", name, value["!Sub"])
     if value.get("!GetAtt") == "ImageRepository.RepositoryUri":
         return f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{params['RepositoryName']}"
     raise SystemExit(f"cannot resolve {value}")

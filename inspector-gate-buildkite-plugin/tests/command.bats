@@ -290,6 +290,17 @@ context=inspector-gate-$STEP-$ISLUG
   assert_no_calls
 }
 
+@test "attest maps to --attest KEY" {
+  gate_on_path
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false \
+    ${PREFIX}_ATTEST=awskms:///alias/inspector-gate
+
+  run "$HOOK"
+
+  [ "$status" -eq 0 ]
+  grep -qx "inspector-gate gate --image=$IMAGE --report-dir=$DIR --attest=awskms:///alias/inspector-gate" "$STUB_LOG"
+}
+
 @test "soft-fail maps to --soft-fail and is a strict boolean" {
   gate_on_path
   export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_ANNOTATE=false ${PREFIX}_UPLOAD_ARTIFACTS=false ${PREFIX}_SOFT_FAIL=true

@@ -113,6 +113,7 @@ single --image-detail "${INPUT_IMAGE_DETAIL:-}"
 single --baseline "${INPUT_BASELINE:-}"
 if bool_input baseline-optional "${INPUT_BASELINE_OPTIONAL:-}"; then args+=(--baseline-optional); fi
 if bool_input soft-fail "${INPUT_SOFT_FAIL:-}"; then args+=(--soft-fail); fi
+single --attest "${INPUT_ATTEST:-}"
 
 single --region "${INPUT_REGION:-}"
 single --profile "${INPUT_PROFILE:-}"

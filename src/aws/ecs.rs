@@ -1,13 +1,17 @@
-//! ECS: which image digest a service runs now, for `--baseline ecs:CLUSTER/SERVICE[/CONTAINER]`.
-//! `DescribeServices` names the PRIMARY deployment's task definition; `ListTasks` +
-//! `DescribeTasks` give `containers[].imageDigest`, the digest each running task actually
-//! pulled (a tag in the task definition says nothing about what runs).
+//! ECS: which image digests serve a service's traffic now, for
+//! `--baseline ecs:CLUSTER/SERVICE[/CONTAINER]`. `DescribeServices` names the service's
+//! deployments (ECS controller: `deployments[]` with `rolloutState`) or task sets
+//! (CODE_DEPLOY / EXTERNAL controllers: `taskSets[]`, the PRIMARY one serving production);
+//! `ListTasks` + `DescribeTasks` give `containers[].imageDigest`, the digest each running task
+//! actually pulled (a tag in the task definition says nothing about what runs). Which of
+//! those units is the baseline is the pipeline's choice (it knows the candidate); this
+//! module reports them as ECS describes them.
 
 use super::{classify, Clients};
 use crate::error::{Error, Result};
 use crate::retry::{self, Schedule};
 use aws_sdk_ecs::types::DesiredStatus;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
 /// `ecs:CLUSTER/SERVICE[/CONTAINER]`, parsed.
@@ -44,24 +48,75 @@ impl ServiceRef {
     }
 }
 
-/// What the service runs: the container's image as written in the task definition and the
-/// digests its running primary-deployment tasks report, most common first.
+/// A digest the tasks of one unit run, with the image text their task definition names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningImage {
+    pub image: String,
+    pub digest: String,
+    pub tasks: usize,
+}
+
+/// A group of tasks ECS deploys together: a deployment or a task set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// `deployment ecs-svc/2 (PRIMARY, IN_PROGRESS)`, `task set ecs-svc/9 (PRIMARY)`.
+    pub label: String,
+    /// ECS says it serves traffic: a COMPLETED deployment, or the PRIMARY task set.
+    pub serving: bool,
+    /// The digests its running tasks report for the container, most tasks first.
+    pub images: Vec<RunningImage>,
+    /// Its running tasks that report no digest yet (what they run is not known).
+    pub undigested: usize,
+}
+
+/// What a service runs, unit by unit (units without a running task left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
-    pub image: String,
-    pub digests: Vec<(String, usize)>,
+    /// ECS, CODE_DEPLOY or EXTERNAL.
+    pub controller: String,
+    pub units: Vec<Unit>,
 }
 
-/// The image digest(s) the primary deployment of `r` runs.
+/// A deployment or task set as DescribeServices describes it.
+#[derive(Debug, Clone)]
+struct Described {
+    id: String,
+    task_definition: Option<String>,
+    label: String,
+    serving: bool,
+}
+
+/// The units of `r` and the digests their running tasks report.
 pub async fn running(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<Running> {
-    let primary = primary_task_definition(c, r, deadline).await?;
+    let (controller, described) = describe(c, r, deadline).await?;
     let arns = running_tasks(c, r, deadline).await?;
-    let images = container_images(c, r, &primary, &arns, deadline).await?;
-    choose(r, &primary, images)
+    let tasks = container_digests(c, r, &arns, deadline).await?;
+    let units = assign(r, &described, tasks)?;
+    if units.is_empty() {
+        return Err(Error::runtime(format!(
+            "no running task of service {} belongs to any of its {} ({})",
+            r.service,
+            if controller == "ECS" {
+                "deployments"
+            } else {
+                "task sets"
+            },
+            described
+                .iter()
+                .map(|d| d.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Running { controller, units })
 }
 
-/// The task definition of the service's PRIMARY deployment (what it is rolling out to).
-async fn primary_task_definition(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result<String> {
+/// The service's deployment controller and its deployments (ECS) or task sets (others).
+async fn describe(
+    c: &Clients,
+    r: &ServiceRef,
+    deadline: Instant,
+) -> Result<(String, Vec<Described>)> {
     let out = retry::call(Schedule::CALL, deadline, || async {
         c.ecs
             .describe_services()
@@ -84,21 +139,58 @@ async fn primary_task_definition(c: &Clients, r: &ServiceRef, deadline: Instant)
             r.service, r.cluster
         )));
     };
-    let primary = svc
-        .deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"))
-        .and_then(|d| d.task_definition())
-        .or(svc.task_definition())
-        .ok_or_else(|| {
-            Error::runtime(format!(
-                "service {} has no primary deployment (status {})",
-                r.service,
-                svc.status().unwrap_or("unknown")
-            ))
-        })?
-        .to_string();
-    Ok(primary)
+    let controller = svc
+        .deployment_controller()
+        .map(|d| d.r#type().as_str().to_string())
+        .unwrap_or_else(|| "ECS".to_string());
+    let described: Vec<Described> = if controller == "ECS" {
+        svc.deployments()
+            .iter()
+            .map(|d| {
+                let status = d.status().unwrap_or("UNKNOWN");
+                let rollout = d.rollout_state().map(|s| s.as_str().to_string());
+                Described {
+                    id: d.id().unwrap_or_default().to_string(),
+                    task_definition: d.task_definition().map(str::to_string),
+                    label: format!(
+                        "deployment {} ({status}{})",
+                        d.id().unwrap_or("?"),
+                        rollout
+                            .as_deref()
+                            .map(|s| format!(", {s}"))
+                            .unwrap_or_default()
+                    ),
+                    serving: rollout.as_deref() == Some("COMPLETED"),
+                }
+            })
+            .collect()
+    } else {
+        svc.task_sets()
+            .iter()
+            .map(|t| {
+                let status = t.status().unwrap_or("UNKNOWN");
+                Described {
+                    id: t.id().unwrap_or_default().to_string(),
+                    task_definition: t.task_definition().map(str::to_string),
+                    label: format!("task set {} ({status})", t.id().unwrap_or("?")),
+                    serving: status == "PRIMARY",
+                }
+            })
+            .collect()
+    };
+    if described.is_empty() {
+        return Err(Error::runtime(format!(
+            "service {} ({controller} deployment controller, status {}) has no {}",
+            r.service,
+            svc.status().unwrap_or("unknown"),
+            if controller == "ECS" {
+                "deployment"
+            } else {
+                "task set"
+            }
+        )));
+    }
+    Ok((controller, described))
 }
 
 /// The ARNs of the service's RUNNING tasks, every page.
@@ -135,16 +227,24 @@ async fn running_tasks(c: &Clients, r: &ServiceRef, deadline: Instant) -> Result
     Ok(arns)
 }
 
-/// Per "container name\nimage" of the primary deployment's tasks: the digests they run, with
-/// how many tasks run each.
-async fn container_images(
+/// One running task's container as DescribeTasks reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TaskImage {
+    started_by: Option<String>,
+    task_definition: Option<String>,
+    container: String,
+    image: String,
+    digest: Option<String>,
+}
+
+/// The containers of every running task (the named container only, when one is named).
+async fn container_digests(
     c: &Clients,
     r: &ServiceRef,
-    primary: &str,
     arns: &[String],
     deadline: Instant,
-) -> Result<BTreeMap<String, BTreeMap<String, usize>>> {
-    let mut images: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+) -> Result<Vec<TaskImage>> {
+    let mut out_tasks = Vec::new();
     for chunk in arns.chunks(100) {
         let out = retry::call(Schedule::CALL, deadline, || async {
             c.ecs
@@ -157,12 +257,7 @@ async fn container_images(
         })
         .await
         .map_err(|e| e.into_error("ecs:DescribeTasks"))?;
-        // During a deployment older tasks still run: only the primary deployment's count.
-        for t in out
-            .tasks()
-            .iter()
-            .filter(|t| t.task_definition_arn() == Some(primary))
-        {
+        for t in out.tasks() {
             for ct in t.containers() {
                 let (Some(name), Some(image)) = (ct.name(), ct.image()) else {
                     continue;
@@ -170,41 +265,33 @@ async fn container_images(
                 if r.container.as_deref().is_some_and(|n| n != name) {
                     continue;
                 }
-                let entry = images.entry(format!("{name}\n{image}")).or_default();
-                if let Some(d) = ct.image_digest() {
-                    *entry.entry(d.to_string()).or_default() += 1;
-                }
+                out_tasks.push(TaskImage {
+                    started_by: t.started_by().map(str::to_string),
+                    task_definition: t.task_definition_arn().map(str::to_string),
+                    container: name.to_string(),
+                    image: image.to_string(),
+                    digest: ct.image_digest().map(str::to_string),
+                });
             }
         }
     }
-    Ok(images)
+    Ok(out_tasks)
 }
 
-/// The one container (named, or the only one) and its digests, most tasks first.
-fn choose(
-    r: &ServiceRef,
-    primary: &str,
-    images: BTreeMap<String, BTreeMap<String, usize>>,
-) -> Result<Running> {
-    let names: Vec<String> = images
-        .keys()
-        .map(|k| k.split('\n').next().unwrap_or_default().to_string())
-        .collect();
-    let (key, digests) = match images.len() {
+/// Give each task's digest to its unit: the one its `startedBy` names (ECS writes the
+/// deployment id there), else every unit of its task definition. One container only.
+fn assign(r: &ServiceRef, described: &[Described], tasks: Vec<TaskImage>) -> Result<Vec<Unit>> {
+    let names: BTreeSet<&str> = tasks.iter().map(|t| t.container.as_str()).collect();
+    match names.len() {
         0 => {
             return Err(Error::runtime(match &r.container {
-                Some(n) => format!(
-                    "no running task of the primary deployment of {} has a container named {n}",
-                    r.service
-                ),
-                None => format!(
-                "no running task of the primary deployment ({primary}) of {} reports a container",
-                r.service
-            ),
+                Some(n) => format!("no running task of {} has a container named {n}", r.service),
+                None => format!("no running task of {} reports a container", r.service),
             }))
         }
-        1 => images.into_iter().next().unwrap_or_default(),
+        1 => {}
         _ => {
+            let names: Vec<&str> = names.into_iter().collect();
             return Err(Error::usage(format!(
                 "service {} runs several containers ({}): name one, e.g. --baseline ecs:{}/{}/{}",
                 r.service,
@@ -212,22 +299,61 @@ fn choose(
                 r.cluster,
                 r.service,
                 names[0]
-            )))
+            )));
         }
-    };
-    let image = key.split_once('\n').map(|(_, i)| i).unwrap_or_default();
-    if digests.is_empty() {
-        return Err(Error::runtime(format!(
-            "the running tasks of {} report no image digest for {image} yet",
-            r.service
-        )));
     }
-    let mut digests: Vec<(String, usize)> = digests.into_iter().collect();
-    digests.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(Running {
-        image: image.to_string(),
-        digests,
-    })
+    let mut per_unit: Vec<BTreeMap<(String, String), usize>> =
+        vec![BTreeMap::new(); described.len()];
+    let mut undigested = vec![0usize; described.len()];
+    for t in &tasks {
+        let by_id = described
+            .iter()
+            .position(|d| !d.id.is_empty() && t.started_by.as_deref() == Some(d.id.as_str()));
+        let owners: Vec<usize> = match by_id {
+            Some(i) => vec![i],
+            None => described
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| {
+                    d.task_definition.is_some() && d.task_definition == t.task_definition
+                })
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        let Some(digest) = &t.digest else {
+            owners.iter().for_each(|i| undigested[*i] += 1);
+            continue;
+        };
+        for i in owners {
+            *per_unit[i]
+                .entry((digest.clone(), t.image.clone()))
+                .or_default() += 1;
+        }
+    }
+    let units: Vec<Unit> = described
+        .iter()
+        .zip(per_unit)
+        .zip(undigested)
+        .filter(|((_, m), u)| !m.is_empty() || *u > 0)
+        .map(|((d, m), undigested)| {
+            let mut images: Vec<RunningImage> = m
+                .into_iter()
+                .map(|((digest, image), tasks)| RunningImage {
+                    image,
+                    digest,
+                    tasks,
+                })
+                .collect();
+            images.sort_by(|a, b| b.tasks.cmp(&a.tasks).then_with(|| a.digest.cmp(&b.digest)));
+            Unit {
+                label: d.label.clone(),
+                serving: d.serving,
+                images,
+                undigested,
+            }
+        })
+        .collect();
+    Ok(units)
 }
 
 #[cfg(test)]
@@ -254,5 +380,80 @@ mod tests {
         for bad in ["prod", "prod/", "/web", "a/b/c/d", ""] {
             assert!(ServiceRef::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    fn unit(id: &str, td: &str, serving: bool) -> Described {
+        Described {
+            id: id.into(),
+            task_definition: Some(td.into()),
+            label: id.into(),
+            serving,
+        }
+    }
+
+    fn task(by: Option<&str>, td: &str, digest: Option<&str>) -> TaskImage {
+        TaskImage {
+            started_by: by.map(str::to_string),
+            task_definition: Some(td.into()),
+            container: "app".into(),
+            image: "repo:tag".into(),
+            digest: digest.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn tasks_go_to_the_deployment_that_started_them() {
+        let r = ServiceRef::parse("prod/web").unwrap();
+        // A forced new deployment keeps the task definition: only startedBy tells them apart.
+        let d = [
+            unit("ecs-svc/2", "td:1", false),
+            unit("ecs-svc/1", "td:1", true),
+        ];
+        let units = assign(
+            &r,
+            &d,
+            vec![
+                task(Some("ecs-svc/1"), "td:1", Some("sha256:old")),
+                task(Some("ecs-svc/2"), "td:1", Some("sha256:new")),
+                task(Some("ecs-svc/1"), "td:1", Some("sha256:old")),
+                task(Some("ecs-svc/1"), "td:1", None),
+            ],
+        )
+        .unwrap();
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].label, "ecs-svc/2");
+        assert_eq!(units[0].images[0].digest, "sha256:new");
+        assert!(units[1].serving);
+        assert_eq!(units[1].images[0].digest, "sha256:old");
+        assert_eq!(units[1].images[0].tasks, 2);
+        assert_eq!(units[1].undigested, 1);
+        // Without startedBy (task sets), the task definition decides; unknown tasks belong nowhere.
+        let d = [unit("ts-1", "td:1", true), unit("ts-2", "td:2", false)];
+        let units = assign(
+            &r,
+            &d,
+            vec![
+                task(None, "td:2", Some("sha256:green")),
+                task(None, "td:9", Some("sha256:stray")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].label, "ts-2");
+    }
+
+    #[test]
+    fn several_containers_need_a_name() {
+        let r = ServiceRef::parse("prod/web").unwrap();
+        let mut side = task(None, "td:1", Some("sha256:b"));
+        side.container = "sidecar".into();
+        let e = assign(
+            &r,
+            &[unit("d", "td:1", true)],
+            vec![task(None, "td:1", Some("sha256:a")), side],
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Usage);
+        assert!(e.message.contains("app, sidecar"), "{e}");
     }
 }

@@ -1,12 +1,13 @@
 //! AWS adapters: SDK configuration (region, profile, role, endpoints) and the mapping of SDK
 //! errors to our error kinds. Service-specific calls live in `ecr`, `inspector`, `ecs` (the
-//! baseline's running digest) and `floor` (the policy floor in SSM or S3); CodePipeline's
+//! baseline's running digest), `kms` (signing the decision) and `floor` (the policy floor in SSM or S3); CodePipeline's
 //! approval calls live in `crate::approval`.
 
 pub mod ecr;
 pub mod ecs;
 pub mod floor;
 pub mod inspector;
+pub mod kms;
 
 use crate::error::{one_line, Error};
 use crate::retry::Retryable;
@@ -34,6 +35,8 @@ pub struct Clients {
     pub codepipeline: aws_sdk_codepipeline::Client,
     /// Only called when a baseline names an ECS service (`--baseline ecs:…`).
     pub ecs: aws_sdk_ecs::Client,
+    /// Only called to sign or verify a decision with an `awskms:///` key.
+    pub kms: aws_sdk_kms::Client,
     pub region: String,
 }
 
@@ -47,6 +50,7 @@ pub async fn clients(opts: &AwsOptions) -> Result<Clients, Error> {
         inspector: aws_sdk_inspector2::Client::new(&conf),
         codepipeline: aws_sdk_codepipeline::Client::new(&conf),
         ecs: aws_sdk_ecs::Client::new(&conf),
+        kms: aws_sdk_kms::Client::new(&conf),
         region,
     })
 }

@@ -3,9 +3,11 @@
 use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
 use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
+use inspector_gate::attest::key::KeyRef;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::handoff;
 use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::attest::AttestOptions;
 use inspector_gate::pipeline::baseline::BaselineOptions;
 use inspector_gate::pipeline::gate::{
     self as pipeline, ApprovalOptions, GateOptions, HandoffOptions,
@@ -108,6 +110,11 @@ pub struct GateArgs {
     /// An unreadable baseline is a warning (every finding is gated) instead of exit 3.
     #[arg(long, env = "INSPECTOR_GATE_BASELINE_OPTIONAL", requires = "baseline")]
     pub baseline_optional: bool,
+    /// Sign the decision (an in-toto statement in a DSSE envelope, cosign's attestation
+    /// format) and store it next to each image: awskms:///alias/NAME, awskms:///arn:… or
+    /// file:KEY.pem (unencrypted PKCS#8 P-256). A failing verdict is attested too.
+    #[arg(long, env = "INSPECTOR_GATE_ATTEST", value_name = "KEY")]
+    pub attest: Option<String>,
     /// Allow sending registry credentials over plain http:// to a non-loopback host.
     #[arg(long, env = "INSPECTOR_GATE_INSECURE_REGISTRY")]
     pub insecure_registry: bool,
@@ -154,7 +161,12 @@ impl GateArgs {
     }
 
     /// Validate the arguments into the library's options, with the resolved `policy`.
-    fn options(&self, policy: Policy, color: bool) -> Result<GateOptions> {
+    fn options(
+        &self,
+        policy: Policy,
+        sources: Vec<(String, String, String)>,
+        color: bool,
+    ) -> Result<GateOptions> {
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
@@ -176,6 +188,15 @@ impl GateArgs {
             ));
         }
         let k8s = self.k8s_options()?;
+        let attest = match self.attest.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(AttestOptions {
+                key: checked_key(k)?,
+                sources,
+                registry_url: self.registry_url.clone(),
+                insecure_registry: self.insecure_registry,
+            }),
+            None => None,
+        };
         let approval =
             match &self.approve {
                 Some(a) => Some(ApprovalOptions {
@@ -223,8 +244,18 @@ impl GateArgs {
                     source: b.trim().to_string(),
                     optional: self.baseline_optional,
                 }),
+            attest,
         })
     }
+}
+
+/// The `--attest` key, a local one read now: a bad key fails before the scan is waited for.
+fn checked_key(k: &str) -> Result<KeyRef> {
+    let key: KeyRef = k.parse()?;
+    if let KeyRef::File(p) = &key {
+        inspector_gate::attest::key::signing_key_from_file(p)?;
+    }
+    Ok(key)
 }
 
 /// What a dry run prints: the plan, with nothing pushed, waited for or approved.
@@ -256,6 +287,9 @@ fn dry_run(opts: &GateOptions) {
     if let Some(b) = &opts.baseline {
         println!("baseline: {}", b.source);
     }
+    if let Some(a) = &opts.attest {
+        println!("attest: {}", a.key);
+    }
 }
 
 pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
@@ -272,8 +306,12 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
                 "--soft-fail is forbidden by the policy floor (allow-soft-fail = false): remove --soft-fail / INSPECTOR_GATE_SOFT_FAIL",
             ));
         }
-        let policy = resolved.policy;
-        let opts = args.options(policy, color)?;
+        let sources = resolved
+            .origins
+            .iter()
+            .map(|(k, v, s)| (k.clone(), v.clone(), s.to_string()))
+            .collect();
+        let opts = args.options(resolved.policy, sources, color)?;
         if args.dry_run {
             dry_run(&opts);
             if let Some(f) = args.remote_floor() {

@@ -13,6 +13,7 @@ pub mod hook;
 pub mod init;
 pub mod push;
 pub mod scan;
+pub mod verify;
 
 use inspector_gate::aws::AwsOptions;
 use inspector_gate::error::{Error, Result};

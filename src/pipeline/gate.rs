@@ -1,6 +1,7 @@
 //! The gate: [push] → resolve digest(s) → wait for each scan → evaluate → publish reports →
-//! [hand-off] → [approve/reject] → exit code. Images are gated concurrently under one deadline.
+//! [sign the decision] → [hand-off] → [approve/reject] → exit code. Images are gated concurrently under one deadline.
 
+use super::attest::AttestOptions;
 use super::baseline::{BaselineOptions, Baselines};
 use super::publish::{publish, write_file, PublishOptions};
 use super::push::{push_to_ecr, PushRequest};
@@ -61,6 +62,8 @@ pub struct GateOptions {
     pub soft_fail: bool,
     /// `--baseline`: gate only what the candidate adds to the image that runs now.
     pub baseline: Option<BaselineOptions>,
+    /// `--attest KEY`: sign the decision and store it next to each image.
+    pub attest: Option<AttestOptions>,
 }
 
 /// What to gate: a reference to resolve through ECR, or manifests we just pushed.
@@ -162,17 +165,14 @@ pub async fn scan_and_evaluate_against(
     let all = scan_all(c, refs, opts, deadline, progress).await;
     let outcomes = all.into_iter().map(|res| match res {
         Ok((img, waited)) => {
-            let base = baseline.and_then(|b| b.for_image(&img));
-            if baseline.is_some() && base.is_none() {
-                progress.warn(&format!(
-                    "the baseline has no image for the platform of {}: gating all its findings",
-                    img.label()
-                ));
-            }
+            let base = match baseline.map(|b| b.pick(&img, progress)).transpose() {
+                Ok(b) => b.flatten(),
+                Err(e) => return Outcome::failed(e),
+            };
             let evaluation = evaluate_against(
                 policy,
                 &waited.findings,
-                base,
+                base.as_ref(),
                 Some(&img.repository),
                 today(),
             );
@@ -221,6 +221,9 @@ fn hand_off(report: &Report, opts: &HandoffOptions, progress: &Progress) -> Resu
     Ok(())
 }
 
+/// The signed decision's DSSE envelope, written in `--report-dir` with `--attest`.
+pub const ATTESTATION_FILE: &str = "attestation.dsse.json";
+
 /// Run the gate; returns the exit code of the verdict (0 or 1), or the error that ends it.
 pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
     let clients = aws::clients(&opts.aws).await?;
@@ -250,6 +253,17 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         .with_not_evaluated(evaluated.not_evaluated)
         .with_soft_fail(opts.soft_fail);
     publish(&report, &opts.publish, progress)?;
+    // Signed before the hand-off and the approval: a decision that cannot be signed and stored
+    // (exit 4) approves and hands off nothing.
+    if let Some(a) = &opts.attest {
+        let attested = super::attest::attest(&clients, &report, a, deadline, progress).await?;
+        if let Some(dir) = &opts.publish.report_dir {
+            write_file(
+                &dir.join(ATTESTATION_FILE),
+                &String::from_utf8_lossy(&attested.envelope),
+            )?;
+        }
+    }
     if report.passed() {
         hand_off(&report, &opts.handoff, progress)?;
     }

@@ -1,9 +1,10 @@
 //! The use cases, free of any command-line types: each takes plain options and a
 //! [`Progress`](crate::progress::Progress) and does one job end to end (gate, push, findings,
-//! offline evaluation, approval, the local scan, resolving the policy), calling the pure core (policy, reports, wait judgements) and
+//! offline evaluation, approval, the local scan, resolving the policy, signing and verifying the decision), calling the pure core (policy, reports, wait judgements) and
 //! the adapters (aws, registry, ci). The binary's `commands/` turn arguments into these options.
 
 pub mod approve;
+pub mod attest;
 pub mod baseline;
 pub mod evaluate;
 pub mod findings;
@@ -12,6 +13,7 @@ pub mod policy;
 pub mod publish;
 pub mod push;
 pub mod scan;
+pub mod verify;
 
 /// Today's date in UTC: the only clock the policy sees (passed into the pure evaluation).
 pub fn today() -> time::Date {

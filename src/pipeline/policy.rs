@@ -6,7 +6,7 @@
 
 use crate::aws::{floor, AwsOptions};
 use crate::error::Result;
-use crate::policy::file::{self, FloorSource, PolicyLayer, Resolved, Source};
+use crate::policy::file::{self, Floor, FloorSource, PolicyLayer, Resolved, Source};
 use crate::policy::BUILTIN_FAIL_ON;
 use std::path::PathBuf;
 use time::Date;
@@ -33,6 +33,13 @@ pub fn builtin_default_notice() -> String {
     )
 }
 
+/// Read and parse the floor `spec` names (a TOML file, `ssm:/name` or `s3://bucket/key`).
+pub async fn load_floor(spec: &str, aws: &AwsOptions) -> Result<Floor> {
+    let source: FloorSource = spec.parse()?;
+    let text = floor::fetch(&source, aws).await?;
+    file::parse_floor(&text, &source.to_string())
+}
+
 /// Resolve the effective policy: defaults < floor < file < env < flags, per key, each key
 /// the floor governs held at the floor's bound. The local file is read before the floor is
 /// fetched, so a broken file is refused without a network call.
@@ -43,11 +50,7 @@ pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions) -> Result<Resolved> 
     }
     layers.extend(req.layers.iter().cloned());
     let floor = match req.floor.as_deref() {
-        Some(spec) => {
-            let source: FloorSource = spec.parse()?;
-            let text = floor::fetch(&source, aws).await?;
-            Some(file::parse_floor(&text, &source.to_string())?)
-        }
+        Some(spec) => Some(load_floor(spec, aws).await?),
         None => None,
     };
     let resolved = file::resolve_with(floor.as_ref(), &layers, req.today)?;

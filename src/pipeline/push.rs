@@ -100,33 +100,16 @@ pub async fn push_to_ecr(
     let dest = &req.dest;
     let spec: SourceSpec = req.source.parse()?;
     let tags = push_tags(req)?;
-    let Destination {
-        auth,
-        endpoint,
-        account,
-        region,
-        ecr_endpoint,
-    } = destination(c, req, deadline).await?;
-    let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
-        Error::usage(format!(
-            "invalid registry URL '{}': {e}",
-            crate::sanitize::url_without_userinfo(&endpoint)
-        ))
-    })?;
-    if auth.is_some() {
-        if let Some(notice) =
-            check_credential_destination(&base_url, ecr_endpoint.as_deref(), req.insecure_registry)?
-        {
-            progress.info(&notice);
-        }
-    }
-    let target = PushTarget {
-        base_url,
-        repository: dest.repository.clone(),
-        tags,
-        auth,
+    let (mut target, account, region) = registry_target(
+        c,
+        dest,
+        req.registry_url.as_deref(),
+        req.insecure_registry,
         deadline,
-    };
+        progress,
+    )
+    .await?;
+    target.tags = tags;
     // The source is read and verified whole (crate::image, the one image source) before the
     // registry is contacted: a bad source fails on its cause.
     let tree = crate::image::open_in_background(spec).await?;
@@ -165,6 +148,48 @@ fn push_tags(req: &PushRequest) -> Result<Vec<String>> {
     Ok(tags)
 }
 
+/// The registry that holds `dest`'s repository, with its credentials — static ones
+/// ([`USERNAME_ENV`]/[`PASSWORD_ENV`] with `registry_url`) or an ECR authorization token — and
+/// the account and region it belongs to. Credentials never go over plain http:// to a host
+/// that is not loopback unless `insecure`. Used by the push and by the signed decision.
+pub async fn registry_target(
+    c: Option<&Clients>,
+    dest: &ImageRef,
+    registry_url: Option<&str>,
+    insecure: bool,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<(PushTarget, String, String)> {
+    let Destination {
+        auth,
+        endpoint,
+        account,
+        region,
+        ecr_endpoint,
+    } = destination(c, dest, registry_url, deadline).await?;
+    let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
+        Error::usage(format!(
+            "invalid registry URL '{}': {e}",
+            crate::sanitize::url_without_userinfo(&endpoint)
+        ))
+    })?;
+    if auth.is_some() {
+        if let Some(notice) =
+            check_credential_destination(&base_url, ecr_endpoint.as_deref(), insecure)?
+        {
+            progress.info(&notice);
+        }
+    }
+    let target = PushTarget {
+        base_url,
+        repository: dest.repository.clone(),
+        tags: Vec::new(),
+        auth,
+        deadline,
+    };
+    Ok((target, account, region))
+}
+
 /// Where the push goes and with which credentials.
 struct Destination {
     auth: Option<RegistryAuth>,
@@ -180,10 +205,10 @@ struct Destination {
 /// authorization token for the destination's registry.
 async fn destination(
     c: Option<&Clients>,
-    req: &PushRequest,
+    dest: &ImageRef,
+    registry_url: Option<&str>,
     deadline: Instant,
 ) -> Result<Destination> {
-    let (dest, registry_url) = (&req.dest, req.registry_url.as_deref());
     let static_creds = match (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
         (Ok(u), Ok(p)) if !u.is_empty() => Some(RegistryAuth {
             username: u,

@@ -359,7 +359,10 @@ pub fn evaluate_against(
     repository: Option<&str>,
     today: Date,
 ) -> Evaluation {
-    let comparison = base.map(|b| baseline::compare(findings, &b.findings));
+    let comparison = base.map(|b| {
+        let images: Vec<&[Finding]> = b.images.iter().map(|i| i.findings.as_slice()).collect();
+        baseline::compare(findings, &images)
+    });
     let mut warnings = expiry_warnings(policy, today);
     let mut rule_hits = vec![0usize; policy.ignores.len()];
 
@@ -550,14 +553,14 @@ mod tests {
     fn baseline_counts_only_new_findings_unless_policy_says_all() {
         let mut p = Policy::default();
         p.apply_fail_on(Severity::High);
-        let base = Baseline {
-            source: "app/web:prod".into(),
-            digest: Some("sha256:aa".into()),
-            findings: vec![
+        let base = Baseline::single(
+            "app/web:prod",
+            Some("sha256:aa".into()),
+            vec![
                 finding("CVE-1", Severity::Critical),
                 finding("CVE-2", Severity::Critical),
             ],
-        };
+        );
         let cand = [
             finding("CVE-1", Severity::Critical),
             finding("CVE-3", Severity::Low),

@@ -614,6 +614,94 @@ pub fn resolve(layers: &[(PolicyLayer, Source)]) -> Result<Resolved> {
     resolve_with(None, layers, Date::MIN)
 }
 
+/// The layer that sets exactly `policy` — every maximum, filter, choice, ignore rule and
+/// `[baseline]` mode — as a repository's policy file would write it.
+pub fn layer_of(policy: &Policy) -> PolicyLayer {
+    let mut layer = PolicyLayer::default();
+    for (sev, n) in &policy.max {
+        layer.set(keys::max_key(*sev), Value::Count(*n));
+    }
+    let mut set = |name: &str, v: Value| {
+        if let Some(k) = keys::get(name) {
+            layer.set(k, v);
+        }
+    };
+    set("ignore-unfixed", Value::Bool(policy.ignore_unfixed));
+    set(
+        "exploit-available-only",
+        Value::Bool(policy.exploit_available_only),
+    );
+    if let Some(s) = policy.min_epss {
+        set("min-epss", Value::Score(s));
+    }
+    if let Some(s) = policy.min_inspector_score {
+        set("min-inspector-score", Value::Score(s));
+    }
+    let words = [
+        (
+            "unmatched-ignore",
+            serde_json::to_value(policy.unmatched_ignore),
+        ),
+        ("suppressed", serde_json::to_value(policy.suppressed)),
+        ("scan-unread", serde_json::to_value(policy.scan_unread)),
+    ];
+    for (name, word) in words {
+        let word = word.ok().and_then(|w| w.as_str().map(str::to_string));
+        let choice =
+            keys::get(name).and_then(|k| k.choices().iter().find(|c| Some(**c) == word.as_deref()));
+        if let Some(c) = choice {
+            set(name, Value::Choice(c));
+        }
+    }
+    layer.ignore = policy
+        .ignores
+        .iter()
+        .map(|r| RawIgnore {
+            id: r.id.clone(),
+            reason: Some(r.reason.clone()),
+            expires: r.expires.map(|d| RawDate::Text(d.to_string())),
+            package: r.package.clone(),
+            repository: r.repository.clone(),
+            at: (0, 0),
+        })
+        .collect();
+    layer.baseline = Some(BaselineLayer {
+        count: Some(policy.baseline.count),
+        per_severity: policy.baseline.per_severity.clone(),
+    });
+    layer
+}
+
+/// Where `policy` (an effective policy, e.g. an attested one) is looser than `floor` lets a
+/// repository's policy file be, one line each; empty when it is at least as strict. The policy
+/// is held to the floor as the gate holds a policy file (`resolve_with`, with the floor's
+/// `allow-filters`, `allow-ignore` and `max-ignore-days` from `today`), plus every maximum the
+/// floor sets that the policy leaves unlimited. The floor's own ignore rules are the floor's.
+pub fn looser_than_floor(policy: &Policy, floor: &Floor, today: Date) -> Result<Vec<String>> {
+    let mut layer = layer_of(policy);
+    let floor_rule = |r: &RawIgnore| {
+        floor.layer.ignore.iter().any(|f| {
+            f.id.trim().eq_ignore_ascii_case(r.id.trim())
+                && f.package == r.package
+                && f.repository == r.repository
+        })
+    };
+    layer.ignore.retain(|r| !floor_rule(r));
+    let src = Source::File(PathBuf::from("attested policy"));
+    let resolved = resolve_with(Some(floor), &[(layer, src)], today)?;
+    let mut looser = resolved.warnings;
+    for (sev, max) in &resolved.policy.max {
+        if !policy.max.contains_key(sev) {
+            looser.push(format!(
+                "max-{} is unlimited, the floor ({}) sets {max}",
+                sev.as_str().to_lowercase(),
+                floor.origin
+            ));
+        }
+    }
+    Ok(looser)
+}
+
 /// The maxima a layer sets explicitly, in `Severity::ALL` order with their keys.
 fn explicit_max(
     layer: &PolicyLayer,

@@ -15,7 +15,7 @@ use crate::image::Digest;
 use crate::sanitize::Secrets;
 use base64::Engine as _;
 use reqwest::header::{
-    HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
@@ -272,6 +272,127 @@ impl Client {
         ))))
     }
 
+    /// `GET /v2/<repo>/manifests/<reference>` (any manifest media type): its media type and
+    /// bytes (at most `max` bytes), or `None` when the registry has no such manifest.
+    pub(crate) async fn get_manifest(
+        &self,
+        reference: &str,
+        max: usize,
+    ) -> Result<Option<(String, Vec<u8>)>, RegError> {
+        let doing = format!("reading manifest {reference}");
+        let url = self.repo_url(&format!("manifests/{reference}"))?;
+        let req = self
+            .request(Method::GET, url)
+            .header(ACCEPT, crate::oci::MANIFEST_TYPES.join(", "));
+        let resp = self.send(req, &doing).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let media_type = content_type(&resp);
+                let bytes = self.read_bounded(resp, max, &doing).await?;
+                Ok(Some((media_type, bytes)))
+            }
+            _ => Err(self.failure(resp, &doing).await),
+        }
+    }
+
+    /// `HEAD /v2/<repo>/manifests/<reference>`: its media type and size, `None` when absent.
+    pub(crate) async fn head_manifest(
+        &self,
+        reference: &str,
+    ) -> Result<Option<(String, u64)>, RegError> {
+        let doing = format!("checking manifest {reference}");
+        let url = self.repo_url(&format!("manifests/{reference}"))?;
+        let req = self
+            .request(Method::HEAD, url)
+            .header(ACCEPT, crate::oci::MANIFEST_TYPES.join(", "));
+        let resp = self.send(req, &doing).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let size = resp
+                    .headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(0);
+                Ok(Some((content_type(&resp), size)))
+            }
+            _ => Err(self.failure(resp, &doing).await),
+        }
+    }
+
+    /// `GET /v2/<repo>/blobs/<digest>`, at most `max` bytes, checked against the digest.
+    pub(crate) async fn get_blob(&self, digest: &Digest, max: usize) -> Result<Vec<u8>, RegError> {
+        let doing = format!("reading blob {}", digest.short());
+        let url = self.repo_url(&format!("blobs/{digest}"))?;
+        let resp = self.send(self.request(Method::GET, url), &doing).await?;
+        if !resp.status().is_success() {
+            return Err(self.failure(resp, &doing).await);
+        }
+        let bytes = self.read_bounded(resp, max, &doing).await?;
+        if Digest::of(&bytes) != *digest {
+            return Err(RegError::fatal(Error::runtime(format!(
+                "{doing}: registry {} answered content that does not hash to {digest}",
+                self.host
+            ))));
+        }
+        Ok(bytes)
+    }
+
+    /// `GET /v2/<repo>/referrers/<digest>` (OCI 1.1): the index of referrers, or `None` when the
+    /// registry does not serve the referrers API (404, 405, 400: distribution 2.x and older).
+    pub(crate) async fn referrers(
+        &self,
+        digest: &str,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, RegError> {
+        let doing = format!("listing the referrers of {digest}");
+        let url = self.referrers_url(digest)?;
+        let resp = self
+            .send(
+                self.request(Method::GET, url)
+                    .header(ACCEPT, crate::oci::OCI_INDEX),
+                &doing,
+            )
+            .await?;
+        let is_index = content_type(&resp).starts_with(crate::oci::OCI_INDEX);
+        match resp.status() {
+            s if s.is_success() && is_index => {
+                Ok(Some(self.read_bounded(resp, max, &doing).await?))
+            }
+            s if s.is_success() => Ok(None),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {
+                Ok(None)
+            }
+            _ => Err(self.failure(resp, &doing).await),
+        }
+    }
+
+    fn referrers_url(&self, digest: &str) -> Result<Url, RegError> {
+        let s = format!("{}/v2/{}/referrers/{digest}", self.base, self.repo);
+        Url::parse(&s).map_err(|e| RegError::fatal(Error::usage(format!("bad registry url: {e}"))))
+    }
+
+    /// A response body, refused past `max` bytes.
+    async fn read_bounded(
+        &self,
+        mut resp: Response,
+        max: usize,
+        doing: &str,
+    ) -> Result<Vec<u8>, RegError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(e, doing))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > max {
+                return Err(RegError::fatal(Error::runtime(format!(
+                    "{doing}: registry {} answered more than {max} bytes",
+                    self.host
+                ))));
+            }
+        }
+        Ok(body)
+    }
+
     async fn send(&self, req: RequestBuilder, doing: &str) -> Result<Response, RegError> {
         req.send().await.map_err(|e| self.transport(e, doing))
     }
@@ -368,6 +489,15 @@ impl Client {
             transient,
         }
     }
+}
+
+/// The media type a registry answered with, without parameters.
+fn content_type(resp: &Response) -> String {
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
+        .unwrap_or_default()
 }
 
 fn basic_header(auth: &RegistryAuth) -> Result<HeaderValue, Error> {

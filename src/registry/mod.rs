@@ -10,6 +10,7 @@
 //! manifests to send (compressing `docker save` layers), `client` speaks the HTTP API, `push`
 //! orchestrates; `compress`, `blob` and `manifest` are their helpers.
 
+pub mod artifact;
 mod blob;
 mod client;
 mod compress;

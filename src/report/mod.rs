@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the `report.json` schema (docs/report-schema.json). Bump on breaking changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     pub name: String,
@@ -531,11 +531,15 @@ pub mod testing {
         findings.extend([partial, odd]);
         let mut gone = finding(20, &img);
         gone.id = "CVE-2026-19999".into();
-        let base = Baseline {
-            source: "ecs:prod/web".into(),
-            digest: Some(digest("running")),
-            findings: vec![findings[0].clone(), findings[1].clone(), gone],
-        };
+        // Two deployments serve (mid-rollout of another image): both have the same findings.
+        let mut base = Baseline::single(
+            "ecs:prod/web",
+            Some(digest("running")),
+            vec![findings[0].clone(), findings[1].clone(), gone],
+        );
+        let mut second = base.images[0].clone();
+        second.digest = Some(digest("running-too"));
+        base.images.push(second);
         let evaluation = evaluate_against(
             &policy,
             &findings,

@@ -57,11 +57,7 @@ impl World {
         } else {
             vec![]
         };
-        let old = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            - 86_400;
+        let old = crate::support::findings::now() - 86_400;
         let script = DigestScript {
             coverage: VecDeque::from(vec![Cov::Row {
                 code: "ACTIVE",
@@ -730,4 +726,50 @@ fn a_busy_pipelines_history_is_not_paged_on_every_poll() {
     let (calls, polls, err) = busy_pipeline_calls(true, Some(60));
     assert!(calls <= 1 + polls, "{calls} calls for {polls} polls\n{err}");
     eprintln!("PARALLEL, 1 hour: {calls} calls / {polls} polls");
+}
+
+/// PARALLEL mode on a pipeline whose live approval is behind three answered ones, listed one
+/// per page (`ListActionExecutions` pages as CodePipeline does).
+fn paged_parallel(d: &str) -> PipelineScript {
+    let ours = exec("e-live", "tok-live", Some(format!("Image_Digest={d}")), 0);
+    let answered = |i: usize| ApprovalExec {
+        status: "Succeeded",
+        ..exec(
+            &format!("e-old-{i}"),
+            &format!("tok-old-{i}"),
+            Some(format!("Image_Digest=sha256:{}", format!("{i}").repeat(64))),
+            0,
+        )
+    };
+    let mut p = pipeline(vec![ours, answered(1), answered(2), answered(3)]);
+    p.parallel = true;
+    p
+}
+
+#[test]
+fn parallel_mode_pages_through_the_action_executions() {
+    let w = World::new(false, paged_parallel);
+    w.scen.state.lock().unwrap().action_page_size = 1;
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(w.approvals()[0].0, "tok-live");
+    assert!(
+        w.scen.calls("ListActionExecutions") >= 4,
+        "the live attempt is on the fourth page"
+    );
+}
+
+#[test]
+fn a_throttled_put_approval_result_is_not_sent_twice() {
+    let w = World::new(false, paged_parallel);
+    w.scen.state.lock().unwrap().put_throttles = 1;
+    let (code, _out, err) = w.gate(&[]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("PutApprovalResult"), "{err}");
+    assert!(w.approvals().is_empty());
+    assert_eq!(
+        w.scen.calls("PutApprovalResult"),
+        1,
+        "an answer that may have been recorded is never sent again"
+    );
 }

@@ -9,7 +9,6 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 use support::aws as a;
 use support::fixtures::{self, sha256, write_blob, OCI_INDEX, OCI_MANIFEST};
@@ -70,17 +69,15 @@ impl Ctx {
     /// Run one case with a clean environment: dummy credentials, no instance metadata, every
     /// endpoint on the closed port.
     fn run(&self, c: &Case) -> (i32, String, String) {
-        let mut cmd = Command::new(a::bin());
-        cmd.args(&c.args).current_dir(self.dir.path()).env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", self.dir.path());
-        for (k, v) in a::aws_env(&self.closed) {
-            cmd.env(k, v);
-        }
-        for svc in ["ECR", "INSPECTOR2", "CODEPIPELINE", "STS"] {
-            cmd.env(format!("AWS_ENDPOINT_URL_{svc}"), &self.closed);
-        }
-        for (k, v) in &c.env {
+        let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = c
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut cmd = a::command(&self.closed, &self.closed, &args, &env, self.dir.path());
+        cmd.env("AWS_ENDPOINT_URL_STS", &self.closed);
+        for (k, v) in &env {
             cmd.env(k, v);
         }
         a::text(&a::run_bounded(cmd, Duration::from_secs(60)))

@@ -4,6 +4,7 @@
 //! ECS is served here in the awsJson1.1 shape the SDK deserialises.
 
 use crate::support;
+use support::findings::now;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,7 +17,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, Cov, DigestScript, Scenario, ScenarioState};
+use support::serve::Served;
 
 const REPO: &str = "app/web";
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
@@ -25,21 +27,58 @@ const SERVICE: &str = "web";
 const TD_NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
 const TD_OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 
-/// One running task: its task definition and the digest its container reports.
+/// One running task: who started it, its task definition and the digest its container reports.
 #[derive(Clone)]
 struct Task {
+    /// ECS writes the deployment id here; task-set tasks are left without it.
+    started_by: Option<&'static str>,
     td: &'static str,
     digest: String,
+}
+
+/// The service as DescribeServices answers it, and its running tasks.
+#[derive(Clone)]
+struct Svc {
+    /// ECS, CODE_DEPLOY or EXTERNAL.
+    controller: &'static str,
+    deployments: Vec<Value>,
+    task_sets: Vec<Value>,
+    tasks: Vec<Task>,
 }
 
 #[derive(Clone, Default)]
 struct Ecs {
     /// None = the service does not exist (DescribeServices answers a MISSING failure).
-    service: Option<Vec<Task>>,
+    service: Option<Svc>,
     calls: Vec<String>,
+    model: std::sync::Arc<support::model::ModelGuard>,
 }
 
 type SharedEcs = Arc<Mutex<Ecs>>;
+
+/// A deployment in DescribeServices' shape (`rolloutState` only where ECS reports one).
+fn deployment(id: &str, status: &str, rollout: Option<&str>, td: &str, running: usize) -> Value {
+    let mut d = json!({
+        "id": id, "status": status, "taskDefinition": td,
+        "desiredCount": running, "runningCount": running, "pendingCount": 0,
+        "createdAt": 1.7e9, "updatedAt": 1.7e9
+    });
+    if let Some(r) = rollout {
+        d["rolloutState"] = json!(r);
+        d["rolloutStateReason"] = json!(format!("ECS deployment {id} {r}"));
+    }
+    d
+}
+
+/// A task set (CODE_DEPLOY / EXTERNAL controllers).
+fn task_set(id: &str, status: &str, td: &str, running: usize) -> Value {
+    json!({
+        "id": id, "taskSetArn": format!("arn:aws:ecs:us-east-1:123456789012:task-set/{CLUSTER}/{SERVICE}/{id}"),
+        "status": status, "taskDefinition": td, "startedBy": "CODE_DEPLOY",
+        "computedDesiredCount": running, "runningCount": running, "pendingCount": 0,
+        "stabilityStatus": "STEADY_STATE", "scale": { "value": 100.0, "unit": "PERCENT" }
+    })
+}
 
 fn image_uri() -> String {
     format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPO}:prod")
@@ -55,30 +94,39 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.calls.push(op.clone());
+    if let Err(r) = st.model.check("ecs", &op, &req) {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            r.json_body().to_string(),
+        )
+            .into_response();
+    }
     let svc_arn = format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}");
     let answer = match (op.as_str(), &st.service) {
         ("DescribeServices", None) => json!({
             "services": [],
             "failures": [{ "arn": svc_arn, "reason": "MISSING" }]
         }),
-        ("DescribeServices", Some(_)) => json!({
-            "services": [{
+        ("DescribeServices", Some(svc)) => {
+            let mut d = json!({
                 "serviceArn": svc_arn, "serviceName": SERVICE, "status": "ACTIVE",
-                "taskDefinition": TD_NEW,
-                // Mid-deployment: the old task definition still runs beside the primary.
-                "deployments": [
-                    { "id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": TD_NEW, "runningCount": 2 },
-                    { "id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": TD_OLD, "runningCount": 1 }
-                ]
-            }],
-            "failures": []
-        }),
-        ("ListTasks", Some(tasks)) => json!({
+                "deploymentController": { "type": svc.controller },
+                "deployments": svc.deployments,
+            });
+            if svc.controller == "ECS" {
+                d["taskDefinition"] = json!(TD_NEW);
+            } else {
+                d["taskSets"] = json!(svc.task_sets);
+            }
+            json!({ "services": [d], "failures": [] })
+        }
+        ("ListTasks", Some(Svc { tasks, .. })) => json!({
             "taskArns": (0..tasks.len())
                 .map(|i| format!("arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/t{i}"))
                 .collect::<Vec<_>>()
         }),
-        ("DescribeTasks", Some(tasks)) => {
+        ("DescribeTasks", Some(Svc { tasks, .. })) => {
             let wanted: Vec<String> = req["tasks"]
                 .as_array()
                 .map(|a| {
@@ -92,10 +140,16 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
                 .enumerate()
                 .map(|(i, t)| (format!("arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/t{i}"), t))
                 .filter(|(arn, _)| wanted.contains(arn))
-                .map(|(arn, t)| json!({
-                    "taskArn": arn, "taskDefinitionArn": t.td, "lastStatus": "RUNNING",
-                    "containers": [{ "name": "app", "image": image_uri(), "imageDigest": t.digest, "lastStatus": "RUNNING" }]
-                }))
+                .map(|(arn, t)| {
+                    let mut task = json!({
+                        "taskArn": arn, "taskDefinitionArn": t.td, "lastStatus": "RUNNING",
+                        "containers": [{ "name": "app", "image": image_uri(), "imageDigest": t.digest, "lastStatus": "RUNNING" }]
+                    });
+                    if let Some(by) = t.started_by {
+                        task["startedBy"] = json!(by);
+                    }
+                    task
+                })
                 .collect();
             json!({ "tasks": tasks, "failures": [] })
         }
@@ -119,8 +173,14 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
 struct EcsServer {
     url: String,
     state: SharedEcs,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
+}
+
+impl Drop for EcsServer {
+    fn drop(&mut self) {
+        let guard = self.state.lock().unwrap().model.clone();
+        guard.finish();
+    }
 }
 
 impl EcsServer {
@@ -129,61 +189,17 @@ impl EcsServer {
         let app = Router::new()
             .route("/", post(ecs))
             .with_state(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let served = Served::start(app);
         EcsServer {
-            url,
+            url: served.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _served: served,
         }
     }
-}
-
-impl Drop for EcsServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn scanned(findings: Vec<Value>) -> DigestScript {
-    DigestScript {
-        coverage: VecDeque::from(vec![Cov::Row {
-            code: "ACTIVE",
-            reason: "SUCCESSFUL",
-            last_scanned_at: Some(now() - 60),
-        }]),
-        reads: VecDeque::from(vec![Read::Findings(findings)]),
-    }
+    support::findings::scanned(now() - 60, findings)
 }
 
 fn f(id: &str, sev: &str, pkg: &str, d: &str) -> Value {
@@ -195,19 +211,38 @@ struct World {
     scen: Scenario,
     ecs: EcsServer,
     dir: tempfile::TempDir,
-    /// What the primary deployment runs.
+    /// What the service serves (the COMPLETED deployment, the PRIMARY task set).
     base: String,
-    /// What the draining old deployment still runs.
+    /// A second image some tasks still run.
     old: String,
     /// The image being gated.
     cand: String,
 }
 
+/// How the service stands when the gate reads it.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Layout {
+    /// The service does not exist.
+    Missing,
+    /// The candidate is rolling out: PRIMARY IN_PROGRESS runs it (1 task), the ACTIVE
+    /// COMPLETED deployment runs `base` (2 tasks) and serves.
+    Rollout,
+    /// The candidate's rollout FAILED (circuit breaker): it still has a task, `base` serves.
+    FailedRollout,
+    /// No `rolloutState` (a service behind a Classic Load Balancer): PRIMARY runs `base`,
+    /// ACTIVE still runs `old`, and both serve.
+    NoRolloutState,
+    /// The candidate is deployed already: its deployment is the COMPLETED one.
+    Deployed,
+    /// CODE_DEPLOY blue/green: no deployments; PRIMARY task set (blue) runs `base`, the
+    /// ACTIVE replacement (green) runs the candidate.
+    CodeDeploy,
+}
+
 impl World {
-    /// The service runs `base` (primary, 2 tasks) and `old` (1 task of the previous
-    /// deployment). `base` has CVE-1 CRITICAL (openssl), CVE-2 CRITICAL (zlib) and CVE-3 LOW;
-    /// `old` has CVE-OLD CRITICAL; the candidate has `cand_findings`.
-    fn new(cand_findings: &dyn Fn(&str) -> Vec<Value>, service: bool) -> World {
+    /// `base` has CVE-1 CRITICAL (openssl), CVE-2 CRITICAL (zlib) and CVE-3 LOW; `old` has
+    /// CVE-1 and CVE-OLD CRITICAL; the candidate has `cand_findings`.
+    fn new(cand_findings: &dyn Fn(&str) -> Vec<Value>, layout: Layout) -> World {
         let moto = Moto::start();
         a::create_repo(&moto.url, REPO);
         a::enhanced_scanning(&moto.url, "app/*");
@@ -225,30 +260,87 @@ impl World {
         );
         st.images.insert(
             old.clone(),
-            scanned(vec![f("CVE-OLD", "CRITICAL", "bash", &old)]),
+            scanned(vec![
+                f("CVE-1", "CRITICAL", "openssl", &old),
+                f("CVE-OLD", "CRITICAL", "bash", &old),
+            ]),
         );
         st.images
             .insert(cand.clone(), scanned(cand_findings(&cand)));
-        let tasks = service.then(|| {
-            vec![
-                Task {
-                    td: TD_OLD,
-                    digest: old.clone(),
-                },
-                Task {
-                    td: TD_NEW,
-                    digest: base.clone(),
-                },
-                Task {
-                    td: TD_NEW,
-                    digest: base.clone(),
-                },
-            ]
-        });
+        let task = |by: Option<&'static str>, td: &'static str, d: &str| Task {
+            started_by: by,
+            td,
+            digest: d.to_string(),
+        };
+        let ecs = |deployments: Vec<Value>, tasks: Vec<Task>| Svc {
+            controller: "ECS",
+            deployments,
+            task_sets: vec![],
+            tasks,
+        };
+        let (d1, d2) = (Some("ecs-svc/1"), Some("ecs-svc/2"));
+        let service = match layout {
+            Layout::Missing => None,
+            Layout::Rollout | Layout::FailedRollout => Some(ecs(
+                vec![
+                    deployment(
+                        "ecs-svc/2",
+                        "PRIMARY",
+                        Some(if layout == Layout::Rollout {
+                            "IN_PROGRESS"
+                        } else {
+                            "FAILED"
+                        }),
+                        TD_NEW,
+                        1,
+                    ),
+                    deployment("ecs-svc/1", "ACTIVE", Some("COMPLETED"), TD_OLD, 2),
+                ],
+                vec![
+                    task(d2, TD_NEW, &cand),
+                    task(d1, TD_OLD, &base),
+                    task(d1, TD_OLD, &base),
+                ],
+            )),
+            Layout::NoRolloutState => Some(ecs(
+                vec![
+                    deployment("ecs-svc/2", "PRIMARY", None, TD_NEW, 2),
+                    deployment("ecs-svc/1", "ACTIVE", None, TD_OLD, 1),
+                ],
+                vec![
+                    task(d1, TD_OLD, &old),
+                    task(d2, TD_NEW, &base),
+                    task(d2, TD_NEW, &base),
+                ],
+            )),
+            Layout::Deployed => Some(ecs(
+                vec![deployment(
+                    "ecs-svc/2",
+                    "PRIMARY",
+                    Some("COMPLETED"),
+                    TD_NEW,
+                    2,
+                )],
+                vec![task(d2, TD_NEW, &cand), task(d2, TD_NEW, &cand)],
+            )),
+            Layout::CodeDeploy => Some(Svc {
+                controller: "CODE_DEPLOY",
+                deployments: vec![],
+                task_sets: vec![
+                    task_set("ecs-svc/green", "ACTIVE", TD_NEW, 1),
+                    task_set("ecs-svc/blue", "PRIMARY", TD_OLD, 2),
+                ],
+                tasks: vec![
+                    task(None, TD_NEW, &cand),
+                    task(None, TD_OLD, &base),
+                    task(None, TD_OLD, &base),
+                ],
+            }),
+        };
         World {
             ecs: EcsServer::start(Ecs {
-                service: tasks,
-                calls: vec![],
+                service,
+                ..Default::default()
             }),
             scen: Scenario::start(st),
             moto,
@@ -295,7 +387,9 @@ fn fixes_two(d: &str) -> Vec<Value> {
 
 #[test]
 fn ecs_baseline_passes_inherited_and_reports_what_the_change_fixes() {
-    let w = World::new(&fixes_two, true);
+    // Mid-rollout of the candidate itself: the PRIMARY deployment runs it; the COMPLETED one
+    // serves, and is the baseline.
+    let w = World::new(&fixes_two, Layout::Rollout);
     // Without a baseline the inherited CRITICAL fails the gate: the baseline is what passes it.
     let (code, _, err) = w.gate(&[], &[]);
     assert_eq!(code, 1, "{err}");
@@ -305,9 +399,13 @@ fn ecs_baseline_passes_inherited_and_reports_what_the_change_fixes() {
     assert!(out.contains("baseline ecs:prod/web"), "{out}");
     let r = w.report("r");
     let b = &r["images"][0]["evaluation"]["baseline"];
-    // The primary deployment's digest, not the draining old one's.
+    // The COMPLETED deployment's digest, never the candidate's own rollout.
     assert_eq!(b["digest"], json!(w.base), "{b}");
-    assert_ne!(b["digest"], json!(w.old));
+    assert!(b.get("digests").is_none(), "one serving image: {b}");
+    assert!(
+        err.contains("deployment ecs-svc/1 (ACTIVE, COMPLETED) runs") && err.contains(&w.base),
+        "{err}"
+    );
     assert_eq!(b["source"], "ecs:prod/web");
     assert_eq!(b["counts"]["inherited"], json!({ "CRITICAL": 1 }));
     assert_eq!(b["counts"]["new"], json!({ "MEDIUM": 1 }));
@@ -361,6 +459,8 @@ fn ecs_baseline_passes_inherited_and_reports_what_the_change_fixes() {
 
 #[test]
 fn a_candidate_that_introduces_a_critical_fails() {
+    // During its own rollout (taking the PRIMARY deployment as the baseline, every finding
+    // of the candidate would be "inherited" and pass).
     let w = World::new(
         &|d| {
             vec![
@@ -368,7 +468,7 @@ fn a_candidate_that_introduces_a_critical_fails() {
                 f("CVE-9", "CRITICAL", "glibc", d),
             ]
         },
-        true,
+        Layout::Rollout,
     );
     let (code, _, err) = w.gate(
         &["--report-dir", "r"],
@@ -398,7 +498,7 @@ fn a_candidate_that_introduces_a_critical_fails() {
 
 #[test]
 fn policy_count_all_counts_inherited_findings() {
-    let w = World::new(&fixes_two, true);
+    let w = World::new(&fixes_two, Layout::Rollout);
     std::fs::write(
         w.dir.path().join("policy.toml"),
         "[baseline]\ncount = \"new\"\ncount-critical = \"all\"\n",
@@ -417,7 +517,7 @@ fn policy_count_all_counts_inherited_findings() {
 #[test]
 fn unreadable_baseline_is_exit_3_unless_optional() {
     // The service does not exist.
-    let w = World::new(&fixes_two, false);
+    let w = World::new(&fixes_two, Layout::Missing);
     let (code, out, err) = w.gate(&["--baseline", "ecs:prod/web"], &[]);
     assert_eq!(code, 3, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
@@ -430,7 +530,18 @@ fn unreadable_baseline_is_exit_3_unless_optional() {
     assert!(err.contains("--baseline-optional"), "{err}");
 
     // A service with no running task (stopped) is unreadable too.
-    w.ecs.state.lock().unwrap().service = Some(vec![]);
+    w.ecs.state.lock().unwrap().service = Some(Svc {
+        controller: "ECS",
+        deployments: vec![deployment(
+            "ecs-svc/1",
+            "PRIMARY",
+            Some("COMPLETED"),
+            TD_OLD,
+            0,
+        )],
+        task_sets: vec![],
+        tasks: vec![],
+    });
     let (code, _, err) = w.gate(&["--baseline", "ecs:prod/web"], &[]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no running task"), "{err}");
@@ -442,7 +553,7 @@ fn unreadable_baseline_is_exit_3_unless_optional() {
 
 #[test]
 fn image_and_saved_report_baselines() {
-    let w = World::new(&fixes_two, true);
+    let w = World::new(&fixes_two, Layout::Rollout);
     // An image reference: read from Inspector like any image.
     let base_ref = format!("{REPO}:prod");
     let (code, _, err) = w.gate(&["--baseline", &base_ref, "--report-dir", "img"], &[]);
@@ -509,4 +620,104 @@ fn image_and_saved_report_baselines() {
     let (code, _, err) = w.gate(&["--baseline", "junk.json"], &[]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("not a report.json"), "{err}");
+}
+
+/// The candidate adds CVE-9 CRITICAL (glibc) and keeps CVE-1.
+fn adds_a_critical(d: &str) -> Vec<Value> {
+    vec![
+        f("CVE-1", "CRITICAL", "openssl", d),
+        f("CVE-9", "CRITICAL", "glibc", d),
+    ]
+}
+
+#[test]
+fn a_failed_rollout_of_the_candidate_is_not_its_baseline() {
+    let w = World::new(&adds_a_critical, Layout::FailedRollout);
+    let (code, _, err) = w.gate(&["--baseline", "ecs:prod/web", "--report-dir", "r"], &[]);
+    assert_eq!(code, 1, "CVE-9 is new: {err}");
+    let e = &w.report("r")["images"][0]["evaluation"];
+    assert_eq!(e["baseline"]["digest"], json!(w.base), "{e}");
+    assert_eq!(e["baseline"]["counts"]["new"], json!({ "CRITICAL": 1 }));
+    assert_eq!(
+        e["baseline"]["counts"]["inherited"],
+        json!({ "CRITICAL": 1 })
+    );
+}
+
+#[test]
+fn without_rollout_state_every_running_deployment_is_the_baseline() {
+    // CVE-2 is in base (PRIMARY) but not in old (the ACTIVE deployment still serving): the
+    // candidate brings it to the tasks that run old, so it is new. CVE-1 is in both.
+    let w = World::new(
+        &|d| {
+            vec![
+                f("CVE-1", "CRITICAL", "openssl", d),
+                f("CVE-2", "CRITICAL", "zlib", d),
+            ]
+        },
+        Layout::NoRolloutState,
+    );
+    let (code, _, err) = w.gate(&["--baseline", "ecs:prod/web", "--report-dir", "r"], &[]);
+    assert_eq!(code, 1, "{err}");
+    let e = &w.report("r")["images"][0]["evaluation"];
+    let b = &e["baseline"];
+    assert_eq!(b["digests"], json!([w.base, w.old]), "{b}");
+    assert_eq!(b["counts"]["inherited"], json!({ "CRITICAL": 1 }));
+    assert_eq!(b["counts"]["new"], json!({ "CRITICAL": 1 }));
+    let origin = |id: &str| {
+        e["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap()["origin"]
+            .clone()
+    };
+    assert_eq!(origin("CVE-1"), "inherited");
+    assert_eq!(origin("CVE-2"), "new");
+    // What only one of them has and the candidate dropped is fixed: CVE-3 (base) and CVE-OLD (old).
+    assert_eq!(
+        b["counts"]["fixed"],
+        json!({ "CRITICAL": 1, "LOW": 1 }),
+        "{b}"
+    );
+}
+
+#[test]
+fn a_baseline_that_already_runs_the_candidate_is_exit_3() {
+    let w = World::new(&adds_a_critical, Layout::Deployed);
+    let (code, out, err) = w.gate(&["--baseline", "ecs:prod/web"], &[]);
+    assert_eq!(code, 3, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("the baseline already runs the candidate")
+            && err.contains("deployment ecs-svc/2 (PRIMARY, COMPLETED)")
+            && err.contains(&w.cand),
+        "{err}"
+    );
+    // Optional: a warning, and every finding is gated.
+    let (code, _, err) = w.gate(&["--baseline", "ecs:prod/web", "--baseline-optional"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already runs the candidate"), "{err}");
+    // The same for an image reference that names the candidate.
+    let (code, _, err) = w.gate(&["--baseline", &format!("{REPO}:v2")], &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("already runs the candidate"), "{err}");
+}
+
+#[test]
+fn code_deploy_services_compare_with_the_primary_task_set() {
+    let w = World::new(&fixes_two, Layout::CodeDeploy);
+    let (code, out, err) = w.gate(&["--baseline", "ecs:prod/web", "--report-dir", "r"], &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let b = &w.report("r")["images"][0]["evaluation"]["baseline"];
+    assert_eq!(
+        b["digest"],
+        json!(w.base),
+        "the blue (PRIMARY) task set: {b}"
+    );
+    assert_eq!(b["counts"]["inherited"], json!({ "CRITICAL": 1 }));
+    assert!(
+        err.contains("task set ecs-svc/blue (PRIMARY) runs"),
+        "{err}"
+    );
 }

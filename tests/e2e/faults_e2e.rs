@@ -7,6 +7,7 @@
 //! findings read, 4 for the scanning configuration and CodePipeline), naming the last error.
 
 use crate::support;
+use support::findings::now;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -29,13 +30,6 @@ const APPROVE: &str = "demo/Approve/Manual";
 const SEEDS: u64 = 20;
 /// Runs at once: each mostly sleeps (backoff, stalls), so this is what keeps the suite short.
 const PARALLEL: usize = 6;
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn low(d: &str) -> Value {
     finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, d, REPO)

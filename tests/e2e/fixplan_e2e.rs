@@ -114,10 +114,7 @@ fn a_failing_gate_names_the_fewest_upgrades_that_pass_in_every_report() {
     a::create_repo(&moto.url, REPO);
     a::enhanced_scanning(&moto.url, "app/*");
     let d = a::put_image(&moto.url, REPO, Some("v1"), "fixplan");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::support::findings::now();
     let script = DigestScript {
         coverage: VecDeque::from(vec![Cov::Row {
             code: "ACTIVE",
@@ -301,14 +298,22 @@ fn evaluating_saved_findings_says_when_no_upgrade_passes_and_what_else_is_needed
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("findings.json");
     std::fs::write(&file, list_findings(fs)).unwrap();
-    let out = std::process::Command::new(a::bin())
-        .args(["evaluate", "--findings"])
-        .arg(&file)
-        .args(["--fail-on", "HIGH", "--color", "never", "--format", "json"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let file_arg = file.display().to_string();
+    let out = a::offline(
+        &[
+            "evaluate",
+            "--findings",
+            &file_arg,
+            "--fail-on",
+            "HIGH",
+            "--color",
+            "never",
+            "--format",
+            "json",
+        ],
+        &[],
+        dir.path(),
+    );
     let (code, stdout, err) = text(&out);
     assert_eq!(code, 1, "{stdout}\n{err}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -324,13 +329,19 @@ fn evaluating_saved_findings_says_when_no_upgrade_passes_and_what_else_is_needed
         .collect();
     assert_eq!(names, ["openssl", "libc6"]);
 
-    let table = std::process::Command::new(a::bin())
-        .args(["evaluate", "--findings"])
-        .arg(&file)
-        .args(["--fail-on", "HIGH", "--color", "never"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let table = a::offline(
+        &[
+            "evaluate",
+            "--findings",
+            &file_arg,
+            "--fail-on",
+            "HIGH",
+            "--color",
+            "never",
+        ],
+        &[],
+        dir.path(),
+    );
     let (_, table, _) = text(&table);
     assert!(
         table.contains(
@@ -365,14 +376,12 @@ fn evaluating_saved_findings_says_when_no_upgrade_passes_and_what_else_is_needed
         "fail-on = \"HIGH\"\n\n[[ignore]]\nid = \"CVE-2024-0666\"\nreason = \"no fix in Debian yet; not reachable\"\nexpires = 2099-01-01\n",
     )
     .unwrap();
-    let out = std::process::Command::new(a::bin())
-        .args(["evaluate", "--findings"])
-        .arg(&file)
-        .arg("--policy")
-        .arg(&policy)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let policy_arg = policy.display().to_string();
+    let out = a::offline(
+        &["evaluate", "--findings", &file_arg, "--policy", &policy_arg],
+        &[],
+        dir.path(),
+    );
     let (code, stdout, err) = text(&out);
     assert_eq!(code, 0, "{stdout}\n{err}");
 }

@@ -2,6 +2,7 @@
 //! server, one scenario per test, as a user runs it.
 
 use crate::support;
+use support::findings::now;
 
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -14,13 +15,6 @@ const REPO: &str = "app/web";
 /// Fast schedule for tests: the production defaults are a 3s first poll (`--poll-interval`)
 /// and a settle window of 8% of the wait, 2.5s to 60s (`--settle` unset).
 const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn done_now() -> Cov {
     Cov::Row {

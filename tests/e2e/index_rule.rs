@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use support::aws::{self as a, text};
 use support::fixtures::sha256;
 use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::serve::Served;
 
 const REPO: &str = "app/web";
 
@@ -26,6 +27,7 @@ struct Blobs {
     url: String,
     blobs: HashMap<String, Vec<u8>>,
     download_url_calls: Vec<String>,
+    model: support::model::ModelGuard,
 }
 type Shared = Arc<Mutex<Blobs>>;
 
@@ -33,18 +35,13 @@ type Shared = Arc<Mutex<Blobs>>;
 struct EcrBlobs {
     url: String,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 impl Drop for EcrBlobs {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let guard = std::mem::take(&mut self.state.lock().unwrap().model);
+        guard.finish();
     }
 }
 
@@ -67,6 +64,17 @@ async fn ecr(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    if let Some(op) = target.rsplit_once('.').map(|(_, op)| op) {
+        let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if let Err(r) = s.lock().unwrap().model.check("ecr", op, &req) {
+            return (
+                StatusCode::BAD_REQUEST,
+                [("content-type", "application/x-amz-json-1.1")],
+                r.json_body().to_string(),
+            )
+                .into_response();
+        }
+    }
     if target.ends_with(".GetDownloadUrlForLayer") {
         let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let d = req["layerDigest"].as_str().unwrap_or_default().to_string();
@@ -104,39 +112,23 @@ async fn ecr(
 
 impl EcrBlobs {
     fn start(moto: &str) -> EcrBlobs {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state: Shared = Arc::new(Mutex::new(Blobs {
-            moto: moto.to_string(),
-            url: url.clone(),
-            ..Default::default()
-        }));
-        let app = Router::new()
-            .route("/blobs/{digest}", get(blob))
-            .fallback(ecr)
-            .with_state(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        let mut state = None;
+        let served = Served::start_with(|url| {
+            let shared: Shared = Arc::new(Mutex::new(Blobs {
+                moto: moto.to_string(),
+                url: url.to_string(),
+                ..Default::default()
+            }));
+            state = Some(shared.clone());
+            Router::new()
+                .route("/blobs/{digest}", get(blob))
+                .fallback(ecr)
+                .with_state(shared)
         });
         EcrBlobs {
-            url,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            url: served.url.clone(),
+            state: state.unwrap(),
+            _served: served,
         }
     }
 
@@ -163,13 +155,7 @@ fn done() -> DigestScript {
         coverage: [Cov::Row {
             code: "ACTIVE",
             reason: "SUCCESSFUL",
-            last_scanned_at: Some(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs() as i64
-                    - 60,
-            ),
+            last_scanned_at: Some(crate::support::findings::now() - 60),
         }]
         .into(),
         reads: [Read::Findings(vec![])].into(),

@@ -6,6 +6,7 @@ mod scan_common;
 mod support;
 
 mod approval_e2e;
+mod attest_e2e;
 mod bad_input;
 mod baseline_e2e;
 mod evaluate_e2e;
@@ -15,6 +16,7 @@ mod gate_e2e;
 mod hook_git;
 mod index_rule;
 mod k8s_e2e;
+mod model_conformance;
 mod policy_e2e;
 mod push_e2e;
 mod reports_external;

@@ -17,10 +17,7 @@ const NOTICE: &str =
     "policy: built-in default (fail-on HIGH) — run `inspector-gate init` to choose your own";
 
 fn done_long_ago() -> Cov {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::support::findings::now();
     Cov::Row {
         code: "ACTIVE",
         reason: "SUCCESSFUL",

@@ -641,10 +641,7 @@ fn an_index_child_with_an_odd_config_media_type_is_pushed_and_gated() {
     let registry = Registry::start_as("AWS", ECR_PASSWORD);
     let tmp = tempfile::tempdir().unwrap();
     let (dir, arm, amd, sbom) = index_with_an_odd_config(&tmp.path().join("oci"));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::support::findings::now();
     let script = |f: Vec<serde_json::Value>| DigestScript {
         coverage: [Cov::Row {
             code: "ACTIVE",

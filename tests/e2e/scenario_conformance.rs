@@ -18,45 +18,10 @@ use std::collections::VecDeque;
 use support::scenario::{
     finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
 };
+use support::sdk::{codepipeline, inspector};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const REPO: &str = "app/web";
-
-fn inspector(url: &str, region: &str) -> aws_sdk_inspector2::Client {
-    use aws_sdk_inspector2::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_inspector2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new(
-            "AKIDTESTTESTTESTTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(url)
-        .retry_config(aws_sdk_inspector2::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_inspector2::Client::from_conf(conf)
-}
-
-fn codepipeline(url: &str) -> aws_sdk_codepipeline::Client {
-    use aws_sdk_codepipeline::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_codepipeline::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDTESTTESTTESTTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(url)
-        .retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_codepipeline::Client::from_conf(conf)
-}
 
 fn done() -> Cov {
     Cov::Row {
@@ -312,6 +277,10 @@ async fn max_results_outside_the_model_is_a_validation_exception() {
         matches!(err, ListFindingsError::ValidationException(_)),
         "{err:?}"
     );
+    // Sent on purpose: taken, so they do not fail this test.
+    let refused = scen.take_refused();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].contains("at 'maxResults'"), "{refused:?}");
 }
 
 #[tokio::test]
@@ -464,6 +433,12 @@ async fn a_second_answer_to_the_same_token_is_approval_already_completed() {
     assert!(err.is_invalid_approval_token_exception(), "{err:?}");
     let err = answer(&c, "tok-1", &"x".repeat(513)).await.unwrap_err();
     assert!(err.is_validation_exception(), "{err:?}");
+    // Sent on purpose: taken, so it does not fail this test.
+    let refused = scen.take_refused();
+    assert!(
+        refused.len() == 1 && refused[0].contains("at 'result.summary'"),
+        "{refused:?}"
+    );
     assert_eq!(
         scen.state.lock().unwrap().approvals,
         [("tok-1".into(), "Approved".into(), "first".into())],
@@ -544,4 +519,178 @@ async fn a_retried_stage_lists_the_answered_attempt_and_the_new_one() {
     let err = answer(&c, "tok-1a", "again").await.unwrap_err();
     assert!(err.is_approval_already_completed_exception(), "{err:?}");
     answer(&c, "tok-1b", "retry approved").await.unwrap();
+}
+
+const OTHER: &str = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+/// The finding ids a `ListFindings` read with `filter` gets, every page (sorted).
+async fn ids(c: &aws_sdk_inspector2::Client, filter: Option<FilterCriteria>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = None;
+    for _ in 0..20 {
+        let page = c
+            .list_findings()
+            .set_filter_criteria(filter.clone())
+            .max_results(1)
+            .set_next_token(next)
+            .send()
+            .await
+            .unwrap();
+        out.extend(page.findings().iter().map(|f| {
+            f.package_vulnerability_details()
+                .unwrap()
+                .vulnerability_id()
+                .to_string()
+        }));
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn every_filter_is_applied_and_a_read_without_a_digest_gets_every_image() {
+    let mut st = one_image(
+        vec![done()],
+        vec![Read::Findings(vec![
+            finding("CVE-1", "HIGH", "zlib", "1", None, DIGEST, REPO),
+            finding("CVE-2", "LOW", "zlib", "1", None, DIGEST, REPO),
+        ])],
+    );
+    st.images.insert(
+        OTHER.into(),
+        DigestScript {
+            coverage: VecDeque::from(vec![done()]),
+            reads: VecDeque::from(vec![Read::Findings(vec![finding(
+                "CVE-3", "CRITICAL", "curl", "1", None, OTHER, "app/api",
+            )])]),
+        },
+    );
+    let scen = Scenario::start(st);
+    let c = inspector(&scen.url, "us-east-1");
+    // No digest filter: every image's findings, as Inspector answers (paged, one per page).
+    assert_eq!(ids(&c, None).await, ["CVE-1", "CVE-2", "CVE-3"]);
+    let sev = |v: &str| {
+        StringFilter::builder()
+            .comparison(StringComparison::Equals)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let prefix = StringFilter::builder()
+        .comparison(StringComparison::Prefix)
+        .value(&DIGEST[..12])
+        .build()
+        .unwrap();
+    // Values of one filter are ORed …
+    let f = FilterCriteria::builder()
+        .severity(sev("HIGH"))
+        .severity(sev("CRITICAL"))
+        .build();
+    assert_eq!(ids(&c, Some(f)).await, ["CVE-1", "CVE-3"]);
+    // … different filters ANDed, PREFIX and NOT_EQUALS as Inspector compares.
+    let f = FilterCriteria::builder()
+        .ecr_image_hash(prefix)
+        .severity(
+            StringFilter::builder()
+                .comparison(StringComparison::NotEquals)
+                .value("LOW")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    assert_eq!(ids(&c, Some(f)).await, ["CVE-1"]);
+    // The repository and registry filters are applied too.
+    let f = FilterCriteria::builder()
+        .ecr_image_hash(eq(OTHER))
+        .ecr_image_repository_name(eq(REPO))
+        .build();
+    assert!(ids(&c, Some(f)).await.is_empty());
+    let f = FilterCriteria::builder()
+        .ecr_image_registry(eq("210987654321"))
+        .build();
+    assert!(ids(&c, Some(f)).await.is_empty());
+    // Coverage without a resource id: every image of the repository the listing names.
+    let rows = c
+        .list_coverage()
+        .filter_criteria(
+            CoverageFilterCriteria::builder()
+                .ecr_repository_name(
+                    CoverageStringFilter::builder()
+                        .comparison(CoverageStringComparison::Equals)
+                        .value("app/api")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rows
+        .covered_resources()
+        .iter()
+        .map(|r| r.resource_id())
+        .collect();
+    assert_eq!(
+        ids,
+        [format!(
+            "arn:aws:ecr:us-east-1:123456789012:repository/app/api/{OTHER}"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn action_executions_page_and_put_approval_result_can_be_throttled() {
+    let mut st = pipeline_state(vec![
+        attempt("e-1", "Succeeded", "tok-1"),
+        attempt("e-2", "Failed", "tok-2"),
+        attempt("e-3", "InProgress", "tok-3"),
+    ]);
+    st.action_page_size = 1;
+    st.put_throttles = 1;
+    let scen = Scenario::start(st);
+    let c = codepipeline(&scen.url);
+    c.get_pipeline_state().name("demo").send().await.unwrap();
+    let mut seen = Vec::new();
+    let mut next = None;
+    for _ in 0..10 {
+        let page = c
+            .list_action_executions()
+            .pipeline_name("demo")
+            .set_next_token(next)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.action_execution_details().len(), 1);
+        seen.extend(
+            page.action_execution_details()
+                .iter()
+                .map(|d| d.pipeline_execution_id().unwrap().to_string()),
+        );
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["e-3", "e-2", "e-1"], "newest first, one per page");
+    let bad = c
+        .list_action_executions()
+        .pipeline_name("demo")
+        .next_token("not-a-token")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad.is_invalid_next_token_exception(), "{bad:?}");
+    let err = answer(&c, "tok-3", "ok").await.unwrap_err();
+    assert_eq!(
+        aws_sdk_codepipeline::error::ProvideErrorMetadata::code(&err),
+        Some("ThrottlingException"),
+        "{err:?}"
+    );
+    answer(&c, "tok-3", "ok").await.unwrap();
 }

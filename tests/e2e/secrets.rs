@@ -7,6 +7,7 @@
 //! `SECRETS_SHOW=1 cargo test --test secrets -- --nocapture` prints what each run printed.
 
 use crate::support;
+use support::findings::now;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -57,13 +58,6 @@ fn secrets() -> Vec<String> {
         STATIC_PASSWORD.into(),
         b64(&format!("AWS:{STATIC_PASSWORD}")),
     ]
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn exec(id: &str, token: &str, custom: String) -> ApprovalExec {

@@ -20,10 +20,7 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
     a::create_repo(&moto.url, REPO);
     a::enhanced_scanning(&moto.url, "app/*");
     let first = a::put_image(&moto.url, REPO, Some("v1"), "first");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::support::findings::now();
     let pending = Cov::Row {
         code: "ACTIVE",
         reason: "SCAN_IN_PROGRESS",

@@ -8,7 +8,7 @@ use crate::support;
 use inspector_gate::model::{Finding, Severity};
 use inspector_gate::report::testing;
 use std::path::{Path, PathBuf};
-use support::aws::{aws_env, bin, run_bounded, text};
+use support::aws::{aws_env, offline, text};
 use support::moto::Moto;
 
 /// A scratch directory with a findings file holding one CRITICAL finding.
@@ -42,16 +42,8 @@ impl Ctx {
     }
     /// Run the binary in the scratch dir with a clean, offline environment plus `env`.
     fn run(&self, args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
-        let mut cmd = std::process::Command::new(bin());
-        cmd.args(args).current_dir(self.path()).env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", self.path());
-        cmd.env("NO_COLOR", "1");
-        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        text(&run_bounded(cmd, std::time::Duration::from_secs(120)))
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        text(&offline(args, &env, self.path()))
     }
 }
 

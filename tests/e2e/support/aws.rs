@@ -171,6 +171,24 @@ pub fn run(
     )
 }
 
+/// A loopback port nothing listens on (bound, then released): an endpoint that refuses.
+pub fn closed_endpoint() -> String {
+    format!("http://127.0.0.1:{}", super::moto::free_port())
+}
+
+/// Run the binary with the test environment and no AWS peer: every endpoint (ECR,
+/// Inspector2, CodePipeline, STS and the rest) on a closed loopback port, so a command that
+/// should not call AWS (`evaluate`, `config`, bad input) fails fast if it does.
+pub fn offline(args: &[&str], extra_env: &[(&str, &str)], cwd: &Path) -> Output {
+    let closed = closed_endpoint();
+    let mut cmd = command(&closed, &closed, args, extra_env, cwd);
+    cmd.env("AWS_ENDPOINT_URL_STS", &closed);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    run_bounded(cmd, std::time::Duration::from_secs(120))
+}
+
 /// The command [`run`] runs, for tests that drive the child themselves (signals).
 pub fn command(
     moto: &str,

@@ -6,6 +6,7 @@
 //! 127.0.0.1:<free port>, stopped when dropped.
 #![allow(dead_code)]
 
+use super::serve::Served;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,8 +36,7 @@ type Shared = Arc<Mutex<EchoState>>;
 pub struct EchoRegistry {
     pub url: String,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 /// Every way the body writes the credentials down.
@@ -101,47 +101,16 @@ impl EchoRegistry {
             mode,
             seen: Vec::new(),
         }));
-        let app = Router::new().fallback(answer).with_state(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let served = Served::start(Router::new().fallback(answer).with_state(state.clone()));
         EchoRegistry {
-            url,
+            url: served.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _served: served,
         }
     }
 
     /// The `Authorization` values the registry received.
     pub fn seen(&self) -> Vec<String> {
         self.state.lock().unwrap().seen.clone()
-    }
-}
-
-impl Drop for EchoRegistry {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -4,10 +4,11 @@
 //! tests, which all start from "the gate ran on this digest".
 
 use super::aws::{self as a, text};
+use super::findings::now;
 use super::fixtures::{self, Layout};
 use super::moto::Moto;
 use super::registry::Registry;
-use super::scenario::{Cov, DigestScript, Read, Scenario, ScenarioState};
+use super::scenario::{DigestScript, Scenario, ScenarioState};
 use serde_json::Value;
 use std::path::Path;
 
@@ -25,24 +26,9 @@ pub struct Gated {
     pub layout: Layout,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The script of a scan that finished a minute ago with `findings`.
 pub fn scanned(findings: Vec<Value>) -> DigestScript {
-    DigestScript {
-        coverage: [Cov::Row {
-            code: "ACTIVE",
-            reason: "SUCCESSFUL",
-            last_scanned_at: Some(now() - 60),
-        }]
-        .into(),
-        reads: [Read::Findings(findings)].into(),
-    }
+    super::findings::scanned(now() - 60, findings)
 }
 
 impl Gated {

@@ -5,9 +5,15 @@
 pub mod aws;
 pub mod echo_registry;
 pub mod faults;
+pub mod filters;
+pub mod findings;
 pub mod fixtures;
 pub mod gated;
+pub mod model;
 pub mod moto;
+pub mod referrers_proxy;
 pub mod registry;
 pub mod scan_server;
 pub mod scenario;
+pub mod sdk;
+pub mod serve;

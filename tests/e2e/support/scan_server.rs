@@ -9,6 +9,8 @@
 //! and matches vulnerabilities by package URL against a small advisory table the test gives.
 #![allow(dead_code)]
 
+use super::model::ModelGuard;
+use super::serve::Served;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -55,9 +57,12 @@ pub struct Call {
 
 #[derive(Default)]
 struct Inner {
+    model: ModelGuard,
     script: VecDeque<Step>,
     advisories: Vec<Advisory>,
     calls: Vec<Call>,
+    /// Every request body, in order.
+    bodies: Vec<Value>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -65,60 +70,42 @@ type Shared = Arc<Mutex<Inner>>;
 pub struct ScanServer {
     pub url: String,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 impl ScanServer {
     pub fn start(advisories: Vec<Advisory>, script: Vec<Step>) -> ScanServer {
         let state: Shared = Arc::new(Mutex::new(Inner {
+            model: ModelGuard::new(),
             script: script.into(),
             advisories,
             calls: Vec::new(),
+            bodies: Vec::new(),
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = Router::new()
-            .route("/scan/sbom", post(scan_sbom))
-            .with_state(state.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let served = Served::start(
+            Router::new()
+                .route("/scan/sbom", post(scan_sbom))
+                .with_state(state.clone()),
+        );
         ScanServer {
-            url,
+            url: served.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _served: served,
         }
+    }
+
+    /// The requests refused so far (model violations), taken: they no longer fail the test.
+    pub fn take_refused(&self) -> Vec<String> {
+        self.state.lock().unwrap().model.take_refused()
+    }
+
+    /// Every request body received, in order.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.state.lock().unwrap().bodies.clone()
     }
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
-    }
-}
-
-impl Drop for ScanServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -167,6 +154,10 @@ async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .map(str::to_string);
     let (step, advisories) = {
         let mut st = s.lock().unwrap();
+        st.bodies.push(req.clone());
+        if let Err(r) = st.model.check("inspector-scan", "ScanSbom", &req) {
+            return error(400, r.error, r.rest_body(), None);
+        }
         st.calls.push(Call {
             components: components.len(),
             output_format: format.clone(),
@@ -334,4 +325,11 @@ fn inspector_answer(components: &[Value], advisories: &[Advisory]) -> Value {
     }
     json!({"status": format!("SBOM parsed successfully, {} vulnerabilities found", vulns.len()),
            "inspector": {"messages": [], "vulnerabilities": vulns}})
+}
+
+impl Drop for ScanServer {
+    fn drop(&mut self) {
+        let guard = std::mem::take(&mut self.state.lock().unwrap().model);
+        guard.finish();
+    }
 }

@@ -6,17 +6,26 @@
 //! for Inspector2, awsJson1.1 for CodePipeline) and are parsed by the real SDK in the binary.
 //!
 //! Where AWS is unkind, so is this server (the service models, checked against the SDK's
-//! deserialisers): list pages may be empty and still carry a `nextToken`
-//! ([`ScenarioState::empty_coverage_pages`], [`ScenarioState::empty_finding_pages`]); throttling answers 429 with both the `Retry-After` header
-//! and `retryAfterSeconds` in the body; a second `PutApprovalResult` on a token answers
-//! `ApprovalAlreadyCompletedException`; a retried stage keeps its pipeline execution id, so
-//! `ListActionExecutions` lists the answered attempt next to the new one; coverage resource ids
-//! carry the partition of the region the request was signed for (`arn:aws-cn:`,
-//! `arn:aws-us-gov:`), and a resource id of another partition or region matches nothing;
-//! `ListFindings` honours `findingStatus` filters (ACTIVE / SUPPRESSED / CLOSED, values ORed)
-//! like AWS, so a read without them gets CLOSED findings too, and one for ACTIVE only misses
-//! the SUPPRESSED ones.
+//! deserialisers): every request is checked against botocore's service model
+//! (support::model: a request AWS would refuse is answered `ValidationException` with the
+//! member path, and fails the test that sent it); every filter is applied with Inspector's
+//! semantics (support::filters: values of one list ORed, different filters ANDed, a read
+//! without an `ecrImageHash` filter gets every image's findings, a read without
+//! `findingStatus` filters gets CLOSED and SUPPRESSED findings too); list pages may be empty
+//! and still carry a `nextToken` ([`ScenarioState::empty_coverage_pages`],
+//! [`ScenarioState::empty_finding_pages`]) and never hold more than `maxResults`
+//! (`ListCoverage`, `ListFindings` and `ListActionExecutions` all page with tokens);
+//! throttling answers 429 with both the `Retry-After` header and `retryAfterSeconds` in the
+//! body, and `PutApprovalResult` can be throttled ([`ScenarioState::put_throttles`]); a
+//! second `PutApprovalResult` on a token answers `ApprovalAlreadyCompletedException`; a
+//! retried stage keeps its pipeline execution id, so `ListActionExecutions` lists the
+//! answered attempt next to the new one; coverage resource ids carry the partition of the
+//! region the request was signed for (`arn:aws-cn:`, `arn:aws-us-gov:`), and a resource id
+//! of another partition or region matches nothing.
 
+use super::filters;
+use super::model::{ModelGuard, Refusal};
+use super::serve::Served;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -126,6 +135,13 @@ pub struct ScenarioState {
     pub images: HashMap<String, DigestScript>,
     /// Findings per page (0: 100); never more than the request's `maxResults`.
     pub page_size: usize,
+    /// Coverage rows per page (0: 200); never more than the request's `maxResults`.
+    pub coverage_page_size: usize,
+    /// Action executions per `ListActionExecutions` page (0: 100); never more than the
+    /// request's `maxResults`.
+    pub action_page_size: usize,
+    /// The first this many `PutApprovalResult` calls are throttled (`ThrottlingException`).
+    pub put_throttles: usize,
     /// Empty pages that carry a `nextToken`, answered before the page of every `ListCoverage`
     /// listing (Inspector2 list APIs do this: "no row on page 1" is not "no row").
     pub empty_coverage_pages: usize,
@@ -141,10 +157,16 @@ pub struct ScenarioState {
     pub approvals: Vec<(String, String, String)>,
     /// Finding sets served so far (one per read); `nextToken` points into these.
     pub pages: Vec<Vec<Value>>,
-    /// Coverage rows served so far (one per listing); coverage `nextToken`s point into these.
-    pub coverage_pages: Vec<Option<Value>>,
+    /// Coverage rows served so far (one set per listing); coverage `nextToken`s point into
+    /// these.
+    pub coverage_pages: Vec<Vec<Value>>,
+    /// The repository of a scripted image, for listings that do not name it (filtered by
+    /// repository, or by nothing); without it, the repository its scripted findings name.
+    pub repos: HashMap<String, String>,
     /// Set when the server stops: a slow answer still waiting gives up at once.
     pub closing: bool,
+    /// Every request checked against botocore's service models (support::model).
+    pub model: ModelGuard,
 }
 
 impl ScenarioState {
@@ -159,8 +181,7 @@ pub type Shared = Arc<Mutex<ScenarioState>>;
 pub struct Scenario {
     pub url: String,
     pub state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 fn pop<T: Clone>(q: &mut VecDeque<T>) -> Option<T> {
@@ -190,149 +211,70 @@ fn rest_error(status: u16, kind: &str, message: &str, retry_after: Option<u32>) 
         .into_response()
 }
 
+/// AWS's answer to a request its model refuses (restJson1).
+fn rest_refusal(r: &Refusal) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [
+            ("x-amzn-ErrorType", r.error),
+            ("content-type", "application/json"),
+        ],
+        r.rest_body().to_string(),
+    )
+        .into_response()
+}
+
+/// One page of a listing: at most `size` items of `all` from `offset` under `key`, and
+/// `nextToken` = `token(end)` while more remain.
+fn page(
+    all: &[Value],
+    key: &str,
+    offset: usize,
+    size: usize,
+    token: impl Fn(usize) -> String,
+) -> Value {
+    let end = (offset + size).min(all.len());
+    let mut out = serde_json::Map::new();
+    out.insert(key.into(), Value::Array(all[offset.min(end)..end].to_vec()));
+    if end < all.len() {
+        out.insert("nextToken".into(), json!(token(end)));
+    }
+    Value::Object(out)
+}
+
 fn ok_json(v: Value) -> Response {
     ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
-/// The ARN partition of a region, as AWS names it (written out here, not taken from the
-/// binary's table, so that the two check each other).
-pub fn partition(region: &str) -> &'static str {
-    [
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("eusc-", "aws-eusc"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-isof-", "aws-iso-f"),
-        ("us-iso-", "aws-iso"),
-        ("eu-isoe-", "aws-iso-e"),
-    ]
-    .iter()
-    .find(|(prefix, _)| region.starts_with(prefix))
-    .map_or("aws", |(_, p)| p)
+// Re-exported where the tests have always found them.
+#[allow(unused_imports)]
+pub use super::findings::{finding, finding_in, partition, with_status};
+
+/// The request's `filterCriteria` (`{}` when it has none).
+fn criteria(body: &Value) -> Value {
+    body.get("filterCriteria").cloned().unwrap_or(json!({}))
 }
 
-/// A finding in Inspector2's wire format for `digest` in `repo` (us-east-1).
-pub fn finding(
-    id: &str,
-    severity: &str,
-    pkg: &str,
-    version: &str,
-    fixed: Option<&str>,
-    digest: &str,
-    repo: &str,
-) -> Value {
-    finding_in("us-east-1", id, severity, pkg, version, fixed, digest, repo)
+/// A filter this server does not emulate: refused (and the test fails), never ignored.
+fn not_emulated(st: &ScenarioState, why: String) -> Response {
+    st.model.refuse(why.clone());
+    rest_error(400, "ValidationException", &why, None)
 }
 
-/// [`finding`] in `region`: its ARNs name the region's partition.
-#[allow(clippy::too_many_arguments)]
-pub fn finding_in(
-    region: &str,
-    id: &str,
-    severity: &str,
-    pkg: &str,
-    version: &str,
-    fixed: Option<&str>,
-    digest: &str,
-    repo: &str,
-) -> Value {
-    let p = partition(region);
-    let mut vp = json!({ "name": pkg, "version": version, "packageManager": "OS" });
-    if let Some(f) = fixed {
-        vp["fixedInVersion"] = json!(f);
+/// The repository of a scripted image: [`ScenarioState::repos`], else the one its scripted
+/// findings name.
+fn repo_of(st: &ScenarioState, digest: &str) -> Option<String> {
+    if let Some(r) = st.repos.get(digest) {
+        return Some(r.clone());
     }
-    json!({
-        "awsAccountId": "123456789012",
-        "findingArn": format!("arn:{p}:inspector2:{region}:123456789012:finding/{id}-{pkg}-{}", &digest[7..19]),
-        "description": format!("{id} in {pkg}"),
-        "title": format!("{id} - {pkg}"),
-        "severity": severity,
-        "status": "ACTIVE",
-        "type": "PACKAGE_VULNERABILITY",
-        "firstObservedAt": 1_700_000_000.0,
-        "lastObservedAt": 1_700_000_100.0,
-        "fixAvailable": if fixed.is_some() { "YES" } else { "NO" },
-        "exploitAvailable": "NO",
-        "inspectorScore": match severity { "CRITICAL" => 9.8, "HIGH" => 7.5, "MEDIUM" => 5.0, _ => 2.0 },
-        "epss": { "score": 0.02 },
-        "remediation": { "recommendation": { "text": format!("upgrade {pkg}") } },
-        "packageVulnerabilityDetails": {
-            "vulnerabilityId": id,
-            "source": "NVD",
-            "sourceUrl": format!("https://nvd.nist.gov/vuln/detail/{id}"),
-            "vulnerablePackages": [vp]
-        },
-        "resources": [{
-            "type": "AWS_ECR_CONTAINER_IMAGE",
-            "id": format!("arn:{p}:ecr:{region}:123456789012:repository/{repo}/{digest}"),
-            "details": { "awsEcrContainerImage": {
-                "imageHash": digest, "repositoryName": repo, "registry": "123456789012",
-                "architecture": "amd64", "platform": "DEBIAN_12"
-            } }
-        }]
+    st.images.get(digest)?.reads.iter().find_map(|r| match r {
+        Read::Findings(f) | Read::Slow { findings: f, .. } => f.iter().find_map(|f| {
+            f["resources"][0]["details"]["awsEcrContainerImage"]["repositoryName"]
+                .as_str()
+                .map(str::to_string)
+        }),
+        _ => None,
     })
-}
-
-/// Whether a finding's `status` passes the request's `findingStatus` filters, as AWS applies
-/// them: EQUALS and PREFIX values are ORed (any one matches), NOT_EQUALS values all exclude,
-/// and no `findingStatus` filter at all lets every status through — CLOSED and SUPPRESSED
-/// included. A comparison the model does not define is the caller's bug: `Err`.
-fn status_matches(body: &Value, status: &str) -> Result<bool, String> {
-    let Some(filters) = body
-        .get("filterCriteria")
-        .and_then(|c| c.get("findingStatus"))
-        .and_then(Value::as_array)
-    else {
-        return Ok(true);
-    };
-    let (mut any_positive, mut matched, mut excluded) = (false, false, false);
-    for f in filters {
-        let value = f.get("value").and_then(Value::as_str).unwrap_or("");
-        match f.get("comparison").and_then(Value::as_str) {
-            Some("EQUALS") => {
-                any_positive = true;
-                matched |= status == value;
-            }
-            Some("PREFIX") => {
-                any_positive = true;
-                matched |= status.starts_with(value);
-            }
-            Some("NOT_EQUALS") => excluded |= status == value,
-            other => {
-                return Err(format!(
-                    "findingStatus comparison {other:?} is not EQUALS, PREFIX or NOT_EQUALS"
-                ))
-            }
-        }
-    }
-    Ok((!any_positive || matched) && !excluded)
-}
-
-/// The findings of a scripted set that a listing holds: those whose status the request's
-/// filters let through (a scripted finding without a status is ACTIVE).
-fn listed(body: &Value, findings: Vec<Value>) -> Vec<Value> {
-    findings
-        .into_iter()
-        .filter(|v| {
-            let status = v.get("status").and_then(Value::as_str);
-            status_matches(body, status.unwrap_or("ACTIVE")).unwrap_or(false)
-        })
-        .collect()
-}
-
-/// `v` (a [`finding`]) with Inspector's status `status` (ACTIVE, SUPPRESSED or CLOSED).
-pub fn with_status(mut v: Value, status: &str) -> Value {
-    v["status"] = json!(status);
-    v
-}
-
-fn filter_value(body: &Value, key: &str) -> Option<String> {
-    body.get("filterCriteria")?
-        .get(key)?
-        .get(0)?
-        .get("value")?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// The region a request was signed for (SigV4 credential scope
@@ -347,30 +289,17 @@ fn signed_region(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-/// `maxResults` outside the model's range is a ValidationException, as on AWS.
-fn bad_max_results(body: &Value, max: u64) -> Option<Response> {
-    let n = body.get("maxResults")?.as_u64().unwrap_or(0);
-    (n < 1 || n > max).then(|| {
-        rest_error(
-            400,
-            "ValidationException",
-            &format!("maxResults must be between 1 and {max}"),
-            None,
-        )
-    })
-}
-
 fn bad_token() -> Response {
     rest_error(400, "ValidationException", "invalid nextToken", None)
 }
 
-/// `c{listing}-e{empty pages served}`.
-fn parse_coverage_token(tok: &str) -> Option<(usize, usize)> {
-    let (c, e) = tok.split_once('-')?;
-    Some((
-        c.strip_prefix('c')?.parse().ok()?,
-        e.strip_prefix('e')?.parse().ok()?,
-    ))
+/// `c{listing}-o{offset}-e{empty pages served before this page}`.
+fn parse_coverage_token(tok: &str) -> Option<(usize, usize, usize)> {
+    let mut it = tok.split('-');
+    let c = it.next()?.strip_prefix('c')?.parse().ok()?;
+    let o = it.next()?.strip_prefix('o')?.parse().ok()?;
+    let e = it.next()?.strip_prefix('e')?.parse().ok()?;
+    Some((c, o, e))
 }
 
 /// `g{finding set}-o{offset}-e{empty pages served before this page}`.
@@ -441,33 +370,89 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.record("ListCoverage", &body);
-    if let Some(r) = bad_max_results(&body, 200) {
-        return r;
+    if let Err(r) = st.model.check("inspector2", "ListCoverage", &body) {
+        return rest_refusal(&r);
     }
+    let asked = body
+        .get("maxResults")
+        .and_then(Value::as_u64)
+        .unwrap_or(200) as usize;
+    let page_size = match st.coverage_page_size {
+        0 => 200,
+        n => n,
+    }
+    .min(asked);
     // A call without nextToken starts a listing (the next scripted answer); tokens continue it.
-    let (listing, empties) = match body.get("nextToken").and_then(Value::as_str) {
+    let (listing, offset, empties) = match body.get("nextToken").and_then(Value::as_str) {
         Some(tok) => match parse_coverage_token(tok) {
-            Some((c, e)) if c < st.coverage_pages.len() => (c, e),
+            Some((c, o, e)) if c < st.coverage_pages.len() => (c, o, e),
             _ => return bad_token(),
         },
         None => {
-            let rid = filter_value(&body, "resourceId").unwrap_or_default();
+            let crit = criteria(&body);
             let region = signed_region(&headers);
-            match coverage_row(&mut st, &rid, &region) {
-                Ok(row) => st.coverage_pages.push(row),
-                Err(response) => return *response,
+            // The resources the listing looks at: those the resourceId filter names, else
+            // every scripted image whose repository is known (Inspector lists them all);
+            // every filter is then applied to the rows.
+            let named: Vec<String> = crit["resourceId"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["comparison"] == "EQUALS")
+                .filter_map(|f| f["value"].as_str().map(str::to_string))
+                .collect();
+            // An image whose repository the script does not give is in the one the
+            // listing names.
+            let repo_named = crit["ecrRepositoryName"]
+                .as_array()
+                .and_then(|l| l.iter().find(|f| f["comparison"] == "EQUALS"))
+                .and_then(|f| f["value"].as_str())
+                .map(str::to_string);
+            let rids = if named.is_empty() {
+                let mut digests: Vec<String> = st.images.keys().cloned().collect();
+                digests.sort();
+                digests
+                    .iter()
+                    .filter_map(|d| {
+                        let repo = repo_of(&st, d).or_else(|| repo_named.clone())?;
+                        Some(format!(
+                            "arn:{}:ecr:{region}:123456789012:repository/{repo}/{d}",
+                            partition(&region)
+                        ))
+                    })
+                    .collect()
+            } else {
+                named
+            };
+            let mut rows = Vec::new();
+            for rid in rids {
+                match coverage_row(&mut st, &rid, &region) {
+                    Ok(Some(row)) => match filters::coverage_passes(&crit, &row) {
+                        Ok(true) => rows.push(row),
+                        Ok(false) => {}
+                        Err(why) => return not_emulated(&st, why),
+                    },
+                    Ok(None) => {}
+                    Err(response) => return *response,
+                }
             }
-            (st.coverage_pages.len() - 1, 0)
+            st.coverage_pages.push(rows);
+            (st.coverage_pages.len() - 1, 0, 0)
         }
     };
     if empties < st.empty_coverage_pages {
         return ok_json(json!({
             "coveredResources": [],
-            "nextToken": format!("c{listing}-e{}", empties + 1)
+            "nextToken": format!("c{listing}-o{offset}-e{}", empties + 1)
         }));
     }
-    let rows: Vec<Value> = st.coverage_pages[listing].iter().cloned().collect();
-    ok_json(json!({ "coveredResources": rows }))
+    ok_json(page(
+        &st.coverage_pages[listing],
+        "coveredResources",
+        offset,
+        page_size,
+        |end| format!("c{listing}-o{end}-e0"),
+    ))
 }
 
 async fn inspector_findings(State(s): State<Shared>, body: Bytes) -> Response {
@@ -487,18 +472,14 @@ fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) 
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut st = s.lock().unwrap();
     st.record("ListFindings", &body);
-    if let Some(r) = bad_max_results(&body, 100) {
-        return r;
+    if let Err(r) = st.model.check("inspector2", "ListFindings", &body) {
+        return rest_refusal(&r);
     }
     let asked = body
         .get("maxResults")
         .and_then(Value::as_u64)
         .unwrap_or(100) as usize;
     let page_size = if st.page_size == 0 { 100 } else { st.page_size }.min(asked);
-    let digest = filter_value(&body, "ecrImageHash").unwrap_or_default();
-    if let Err(why) = status_matches(&body, "ACTIVE") {
-        return rest_error(400, "ValidationException", &why, None);
-    }
     // A call without nextToken starts a new read (the next finding set); pages continue it.
     let (set, offset, empties) = match body.get("nextToken").and_then(Value::as_str) {
         Some(tok) => match parse_findings_token(tok) {
@@ -506,26 +487,43 @@ fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) 
             _ => return bad_token(),
         },
         None => {
-            let read = match st.images.get_mut(&digest) {
-                Some(script) => pop(&mut script.reads),
-                None => None,
-            };
-            match read {
-                Some(Read::Throttle { retry_after }) => {
-                    return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
+            let crit = criteria(&body);
+            // The images the read covers: those the ecrImageHash filter lets through —
+            // every image when there is none, as Inspector answers.
+            let mut digests: Vec<String> = st.images.keys().cloned().collect();
+            digests.sort();
+            let hash = crit["ecrImageHash"].as_array().cloned().unwrap_or_default();
+            digests
+                .retain(|d| filters::strings_pass(&hash, std::slice::from_ref(d)).unwrap_or(false));
+            let mut found = Vec::new();
+            for d in digests {
+                let read = st.images.get_mut(&d).and_then(|s| pop(&mut s.reads));
+                match read {
+                    Some(Read::Throttle { retry_after }) => {
+                        return rest_error(429, "ThrottlingException", "Rate exceeded", retry_after)
+                    }
+                    Some(Read::Error {
+                        status,
+                        kind,
+                        message,
+                    }) => return rest_error(status, kind, message, None),
+                    Some(Read::Slow { delay: d, findings }) => {
+                        *delay = (*delay).max(d);
+                        found.extend(findings);
+                    }
+                    Some(Read::Findings(f)) => found.extend(f),
+                    None => {}
                 }
-                Some(Read::Error {
-                    status,
-                    kind,
-                    message,
-                }) => return rest_error(status, kind, message, None),
-                Some(Read::Slow { delay: d, findings }) => {
-                    *delay = d;
-                    st.pages.push(listed(&body, findings));
-                }
-                Some(Read::Findings(f)) => st.pages.push(listed(&body, f)),
-                None => st.pages.push(Vec::new()),
             }
+            let mut kept = Vec::new();
+            for f in found {
+                match filters::finding_passes(&crit, &f) {
+                    Ok(true) => kept.push(f),
+                    Ok(false) => {}
+                    Err(why) => return not_emulated(&st, why),
+                }
+            }
+            st.pages.push(kept);
             (st.pages.len() - 1, 0, 0)
         }
     };
@@ -535,13 +533,9 @@ fn findings_response(s: &Shared, body: &Bytes, delay: &mut std::time::Duration) 
             "nextToken": format!("g{set}-o{offset}-e{}", empties + 1)
         }));
     }
-    let all = &st.pages[set];
-    let end = (offset + page_size).min(all.len());
-    let mut out = json!({ "findings": all[offset.min(end)..end].to_vec() });
-    if end < all.len() {
-        out["nextToken"] = json!(format!("g{set}-o{end}-e0"));
-    }
-    ok_json(out)
+    ok_json(page(&st.pages[set], "findings", offset, page_size, |end| {
+        format!("g{set}-o{end}-e0")
+    }))
 }
 
 fn pipeline_error(kind: &str, message: &str) -> Response {
@@ -571,6 +565,14 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
     let op = target.rsplit('.').next().unwrap_or("").to_string();
     let mut st = s.lock().unwrap();
     st.record(&op, &body);
+    if let Err(r) = st.model.check("codepipeline", &op, &body) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            r.json_body().to_string(),
+        )
+            .into_response();
+    }
     let Some(p) = st.pipeline.clone() else {
         return pipeline_error("PipelineNotFoundException", "no pipeline");
     };
@@ -702,24 +704,33 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                     })
                 }));
             }
-            // Pages of maxResults (1-100, default 100), `nextToken` the offset.
-            let size = body
-                .get("maxResults")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(100)
-                .clamp(1, 100) as usize;
-            let from: usize = body
-                .get("nextToken")
-                .and_then(|v| v.as_str())
-                .and_then(|t| t.strip_prefix("lae-"))
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0);
-            let page: Vec<Value> = details.iter().skip(from).take(size).cloned().collect();
-            let mut out = json!({ "actionExecutionDetails": page });
-            if from + size < details.len() {
-                out["nextToken"] = json!(format!("lae-{}", from + size));
+            // Paged like CodePipeline: `maxResults` (1-100, default 100) per page, a token
+            // for the rest.
+            let asked = body["maxResults"].as_u64().unwrap_or(100) as usize;
+            let size = match st.action_page_size {
+                0 => 100,
+                n => n,
             }
-            ok_json(out)
+            .min(asked);
+            let offset = match body["nextToken"].as_str() {
+                None => 0,
+                Some(t) => match t.strip_prefix('a').and_then(|o| o.parse::<usize>().ok()) {
+                    Some(o) if o <= details.len() => o,
+                    _ => {
+                        return pipeline_error(
+                            "InvalidNextTokenException",
+                            "The next token was specified in an invalid format.",
+                        )
+                    }
+                },
+            };
+            ok_json(page(
+                &details,
+                "actionExecutionDetails",
+                offset,
+                size,
+                |end| format!("a{end}"),
+            ))
         }
         "GetPipeline" => {
             let mut approval = json!({
@@ -770,6 +781,10 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             if body.get("actionName").and_then(|v| v.as_str()) != Some(p.action.as_str()) {
                 return pipeline_error("ActionNotFoundException", "action not found");
             }
+            if st.put_throttles > 0 {
+                st.put_throttles -= 1;
+                return pipeline_error("ThrottlingException", "Rate exceeded");
+            }
             if let Some(err) = p.put_error {
                 return pipeline_error(err, "scripted failure");
             }
@@ -780,18 +795,6 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 .to_string();
             let status = body["result"]["status"].as_str().unwrap_or("").to_string();
             let summary = body["result"]["summary"].as_str().unwrap_or("").to_string();
-            if !matches!(status.as_str(), "Approved" | "Rejected") {
-                return pipeline_error(
-                    "ValidationException",
-                    &format!("result.status '{status}' is not Approved or Rejected"),
-                );
-            }
-            if summary.chars().count() > 512 {
-                return pipeline_error(
-                    "ValidationException",
-                    "result.summary must be at most 512 characters",
-                );
-            }
             let Some((i, e)) = visible(&p, st.state_polls).find(|(_, e)| e.token == token) else {
                 return pipeline_error(
                     "InvalidApprovalTokenException",
@@ -833,30 +836,11 @@ impl Scenario {
             .route("/findings/list", post(inspector_findings))
             .route("/", post(codepipeline))
             .with_state(state.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let served = Served::start(app);
         Scenario {
-            url,
+            url: served.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _served: served,
         }
     }
 
@@ -869,6 +853,12 @@ impl Scenario {
             .filter(|((o, body), _)| o == op && body.to_string().contains(digest))
             .map(|(_, at)| *at)
             .collect()
+    }
+
+    /// The requests refused so far (model violations), taken: a test that sends bad requests
+    /// on purpose asserts on these, and they no longer fail it.
+    pub fn take_refused(&self) -> Vec<String> {
+        self.state.lock().unwrap().model.take_refused()
     }
 
     pub fn calls(&self, op: &str) -> usize {
@@ -887,11 +877,8 @@ impl Drop for Scenario {
         if let Ok(mut st) = self.state.lock() {
             st.closing = true;
         }
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        // `_served` stops the server after this; a refusal no test took fails the test.
+        let guard = std::mem::take(&mut self.state.lock().unwrap().model);
+        guard.finish();
     }
 }
