@@ -10,6 +10,7 @@ use crate::report::Report;
 use crate::retry::{self, Schedule};
 use aws_sdk_codepipeline::types::{ActionExecutionFilter, ApprovalResult, ApprovalStatus};
 use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// CodePipeline's limit on the approval summary.
@@ -207,9 +208,20 @@ fn put_failed(e: CallError, t: &ApprovalTarget) -> Error {
     }
 }
 
+/// What `GetPipelineState` shows at the approval.
+#[derive(Debug, Default)]
+struct StateView {
+    /// The stage's latest execution, when its approval is InProgress with a token
+    /// (SUPERSEDED/QUEUED modes: one execution at a time in a stage).
+    cands: Vec<Candidate>,
+    /// The approval is InProgress but the state carries no token: PARALLEL mode, whose
+    /// waiting executions only `ListActionExecutions` shows.
+    waiting_without_token: bool,
+}
+
 /// Candidates from `GetPipelineState` (SUPERSEDED/QUEUED modes carry the token there; an
 /// InProgress approval without a token there is PARALLEL mode, found by the list instead).
-async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Result<Vec<Candidate>> {
+async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Result<StateView> {
     let state = retry::call(Schedule::CALL, deadline, || async {
         c.codepipeline
             .get_pipeline_state()
@@ -246,30 +258,106 @@ async fn from_state(c: &Clients, t: &ApprovalTarget, deadline: Instant) -> Resul
             names.join(", ")
         )));
     };
-    let mut out = Vec::new();
+    let mut out = StateView::default();
     if let Some(latest) = action.latest_execution() {
         let in_progress = latest.status().map(|s| s.as_str()) == Some("InProgress");
-        if let (true, Some(token), Some(se)) =
-            (in_progress, latest.token(), stage.latest_execution())
-        {
-            out.push(Candidate {
+        match (in_progress, latest.token(), stage.latest_execution()) {
+            (true, Some(token), Some(se)) => out.cands.push(Candidate {
                 execution_id: se.pipeline_execution_id().to_string(),
                 token: token.to_string(),
                 custom_data: None,
-            });
+            }),
+            (true, _, _) => out.waiting_without_token = true,
+            _ => {}
         }
     }
     Ok(out)
+}
+
+/// The longest a manual approval can wait: `timeoutInMinutes` is at most 86,400 (60 days) in
+/// CodePipeline's model (`ActionTimeout`).
+pub const APPROVAL_TIMEOUT_MAX: Duration = Duration::from_secs(86_400 * 60);
+/// A manual approval's default timeout (CodePipeline quotas: 7 days).
+pub const APPROVAL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What `GetPipeline` says about the approval, read once per run: the execution mode and how
+/// long the approval waits before CodePipeline fails it (no approval still waiting started
+/// earlier than that).
+#[derive(Debug, Clone, PartialEq)]
+struct Shape {
+    /// `Some(true)` in PARALLEL mode; `None` when `GetPipeline` may not be called (then the
+    /// state decides, as it always can).
+    parallel: Option<bool>,
+    approval_timeout: Duration,
+}
+
+async fn pipeline_shape(
+    c: &Clients,
+    t: &ApprovalTarget,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Shape> {
+    let got = retry::call(Schedule::CALL, deadline, || async {
+        c.codepipeline
+            .get_pipeline()
+            .name(&t.pipeline)
+            .send()
+            .await
+            .map_err(|e| classify(e, |_| None))
+    })
+    .await;
+    let out = match got {
+        Ok(o) => o,
+        Err(e) if e.class == Class::AccessDenied => {
+            progress.warn(&format!(
+                "codepipeline:GetPipeline denied ({}): the pipeline's execution mode and the approval's timeout are unknown, so a PARALLEL pipeline's history is read back {} days; grant codepipeline:GetPipeline on the pipeline",
+                e.message,
+                APPROVAL_TIMEOUT_MAX.as_secs() / 86_400
+            ));
+            return Ok(Shape {
+                parallel: None,
+                approval_timeout: APPROVAL_TIMEOUT_MAX,
+            });
+        }
+        Err(e) => return Err(map_err(e, "codepipeline:GetPipeline", t)),
+    };
+    let decl = out.pipeline();
+    let parallel = decl
+        .and_then(|p| p.execution_mode())
+        .map(|m| m.as_str() == "PARALLEL")
+        .unwrap_or(false);
+    let minutes = decl
+        .into_iter()
+        .flat_map(|p| p.stages())
+        .filter(|s| s.name() == t.stage)
+        .flat_map(|s| s.actions())
+        .find(|a| a.name() == t.action)
+        .and_then(|a| a.timeout_in_minutes());
+    let approval_timeout = minutes
+        .map(|m| Duration::from_secs(m.max(0) as u64 * 60))
+        .unwrap_or(APPROVAL_TIMEOUT_DEFAULT)
+        .min(APPROVAL_TIMEOUT_MAX);
+    Ok(Shape {
+        parallel: Some(parallel),
+        approval_timeout,
+    })
 }
 
 /// Candidates from `ListActionExecutions` (PARALLEL mode; also gives resolved CustomData).
 /// A retried stage keeps its execution id, so one execution can list an answered attempt and
 /// a new InProgress one: only when no attempt of the given execution is InProgress does an
 /// answered one mean "already answered".
+///
+/// `filter` lists one pipeline execution (one page, whatever the history); without it the
+/// whole history is listed newest first, and paging stops at the first page that reaches
+/// back before `since` (no approval still waiting started before its own timeout).
+/// `execution_id` is the one `--pipeline-execution-id` gave.
 async fn from_executions(
     c: &Clients,
     t: &ApprovalTarget,
+    filter: Option<&str>,
     execution_id: Option<&str>,
+    since: Option<SystemTime>,
     deadline: Instant,
 ) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
@@ -282,8 +370,9 @@ async fn from_executions(
                 .codepipeline
                 .list_action_executions()
                 .pipeline_name(&t.pipeline)
+                .max_results(100)
                 .set_next_token(next.clone());
-            if let Some(id) = execution_id {
+            if let Some(id) = filter {
                 req = req.filter(
                     ActionExecutionFilter::builder()
                         .pipeline_execution_id(id)
@@ -294,7 +383,12 @@ async fn from_executions(
         })
         .await
         .map_err(|e| map_err(e, "codepipeline:ListActionExecutions", t))?;
+        let mut reached_back = false;
         for d in page.action_execution_details() {
+            let started = d.start_time().and_then(|t| SystemTime::try_from(*t).ok());
+            if since.is_some_and(|s| started.is_some_and(|st| st < s)) {
+                reached_back = true;
+            }
             if d.stage_name() != Some(t.stage.as_str())
                 || d.action_name() != Some(t.action.as_str())
             {
@@ -328,7 +422,7 @@ async fn from_executions(
             "codepipeline:ListActionExecutions",
         )
         .map_err(|e| e.into_error("codepipeline:ListActionExecutions"))?;
-        if next.is_none() {
+        if next.is_none() || reached_back {
             break;
         }
     }
@@ -340,6 +434,16 @@ async fn from_executions(
         }
     }
     Ok(out)
+}
+
+/// What one approval poll lists with `ListActionExecutions`.
+enum List {
+    /// Nothing waits at the approval: no list call.
+    Nothing,
+    /// One pipeline execution (the state's latest, or `--pipeline-execution-id`).
+    Execution(String),
+    /// PARALLEL mode: the history back to the approval's timeout.
+    Recent,
 }
 
 /// Every `sha256:<64 hex>` digest named in `text`.
@@ -448,14 +552,40 @@ pub async fn decide(
             digests.insert(d.clone());
         }
     }
+    let shape = pipeline_shape(c, t, deadline, progress).await?;
     let mut delays = poll.delays();
     let mut untied_seen: Option<String> = None;
     loop {
-        let mut cands = from_state(c, t, deadline).await?;
-        // The state only shows the latest execution and no CustomData; the list shows every
-        // execution in flight with its resolved CustomData, which the tie must check.
+        // Which executions to list. The state shows the latest execution (SUPERSEDED/QUEUED:
+        // the only one a stage can hold) without its CustomData: list just that execution.
+        // PARALLEL mode: only the list shows the waiting executions, read back as far as the
+        // approval's own timeout. A busy pipeline's whole history (12 months) is never paged.
+        let (mut cands, list) = if shape.parallel == Some(true) {
+            (Vec::new(), List::Recent)
+        } else {
+            let st = from_state(c, t, deadline).await?;
+            let list = match (execution_id, st.cands.first()) {
+                (Some(id), _) => List::Execution(id.to_string()),
+                (None, Some(cand)) => List::Execution(cand.execution_id.clone()),
+                (None, None) if st.waiting_without_token => List::Recent,
+                (None, None) => List::Nothing,
+            };
+            (st.cands, list)
+        };
+        let list = match (list, execution_id) {
+            (List::Recent, Some(id)) => List::Execution(id.to_string()),
+            (l, _) => l,
+        };
+        let since = SystemTime::now().checked_sub(shape.approval_timeout);
+        let listed = match &list {
+            List::Nothing => Vec::new(),
+            List::Execution(id) => {
+                from_executions(c, t, Some(id), execution_id, None, deadline).await?
+            }
+            List::Recent => from_executions(c, t, None, execution_id, since, deadline).await?,
+        };
+        // The list carries every listed execution's resolved CustomData, which the tie checks.
         {
-            let listed = from_executions(c, t, execution_id, deadline).await?;
             for l in listed {
                 match cands.iter_mut().find(|x| x.execution_id == l.execution_id) {
                     Some(x) => {

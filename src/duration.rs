@@ -76,12 +76,13 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(total)
 }
 
-/// The longest duration accepted: far beyond any scan or approval wait (approvals expire
-/// after 7 days), and small enough that `now + duration` can never overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The longest duration accepted: the longest a manual approval can wait (CodePipeline's
+/// `timeoutInMinutes` is at most 86,400 minutes, 60 days; the default is 7 days), and small
+/// enough that `now + duration` can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(60 * 24 * 3600);
 
 fn too_long(s: &str) -> String {
-    format!("invalid duration '{s}': longer than 30 days")
+    format!("invalid duration '{s}': longer than 60 days (the longest a CodePipeline approval can wait)")
 }
 
 #[cfg(test)]
@@ -103,13 +104,18 @@ mod tests {
             "99999999999999999999999h",
             "18446744073709551615",
             "18446744073709551615s",
-            "31d",
-            "721h",
+            "61d",
+            "1441h",
         ] {
             assert!(parse_duration(huge).is_err(), "{huge}");
         }
         assert!(parse_duration(&format!("1{}s", "0".repeat(400))).is_err());
-        assert_eq!(parse_duration("720h").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("1440h").unwrap(), MAX_DURATION);
+        assert_eq!(
+            MAX_DURATION,
+            crate::approval::APPROVAL_TIMEOUT_MAX,
+            "an approval's longest wait fits in --timeout"
+        );
         assert_eq!(humanize(Duration::from_secs(1800)), "30m");
     }
 }

@@ -350,6 +350,7 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
                         format!("{repo}@{digest}")
                     },
                     index_digest: None,
+                    registry_host: None,
                 },
                 scan: None,
                 findings: vec![f],
@@ -367,6 +368,7 @@ fn group_by_image(findings: Vec<Finding>) -> Vec<ImageFindings> {
                 platform: None,
                 requested: String::new(),
                 index_digest: None,
+                registry_host: None,
             },
             scan: None,
             findings: Vec::new(),
@@ -449,6 +451,7 @@ pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
             platform: None,
             requested: format!("{repository}@{}", ev.detail.image_digest),
             index_digest: None,
+            registry_host: None,
         },
         scan: Some(crate::report::ScanInfo {
             status: ev.detail.scan_status,

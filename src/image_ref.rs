@@ -1,5 +1,6 @@
 //! Parsing and validating image references as the user writes them:
-//! `[<acct>.dkr.ecr.<region>.amazonaws.com/]<repo>(:<tag>|@sha256:<hex>)`.
+//! `[<registry host>/]<repo>(:<tag>|@sha256:<hex>)`, the host being any ECR registry host
+//! `crate::partition` accepts (every partition, FIPS, dual-stack).
 
 use crate::error::{Error, Result};
 use std::fmt;
@@ -18,15 +19,20 @@ pub struct ImageRef {
     pub registry: Option<String>,
     /// Region from the registry host, when given.
     pub region: Option<String>,
+    /// The registry host as written, when given (kept for every pinned reference).
+    pub host: Option<String>,
     pub repository: String,
     pub target: Target,
 }
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let (Some(acct), Some(region)) = (&self.registry, &self.region) {
-            let suffix = crate::partition::of_region(region).dns_suffix;
-            write!(f, "{acct}.dkr.ecr.{region}.{suffix}/")?;
+        match (&self.host, &self.registry, &self.region) {
+            (Some(host), _, _) => write!(f, "{host}/")?,
+            (None, Some(acct), Some(region)) => {
+                write!(f, "{}/", crate::partition::registry_host(acct, region))?
+            }
+            _ => {}
         }
         match &self.target {
             Target::Tag(t) => write!(f, "{}:{t}", self.repository),
@@ -93,26 +99,6 @@ pub fn valid_tag(t: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-/// Parse `(acct, region)` out of an ECR registry host, if it is one.
-fn parse_ecr_host(host: &str) -> Option<(String, String)> {
-    let (rest, china) = match host.strip_suffix(".amazonaws.com.cn") {
-        Some(r) => (r, true),
-        None => (host.strip_suffix(".amazonaws.com")?, false),
-    };
-    let (acct, rest) = rest.split_once('.')?;
-    let region = rest
-        .strip_prefix("dkr.ecr.")
-        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))?;
-    let ok_acct = acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit());
-    let ok_region = !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    // The host's suffix must be its region's partition's: `…cn-north-1.amazonaws.com.cn`.
-    let ok_suffix = (crate::partition::of_region(region).name == "aws-cn") == china;
-    (ok_acct && ok_region && ok_suffix).then(|| (acct.to_string(), region.to_string()))
-}
-
 impl std::str::FromStr for ImageRef {
     type Err = Error;
 
@@ -138,16 +124,16 @@ impl std::str::FromStr for ImageRef {
             }
             _ => (None, s),
         };
-        let (registry, region) = match host {
-            Some(h) => match parse_ecr_host(h) {
-                Some((a, r)) => (Some(a), Some(r)),
+        let (registry, region, host) = match host {
+            Some(h) => match crate::partition::parse_registry_host(h) {
+                Some(p) => (Some(p.account), Some(p.region), Some(p.host)),
                 None => {
                     return Err(bad(&format!(
-                        "'{h}' is not an ECR registry host (expected <12-digit-account>.dkr.ecr.<region>.amazonaws.com); for another registry endpoint use --registry-url"
+                        "'{h}' is not an ECR registry host (expected <12-digit-account>.dkr.ecr.<region>.<partition's DNS suffix>, e.g. amazonaws.com, amazonaws.com.cn, amazonaws.eu; or dkr.ecr-fips / the dual-stack <account>.dkr-ecr.<region>.on.aws); for another registry endpoint use --registry-url"
                     )))
                 }
             },
-            None => (None, None),
+            None => (None, None, None),
         };
         let (name, target) = if let Some((name, digest)) = path.split_once('@') {
             // `repo:tag@sha256:…` pins the digest; the tag is only informative.
@@ -184,6 +170,7 @@ impl std::str::FromStr for ImageRef {
         Ok(ImageRef {
             registry,
             region,
+            host,
             repository: name.to_string(),
             target,
         })
@@ -219,6 +206,21 @@ mod tests {
         assert!("123456789012.dkr.ecr.eu-west-1.amazonaws.com.cn/app:1"
             .parse::<ImageRef>()
             .is_err());
+    }
+
+    #[test]
+    fn every_partitions_hosts_and_the_fips_and_dual_stack_forms_are_kept() {
+        for host in [
+            "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+            "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+            "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+            "123456789012.dkr-ecr.eu-west-1.on.aws",
+        ] {
+            let s = format!("{host}/app@{D}");
+            let r: ImageRef = s.parse().unwrap();
+            assert_eq!(r.host.as_deref(), Some(host));
+            assert_eq!(r.to_string(), s);
+        }
     }
 
     #[test]

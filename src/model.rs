@@ -199,22 +199,37 @@ pub struct ScannedImage {
     /// Digest of the index the user's reference resolved to, for multi-arch images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_digest: Option<String>,
+    /// The registry host as the user named it (a FIPS or dual-stack host), when it is not the
+    /// IPv4 host `<acct>.dkr.ecr.<region>.<suffix>`: every pinned reference keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_host: Option<String>,
 }
 
 impl ScannedImage {
-    /// `<acct>.dkr.ecr.<region>.<dns suffix of the region's partition>/<repo>`
+    /// `<registry host>/<repo>`: the host the user named, else
+    /// `<acct>.dkr.ecr.<region>.<dns suffix of the region's partition>`.
     pub fn repository_uri(&self) -> String {
         // A local scan (`scan --from`) has no registry: its "repository" is the source it read.
         if self.registry.is_empty() {
             return self.repository.clone();
         }
-        format!(
-            "{}.dkr.ecr.{}.{}/{}",
-            self.registry,
-            self.region,
-            crate::partition::of_region(&self.region).dns_suffix,
-            self.repository
-        )
+        match &self.registry_host {
+            Some(h) => format!("{h}/{}", self.repository),
+            None => format!(
+                "{}/{}",
+                crate::partition::registry_host(&self.registry, &self.region),
+                self.repository
+            ),
+        }
+    }
+
+    /// Keep `host` (the registry host the user named) when it is not the IPv4 form the
+    /// account and region build anyway.
+    pub fn with_host(mut self, host: Option<&str>) -> Self {
+        self.registry_host = host
+            .filter(|h| *h != crate::partition::registry_host(&self.registry, &self.region))
+            .map(str::to_string);
+        self
     }
 
     /// `arn:<partition>:ecr:<region>:<acct>:repository/<repo>/sha256:…`: Inspector's coverage

@@ -45,7 +45,7 @@ READ = {"ecr:BatchGetImage", "ecr:GetRegistryScanningConfiguration",
         "ecr:GetDownloadUrlForLayer"}
 PUSH = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
-APPROVE = {"codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
+APPROVE = {"codepipeline:GetPipeline", "codepipeline:GetPipelineState", "codepipeline:ListActionExecutions",
            "codepipeline:GetPipelineExecution", "codepipeline:PutApprovalResult"}
 GATE_ACTIONS = READ | PUSH | APPROVE
 # --baseline ecs:CLUSTER/SERVICE: what the service runs (src/aws/ecs.rs).

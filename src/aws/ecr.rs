@@ -77,7 +77,9 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
         platform: None,
         requested: r.to_string(),
         index_digest: None,
-    };
+        registry_host: None,
+    }
+    .with_host(r.host.as_deref());
     if !top.is_index(None) {
         return Ok(vec![base]);
     }

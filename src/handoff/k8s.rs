@@ -534,6 +534,7 @@ data:
             platform: None,
             requested: "app/web:v1".into(),
             index_digest: idx.map(str::to_string),
+            registry_host: None,
         };
         let (a, b) = (img("sha256:a", Some(D)), img("sha256:b", Some(D)));
         assert_eq!(pins(&[&a, &b]).unwrap(), pin());

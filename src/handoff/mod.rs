@@ -33,6 +33,7 @@ mod tests {
             platform: Some("linux/amd64".into()),
             requested: "app/web:v1".into(),
             index_digest: Some("sha256:ii".into()),
+            registry_host: None,
         };
         let defs: serde_json::Value =
             serde_json::from_str(&image_definitions("web", &img)).unwrap();

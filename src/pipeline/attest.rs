@@ -59,6 +59,7 @@ pub async fn attest(
         let key = ImageRef {
             registry: Some(img.registry.clone()).filter(|s| !s.is_empty()),
             region: Some(img.region.clone()).filter(|s| !s.is_empty()),
+            host: img.registry_host.clone(),
             repository: img.repository.clone(),
             target: Target::Digest(img.digest.clone()),
         };

@@ -445,6 +445,7 @@ mod tests {
             platform: None,
             requested: "app/web:v2".into(),
             index_digest: None,
+            registry_host: None,
         }
     }
 

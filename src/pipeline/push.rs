@@ -26,8 +26,8 @@ fn account_region(endpoint: &str) -> Option<(String, String)> {
         .unwrap_or(endpoint)
         .split('/')
         .next()?;
-    let r: ImageRef = format!("{host}/x/y:z").parse().ok()?;
-    Some((r.registry?, r.region?))
+    let h = crate::partition::parse_registry_host(host)?;
+    Some((h.account, h.region))
 }
 
 /// What to push where.
@@ -236,8 +236,18 @@ async fn destination(
             let (acct, region) = account_region(&proxy)
                 .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
                 .unwrap_or_default();
-            let endpoint = registry_url.map(str::to_string).unwrap_or(proxy.clone());
-            ecr_endpoint = Some(proxy);
+            // The host the destination names (a FIPS or dual-stack host) is where its
+            // blobs go; ECR's proxy endpoint is the IPv4 one.
+            let endpoint = registry_url
+                .map(str::to_string)
+                .or_else(|| dest.host.as_ref().map(|h| format!("https://{h}")))
+                .unwrap_or(proxy.clone());
+            // An ECR host the destination names is ECR's own endpoint as much as the proxy.
+            ecr_endpoint = Some(if registry_url.is_none() {
+                endpoint.clone()
+            } else {
+                proxy
+            });
             (
                 Some(RegistryAuth {
                     username: user,
@@ -279,7 +289,9 @@ fn scanned_images(
         platform: None,
         requested: format!("{}@{}", dest.repository, out.digest),
         index_digest: None,
-    };
+        registry_host: None,
+    }
+    .with_host(dest.host.as_deref());
     // The same rule as for --image (aws::ecr::resolve): an image with nothing runnable (an
     // index of attestations, an artifact) is inconclusive now, not a wait for a scan
     // Inspector will never make.

@@ -79,6 +79,7 @@ pub async fn run(opts: &ScanCommandOptions, progress: &Progress) -> Result<i32> 
                 platform: s.platform.clone(),
                 requested: s.label.clone(),
                 index_digest: None,
+                registry_host: None,
             },
             scan: ScanInfo {
                 status: Some("SCAN_SBOM".into()),

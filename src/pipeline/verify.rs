@@ -89,7 +89,9 @@ fn attested_images(st: &Statement, digest: &str) -> Result<Vec<ScannedImage>> {
                 platform: i.platform.clone(),
                 requested: format!("{}@{}", r.repository, i.digest),
                 index_digest: i.index_digest.clone(),
-            })
+                registry_host: None,
+            }
+            .with_host(r.host.as_deref()))
         })
         .collect()
 }

@@ -309,6 +309,7 @@ pub mod testing {
             platform: platform.map(str::to_string),
             requested: format!("{REPOSITORY}:1.4.2"),
             index_digest: None,
+            registry_host: None,
         }
     }
 
@@ -531,7 +532,8 @@ pub mod testing {
         policy.suppressed = crate::policy::Suppressed::Honor;
         policy.scan_unread = crate::policy::ScanUnread::Warn;
         policy.unmatched_ignore = UnmatchedIgnore::Fail;
-        let img = image(None);
+        // Pulled through the dual-stack host: every pinned reference keeps it.
+        let img = image(None).with_host(Some("123456789012.dkr-ecr.eu-west-1.on.aws"));
         let mut findings: Vec<Finding> = (0..4).map(|i| finding(i, &img)).collect();
         // Suppressed in Inspector, and the policy honours it: listed, not counted.
         let mut hidden = finding(5, &img);

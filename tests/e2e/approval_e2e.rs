@@ -672,6 +672,62 @@ fn the_summary_says_how_many_suppressed_findings_counted() {
     );
 }
 
+/// The approval calls per poll while a busy pipeline's approval (5,000 older action
+/// executions, one every 10 minutes: five weeks of history) is waited for: the approval
+/// shows up at the 5th poll. (calls, polls) of each mode.
+fn busy_pipeline_calls(parallel: bool, timeout_minutes: Option<i32>) -> (usize, usize, String) {
+    let w = World::new(false, |d| {
+        let mut p = pipeline(vec![exec(
+            "e-new",
+            "tok-new",
+            Some(format!("Image_Digest={d}")),
+            4,
+        )]);
+        p.parallel = parallel;
+        p.history = 5_000;
+        p.history_every = 600;
+        p.approval_timeout_minutes = timeout_minutes;
+        p
+    });
+    let (code, _out, err) = w.gate(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(w.approvals()[0].0, "tok-new");
+    let calls: usize = [
+        "GetPipeline",
+        "GetPipelineState",
+        "ListActionExecutions",
+        "GetPipelineExecution",
+    ]
+    .iter()
+    .map(|op| w.scen.calls(op))
+    .sum();
+    let polls = w.scen.state.lock().unwrap().state_polls;
+    (calls, polls, err)
+}
+
+#[test]
+fn a_busy_pipelines_history_is_not_paged_on_every_poll() {
+    // SUPERSEDED: the state names the one execution at the approval; only it is listed
+    // (one page), and only once it waits there: 7 calls for 5 polls. Before: 256 (the state
+    // and the 51 pages of the whole history on every poll).
+    let (calls, polls, err) = busy_pipeline_calls(false, None);
+    assert_eq!(polls, 5, "{err}");
+    assert!(calls <= 2 * polls, "{calls} calls for {polls} polls\n{err}");
+    eprintln!("SUPERSEDED: {calls} calls / {polls} polls");
+    // PARALLEL: the history is read back only as far as the approval's timeout (7 days by
+    // default: ~1,000 of the 5,000 entries, 11 pages), and with a 1-hour timeout one page.
+    let (calls, polls, err) = busy_pipeline_calls(true, None);
+    assert_eq!(polls, 5, "{err}");
+    assert!(
+        calls <= 1 + 11 * polls,
+        "{calls} calls for {polls} polls\n{err}"
+    );
+    eprintln!("PARALLEL, 7 days: {calls} calls / {polls} polls");
+    let (calls, polls, err) = busy_pipeline_calls(true, Some(60));
+    assert!(calls <= 1 + polls, "{calls} calls for {polls} polls\n{err}");
+    eprintln!("PARALLEL, 1 hour: {calls} calls / {polls} polls");
+}
+
 /// PARALLEL mode on a pipeline whose live approval is behind three answered ones, listed one
 /// per page (`ListActionExecutions` pages as CodePipeline does).
 fn paged_parallel(d: &str) -> PipelineScript {

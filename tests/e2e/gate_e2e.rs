@@ -1063,6 +1063,41 @@ fn govcloud_partition_coverage_and_hand_off() {
     );
 }
 
+/// Every partition of the SDK's table, and the FIPS and dual-stack host forms: the host names
+/// the region and partition (moto holds the repository only there, the scripted Inspector2
+/// matches only that partition's resource ids), and the hand-off pins the host as written.
+#[test]
+fn every_partition_and_host_form_is_gated_and_pinned_under_its_host() {
+    for (region, host) in [
+        (
+            "eusc-de-east-1",
+            "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+        ),
+        (
+            "us-isof-south-1",
+            "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+        ),
+        (
+            "us-iso-east-1",
+            "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov",
+        ),
+        (
+            "eu-isoe-west-1",
+            "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+        ),
+        (
+            "us-east-1",
+            "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+        ),
+        ("eu-west-1", "123456789012.dkr-ecr.eu-west-1.on.aws"),
+    ] {
+        let (d, code, out, err, defs) =
+            gate_in_region(region, &format!("{host}/app/web:v1"), "us-west-2");
+        assert_eq!(code, 0, "{host}\n{out}\n{err}");
+        assert_eq!(defs[0]["imageUri"], format!("{host}/app/web@{d}"), "{err}");
+    }
+}
+
 /// An index whose runnable amd64 image carries BuildKit's attestation annotation, and an OCI
 /// artifact (an SBOM: its config is not an image config) without a platform.
 fn put_index_with_disguised_image(w: &World, image: &str) -> (String, String) {

@@ -31,14 +31,21 @@ pub fn scanned(at: i64, findings: Vec<Value>) -> DigestScript {
 }
 
 /// The ARN partition of a region, as AWS names it.
+///
+/// Written out here, not taken from the binary's table, so that the two check each other.
 pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("eusc-", "aws-eusc"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+    ]
+    .iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map_or("aws", |(_, p)| p)
 }
 
 /// A finding in Inspector2's wire format for `digest` in `repo` (us-east-1).

@@ -1,7 +1,8 @@
 //! A scripted AWS server for what moto cannot emulate: Inspector2 `ListCoverage` /
 //! `ListFindings` sequences (pending → done, late findings, pagination, throttling, terminal
-//! reasons) and CodePipeline approvals (`GetPipelineState`, `ListActionExecutions`,
-//! `GetPipelineExecution`, `PutApprovalResult`). Responses follow the service models (restJson1
+//! reasons) and CodePipeline approvals (`GetPipeline`, `GetPipelineState`,
+//! `ListActionExecutions` — paged, with an optional long history — `GetPipelineExecution`,
+//! `PutApprovalResult`). Responses follow the service models (restJson1
 //! for Inspector2, awsJson1.1 for CodePipeline) and are parsed by the real SDK in the binary.
 //!
 //! Where AWS is unkind, so is this server (the service models, checked against the SDK's
@@ -111,6 +112,22 @@ pub struct PipelineScript {
     /// Operations the caller's role may not call: answered AccessDeniedException (HTTP 400,
     /// as CodePipeline's JSON protocol does).
     pub denied: Vec<&'static str>,
+    /// Older, answered action executions (of the Source, Build and approval actions, in
+    /// turn) listed after the scripted ones: a busy pipeline's history. One starts every
+    /// [`PipelineScript::history_every`] seconds back from the scripted executions.
+    pub history: usize,
+    /// Seconds between two history entries (0: 60).
+    pub history_every: u64,
+    /// The approval action's `timeoutInMinutes` in `GetPipeline` (None: CodePipeline's default).
+    pub approval_timeout_minutes: Option<i32>,
+}
+
+/// Now, in epoch seconds (CodePipeline's timestamps).
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 #[derive(Default)]
@@ -612,19 +629,29 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
             }))
         }
         "ListActionExecutions" => {
+            // A PARALLEL pipeline's approval is polled by listing (the state shows no token):
+            // each listing's first page is one poll there.
+            if p.parallel && body.get("nextToken").is_none() {
+                st.state_polls += 1;
+            }
             let polls = st.state_polls;
             let filter = body
                 .get("filter")
                 .and_then(|f| f.get("pipelineExecutionId"))
                 .and_then(|v| v.as_str());
             // Newest first, as CodePipeline lists them; a retried stage shows every attempt.
+            // The scripted executions started in the last minutes (one a second, the last
+            // now), the history before them.
+            let now = epoch_now();
+            let n = p.executions.len();
             let mut attempts: Vec<(usize, &ApprovalExec)> = visible(&p, polls)
                 .filter(|(_, e)| filter.is_none_or(|f| f == e.execution_id))
                 .collect();
             attempts.reverse();
-            let details: Vec<Value> = attempts
+            let mut details: Vec<Value> = attempts
                 .into_iter()
                 .map(|(i, e)| {
+                    let started = now - (n - i) as f64;
                     let mut resolved = json!({});
                     if let Some(cd) = &e.custom_data {
                         resolved["CustomData"] = json!(cd);
@@ -640,14 +667,43 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                         "stageName": p.stage,
                         "actionName": p.action,
                         "status": e.status,
-                        "startTime": 1_700_000_000.0 + i as f64,
-                        "lastUpdateTime": 1_700_000_000.0 + i as f64,
+                        "startTime": started,
+                        "lastUpdateTime": started,
                         "input": { "actionTypeId": { "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1" },
                                    "configuration": {}, "resolvedConfiguration": resolved },
                         "output": { "executionResult": result }
                     })
                 })
                 .collect();
+            if filter.is_none() {
+                let every = if p.history_every == 0 {
+                    60.0
+                } else {
+                    p.history_every as f64
+                };
+                let oldest_scripted = now - n as f64;
+                details.extend((0..p.history).map(|k| {
+                    let started = oldest_scripted - (k + 1) as f64 * every;
+                    let (stage, action) = match k % 3 {
+                        0 => (p.stage.as_str(), p.action.as_str()),
+                        1 => ("Build", "Build"),
+                        _ => ("Source", "Source"),
+                    };
+                    json!({
+                        "pipelineExecutionId": format!("old-{}", k / 3),
+                        "actionExecutionId": format!("old-act-{k}"),
+                        "pipelineVersion": 1,
+                        "stageName": stage,
+                        "actionName": action,
+                        "status": "Succeeded",
+                        "startTime": started,
+                        "lastUpdateTime": started + 30.0,
+                        "input": { "actionTypeId": { "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1" },
+                                   "configuration": {}, "resolvedConfiguration": {} },
+                        "output": { "executionResult": { "externalExecutionId": format!("old-tok-{k}") } }
+                    })
+                }));
+            }
             // Paged like CodePipeline: `maxResults` (1-100, default 100) per page, a token
             // for the rest.
             let asked = body["maxResults"].as_u64().unwrap_or(100) as usize;
@@ -675,6 +731,31 @@ async fn codepipeline(State(s): State<Shared>, headers: HeaderMap, body: Bytes) 
                 size,
                 |end| format!("a{end}"),
             ))
+        }
+        "GetPipeline" => {
+            let mut approval = json!({
+                "name": p.action,
+                "actionTypeId": { "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1" },
+                "runOrder": 1
+            });
+            if let Some(m) = p.approval_timeout_minutes {
+                approval["timeoutInMinutes"] = json!(m);
+            }
+            ok_json(json!({
+                "pipeline": {
+                    "name": p.name,
+                    "roleArn": "arn:aws:iam::123456789012:role/pipeline",
+                    "artifactStore": { "type": "S3", "location": "artifacts" },
+                    "stages": [
+                        { "name": "Source", "actions": [ { "name": "Source", "actionTypeId": { "category": "Source", "owner": "AWS", "provider": "ECR", "version": "1" } } ] },
+                        { "name": p.stage, "actions": [ approval ] }
+                    ],
+                    "version": 1,
+                    "executionMode": if p.parallel { "PARALLEL" } else { "SUPERSEDED" },
+                    "pipelineType": "V2"
+                },
+                "metadata": { "pipelineArn": format!("arn:aws:codepipeline:us-east-1:123456789012:{}", p.name) }
+            }))
         }
         "GetPipelineExecution" => {
             let id = body
