@@ -74,7 +74,8 @@ cat >"$WORK/scenario.json" <<JSON
     "type": "PACKAGE_VULNERABILITY", "firstObservedAt": 1.7e9, "lastObservedAt": 1.7e9, "remediation": {},
     "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2024-0001", "source": "NVD",
       "vulnerablePackages": [{"name": "openssl", "version": "3.0.1", "fixedInVersion": "3.0.13"}]},
-    "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": "x"}]}]]}}}
+    "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": "x", "details": {"awsEcrContainerImage": {
+      "imageHash": "$DIGEST", "repositoryName": "app/web", "registry": "123456789012"}}}]}]]}}}
 JSON
 start_scenario "$EXAMPLES/scenario_server" "$WORK/scenario.json" "$WORK/scenario.log"
 
