@@ -1,7 +1,9 @@
 //! OS package accuracy against real peers: a Debian bookworm root filesystem built by
 //! mmdebstrap from Debian's own packages, catalogued from every source format the scan reads
 //! (dir:, oci:, oci-archive:, docker-archive:), must give exactly the installed set that
-//! `dpkg-query -W` lists for the same tree; later layers' whiteouts must hide what they delete.
+//! `dpkg-query -W` lists for the same tree (every package whose files are on disk, in any
+//! state but `not-installed` and `config-files`); later layers' whiteouts must hide what they
+//! delete.
 
 use crate::scan_common;
 
@@ -15,7 +17,8 @@ use std::process::Command;
 
 type Set = BTreeSet<(String, String, String)>;
 
-/// What dpkg itself says is installed (`Status: install ok installed`) in the tree.
+/// What dpkg itself says has its files in the tree: every package whose state
+/// (`${db:Status-Status}`) is neither `not-installed` nor `config-files`.
 fn dpkg_query(tree: &Path) -> Set {
     require("dpkg-query", "apt-get install dpkg");
     let out = run(Command::new("dpkg-query")
@@ -28,7 +31,7 @@ fn dpkg_query(tree: &Path) -> Set {
     out.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f.len() == 4 && f[3] == "installed")
+            (f.len() == 4 && !matches!(f[3], "not-installed" | "config-files"))
                 .then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
         })
         .collect()
@@ -93,6 +96,77 @@ fn dpkg_catalogue_matches_dpkg_query_for_every_source_format() {
     docker_archive(&docker, "amd64", &[debian_tar()]);
     let from_docker = one(ScanSource::Image(SourceSpec::DockerArchive(docker)));
     assert_eq!(debs(&from_docker), oracle, "docker-archive:");
+}
+
+/// Packages caught half-way (an interrupted `apt-get install`, triggers not yet run, a
+/// `dpkg --unpack` without `--configure`) have their files on disk: they are catalogued, as
+/// dpkg-query lists them; `config-files` and `not-installed` ones are not.
+#[test]
+fn dpkg_packages_in_every_state_with_files_on_disk_are_catalogued() {
+    let debian = debian_tree();
+    let status = std::fs::read_to_string(debian.join("var/lib/dpkg/status")).unwrap();
+    let states = [
+        "install ok unpacked",
+        "install ok half-configured",
+        "install reinstreq half-installed",
+        "install ok triggers-awaited",
+        "install ok triggers-pending",
+        "deinstall ok config-files",
+        "purge ok not-installed",
+    ];
+    // The first packages of the real database, each put in one of the states (a package
+    // awaiting triggers names the one they are pending in, as dpkg requires).
+    let name = |p: &str| {
+        p.lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("Package: ")
+            .to_string()
+    };
+    let first: Vec<String> = status.split("\n\n").take(states.len()).map(name).collect();
+    let mut changed = Vec::new();
+    let paras: Vec<String> = status
+        .split("\n\n")
+        .enumerate()
+        .map(|(i, p)| match states.get(i) {
+            Some(st) => {
+                changed.push((first[i].clone(), *st));
+                p.lines()
+                    .map(|l| {
+                        if !l.starts_with("Status:") {
+                            return l.to_string();
+                        }
+                        let extra = match *st {
+                            "install ok triggers-awaited" => {
+                                format!("\nTriggers-Awaited: {}", first[4])
+                            }
+                            "install ok triggers-pending" => "\nTriggers-Pending: ldconfig".into(),
+                            _ => String::new(),
+                        };
+                        format!("Status: {st}{extra}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            None => p.to_string(),
+        })
+        .collect();
+    assert_eq!(changed.len(), states.len());
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path();
+    std::fs::create_dir_all(tree.join("var/lib/dpkg")).unwrap();
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("var/lib/dpkg/status"), paras.join("\n\n")).unwrap();
+    std::fs::copy(debian.join("etc/os-release"), tree.join("etc/os-release")).unwrap();
+
+    let oracle = dpkg_query(tree);
+    let got = debs(&one(ScanSource::Dir(tree.to_path_buf())));
+    assert_eq!(got, oracle);
+    let names: BTreeSet<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+    for (name, st) in &changed {
+        let listed = !st.ends_with("config-files") && !st.ends_with("not-installed");
+        assert_eq!(names.contains(name.as_str()), listed, "{name} ({st})");
+    }
 }
 
 #[test]

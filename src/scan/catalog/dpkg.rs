@@ -1,9 +1,11 @@
 //! Debian/Ubuntu packages from dpkg's database: `var/lib/dpkg/status`, and distroless images'
 //! `var/lib/dpkg/status.d/<package>` files (one status paragraph each, no dpkg binary).
 //!
-//! Only packages whose status says `installed` are reported: removed packages that left
-//! their configuration files behind (`deinstall ok config-files`) have no code to be
-//! vulnerable.
+//! A package counts as present in every state but `not-installed` and `config-files`
+//! (dpkg(1)'s package states): `unpacked`, `half-configured`, `half-installed`,
+//! `triggers-awaited` and `triggers-pending` packages have their files on disk, as
+//! `installed` ones do, so a container runs them. Removed packages that left only their
+//! configuration files behind (`deinstall ok config-files`) have no code to be vulnerable.
 
 use super::{field, paragraphs, push, shown, unread};
 use crate::scan::layers::FileTree;
@@ -50,13 +52,21 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
     }
 }
 
-/// One status paragraph as a package, if it is installed and complete.
+/// Whether a `Status: <want> <flag> <state>` leaves the package's files on disk.
+fn present(status: &str) -> bool {
+    !matches!(
+        status.split_whitespace().nth(2),
+        None | Some("not-installed" | "config-files")
+    )
+}
+
+/// One status paragraph as a package, if its files are on disk and it is complete.
 fn from_paragraph(f: &[(&str, &str)], distro: Option<&Distro>, path: &str) -> Option<Package> {
     let name = field(f, "Package")?;
     let version = field(f, "Version")?;
     // Distroless status.d entries have no Status field: they are installed by construction.
     if let Some(status) = field(f, "Status") {
-        if status.split_whitespace().nth(2) != Some("installed") {
+        if !present(status) {
             return None;
         }
     }
@@ -116,6 +126,25 @@ mod tests {
             ]
         );
         assert!(inv.unread.is_empty());
+    }
+
+    #[test]
+    fn every_state_with_files_on_disk_counts() {
+        let states = [
+            ("install ok installed", true),
+            ("install ok unpacked", true),
+            ("install ok half-configured", true),
+            ("install reinstreq half-installed", true),
+            ("install ok triggers-awaited", true),
+            ("install ok triggers-pending", true),
+            ("hold ok installed", true),
+            ("deinstall ok config-files", false),
+            ("purge ok not-installed", false),
+            ("install ok", false),
+        ];
+        for (status, want) in states {
+            assert_eq!(present(status), want, "{status}");
+        }
     }
 
     #[test]
