@@ -4,16 +4,18 @@
 //! `pkg:rpm/amzn/…`, `pkg:apk/alpine/…`, from os-release `ID`) and as a
 //! `distro=<ID>-<VERSION_ID>` qualifier (`debian-12`, `amzn-2023`, `alpine-3.19.1`), beside
 //! `arch`. rpm epochs go in an `epoch` qualifier (purl-spec's rpm rule); dpkg epochs stay in
-//! the version (`1:2.3-4`, percent-encoded), as dpkg writes them. Language packages have no
-//! distro qualifier.
+//! the version as dpkg writes them (`1:2.3-4`: purl-spec's character-encoding rule says the
+//! colon is never percent-encoded, separator or not). Language packages have no distro
+//! qualifier.
 
 use super::Distro;
 
-/// Characters left as they are in every purl component (purl-spec: unreserved).
+/// Characters left as they are in every purl component: purl-spec's unreserved ones, and the
+/// colon, which "shall not be percent-encoded, whether used as a separator or otherwise".
 fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~' | b':') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -112,9 +114,16 @@ mod tests {
             ),
             "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12"
         );
+        // A Debian epoch: the colon stays (purl-spec), the `+` is encoded.
         assert_eq!(
-            build("deb", Some("debian"), "x", "1:2.0", &[]),
-            "pkg:deb/debian/x@1%3A2.0"
+            build(
+                "deb",
+                Some("debian"),
+                "util-linux",
+                "2:2.38.1-5+deb12u1",
+                &[]
+            ),
+            "pkg:deb/debian/util-linux@2:2.38.1-5%2Bdeb12u1"
         );
         assert_eq!(npm("@types/node", "20.1.0"), "pkg:npm/%40types/node@20.1.0");
         assert_eq!(npm("left-pad", "1.3.0"), "pkg:npm/left-pad@1.3.0");
