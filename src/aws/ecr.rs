@@ -18,6 +18,15 @@ use tokio::time::Instant;
 /// How long "image not found" is retried: a tag pushed a moment ago may not be visible yet.
 pub const NOT_FOUND_GRACE: Duration = Duration::from_secs(15);
 
+/// The retry schedule of `BatchGetImage` failures that can heal: short at first (a tag just
+/// pushed shows up within seconds), growing to 20 s (an upstream registry that rate-limits a
+/// pull-through cache is not asked every few seconds until the deadline).
+const HEAL: Schedule = Schedule {
+    min: Duration::from_millis(500),
+    max: Duration::from_secs(20),
+    factor: 2.0,
+};
+
 /// Nested indexes followed at most this deep (an index of indexes of images is depth 2).
 const MAX_INDEX_DEPTH: usize = 4;
 /// `BatchGetImage` takes at most 100 image ids per call.
@@ -32,34 +41,44 @@ pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec
     };
     let grace = (Instant::now() + NOT_FOUND_GRACE).min(deadline);
     let call = || async {
-        let out = batch_get(c, r, vec![id.clone()]).await?;
+        let out = batch_get(c, r, vec![id.clone()]).await.map_err(Got::Call)?;
         if let Some(img) = out.images().first() {
             return Ok(img.clone());
         }
-        let code = out
+        let (code, reason) = out
             .failures()
             .first()
-            .and_then(|f| f.failure_code().map(|c| c.as_str().to_string()))
-            .unwrap_or_else(|| "ImageNotFound".into());
-        // Not-found just after a push is retried briefly; the grace deadline ends it.
-        Err(CallError {
-            class: super::Class::Transient(None),
-            code,
-            message: "not found".into(),
-        })
+            .map(|f| {
+                (
+                    f.failure_code().map(|c| c.as_str()).unwrap_or_default(),
+                    f.failure_reason().unwrap_or_default(),
+                )
+            })
+            .unwrap_or(("ImageNotFound", ""));
+        let (heal, err) = image_failure(r, code, reason);
+        // Not-found heals only within the grace after a push; upstream trouble until the deadline.
+        let heals = match heal {
+            Heal::Grace => Instant::now() < grace,
+            Heal::Deadline => true,
+            Heal::No => false,
+        };
+        Err(Got::Image { heals, err })
     };
-    let img = retry::call(Schedule { min: Duration::from_millis(500), max: Duration::from_secs(4), factor: 2.0 }, grace, call)
+    let img = retry::call(HEAL, deadline, call)
         .await
-        .map_err(|e| match e.code.as_str() {
-            "ImageNotFound" | "ImageTagDoesNotMatchDigest" => Error::runtime(format!(
-                "image {r} not found in ECR (check the tag or digest; list them with `aws ecr list-images --repository-name {}`)",
-                r.repository
-            )),
-            "RepositoryNotFoundException" => Error::runtime(format!(
-                "repository {} does not exist in this registry/region (region {}; create it or fix --image/--region)",
-                r.repository, c.region
-            )),
-            _ => e.into_error("ecr:BatchGetImage"),
+        .map_err(|e| match e {
+            Got::Image { err, .. } => err,
+            Got::Call(e) => match e.code.as_str() {
+                "RepositoryNotFoundException" => Error::runtime(format!(
+                    "repository {} does not exist in this registry/region (region {}; create it or fix --image/--region)",
+                    r.repository, c.region
+                )),
+                "UnableToGetUpstreamImageException" => Error::runtime(format!(
+                    "ECR's pull-through cache could not pull {r} from the upstream registry: {} (usually the rule's Secrets Manager secret with the upstream credentials; check it with `aws ecr validate-pull-through-cache-rule`)",
+                    e.message
+                )),
+                _ => e.into_error("ecr:BatchGetImage"),
+            },
         })?;
     let registry = img.registry_id().unwrap_or_default().to_string();
     let digest = img
@@ -128,6 +147,111 @@ async fn batch_get(
         req = req.registry_id(reg);
     }
     req.send().await.map_err(|e| classify(e, |_| None))
+}
+
+/// Whether a `BatchGetImage` failure can heal by asking again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heal {
+    /// `ImageNotFound`: a tag pushed a moment ago may not be visible yet ([`NOT_FOUND_GRACE`]).
+    Grace,
+    /// The upstream registry of a pull-through cache is busy or down: until the deadline.
+    Deadline,
+    /// Asking again returns the same answer.
+    No,
+}
+
+/// A failed `BatchGetImage`: the call itself, or ECR's answer for the image we asked about.
+enum Got {
+    Call(CallError),
+    Image { heals: bool, err: Error },
+}
+
+impl retry::Retryable for Got {
+    fn retry_hint(&self) -> Option<Option<Duration>> {
+        match self {
+            Got::Call(e) => e.retry_hint(),
+            Got::Image { heals: true, .. } => Some(None),
+            Got::Image { .. } => None,
+        }
+    }
+}
+
+/// THE meaning of each `failureCode` `BatchGetImage` reports for an image it did not return
+/// (botocore's `ImageFailureCode`): whether it heals, and the error (its own cause and fix,
+/// and exit code) when it does not. `reason` is ECR's `failureReason`, quoted as given.
+fn image_failure(r: &ImageRef, code: &str, reason: &str) -> (Heal, Error) {
+    let why = if reason.is_empty() {
+        code.to_string()
+    } else {
+        format!("{code}: {}", crate::error::one_line(reason))
+    };
+    let repo = &r.repository;
+    match code {
+        "ImageNotFound" => (
+            Heal::Grace,
+            Error::runtime(format!(
+                "image {r} not found in ECR ({why}; check the tag or digest; list them with `aws ecr list-images --repository-name {repo}`)"
+            )),
+        ),
+        "ImageTagDoesNotMatchDigest" => (
+            Heal::No,
+            Error::runtime(format!(
+                "ECR says the tag and the digest of {r} name different images ({why}): the tag moved; pin the digest alone"
+            )),
+        ),
+        "InvalidImageDigest" => (
+            Heal::No,
+            Error::usage(format!(
+                "ECR refuses the digest of {r} as invalid ({why}): a digest is sha256:<64 lowercase hex>"
+            )),
+        ),
+        "InvalidImageTag" => (
+            Heal::No,
+            Error::usage(format!(
+                "ECR refuses the tag of {r} as invalid ({why}): a tag is 1 to 300 characters"
+            )),
+        ),
+        "MissingDigestAndTag" => (
+            Heal::No,
+            Error::usage(format!(
+                "ECR was asked for {r} without a tag or digest ({why}): add :<tag> or @sha256:<digest>"
+            )),
+        ),
+        "KmsError" => (
+            Heal::No,
+            Error::runtime(format!(
+                "ECR cannot decrypt {r} with the KMS key of repository {repo} ({why}): the key is disabled, scheduled for deletion, or its key policy or grants no longer let ECR use it; re-enable the key or fix its policy"
+            )),
+        ),
+        "ImageInaccessible" => (
+            Heal::No,
+            Error::runtime(format!(
+                "{r} is in ECR's archive storage class (or still being restored) and cannot be read ({why}); Inspector does not scan archived images: restore it with `aws ecr update-image-storage-class --repository-name {repo} --image-id <id> --target-storage-class STANDARD` and run again once it is ACTIVE"
+            )),
+        ),
+        "UpstreamAccessDenied" => (
+            Heal::No,
+            Error::runtime(format!(
+                "the upstream registry of ECR's pull-through cache refused to serve {r} ({why}): fix the credentials in the cache rule's Secrets Manager secret (`aws ecr validate-pull-through-cache-rule`)"
+            )),
+        ),
+        "UpstreamTooManyRequests" => (
+            Heal::Deadline,
+            Error::runtime(format!(
+                "the upstream registry of ECR's pull-through cache still rate-limited pulling {r} at the deadline ({why}): authenticate the cache rule to the upstream registry or pull less often"
+            )),
+        ),
+        "UpstreamUnavailable" => (
+            Heal::Deadline,
+            Error::runtime(format!(
+                "the upstream registry of ECR's pull-through cache was still unavailable for {r} at the deadline ({why})"
+            )),
+        ),
+        _ => (
+            Heal::No,
+            Error::runtime(format!("ecr:BatchGetImage did not return {r}: {why}")),
+        ),
+    }
 }
 
 /// The runnable images under `index`: each level's child manifests are fetched (by digest,
@@ -278,9 +402,34 @@ async fn fetch_manifests(
             .iter()
             .map(|d| ImageIdentifier::builder().image_digest(&d.digest).build())
             .collect();
-        let out = retry::call(Schedule::CALL, deadline, || batch_get(c, r, ids.clone()))
-            .await
-            .map_err(|e| e.into_error("ecr:BatchGetImage"))?;
+        // A child ECR does not hold is named by the caller (never skipped); any other failure
+        // is the child's own reason, retried only when it heals (upstream trouble).
+        let out = retry::call(HEAL, deadline, || async {
+            let out = batch_get(c, r, ids.clone()).await.map_err(Got::Call)?;
+            for f in out.failures() {
+                let code = f.failure_code().map(|c| c.as_str()).unwrap_or_default();
+                if code == "ImageNotFound" {
+                    continue;
+                }
+                let digest = f.image_id().and_then(|i| i.image_digest());
+                let child = ImageRef {
+                    target: Target::Digest(digest.unwrap_or("?").to_string()),
+                    ..r.clone()
+                };
+                let (heal, err) =
+                    image_failure(&child, code, f.failure_reason().unwrap_or_default());
+                return Err(Got::Image {
+                    heals: heal == Heal::Deadline,
+                    err: err.context(format!("{r}: index child")),
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| match e {
+            Got::Image { err, .. } => err,
+            Got::Call(e) => e.into_error("ecr:BatchGetImage"),
+        })?;
         for img in out.images() {
             let Some(d) = img.image_id().and_then(|i| i.image_digest()) else {
                 continue;
