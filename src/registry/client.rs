@@ -228,14 +228,17 @@ impl Client {
         self.check_digest(&resp, digest, &doing)
     }
 
-    /// `PUT /v2/<repo>/manifests/<reference>` with the exact bytes and media type.
+    /// `PUT /v2/<repo>/manifests/<reference>` with the exact bytes and media type. `Ok(true)`
+    /// when this PUT stored it; `Ok(false)` when an immutable tag refused the PUT because it
+    /// already names exactly this digest (a retried pipeline re-pushing a reproducible build:
+    /// the push is done).
     pub(crate) async fn put_manifest(
         &self,
         reference: &str,
         media_type: &str,
         bytes: &[u8],
         digest: &Digest,
-    ) -> Result<(), RegError> {
+    ) -> Result<bool, RegError> {
         let doing = if reference.starts_with("sha256:") {
             format!("pushing manifest {}", digest.short())
         } else {
@@ -248,7 +251,7 @@ impl Client {
             .body(bytes.to_vec());
         let resp = self.send(req, &doing).await?;
         if resp.status().is_success() {
-            return self.check_digest(&resp, digest, &doing);
+            return self.check_digest(&resp, digest, &doing).map(|()| true);
         }
         let status = resp.status();
         if matches!(status.as_u16(), 401 | 403 | 408 | 429 | 500..=599) {
@@ -259,10 +262,18 @@ impl Client {
             || detail.text.to_ascii_lowercase().contains("tag invalid")
             || detail.text.to_ascii_lowercase().contains("immutable");
         if immutable && !reference.starts_with("sha256:") {
-            return Err(RegError::fatal(Error::runtime(format!(
-                "tag {reference} already exists in {} on {} and the repository's tags are immutable ({}): push under a new tag, or push by digest only",
-                self.repo, self.host, detail.text
-            ))));
+            // The tag exists and cannot move: where it points decides whether the push is done.
+            return match self.manifest_digest(reference).await? {
+                Some(at) if at == digest.as_str() => Ok(false),
+                Some(at) => Err(RegError::fatal(Error::runtime(format!(
+                    "tag {reference} in {} on {} already points at {at}, not at the pushed {digest}, and the repository's tags are immutable ({}): push under a new tag, or push by digest only",
+                    self.repo, self.host, detail.text
+                )))),
+                None => Err(RegError::fatal(Error::runtime(format!(
+                    "tag {reference} already exists in {} on {} and the repository's tags are immutable ({}), but the registry does not say which digest it names (no {DOCKER_CONTENT_DIGEST} on HEAD, and no manifest on GET): push under a new tag, or push by digest only",
+                    self.repo, self.host, detail.text
+                )))),
+            };
         }
         Err(RegError::fatal(Error::runtime(format!(
             "{doing}: registry {} rejected it (HTTP {}{})",
@@ -270,6 +281,38 @@ impl Client {
             status.as_u16(),
             detail.suffix()
         ))))
+    }
+
+    /// The digest `reference` names in the registry: `HEAD` the manifest and read
+    /// `Docker-Content-Digest`; a registry that does not send it is asked for the manifest
+    /// itself, whose bytes are hashed. `None` when it holds no such manifest.
+    pub(crate) async fn manifest_digest(
+        &self,
+        reference: &str,
+    ) -> Result<Option<String>, RegError> {
+        let doing = format!("checking which digest tag {reference} names");
+        let url = self.repo_url(&format!("manifests/{reference}"))?;
+        let req = self
+            .request(Method::HEAD, url)
+            .header(ACCEPT, crate::oci::MANIFEST_TYPES.join(", "));
+        let resp = self.send(req, &doing).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if !s.is_success() => return Err(self.failure(resp, &doing).await),
+            _ => {}
+        }
+        let header = resp
+            .headers()
+            .get(DOCKER_CONTENT_DIGEST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(d) = header.filter(|d| crate::oci::is_valid_digest(d)) {
+            return Ok(Some(d));
+        }
+        Ok(self
+            .get_manifest(reference, crate::image::MAX_MANIFEST as usize)
+            .await?
+            .map(|(_, bytes)| Digest::of(&bytes).to_string()))
     }
 
     /// `GET /v2/<repo>/manifests/<reference>` (any manifest media type): its media type and

@@ -116,10 +116,16 @@ pub(crate) async fn run(
         progress.info(&format!("pushed {}@{}", target.repository, root.digest));
     } else {
         for tag in &target.tags {
-            put_manifest(&client, root, tag, progress).await?;
+            let stored = put_manifest(&client, root, tag, progress).await?;
             progress.info(&format!(
-                "pushed {}:{tag} ({})",
-                target.repository, root.digest
+                "{} {}:{tag} ({})",
+                if stored {
+                    "pushed"
+                } else {
+                    "already pushed (immutable tag names this digest)"
+                },
+                target.repository,
+                root.digest
             ));
         }
     }
@@ -158,12 +164,14 @@ fn push_children<'a>(
     })
 }
 
+/// Put one manifest; `Ok(false)` when an immutable tag already named it (see
+/// [`Client::put_manifest`]).
 async fn put_manifest(
     client: &Client,
     node: &ManifestNode,
     reference: &str,
     progress: &Progress,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     with_retry(client, progress, || {
         client.put_manifest(reference, &node.media_type, &node.bytes, &node.digest)
     })

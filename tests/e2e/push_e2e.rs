@@ -425,7 +425,13 @@ struct Faults {
     post_503: AtomicUsize,
     put_blob_502: AtomicUsize,
     manifest_429: AtomicUsize,
+    /// The repository's tags are immutable, as ECR enforces it: a manifest PUT to a tag the
+    /// registry already holds is answered `TAG_INVALID` (ECR's error body), whatever it names.
     tag_invalid: AtomicBool,
+    /// `TAG_INVALID` answers given.
+    tag_invalid_answers: AtomicUsize,
+    /// Drop `Docker-Content-Digest` from manifest HEAD answers (a registry that does not send it).
+    no_digest_on_head: AtomicBool,
     /// Blob PUTs that arrived chunked instead of with a Content-Length.
     chunked_puts: AtomicUsize,
 }
@@ -475,6 +481,18 @@ async fn start_proxy(upstream: &Registry, faults: Arc<Faults>) -> Proxy {
     }
 }
 
+/// Does the registry behind the proxy hold the manifest `path` names (asked as the client)?
+async fn tag_exists(ctx: &Ctx, path: &str, headers: &axum::http::HeaderMap) -> bool {
+    let mut rb = ctx.http.head(format!("{}{path}", ctx.upstream)).header(
+        header::ACCEPT,
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
+    );
+    if let Some(a) = headers.get(header::AUTHORIZATION) {
+        rb = rb.header(header::AUTHORIZATION, a);
+    }
+    rb.send().await.is_ok_and(|r| r.status().is_success())
+}
+
 async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let f = &ctx.faults;
     let method = req.method().clone();
@@ -485,6 +503,7 @@ async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or(path.clone());
     let is_blob_put = method == Method::PUT && path.contains("/blobs/uploads/");
+    let method_is_head_manifest = method == Method::HEAD && path.contains("/manifests/");
     if method == Method::HEAD && path.contains("/blobs/") && take(&f.head_500) {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
@@ -502,7 +521,11 @@ async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         }
     }
     if method == Method::PUT && path.contains("/manifests/") {
-        if f.tag_invalid.load(Ordering::SeqCst) && !path.contains("sha256:") {
+        if f.tag_invalid.load(Ordering::SeqCst)
+            && !path.contains("sha256:")
+            && tag_exists(&ctx, &path, req.headers()).await
+        {
+            f.tag_invalid_answers.fetch_add(1, Ordering::SeqCst);
             let body = r#"{"errors":[{"code":"TAG_INVALID","message":"The image tag 'v1' already exists in the 'team/app' repository and cannot be overwritten because the repository is immutable."}]}"#;
             return (
                 StatusCode::BAD_REQUEST,
@@ -537,8 +560,12 @@ async fn forward(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
+    let strip_digest = method_is_head_manifest && f.no_digest_on_head.load(Ordering::SeqCst);
     let mut out = Response::builder().status(resp.status().as_u16());
     for (k, v) in resp.headers() {
+        if strip_digest && k.as_str() == "docker-content-digest" {
+            continue;
+        }
         if k != header::TRANSFER_ENCODING && k != header::CONNECTION {
             out = out.header(k, v);
         }
@@ -582,18 +609,63 @@ async fn transient_registry_errors_are_retried_per_blob() {
     assert_eq!(reg::raw_manifest(&r, REPO, "v1"), src.bytes);
 }
 
+/// An immutable tag already pointing at another image stays an error, naming both digests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn immutable_tag_is_a_clear_runtime_error() {
+async fn immutable_tag_naming_another_image_is_a_clear_runtime_error() {
     let r = Registry::start();
     let faults = Arc::new(Faults::default());
     faults.tag_invalid.store(true, Ordering::SeqCst);
-    let proxy = start_proxy(&r, faults).await;
+    let proxy = start_proxy(&r, faults.clone()).await;
     let tmp = tempfile::tempdir().unwrap();
-    let src = fixtures::single_arch(&tmp.path().join("src"), "v1", 13, &[4_000]);
+    let first = fixtures::single_arch(&tmp.path().join("a"), "v1", 13, &[4_000]);
+    let other = fixtures::single_arch(&tmp.path().join("b"), "v1", 14, &[4_000]);
+    let t = target_at(&proxy.url, &["v1"], reg::PASSWORD);
+    push_ok(&first.spec(), &t).await;
+    assert_eq!(
+        faults.tag_invalid_answers.load(Ordering::SeqCst),
+        0,
+        "v1 was new"
+    );
 
-    let err = push_err(&src.spec(), &target_at(&proxy.url, &["v1"], reg::PASSWORD)).await;
-    assert!(err.message.contains("tag v1 already exists"), "{err}");
+    let err = push_err(&other.spec(), &t).await;
+    assert_eq!(faults.tag_invalid_answers.load(Ordering::SeqCst), 1);
+    assert!(err.message.contains("tag v1"), "{err}");
     assert!(err.message.contains("immutable"), "{err}");
+    assert!(
+        err.message
+            .contains(&format!("already points at {}", first.digest))
+            && err
+                .message
+                .contains(&format!("not at the pushed {}", other.digest)),
+        "both digests named: {err}"
+    );
+    assert_eq!(reg::raw_manifest(&r, REPO, "v1"), first.bytes, "v1 unmoved");
+}
+
+/// Issue 21: a retried pipeline re-pushing its reproducible build to an IMMUTABLE tag is done
+/// when the tag already names the pushed digest — read from `Docker-Content-Digest` on a HEAD,
+/// or (a registry that does not send it) from the manifest's own bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_repush_to_an_immutable_tag_is_done() {
+    let r = Registry::start();
+    let faults = Arc::new(Faults::default());
+    faults.tag_invalid.store(true, Ordering::SeqCst);
+    let proxy = start_proxy(&r, faults.clone()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = fixtures::single_arch(&tmp.path().join("src"), "v1", 15, &[4_000]);
+    let t = target_at(&proxy.url, &["v1"], reg::PASSWORD);
+    assert_eq!(push_ok(&src.spec(), &t).await.digest, src.digest);
+    for (round, strip) in [(1, false), (2, true)] {
+        faults.no_digest_on_head.store(strip, Ordering::SeqCst);
+        let again = push_ok(&src.spec(), &t).await;
+        assert_eq!(again.digest, src.digest);
+        assert_eq!(
+            faults.tag_invalid_answers.load(Ordering::SeqCst),
+            round,
+            "the immutable tag refused the re-push (round {round})"
+        );
+    }
+    assert_eq!(reg::raw_manifest(&r, REPO, "v1"), src.bytes);
 }
 
 /// An index with a clean arm64 image and an amd64 image whose config media type is not
