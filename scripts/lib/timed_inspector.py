@@ -61,6 +61,7 @@ FINDING_FIELDS = {
 }
 COVERAGE_FIELDS = {
     "resourceId": lambda r: [r["resourceId"]],
+    "accountId": lambda r: [r["accountId"]],
     "ecrRepositoryName": lambda r: [r["resourceMetadata"]["ecrRepository"]["name"]],
     "resourceType": lambda r: [r["resourceType"]],
     "scanType": lambda r: [r["scanType"]],

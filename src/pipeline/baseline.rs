@@ -310,10 +310,10 @@ async fn from_image(c: &Clients, image: &ImageRef, deadline: Instant) -> Result<
     let images = ecr::resolve(c, image, deadline).await?;
     let mut out = Vec::new();
     for img in images {
-        let row = inspector::coverage(c, &img)
+        let rows = wait::all_coverage(c, &wait::query_of(&img), deadline, &RefCell::new(None))
             .await
             .map_err(|e| e.into_error("inspector2:ListCoverage"))?;
-        match wait::judge_coverage(row.as_ref(), &img.label()) {
+        match wait::judge_coverage(inspector::row_for(&rows, &img), &img) {
             Observation::Scanned { .. } => {}
             Observation::Pending(why) => {
                 return Err(Error::inconclusive(format!(

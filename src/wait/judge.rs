@@ -6,7 +6,7 @@
 
 use crate::aws::inspector::CoverageRow;
 use crate::error::Error;
-use crate::model::Finding;
+use crate::model::{Finding, ScannedImage};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -84,11 +84,22 @@ pub fn classify_reason(reason: &str) -> Option<ReasonClass> {
     })
 }
 
-/// Judge an Inspector coverage row (`None` = no row yet).
-pub fn judge_coverage(row: Option<&CoverageRow>, label: &str) -> Observation {
+/// Judge the coverage row of `img` (`None` = no row yet). A row matched by digest whose
+/// resource id is not the form this version builds is an error naming both forms: the gate
+/// must not guess at an identity it cannot confirm (and a wrong guess must never turn into a
+/// silent wait until `--timeout`).
+pub fn judge_coverage(row: Option<&CoverageRow>, img: &ScannedImage) -> Observation {
+    let label = img.label();
     let Some(row) = row else {
         return Observation::Pending("no coverage record yet".into());
     };
+    let expected = img.resource_id();
+    if row.resource_id != expected {
+        return Observation::Never(Error::runtime(format!(
+            "{label}: Inspector's coverage names this image {} but this version of inspector-gate builds its resource id as {expected}; the forms differ (a partition or id form it does not know): report it, with both ids",
+            row.resource_id
+        )));
+    }
     let reason = row.reason.as_str();
     let scanned = || Observation::Scanned {
         status: reason.to_string(),
@@ -228,12 +239,58 @@ pub fn is_final(
 mod tests {
     use super::*;
 
+    fn img() -> ScannedImage {
+        ScannedImage {
+            registry: "123456789012".into(),
+            region: "us-east-1".into(),
+            repository: "app/web".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            platform: None,
+            requested: "app/web:v1".into(),
+            index_digest: None,
+            registry_host: None,
+        }
+    }
+
     fn row(code: &str, reason: &str, at: Option<i64>) -> CoverageRow {
         CoverageRow {
             status_code: code.into(),
             reason: reason.into(),
             last_scanned_at: at.map(|t| OffsetDateTime::from_unix_timestamp(t).unwrap()),
+            resource_id: img().resource_id(),
+            account_id: "123456789012".into(),
+            repository: "app/web".into(),
+            scan_frequency: Some("CONTINUOUS_SCAN".into()),
         }
+    }
+
+    #[test]
+    fn a_row_of_our_digest_in_another_id_form_is_an_error_naming_both() {
+        let i = img();
+        let other = format!(
+            "arn:aws-eusc:ecr:us-east-1:123456789012:repository/app/web/{}",
+            i.digest
+        );
+        let r = CoverageRow {
+            resource_id: other.clone(),
+            ..row("ACTIVE", "SUCCESSFUL", Some(1))
+        };
+        // Matched by digest, repository and account...
+        let rows = [r];
+        let picked = crate::aws::inspector::row_for(&rows, &i).expect("matched by digest");
+        // ... and refused, naming both forms.
+        match judge_coverage(Some(picked), &i) {
+            Observation::Never(e) => {
+                assert_eq!(e.exit_code(), 4);
+                assert!(e.message.contains(&other), "{}", e.message);
+                assert!(e.message.contains(&i.resource_id()), "{}", e.message);
+            }
+            o => panic!("{o:?}"),
+        }
+        // Another digest, repository or account is not ours at all.
+        let mut stranger = rows[0].clone();
+        stranger.repository = "app/api".into();
+        assert!(crate::aws::inspector::row_for(&[stranger], &i).is_none());
     }
 
     #[test]
@@ -271,26 +328,29 @@ mod tests {
 
     #[test]
     fn coverage_states() {
-        assert!(matches!(judge_coverage(None, "x"), Observation::Pending(_)));
         assert!(matches!(
-            judge_coverage(Some(&row("ACTIVE", "PENDING_INITIAL_SCAN", None)), "x"),
+            judge_coverage(None, &img()),
             Observation::Pending(_)
         ));
         assert!(matches!(
-            judge_coverage(Some(&row("ACTIVE", "SUCCESSFUL", Some(1))), "x"),
+            judge_coverage(Some(&row("ACTIVE", "PENDING_INITIAL_SCAN", None)), &img()),
+            Observation::Pending(_)
+        ));
+        assert!(matches!(
+            judge_coverage(Some(&row("ACTIVE", "SUCCESSFUL", Some(1))), &img()),
             Observation::Scanned { .. }
         ));
         assert!(matches!(
             judge_coverage(
                 Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", None)),
-                "x"
+                &img()
             ),
             Observation::Pending(_)
         ));
         assert!(matches!(
             judge_coverage(
                 Some(&row("ACTIVE", "SCAN_FREQUENCY_SCAN_ON_PUSH", Some(1))),
-                "x"
+                &img()
             ),
             Observation::Scanned { .. }
         ));
@@ -302,7 +362,7 @@ mod tests {
             ("ACCESS_DENIED", 4),
             ("ACCESS_DENIED_TO_ENCRYPTION_KEY", 4),
         ] {
-            match judge_coverage(Some(&row("INACTIVE", reason, None)), "x") {
+            match judge_coverage(Some(&row("INACTIVE", reason, None)), &img()) {
                 Observation::Never(e) => {
                     assert_eq!(e.exit_code(), code, "{reason}");
                     assert!(e.message.contains(reason));
@@ -312,11 +372,11 @@ mod tests {
         }
         // An unknown value: INACTIVE ends, ACTIVE keeps waiting.
         assert!(matches!(
-            judge_coverage(Some(&row("INACTIVE", "BRAND_NEW", None)), "x"),
+            judge_coverage(Some(&row("INACTIVE", "BRAND_NEW", None)), &img()),
             Observation::Never(_)
         ));
         assert!(matches!(
-            judge_coverage(Some(&row("ACTIVE", "BRAND_NEW", None)), "x"),
+            judge_coverage(Some(&row("ACTIVE", "BRAND_NEW", None)), &img()),
             Observation::Pending(_)
         ));
     }

@@ -101,6 +101,41 @@ pub async fn all_findings(
     }
 }
 
+/// Every coverage row of `q`'s repositories (every page, each retried within the deadline).
+/// Errors stay [`CallError`]s: the caller branches on their class (a denied coverage read
+/// falls back to ECR's scan status).
+pub async fn all_coverage(
+    c: &Clients,
+    q: &inspector::CoverageQuery,
+    deadline: Instant,
+    last_err: &RefCell<Option<String>>,
+) -> std::result::Result<Vec<inspector::CoverageRow>, CallError> {
+    let mut out = Vec::new();
+    let mut next = None;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let (rows, n) = retry::call(Schedule::CALL, deadline, || async {
+            inspector::coverage_page(c, q, next.clone())
+                .await
+                .inspect_err(|e| *last_err.borrow_mut() = Some(e.message.clone()))
+        })
+        .await?;
+        out.extend(rows);
+        next = inspector::next_page(&mut seen, n.as_deref(), "inspector2:ListCoverage")?;
+        if next.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The coverage query of one image: its repository in its account.
+pub fn query_of(img: &ScannedImage) -> inspector::CoverageQuery {
+    inspector::CoverageQuery {
+        registries: vec![img.registry.clone()],
+        repositories: vec![img.repository.clone()],
+    }
+}
+
 fn fatal(e: CallError, action: &str) -> Error {
     match e.class {
         Class::NotEnabled => Error::inconclusive(format!(
@@ -143,6 +178,12 @@ struct Track {
     /// The status that said the scan is done, once one did: from then on the deadline cuts a
     /// findings read short, not a scan.
     scanned: RefCell<Option<String>>,
+    /// Whether a coverage row of the image was ever seen.
+    had_row: std::cell::Cell<bool>,
+    /// What the scanning-configuration check said, once it ran: `Some(None)` when it could not
+    /// confirm the repository in the caller's own registry (another account's image, or no
+    /// permission to read the configuration).
+    config: RefCell<Option<Option<String>>>,
 }
 
 /// A once-per-repository check run lazily, the first time a wait sees no coverage row: is the
@@ -163,7 +204,14 @@ impl CoverageCheck {
         }
     }
 
-    async fn run(&self, c: &Clients, deadline: Instant, progress: &Progress) -> Result<()> {
+    /// The repository's scan frequency, or `None` when the caller's own scanning
+    /// configuration cannot say (another account's registry, or no permission to read it).
+    async fn run(
+        &self,
+        c: &Clients,
+        deadline: Instant,
+        progress: &Progress,
+    ) -> Result<Option<String>> {
         let r = self
             .done
             .get_or_init(|| async {
@@ -179,7 +227,7 @@ impl CoverageCheck {
                 .debug("could not read the scanning configuration; relying on Inspector coverage"),
             Err(e) => return Err(e.clone()),
         }
-        Ok(())
+        Ok(r.as_ref().ok().cloned().flatten())
     }
 }
 
@@ -202,14 +250,10 @@ async fn await_scanned(
                 .map_err(|e| about(img, fatal(e, "ecr:DescribeImageScanFindings")))?;
             judge_ecr_status(s.as_deref(), &label)
         } else {
-            let row = retry::call(Schedule::CALL, deadline, || async {
-                inspector::coverage(c, img)
-                    .await
-                    .inspect_err(|e| *track.last_err.borrow_mut() = Some(e.message.clone()))
-            })
-            .await;
-            match row {
-                Ok(row) => {
+            let rows = all_coverage(c, &query_of(img), deadline, &track.last_err).await;
+            match rows {
+                Ok(rows) => {
+                    let row = inspector::row_for(&rows, img).cloned();
                     progress.debug(&format!(
                         "coverage of {label}: {}",
                         row.as_ref()
@@ -217,12 +261,15 @@ async fn await_scanned(
                             .unwrap_or_else(|| "no row".into())
                     ));
                     if row.is_none() {
-                        check
+                        let freq = check
                             .run(c, deadline, progress)
                             .await
                             .map_err(|e| about(img, e))?;
+                        *track.config.borrow_mut() = Some(freq);
+                    } else {
+                        track.had_row.set(true);
                     }
-                    judge_coverage(row.as_ref(), &label)
+                    judge_coverage(row.as_ref(), img)
                 }
                 Err(e) if e.class == Class::AccessDenied => {
                     progress.warn(&format!(
@@ -239,7 +286,20 @@ async fn await_scanned(
             Observation::Scanned {
                 status,
                 last_scanned_at,
-            } => return Ok((status, last_scanned_at)),
+            } => {
+                if status == "SCAN_FREQUENCY_SCAN_ON_PUSH" {
+                    progress.warn(&format!(
+                        "{label}: the repository scans on push only, so Inspector scanned this image once{}: its findings may be stale (vulnerabilities published since are not matched against it); use CONTINUOUS_SCAN to keep them current",
+                        last_scanned_at
+                            .and_then(|t| t
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .ok())
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    ));
+                }
+                return Ok((status, last_scanned_at));
+            }
             Observation::Never(e) => return Err(e),
             Observation::Pending(why) => {
                 let d = poll_delay(track.start.elapsed(), opts.first_poll);
@@ -324,6 +384,8 @@ pub async fn wait(
         last_err: RefCell::new(None),
         read: RefCell::new(None),
         scanned: RefCell::new(None),
+        had_row: std::cell::Cell::new(false),
+        config: RefCell::new(None),
     };
     let scan_info = |status: String, last: Option<OffsetDateTime>| ScanInfo {
         status: Some(status),
@@ -396,8 +458,20 @@ pub async fn wait(
                     humanize(opts.timeout)
                 )));
             }
+            // No row ever, and the caller's own scanning configuration could not vouch for
+            // the repository: most often another account's image, whose coverage only that
+            // account and the organisation's Inspector delegated administrator can list.
+            let elsewhere = if !track.had_row.get() && matches!(*track.config.borrow(), Some(None))
+            {
+                format!(
+                    "; no coverage record of {label} ever appeared: if account {} is not the account this gate runs as, Inspector shows that account's coverage only to itself and to the organisation's Inspector delegated administrator — run the gate from the delegated administrator account or with --role-arn of a role in account {} (with inspector2:ListCoverage and inspector2:ListFindings)",
+                    img.registry, img.registry
+                )
+            } else {
+                String::new()
+            };
             Err(Error::timeout(format!(
-                "timed out after {} waiting for the scan of {label} (last state: {}{last}); raise --timeout or check the scan in the Inspector console",
+                "timed out after {} waiting for the scan of {label} (last state: {}{last}){elsewhere}; raise --timeout or check the scan in the Inspector console",
                 humanize(opts.timeout),
                 track.state.borrow()
             )))

@@ -241,7 +241,7 @@ fn image_index_children_are_classified_by_their_config_bytes() {
     assert_eq!(code, 1, "the odd child's CRITICAL is gated:\n{out}\n{err}");
     assert!(out.contains(&amd) && out.contains(&arm), "{out}");
     assert!(
-        scen.calls_about("ListCoverage", &chart).is_empty(),
+        scen.calls_about("ListFindings", &chart).is_empty(),
         "the chart (no diff ids) was waited for"
     );
     let mut read = ecr.state.lock().unwrap().download_url_calls.clone();

@@ -767,7 +767,7 @@ fn an_index_child_with_an_odd_config_media_type_is_pushed_and_gated() {
     assert!(out.contains(&amd) && out.contains("CVE-2024-0001"), "{out}");
     assert!(out.contains(&arm), "the arm64 child is gated too: {out}");
     assert!(
-        scen.calls_about("ListCoverage", &sbom).is_empty(),
+        scen.calls_about("ListFindings", &sbom).is_empty(),
         "the artifact on the empty descriptor was waited for"
     );
     // Every child, the artifact included, is in the registry byte for byte.

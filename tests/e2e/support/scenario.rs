@@ -21,7 +21,9 @@
 //! retried stage keeps its pipeline execution id, so `ListActionExecutions` lists the
 //! answered attempt next to the new one; coverage resource ids carry the partition of the
 //! region the request was signed for (`arn:aws-cn:`, `arn:aws-us-gov:`), and a resource id
-//! of another partition or region matches nothing.
+//! of another partition or region matches nothing; a scripted image's row may carry another id
+//! form ([`ScenarioState::resource_ids`]); a coverage listing takes the next scripted answer of
+//! every image it lists (so one listing of a repository advances each of its images once).
 
 use super::filters;
 use super::model::{ModelGuard, Refusal};
@@ -163,6 +165,10 @@ pub struct ScenarioState {
     /// The repository of a scripted image, for listings that do not name it (filtered by
     /// repository, or by nothing); without it, the repository its scripted findings name.
     pub repos: HashMap<String, String>,
+    /// The `resourceId` a scripted image's coverage row carries, when it is not the form
+    /// `arn:<partition>:ecr:<region>:123456789012:repository/<repo>/<digest>` (an id form the
+    /// gate does not build).
+    pub resource_ids: HashMap<String, String>,
     /// Set when the server stops: a slow answer still waiting gives up at once.
     pub closing: bool,
     /// Every request checked against botocore's service models (support::model).
@@ -311,23 +317,27 @@ fn parse_findings_token(tok: &str) -> Option<(usize, usize, usize)> {
     Some((g, o, e))
 }
 
-/// The coverage row a new listing answers for `rid`, or the scripted error. A resource id
-/// of another partition or region than the one the request was signed for matches nothing.
+/// The identity of a scripted image's coverage row (before its scripted state is taken): what
+/// the resource filters (`resourceId`, `accountId`, `resourceType`, `ecrRepositoryName`) see.
+fn coverage_identity(rid: &str, repo: &str) -> Value {
+    let account = rid.split(':').nth(4).unwrap_or("123456789012");
+    json!({
+        "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+        "resourceId": rid,
+        "accountId": account,
+        "scanType": "PACKAGE",
+        "resourceMetadata": { "ecrImage": { "tags": [] },
+                              "ecrRepository": { "name": repo, "scanFrequency": "CONTINUOUS_SCAN" } }
+    })
+}
+
+/// The coverage row a new listing answers for the image `digest` whose row identity is `row`
+/// (its next scripted answer, taken), or the scripted error.
 fn coverage_row(
     st: &mut ScenarioState,
-    rid: &str,
-    region: &str,
+    digest: &str,
+    mut row: Value,
 ) -> Result<Option<Value>, Box<Response>> {
-    let prefix = format!("arn:{}:ecr:{region}:", partition(region));
-    let Some((account, path)) = rid
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.split_once(":repository/"))
-    else {
-        return Ok(None);
-    };
-    let Some((repo, digest)) = path.rsplit_once('/') else {
-        return Ok(None);
-    };
     let Some(script) = st.images.get_mut(digest) else {
         return Ok(None);
     };
@@ -338,15 +348,10 @@ fn coverage_row(
             reason,
             last_scanned_at,
         } => {
-            let mut row = json!({
-                "resourceType": "AWS_ECR_CONTAINER_IMAGE",
-                "resourceId": rid,
-                "accountId": account,
-                "scanType": "PACKAGE",
-                "scanStatus": { "statusCode": code, "reason": reason },
-                "resourceMetadata": { "ecrImage": { "tags": [] },
-                                      "ecrRepository": { "name": repo, "scanFrequency": "CONTINUOUS_SCAN" } }
-            });
+            row["scanStatus"] = json!({ "statusCode": code, "reason": reason });
+            if reason == "SCAN_FREQUENCY_SCAN_ON_PUSH" {
+                row["resourceMetadata"]["ecrRepository"]["scanFrequency"] = json!("SCAN_ON_PUSH");
+            }
             if let Some(t) = last_scanned_at {
                 row["lastScannedAt"] = json!(t as f64);
             }
@@ -391,9 +396,9 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
         None => {
             let crit = criteria(&body);
             let region = signed_region(&headers);
-            // The resources the listing looks at: those the resourceId filter names, else
-            // every scripted image whose repository is known (Inspector lists them all);
-            // every filter is then applied to the rows.
+            // Every scripted image is a resource of the account (Inspector lists them all);
+            // the listing's filters pick rows. An image whose repository the script does not
+            // give is in the one the listing names (or whose resource id it names).
             let named: Vec<String> = crit["resourceId"]
                 .as_array()
                 .into_iter()
@@ -401,32 +406,54 @@ async fn inspector_coverage(State(s): State<Shared>, headers: HeaderMap, body: B
                 .filter(|f| f["comparison"] == "EQUALS")
                 .filter_map(|f| f["value"].as_str().map(str::to_string))
                 .collect();
-            // An image whose repository the script does not give is in the one the
-            // listing names.
             let repo_named = crit["ecrRepositoryName"]
                 .as_array()
                 .and_then(|l| l.iter().find(|f| f["comparison"] == "EQUALS"))
                 .and_then(|f| f["value"].as_str())
                 .map(str::to_string);
-            let rids = if named.is_empty() {
-                let mut digests: Vec<String> = st.images.keys().cloned().collect();
-                digests.sort();
-                digests
-                    .iter()
-                    .filter_map(|d| {
-                        let repo = repo_of(&st, d).or_else(|| repo_named.clone())?;
-                        Some(format!(
-                            "arn:{}:ecr:{region}:123456789012:repository/{repo}/{d}",
-                            partition(&region)
-                        ))
-                    })
-                    .collect()
-            } else {
-                named
-            };
+            let mut digests: Vec<String> = st.images.keys().cloned().collect();
+            digests.sort();
             let mut rows = Vec::new();
-            for rid in rids {
-                match coverage_row(&mut st, &rid, &region) {
+            for d in digests {
+                let repo = repo_of(&st, &d)
+                    .or_else(|| {
+                        named.iter().find_map(|rid| {
+                            let path = rid.split_once(":repository/")?.1;
+                            let (repo, digest) = path.rsplit_once('/')?;
+                            (digest == d).then(|| repo.to_string())
+                        })
+                    })
+                    .or_else(|| repo_named.clone());
+                let Some(repo) = repo else { continue };
+                let rid = st.resource_ids.get(&d).cloned().unwrap_or_else(|| {
+                    format!(
+                        "arn:{}:ecr:{region}:123456789012:repository/{repo}/{d}",
+                        partition(&region)
+                    )
+                });
+                // Only a listing that includes the image takes its next scripted answer.
+                let identity = coverage_identity(&rid, &repo);
+                let resource_filters: serde_json::Map<String, Value> = crit
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| {
+                        [
+                            "resourceId",
+                            "accountId",
+                            "resourceType",
+                            "ecrRepositoryName",
+                        ]
+                        .contains(&k.as_str())
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                match filters::coverage_passes(&Value::Object(resource_filters), &identity) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(why) => return not_emulated(&st, why),
+                }
+                match coverage_row(&mut st, &d, identity) {
                     Ok(Some(row)) => match filters::coverage_passes(&crit, &row) {
                         Ok(true) => rows.push(row),
                         Ok(false) => {}
@@ -852,6 +879,27 @@ impl Scenario {
             .zip(&st.log_at)
             .filter(|((o, body), _)| o == op && body.to_string().contains(digest))
             .map(|(_, at)| *at)
+            .collect()
+    }
+
+    /// When `op` was called (every call, whatever it was about).
+    pub fn calls_at(&self, op: &str) -> Vec<Instant> {
+        let st = self.state.lock().unwrap();
+        st.log
+            .iter()
+            .zip(&st.log_at)
+            .filter(|((o, _), _)| o == op)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+
+    /// The bodies of every `op` request so far.
+    pub fn bodies(&self, op: &str) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        st.log
+            .iter()
+            .filter(|(o, _)| o == op)
+            .map(|(_, b)| b.clone())
             .collect()
     }
 
