@@ -187,11 +187,11 @@ fn npm_packages_match_npm_ls() {
         .any(|p| p.purl == "pkg:npm/%40types/node@20.11.30"));
 }
 
-#[test]
-fn go_modules_match_go_version_m() {
+/// Build a small Go program (one replaced module dependency) into `bin` with Debian's Go;
+/// returns its toolchain (`go1.x.y`) and the dependencies `go version -m` lists.
+fn go_app(work: &Path, bin: &Path) -> (String, Set) {
     require("go", "apt-get install golang-go");
-    let work = tempfile::tempdir().unwrap();
-    let src = work.path().join("src");
+    let src = work.join("src");
     std::fs::create_dir_all(src.join("dep")).unwrap();
     std::fs::write(
         src.join("go.mod"),
@@ -213,19 +213,16 @@ fn go_modules_match_go_version_m() {
         "package dep\n\nfunc Hello() string { return \"hi\" }\n",
     )
     .unwrap();
-    let root = work.path().join("root");
-    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
-    let bin = root.join("usr/local/bin/app");
     run(Command::new("go")
         .args(["build", "-o"])
-        .arg(&bin)
+        .arg(bin)
         .arg(".")
         .current_dir(&src)
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")
-        .env("GOCACHE", work.path().join("gocache"))
-        .env("GOPATH", work.path().join("gopath")));
-    let out = run(Command::new("go").args(["version", "-m"]).arg(&bin));
+        .env("GOCACHE", work.join("gocache"))
+        .env("GOPATH", work.join("gopath")));
+    let out = run(Command::new("go").args(["version", "-m"]).arg(bin));
     let toolchain = out
         .lines()
         .next()
@@ -240,6 +237,16 @@ fn go_modules_match_go_version_m() {
         })
         .collect();
     assert_eq!(oracle.len(), 1, "{out}");
+    (toolchain, oracle)
+}
+
+#[test]
+fn go_modules_match_go_version_m() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    let bin = root.join("usr/local/bin/app");
+    let (toolchain, oracle) = go_app(work.path(), &bin);
     let inv = scan_dir(&root);
     let ours: Set = inv
         .packages
@@ -391,4 +398,84 @@ fn cargo_auditable_data_in_an_elf_section_is_read() {
     // The same binary without the section: nothing.
     std::fs::copy("/bin/true", &bin).unwrap();
     assert!(scan_dir(&root).packages.is_empty());
+}
+
+/// A Go binary and a cargo-auditable Rust binary without the exec bit (a Dockerfile `COPY`
+/// without `chmod`, or one the entrypoint makes executable) are still programs the container
+/// runs: read from their content as `dir:` and from an image layer, beside a large file that
+/// is not ELF (left after its first bytes, so nothing found and nothing unread).
+#[test]
+fn binaries_without_the_exec_bit_are_read() {
+    use std::os::unix::fs::PermissionsExt;
+    require("objcopy", "apt-get install binutils");
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    let go_bin = root.join("app/server");
+    let (_, go_oracle) = go_app(work.path(), &go_bin);
+    let deps = serde_json::json!({"packages": [
+        {"name": "tool", "version": "0.2.0", "source": "local", "kind": "runtime", "dependencies": [1], "root": true},
+        {"name": "regex", "version": "1.10.4", "source": "crates.io", "kind": "runtime", "dependencies": []}]});
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &serde_json::to_vec(&deps).unwrap()).unwrap();
+    let section = work.path().join("dep-v0");
+    std::fs::write(&section, z.finish().unwrap()).unwrap();
+    let rust_bin = root.join("app/tool");
+    run(Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".dep-v0={}", section.display()))
+        .arg("/bin/true")
+        .arg(&rust_bin));
+    std::fs::write(root.join("app/data.bin"), vec![b'x'; 1 << 20]).unwrap();
+    for f in [&go_bin, &rust_bin] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let found = |inv: &Inventory| -> (Set, Set) {
+        assert!(inv.unread.is_empty(), "{:?}", inv.unread);
+        let modules = inv
+            .packages
+            .iter()
+            .filter(|p| p.purl.starts_with("pkg:golang/"))
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
+        (modules, of(inv, Ecosystem::Cargo, |s| s.to_string()))
+    };
+    let rust_oracle: Set = [("regex", "1.10.4"), ("tool", "0.2.0")]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let want = (go_oracle, rust_oracle);
+    assert_eq!(found(&scan_dir(&root)), want, "dir:");
+
+    // The same files in an image layer (layer_tar writes mode 0644).
+    let go = std::fs::read(&go_bin).unwrap();
+    let rust = std::fs::read(&rust_bin).unwrap();
+    let data = vec![b'x'; 1 << 20];
+    let layer = layer_tar(&[
+        ("app", None),
+        ("app/server", Some(&go)),
+        ("app/tool", Some(&rust)),
+        ("app/data.bin", Some(&data)),
+    ]);
+    let layout = oci_layout(
+        &work.path().join("oci"),
+        &[(
+            "linux",
+            "amd64",
+            &[Layer::Tar {
+                tar: layer,
+                gzip: true,
+            }],
+        )],
+    );
+    let inv = catalogue(&ScanSource::Image(
+        inspector_gate::registry::SourceSpec::OciDir {
+            dir: layout,
+            reference: None,
+        },
+    ))
+    .unwrap()
+    .pop()
+    .unwrap();
+    assert_eq!(found(&inv), want, "oci:");
 }

@@ -22,6 +22,9 @@ use super::{Distro, Inventory, Package};
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 
+/// The smallest file read as a possible compiled program: no Go or Rust binary is smaller.
+const MIN_BINARY: u64 = 4 * KIB;
+
 /// rpm databases: where rpm keeps them (Fedora 36+ moved them to /usr/lib/sysimage/rpm, with
 /// /var/lib/rpm a link to it).
 pub(crate) const RPM_DIRS: [&str; 2] = ["var/lib/rpm", "usr/lib/sysimage/rpm"];
@@ -66,8 +69,11 @@ pub fn want(path: &str, size: u64, executable: bool) -> Want {
     if java::is_archive(base) {
         return bytes(java::MAX_ARCHIVE);
     }
-    // Go and Rust binaries: anything executable that is big enough to be a compiled program.
-    if executable && size >= 4 * KIB {
+    // Go and Rust binaries: decided from content, not mode bits (a binary COPY'd without
+    // chmod, or made executable by the entrypoint, is still a program the container runs).
+    // Every other file big enough to be a compiled program is handed to the binary reader,
+    // which stops at the first 4 bytes of anything that is not ELF.
+    if size >= MIN_BINARY {
         return Want::Binary;
     }
     Want::Skip
@@ -201,7 +207,10 @@ mod tests {
         ));
         assert_eq!(w("usr/share/doc/README"), Want::Skip);
         assert_eq!(want("usr/bin/app", 1 << 20, true), Want::Binary);
+        // Mode bits do not decide: a binary copied without chmod is still one.
+        assert_eq!(want("app/server", 1 << 20, false), Want::Binary);
         assert_eq!(want("usr/bin/tiny", 100, true), Want::Skip);
+        assert_eq!(want("usr/share/doc/README", 4096, false), Want::Binary);
     }
 
     #[test]
