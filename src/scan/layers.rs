@@ -24,6 +24,8 @@ use crate::image::archive::Bounded;
 use crate::image::blob::Hashing;
 use crate::image::{self, Compression, Digest, FileRange, ImageTree, SourceSpec};
 use crate::scan::binary::{self, BinaryInfo};
+use crate::scan::catalog::java;
+use crate::scan::stop;
 use rootfs::{clean, join, Kind, Name, Node, Origin, Rootfs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -81,6 +83,8 @@ pub enum Want {
     },
     /// Read it as a possible Go or Rust binary; keep only what [`binary::inspect`] finds.
     Binary,
+    /// Read it as a Java archive as it streams; keep only what [`java::read`] finds.
+    Java,
 }
 
 /// A file kept for the catalogers.
@@ -88,6 +92,7 @@ pub enum Want {
 pub enum Kept {
     Bytes(Vec<u8>),
     Binary(BinaryInfo),
+    Java(java::Facts),
     /// Wanted, but larger than its cap: not read (named in [`FileTree::unread`] by the
     /// catalogue).
     TooLarge {
@@ -256,6 +261,9 @@ fn decompress<'a>(r: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a>, E
 
 fn broken(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e: std::io::Error| {
+        if let Some(s) = stop::stopped(&e) {
+            return stop::error(s, what);
+        }
         Error::runtime(format!(
             "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
             crate::error::one_line(&e.to_string())
@@ -328,6 +336,10 @@ fn read_wanted(
             Some(info) => Stored::Kept(want, Kept::Binary(info)),
             None => Stored::NotBinary,
         }),
+        Want::Java => Some(Stored::Kept(
+            want,
+            Kept::Java(java::read(r, size).map_err(broken(what))?),
+        )),
     })
 }
 
@@ -339,6 +351,7 @@ fn reuse(stored: Option<&Stored>, want: Want) -> Option<Option<Kept>> {
         }
         (Want::Binary, Stored::Kept(Want::Binary, k)) => Some(Some(k.clone())),
         (Want::Binary, Stored::NotBinary) => Some(None),
+        (Want::Java, Stored::Kept(Want::Java, k)) => Some(Some(k.clone())),
         _ => None,
     }
 }
@@ -688,7 +701,15 @@ fn reread(
                 })
                 .max();
             let binary = idx.iter().any(|i| deliveries[*i].want == Want::Binary);
+            // An archive is read as it streams; the same bytes under another name that wants
+            // them as a binary are a jar, not a Go or Rust program.
+            let facts = if idx.iter().any(|i| deliveries[*i].want == Want::Java) {
+                Some(java::read(entry.reader(), size).map_err(broken(&what))?)
+            } else {
+                None
+            };
             let (bytes, info) = match cap {
+                _ if facts.is_some() => (None, None),
                 Some(cap) if size <= cap => {
                     let mut buf = Vec::with_capacity(size as usize);
                     entry
@@ -715,6 +736,7 @@ fn reread(
                         _ => Kept::TooLarge { size, cap },
                     }),
                     Want::Binary => info.clone().map(Kept::Binary),
+                    Want::Java => facts.clone().map(Kept::Java),
                     Want::Skip => None,
                 });
             }
@@ -821,6 +843,16 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                                 tree.files.insert(path, Kept::Binary(info));
                             }
                             Ok(None) => {}
+                            Err(e) => unread(&mut tree, e),
+                        }
+                    }
+                    Want::Java => {
+                        let facts =
+                            File::open(ent.path()).and_then(|mut f| java::read(&mut f, size));
+                        match facts {
+                            Ok(f) => {
+                                tree.files.insert(path, Kept::Java(f));
+                            }
                             Err(e) => unread(&mut tree, e),
                         }
                     }

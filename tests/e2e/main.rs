@@ -22,6 +22,7 @@ mod policy_e2e;
 mod push_e2e;
 mod reports_external;
 mod scan_bench;
+mod scan_bounds;
 mod scan_cli;
 mod scan_lang;
 mod scan_layers;

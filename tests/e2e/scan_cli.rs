@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 /// `cmd` with only the environment a scan needs: dummy credentials, the scripted ScanSbom
 /// server, no instance metadata, no user AWS configuration.
-fn scan_env<'a>(cmd: &'a mut Command, server: &ScanServer) -> &'a mut Command {
+pub(crate) fn scan_env<'a>(cmd: &'a mut Command, server: &ScanServer) -> &'a mut Command {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap())
         .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
@@ -56,7 +56,7 @@ fn advisory() -> Vec<Advisory> {
     }]
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),

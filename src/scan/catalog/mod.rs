@@ -67,7 +67,7 @@ pub fn want(path: &str, size: u64, executable: bool) -> Want {
         return bytes(16 * MIB);
     }
     if java::is_archive(base) {
-        return bytes(java::MAX_ARCHIVE);
+        return Want::Java;
     }
     // Go and Rust binaries: decided from content, not mode bits (a binary COPY'd without
     // chmod, or made executable by the entrypoint, is still a program the container runs).

@@ -352,3 +352,40 @@ fn a_hostile_archive_gets_the_same_bounds_as_the_push() {
         assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);
     }
 }
+
+/// Jars are read as their layer streams (no size cap), and what they name is a fact of their
+/// file: a whiteout in a later layer removes it, a hard link in a later layer keeps it.
+#[test]
+fn java_facts_follow_their_file_through_whiteouts_and_links() {
+    use crate::scan::catalog::java::tests::{zip_as, How};
+    let pom = b"groupId=org.example\nartifactId=lib\nversion=1\n";
+    let jar = zip_as(&[(
+        "META-INF/maven/org.example/lib/pom.properties",
+        pom,
+        How::Deflated,
+    )]);
+    let l1 = files(&[
+        ("app/gone.jar", &jar),
+        ("app/kept.JAR", &jar),
+        ("x/data", &jar),
+    ]);
+    let l2 = layer(&[
+        E::File(b"app/.wh.gone.jar", b""),
+        E::Hardlink(b"app/linked.jar", b"x/data"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let tree = read_image(
+        &image(dir.path(), vec![l1, l2]),
+        &crate::scan::catalog::want,
+    )
+    .unwrap();
+    let jars: Vec<(&str, usize)> = tree
+        .files
+        .iter()
+        .filter_map(|(p, k)| match k {
+            Kept::Java(f) => Some((p.as_str(), f.found.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(jars, [("app/kept.JAR", 1), ("app/linked.jar", 1)]);
+}
