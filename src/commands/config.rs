@@ -16,7 +16,11 @@ pub struct ConfigArgs {
 }
 
 pub fn run(args: ConfigArgs) -> Result<i32> {
-    let resolved = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?;
+    let resolved = super::block_on(super::resolve_policy(
+        &args.policy,
+        &Default::default(),
+        inspector_gate::aws::floor::FLOOR_BUDGET,
+    ))?;
     print!("{}", render(&resolved));
     Ok(0)
 }

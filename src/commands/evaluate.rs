@@ -44,7 +44,12 @@ pub struct EvaluateArgs {
 
 pub fn run(args: EvaluateArgs, progress: &Progress, color: bool) -> Result<i32> {
     // No AWS calls but a floor's: resolved on the command's runtime, the evaluation after it.
-    let policy = super::block_on(super::resolve_policy(&args.policy, &Default::default()))?.policy;
+    let policy = super::block_on(super::resolve_policy(
+        &args.policy,
+        &Default::default(),
+        inspector_gate::aws::floor::FLOOR_BUDGET,
+    ))?
+    .policy;
     let input = match (&args.findings, &args.event) {
         (Some(f), None) => Input::Findings(f.clone()),
         (None, Some(e)) => Input::Event(e.clone()),

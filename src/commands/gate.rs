@@ -287,6 +287,19 @@ impl GateArgs {
         }
     }
 
+    /// The AWS options of the run, the region taken from the images' registry host when
+    /// they name one: the policy floor is read there too, before anything else.
+    fn aws_options(&self) -> Result<inspector_gate::aws::AwsOptions> {
+        let refs = self
+            .images
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<Vec<ImageRef>>>()?;
+        let mut aws: inspector_gate::aws::AwsOptions = (&self.aws).into();
+        aws.region = region_for(&refs.iter().collect::<Vec<_>>(), aws.region.as_deref())?;
+        Ok(aws)
+    }
+
     /// Validate the arguments into the library's options, with the resolved `policy`.
     fn options(
         &self,
@@ -343,8 +356,7 @@ impl GateArgs {
             registry_url: self.registry_url.clone(),
             insecure_registry: self.insecure_registry,
         });
-        let mut aws: inspector_gate::aws::AwsOptions = (&self.aws).into();
-        aws.region = region_for(&refs.iter().collect::<Vec<_>>(), aws.region.as_deref())?;
+        let aws = self.aws_options()?;
         Ok(GateOptions {
             images: refs,
             push,
@@ -425,9 +437,10 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
     if args.dry_run && args.remote_floor().is_some() {
         policy_args.policy_floor = None;
     }
-    let aws = (&args.aws).into();
+    let aws = args.aws_options()?;
+    let timeout = args.wait.timeout;
     super::block_on(async move {
-        let resolved = super::resolve_policy(&policy_args, &aws).await?;
+        let resolved = super::resolve_policy(&policy_args, &aws, timeout).await?;
         if args.soft_fail && !resolved.allow_soft_fail {
             return Err(Error::usage(
                 "--soft-fail is forbidden by the policy floor (allow-soft-fail = false): remove --soft-fail / INSPECTOR_GATE_SOFT_FAIL",

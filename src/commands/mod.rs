@@ -63,6 +63,13 @@ async fn shutdown_signal() -> &'static str {
 
 /// Resolve the command's policy (on its runtime): the file, the floor, and the layers its
 /// flags and env variables made.
-pub async fn resolve_policy(policy: &args::PolicyArgs, aws: &AwsOptions) -> Result<Resolved> {
-    inspector_gate::pipeline::policy::resolve(&policy.request()?, aws).await
+/// The floor is read within `timeout` (the run's `--timeout`, or
+/// [`inspector_gate::aws::floor::FLOOR_BUDGET`] for commands without one).
+pub async fn resolve_policy(
+    policy: &args::PolicyArgs,
+    aws: &AwsOptions,
+    timeout: std::time::Duration,
+) -> Result<Resolved> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    inspector_gate::pipeline::policy::resolve(&policy.request()?, aws, deadline).await
 }

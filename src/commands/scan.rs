@@ -80,7 +80,10 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
     let aws = (&args.aws).into();
     super::block_on(async move {
-        let policy = super::resolve_policy(&args.policy, &aws).await?.policy;
+        let policy =
+            super::resolve_policy(&args.policy, &aws, inspector_gate::aws::floor::FLOOR_BUDGET)
+                .await?
+                .policy;
         run_with(args, policy, progress, color).await
     })
 }

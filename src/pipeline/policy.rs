@@ -10,6 +10,7 @@ use crate::policy::file::{self, Floor, FloorSource, PolicyLayer, Resolved, Sourc
 use crate::policy::BUILTIN_FAIL_ON;
 use std::path::PathBuf;
 use time::Date;
+use tokio::time::Instant;
 
 /// What a run's policy is made of, before anything is read.
 #[derive(Debug, Clone)]
@@ -34,23 +35,25 @@ pub fn builtin_default_notice() -> String {
 }
 
 /// Read and parse the floor `spec` names (a TOML file, `ssm:/name` or `s3://bucket/key`).
-pub async fn load_floor(spec: &str, aws: &AwsOptions) -> Result<Floor> {
+/// The read is retried under `deadline`.
+pub async fn load_floor(spec: &str, aws: &AwsOptions, deadline: Instant) -> Result<Floor> {
     let source: FloorSource = spec.parse()?;
-    let text = floor::fetch(&source, aws).await?;
+    let text = floor::fetch(&source, aws, deadline).await?;
     file::parse_floor(&text, &source.to_string())
 }
 
 /// Resolve the effective policy: defaults < floor < file < env < flags, per key, each key
 /// the floor governs held at the floor's bound. The local file is read before the floor is
-/// fetched, so a broken file is refused without a network call.
-pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions) -> Result<Resolved> {
+/// fetched, so a broken file is refused without a network call. The floor is read under
+/// `deadline` in `aws`'s region (the caller takes it from the image host first).
+pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions, deadline: Instant) -> Result<Resolved> {
     let mut layers = Vec::with_capacity(req.layers.len() + 1);
     if let Some(path) = file::locate(req.file.as_deref(), &req.dir)? {
         layers.push((file::load(&path)?, Source::File(path)));
     }
     layers.extend(req.layers.iter().cloned());
     let floor = match req.floor.as_deref() {
-        Some(spec) => Some(load_floor(spec, aws).await?),
+        Some(spec) => Some(load_floor(spec, aws, deadline).await?),
         None => None,
     };
     let resolved = file::resolve_with(floor.as_ref(), &layers, req.today)?;
@@ -66,6 +69,10 @@ pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions) -> Result<Resolved> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + floor::FLOOR_BUDGET
+    }
 
     fn req(dir: &std::path::Path) -> PolicyRequest {
         PolicyRequest {
@@ -88,10 +95,10 @@ mod tests {
         let floor = dir.path().join("floor.toml");
         std::fs::write(&floor, "max-critical = 1\nsuppressed = \"honor\"\n").unwrap();
         let mut r = req(dir.path());
-        let r0 = resolve(&r, &AwsOptions::default()).await.unwrap();
+        let r0 = resolve(&r, &AwsOptions::default(), far()).await.unwrap();
         assert_eq!(r0.policy.max.values().copied().collect::<Vec<_>>(), [9]);
         r.floor = Some(floor.display().to_string());
-        let r1 = resolve(&r, &AwsOptions::default()).await.unwrap();
+        let r1 = resolve(&r, &AwsOptions::default(), far()).await.unwrap();
         assert_eq!(r1.policy.max.values().copied().collect::<Vec<_>>(), [1]);
         assert_eq!(r1.policy.suppressed, crate::policy::Suppressed::Honor);
         assert_eq!(r1.warnings.len(), 1, "{:?}", r1.warnings);
@@ -102,14 +109,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut r = req(dir.path());
         r.file = Some(dir.path().join("nope.toml"));
-        let e = resolve(&r, &AwsOptions::default()).await.unwrap_err();
+        let e = resolve(&r, &AwsOptions::default(), far())
+            .await
+            .unwrap_err();
         assert_eq!(e.exit_code(), 2);
         let mut r = req(dir.path());
         r.floor = Some("s3://bucket-only".into());
-        let e = resolve(&r, &AwsOptions::default()).await.unwrap_err();
+        let e = resolve(&r, &AwsOptions::default(), far())
+            .await
+            .unwrap_err();
         assert!(e.message.contains("needs a bucket and a key"), "{e}");
         // No file, no floor, no flags: the built-in default.
-        let r = resolve(&req(dir.path()), &AwsOptions::default())
+        let r = resolve(&req(dir.path()), &AwsOptions::default(), far())
             .await
             .unwrap();
         assert!(r.builtin_default);

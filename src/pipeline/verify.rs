@@ -184,7 +184,7 @@ pub async fn run(opts: &VerifyOptions, progress: &Progress) -> Result<i32> {
     };
     let c = clients.as_ref();
     let floor = match &opts.floor {
-        Some(spec) => Some(load_floor(spec, &opts.aws).await?),
+        Some(spec) => Some(load_floor(spec, &opts.aws, deadline).await?),
         None => None,
     };
     let digest = digest_of(c, &opts.image, deadline).await?;

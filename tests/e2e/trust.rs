@@ -258,6 +258,183 @@ fn a_repository_file_cannot_loosen_a_floor_in_s3() {
     assert!(err.contains("s3:GetObject"), "{err}");
 }
 
+/// Issue 21: the floor is read where it lives. A bucket in another region is read again
+/// once in the region S3's PermanentRedirect names (`x-amz-bucket-region`; moto serves every
+/// region alike, so support::s3_regions answers the redirect as S3 does), and an access
+/// denial names `kms:Decrypt` (an SSE-KMS object is denied without it).
+#[test]
+fn a_floor_bucket_in_another_region_is_read_in_its_region() {
+    let moto = Moto::start();
+    moto.aws(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "eu-policies",
+        "--region",
+        "eu-west-1",
+        "--create-bucket-configuration",
+        "LocationConstraint=eu-west-1",
+    ]);
+    let ctx = Ctx::critical();
+    let body = ctx.write("floor-body.toml", "fail-on = \"HIGH\"\n");
+    moto.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        "eu-policies",
+        "--key",
+        "floor.toml",
+        "--body",
+        &body,
+        "--region",
+        "eu-west-1",
+    ]);
+    let s3 = support::s3_regions::S3Regions::start(&moto.url);
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let f = findings_arg(&ctx);
+    let mut env: Vec<(String, String)> = aws_env(&moto.url);
+    env.push(("AWS_ENDPOINT_URL_S3".into(), s3.url.clone()));
+    let floor = "s3://eu-policies/floor.toml";
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", floor],
+        &env,
+    );
+    assert_floor_held(code, &out, &err, floor);
+    assert_eq!(
+        s3.reads(),
+        [
+            ("us-east-1".to_string(), 301),
+            ("eu-west-1".to_string(), 200)
+        ],
+        "asked in the run's region, redirected, read once in the bucket's"
+    );
+    s3.deny_reads();
+    let (code, _, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", floor],
+        &env,
+    );
+    assert_eq!(code, 4, "{err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        line.contains("AccessDenied")
+            && line.contains("s3:GetObject")
+            && line.contains("kms:Decrypt"),
+        "{line}"
+    );
+}
+
+/// An SSM parameter ARN names its region: the floor is read there, not in the run's region.
+#[test]
+fn an_ssm_floor_arn_is_read_in_its_region() {
+    let moto = Moto::start();
+    moto.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/ci/floor",
+        "--type",
+        "SecureString",
+        "--value",
+        "fail-on = \"HIGH\"\n",
+        "--region",
+        "eu-west-1",
+    ]);
+    let ctx = Ctx::critical();
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let f = findings_arg(&ctx);
+    let env: Vec<(String, String)> = aws_env(&moto.url);
+    let floor = "ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/ci/floor";
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", floor],
+        &env,
+    );
+    assert_floor_held(code, &out, &err, floor);
+}
+
+/// One throttle is not exit 4: the floor read goes through the retry engine (two
+/// ThrottlingException answers from the fault proxy in front of moto, then moto's answer).
+#[test]
+fn a_throttled_floor_read_is_retried() {
+    use support::faults::{Fault, FaultProxy, Plan};
+    let moto = Moto::start();
+    moto.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/ci/inspector-gate/floor",
+        "--type",
+        "SecureString",
+        "--value",
+        "fail-on = \"HIGH\"\n",
+    ]);
+    let proxy = FaultProxy::start(
+        &moto.url,
+        Plan::first("GetParameter", 2, Fault::Throttle { retry_after: None }),
+    );
+    let ctx = Ctx::critical();
+    ctx.write(".inspector-gate.toml", LOOSE_FILE);
+    let f = findings_arg(&ctx);
+    let env: Vec<(String, String)> = aws_env(&proxy.url);
+    let floor = "ssm:/ci/inspector-gate/floor";
+    let (code, out, err) = ctx.run(
+        &["evaluate", "--findings", &f, "--policy-floor", floor],
+        &env,
+    );
+    assert_floor_held(code, &out, &err, floor);
+    assert_eq!(proxy.record().faults.get("throttle"), Some(&2));
+    assert_eq!(proxy.seen("GetParameter"), 3, "two throttled, one read");
+}
+
+/// The floor is read in the region the image's registry host names, before anything else,
+/// when no region is configured: `allow-soft-fail = false` from a floor in eu-west-1 refuses
+/// `--soft-fail` (before the fix the read had no region at all).
+#[test]
+fn the_floor_is_read_in_the_image_hosts_region() {
+    let moto = Moto::start();
+    moto.aws(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/ci/floor",
+        "--type",
+        "String",
+        "--value",
+        "allow-soft-fail = false\n",
+        "--region",
+        "eu-west-1",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let closed = support::aws::closed_endpoint();
+    let mut cmd = support::aws::command(
+        &closed,
+        &closed,
+        &[
+            "gate",
+            "--image",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:v1",
+            "--soft-fail",
+            "--policy-floor",
+            "ssm:/ci/floor",
+            "--timeout",
+            "20s",
+        ],
+        &[],
+        dir.path(),
+    );
+    cmd.env("AWS_ENDPOINT_URL_SSM", &moto.url)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION");
+    let (code, out, err) = text(&support::aws::run_bounded(
+        cmd,
+        std::time::Duration::from_secs(60),
+    ));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("forbidden by the policy floor"),
+        "the floor in eu-west-1 was read: {err}"
+    );
+}
+
 const HOSTILE: &str = "1.0\u{1b}]8;;https://evil.example\u{7}x\u{1b}[2J\r\n::warning::forged\u{9b}";
 
 #[test]

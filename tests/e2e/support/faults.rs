@@ -74,14 +74,18 @@ pub enum Ops {
     Any,
     AnyExcept(Vec<&'static str>),
     Only(Vec<&'static str>),
+    /// Only the first `n` occurrences of each key of these operations (a throttle that heals).
+    First(Vec<&'static str>, usize),
 }
 
 impl Ops {
-    fn matches(&self, op: &str) -> bool {
+    /// Does the rule apply to the `n`-th occurrence (1-based) of a request of `op`?
+    fn matches(&self, op: &str, n: usize) -> bool {
         match self {
             Ops::Any => true,
             Ops::AnyExcept(v) => !v.contains(&op),
             Ops::Only(v) => v.contains(&op),
+            Ops::First(v, max) => v.contains(&op) && n <= *max,
         }
     }
 }
@@ -162,6 +166,19 @@ impl Plan {
                     menu: vec![Fault::Unavailable503, Fault::ForwardThen502],
                 },
             ],
+            upload_rate: None,
+        }
+    }
+
+    /// The first `n` calls of `op` answered with `fault`, the rest forwarded.
+    pub fn first(op: &'static str, n: usize, fault: Fault) -> Plan {
+        Plan {
+            seed: 0,
+            rules: vec![Rule {
+                ops: Ops::First(vec![op], n),
+                rate: 1.0,
+                menu: vec![fault],
+            }],
             upload_rate: None,
         }
     }
@@ -397,7 +414,7 @@ fn roll(seed: u64, key: &str, n: usize, salt: u64) -> f64 {
 
 /// The fault (if any) the plan assigns to the `n`-th occurrence of `key`.
 pub fn decide(plan: &Plan, op: &str, key: &str, n: usize) -> Option<Fault> {
-    let rule = plan.rules.iter().find(|r| r.ops.matches(op))?;
+    let rule = plan.rules.iter().find(|r| r.ops.matches(op, n))?;
     if rule.menu.is_empty() || roll(plan.seed, key, n, 1) >= rule.rate {
         return None;
     }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod moto;
 pub mod referrers_proxy;
 pub mod registry;
+pub mod s3_regions;
 pub mod scan_server;
 pub mod scenario;
 pub mod sdk;
