@@ -187,6 +187,111 @@ fn npm_packages_match_npm_ls() {
         .any(|p| p.purl == "pkg:npm/%40types/node@20.11.30"));
 }
 
+/// The npm project as one image layer under `app/` (a tar of the cached tree).
+fn npm_layer(dir: &Path) -> Layer {
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_dir_all("app", dir).unwrap();
+    Layer::Tar {
+        tar: b.into_inner().unwrap(),
+        gzip: true,
+    }
+}
+
+fn scan_layout(layout: PathBuf) -> Inventory {
+    catalogue(&ScanSource::Image(
+        inspector_gate::registry::SourceSpec::OciDir {
+            dir: layout,
+            reference: None,
+        },
+    ))
+    .unwrap()
+    .pop()
+    .unwrap()
+}
+
+/// Installed, not declared: a package the lockfile lists but that is gone from `node_modules`
+/// (removed by hand in `dir:`, whited out by a later layer) is not reported — reporting it
+/// would fail the run on a CVE of code the container does not have. With no `node_modules` at
+/// all, the lockfile is the only source: its entries are reported, and a warning says so.
+#[test]
+fn lockfile_entries_count_only_when_installed() {
+    let dir = npm_tree();
+    let out = run(Command::new("npm")
+        .args(["ls", "--all", "--json"])
+        .current_dir(&dir));
+    let mut full = Set::new();
+    flatten(
+        &serde_json::from_str::<Value>(&out).unwrap()["dependencies"],
+        &mut full,
+    );
+    let gone = ("semver".to_string(), "7.6.0".to_string());
+    assert!(full.contains(&gone), "{full:?}");
+    let mut oracle = full.clone();
+    oracle.remove(&gone);
+
+    // dir: the same tree with semver's directory removed.
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("project");
+    run(Command::new("cp").arg("-a").arg(&dir).arg(&copy));
+    std::fs::remove_dir_all(copy.join("node_modules/semver")).unwrap();
+    let inv = scan_dir(&copy);
+    assert_eq!(of(&inv, Ecosystem::Npm, |s| s.to_string()), oracle, "dir:");
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+
+    // An image: semver whited out by a later layer.
+    let wipe = layer_tar(&[("app/node_modules/.wh.semver", Some(b""))]);
+    let layout = oci_layout(
+        &work.path().join("wiped"),
+        &[(
+            "linux",
+            "amd64",
+            &[
+                npm_layer(&dir),
+                Layer::Tar {
+                    tar: wipe,
+                    gzip: true,
+                },
+            ],
+        )],
+    );
+    let inv = scan_layout(layout);
+    assert_eq!(of(&inv, Ecosystem::Npm, |s| s.to_string()), oracle, "oci:");
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+
+    // node_modules gone altogether: the lockfile's entries, said to be only declared.
+    let wipe = layer_tar(&[("app/.wh.node_modules", Some(b""))]);
+    let layout = oci_layout(
+        &work.path().join("no-modules"),
+        &[(
+            "linux",
+            "amd64",
+            &[
+                npm_layer(&dir),
+                Layer::Tar {
+                    tar: wipe,
+                    gzip: true,
+                },
+            ],
+        )],
+    );
+    let inv = scan_layout(layout);
+    assert_eq!(
+        of(&inv, Ecosystem::Npm, |s| s.to_string()),
+        full,
+        "lockfile only"
+    );
+    assert!(inv
+        .packages
+        .iter()
+        .all(|p| p.location == "/app/package-lock.json"));
+    assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
+    assert!(
+        inv.warnings[0].starts_with("/app/package-lock.json: no node_modules beside it"),
+        "{}",
+        inv.warnings[0]
+    );
+}
+
 /// Build a small Go program (one replaced module dependency) into `bin` with Debian's Go;
 /// returns its toolchain (`go1.x.y`) and the dependencies `go version -m` lists.
 fn go_app(work: &Path, bin: &Path) -> (String, Set) {

@@ -1,7 +1,15 @@
 //! npm packages: the `package.json` of every package installed under a `node_modules`
 //! directory, and `package-lock.json` files of projects (lockfile v1 `dependencies` trees and
-//! v2/v3 `packages` maps). Development-only entries of a lockfile are left out: a production
-//! image installs them only if they are in `node_modules`, where they are found anyway.
+//! v2/v3 `packages` maps).
+//!
+//! Installed, not declared: a lockfile says what was meant to be installed, `node_modules`
+//! what is. When a `node_modules` sits beside the lockfile, an entry counts only if its
+//! package is there (its `package.json` at the path the entry names): a package removed in a
+//! later layer (`npm prune`, a whiteout) has no code in the container. When there is no
+//! `node_modules` at all (a bundled app that ships only its lockfile), the lockfile is the only
+//! source: its entries are reported, with a warning saying so. Development-only entries are
+//! left out: a production image installs them only if they are in `node_modules`, where they
+//! are found anyway.
 
 use super::{push, shown, unread};
 use crate::scan::layers::FileTree;
@@ -48,7 +56,7 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
             }
         } else if path.ends_with("package-lock.json") {
             match serde_json::from_slice::<Value>(bytes) {
-                Ok(v) => lockfile(&v, path, inv),
+                Ok(v) => lockfile(tree, &v, path, inv),
                 Err(e) => unread(
                     inv,
                     path,
@@ -69,7 +77,10 @@ fn package(name: &str, version: &str, path: &str) -> Package {
     }
 }
 
-fn lockfile(v: &Value, path: &str, inv: &mut Inventory) {
+/// A lockfile's entries, each with the path (relative to the lockfile's directory) where npm
+/// installs it: `node_modules/a`, `node_modules/a/node_modules/c`.
+fn lockfile_entries(v: &Value) -> Vec<(String, Package)> {
+    let mut out = Vec::new();
     if let Some(pkgs) = v.get("packages").and_then(Value::as_object) {
         for (key, entry) in pkgs {
             // "" is the project itself; links point at workspace folders, not registry packages.
@@ -86,15 +97,49 @@ fn lockfile(v: &Value, path: &str, inv: &mut Inventory) {
                 .and_then(Value::as_str)
                 .unwrap_or(&key[idx + "node_modules/".len()..]);
             if let Some(ver) = entry.get("version").and_then(Value::as_str) {
-                push(inv, package(name, ver, path));
+                out.push((key.clone(), package(name, ver, "")));
             }
         }
     } else if let Some(deps) = v.get("dependencies").and_then(Value::as_object) {
-        v1_deps(deps, path, inv, 0);
+        v1_deps(deps, "", &mut out, 0);
+    }
+    out
+}
+
+fn lockfile(tree: &FileTree, v: &Value, path: &str, inv: &mut Inventory) {
+    let dir = path.strip_suffix("package-lock.json").unwrap_or("");
+    let modules = format!("{dir}node_modules/");
+    let installed_tree = tree
+        .files
+        .range(modules.clone()..)
+        .next()
+        .is_some_and(|(p, _)| p.starts_with(&modules));
+    let entries = lockfile_entries(v);
+    let mut reported = 0;
+    for (at, mut p) in entries {
+        // `tree.files` holds every installed manifest (read or not: one over its cap is
+        // there too, and named as unread).
+        if installed_tree && !tree.files.contains_key(&format!("{dir}{at}/package.json")) {
+            continue;
+        }
+        p.location = shown(path);
+        push(inv, p);
+        reported += 1;
+    }
+    if !installed_tree && reported > 0 {
+        inv.warnings.push(format!(
+            "{}: no node_modules beside it, so its {reported} package(s) are reported as the lockfile declares them (not checked against installed files)",
+            shown(path)
+        ));
     }
 }
 
-fn v1_deps(deps: &serde_json::Map<String, Value>, path: &str, inv: &mut Inventory, depth: usize) {
+fn v1_deps(
+    deps: &serde_json::Map<String, Value>,
+    parent: &str,
+    out: &mut Vec<(String, Package)>,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
@@ -102,14 +147,15 @@ fn v1_deps(deps: &serde_json::Map<String, Value>, path: &str, inv: &mut Inventor
         if entry.get("dev").and_then(Value::as_bool) == Some(true) {
             continue;
         }
+        let at = format!("{parent}node_modules/{name}");
         if let Some(ver) = entry.get("version").and_then(Value::as_str) {
             // v1 records git and file dependencies by URL in `version`: not registry versions.
             if !ver.contains(':') {
-                push(inv, package(name, ver, path));
+                out.push((at.clone(), package(name, ver, "")));
             }
         }
         if let Some(sub) = entry.get("dependencies").and_then(Value::as_object) {
-            v1_deps(sub, path, inv, depth + 1);
+            v1_deps(sub, &format!("{at}/"), out, depth + 1);
         }
     }
 }
@@ -165,5 +211,63 @@ mod tests {
         );
         assert_eq!(inv.unread.len(), 1);
         assert_eq!(inv.unread[0].path, "/bad/package-lock.json");
+        // No node_modules beside either lockfile: reported as declared, and said so.
+        assert_eq!(inv.warnings.len(), 2, "{:?}", inv.warnings);
+        assert!(inv.warnings[0].starts_with("/old/package-lock.json: no node_modules beside it"));
+    }
+
+    #[test]
+    fn lockfile_entries_count_only_when_installed_beside_it() {
+        let v3 = r#"{"lockfileVersion":3,"packages":{"":{"name":"app"},
+            "node_modules/express":{"version":"4.18.2"},
+            "node_modules/lodash":{"version":"4.17.20"},
+            "node_modules/a/node_modules/c":{"version":"3.0.0"},
+            "node_modules/big":{"version":"1.0.0"}}}"#;
+        let v1 = r#"{"lockfileVersion":1,"dependencies":{"x":{"version":"1.2.3","dependencies":{"y":{"version":"0.1.0"}}},"gone":{"version":"2.0.0"}}}"#;
+        let manifest =
+            |n: &str, v: &str| Kept::Bytes(format!(r#"{{"name":"{n}","version":"{v}"}}"#).into());
+        let mut tree = FileTree::default();
+        let mut put = |p: &str, k: Kept| tree.files.insert(p.to_string(), k);
+        put("srv/package-lock.json", Kept::Bytes(v3.into()));
+        put(
+            "srv/node_modules/express/package.json",
+            manifest("express", "4.18.2"),
+        );
+        put(
+            "srv/node_modules/a/node_modules/c/package.json",
+            manifest("c", "3.0.0"),
+        );
+        // Installed but over its cap: the lockfile's entry counts (the manifest is unread).
+        put(
+            "srv/node_modules/big/package.json",
+            Kept::TooLarge {
+                size: 2 << 20,
+                cap: 1 << 20,
+            },
+        );
+        put("old/package-lock.json", Kept::Bytes(v1.into()));
+        put(
+            "old/node_modules/x/node_modules/y/package.json",
+            manifest("y", "0.1.0"),
+        );
+        let mut inv = Inventory::default();
+        catalog(&tree, &mut inv);
+        let mut from_lock: Vec<(&str, &str)> = inv
+            .packages
+            .iter()
+            .filter(|p| p.location.ends_with("package-lock.json"))
+            .map(|p| (p.location.as_str(), p.purl.as_str()))
+            .collect();
+        from_lock.sort();
+        assert_eq!(
+            from_lock,
+            [
+                ("/old/package-lock.json", "pkg:npm/y@0.1.0"),
+                ("/srv/package-lock.json", "pkg:npm/big@1.0.0"),
+                ("/srv/package-lock.json", "pkg:npm/c@3.0.0"),
+                ("/srv/package-lock.json", "pkg:npm/express@4.18.2"),
+            ]
+        );
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
     }
 }
