@@ -210,30 +210,70 @@ fn eq(v: &str) -> Result<StringFilter, CallError> {
 /// the same moment (CLOSED findings are fixed and stay out).
 pub const READ_STATUSES: [&str; 2] = ["ACTIVE", "SUPPRESSED"];
 
-/// One page of the image's open findings (see [`READ_STATUSES`]); `next` continues.
+/// What a findings listing asks for: the open findings of these image digests, in these
+/// repositories of these accounts. Inspector ORs the values of one filter and ANDs the
+/// filters, so a listing may return findings of other combinations (the same digest pushed to
+/// another of the repositories): the caller splits by each finding's own image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FindingsQuery {
+    pub registries: Vec<String>,
+    pub repositories: Vec<String>,
+    pub digests: Vec<String>,
+}
+
+/// The image a finding is about: (registry, repository, digest) of its ECR image resource.
+pub type ImageKey = (String, String, String);
+
+/// One page of the open findings (see [`READ_STATUSES`]) of `q`'s images, each with the
+/// image it is about; `next` continues.
 pub async fn findings_page(
     c: &Clients,
-    img: &ScannedImage,
+    q: &FindingsQuery,
     next: Option<String>,
-) -> Result<(Vec<Finding>, Option<String>), CallError> {
-    let mut filter = FilterCriteria::builder()
-        .ecr_image_registry(eq(&img.registry)?)
-        .ecr_image_repository_name(eq(&img.repository)?)
-        .ecr_image_hash(eq(&img.digest)?);
+) -> Result<(Vec<(ImageKey, Finding)>, Option<String>), CallError> {
+    let mut filter = FilterCriteria::builder();
+    for r in &q.registries {
+        filter = filter.ecr_image_registry(eq(r)?);
+    }
+    for r in &q.repositories {
+        filter = filter.ecr_image_repository_name(eq(r)?);
+    }
+    for d in &q.digests {
+        filter = filter.ecr_image_hash(eq(d)?);
+    }
     for status in READ_STATUSES {
         filter = filter.finding_status(eq(status)?);
     }
-    let filter = filter.build();
     let out = c
         .inspector
         .list_findings()
-        .filter_criteria(filter)
+        .filter_criteria(filter.build())
         .max_results(100)
         .set_next_token(next)
         .send()
         .await
         .map_err(|e| not_enabled(classify(e, findings_retry_after)))?;
-    let findings = out.findings().iter().map(convert).collect();
+    let findings = out
+        .findings()
+        .iter()
+        .map(|f| {
+            let image = f
+                .resources()
+                .first()
+                .and_then(|r| r.details())
+                .and_then(|d| d.aws_ecr_container_image());
+            let key = (
+                image.map(|i| i.registry().to_string()).unwrap_or_default(),
+                image
+                    .map(|i| i.repository_name().to_string())
+                    .unwrap_or_default(),
+                image
+                    .map(|i| i.image_hash().to_string())
+                    .unwrap_or_default(),
+            );
+            (key, convert(f))
+        })
+        .collect();
     let next = out
         .next_token()
         .filter(|t| !t.is_empty())

@@ -17,7 +17,6 @@ use crate::image_ref::{ImageRef, Target};
 use crate::model::{Finding, ScannedImage};
 use crate::progress::Progress;
 use crate::wait::{self, Observation};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::time::Instant;
@@ -246,7 +245,8 @@ async fn read(
         Target::Digest(d) => Some(d.clone()),
         Target::Tag(_) => None,
     };
-    let platforms = from_image(c, &image, deadline).await?;
+    let batches = wait::Batches::new(c, deadline);
+    let platforms = from_image(c, &batches, &image, deadline).await?;
     Ok(Baselines::single(src, opts.optional, digest, platforms))
 }
 
@@ -260,7 +260,35 @@ async fn from_service(
     progress: &Progress,
 ) -> Result<Baselines> {
     let running = ecs::running(c, r, deadline).await?;
-    let mut read: BTreeMap<String, std::result::Result<Vec<Platform>, Error>> = BTreeMap::new();
+    // Every distinct digest the service runs, read concurrently through one set of batches
+    // (their coverage and findings listings shared, wait::batch).
+    let mut wanted: BTreeMap<String, std::result::Result<ImageRef, Error>> = BTreeMap::new();
+    for ri in running.units.iter().flat_map(|u| &u.images) {
+        wanted
+            .entry(ri.digest.clone())
+            .or_insert_with(|| match ri.image.parse::<ImageRef>() {
+                Ok(mut image) => {
+                    image.target = Target::Digest(ri.digest.clone());
+                    Ok(image)
+                }
+                Err(e) => Err(Error::runtime(format!(
+                    "service {} runs {}, not an ECR image this gate can read findings for ({e})",
+                    r.service, ri.image
+                ))),
+            });
+    }
+    let batches = wait::Batches::new(c, deadline);
+    let batches = &batches;
+    let got = futures::future::join_all(wanted.iter().map(|(digest, image)| async move {
+        let platforms = match image {
+            Ok(image) => from_image(c, batches, image, deadline).await,
+            Err(e) => Err(e.clone()),
+        };
+        (digest.clone(), platforms)
+    }))
+    .await;
+    let read: BTreeMap<String, std::result::Result<Vec<Platform>, Error>> =
+        got.into_iter().collect();
     let mut units = Vec::new();
     for u in running.units {
         let mut images = Vec::new();
@@ -273,19 +301,6 @@ async fn from_service(
                 ri.digest,
                 ri.tasks
             ));
-            if !read.contains_key(&ri.digest) {
-                let got = match ri.image.parse::<ImageRef>() {
-                    Ok(mut image) => {
-                        image.target = Target::Digest(ri.digest.clone());
-                        from_image(c, &image, deadline).await
-                    }
-                    Err(e) => Err(Error::runtime(format!(
-                        "service {} runs {}, not an ECR image this gate can read findings for ({e})",
-                        r.service, ri.image
-                    ))),
-                };
-                read.insert(ri.digest.clone(), got);
-            }
             images.push(ServedImage {
                 digest: Some(ri.digest.clone()),
                 platforms: read[&ri.digest].clone(),
@@ -305,12 +320,19 @@ async fn from_service(
     })
 }
 
-/// The findings Inspector has now for every platform manifest of `image`.
-async fn from_image(c: &Clients, image: &ImageRef, deadline: Instant) -> Result<Vec<Platform>> {
+/// The findings Inspector has now for every platform manifest of `image` (the platforms
+/// read concurrently, through `batches`).
+async fn from_image(
+    c: &Clients,
+    batches: &wait::Batches<'_>,
+    image: &ImageRef,
+    deadline: Instant,
+) -> Result<Vec<Platform>> {
     let images = ecr::resolve(c, image, deadline).await?;
-    let mut out = Vec::new();
-    for img in images {
-        let rows = wait::all_coverage(c, &wait::query_of(&img), deadline, &RefCell::new(None))
+    let read = |img: ScannedImage| async move {
+        let now = Instant::now();
+        let rows = batches
+            .coverage(&img, now, now)
             .await
             .map_err(|e| e.into_error("inspector2:ListCoverage"))?;
         match wait::judge_coverage(inspector::row_for(&rows, &img), &img) {
@@ -323,14 +345,17 @@ async fn from_image(c: &Clients, image: &ImageRef, deadline: Instant) -> Result<
             }
             Observation::Never(e) => return Err(e),
         }
-        let findings = wait::all_findings(c, &img, deadline, &RefCell::new(None)).await?;
-        out.push(Platform {
+        let findings = wait::all_findings(batches, &img).await?;
+        Ok(Platform {
             platform: img.platform.clone(),
             digest: Some(img.digest.clone()),
             findings,
-        });
-    }
-    Ok(out)
+        })
+    };
+    futures::future::join_all(images.into_iter().map(read))
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The findings of a `report.json` an earlier gate wrote.

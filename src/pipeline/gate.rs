@@ -76,6 +76,7 @@ pub enum Gated {
 /// Resolve one reference and wait for every platform manifest it names.
 async fn scan_one(
     c: &Clients,
+    batches: &wait::Batches<'_>,
     g: &Gated,
     opts: &WaitOptions,
     deadline: Instant,
@@ -106,6 +107,7 @@ async fn scan_one(
     join_all(images.into_iter().map(|img| async move {
         let w = wait::wait(
             c,
+            batches,
             &img,
             opts,
             deadline,
@@ -129,9 +131,13 @@ pub async fn scan_all(
     deadline: Instant,
     progress: &Progress,
 ) -> Vec<Result<(ScannedImage, wait::Waited)>> {
+    // Every image of the run reads through the same batches: one coverage listing and one
+    // findings listing serve up to 10 images at a time (wait::batch).
+    let batches = wait::Batches::new(c, deadline);
+    let batches = &batches;
     let all = join_all(
         refs.iter()
-            .map(|r| scan_one(c, r, opts, deadline, progress)),
+            .map(|r| scan_one(c, batches, r, opts, deadline, progress)),
     )
     .await;
     progress.finish();

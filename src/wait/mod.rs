@@ -19,7 +19,10 @@
 //! short call schedule ([`Schedule::CALL`], honouring `Retry-After`), never on the poll
 //! schedule.
 
+pub mod batch;
 pub mod judge;
+
+pub use batch::Batches;
 
 pub use judge::{
     classify_ecr_status, classify_reason, finding_set, is_final, judge_coverage, judge_ecr_status,
@@ -71,34 +74,40 @@ pub struct Waited {
     pub complete: bool,
 }
 
-/// Read every page of the image's findings, ACTIVE and SUPPRESSED (one listing:
-/// [`inspector::READ_STATUSES`]), retrying transient errors within the deadline.
-pub async fn all_findings(
+/// Every page of the open findings, ACTIVE and SUPPRESSED (one listing:
+/// [`inspector::READ_STATUSES`]), of `q`'s images, each with the image it is about; every
+/// page retried within the deadline.
+pub async fn all_findings_of(
     c: &Clients,
-    img: &ScannedImage,
+    q: &inspector::FindingsQuery,
     deadline: Instant,
     last_err: &RefCell<Option<String>>,
-) -> Result<Vec<Finding>> {
+) -> std::result::Result<Vec<(inspector::ImageKey, Finding)>, CallError> {
     let mut out = Vec::new();
     let mut next = None;
     let mut seen = std::collections::HashSet::new();
     loop {
         let (page, n) = retry::call(Schedule::CALL, deadline, || async {
-            inspector::findings_page(c, img, next.clone())
+            inspector::findings_page(c, q, next.clone())
                 .await
-                .inspect_err(|e| {
-                    *last_err.borrow_mut() = Some(e.message.clone());
-                })
+                .inspect_err(|e| *last_err.borrow_mut() = Some(e.message.clone()))
         })
-        .await
-        .map_err(|e| fatal(e, "inspector2:ListFindings"))?;
+        .await?;
         out.extend(page);
-        next = inspector::next_page(&mut seen, n.as_deref(), "inspector2:ListFindings")
-            .map_err(|e| e.into_error("inspector2:ListFindings"))?;
+        next = inspector::next_page(&mut seen, n.as_deref(), "inspector2:ListFindings")?;
         if next.is_none() {
             return Ok(out);
         }
     }
+}
+
+/// Every open finding of `img` (ACTIVE and SUPPRESSED), read in a batch with the images
+/// reading at the same moment ([`Batches::findings`]).
+pub async fn all_findings(batches: &Batches<'_>, img: &ScannedImage) -> Result<Vec<Finding>> {
+    batches
+        .findings(img)
+        .await
+        .map_err(|e| fatal(e, "inspector2:ListFindings"))
 }
 
 /// Every coverage row of `q`'s repositories (every page, each retried within the deadline).
@@ -125,14 +134,6 @@ pub async fn all_coverage(
         if next.is_none() {
             return Ok(out);
         }
-    }
-}
-
-/// The coverage query of one image: its repository in its account.
-pub fn query_of(img: &ScannedImage) -> inspector::CoverageQuery {
-    inspector::CoverageQuery {
-        registries: vec![img.registry.clone()],
-        repositories: vec![img.repository.clone()],
     }
 }
 
@@ -232,8 +233,13 @@ impl CoverageCheck {
 }
 
 /// Phase 1: poll until coverage (or ECR) says the image is scanned.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the phase needs the call context, the batches it reads through and the shared tracking"
+)]
 async fn await_scanned(
     c: &Clients,
+    batches: &Batches<'_>,
     img: &ScannedImage,
     opts: &WaitOptions,
     deadline: Instant,
@@ -243,6 +249,9 @@ async fn await_scanned(
 ) -> Result<(String, Option<OffsetDateTime>)> {
     let label = img.label();
     let mut use_ecr = false;
+    // When the next status check is due, and the earliest it may be made to ride along with
+    // another image's ([`batch::EARLY_SHARE`]).
+    let (mut due, mut early) = (Instant::now(), Instant::now());
     loop {
         let obs = if use_ecr {
             let s = retry::call(Schedule::CALL, deadline, || ecr::scan_status(c, img))
@@ -250,7 +259,10 @@ async fn await_scanned(
                 .map_err(|e| about(img, fatal(e, "ecr:DescribeImageScanFindings")))?;
             judge_ecr_status(s.as_deref(), &label)
         } else {
-            let rows = all_coverage(c, &query_of(img), deadline, &track.last_err).await;
+            let rows = batches
+                .coverage(img, due, early)
+                .await
+                .inspect_err(|e| *track.last_err.borrow_mut() = Some(e.message.clone()));
             match rows {
                 Ok(rows) => {
                     let row = inspector::row_for(&rows, img).cloned();
@@ -308,7 +320,12 @@ async fn await_scanned(
                     "waiting for scan of {label}: {why} (next check in {:.0}s)",
                     d.as_secs_f64().ceil()
                 ));
-                tokio::time::sleep(d).await;
+                if use_ecr {
+                    tokio::time::sleep(d).await;
+                } else {
+                    let now = Instant::now();
+                    (due, early) = (now + d, now + d.mul_f64(1.0 - batch::EARLY_SHARE));
+                }
             }
         }
     }
@@ -320,12 +337,11 @@ async fn await_scanned(
     reason = "the phase needs the call context, the scan it follows and the shared tracking"
 )]
 async fn await_settled(
-    c: &Clients,
+    batches: &Batches<'_>,
     img: &ScannedImage,
     status: &str,
     completed_at: OffsetDateTime,
     settle: Duration,
-    deadline: Instant,
     track: &Track,
     progress: &Progress,
     now: &impl Fn() -> OffsetDateTime,
@@ -334,9 +350,10 @@ async fn await_settled(
     let mut previous: Option<BTreeSet<String>> = None;
     loop {
         let read_at = now();
-        let findings = all_findings(c, img, deadline, &track.last_err)
-            .await
-            .map_err(|e| about(img, e))?;
+        let findings = batches.findings(img).await.map_err(|e| {
+            *track.last_err.borrow_mut() = Some(e.message.clone());
+            about(img, fatal(e, "inspector2:ListFindings"))
+        })?;
         let set = finding_set(&findings);
         *track.read.borrow_mut() = Some(LastRead {
             findings: findings.clone(),
@@ -367,8 +384,13 @@ async fn await_settled(
 /// was seen done but before a findings read completed, it is an `ErrorKind::ReadTimeout`
 /// error; before the scan was seen done, an `ErrorKind::Timeout` error (the only one
 /// `--on-timeout pass` may skip).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the wait needs the call context, the run's batches, its knobs, deadline and clock"
+)]
 pub async fn wait(
     c: &Clients,
+    batches: &Batches<'_>,
     img: &ScannedImage,
     opts: &WaitOptions,
     deadline: Instant,
@@ -397,18 +419,17 @@ pub async fn wait(
     };
     let work = async {
         let (status, last_scanned_at) =
-            await_scanned(c, img, opts, deadline, check, &track, progress).await?;
+            await_scanned(c, batches, img, opts, deadline, check, &track, progress).await?;
         *track.scanned.borrow_mut() = Some(status.clone());
         *track.state.borrow_mut() = format!("{status}, reading findings");
         let settle = settle_for(start.elapsed(), opts.settle);
         let completed_at = last_scanned_at.unwrap_or_else(&now);
         let findings = await_settled(
-            c,
+            batches,
             img,
             &status,
             completed_at,
             settle,
-            deadline,
             &track,
             progress,
             &now,
@@ -447,6 +468,7 @@ pub async fn wait(
                 .last_err
                 .borrow()
                 .clone()
+                .or_else(|| batches.last_err.borrow().clone())
                 .map(|e| format!("; last error: {e}"))
                 .unwrap_or_default();
             // The scan finished and its findings are an input the verdict depends on: a read

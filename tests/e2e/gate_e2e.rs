@@ -816,11 +816,12 @@ fn several_images_are_gated_concurrently() {
         "{out}"
     );
     assert!(out.contains("passed (2 image(s))"), "{out}");
-    // Both images are in one repository: every coverage listing lists (and advances) both.
-    // Waited one after the other, the second image's script would be used up by the time its
-    // wait began (one listing each); waited concurrently, both see the pending polls.
+    // Both images are in one repository, and their waits share each coverage listing (one
+    // listing lists, and advances, both): five pending polls and one done, six listings in
+    // all. Waited one after the other, the first wait alone would take six and the second one
+    // more; unbatched, each poll of each image would be its own listing (twelve).
     let polls = w.scen.calls("ListCoverage");
-    assert!((6..=12).contains(&polls), "{polls} coverage listings");
+    assert_eq!(polls, 6, "{polls} coverage listings");
     for d in [&d1, &d2] {
         assert!(
             err.lines()
@@ -1247,7 +1248,13 @@ fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout
         t.elapsed() < Duration::from_secs(25),
         "waited out the stall"
     );
-    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    // The clean image's findings are read in the same listing as the stalling one's (a
+    // shared listing stalls for every image in it), so the run may name both: the stalling
+    // image must be among them.
+    let line = err
+        .lines()
+        .find(|l| l.contains(&d[..19]) && l.contains("was done"))
+        .unwrap_or("");
     assert!(
         line.contains(&d[..19])
             && line.contains("was done")
@@ -1500,4 +1507,128 @@ fn coverage_that_never_appears_for_another_registry_says_what_the_caller_needs()
     assert_eq!(code, 3, "{out}\n{err}");
     assert!(err.contains("timed out"), "{err}");
     assert!(!err.contains("delegated administrator"), "{err}");
+}
+
+/// Many images, few calls: the images of one run share their coverage listing (one per
+/// repository group) and their findings listings (at most 10 digests each), and each image is
+/// judged on exactly its own findings — ACTIVE and SUPPRESSED — split from the shared pages.
+#[test]
+fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() {
+    let w = World::new(vec![], 7);
+    a::create_repo(&w.moto.url, "app/api");
+    let mut images = Vec::new();
+    for i in 0..12 {
+        let repo = if i % 3 == 0 { "app/api" } else { REPO };
+        let tag = format!("t{i}");
+        let d = a::put_image(&w.moto.url, repo, Some(&tag), &format!("many-{i}"));
+        let sev = if i == 4 { "CRITICAL" } else { "LOW" };
+        let own = finding(
+            &format!("CVE-2024-{:04}", 1000 + i),
+            sev,
+            "zlib",
+            "1.0",
+            None,
+            &d,
+            repo,
+        );
+        let hidden = with_status(
+            finding(
+                &format!("CVE-2024-{:04}", 2000 + i),
+                "LOW",
+                "bash",
+                "5.0",
+                None,
+                &d,
+                repo,
+            ),
+            "SUPPRESSED",
+        );
+        let pending = Cov::Row {
+            code: "ACTIVE",
+            reason: "SCAN_IN_PROGRESS",
+            last_scanned_at: None,
+        };
+        w.script(
+            &d,
+            script(
+                vec![pending, done_long_ago()],
+                vec![Read::Findings(vec![own, hidden])],
+            ),
+        );
+        w.scen
+            .state
+            .lock()
+            .unwrap()
+            .repos
+            .insert(d.clone(), repo.into());
+        images.push((i, repo, tag, d));
+    }
+    let mut args = vec![
+        "--fail-on",
+        "CRITICAL",
+        "--report-dir",
+        "r",
+        "--timeout",
+        "60s",
+    ];
+    let refs: Vec<String> = images
+        .iter()
+        .map(|(_, repo, tag, _)| format!("{repo}:{tag}"))
+        .collect();
+    for r in &refs {
+        args.extend(["--image", r.as_str()]);
+    }
+    let (code, out, err) = w.gate(&args);
+    assert_eq!(code, 1, "the one CRITICAL fails the run: {out}\n{err}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
+            .unwrap();
+    for (i, _, _, d) in &images {
+        let img = report["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["image"]["digest"] == d.as_str())
+            .unwrap_or_else(|| panic!("{d} not in the report"));
+        let mut ids: Vec<&str> = img["evaluation"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        ids.sort();
+        let own = format!("CVE-2024-{:04}", 1000 + i);
+        let hidden = format!("CVE-2024-{:04}", 2000 + i);
+        assert_eq!(
+            ids,
+            vec![own.as_str(), hidden.as_str()],
+            "{d}: its own findings only"
+        );
+    }
+    // Shared listings: the two repositories in every coverage listing, at most 10 digests per
+    // findings listing (botocore's limit, checked by the model guard too), pages followed
+    // (7 findings a page).
+    let coverage = w.scen.bodies("ListCoverage");
+    let findings = w.scen.bodies("ListFindings");
+    let first_pages = |b: &[Value]| b.iter().filter(|b| b.get("nextToken").is_none()).count();
+    assert!(
+        first_pages(&coverage) <= 4,
+        "{} coverage listings for 12 images polled twice (unbatched: 24)",
+        first_pages(&coverage)
+    );
+    for b in &findings {
+        let n = b["filterCriteria"]["ecrImageHash"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!((1..=10).contains(&n), "{n} digests in one listing: {b}");
+    }
+    assert!(
+        first_pages(&findings) <= 4,
+        "{} findings listings for 12 images (unbatched: 12)",
+        first_pages(&findings)
+    );
+    assert!(
+        findings.iter().any(|b| b.get("nextToken").is_some()),
+        "the shared findings pages were followed"
+    );
 }

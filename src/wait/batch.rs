@@ -1,0 +1,377 @@
+//! Batched reads: the images of a run share their Inspector calls. One coverage listing
+//! serves every image of up to 10 repositories (`ecrRepositoryName` / `accountId` filter
+//! lists), one findings listing up to 10 image digests (`ecrImageHash` list, with their
+//! repositories and accounts), every page followed; each image's rows and findings are split
+//! out here, by its own digest, repository and account. Inspector filter lists take at most 10
+//! values (botocore: `max: 10`); the values of one list are ORed and different filters ANDed,
+//! so a listing may bring rows of other combinations, which the split drops.
+//!
+//! Nothing about *when* an image is read, or what its reads decide, moves here: each image's
+//! wait asks for a read when its own schedule says so ([`super::judge`]) and judges what comes
+//! back exactly as it judged its own call. Images join a batch by asking, and leave it by no
+//! longer asking (done, or ended). The one freedom a batch takes: a status check may be made
+//! up to [`EARLY_SHARE`] of its gap *earlier* than scheduled, to ride along with another
+//! image's check (checking sooner never delays seeing a finished scan); findings reads are
+//! never made early (a read inside the settle window would only cost another read).
+//!
+//! How: whoever's read is due first leads a round — waits [`LINGER`] for images woken at the
+//! same moment, takes every request whose earliest time has come, groups them into listings
+//! of at most 10 values per filter, and hands each request its share. Requests that arrive
+//! during a round wait for the next one. All of it runs on the run's one task (no spawning).
+
+use super::{all_coverage, all_findings_of};
+use crate::aws::inspector::{CoverageQuery, CoverageRow, FindingsQuery, MAX_FILTER_VALUES};
+use crate::aws::{CallError, Clients};
+use crate::model::{Finding, ScannedImage};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+/// How long the leader of a round waits for requests of images woken at the same moment.
+pub const LINGER: Duration = Duration::from_millis(20);
+/// Share of a status check's gap by which it may be made early to join another image's.
+pub const EARLY_SHARE: f64 = 0.25;
+
+type Reply<V> = oneshot::Sender<Result<V, CallError>>;
+
+struct Entry<K, V> {
+    key: K,
+    early: Instant,
+    reply: Reply<V>,
+}
+
+/// Requests of one kind waiting for a round, and whether a round is being led.
+struct Coalescer<K, V> {
+    queue: RefCell<Vec<Entry<K, V>>>,
+    leading: Cell<bool>,
+    released: Notify,
+}
+
+/// Resets the leader flag however the round ends (a dropped leader must not strand others).
+struct Leading<'a, K, V>(&'a Coalescer<K, V>);
+
+impl<K, V> Drop for Leading<'_, K, V> {
+    fn drop(&mut self) {
+        self.0.leading.set(false);
+        self.0.released.notify_waiters();
+    }
+}
+
+impl<K: Ord + Clone, V: Clone + Default> Coalescer<K, V> {
+    fn new() -> Self {
+        Coalescer {
+            queue: RefCell::new(Vec::new()),
+            leading: Cell::new(false),
+            released: Notify::new(),
+        }
+    }
+
+    /// The read of `key`, made at `due` at the latest and not before `early`, in a round with
+    /// every other request whose earliest time has come. `exec` lists one group of keys
+    /// (values per filter already within the limit) and returns each key's share.
+    async fn get<F, Fut>(
+        &self,
+        key: K,
+        due: Instant,
+        early: Instant,
+        dims: impl Fn(&K) -> Vec<String> + Copy,
+        exec: F,
+    ) -> Result<V, CallError>
+    where
+        F: Fn(Vec<K>) -> Fut + Copy,
+        Fut: Future<Output = Result<BTreeMap<K, V>, CallError>>,
+    {
+        loop {
+            let (reply, mut rx) = oneshot::channel();
+            self.queue.borrow_mut().push(Entry {
+                key: key.clone(),
+                early,
+                reply,
+            });
+            loop {
+                let released = self.released.notified();
+                tokio::pin!(released);
+                released.as_mut().enable();
+                if self.leading.get() {
+                    tokio::select! {
+                        biased;
+                        r = &mut rx => match r {
+                            Ok(v) => return v,
+                            // The round's leader was dropped with our request: ask again.
+                            Err(_) => break,
+                        },
+                        _ = released => continue,
+                    }
+                }
+                tokio::select! {
+                    biased;
+                    r = &mut rx => match r {
+                        Ok(v) => return v,
+                        Err(_) => break,
+                    },
+                    _ = tokio::time::sleep_until(due) => {}
+                }
+                if !self.leading.get() {
+                    self.lead(dims, exec).await;
+                }
+            }
+        }
+    }
+
+    /// One round: every request whose earliest time has come, in groups of at most
+    /// [`MAX_FILTER_VALUES`] values per filter.
+    async fn lead<F, Fut>(&self, dims: impl Fn(&K) -> Vec<String>, exec: F)
+    where
+        F: Fn(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<BTreeMap<K, V>, CallError>>,
+    {
+        self.leading.set(true);
+        let _leading = Leading(self);
+        tokio::time::sleep(LINGER).await;
+        let now = Instant::now();
+        let taken: Vec<Entry<K, V>> = {
+            let mut q = self.queue.borrow_mut();
+            let (ready, waiting) = std::mem::take(&mut *q)
+                .into_iter()
+                .partition(|e| e.early <= now);
+            *q = waiting;
+            ready
+        };
+        let keys: BTreeSet<K> = taken.iter().map(|e| e.key.clone()).collect();
+        let groups = group(keys.into_iter().collect(), &dims);
+        let results = futures::future::join_all(groups.iter().map(|g| exec(g.clone()))).await;
+        let mut share: BTreeMap<K, Result<V, CallError>> = BTreeMap::new();
+        for (g, r) in groups.into_iter().zip(results) {
+            match r {
+                Ok(mut m) => share.extend(g.into_iter().map(|k| {
+                    let v = m.remove(&k).unwrap_or_default();
+                    (k, Ok(v))
+                })),
+                Err(e) => share.extend(g.into_iter().map(|k| (k, Err(e.clone())))),
+            }
+        }
+        for e in taken {
+            let v = share
+                .get(&e.key)
+                .cloned()
+                .unwrap_or_else(|| Ok(V::default()));
+            // A request whose image stopped waiting has nobody to hear it.
+            let _ = e.reply.send(v);
+        }
+    }
+}
+
+/// `keys` in groups whose values per dimension (filter) number at most
+/// [`MAX_FILTER_VALUES`], in order: greedily, a key joins the current group while every
+/// dimension stays within the limit.
+fn group<K>(keys: Vec<K>, dims: &impl Fn(&K) -> Vec<String>) -> Vec<Vec<K>> {
+    let mut out: Vec<(Vec<K>, Vec<BTreeSet<String>>)> = Vec::new();
+    for k in keys {
+        let d = dims(&k);
+        let fits = |sets: &Vec<BTreeSet<String>>| {
+            sets.iter()
+                .zip(&d)
+                .all(|(s, v)| s.contains(v) || s.len() < MAX_FILTER_VALUES)
+        };
+        match out.last_mut().filter(|(_, sets)| fits(sets)) {
+            Some((g, sets)) => {
+                for (s, v) in sets.iter_mut().zip(&d) {
+                    s.insert(v.clone());
+                }
+                g.push(k);
+            }
+            None => {
+                let sets = d.iter().map(|v| BTreeSet::from([v.clone()])).collect();
+                out.push((vec![k], sets));
+            }
+        }
+    }
+    out.into_iter().map(|(g, _)| g).collect()
+}
+
+/// A coverage request: the image's (account, repository).
+pub type CoverageKey = (String, String);
+/// A findings request: the image's (account, repository, digest).
+pub type FindingsKey = (String, String, String);
+
+/// The batched reads of one run (one set of clients: one account and region), shared by
+/// every image it waits for and every baseline image it reads.
+pub struct Batches<'a> {
+    c: &'a Clients,
+    deadline: Instant,
+    coverage: Coalescer<CoverageKey, Vec<CoverageRow>>,
+    findings: Coalescer<FindingsKey, Vec<Finding>>,
+    /// The last failed call's message (a retried one too), for a timeout message.
+    pub last_err: RefCell<Option<String>>,
+}
+
+impl<'a> Batches<'a> {
+    pub fn new(c: &'a Clients, deadline: Instant) -> Self {
+        Batches {
+            c,
+            deadline,
+            coverage: Coalescer::new(),
+            findings: Coalescer::new(),
+            last_err: RefCell::new(None),
+        }
+    }
+
+    /// The coverage rows of `img`'s repository in its account, read at `due` at the latest
+    /// and not before `early`.
+    pub async fn coverage(
+        &self,
+        img: &ScannedImage,
+        due: Instant,
+        early: Instant,
+    ) -> Result<Vec<CoverageRow>, CallError> {
+        let key = (img.registry.clone(), img.repository.clone());
+        self.coverage
+            .get(
+                key,
+                due,
+                early,
+                |k: &CoverageKey| vec![k.0.clone(), k.1.clone()],
+                |keys: Vec<CoverageKey>| self.list_coverage(keys),
+            )
+            .await
+    }
+
+    async fn list_coverage(
+        &self,
+        keys: Vec<CoverageKey>,
+    ) -> Result<BTreeMap<CoverageKey, Vec<CoverageRow>>, CallError> {
+        let q = CoverageQuery {
+            registries: distinct(keys.iter().map(|k| &k.0)),
+            repositories: distinct(keys.iter().map(|k| &k.1)),
+        };
+        let rows = all_coverage(self.c, &q, self.deadline, &self.last_err).await?;
+        let mut out: BTreeMap<CoverageKey, Vec<CoverageRow>> =
+            keys.into_iter().map(|k| (k, Vec::new())).collect();
+        for r in rows {
+            if let Some(v) = out.get_mut(&(r.account_id.clone(), r.repository.clone())) {
+                v.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every open finding (ACTIVE and SUPPRESSED) of `img`, read now (in a round with the
+    /// images that read at this moment).
+    pub async fn findings(&self, img: &ScannedImage) -> Result<Vec<Finding>, CallError> {
+        let key = (
+            img.registry.clone(),
+            img.repository.clone(),
+            img.digest.clone(),
+        );
+        let now = Instant::now();
+        self.findings
+            .get(
+                key,
+                now,
+                now,
+                |k: &FindingsKey| vec![k.0.clone(), k.1.clone(), k.2.clone()],
+                |keys: Vec<FindingsKey>| self.list_findings(keys),
+            )
+            .await
+    }
+
+    async fn list_findings(
+        &self,
+        keys: Vec<FindingsKey>,
+    ) -> Result<BTreeMap<FindingsKey, Vec<Finding>>, CallError> {
+        let q = FindingsQuery {
+            registries: distinct(keys.iter().map(|k| &k.0)),
+            repositories: distinct(keys.iter().map(|k| &k.1)),
+            digests: distinct(keys.iter().map(|k| &k.2)),
+        };
+        let found = all_findings_of(self.c, &q, self.deadline, &self.last_err).await?;
+        let mut out: BTreeMap<FindingsKey, Vec<Finding>> =
+            keys.into_iter().map(|k| (k, Vec::new())).collect();
+        for (k, f) in found {
+            if let Some(v) = out.get_mut(&k) {
+                v.push(f);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn distinct<'s>(v: impl Iterator<Item = &'s String>) -> Vec<String> {
+    v.cloned().collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_keep_every_filter_within_ten_values() {
+        let keys: Vec<(String, String)> = (0..25)
+            .map(|i| ("123456789012".to_string(), format!("repo{}", i % 13)))
+            .collect();
+        let dims = |k: &(String, String)| vec![k.0.clone(), k.1.clone()];
+        let groups = group(keys.clone(), &dims);
+        let mut seen = 0;
+        for g in &groups {
+            let repos: BTreeSet<_> = g.iter().map(|k| &k.1).collect();
+            assert!(repos.len() <= MAX_FILTER_VALUES, "{repos:?}");
+            seen += g.len();
+        }
+        assert_eq!(seen, 25, "every key is in a group");
+        // 13 repositories: two groups, not one per key.
+        let distinct: BTreeSet<_> = keys.into_iter().collect();
+        let groups = group(distinct.into_iter().collect(), &dims);
+        assert_eq!(groups.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_due_together_share_one_call_and_early_ones_ride_along() {
+        let c: Coalescer<u32, u32> = Coalescer::new();
+        let calls = RefCell::new(Vec::<Vec<u32>>::new());
+        let exec = |keys: Vec<u32>| {
+            calls.borrow_mut().push(keys.clone());
+            async move { Ok(keys.into_iter().map(|k| (k, k * 10)).collect()) }
+        };
+        let dims = |k: &u32| vec![k.to_string()];
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let (a, b, late) = tokio::join!(
+            c.get(1, t0 + s(3), t0 + s(2), dims, exec),
+            // Due a little later, but may go from 2.5 s: rides along with the first.
+            c.get(
+                2,
+                t0 + s(3) + Duration::from_millis(400),
+                t0 + s(2) + Duration::from_millis(500),
+                dims,
+                exec
+            ),
+            // Not before 10 s: its own round.
+            c.get(3, t0 + s(11), t0 + s(10), dims, exec),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), late.unwrap()), (10, 20, 30));
+        assert_eq!(*calls.borrow(), vec![vec![1, 2], vec![3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_call_fails_each_request_of_its_group() {
+        let c: Coalescer<u32, u32> = Coalescer::new();
+        let exec = |_keys: Vec<u32>| async {
+            Err::<BTreeMap<u32, u32>, _>(CallError {
+                class: crate::aws::Class::Permanent,
+                code: "X".into(),
+                message: "boom".into(),
+            })
+        };
+        let now = Instant::now();
+        let dims = |k: &u32| vec![k.to_string()];
+        let (a, b) = tokio::join!(
+            c.get(1, now, now, dims, exec),
+            c.get(2, now, now, dims, exec)
+        );
+        assert_eq!(a.unwrap_err().message, "boom");
+        assert_eq!(b.unwrap_err().message, "boom");
+    }
+}
