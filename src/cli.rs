@@ -70,6 +70,8 @@ pub enum Command {
     Scan(Box<commands::scan::ScanArgs>),
     /// At deploy: check the signed decision (gate --attest) for a digest; exit 0/1/2/3/4 as gate.
     Verify(Box<commands::verify::VerifyArgs>),
+    /// Print the least-privilege IAM policy the given gate flags need (IAM JSON; no AWS call).
+    IamPolicy(Box<commands::iam_policy::IamPolicyArgs>),
     /// Install or remove a git pre-push hook that runs the gate.
     #[command(subcommand)]
     Hook(commands::hook::HookCommand),
@@ -99,6 +101,7 @@ fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error:
         Command::Approve(args) => commands::approve::run(args, progress),
         Command::Scan(args) => commands::scan::run(*args, progress, color),
         Command::Verify(args) => commands::verify::run(*args, progress),
+        Command::IamPolicy(args) => commands::iam_policy::run(*args),
     }
 }
 

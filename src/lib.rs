@@ -18,6 +18,7 @@ pub mod error;
 pub mod findings_file;
 pub mod fixplan;
 pub mod handoff;
+pub mod iam;
 pub mod image;
 pub mod image_ref;
 pub mod model;

@@ -39,6 +39,9 @@ pub struct ApproveArgs {
 }
 
 pub fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
+    let mut local = super::preflight::Local::default();
+    local.read_file("--report", &args.report);
+    local.finish()?;
     let opts = ApproveOptions {
         report: args.report.clone(),
         target: ApprovalTarget::parse(&args.approve)?,

@@ -43,6 +43,18 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs, progress: &Progress, color: bool) -> Result<i32> {
+    let mut local = super::preflight::Local::default();
+    if let Some(f) = &args.findings {
+        local.read_file("--findings", f);
+    }
+    if let Some(f) = &args.event {
+        local.read_file("--event", f);
+    }
+    local.policy(&args.policy);
+    if let Some(d) = &args.output.report_dir {
+        local.out_dir("--report-dir", d);
+    }
+    local.finish()?;
     // No AWS calls but a floor's: resolved on the command's runtime, the evaluation after it.
     let policy = super::block_on(super::resolve_policy(
         &args.policy,

@@ -28,6 +28,11 @@ pub struct FindingsArgs {
 }
 
 pub fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
+    let mut local = super::preflight::Local::default();
+    if let Some(f) = &args.output {
+        local.out_file("--output", f);
+    }
+    local.finish()?;
     let images = args
         .images
         .iter()

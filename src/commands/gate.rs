@@ -301,7 +301,7 @@ impl GateArgs {
     }
 
     /// Validate the arguments into the library's options, with the resolved `policy`.
-    fn options(
+    pub(crate) fn options(
         &self,
         policy: Policy,
         sources: Vec<(String, String, String)>,
@@ -397,41 +397,13 @@ fn checked_key(k: &str) -> Result<KeyRef> {
     Ok(key)
 }
 
-/// What a dry run prints: the plan, with nothing pushed, waited for or approved.
-fn dry_run(opts: &GateOptions) {
-    println!("dry run: nothing is pushed, waited for or approved");
-    if let Some(p) = &opts.push {
-        println!("push: {} → {}", p.source, p.dest);
-    }
-    for r in &opts.images {
-        println!("gate: {r}");
-    }
-    println!(
-        "policy: {}",
-        opts.policy
-            .thresholds_text()
-            .unwrap_or_else(|| "no thresholds".into())
-    );
-    println!(
-        "timeout: {} (on timeout: {:?})",
-        inspector_gate::duration::humanize(opts.wait.timeout),
-        opts.on_timeout
-    );
-    if let Some(d) = &opts.publish.report_dir {
-        println!("reports: {}", d.display());
-    }
-    if let Some(a) = &opts.approval {
-        println!("approve: {}", a.target);
-    }
-    if let Some(b) = &opts.baseline {
-        println!("baseline: {}", b.source);
-    }
-    if let Some(a) = &opts.attest {
-        println!("attest: {}", a.key);
-    }
-}
-
 pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
+    // Every local input first: a wrong path is exit 2 before any AWS call.
+    // The references first: a malformed one is its own error, whatever else is wrong.
+    for r in &args.images {
+        r.parse::<ImageRef>()?;
+    }
+    super::preflight::gate(&args)?;
     // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
     let mut policy_args = args.policy.clone();
     if args.dry_run && args.remote_floor().is_some() {
@@ -453,7 +425,7 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
             .collect();
         let opts = args.options(resolved.policy, sources, color)?;
         if args.dry_run {
-            dry_run(&opts);
+            super::preflight::print_plan(&args, &opts)?;
             if let Some(f) = args.remote_floor() {
                 println!(
                     "policy floor: {f} (not read in a dry run: the policy above is without it)"

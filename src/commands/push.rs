@@ -42,6 +42,9 @@ pub struct PushArgs {
 
 pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
     let dest: ImageRef = args.image.parse()?;
+    let mut local = super::preflight::Local::default();
+    local.source("--push-from", &args.push_from);
+    local.finish()?;
     let req = PushRequest {
         source: args.push_from.clone(),
         dest,

@@ -78,6 +78,21 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
+    let mut local = super::preflight::Local::default();
+    if let Some(f) = &args.from {
+        local.scan_source("--from", f);
+    }
+    if let Some(f) = &args.sbom {
+        local.read_file("--sbom", f);
+    }
+    if let Some(f) = &args.sbom_out {
+        local.out_file("--sbom-out", f);
+    }
+    local.policy(&args.policy);
+    if let Some(d) = &args.output.report_dir {
+        local.out_dir("--report-dir", d);
+    }
+    local.finish()?;
     let aws = (&args.aws).into();
     super::block_on(async move {
         let policy =

@@ -41,6 +41,16 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs, progress: Progress) -> Result<i32> {
+    let mut local = super::preflight::Local::default();
+    local.key("--key", &args.key);
+    if let Some(f) = args
+        .policy_floor
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+    {
+        local.floor(f);
+    }
+    local.finish()?;
     let image: ImageRef = args.image.parse()?;
     let key = args.key.parse()?;
     let mut aws: inspector_gate::aws::AwsOptions = (&args.aws).into();

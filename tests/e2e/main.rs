@@ -19,6 +19,7 @@ mod index_rule;
 mod k8s_e2e;
 mod model_conformance;
 mod policy_e2e;
+mod preflight_e2e;
 mod push_e2e;
 mod reports_external;
 mod scan_bench;

@@ -1,0 +1,594 @@
+//! The preflight (binary only): every local input a command reads and every local place it
+//! writes, checked before any AWS call, so a wrong path is exit 2 naming that path — not a
+//! credentials or network error found after minutes of pushing and waiting. Every command
+//! runs its checks first; `gate --dry-run` then prints the plan: region and where it came
+//! from, account, credential source, what is gated, what would be written, and the IAM
+//! actions the flags need (from `inspector_gate::iam`). A dry run makes no AWS request.
+
+use super::args::PolicyArgs;
+use super::gate::GateArgs;
+use inspector_gate::approval::ApprovalTarget;
+use inspector_gate::error::{Error, Result};
+use inspector_gate::iam::Plan;
+use inspector_gate::image::SourceSpec;
+use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::policy::file::FloorSource;
+use std::path::{Path, PathBuf};
+
+/// The problems found so far; [`Local::finish`] makes them one exit-2 error.
+#[derive(Default)]
+pub struct Local {
+    problems: Vec<String>,
+}
+
+impl Local {
+    fn bad(&mut self, p: String) {
+        self.problems.push(inspector_gate::sanitize::text(&p));
+    }
+
+    /// A file the command reads (`-`: standard input).
+    pub fn read_file(&mut self, flag: &str, path: &Path) {
+        if path == Path::new("-") {
+            return;
+        }
+        if let Err(why) = readable_file(path) {
+            self.bad(format!("{flag} {}: {why}", path.display()));
+        }
+    }
+
+    /// An image source of `push` / `gate --push-from`.
+    pub fn source(&mut self, flag: &str, spec: &str) {
+        let parsed: SourceSpec = match spec.parse() {
+            Ok(s) => s,
+            Err(e) => return self.bad(format!("{flag}: {}", e.message)),
+        };
+        if let Err(why) = source_problem(&parsed) {
+            self.bad(format!("{flag} {spec}: {why}"));
+        }
+    }
+
+    /// A `scan --from` source (an image source, or `dir:ROOTFS`).
+    pub fn scan_source(&mut self, flag: &str, spec: &str) {
+        match spec.strip_prefix("dir:") {
+            Some(root) if !root.is_empty() => {
+                if let Err(why) = directory(Path::new(root), "a root filesystem directory") {
+                    self.bad(format!("{flag} {spec}: {why}"));
+                }
+            }
+            _ => self.source(flag, spec),
+        }
+    }
+
+    /// A directory the command creates (if needed) and writes files into.
+    pub fn out_dir(&mut self, flag: &str, dir: &Path) {
+        if let Err(why) = writable_dir(dir) {
+            self.bad(format!("{flag} {}: {why}", dir.display()));
+        }
+    }
+
+    /// A file the command writes (its directory must exist).
+    pub fn out_file(&mut self, flag: &str, path: &Path) {
+        if path.is_dir() {
+            return self.bad(format!(
+                "{flag} {}: is a directory, not a file",
+                path.display()
+            ));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let why = match directory(parent, "a directory") {
+            Ok(()) => probe(parent).err(),
+            Err(why) => Some(why),
+        };
+        if let Some(why) = why {
+            self.bad(format!("{flag} {}: {why}", path.display()));
+        }
+    }
+
+    /// Files, or directories of them (`--k8s-manifests`).
+    pub fn paths(&mut self, flag: &str, paths: &[PathBuf]) {
+        for p in paths {
+            if let Err(e) = std::fs::metadata(p) {
+                self.bad(format!("{flag} {}: {}", p.display(), io_why(&e)));
+            }
+        }
+    }
+
+    /// `--policy FILE` and a `--policy-floor` that is a local file.
+    pub fn policy(&mut self, p: &PolicyArgs) {
+        if let Some(f) = &p.policy {
+            self.read_file("--policy", f);
+        }
+        if let Some(spec) = p.policy_floor.as_deref() {
+            self.floor(spec);
+        }
+    }
+
+    /// A `--policy-floor` that is a local file (SSM and S3 are read later, from AWS).
+    pub fn floor(&mut self, spec: &str) {
+        match spec.parse::<FloorSource>() {
+            Ok(FloorSource::File(f)) => self.read_file("--policy-floor", &f),
+            Ok(_) => {}
+            Err(e) => self.bad(e.message),
+        }
+    }
+
+    /// A signing or verifying key that is a local file (`file:KEY.pem`).
+    pub fn key(&mut self, flag: &str, key: &str) {
+        if let Some(f) = key.strip_prefix("file:") {
+            self.read_file(flag, Path::new(f));
+        }
+    }
+
+    /// One exit-2 error naming every problem, or Ok.
+    pub fn finish(self) -> Result<()> {
+        match self.problems.len() {
+            0 => Ok(()),
+            1 => Err(Error::usage(self.problems[0].clone())),
+            n => Err(Error::usage(format!(
+                "{n} local inputs cannot be used (nothing was sent to AWS):"
+            ))
+            .with_details(self.problems)),
+        }
+    }
+}
+
+fn io_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn readable_file(path: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_why(&e))?;
+    if meta.is_dir() {
+        return Err("is a directory, not a file".into());
+    }
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot be read ({})", io_why(&e)))
+}
+
+fn directory(path: &Path, what: &str) -> std::result::Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("is a file, not {what}")),
+        Err(e) => Err(format!("{} (expected {what})", io_why(&e))),
+    }
+}
+
+/// Whether the directory takes a new file (a probe file, created and removed at once).
+fn probe(dir: &Path) -> std::result::Result<(), String> {
+    tempfile::Builder::new()
+        .prefix(".inspector-gate-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| format!("cannot write in {} ({})", dir.display(), io_why(&e)))
+}
+
+/// A directory that exists and is writable, or can be created (its nearest existing
+/// ancestor is a writable directory).
+fn writable_dir(dir: &Path) -> std::result::Result<(), String> {
+    let mut d = dir.to_path_buf();
+    loop {
+        match std::fs::metadata(&d) {
+            Ok(m) if m.is_dir() => return probe(&d),
+            Ok(_) if d == dir => return Err("is a file, not a directory".into()),
+            Ok(_) => return Err(format!("{} is a file, not a directory", d.display())),
+            Err(_) => match d.parent() {
+                Some(p) if !p.as_os_str().is_empty() => d = p.to_path_buf(),
+                _ => d = PathBuf::from("."),
+            },
+        }
+    }
+}
+
+fn source_problem(spec: &SourceSpec) -> std::result::Result<(), String> {
+    match spec {
+        SourceSpec::OciDir { dir, .. } => match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(format!(
+                "{} is not a directory (for a tar of an OCI layout use oci-archive:{})",
+                dir.display(),
+                dir.display()
+            )),
+            Err(e) => Err(format!(
+                "the OCI layout directory {} {}",
+                dir.display(),
+                io_why(&e)
+            )),
+        },
+        SourceSpec::OciArchive(f) | SourceSpec::DockerArchive(f) if f.is_dir() => Err(format!(
+            "the archive {} is a directory, not a tar file (for an OCI layout directory use oci:{})",
+            f.display(),
+            f.display()
+        )),
+        SourceSpec::OciArchive(f) | SourceSpec::DockerArchive(f) => {
+            readable_file(f).map_err(|why| format!("the archive {} {why}", f.display()))
+        }
+        SourceSpec::Docker(_) => match on_path("docker") {
+            true => Ok(()),
+            false => Err("needs the docker CLI, and no `docker` is on PATH: `docker save -o image.tar NAME` where docker runs, then pass docker-archive:image.tar".into()),
+        },
+    }
+}
+
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
+
+/// The local inputs of `gate` (and of `iam-policy`, which takes the same flags).
+pub fn gate(args: &GateArgs) -> Result<()> {
+    let mut l = Local::default();
+    if let Some(src) = &args.push_from {
+        l.source("--push-from", src);
+    }
+    l.policy(&args.policy);
+    if let Some(d) = &args.output.report_dir {
+        l.out_dir("--report-dir", d);
+    }
+    if let Some(f) = &args.image_definitions {
+        l.out_file("--image-definitions", f);
+    }
+    if let Some(f) = &args.image_detail {
+        l.out_file("--image-detail", f);
+    }
+    l.paths("--k8s-manifests", &args.k8s_manifests);
+    if let Some(d) = &args.k8s_out {
+        l.out_dir("--k8s-out", d);
+    }
+    if let Some(f) = &args.kustomize_images {
+        l.out_file("--kustomize-images", f);
+    }
+    if let Some(f) = &args.helm_values {
+        l.out_file("--helm-values", f);
+    }
+    if let Some(k) = &args.attest {
+        l.key("--attest", k);
+    }
+    if let Some(b) = args.baseline.as_deref().map(str::trim) {
+        if b.ends_with(".json") && !b.starts_with("ecs:") {
+            l.read_file("--baseline", Path::new(b));
+        }
+    }
+    l.finish()
+}
+
+/// Where the run's region comes from, without any request: the image's registry host,
+/// `--region`, the SDK's environment variables, the profile's file.
+pub fn region_source(
+    refs: &[ImageRef],
+    flag: Option<&str>,
+    profile: Option<&str>,
+) -> Result<(Option<String>, String)> {
+    let named = region_for(&refs.iter().collect::<Vec<_>>(), None)?;
+    if let Some(r) = region_for(&refs.iter().collect::<Vec<_>>(), flag)? {
+        let from = if named.is_some() {
+            "from the image's registry host".to_string()
+        } else {
+            "from --region / INSPECTOR_GATE_REGION".to_string()
+        };
+        return Ok((Some(r), from));
+    }
+    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            return Ok((Some(v), format!("from {var}")));
+        }
+    }
+    let profile = profile
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+        .unwrap_or_else(|| "default".into());
+    if let Some(r) = profile_region(&profile) {
+        return Ok((
+            Some(r),
+            format!("from profile {profile} in the AWS config file"),
+        ));
+    }
+    Ok((
+        None,
+        "none found: pass --region, set AWS_REGION, or name the registry host in --image (on EC2 the instance metadata may still supply one)".into(),
+    ))
+}
+
+/// The `region` of `profile` in the AWS config file (`AWS_CONFIG_FILE`, else ~/.aws/config).
+fn profile_region(profile: &str) -> Option<String> {
+    let path = std::env::var_os("AWS_CONFIG_FILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".aws/config")))?;
+    region_in(&std::fs::read_to_string(path).ok()?, profile)
+}
+
+/// The `region` of `profile` in the text of an AWS config file.
+fn region_in(text: &str, profile: &str) -> Option<String> {
+    let want = if profile == "default" {
+        vec!["[default]".to_string(), "[profile default]".to_string()]
+    } else {
+        vec![format!("[profile {profile}]")]
+    };
+    let mut inside = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = want.iter().any(|w| w == line);
+        } else if inside {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == "region" {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Which source of the default credential chain will answer, in the chain's order (env,
+/// profile, web identity, container, instance), without asking any of them.
+pub fn credential_source(profile: Option<&str>, role_arn: Option<&str>) -> String {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    let base = if let Some(p) = profile {
+        format!("profile {p} (--profile)")
+    } else if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        "environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".into()
+    } else if set("AWS_PROFILE") {
+        format!(
+            "profile {} (AWS_PROFILE)",
+            std::env::var("AWS_PROFILE").unwrap_or_default()
+        )
+    } else if set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN") {
+        "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE for AWS_ROLE_ARN, e.g. GitHub OIDC)".into()
+    } else if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    {
+        "container credentials (the ECS task or CodeBuild project role)".into()
+    } else {
+        "the default profile or, failing it, the EC2 instance role (no other source is configured)"
+            .into()
+    };
+    match role_arn {
+        Some(r) => format!("{base}, then sts:AssumeRole into {r}"),
+        None => base,
+    }
+}
+
+/// `(cluster, service)` of `ecs:CLUSTER/SERVICE[/CONTAINER]`.
+fn ecs_baseline(b: &str) -> Option<(String, String)> {
+    let rest = b.trim().strip_prefix("ecs:")?;
+    let mut it = rest.split('/');
+    Some((it.next()?.to_string(), it.next()?.to_string()))
+}
+
+/// What the gate's flags will call, for the IAM table (no request).
+pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
+    let refs = args
+        .images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<ImageRef>>>()?;
+    let mut read = refs.clone();
+    if let Some(b) = args.baseline.as_deref().map(str::trim) {
+        if !b.starts_with("ecs:") && !b.ends_with(".json") {
+            if let Ok(r) = b.parse::<ImageRef>() {
+                read.push(r);
+            }
+        }
+    }
+    let attest = args.attest.as_deref().filter(|k| !k.trim().is_empty());
+    Ok(Plan {
+        region,
+        account: refs.iter().find_map(|r| r.registry.clone()),
+        push: match args.push_from {
+            Some(_) if inspector_gate::pipeline::push::needs_aws() => refs.clone(),
+            _ => Vec::new(),
+        },
+        attest: if attest.is_some() {
+            refs.clone()
+        } else {
+            Vec::new()
+        },
+        sign_key: attest.map(str::parse).transpose()?,
+        approve: args
+            .approve
+            .as_deref()
+            .map(ApprovalTarget::parse)
+            .transpose()?,
+        floor: args
+            .policy
+            .policy_floor
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
+        baseline_ecs: args.baseline.as_deref().and_then(ecs_baseline),
+        role_arn: args.aws.role_arn.clone(),
+        read,
+        ..Plan::default()
+    })
+}
+
+/// The dry run's plan, after the local checks passed and the policy was resolved.
+pub fn print_plan(
+    args: &GateArgs,
+    opts: &inspector_gate::pipeline::gate::GateOptions,
+) -> Result<()> {
+    println!("dry run: every local input checked; no AWS request is made, nothing is pushed, waited for or approved");
+    let (region, from) = region_source(
+        &opts.images,
+        args.aws.region.as_deref(),
+        args.aws.profile.as_deref(),
+    )?;
+    println!("region: {} ({from})", region.as_deref().unwrap_or("-"));
+    match opts.images.iter().find_map(|r| r.registry.as_deref()) {
+        Some(a) => println!("account: {a} (from the image's registry host)"),
+        None => println!("account: the credentials' own (not looked up: a dry run makes no AWS request, not even sts:GetCallerIdentity)"),
+    }
+    println!(
+        "credentials: {}",
+        credential_source(args.aws.profile.as_deref(), args.aws.role_arn.as_deref())
+    );
+    if let Some(p) = &opts.push {
+        let spec: SourceSpec = p.source.parse()?;
+        let tree = inspector_gate::image::open(&spec)?;
+        let platforms: Vec<String> = tree
+            .runnable()?
+            .iter()
+            .map(|r| {
+                r.platform
+                    .clone()
+                    .unwrap_or_else(|| "(no platform named)".into())
+            })
+            .collect();
+        println!("push: {} → {}", p.source, p.dest);
+        for t in &p.extra_tags {
+            println!("  also tagged: {t}");
+        }
+        println!("gate: {} — platforms: {}", p.dest, platforms.join(", "));
+    } else {
+        for r in &opts.images {
+            println!("gate: {r} — every runnable platform its manifest names (resolved from ECR when the gate runs)");
+        }
+    }
+    println!(
+        "policy: {}",
+        opts.policy
+            .thresholds_text()
+            .unwrap_or_else(|| "no thresholds".into())
+    );
+    println!(
+        "timeout: {} (on timeout: {})",
+        inspector_gate::duration::humanize(opts.wait.timeout),
+        match opts.on_timeout {
+            inspector_gate::pipeline::gate::OnTimeout::Fail => "fail, exit 3",
+            inspector_gate::pipeline::gate::OnTimeout::Pass => "pass, listed as not evaluated",
+        }
+    );
+    if let Some(d) = &opts.publish.report_dir {
+        println!(
+            "reports: {}/ (report.json, report.sarif, junit.xml, summary.md)",
+            d.display().to_string().trim_end_matches('/')
+        );
+    }
+    let h = &opts.handoff;
+    let mut handoff = Vec::new();
+    if let Some((f, name)) = &h.image_definitions {
+        handoff.push(format!("{} (container {name})", f.display()));
+    }
+    if let Some(f) = &h.image_detail {
+        handoff.push(f.display().to_string());
+    }
+    if !h.k8s.manifests.is_empty() {
+        handoff.push(match &h.k8s.out_dir {
+            Some(d) => format!(
+                "{} Kubernetes manifest(s) pinned into {}",
+                h.k8s.manifests.len(),
+                d.display()
+            ),
+            None => format!(
+                "{} Kubernetes manifest(s) pinned in place",
+                h.k8s.manifests.len()
+            ),
+        });
+    }
+    if let Some(f) = &h.k8s.kustomize_images {
+        handoff.push(format!("{} (kustomize images)", f.display()));
+    }
+    if let Some(f) = &h.k8s.helm_values {
+        handoff.push(format!("{} (Helm values)", f.display()));
+    }
+    if handoff.is_empty() {
+        println!("hand-off: none");
+    } else {
+        println!(
+            "hand-off, written only when the gate passes: {}",
+            handoff.join(", ")
+        );
+    }
+    if let Some(a) = &opts.approval {
+        println!("approve: {}", a.target);
+    }
+    if let Some(b) = &opts.baseline {
+        println!("baseline: {}", b.source);
+    }
+    if let Some(a) = &opts.attest {
+        println!("attest: {}", a.key);
+    }
+    let plan = iam_plan(args, region)?;
+    println!("IAM actions these flags need (`inspector-gate iam-policy` with the same flags prints the policy):");
+    for s in plan.statements() {
+        let cond = if s.condition.is_some() {
+            " (with a condition)"
+        } else {
+            ""
+        };
+        println!(
+            "  {} on {}{cond}",
+            s.actions.join(", "),
+            s.resources.join(", ")
+        );
+    }
+    for n in plan.notes() {
+        println!("  note: {n}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_misplaced_inputs_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.tar");
+        std::fs::write(&file, "x").unwrap();
+        let mut l = Local::default();
+        l.source(
+            "--push-from",
+            &format!("oci:{}", dir.path().join("nope").display()),
+        );
+        l.source("--push-from", &format!("oci:{}", file.display()));
+        l.source(
+            "--push-from",
+            &format!("docker-archive:{}", dir.path().display()),
+        );
+        l.read_file("--policy", &dir.path().join("p.toml"));
+        l.read_file("--findings", Path::new("-"));
+        l.out_file("--image-definitions", &dir.path().join("no/dir/x.json"));
+        l.out_dir("--report-dir", &file.join("sub"));
+        l.out_dir("--report-dir", &dir.path().join("new/reports"));
+        l.floor("ssm:/x");
+        let e = l.finish().unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.starts_with("6 local inputs"), "{e}");
+        let d = e.details.join("\n");
+        for want in [
+            "nope does not exist",
+            "is not a directory (for a tar of an OCI layout use oci-archive:",
+            "is a directory, not a tar file",
+            "--policy ",
+            "--image-definitions",
+            "is a file, not a directory",
+        ] {
+            assert!(d.contains(want), "{want}:\n{d}");
+        }
+        assert!(
+            !d.contains("--findings") && !d.contains("new/reports") && !d.contains("ssm"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn the_profile_region_is_read_from_the_config_text() {
+        let cfg = "[default]\nregion = eu-west-1\n[profile ci]\nregion=ap-south-1\n";
+        assert_eq!(region_in(cfg, "ci").as_deref(), Some("ap-south-1"));
+        assert_eq!(region_in(cfg, "default").as_deref(), Some("eu-west-1"));
+        assert_eq!(region_in(cfg, "other"), None);
+        assert_eq!(
+            ecs_baseline("ecs:prod/web/app"),
+            Some(("prod".into(), "web".into()))
+        );
+    }
+}
