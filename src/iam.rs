@@ -57,6 +57,8 @@ pub enum Resource {
     Parameter,
     /// The S3 object of the floor.
     Object,
+    /// The S3 bucket of the floor.
+    Bucket,
     /// The ECS service of the baseline.
     EcsService,
     /// Every task, limited to the baseline's cluster by the `ecs:cluster` condition
@@ -164,6 +166,12 @@ pub const TABLE: &[Grant] = &[
         uses: &[Use::FloorS3],
         actions: &["s3:GetObject"],
         resource: Resource::Object,
+    },
+    Grant {
+        sid: "PolicyFloorBucketRegion",
+        uses: &[Use::FloorS3],
+        actions: &["s3:ListBucket"],
+        resource: Resource::Bucket,
     },
     Grant {
         sid: "PolicyFloorDecrypt",
@@ -393,6 +401,12 @@ impl Plan {
                 Resource::Object => match &self.floor {
                     Some(FloorSource::S3 { bucket, key }) => {
                         vec![format!("arn:{}:s3:::{bucket}/{key}", self.partition())]
+                    }
+                    _ => continue,
+                },
+                Resource::Bucket => match &self.floor {
+                    Some(FloorSource::S3 { bucket, .. }) => {
+                        vec![format!("arn:{}:s3:::{bucket}", self.partition())]
                     }
                     _ => continue,
                 },
@@ -638,7 +652,7 @@ mod tests {
             actions_of(&policy).into_iter().collect::<Vec<_>>(),
             all_actions()
                 .into_iter()
-                .filter(|a| *a != "s3:GetObject")
+                .filter(|a| !a.starts_with("s3:"))
                 .map(String::from)
                 .collect::<Vec<_>>()
         );
@@ -736,7 +750,7 @@ mod tests {
             .filter(|a| {
                 !matches!(
                     *a,
-                    "inspector-scan:ScanSbom" | "s3:GetObject" | "kms:Decrypt"
+                    "inspector-scan:ScanSbom" | "s3:GetObject" | "s3:ListBucket" | "kms:Decrypt"
                 )
             })
             .map(String::from)

@@ -582,7 +582,9 @@ fn a_token_is_not_sent_over_http_to_a_remote_registry() {
             "s3cr3t-token".into(),
         ),
     ];
+    // An empty directory: it passes the preflight, and the refusal comes before it is read.
     let dir: PathBuf = ctx.path().join("nolayout");
+    std::fs::create_dir_all(&dir).unwrap();
     let src = format!("oci:{}", dir.display());
     let (code, out, err) = ctx.run(
         &[
