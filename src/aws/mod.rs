@@ -25,6 +25,8 @@ pub struct AwsOptions {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub role_arn: Option<String>,
+    /// `sts:ExternalId` for `role_arn` (a cross-account role whose trust policy requires one).
+    pub role_external_id: Option<String>,
 }
 
 /// The SDK clients the gate uses, all from one shared configuration.
@@ -83,17 +85,30 @@ pub async fn sdk_config(
         ));
     };
     if let Some(role) = &opts.role_arn {
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-            .session_name("inspector-gate")
-            .configure(&conf)
-            .build()
-            .await;
+        // The provider's own STS calls are not made through `retry::call`: they get the SDK's
+        // standard retries (throttling, 5xx, timeouts), and what still fails is classified by
+        // its cause (`credentials_failure`) for the call that needed the credentials.
+        let sts_conf = conf
+            .clone()
+            .into_builder()
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+            .build();
+        let mut builder =
+            aws_config::sts::AssumeRoleProvider::builder(role).session_name("inspector-gate");
+        if let Some(id) = &opts.role_external_id {
+            builder = builder.external_id(id);
+        }
+        let provider = builder.configure(&sts_conf).build().await;
         conf = conf
             .into_builder()
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
             .build();
+    } else if opts.role_external_id.is_some() {
+        return Err(Error::usage(
+            "--role-external-id is the external id of the role to assume: give --role-arn too",
+        ));
     }
     Ok((conf, region))
 }
@@ -195,8 +210,83 @@ pub fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = DisplayErrorContext(&err).to_string();
-    match &err {
+    classify_ref(&err, retry_after)
+}
+
+/// Why the credentials a call needed could not be had, when that is why it failed: the
+/// credential provider's error (found in the error's cause chain), classified by its own
+/// cause — an `AssumeRole` answer like any AWS answer (throttling and 5xx transient, a
+/// denial permanent), a provider timeout transient — and named with that cause.
+fn credentials_failure(err: &(dyn std::error::Error + 'static)) -> Option<CallError> {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut cur = Some(err);
+    let mut found: Option<&CredentialsError> = None;
+    while let Some(e) = cur {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            found = Some(c);
+            break;
+        }
+        cur = e.source();
+    }
+    let c = found?;
+    let cause = one_line(&DisplayErrorContext(c).to_string());
+    // An AssumeRole answer further down: STS's own code and class decide.
+    let mut cur = std::error::Error::source(c);
+    while let Some(e) = cur {
+        if let Some(sts) = e.downcast_ref::<SdkError<
+            aws_sdk_sts::operation::assume_role::AssumeRoleError,
+            HttpResponse,
+        >>() {
+            let inner = classify_ref(sts, |_| None);
+            let class = match inner.class {
+                // A denial of sts:AssumeRole is not a denial of the action being called.
+                Class::AccessDenied | Class::NotEnabled => Class::Permanent,
+                other => other,
+            };
+            return Some(CallError {
+                class,
+                code: format!("AssumeRole {}", inner.code),
+                message: format!(
+                    "could not get credentials: sts:AssumeRole failed: {} (the role's trust policy must allow the caller, and --role-external-id must match its sts:ExternalId condition)",
+                    inner.message
+                ),
+            });
+        }
+        cur = e.source();
+    }
+    let (class, message) = match c {
+        CredentialsError::ProviderTimedOut(_) => (
+            Class::Transient(None),
+            format!("could not get credentials in time: {cause}"),
+        ),
+        CredentialsError::CredentialsNotLoaded(_) => (
+            Class::Permanent,
+            format!("no usable AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role): {cause}"),
+        ),
+        _ => (
+            Class::Permanent,
+            format!("could not get credentials: {cause}"),
+        ),
+    };
+    Some(CallError {
+        class,
+        code: "Credentials".into(),
+        message,
+    })
+}
+
+fn classify_ref<E>(
+    err: &SdkError<E, HttpResponse>,
+    retry_after: impl Fn(&E) -> Option<i32>,
+) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(c) = credentials_failure(err) {
+        return c;
+    }
+    let text = DisplayErrorContext(err).to_string();
+    match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
             let status = se.raw().status().as_u16();

@@ -35,6 +35,16 @@ pub struct AwsArgs {
         help_heading = "AWS"
     )]
     pub role_arn: Option<String>,
+    /// External id for --role-arn (sts:ExternalId): a cross-account role whose trust policy
+    /// requires one.
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_ROLE_EXTERNAL_ID",
+        value_name = "ID",
+        requires = "role_arn",
+        help_heading = "AWS"
+    )]
+    pub role_external_id: Option<String>,
 }
 
 /// The policy arguments: `--policy`, `--policy-floor`, and one flag (with its env variable)
@@ -311,6 +321,7 @@ impl From<&AwsArgs> for inspector_gate::aws::AwsOptions {
             region: a.region.clone(),
             profile: a.profile.clone(),
             role_arn: a.role_arn.clone(),
+            role_external_id: a.role_external_id.clone(),
         }
     }
 }

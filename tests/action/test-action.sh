@@ -220,6 +220,7 @@ test_pass_outputs_and_args() {
     "image-definitions": "imagedefinitions.json", "container-name": "web", "image-detail": "imageDetail.json",
     "baseline": "ecs:prod/web", "baseline-optional": "true",
     "region": "us-east-1", "profile": "ci", "role-arn": "arn:aws:iam::123456789012:role/gate",
+    "role-external-id": "ext-1",
     "registry-url": "http://127.0.0.1:5000", "insecure-registry": "true",
     "quiet": "true", "verbose": "false", "color": "never",
     "dry-run": "true"
@@ -271,6 +272,7 @@ gate
 --region=us-east-1
 --profile=ci
 --role-arn=arn:aws:iam::123456789012:role/gate
+--role-external-id=ext-1
 --registry-url=http://127.0.0.1:5000
 --insecure-registry
 -q

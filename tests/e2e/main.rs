@@ -9,6 +9,7 @@ mod approval_e2e;
 mod attest_e2e;
 mod bad_input;
 mod baseline_e2e;
+mod credentials_e2e;
 mod ecr_failures;
 mod evaluate_e2e;
 mod faults_e2e;

@@ -45,6 +45,9 @@ pub enum Fault {
     ForwardThen502,
     /// 403 `ExpiredTokenException` (restJson1 and awsJson shape): the credentials are stale.
     ExpiredToken,
+    /// An awsQuery error (STS's XML `ErrorResponse`) with this status and code, e.g. STS's
+    /// throttle (400 `Throttling`) or a denial (403 `AccessDenied`).
+    Query { status: u16, code: &'static str },
 }
 
 impl Fault {
@@ -64,6 +67,7 @@ impl Fault {
             Fault::ForwardThenClose => "forward-then-close",
             Fault::ForwardThen502 => "forward-then-502",
             Fault::ExpiredToken => "expired-token",
+            Fault::Query { .. } => "query-error",
         }
     }
 }
@@ -214,6 +218,8 @@ pub struct Record {
     pub upload_bytes: u64,
     /// Blob uploads that started arriving.
     pub uploads_started: usize,
+    /// The bodies of form-encoded (awsQuery: STS) requests, in arrival order.
+    pub query_bodies: Vec<String>,
 }
 
 struct Ctx {
@@ -495,6 +501,18 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
     if op == "BlobUpload" && ctx.plan.upload_rate.is_none() {
         ctx.record.lock().unwrap().upload_bytes += bytes.len() as u64;
     }
+    let form = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        ctx.record
+            .lock()
+            .unwrap()
+            .query_bodies
+            .push(String::from_utf8_lossy(&bytes).into_owned());
+    }
 
     match &fault {
         Some(Fault::Throttle { retry_after }) => {
@@ -536,6 +554,12 @@ async fn handle(ctx: Arc<Ctx>, rst: Arc<AtomicBool>, req: Request<Incoming>) -> 
                 &h,
                 r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#,
             );
+        }
+        Some(Fault::Query { status, code }) => {
+            let body = format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} (injected)</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+            );
+            return canned(*status, &[("content-type", "text/xml".to_string())], &body);
         }
         Some(Fault::Unavailable503) => {
             return canned(
