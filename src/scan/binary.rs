@@ -6,14 +6,21 @@
 //! Only ELF files are read past their first 4 bytes (Go and Rust programs for Linux are ELF),
 //! so every file of an image can be offered here whatever its mode bits.
 //! Go's blob is found by scanning for its magic, so binaries of any size cost no memory.
-//! Reading an ELF section needs the section table at the end of the file, so ELF files up to
-//! [`MAX_ELF`] are held for the length of one file; larger ones are checked for Go only.
+//! Reading an ELF section needs the section table at the end of the file, after the
+//! sections: ELF files up to [`MAX_ELF`] are held in memory for the length of one file, larger
+//! ones (up to [`MAX_SPILL`]) are spilled as they stream to an unlinked temp file (gone on
+//! every path, even a kill) and their section read from it. An ELF larger still is named as
+//! not read for Rust crates (its Go build info is still read).
 
 use serde::Deserialize;
 use std::io::Read;
 
-/// ELF files up to this size are held whole to look for `.dep-v0` (Rust binaries are rarely larger).
+/// ELF files up to this size are held in memory while their sections are read.
 pub const MAX_ELF: u64 = 48 << 20;
+/// ELF files up to this size are spilled to a temp file to read their sections.
+pub const MAX_SPILL: u64 = 4 << 30;
+/// The most read of a section table, a section-name table or a `.dep-v0` section.
+const MAX_TABLE: u64 = 16 << 20;
 /// Bytes kept after Go's magic: the header plus the version and module strings.
 const GO_TAIL: usize = 1 << 20;
 const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -35,11 +42,13 @@ pub struct BinaryInfo {
     pub go_deps: Vec<Module>,
     /// Crates from cargo-auditable data (the root crate included).
     pub rust_crates: Vec<Module>,
+    /// Why its sections could not be read for cargo-auditable data, when they could not.
+    pub unread: Option<String>,
 }
 
 impl BinaryInfo {
     pub fn is_empty(&self) -> bool {
-        self.go_version.is_none() && self.rust_crates.is_empty()
+        self.go_version.is_none() && self.rust_crates.is_empty() && self.unread.is_none()
     }
 }
 
@@ -61,11 +70,7 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo
     if head != *b"\x7fELF" {
         return Ok(None);
     }
-    let mut whole: Option<Vec<u8>> = (size <= MAX_ELF).then(|| {
-        let mut v = Vec::with_capacity(size as usize);
-        v.extend_from_slice(&head);
-        v
-    });
+    let mut held = Held::new(size, &head);
     let finder = memchr::memmem::Finder::new(GO_MAGIC);
     let mut go_tail: Option<Vec<u8>> = None;
     // `carry` keeps the end of the previous chunk so a magic split across reads is found.
@@ -77,16 +82,14 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo
             break;
         }
         let chunk = &buf[..n];
-        if let Some(w) = whole.as_mut() {
-            w.extend_from_slice(chunk);
-        }
+        held.extend(chunk);
         match go_tail.as_mut() {
             Some(t) if t.len() < GO_TAIL => {
                 let take = (GO_TAIL - t.len()).min(n);
                 t.extend_from_slice(&chunk[..take]);
             }
             Some(_) => {}
-            None if whole.is_none() => {
+            None => {
                 carry.extend_from_slice(chunk);
                 if let Some(at) = finder.find(&carry) {
                     let end = (at + GO_TAIL).min(carry.len());
@@ -97,17 +100,27 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo
                     carry.drain(..carry.len() - keep);
                 }
             }
-            None => {}
         }
     }
     let mut info = BinaryInfo::default();
-    if let Some(w) = &whole {
-        if let Some(at) = finder.find(w) {
-            go_tail = Some(w[at..(at + GO_TAIL).min(w.len())].to_vec());
+    match held {
+        Held::Memory(w) => {
+            if let Some(dep) = elf_section(&w, ".dep-v0") {
+                info.rust_crates = auditable_crates(&dep);
+            }
         }
-        if let Some(dep) = elf_section(w, ".dep-v0") {
-            info.rust_crates = auditable_crates(dep);
+        Held::Spilled(f) => {
+            let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+                use std::os::unix::fs::FileExt;
+                let mut b = vec![0u8; usize::try_from(len).ok()?];
+                f.read_exact_at(&mut b, off).ok()?;
+                Some(b)
+            };
+            if let Some(dep) = section_of(&at, ".dep-v0") {
+                info.rust_crates = auditable_crates(&dep);
+            }
         }
+        Held::Not(why) => info.unread = Some(why),
     }
     if let Some(t) = go_tail {
         if let Some((version, modinfo)) = go_buildinfo(&t) {
@@ -118,6 +131,57 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo
         }
     }
     Ok((!info.is_empty()).then_some(info))
+}
+
+/// Where an ELF's bytes are kept while it streams, so its section table (at its end) can
+/// find a section (before it).
+enum Held {
+    Memory(Vec<u8>),
+    /// An unlinked temp file: the kernel frees it when it is dropped, whatever ends the run.
+    Spilled(std::fs::File),
+    /// Not kept, and why.
+    Not(String),
+}
+
+impl Held {
+    fn new(size: u64, head: &[u8]) -> Held {
+        if size <= MAX_ELF {
+            let mut v = Vec::with_capacity(size as usize);
+            v.extend_from_slice(head);
+            return Held::Memory(v);
+        }
+        if size > MAX_SPILL {
+            return Held::Not(format!(
+                "an ELF file of {size} bytes, over the {} GiB the scan spills to disk to read its sections, so any cargo-auditable crate list in it was not read",
+                MAX_SPILL >> 30
+            ));
+        }
+        let mut h = match tempfile::tempfile() {
+            Ok(f) => Held::Spilled(f),
+            Err(e) => Held::Not(spill_failed(&e)),
+        };
+        h.extend(head);
+        h
+    }
+
+    fn extend(&mut self, chunk: &[u8]) {
+        match self {
+            Held::Memory(v) => v.extend_from_slice(chunk),
+            Held::Spilled(f) => {
+                if let Err(e) = std::io::Write::write_all(f, chunk) {
+                    *self = Held::Not(spill_failed(&e));
+                }
+            }
+            Held::Not(_) => {}
+        }
+    }
+}
+
+fn spill_failed(e: &std::io::Error) -> String {
+    format!(
+        "an ELF file over {} MiB could not be spilled to a temp file to read its sections ({e}; TMPDIR names where), so any cargo-auditable crate list in it was not read",
+        MAX_ELF >> 20
+    )
 }
 
 /// The Go version and module info strings from a buildinfo blob starting at its magic.
@@ -204,82 +268,93 @@ fn parse_modinfo(s: &str) -> (Option<Module>, Vec<Module>) {
     (main, deps)
 }
 
-/// The bytes of the named section of an ELF file (32/64-bit, either byte order).
-pub(crate) fn elf_section<'a>(f: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    if f.len() < 52 || &f[..4] != b"\x7fELF" {
+/// The bytes of the named section of an ELF file held in memory.
+pub(crate) fn elf_section(f: &[u8], name: &str) -> Option<Vec<u8>> {
+    let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+        let start = usize::try_from(off).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        f.get(start..end).map(<[u8]>::to_vec)
+    };
+    section_of(&at, name)
+}
+
+/// The bytes of the named section of an ELF file (32/64-bit, either byte order), read through
+/// `at(offset, length)`: the header, the section table and the name table are each read once
+/// (each at most [`MAX_TABLE`]), then the section.
+fn section_of(at: &dyn Fn(u64, u64) -> Option<Vec<u8>>, name: &str) -> Option<Vec<u8>> {
+    let h = at(0, 64).or_else(|| at(0, 52))?;
+    if &h[..4] != b"\x7fELF" {
         return None;
     }
-    let is64 = match f[4] {
+    let is64 = match h[4] {
         1 => false,
         2 => true,
         _ => return None,
     };
-    let le = match f[5] {
+    let le = match h[5] {
         1 => true,
         2 => false,
         _ => return None,
     };
-    let u16_at = |o: usize| -> Option<u64> {
-        let b: [u8; 2] = f.get(o..o + 2)?.try_into().ok()?;
-        Some(u64::from(if le {
-            u16::from_le_bytes(b)
+    let num = |b: &[u8], o: usize, n: usize| -> Option<u64> {
+        let s = b.get(o..o + n)?;
+        let mut v = [0u8; 8];
+        if le {
+            v[..n].copy_from_slice(s);
+            Some(u64::from_le_bytes(v))
         } else {
-            u16::from_be_bytes(b)
-        }))
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        let b: [u8; 4] = f.get(o..o + 4)?.try_into().ok()?;
-        Some(u64::from(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }))
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        let b: [u8; 8] = f.get(o..o + 8)?.try_into().ok()?;
-        Some(if le {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
-    };
-    let word = |o: usize| if is64 { u64_at(o) } else { u32_at(o) };
-    let (shoff, shentsize, shnum, shstrndx) = if is64 {
-        (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?, u16_at(0x3e)?)
-    } else {
-        (u32_at(0x20)?, u16_at(0x2e)?, u16_at(0x30)?, u16_at(0x32)?)
-    };
-    let shoff = usize::try_from(shoff).ok()?;
-    let ent = usize::try_from(shentsize).ok()?;
-    if ent < if is64 { 64 } else { 40 } || shnum > 65_535 {
-        return None;
-    }
-    // (name offset, file offset, size) of section i.
-    let section = |i: u64| -> Option<(u64, u64, u64)> {
-        let base = shoff.checked_add(usize::try_from(i).ok()?.checked_mul(ent)?)?;
-        let name = u32_at(base)?;
-        if is64 {
-            Some((name, word(base + 0x18)?, word(base + 0x20)?))
-        } else {
-            Some((name, word(base + 0x10)?, word(base + 0x14)?))
+            v[8 - n..].copy_from_slice(s);
+            Some(u64::from_be_bytes(v))
         }
     };
-    let slice = |off: u64, size: u64| -> Option<&'a [u8]> {
-        let start = usize::try_from(off).ok()?;
-        let end = start.checked_add(usize::try_from(size).ok()?)?;
-        f.get(start..end)
+    let w = if is64 { 8 } else { 4 };
+    let (shoff, shentsize, shnum, shstrndx) = if is64 {
+        (
+            num(&h, 0x28, 8)?,
+            num(&h, 0x3a, 2)?,
+            num(&h, 0x3c, 2)?,
+            num(&h, 0x3e, 2)?,
+        )
+    } else {
+        (
+            num(&h, 0x20, 4)?,
+            num(&h, 0x2e, 2)?,
+            num(&h, 0x30, 2)?,
+            num(&h, 0x32, 2)?,
+        )
+    };
+    let ent = usize::try_from(shentsize).ok()?;
+    if ent < if is64 { 64 } else { 40 } || shnum == 0 {
+        return None;
+    }
+    let table_len = shnum.checked_mul(shentsize)?;
+    if table_len > MAX_TABLE {
+        return None;
+    }
+    let table = at(shoff, table_len)?;
+    // (name offset, file offset, size) of section i.
+    let section = |i: u64| -> Option<(u64, u64, u64)> {
+        let base = usize::try_from(i).ok()?.checked_mul(ent)?;
+        let (o_off, o_size) = if is64 { (0x18, 0x20) } else { (0x10, 0x14) };
+        Some((
+            num(&table, base, 4)?,
+            num(&table, base + o_off, w)?,
+            num(&table, base + o_size, w)?,
+        ))
     };
     let (_, stroff, strsize) = section(shstrndx)?;
-    let strtab = slice(stroff, strsize)?;
+    if strsize > MAX_TABLE {
+        return None;
+    }
+    let strtab = at(stroff, strsize)?;
     for i in 0..shnum {
         let (n, off, size) = section(i)?;
-        let n = usize::try_from(n).ok()?;
-        let Some(tail) = strtab.get(n..) else {
+        let Some(tail) = strtab.get(usize::try_from(n).ok()?..) else {
             continue;
         };
         let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
         if &tail[..end] == name.as_bytes() {
-            return slice(off, size);
+            return (size <= MAX_TABLE).then(|| at(off, size)).flatten();
         }
     }
     None
@@ -410,6 +485,32 @@ mod tests {
         let mut r = Counting(&file, 0);
         assert!(inspect(&mut r, file.len() as u64).unwrap().is_none());
         assert!(r.1 <= 4, "read {} bytes", r.1);
+    }
+
+    /// An ELF over MAX_ELF is spilled and its section read from the spill; one over
+    /// MAX_SPILL is named as not read for Rust crates, its Go build info still read.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_elf_files_are_spilled_or_named() {
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+            me.get(off as usize..(off + len) as usize)
+                .map(<[u8]>::to_vec)
+        };
+        assert_eq!(section_of(&at, ".comment"), elf_section(&me, ".comment"));
+        // A said size over MAX_ELF takes the spill path; the bytes are the same.
+        let mut held = Held::new(MAX_ELF + 1, &me[..4]);
+        held.extend(&me[4..]);
+        let Held::Spilled(f) = held else {
+            panic!("not spilled")
+        };
+        assert_eq!(f.metadata().unwrap().len(), me.len() as u64);
+
+        let mut file = b"\x7fELF".to_vec();
+        file.extend(go_blob("mod\tx\tv1\t\n"));
+        let info = inspect(&mut &file[..], MAX_SPILL + 1).unwrap().unwrap();
+        assert_eq!(info.go_version.as_deref(), Some("go1.22.5"));
+        assert!(info.unread.unwrap().contains("over the 4 GiB"));
     }
 
     #[test]

@@ -327,3 +327,97 @@ fn many_large_jars_stream_and_an_inflate_bomb_is_named() {
     assert!(m.rss_mib < 150, "peak RSS {} MiB", m.rss_mib);
     assert!(m.wall < Duration::from_secs(90), "{:?}", m.wall);
 }
+
+/// A Go binary and a cargo-auditable Rust binary each padded past 64 MiB (over the 48 MiB held
+/// in memory) are read for their build info from an image layer: Go's by its magic as it
+/// streams, Rust's `.dep-v0` from a spill to an unlinked temp file that is gone afterwards
+/// (before: the Rust crates of an ELF over 48 MiB were never looked for).
+#[test]
+fn build_info_of_binaries_over_64_mib_is_read() {
+    use crate::scan_common::{layer_tar, require, run};
+    require_time();
+    require("objcopy", "apt-get install binutils");
+    let server = ScanServer::start(vec![], vec![]);
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    let pad = w.join("pad");
+    std::fs::write(&pad, vec![0x5au8; 64 << 20]).unwrap();
+    let go_small = w.join("go-small");
+    let (_, go_oracle) = crate::scan_lang::go_app(w, &go_small);
+    let go_big = w.join("go-big");
+    run(Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".pad={}", pad.display()))
+        .arg(&go_small)
+        .arg(&go_big));
+    let deps = serde_json::json!({"packages": [
+        {"name": "tool", "version": "0.2.0", "source": "local", "kind": "runtime", "dependencies": [1], "root": true},
+        {"name": "regex", "version": "1.10.4", "source": "crates.io", "kind": "runtime", "dependencies": []}]});
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&serde_json::to_vec(&deps).unwrap()).unwrap();
+    let section = w.join("dep-v0");
+    std::fs::write(&section, z.finish().unwrap()).unwrap();
+    let rust_big = w.join("rust-big");
+    // The padding before the crate list and after it: the section table is read last.
+    run(Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".pad={}", pad.display()))
+        .arg("--add-section")
+        .arg(format!(".dep-v0={}", section.display()))
+        .arg("--add-section")
+        .arg(format!(".pad2={}", pad.display()))
+        .arg("/bin/true")
+        .arg(&rust_big));
+    let go = std::fs::read(&go_big).unwrap();
+    let rust = std::fs::read(&rust_big).unwrap();
+    assert!(go.len() > 64 << 20 && rust.len() > 128 << 20);
+    let layer = layer_tar(&[
+        ("etc/os-release", Some(b"ID=debian\nVERSION_ID=\"12\"\n")),
+        ("app", None),
+        ("app/server", Some(&go)),
+        ("app/tool", Some(&rust)),
+    ]);
+    drop((go, rust));
+    let layout = oci_layout(
+        &w.join("oci"),
+        &[(
+            "linux",
+            "amd64",
+            &[Layer::Tar {
+                tar: layer,
+                gzip: true,
+            }],
+        )],
+    );
+    let spill = w.join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let from = format!("oci:{}", layout.display());
+    let figures = w.join("time.txt");
+    let mut cmd = Command::new("/usr/bin/time");
+    scan_env(&mut cmd, &server)
+        .env("TMPDIR", &spill)
+        .args(["-f", "%e %M", "-o"])
+        .arg(&figures)
+        .arg(env!("CARGO_BIN_EXE_inspector-gate"))
+        .args(["scan", "--from", &from, "--sbom-out", "sbom.json"])
+        .current_dir(w);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = std::fs::read_to_string(&figures).unwrap();
+    eprintln!("large binaries: {t}");
+    let rss_mib: u64 = t.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() >> 10;
+    let purls = sbom_purls(&w.join("sbom.json"));
+    for p in ["pkg:cargo/regex@1.10.4", "pkg:cargo/tool@0.2.0"] {
+        assert!(purls.contains(&p.to_string()), "{p}: {purls:?}");
+    }
+    for (name, version) in &go_oracle {
+        let p = format!("pkg:golang/{name}@{version}");
+        assert!(purls.contains(&p), "{p}: {purls:?}");
+    }
+    assert!(rss_mib < 150, "peak RSS {rss_mib} MiB");
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "the spill is gone"
+    );
+}

@@ -294,7 +294,7 @@ fn lockfile_entries_count_only_when_installed() {
 
 /// Build a small Go program (one replaced module dependency) into `bin` with Debian's Go;
 /// returns its toolchain (`go1.x.y`) and the dependencies `go version -m` lists.
-fn go_app(work: &Path, bin: &Path) -> (String, Set) {
+pub(crate) fn go_app(work: &Path, bin: &Path) -> (String, Set) {
     require("go", "apt-get install golang-go");
     let src = work.join("src");
     std::fs::create_dir_all(src.join("dep")).unwrap();

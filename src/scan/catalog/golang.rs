@@ -68,6 +68,7 @@ mod tests {
                     version: "v0.23.0".into(),
                 }],
                 rust_crates: vec![],
+                unread: None,
             }),
         );
         let mut inv = Inventory::default();

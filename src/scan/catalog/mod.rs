@@ -99,6 +99,12 @@ pub fn catalogue(tree: &FileTree, platform: Option<String>) -> Inventory {
     rust::catalog(tree, &mut inv);
     ruby::catalog(tree, &mut inv);
     for (path, kept) in &tree.files {
+        if let Kept::Binary(super::binary::BinaryInfo {
+            unread: Some(why), ..
+        }) = kept
+        {
+            unread(&mut inv, path, why.clone());
+        }
         if let Kept::TooLarge { size, cap } = kept {
             unread(
                 &mut inv,
