@@ -32,6 +32,11 @@ export INSPECTOR_GATE_REAL_BIN
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# What the stubbed `docker save` writes: a real (tiny) docker-archive, since the real CLI's
+# --dry-run reads its local inputs (a fake archive is refused before any AWS call).
+"$root/scripts/make-image" "$work/oci" v1 --package zlib=1.2.13 >/dev/null
+skopeo copy --quiet "oci:$work/oci:v1" "docker-archive:$work/image.tar:app:1.0"
+export STUB_IMAGE="$work/image.tar"
 
 version=$("$python" "$here/render_buildspec.py" --field "$codebuild/buildspec.yml" env.variables.INSPECTOR_GATE_VERSION)
 case "$(uname -m)" in
@@ -143,7 +148,7 @@ cat >"$work/stubs/docker" <<'DOCKER'
 echo "docker $*" >>"$STUB_LOG"
 if [[ $1 == save ]]; then
   [[ $2 == --output ]] || exit 1
-  echo fake-image >"$3"
+  cp "$STUB_IMAGE" "$3"
 fi
 DOCKER
 # git and cargo for source builds: the "repository" is the fake release's stub.

@@ -94,6 +94,11 @@ exit "$code"
 STUB
 chmod +x "$work/inspector-gate"
 
+# A real (tiny) docker-archive for the inputs that name one: the real CLI's --dry-run reads its
+# local inputs (a missing or fake archive is exit 2/4 before any AWS call).
+"$root/scripts/make-image" "$work/oci" v1 --package zlib=1.2.13 >/dev/null
+skopeo copy --quiet "oci:$work/oci:v1" "docker-archive:$work/image.tar:app:1.0"
+
 release="$work/release"
 for target in x86_64-unknown-linux-musl x86_64-pc-windows-msvc; do
   bash "$root/scripts/action/pack-release.sh" "$work/inspector-gate" "$release" "$target" >/dev/null
@@ -207,7 +212,7 @@ test_pass_outputs_and_args() {
   : >"$work/policy.toml"
   run_action '{
     "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0",
-    "push-from": "docker-archive:image.tar", "tag": "1.0, latest", "policy": "'"$work/policy.toml"'",
+    "push-from": "docker-archive:'"$work/image.tar"'", "tag": "1.0, latest", "policy": "'"$work/policy.toml"'",
     "policy-floor": "ssm:/ci/inspector-gate/floor",
     "max-critical": "0", "max-high": "2", "max-medium": "10", "max-low": "50",
     "max-informational": "100", "max-untriaged": "5",
@@ -237,7 +242,7 @@ test_pass_outputs_and_args() {
     cat <<EOF
 gate
 --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0
---push-from=docker-archive:image.tar
+--push-from=docker-archive:$work/image.tar
 --tag=1.0
 --tag=latest
 --policy=$work/policy.toml
