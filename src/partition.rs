@@ -81,7 +81,7 @@ pub fn of_region(region: &str) -> &'static Partition {
 }
 
 /// Whether some partition claims `region` by name or regex (not only by the `aws` fallback).
-fn is_known_region(region: &str) -> bool {
+pub fn is_known_region(region: &str) -> bool {
     all()
         .iter()
         .any(|p| p.regions.iter().any(|r| r == region) || p.region_regex.is_match(region))

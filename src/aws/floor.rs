@@ -74,12 +74,7 @@ pub fn ssm_arn_region(name: &str) -> Option<&str> {
         return None;
     }
     let region = parts.next()?;
-    valid_region(region).then_some(region)
-}
-
-/// A region name as AWS writes them (what botocore's `validate_region_name` accepts).
-fn valid_region(r: &str) -> bool {
-    !r.is_empty() && r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    crate::partition::is_known_region(region).then_some(region)
 }
 
 async fn ssm(name: &str, opts: &AwsOptions, deadline: Instant) -> Result<String> {
@@ -167,7 +162,7 @@ where
     let header = raw
         .headers()
         .get("x-amz-bucket-region")
-        .filter(|r| valid_region(r))
+        .filter(|r| crate::partition::is_known_region(r))
         .map(str::to_string);
     redirect.then_some(header)
 }
@@ -260,7 +255,7 @@ async fn bucket_region(client: &aws_sdk_s3::Client, bucket: &str) -> Option<Stri
             .get("x-amz-bucket-region")
             .map(str::to_string),
     }
-    .filter(|r| valid_region(r))
+    .filter(|r| crate::partition::is_known_region(r))
 }
 
 fn too_big(origin: &str) -> Error {

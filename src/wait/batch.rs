@@ -21,7 +21,7 @@
 
 use super::{all_coverage, all_findings_of};
 use crate::aws::inspector::{CoverageQuery, CoverageRow, FindingsQuery, MAX_FILTER_VALUES};
-use crate::aws::{CallError, Clients};
+use crate::aws::{CallError, Class, Clients};
 use crate::model::{Finding, ScannedImage};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,7 +60,7 @@ impl<K, V> Drop for Leading<'_, K, V> {
     }
 }
 
-impl<K: Ord + Clone, V: Clone + Default> Coalescer<K, V> {
+impl<K: Ord + Clone, V: Clone> Coalescer<K, V> {
     fn new() -> Self {
         Coalescer {
             queue: RefCell::new(Vec::new()),
@@ -146,9 +146,11 @@ impl<K: Ord + Clone, V: Clone + Default> Coalescer<K, V> {
         let mut share: BTreeMap<K, Result<V, CallError>> = BTreeMap::new();
         for (g, r) in groups.into_iter().zip(results) {
             match r {
+                // Every key of a group gets its share from `exec`; one without is never
+                // read as "nothing found".
                 Ok(mut m) => share.extend(g.into_iter().map(|k| {
-                    let v = m.remove(&k).unwrap_or_default();
-                    (k, Ok(v))
+                    let v = m.remove(&k).ok_or_else(unshared);
+                    (k, v)
                 })),
                 Err(e) => share.extend(g.into_iter().map(|k| (k, Err(e.clone())))),
             }
@@ -157,7 +159,7 @@ impl<K: Ord + Clone, V: Clone + Default> Coalescer<K, V> {
             let v = share
                 .get(&e.key)
                 .cloned()
-                .unwrap_or_else(|| Ok(V::default()));
+                .unwrap_or_else(|| Err(unshared()));
             // A request whose image stopped waiting has nobody to hear it.
             let _ = e.reply.send(v);
         }
@@ -288,14 +290,47 @@ impl<'a> Batches<'a> {
             digests: distinct(keys.iter().map(|k| &k.2)),
         };
         let found = all_findings_of(self.c, &q, self.deadline, &self.last_err).await?;
-        let mut out: BTreeMap<FindingsKey, Vec<Finding>> =
-            keys.into_iter().map(|k| (k, Vec::new())).collect();
-        for (k, f) in found {
-            if let Some(v) = out.get_mut(&k) {
-                v.push(f);
-            }
+        split_findings(keys, &q, found)
+    }
+}
+
+/// Each asked-for image's findings out of one listing. A finding of a combination nobody asked
+/// for (another listed repository that holds a listed digest: the same image pushed twice) is
+/// dropped; a finding the filters matched that names no image in them (no image details) may
+/// be any listed image's, so it is neither dropped nor guessed at: the listing is an error.
+fn split_findings(
+    keys: Vec<FindingsKey>,
+    q: &FindingsQuery,
+    found: Vec<(FindingsKey, Finding)>,
+) -> Result<BTreeMap<FindingsKey, Vec<Finding>>, CallError> {
+    let mut out: BTreeMap<FindingsKey, Vec<Finding>> =
+        keys.into_iter().map(|k| (k, Vec::new())).collect();
+    for (k, f) in found {
+        if let Some(v) = out.get_mut(&k) {
+            v.push(f);
+        } else if !(q.registries.contains(&k.0)
+            && q.repositories.contains(&k.1)
+            && q.digests.contains(&k.2))
+        {
+            return Err(CallError {
+                class: Class::Permanent,
+                code: "UnattributedFinding".into(),
+                message: format!(
+                    "finding {} names no image of the listing (registry '{}', repository '{}', digest '{}'), so it cannot be told whose it is",
+                    f.id, k.0, k.1, k.2
+                ),
+            });
         }
-        Ok(out)
+    }
+    Ok(out)
+}
+
+/// A round that did not return some asked-for image's share (a bug, never "nothing found").
+fn unshared() -> CallError {
+    CallError {
+        class: Class::Permanent,
+        code: "Unshared".into(),
+        message: "a batched listing returned no share for an image it was asked about".into(),
     }
 }
 
@@ -306,6 +341,48 @@ fn distinct<'s>(v: impl Iterator<Item = &'s String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A finding the listing's filters matched but that names no image of them is never
+    /// dropped (it may be any listed image's, so a pass would not have seen it); one of a
+    /// combination nobody asked for (the same digest in another listed repository) is.
+    #[test]
+    fn a_finding_that_names_no_listed_image_is_an_error_not_dropped() {
+        let img = crate::report::testing::image(None);
+        let key =
+            |repo: &str, d: &str| ("123456789012".to_string(), repo.to_string(), d.to_string());
+        let (a, b) = (
+            "sha256:".to_string() + &"a".repeat(64),
+            "sha256:".to_string() + &"b".repeat(64),
+        );
+        let keys = vec![key("app/web", &a), key("app/api", &b)];
+        let q = FindingsQuery {
+            registries: vec!["123456789012".into()],
+            repositories: vec!["app/api".into(), "app/web".into()],
+            digests: vec![a.clone(), b.clone()],
+        };
+        let f = |i| crate::report::testing::finding(i, &img);
+        let found = vec![
+            (key("app/web", &a), f(0)),
+            (key("app/api", &b), f(1)),
+            // app/api also holds app/web's image: not asked for, dropped.
+            (key("app/api", &a), f(2)),
+        ];
+        let out = split_findings(keys.clone(), &q, found.clone()).unwrap();
+        assert_eq!(out[&keys[0]], vec![f(0)]);
+        assert_eq!(out[&keys[1]], vec![f(1)]);
+
+        for unnamed in [
+            key("", ""),
+            ("".into(), "app/web".into(), a.clone()),
+            key("app/web", "sha256:other"),
+        ] {
+            let mut found = found.clone();
+            found.push((unnamed.clone(), f(3)));
+            let e = split_findings(keys.clone(), &q, found).unwrap_err();
+            assert!(matches!(e.class, Class::Permanent), "{unnamed:?}: {e:?}");
+            assert!(e.message.contains(&f(3).id), "{}", e.message);
+        }
+    }
 
     #[test]
     fn groups_keep_every_filter_within_ten_values() {

@@ -83,18 +83,37 @@ pub async fn all_findings_of(
     deadline: Instant,
     last_err: &RefCell<Option<String>>,
 ) -> std::result::Result<Vec<(inspector::ImageKey, Finding)>, CallError> {
+    all_pages("inspector2:ListFindings", deadline, last_err, |next| {
+        inspector::findings_page(c, q, next)
+    })
+    .await
+}
+
+/// Every page of one Inspector listing (`page` asks for the page after a token), each page
+/// retried within the deadline, its last error kept in `last_err` for a timeout's message; a
+/// token seen twice is an error ([`inspector::next_page`]), never a loop.
+async fn all_pages<T, F, Fut>(
+    action: &str,
+    deadline: Instant,
+    last_err: &RefCell<Option<String>>,
+    page: F,
+) -> std::result::Result<Vec<T>, CallError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(Vec<T>, Option<String>), CallError>>,
+{
     let mut out = Vec::new();
     let mut next = None;
     let mut seen = std::collections::HashSet::new();
     loop {
-        let (page, n) = retry::call(Schedule::CALL, deadline, || async {
-            inspector::findings_page(c, q, next.clone())
+        let (items, n) = retry::call(Schedule::CALL, deadline, || async {
+            page(next.clone())
                 .await
                 .inspect_err(|e| *last_err.borrow_mut() = Some(e.message.clone()))
         })
         .await?;
-        out.extend(page);
-        next = inspector::next_page(&mut seen, n.as_deref(), "inspector2:ListFindings")?;
+        out.extend(items);
+        next = inspector::next_page(&mut seen, n.as_deref(), action)?;
         if next.is_none() {
             return Ok(out);
         }
@@ -119,22 +138,10 @@ pub async fn all_coverage(
     deadline: Instant,
     last_err: &RefCell<Option<String>>,
 ) -> std::result::Result<Vec<inspector::CoverageRow>, CallError> {
-    let mut out = Vec::new();
-    let mut next = None;
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let (rows, n) = retry::call(Schedule::CALL, deadline, || async {
-            inspector::coverage_page(c, q, next.clone())
-                .await
-                .inspect_err(|e| *last_err.borrow_mut() = Some(e.message.clone()))
-        })
-        .await?;
-        out.extend(rows);
-        next = inspector::next_page(&mut seen, n.as_deref(), "inspector2:ListCoverage")?;
-        if next.is_none() {
-            return Ok(out);
-        }
-    }
+    all_pages("inspector2:ListCoverage", deadline, last_err, |next| {
+        inspector::coverage_page(c, q, next)
+    })
+    .await
 }
 
 fn fatal(e: CallError, action: &str) -> Error {
