@@ -217,9 +217,11 @@ fn source_problem(spec: &SourceSpec) -> std::result::Result<(), String> {
     }
 }
 
+/// Whether `cmd` is on PATH, as the OS would find it (`docker.exe` on Windows).
 fn on_path(cmd: &str) -> bool {
+    let file = format!("{cmd}{}", std::env::consts::EXE_SUFFIX);
     std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&file).is_file()))
 }
 
 /// The local inputs of `gate` (and of `iam-policy`, which takes the same flags).
