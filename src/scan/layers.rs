@@ -25,7 +25,6 @@ use crate::image::blob::Hashing;
 use crate::image::{self, Compression, Digest, FileRange, ImageTree, SourceSpec};
 use crate::scan::binary::{self, BinaryInfo};
 use crate::scan::catalog::java;
-use crate::scan::stop;
 use rootfs::{clean, join, Kind, Name, Node, Origin, Rootfs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -261,9 +260,6 @@ fn decompress<'a>(r: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a>, E
 
 fn broken(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e: std::io::Error| {
-        if let Some(s) = stop::stopped(&e) {
-            return stop::error(s, what);
-        }
         Error::runtime(format!(
             "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
             crate::error::one_line(&e.to_string())
@@ -336,10 +332,7 @@ fn read_wanted(
             Some(info) => Stored::Kept(want, Kept::Binary(info)),
             None => Stored::NotBinary,
         }),
-        Want::Java => Some(Stored::Kept(
-            want,
-            Kept::Java(java::read(r, size).map_err(broken(what))?),
-        )),
+        Want::Java => Some(Stored::Kept(want, Kept::Java(java::read(r, size)))),
     })
 }
 
@@ -704,7 +697,7 @@ fn reread(
             // An archive is read as it streams; the same bytes under another name that wants
             // them as a binary are a jar, not a Go or Rust program.
             let facts = if idx.iter().any(|i| deliveries[*i].want == Want::Java) {
-                Some(java::read(entry.reader(), size).map_err(broken(&what))?)
+                Some(java::read(entry.reader(), size))
             } else {
                 None
             };
@@ -847,8 +840,7 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                         }
                     }
                     Want::Java => {
-                        let facts =
-                            File::open(ent.path()).and_then(|mut f| java::read(&mut f, size));
+                        let facts = File::open(ent.path()).map(|mut f| java::read(&mut f, size));
                         match facts {
                             Ok(f) => {
                                 tree.files.insert(path, Kept::Java(f));

@@ -14,7 +14,6 @@ pub mod inspector_scan;
 pub mod layers;
 pub mod purl;
 pub mod sbom;
-pub mod stop;
 
 use serde::Serialize;
 

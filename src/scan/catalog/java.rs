@@ -16,7 +16,6 @@
 
 use super::{push, shown, unread};
 use crate::scan::layers::{FileTree, Kept};
-use crate::scan::stop::stopped;
 use crate::scan::{purl, Ecosystem, Inventory, Package};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
@@ -109,8 +108,8 @@ fn package(g: &str, a: &str, v: &str, location: &str) -> Package {
 /// Why an archive that names no artifact is not catalogued.
 const NO_ARTIFACT: &str = "names no Maven artifact (no pom.properties, and its MANIFEST.MF names no Implementation-Title and -Version with a group, nor a Bundle-SymbolicName and Bundle-Version)";
 
-/// Why reading an archive stopped early (an I/O error other than the scan's stop is the
-/// archive's: a zip that cannot be read, or over its inflate budget).
+/// Why reading an archive stopped early: over its inflate budget (any other I/O error is a
+/// zip that cannot be read).
 #[derive(Debug)]
 struct OverBudget(u64);
 
@@ -127,14 +126,14 @@ impl std::fmt::Display for OverBudget {
 
 impl std::error::Error for OverBudget {}
 
-/// Read one archive of `size` bytes from `r` to its end (or as far as it can be read).
-/// `Err` only when the scan must stop (see [`crate::scan::stop`]).
-pub fn read(r: &mut dyn Read, size: u64) -> io::Result<Facts> {
+/// Read one archive of `size` bytes from `r` to its end (or as far as it can be read): what
+/// could not be read is in the facts' `unread`, never an error.
+pub fn read(r: &mut dyn Read, size: u64) -> Facts {
     read_within(r, inflate_budget(size))
 }
 
 /// [`read`], inflating at most `limit` bytes.
-fn read_within(r: &mut dyn Read, limit: u64) -> io::Result<Facts> {
+fn read_within(r: &mut dyn Read, limit: u64) -> Facts {
     let mut cx = Cx {
         budget: Rc::new(Budget {
             used: Cell::new(0),
@@ -143,19 +142,15 @@ fn read_within(r: &mut dyn Read, limit: u64) -> io::Result<Facts> {
         facts: Facts::default(),
     };
     let mut br = BufReader::with_capacity(64 * 1024, r);
-    match archive(&mut br, "", 0, &mut cx) {
-        Ok(()) => {}
-        Err(e) if stopped(&e).is_some() => return Err(e),
-        Err(e) => {
-            let reason = if e.get_ref().is_some_and(|i| i.is::<OverBudget>()) {
-                e.to_string()
-            } else {
-                format!("not a readable zip archive ({e})")
-            };
-            cx.facts.unread.push((String::new(), reason));
-        }
+    if let Err(e) = archive(&mut br, "", 0, &mut cx) {
+        let reason = if e.get_ref().is_some_and(|i| i.is::<OverBudget>()) {
+            e.to_string()
+        } else {
+            format!("not a readable zip archive ({e})")
+        };
+        cx.facts.unread.push((String::new(), reason));
     }
-    Ok(cx.facts)
+    cx.facts
 }
 
 /// The bytes one archive's inflating has produced, and may.
@@ -457,7 +452,6 @@ fn content(
             let mut br = BufReader::with_capacity(64 * 1024, data);
             match archive(&mut br, here, depth + 1, cx) {
                 Ok(()) => Ok(()),
-                Err(e) if stopped(&e).is_some() => Err(e),
                 Err(e) if e.get_ref().is_some_and(|i| i.is::<OverBudget>()) => Err(e),
                 // A broken nested archive is named; the one around it goes on.
                 Err(e) => {
@@ -567,46 +561,16 @@ pub(crate) mod tests {
 
     /// What the layer reader keeps of an archive.
     pub(crate) fn kept(b: &[u8]) -> Kept {
-        Kept::Java(read(&mut &b[..], b.len() as u64).unwrap())
+        Kept::Java(read(&mut &b[..], b.len() as u64))
     }
 
     /// A zip with the given (name, content) entries, deflated.
     pub(crate) fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut central = Vec::new();
-        for (name, content) in entries {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(content).unwrap();
-            let data = enc.finish().unwrap();
-            let offset = out.len() as u32;
-            out.extend(0x0403_4b50u32.to_le_bytes());
-            out.extend([20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            out.extend((data.len() as u32).to_le_bytes());
-            out.extend((content.len() as u32).to_le_bytes());
-            out.extend((name.len() as u16).to_le_bytes());
-            out.extend(0u16.to_le_bytes());
-            out.extend(name.as_bytes());
-            out.extend(&data);
-            central.extend(0x0201_4b50u32.to_le_bytes());
-            central.extend([20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            central.extend((data.len() as u32).to_le_bytes());
-            central.extend((content.len() as u32).to_le_bytes());
-            central.extend((name.len() as u16).to_le_bytes());
-            central.extend([0u8; 12]);
-            central.extend(offset.to_le_bytes());
-            central.extend(name.as_bytes());
-        }
-        let cd_offset = out.len() as u32;
-        out.extend(&central);
-        out.extend(0x0605_4b50u32.to_le_bytes());
-        out.extend([0u8; 4]);
-        out.extend((entries.len() as u16).to_le_bytes());
-        out.extend((entries.len() as u16).to_le_bytes());
-        out.extend((central.len() as u32).to_le_bytes());
-        out.extend(cd_offset.to_le_bytes());
-        out.extend([0u8; 2]);
-        out
+        let deflated: Vec<_> = entries
+            .iter()
+            .map(|(n, c)| (*n, *c, How::Deflated))
+            .collect();
+        zip_as(&deflated)
     }
 
     #[test]
@@ -759,21 +723,21 @@ pub(crate) mod tests {
             ("org/example/B.class", &classes, How::Deflated),
             (&pn, &pb, How::Streamed),
         ]);
-        let f = read(&mut &jar[..], jar.len() as u64).unwrap();
+        let f = read(&mut &jar[..], jar.len() as u64);
         assert_eq!(found(&f), [":org.example:lib:1.2"]);
         assert!(f.unread.is_empty(), "{:?}", f.unread);
 
         let mut script =
             b"#!/bin/bash\n# Spring Boot launch script\nexec java -jar \"$0\" \"$@\"\n".to_vec();
         script.extend(&jar);
-        let f = read(&mut &script[..], script.len() as u64).unwrap();
+        let f = read(&mut &script[..], script.len() as u64);
         assert_eq!(found(&f), [":org.example:lib:1.2"]);
 
         let bad = zip_as(&[
             ("a.txt", b"hello", How::StoredStreamed),
             (&pn, &pb, How::Deflated),
         ]);
-        let f = read(&mut &bad[..], bad.len() as u64).unwrap();
+        let f = read(&mut &bad[..], bad.len() as u64);
         assert!(f.found.is_empty());
         assert_eq!(f.unread.len(), 2, "{:?}", f.unread);
         assert!(
@@ -805,7 +769,7 @@ pub(crate) mod tests {
             .collect();
         end_of_directory(&mut bomb, &central, 65_535);
         let t = std::time::Instant::now();
-        let f = read(&mut &bomb[..], bomb.len() as u64).unwrap();
+        let f = read(&mut &bomb[..], bomb.len() as u64);
         assert_eq!(found(&f), [":org.example:lib:1.2"]);
         assert!(
             t.elapsed() < std::time::Duration::from_secs(2),
@@ -831,7 +795,7 @@ pub(crate) mod tests {
             };
             level = zip_as(&[(&pn, &pb, How::Deflated), ("lib/x.jar", &level, how)]);
         }
-        let f = read(&mut &level[..], level.len() as u64).unwrap();
+        let f = read(&mut &level[..], level.len() as u64);
         assert_eq!(
             found(&f),
             [
@@ -855,7 +819,7 @@ pub(crate) mod tests {
             (&on, &ob, How::Deflated),
             ("lib/inner.jar", &inner, How::Deflated),
         ]);
-        let f = read_within(&mut &outer[..], 1 << 20).unwrap();
+        let f = read_within(&mut &outer[..], 1 << 20);
         assert_eq!(found(&f), [":org.example:outer:1"]);
         assert_eq!(f.unread.len(), 1, "{:?}", f.unread);
         assert!(
@@ -866,7 +830,7 @@ pub(crate) mod tests {
             f.unread
         );
         // Within the default budget, it is read through.
-        let f = read(&mut &outer[..], outer.len() as u64).unwrap();
+        let f = read(&mut &outer[..], outer.len() as u64);
         assert_eq!(
             found(&f),
             ["/lib/inner.jar:org.example:inner:3", ":org.example:outer:1"]
