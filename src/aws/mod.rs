@@ -3,6 +3,7 @@
 //! baseline's running digest), `kms` (signing the decision) and `floor` (the policy floor in SSM or S3); CodePipeline's
 //! approval calls live in `crate::approval`.
 
+pub mod budget;
 pub mod ecr;
 pub mod ecs;
 pub mod floor;
@@ -27,6 +28,9 @@ pub struct AwsOptions {
     pub role_arn: Option<String>,
     /// `sts:ExternalId` for `role_arn` (a cross-account role whose trust policy requires one).
     pub role_external_id: Option<String>,
+    /// `--api-rate`: requests per second per service (Inspector2, ECR, CodePipeline) this run
+    /// may send; `None` for [`budget::DEFAULT_RATE`].
+    pub api_rate: Option<f64>,
 }
 
 /// The SDK clients the gate uses, all from one shared configuration.
@@ -64,7 +68,12 @@ pub async fn sdk_config(
     opts: &AwsOptions,
     attempt_timeout: Duration,
 ) -> Result<(aws_config::SdkConfig, String), Error> {
+    // Every client built from this configuration shares one rate budget (budget.rs).
+    let budget = std::sync::Arc::new(budget::Budget::new(
+        opts.api_rate.unwrap_or(budget::DEFAULT_RATE),
+    ));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(budget::http_client(budget))
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()

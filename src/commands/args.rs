@@ -45,6 +45,26 @@ pub struct AwsArgs {
         help_heading = "AWS"
     )]
     pub role_external_id: Option<String>,
+    /// API requests per second this run may send to each of Inspector2, ECR and CodePipeline
+    /// (one budget per run; a throttled answer halves it for the rest of the run).
+    #[arg(
+        long,
+        env = "INSPECTOR_GATE_API_RATE",
+        value_name = "PER_SECOND",
+        value_parser = parse_rate,
+        help_heading = "AWS"
+    )]
+    pub api_rate: Option<f64>,
+}
+
+/// `--api-rate`: a positive number of requests per second (at most 1000).
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1000.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a rate: give requests per second, a number above 0 and at most 1000 (e.g. 5 or 0.5)"
+        )),
+    }
 }
 
 /// The policy arguments: `--policy`, `--policy-floor`, and one flag (with its env variable)
@@ -322,6 +342,7 @@ impl From<&AwsArgs> for inspector_gate::aws::AwsOptions {
             profile: a.profile.clone(),
             role_arn: a.role_arn.clone(),
             role_external_id: a.role_external_id.clone(),
+            api_rate: a.api_rate,
         }
     }
 }

@@ -1632,3 +1632,42 @@ fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() 
         "the shared findings pages were followed"
     );
 }
+
+/// `--api-rate`: the run's Inspector calls keep to the budget (a burst of the rate, then one
+/// call per 1/rate seconds), however fast the poll schedule asks; a rate that is not a
+/// positive number is a usage error.
+#[test]
+fn api_rate_spaces_the_calls_of_a_run() {
+    let w = World::new(vec![], 0);
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "rated");
+    let pending = Cov::Row {
+        code: "ACTIVE",
+        reason: "SCAN_IN_PROGRESS",
+        last_scanned_at: None,
+    };
+    let mut cov = vec![pending; 6];
+    cov.push(done_long_ago());
+    w.script(&d, script(cov, vec![Read::Findings(vec![])]));
+    let (code, out, err) = w.gate(&[
+        "--image",
+        "app/web:v1",
+        "--timeout",
+        "60s",
+        "--api-rate",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let at = w.scen.calls_at("ListCoverage");
+    assert_eq!(at.len(), 7, "six pending polls and the done one");
+    // The 50 ms poll schedule would make all seven within half a second; at 2 a second,
+    // after the burst of two, each call waits about half a second for its token.
+    for pair in at[2..].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(400), "calls {gap:?} apart");
+    }
+    for bad in ["0", "-1", "fast"] {
+        let (code, _, err) = w.gate(&["--image", "app/web:v1", "--api-rate", bad]);
+        assert_eq!(code, 2, "--api-rate {bad}: {err}");
+        assert!(err.contains("not a rate"), "{err}");
+    }
+}

@@ -1,0 +1,279 @@
+//! One API rate budget per run (per set of clients: one account and region): a token bucket
+//! for each of Inspector2, ECR and CodePipeline, sized by `--api-rate` (requests per second
+//! per service), that every SDK request of those services waits on before it is sent. It sits
+//! under the SDK as the HTTP client every client of the run is built with, so no call — ours
+//! or one added later — bypasses it.
+//!
+//! Why: every gate in an account shares the account's API rate; a run gating many images (or
+//! a hundred gates at once) must not turn into throttling for everyone. Inspector publishes no
+//! per-API rate, so the default ([`DEFAULT_RATE`]) is conservative; batching
+//! (`wait::batch`) keeps a run far below it anyway.
+//!
+//! A throttled answer (HTTP 429, or an `x-amzn-ErrorType` naming throttling) still goes back
+//! to the caller, which retries it honouring `Retry-After` (`crate::retry`); here it halves
+//! the bucket's rate for the rest of the run (never below [`MIN_RATE`]): the account is busier
+//! than the budget assumed.
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Requests per second per service when `--api-rate` is not given.
+pub const DEFAULT_RATE: f64 = 5.0;
+/// The lowest rate throttling shrinks a bucket to.
+pub const MIN_RATE: f64 = 0.2;
+
+/// The services that have a bucket, by their SigV4 signing name.
+pub const SERVICES: [&str; 3] = ["inspector2", "ecr", "codepipeline"];
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+#[derive(Debug)]
+pub struct Bucket {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+    throttles: u64,
+}
+
+impl Bucket {
+    pub fn new(rate: f64) -> Self {
+        let rate = rate.max(MIN_RATE);
+        let burst = rate.max(1.0);
+        Bucket {
+            state: Mutex::new(State {
+                rate,
+                burst,
+                tokens: burst,
+                at: Instant::now(),
+                throttles: 0,
+            }),
+        }
+    }
+
+    /// Wait for one token.
+    pub async fn take(&self) {
+        loop {
+            let wait = {
+                let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                s.tokens = (s.tokens + (now - s.at).as_secs_f64() * s.rate).min(s.burst);
+                s.at = now;
+                if s.tokens >= 1.0 {
+                    s.tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - s.tokens) / s.rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The service throttled us: halve the rate for the rest of the run.
+    pub fn throttled(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.rate = (s.rate / 2.0).max(MIN_RATE);
+        s.burst = s.rate.max(1.0);
+        s.tokens = s.tokens.min(s.burst);
+        s.throttles += 1;
+    }
+
+    /// The rate now, and how many throttled answers shrank it.
+    pub fn rate(&self) -> (f64, u64) {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.rate, s.throttles)
+    }
+}
+
+/// The buckets of one run.
+#[derive(Debug)]
+pub struct Budget {
+    buckets: Vec<(&'static str, Bucket)>,
+}
+
+impl Budget {
+    pub fn new(rate: f64) -> Self {
+        Budget {
+            buckets: SERVICES.iter().map(|s| (*s, Bucket::new(rate))).collect(),
+        }
+    }
+
+    /// The bucket of `service` (a SigV4 signing name), if it has one.
+    pub fn bucket(&self, service: &str) -> Option<&Bucket> {
+        self.buckets
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, b)| b)
+    }
+}
+
+/// The SigV4 signing name of a signed request (`Credential=AKID/DATE/REGION/SERVICE/…`):
+/// endpoints may be overridden (tests, VPC endpoints), the signature scope is not.
+fn service_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("authorization")?
+        .split("Credential=")
+        .nth(1)?
+        .split('/')
+        .nth(3)
+        .map(str::to_string)
+}
+
+/// Whether an answer says the caller is throttled.
+fn is_throttle(status: u16, error_type: Option<&str>) -> bool {
+    status == 429
+        || error_type.is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            t.contains("throttl") || t.contains("toomanyrequests") || t.contains("slowdown")
+        })
+}
+
+/// The HTTP client every SDK client of a run is built with: the SDK's default HTTPS client
+/// (rustls with aws-lc, proxy settings from the environment), each request first waiting on
+/// its service's bucket in `budget`.
+pub fn http_client(budget: Arc<Budget>) -> SharedHttpClient {
+    SharedHttpClient::new(Budgeted {
+        inner: default_client(),
+        budget,
+    })
+}
+
+fn default_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
+#[derive(Debug)]
+struct Budgeted {
+    inner: SharedHttpClient,
+    budget: Arc<Budget>,
+}
+
+impl HttpClient for Budgeted {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BudgetedConnector {
+            inner: self.inner.http_connector(settings, components),
+            budget: self.budget.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BudgetedConnector {
+    inner: SharedHttpConnector,
+    budget: Arc<Budget>,
+}
+
+impl HttpConnector for BudgetedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let budget = self.budget.clone();
+        let service = service_of(&request);
+        HttpConnectorFuture::new(async move {
+            let bucket = service.as_deref().and_then(|s| budget.bucket(s));
+            if let Some(b) = bucket {
+                b.take().await;
+            }
+            let response = inner.call(request).await?;
+            if let Some(b) = bucket {
+                if is_throttle(
+                    response.status().as_u16(),
+                    response.headers().get("x-amzn-errortype"),
+                ) {
+                    b.throttled();
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_spaces_calls_at_its_rate_after_the_burst() {
+        let b = Bucket::new(5.0);
+        let t = Instant::now();
+        for _ in 0..15 {
+            b.take().await;
+        }
+        // 5 from the burst, then 10 at 5 a second.
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(1990) && took < Duration::from_millis(2100),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_for_the_rest_of_the_run() {
+        let b = Bucket::new(4.0);
+        b.throttled();
+        assert_eq!(b.rate(), (2.0, 1));
+        let t = Instant::now();
+        for _ in 0..6 {
+            b.take().await;
+        }
+        // 2 saved up, then 4 at 2 a second.
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(1990) && took < Duration::from_millis(2100),
+            "{took:?}"
+        );
+        for _ in 0..10 {
+            b.throttled();
+        }
+        assert_eq!(b.rate().0, MIN_RATE, "never below the floor");
+    }
+
+    #[test]
+    fn throttled_answers_and_services_are_recognised() {
+        assert!(is_throttle(429, None));
+        assert!(is_throttle(400, Some("ThrottlingException")));
+        assert!(is_throttle(
+            400,
+            Some("ThrottlingException:http://internal.amazon.com/coral/")
+        ));
+        assert!(!is_throttle(400, Some("ValidationException")));
+        assert!(!is_throttle(500, None));
+        let budget = Budget::new(1.0);
+        for s in SERVICES {
+            assert!(budget.bucket(s).is_some(), "{s}");
+        }
+        assert!(budget.bucket("kms").is_none());
+        let mut req = HttpRequest::empty();
+        req.headers_mut().insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/inspector2/aws4_request, SignedHeaders=host, Signature=0",
+        );
+        assert_eq!(service_of(&req).as_deref(), Some("inspector2"));
+    }
+}
