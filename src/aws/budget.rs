@@ -6,8 +6,14 @@
 //!
 //! Why: every gate in an account shares the account's API rate; a run gating many images (or
 //! a hundred gates at once) must not turn into throttling for everyone. Inspector publishes no
-//! per-API rate, so the default ([`DEFAULT_RATE`]) is conservative; batching
+//! per-API rate (its API reference says only that a `ThrottlingException`, HTTP 429, means
+//! "the limit on the number of requests per second was exceeded"; the Service Quotas page
+//! lists no rate), so the default ([`DEFAULT_RATE`]) is a conservative guess; batching
 //! (`wait::batch`) keeps a run far below it anyway.
+//!
+//! Each bucket holds [`BURST_SECONDS`] of its rate: the calls of one gate (a handful at the
+//! start, one round per poll) go out unspaced, and only a run that keeps asking faster than
+//! the rate is slowed to it.
 //!
 //! A throttled answer (HTTP 429, or an `x-amzn-ErrorType` naming throttling) still goes back
 //! to the caller, which retries it honouring `Retry-After` (`crate::retry`); here it halves
@@ -25,7 +31,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Requests per second per service when `--api-rate` is not given.
-pub const DEFAULT_RATE: f64 = 5.0;
+pub const DEFAULT_RATE: f64 = 10.0;
+/// How many seconds of its rate a bucket saves up (the burst: 20 calls at the default).
+pub const BURST_SECONDS: f64 = 2.0;
 /// The lowest rate throttling shrinks a bucket to.
 pub const MIN_RATE: f64 = 0.2;
 
@@ -50,7 +58,7 @@ struct State {
 impl Bucket {
     pub fn new(rate: f64) -> Self {
         let rate = rate.max(MIN_RATE);
-        let burst = rate.max(1.0);
+        let burst = burst_of(rate);
         Bucket {
             state: Mutex::new(State {
                 rate,
@@ -80,12 +88,13 @@ impl Bucket {
         }
     }
 
-    /// The service throttled us: halve the rate for the rest of the run.
+    /// The service throttled us: halve the rate for the rest of the run, and drop what was
+    /// saved up (the account is at its limit now: no burst into it).
     pub fn throttled(&self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.rate = (s.rate / 2.0).max(MIN_RATE);
-        s.burst = s.rate.max(1.0);
-        s.tokens = s.tokens.min(s.burst);
+        s.burst = burst_of(s.rate);
+        s.tokens = s.tokens.min(0.0);
         s.throttles += 1;
     }
 
@@ -94,6 +103,11 @@ impl Bucket {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         (s.rate, s.throttles)
     }
+}
+
+/// The burst of a bucket of `rate`: [`BURST_SECONDS`] of it, at least one call.
+fn burst_of(rate: f64) -> f64 {
+    (rate * BURST_SECONDS).max(1.0)
 }
 
 /// The buckets of one run.
@@ -222,10 +236,18 @@ mod tests {
     async fn a_bucket_spaces_calls_at_its_rate_after_the_burst() {
         let b = Bucket::new(5.0);
         let t = Instant::now();
-        for _ in 0..15 {
+        for _ in 0..10 {
             b.take().await;
         }
-        // 5 from the burst, then 10 at 5 a second.
+        assert_eq!(
+            t.elapsed(),
+            Duration::ZERO,
+            "two seconds' worth go out unspaced"
+        );
+        for _ in 0..10 {
+            b.take().await;
+        }
+        // Then 10 at 5 a second.
         let took = t.elapsed();
         assert!(
             took >= Duration::from_millis(1990) && took < Duration::from_millis(2100),
@@ -239,10 +261,10 @@ mod tests {
         b.throttled();
         assert_eq!(b.rate(), (2.0, 1));
         let t = Instant::now();
-        for _ in 0..6 {
+        for _ in 0..4 {
             b.take().await;
         }
-        // 2 saved up, then 4 at 2 a second.
+        // Nothing saved up after a throttle: 4 at 2 a second.
         let took = t.elapsed();
         assert!(
             took >= Duration::from_millis(1990) && took < Duration::from_millis(2100),

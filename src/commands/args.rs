@@ -46,12 +46,17 @@ pub struct AwsArgs {
     )]
     pub role_external_id: Option<String>,
     /// API requests per second this run may send to each of Inspector2, ECR and CodePipeline
-    /// (one budget per run; a throttled answer halves it for the rest of the run).
+    /// [default: 10, bursts of 2 seconds' worth]. One budget per run; a throttled answer halves
+    /// it for the rest of the run. AWS publishes no per-API rate for Inspector2 (its
+    /// ThrottlingException says only that the account's requests per second were exceeded),
+    /// so the default is a conservative guess: lower it when many gates share an account.
     #[arg(
         long,
         env = "INSPECTOR_GATE_API_RATE",
         value_name = "PER_SECOND",
         value_parser = parse_rate,
+        // "-1" is a value to refuse with its cause, not an unknown flag "-1".
+        allow_negative_numbers = true,
         help_heading = "AWS"
     )]
     pub api_rate: Option<f64>,

@@ -1660,14 +1660,17 @@ fn api_rate_spaces_the_calls_of_a_run() {
     let at = w.scen.calls_at("ListCoverage");
     assert_eq!(at.len(), 7, "six pending polls and the done one");
     // The 50 ms poll schedule would make all seven within half a second; at 2 a second,
-    // after the burst of two, each call waits about half a second for its token.
-    for pair in at[2..].windows(2) {
+    // after the burst (two seconds' worth: 4 calls), each call waits about half a second for
+    // its token.
+    for pair in at[4..].windows(2) {
         let gap = pair[1] - pair[0];
         assert!(gap >= Duration::from_millis(400), "calls {gap:?} apart");
     }
     for bad in ["0", "-1", "fast"] {
         let (code, _, err) = w.gate(&["--image", "app/web:v1", "--api-rate", bad]);
         assert_eq!(code, 2, "--api-rate {bad}: {err}");
-        assert!(err.contains("not a rate"), "{err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "one error line: {err}");
+        assert!(lines[0].contains("not a rate"), "{err}");
     }
 }
