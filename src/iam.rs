@@ -224,8 +224,8 @@ pub struct Plan {
     pub verify_key: Option<KeyRef>,
     pub approve: Option<ApprovalTarget>,
     pub floor: Option<FloorSource>,
-    /// `(cluster, service)` of `--baseline ecs:…`.
-    pub baseline_ecs: Option<(String, String)>,
+    /// The service of `--baseline ecs:…`.
+    pub baseline_ecs: Option<crate::aws::ecs::ServiceRef>,
     pub scan: bool,
     /// `--role-arn`: the base identity needs `sts:AssumeRole` on it (not part of the role's policy).
     pub role_arn: Option<String>,
@@ -439,21 +439,28 @@ impl Plan {
                     }));
                     vec![self.arn("kms", "key/*")]
                 }
+                // In the partition, region and account a cluster or service ARN names.
                 Resource::EcsService => match &self.baseline_ecs {
-                    Some((c, s)) => vec![self.arn("ecs", &format!("service/{c}/{s}"))],
+                    Some(r) => vec![r.arn(
+                        &format!("service/{}/{}", r.cluster_name, r.service),
+                        |rest| self.arn("ecs", rest),
+                    )],
                     None => continue,
                 },
                 Resource::EcsClusterTasks => match &self.baseline_ecs {
-                    Some((c, _)) => {
-                        condition = Some(
-                            json!({"ArnEquals": {"ecs:cluster": self.arn("ecs", &format!("cluster/{c}"))}}),
-                        );
+                    Some(r) => {
+                        let cluster = r.arn(&format!("cluster/{}", r.cluster_name), |rest| {
+                            self.arn("ecs", rest)
+                        });
+                        condition = Some(json!({"ArnEquals": {"ecs:cluster": cluster}}));
                         vec!["*".to_string()]
                     }
                     None => continue,
                 },
                 Resource::EcsTasks => match &self.baseline_ecs {
-                    Some((c, _)) => vec![self.arn("ecs", &format!("task/{c}/*"))],
+                    Some(r) => vec![r.arn(&format!("task/{}/*", r.cluster_name), |rest| {
+                        self.arn("ecs", rest)
+                    })],
                     None => continue,
                 },
             };
@@ -593,7 +600,7 @@ mod tests {
             verify_key: Some("awskms:///alias/decision".parse().unwrap()),
             approve: Some(ApprovalTarget::parse("deploy/Approve/Gate").unwrap()),
             floor: Some("ssm:/ci/floor".parse().unwrap()),
-            baseline_ecs: Some(("prod".into(), "web".into())),
+            baseline_ecs: Some(crate::aws::ecs::ServiceRef::parse("prod/web").unwrap()),
             scan: true,
             role_arn: None,
         }
@@ -677,6 +684,26 @@ mod tests {
             "{text}"
         );
         assert!(!p.notes().is_empty());
+        // A baseline cluster given by its ARN: the ECS resources are in its account and
+        // partition, whatever the run's own (the ARN passed whole would match nothing).
+        let p = Plan {
+            region: Some("us-gov-west-1".into()),
+            baseline_ecs: Some(
+                crate::aws::ecs::ServiceRef::parse(
+                    "arn:aws-us-gov:ecs:us-gov-west-1:210987654321:cluster/prod/web",
+                )
+                .unwrap(),
+            ),
+            ..Plan::default()
+        };
+        let text = serde_json::to_string(&p.policy()).unwrap();
+        for want in [
+            "\"arn:aws-us-gov:ecs:us-gov-west-1:210987654321:service/prod/web\"",
+            "\"arn:aws-us-gov:ecs:us-gov-west-1:210987654321:task/prod/*\"",
+            "\"arn:aws-us-gov:ecs:us-gov-west-1:210987654321:cluster/prod\"",
+        ] {
+            assert!(text.contains(want), "{want} missing:\n{text}");
+        }
     }
 
     /// The JSON block of docs/security.md is the policy of a gate that pushes and approves;

@@ -14,36 +14,119 @@ use aws_sdk_ecs::types::DesiredStatus;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
-/// `ecs:CLUSTER/SERVICE[/CONTAINER]`, parsed.
+/// `ecs:CLUSTER/SERVICE[/CONTAINER]`, or the cluster given by its ARN
+/// (`ecs:arn:PARTITION:ecs:REGION:ACCOUNT:cluster/CLUSTER/SERVICE[/CONTAINER]`), or the
+/// service's ARN (`ecs:arn:…:service/CLUSTER/SERVICE[/CONTAINER]`), parsed. ECS takes a
+/// cluster's "short name or full Amazon Resource Name" in DescribeServices, ListTasks and
+/// DescribeTasks, but ListTasks' `serviceName` is a name: a service ARN becomes its
+/// cluster's ARN and the service's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef {
+    /// What ECS is asked for: the cluster's short name, or its full ARN.
     pub cluster: String,
+    /// The cluster's short name (the last part of its ARN).
+    pub cluster_name: String,
     pub service: String,
     pub container: Option<String>,
+    /// Where the cluster is, when an ARN named it.
+    pub scope: Option<ArnScope>,
+}
+
+/// The partition, region and account an ECS ARN names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArnScope {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
 }
 
 impl ServiceRef {
     /// Parse the part after `ecs:`.
     pub fn parse(s: &str) -> std::result::Result<ServiceRef, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad = || {
-            format!("baseline ecs:{s} must be ecs:CLUSTER/SERVICE or ecs:CLUSTER/SERVICE/CONTAINER")
+        let bad = |why: &str| {
+            format!(
+                "baseline ecs:{s} {why}: write ecs:CLUSTER/SERVICE[/CONTAINER], ecs:CLUSTER_ARN/SERVICE[/CONTAINER] or ecs:SERVICE_ARN[/CONTAINER] (arn:…:service/CLUSTER/SERVICE)"
+            )
         };
+        let (scope, kind, path) = match s.strip_prefix("arn:") {
+            None => (None, None, s),
+            Some(rest) => {
+                let f: Vec<&str> = rest.splitn(5, ':').collect();
+                let [partition, service, region, account, resource] = f.as_slice() else {
+                    return Err(bad("is not an ECS ARN"));
+                };
+                if *service != "ecs" {
+                    return Err(bad(&format!("names an ARN of {service}, not of ECS")));
+                }
+                if !crate::partition::all().iter().any(|p| p.name == *partition) {
+                    return Err(bad(&format!("names an unknown partition {partition}")));
+                }
+                if !crate::partition::is_known_region(region)
+                    || crate::partition::of_region(region).name != *partition
+                {
+                    return Err(bad(&format!(
+                        "names region {region}, which is not in partition {partition}"
+                    )));
+                }
+                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad(&format!(
+                        "names account {account}, not a 12-digit account id"
+                    )));
+                }
+                let (kind, path) = match resource.split_once('/') {
+                    Some((k @ ("cluster" | "service"), path)) => (k, path),
+                    Some((k, _)) => {
+                        return Err(bad(&format!(
+                            "names a {k} ARN, not a cluster or service ARN"
+                        )))
+                    }
+                    None => return Err(bad("names no cluster/ or service/ resource")),
+                };
+                let scope = ArnScope {
+                    partition: partition.to_string(),
+                    region: region.to_string(),
+                    account: account.to_string(),
+                };
+                (Some(scope), Some(kind), path)
+            }
+        };
+        let parts: Vec<&str> = path.split('/').collect();
         if parts.iter().any(|p| p.trim().is_empty()) {
-            return Err(bad());
+            return Err(bad("has an empty part"));
         }
-        match parts.as_slice() {
-            [c, s] => Ok(ServiceRef {
-                cluster: c.to_string(),
-                service: s.to_string(),
-                container: None,
-            }),
-            [c, s, n] => Ok(ServiceRef {
-                cluster: c.to_string(),
-                service: s.to_string(),
-                container: Some(n.to_string()),
-            }),
-            _ => Err(bad()),
+        let (cluster_name, service, container) = match parts.as_slice() {
+            [c, s] => (*c, *s, None),
+            [c, s, n] => (*c, *s, Some(n.to_string())),
+            [_] if kind == Some("service") => {
+                return Err(bad(
+                    "is a service ARN of the old format, which names no cluster",
+                ))
+            }
+            _ => return Err(bad("does not name a cluster and a service")),
+        };
+        // A cluster ARN is passed on as given; a service ARN's cluster is rebuilt as one.
+        let cluster = match &scope {
+            None => cluster_name.to_string(),
+            Some(a) => format!(
+                "arn:{}:ecs:{}:{}:cluster/{cluster_name}",
+                a.partition, a.region, a.account
+            ),
+        };
+        Ok(ServiceRef {
+            cluster,
+            cluster_name: cluster_name.to_string(),
+            service: service.to_string(),
+            container,
+            scope,
+        })
+    }
+
+    /// The ARN of `rest` (`service/C/S`, `cluster/C`, `task/C/*`) in this service's
+    /// partition, region and account: the ones its ARN names, else `default`'s.
+    pub fn arn(&self, rest: &str, default: impl FnOnce(&str) -> String) -> String {
+        match &self.scope {
+            Some(a) => format!("arn:{}:ecs:{}:{}:{rest}", a.partition, a.region, a.account),
+            None => default(rest),
         }
     }
 }
@@ -366,8 +449,10 @@ mod tests {
             ServiceRef::parse("prod/web").unwrap(),
             ServiceRef {
                 cluster: "prod".into(),
+                cluster_name: "prod".into(),
                 service: "web".into(),
-                container: None
+                container: None,
+                scope: None,
             }
         );
         assert_eq!(
@@ -379,6 +464,79 @@ mod tests {
         );
         for bad in ["prod", "prod/", "/web", "a/b/c/d", ""] {
             assert!(ServiceRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cluster_and_service_arns_parse_in_every_partition() {
+        let r = ServiceRef::parse("arn:aws:ecs:us-east-1:123456789012:cluster/prod/web").unwrap();
+        assert_eq!(r.cluster, "arn:aws:ecs:us-east-1:123456789012:cluster/prod");
+        assert_eq!(
+            (r.cluster_name.as_str(), r.service.as_str()),
+            ("prod", "web")
+        );
+        assert_eq!(r.container, None);
+        assert_eq!(
+            r.arn("service/prod/web", |_| unreachable!()),
+            "arn:aws:ecs:us-east-1:123456789012:service/prod/web"
+        );
+        // A service ARN (new format) becomes its cluster's ARN and the service's name, the
+        // form ListTasks' serviceName takes.
+        let r = ServiceRef::parse("arn:aws-cn:ecs:cn-north-1:123456789012:service/prod/web/app")
+            .unwrap();
+        assert_eq!(
+            r.cluster,
+            "arn:aws-cn:ecs:cn-north-1:123456789012:cluster/prod"
+        );
+        assert_eq!(r.service, "web");
+        assert_eq!(r.container.as_deref(), Some("app"));
+        for (partition, region) in [
+            ("aws-us-gov", "us-gov-west-1"),
+            ("aws-eusc", "eusc-de-east-1"),
+            ("aws-iso-f", "us-isof-south-1"),
+        ] {
+            let arn = format!("arn:{partition}:ecs:{region}:123456789012:cluster/c1/s1");
+            let r = ServiceRef::parse(&arn).unwrap();
+            let scope = r.scope.unwrap();
+            assert_eq!(
+                (scope.partition.as_str(), scope.region.as_str()),
+                (partition, region)
+            );
+        }
+        for (bad, why) in [
+            (
+                "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                "does not name a cluster and a service",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:service/web",
+                "old format",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:task/prod/abc",
+                "task ARN",
+            ),
+            (
+                "arn:aws:ecr:us-east-1:123456789012:cluster/prod/web",
+                "not of ECS",
+            ),
+            (
+                "arn:aws-cn:ecs:us-east-1:123456789012:cluster/prod/web",
+                "not in partition aws-cn",
+            ),
+            (
+                "arn:aws-mars:ecs:us-east-1:123456789012:cluster/prod/web",
+                "unknown partition",
+            ),
+            ("arn:aws:ecs:us-east-1:1234:cluster/prod/web", "12-digit"),
+            ("arn:aws:ecs:us-east-1", "not an ECS ARN"),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:cluster//web",
+                "empty part",
+            ),
+        ] {
+            let e = ServiceRef::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 

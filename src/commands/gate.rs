@@ -72,7 +72,8 @@ pub struct GateArgs {
     pub policy: PolicyArgs,
     /// Gate only what this image adds to a baseline.
     ///
-    /// ecs:CLUSTER/SERVICE[/CONTAINER] (what the service runs now), an image reference, or a
+    /// ecs:CLUSTER/SERVICE[/CONTAINER] (what the service runs now; CLUSTER a name or an ARN,
+    /// or ecs:SERVICE_ARN[/CONTAINER]), an image reference, or a
     /// saved report.json. Findings are new, inherited or fixed relative to it.
     #[arg(
         long,

@@ -12,6 +12,7 @@ use inspector_gate::error::{Error, Result};
 use inspector_gate::iam::Plan;
 use inspector_gate::image::SourceSpec;
 use inspector_gate::image_ref::{region_for, ImageRef};
+use inspector_gate::pipeline::baseline::Source;
 use inspector_gate::policy::file::FloorSource;
 use std::path::{Path, PathBuf};
 
@@ -253,10 +254,10 @@ pub fn gate(args: &GateArgs) -> Result<()> {
     if let Some(k) = &args.attest {
         l.key("--attest", k);
     }
-    if let Some(b) = args.baseline.as_deref().map(str::trim) {
-        if b.ends_with(".json") && !b.starts_with("ecs:") {
-            l.read_file("--baseline", Path::new(b));
-        }
+    match baseline(args) {
+        Ok(Some(Source::Report(p))) => l.read_file("--baseline", &p),
+        Ok(_) => {}
+        Err(e) => l.bad(e.message),
     }
     l.finish()
 }
@@ -357,11 +358,13 @@ pub fn credential_source(profile: Option<&str>, role_arn: Option<&str>) -> Strin
     }
 }
 
-/// `(cluster, service)` of `ecs:CLUSTER/SERVICE[/CONTAINER]`.
-fn ecs_baseline(b: &str) -> Option<(String, String)> {
-    let rest = b.trim().strip_prefix("ecs:")?;
-    let mut it = rest.split('/');
-    Some((it.next()?.to_string(), it.next()?.to_string()))
+/// `--baseline SOURCE`, read as the gate reads it.
+fn baseline(args: &GateArgs) -> Result<Option<Source>> {
+    args.baseline
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .map(str::parse)
+        .transpose()
 }
 
 /// What the gate's flags will call, for the IAM table (no request).
@@ -372,12 +375,9 @@ pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
         .map(|s| s.parse())
         .collect::<Result<Vec<ImageRef>>>()?;
     let mut read = refs.clone();
-    if let Some(b) = args.baseline.as_deref().map(str::trim) {
-        if !b.starts_with("ecs:") && !b.ends_with(".json") {
-            if let Ok(r) = b.parse::<ImageRef>() {
-                read.push(r);
-            }
-        }
+    let baseline = baseline(args)?;
+    if let Some(Source::Image(r)) = &baseline {
+        read.push(r.clone());
     }
     let attest = args.attest.as_deref().filter(|k| !k.trim().is_empty());
     Ok(Plan {
@@ -404,7 +404,10 @@ pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
             .as_deref()
             .map(str::parse)
             .transpose()?,
-        baseline_ecs: args.baseline.as_deref().and_then(ecs_baseline),
+        baseline_ecs: match baseline {
+            Some(Source::Ecs(r)) => Some(r),
+            _ => None,
+        },
         role_arn: args.aws.role_arn.clone(),
         read,
         ..Plan::default()
@@ -588,9 +591,5 @@ mod tests {
         assert_eq!(region_in(cfg, "ci").as_deref(), Some("ap-south-1"));
         assert_eq!(region_in(cfg, "default").as_deref(), Some("eu-west-1"));
         assert_eq!(region_in(cfg, "other"), None);
-        assert_eq!(
-            ecs_baseline("ecs:prod/web/app"),
-            Some(("prod".into(), "web".into()))
-        );
     }
 }

@@ -1,5 +1,6 @@
 //! Resolve `--baseline SOURCE` into the findings of the images a candidate is compared with:
-//! `ecs:CLUSTER/SERVICE[/CONTAINER]` (what serves the service's traffic now), an image
+//! `ecs:CLUSTER/SERVICE[/CONTAINER]` (the cluster by name or ARN, or the service by its ARN:
+//! what serves the service's traffic now), an image
 //! reference, or a saved `report.json`. The baseline must already be scanned: it is read,
 //! never waited for. Any failure is exit 3 naming the cause (a malformed SOURCE stays a usage
 //! error, exit 2).
@@ -18,7 +19,7 @@ use crate::model::{Finding, ScannedImage};
 use crate::progress::Progress;
 use crate::wait::{self, Observation};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::time::Instant;
 
 /// `--baseline SOURCE` and `--baseline-optional`.
@@ -221,6 +222,42 @@ pub async fn resolve(
     }
 }
 
+/// What `--baseline SOURCE` names: the one reading of SOURCE (the preflight and the IAM
+/// plan use it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `ecs:…`: what the service runs now.
+    Ecs(ServiceRef),
+    /// An existing file, or a path ending in `.json`: a saved report.json.
+    Report(PathBuf),
+    /// Anything else: an image reference.
+    Image(ImageRef),
+}
+
+impl std::str::FromStr for Source {
+    type Err = Error;
+
+    /// A malformed SOURCE is a usage error (exit 2).
+    fn from_str(src: &str) -> Result<Source> {
+        let src = src.trim();
+        if let Some(svc) = src.strip_prefix("ecs:") {
+            return ServiceRef::parse(svc)
+                .map(Source::Ecs)
+                .map_err(Error::usage);
+        }
+        let path = Path::new(src);
+        if path.is_file() || src.ends_with(".json") {
+            return Ok(Source::Report(path.to_path_buf()));
+        }
+        src.parse().map(Source::Image).map_err(|e: Error| {
+            Error::usage(format!(
+                "--baseline {src} is neither ecs:CLUSTER/SERVICE, an existing report.json, nor an image reference: {}",
+                e.message
+            ))
+        })
+    }
+}
+
 async fn read(
     c: &Clients,
     opts: &BaselineOptions,
@@ -228,26 +265,29 @@ async fn read(
     progress: &Progress,
 ) -> Result<Baselines> {
     let src = opts.source.as_str();
-    if let Some(svc) = src.strip_prefix("ecs:") {
-        let r = ServiceRef::parse(svc).map_err(Error::usage)?;
-        return from_service(c, opts, &r, deadline, progress).await;
+    match src.parse::<Source>()? {
+        Source::Ecs(r) => {
+            // ECS answers for its own region only: a cluster ARN of another region would be
+            // "not found" there.
+            if let Some(a) = r.scope.as_ref().filter(|a| a.region != c.region) {
+                return Err(Error::usage(format!(
+                    "--baseline {src} names a cluster in {}, but this run's AWS calls go to {}: pass --region {} (or a cluster of {})",
+                    a.region, c.region, a.region, c.region
+                )));
+            }
+            from_service(c, opts, &r, deadline, progress).await
+        }
+        Source::Report(path) => from_report(opts, &path),
+        Source::Image(image) => {
+            let digest = match &image.target {
+                Target::Digest(d) => Some(d.clone()),
+                Target::Tag(_) => None,
+            };
+            let batches = wait::Batches::new(c, deadline);
+            let platforms = from_image(c, &batches, &image, deadline).await?;
+            Ok(Baselines::single(src, opts.optional, digest, platforms))
+        }
     }
-    let path = Path::new(src);
-    if path.is_file() || src.ends_with(".json") {
-        return from_report(opts, path);
-    }
-    let image: ImageRef = src.parse().map_err(|e| {
-        Error::usage(format!(
-            "--baseline {src} is neither ecs:CLUSTER/SERVICE, an existing report.json, nor an image reference: {e}"
-        ))
-    })?;
-    let digest = match &image.target {
-        Target::Digest(d) => Some(d.clone()),
-        Target::Tag(_) => None,
-    };
-    let batches = wait::Batches::new(c, deadline);
-    let platforms = from_image(c, &batches, &image, deadline).await?;
-    Ok(Baselines::single(src, opts.optional, digest, platforms))
 }
 
 /// Every unit of the service and the findings of every image its tasks run (each digest

@@ -106,6 +106,39 @@ async fn ecs(State(s): State<SharedEcs>, headers: HeaderMap, body: Bytes) -> Res
             .into_response();
     }
     let svc_arn = format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}");
+    // As ECS: the cluster by its short name or full ARN (absent: the `default` cluster, which
+    // does not exist here); DescribeServices takes a service's name or ARN, ListTasks'
+    // serviceName is a name.
+    let cluster_arn = format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}");
+    let refuse = |code: &str, message: &str| {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            json!({ "__type": code, "message": message }).to_string(),
+        )
+            .into_response()
+    };
+    if !matches!(req["cluster"].as_str(), Some(c) if c == CLUSTER || c == cluster_arn) {
+        return refuse("ClusterNotFoundException", "Cluster not found.");
+    }
+    let service_named = |v: &Value| v.as_str() == Some(SERVICE) || v.as_str() == Some(&svc_arn);
+    match op.as_str() {
+        "DescribeServices"
+            if !req["services"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(service_named)) =>
+        {
+            return (
+                [("content-type", "application/x-amz-json-1.1")],
+                json!({ "services": [], "failures": [{ "arn": req["services"][0], "reason": "MISSING" }] }).to_string(),
+            )
+                .into_response();
+        }
+        "ListTasks" if req["serviceName"].as_str() != Some(SERVICE) => {
+            return refuse("ServiceNotFoundException", "Service not found.");
+        }
+        _ => {}
+    }
     let answer = match (op.as_str(), &st.service) {
         ("DescribeServices", None) => json!({
             "services": [],
@@ -458,6 +491,69 @@ fn ecs_baseline_passes_inherited_and_reports_what_the_change_fixes() {
         calls,
         vec!["DescribeServices", "ListTasks", "DescribeTasks"]
     );
+}
+
+#[test]
+fn the_cluster_or_the_service_may_be_given_by_its_arn() {
+    let w = World::new(&fixes_two, Layout::Rollout);
+    let cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+    for source in [
+        format!("ecs:{cluster_arn}/web"),
+        format!("ecs:{cluster_arn}/web/app"),
+        "ecs:arn:aws:ecs:us-east-1:123456789012:service/prod/web".to_string(),
+    ] {
+        let before = w.ecs.state.lock().unwrap().bodies.len();
+        let (code, out, err) = w.gate(&["--baseline", &source, "--report-dir", "r"], &[]);
+        assert_eq!(code, 0, "{source}\nstdout:\n{out}\nstderr:\n{err}");
+        let b = &w.report("r")["images"][0]["evaluation"]["baseline"];
+        assert_eq!(b["digest"], json!(w.base), "{b}");
+        assert_eq!(b["counts"]["inherited"], json!({ "CRITICAL": 1 }));
+        // Every ECS call names the cluster by its ARN, and the service by its name.
+        let bodies = w.ecs.state.lock().unwrap().bodies[before..].to_vec();
+        assert_eq!(bodies.len(), 3, "{bodies:?}");
+        for body in &bodies {
+            assert_eq!(body["cluster"], cluster_arn, "{body}");
+        }
+        assert_eq!(bodies[1]["serviceName"], "web", "{}", bodies[1]);
+    }
+    // The stand-in refuses another cluster, as ECS does: its ARN is not read as "prod".
+    let (code, _, err) = w.gate(
+        &[
+            "--baseline",
+            "ecs:arn:aws:ecs:us-east-1:123456789012:cluster/staging/web",
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("ClusterNotFoundException") || err.contains("Cluster not found"),
+        "{err}"
+    );
+    // A cluster in another region than the run's: one line saying so, before any ECS call.
+    let calls = w.ecs.state.lock().unwrap().calls.len();
+    let (code, _, err) = w.gate(
+        &[
+            "--baseline",
+            "ecs:arn:aws:ecs:eu-west-1:123456789012:cluster/prod/web",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("names a cluster in eu-west-1") && err.contains("--region eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(w.ecs.state.lock().unwrap().calls.len(), calls);
+    // A malformed ARN is exit 2 from the preflight, before any AWS call.
+    let (code, _, err) = w.gate(
+        &[
+            "--baseline",
+            "ecs:arn:aws:ecs:us-east-1:123456789012:service/web",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("old format"), "{err}");
 }
 
 #[test]
