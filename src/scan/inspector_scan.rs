@@ -64,7 +64,84 @@ fn retry_after(e: &ScanSbomError) -> Option<i32> {
     }
 }
 
+/// ScanSbom answers at most 10 MB ("a maximum response size of 10MB (compressed or
+/// uncompressed)", API reference): a request whose answer would be larger is cut in halves,
+/// at most this many times (5,000 components come down to one in 13 halvings).
+pub const MAX_HALVINGS: u32 = 13;
+
+/// One request's outcome: its answer, or the service's word that the answer is too large.
+enum Sent {
+    Answer(Value),
+    TooLarge(String),
+}
+
+/// Whether a refusal is about size. The service model names no error for an oversized
+/// answer, so this reads the refusal: HTTP 413, or a ValidationException whose message
+/// speaks of a size or limit being exceeded. Halving is the right answer to any of them (a
+/// request too large as well as an answer), and a single package that is still refused
+/// ends the run with the service's own message.
+fn too_large(e: &aws_sdk_inspectorscan::error::SdkError<ScanSbomError>) -> Option<String> {
+    let aws_sdk_inspectorscan::error::SdkError::ServiceError(ctx) = e else {
+        return None;
+    };
+    if ctx.raw().status().as_u16() == 413 {
+        return Some("HTTP 413 (payload too large)".into());
+    }
+    let ScanSbomError::ValidationException(v) = ctx.err() else {
+        return None;
+    };
+    let m = v.message().to_ascii_lowercase();
+    let sized = m.contains("too large")
+        || m.contains("10mb")
+        || m.contains("10 mb")
+        || (m.contains("size") && (m.contains("exceed") || m.contains("limit")));
+    sized.then(|| format!("ValidationException: {}", v.message()))
+}
+
+/// Send one request document (retried as every call is, until `deadline`).
+async fn send(
+    client: &aws_sdk_inspectorscan::Client,
+    doc: &Value,
+    format: Format,
+    deadline: Instant,
+) -> Result<Sent, CallError> {
+    let sbom = to_document(doc);
+    retry::call(Schedule::CALL, deadline, || {
+        let req = client
+            .scan_sbom()
+            .sbom(sbom.clone())
+            .output_format(format.sdk());
+        async move {
+            match req.send().await {
+                Ok(out) => Ok(Sent::Answer(
+                    out.sbom().map(from_document).unwrap_or(Value::Null),
+                )),
+                Err(e) => match too_large(&e) {
+                    Some(why) => Ok(Sent::TooLarge(why)),
+                    None => Err(classify(e, retry_after)),
+                },
+            }
+        }
+    })
+    .await
+}
+
+/// A component as a user knows it: its purl, else `name@version`.
+fn component_label(c: &Value) -> String {
+    if let Some(p) = c.get("purl").and_then(Value::as_str) {
+        return p.to_string();
+    }
+    let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+    match c.get("version").and_then(Value::as_str) {
+        Some(v) => format!("{name}@{v}"),
+        None => name.to_string(),
+    }
+}
+
 /// Scan every document and return the findings of all of them (merged by vulnerability id).
+/// A request whose answer is too large is cut in halves until each answer fits; every half
+/// is sent and its findings merged, none dropped. A single package whose answer alone is
+/// too large is an inconclusive error naming it: its vulnerabilities were not seen.
 pub async fn scan(
     client: &aws_sdk_inspectorscan::Client,
     documents: &[Value],
@@ -73,26 +150,46 @@ pub async fn scan(
 ) -> Result<Vec<Finding>, Error> {
     let mut answers = Vec::with_capacity(documents.len());
     for (i, doc) in documents.iter().enumerate() {
-        let sbom = to_document(doc);
-        let out = retry::call(Schedule::CALL, deadline, || {
-            let req = client
-                .scan_sbom()
-                .sbom(sbom.clone())
-                .output_format(format.sdk());
-            async move { req.send().await.map_err(|e| classify(e, retry_after)) }
-        })
-        .await
-        .map_err(|e: CallError| {
-            let part = if documents.len() > 1 {
-                format!(" (request {} of {})", i + 1, documents.len())
-            } else {
-                String::new()
+        let part = if documents.len() > 1 {
+            format!(" (request {} of {})", i + 1, documents.len())
+        } else {
+            String::new()
+        };
+        // Depth first, the first half before the second: the answers come in package order.
+        let mut pending: Vec<(std::borrow::Cow<'_, Value>, u32)> =
+            vec![(std::borrow::Cow::Borrowed(doc), 0)];
+        while let Some((d, depth)) = pending.pop() {
+            let why = match send(client, &d, format, deadline).await {
+                Ok(Sent::Answer(a)) => {
+                    answers.push(a);
+                    continue;
+                }
+                Ok(Sent::TooLarge(why)) => why,
+                Err(e) => {
+                    return Err(e
+                        .into_error(ACTION)
+                        .context(format!("scanning the SBOM{part}")))
+                }
             };
-            e.into_error(ACTION)
-                .context(format!("scanning the SBOM{part}"))
-        })?;
-        let answer = out.sbom().map(from_document).unwrap_or(Value::Null);
-        answers.push(answer);
+            let comps = super::sbom::components(&d);
+            let halves = super::sbom::halves(&d).filter(|_| depth < MAX_HALVINGS);
+            let Some((a, b)) = halves else {
+                let what = match comps {
+                    [one] => format!("package {}", component_label(one)),
+                    _ => format!(
+                        "{} packages ({} … {}) after {MAX_HALVINGS} halvings",
+                        comps.len(),
+                        comps.first().map(component_label).unwrap_or_default(),
+                        comps.last().map(component_label).unwrap_or_default()
+                    ),
+                };
+                return Err(Error::inconclusive(format!(
+                    "{ACTION} cannot answer for {what}{part}: the answer is larger than the service's 10 MB limit ({why}), so its vulnerabilities were not seen (push the image to ECR and gate it there, where Inspector scans it whole)"
+                )));
+            };
+            pending.push((std::borrow::Cow::Owned(b), depth + 1));
+            pending.push((std::borrow::Cow::Owned(a), depth + 1));
+        }
     }
     findings(&answers)
 }

@@ -122,23 +122,45 @@ pub fn split(doc: &Value) -> Result<Vec<Value>, Error> {
     Ok(components
         .chunks(MAX_COMPONENTS)
         .enumerate()
-        .map(|(i, chunk)| {
-            let mut d = doc.clone();
-            d["components"] = Value::Array(chunk.to_vec());
-            // Dependencies may name components of other parts: drop the graph, not the packages.
-            if let Some(o) = d.as_object_mut() {
-                o.remove("dependencies");
-                o.remove("vulnerabilities");
-            }
-            let sn = d
-                .get("serialNumber")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            d["serialNumber"] = json!(serial(&[sn.as_bytes(), &i.to_be_bytes()]));
-            d
-        })
+        .map(|(i, chunk)| part(doc, chunk, i))
         .collect())
+}
+
+/// `doc` with only `chunk` of its components (the `i`th part): everything else kept as it is.
+fn part(doc: &Value, chunk: &[Value], i: usize) -> Value {
+    let mut d = doc.clone();
+    d["components"] = Value::Array(chunk.to_vec());
+    // Dependencies may name components of other parts: drop the graph, not the packages.
+    if let Some(o) = d.as_object_mut() {
+        o.remove("dependencies");
+        o.remove("vulnerabilities");
+    }
+    let sn = d
+        .get("serialNumber")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    d["serialNumber"] = json!(serial(&[sn.as_bytes(), &i.to_be_bytes()]));
+    d
+}
+
+/// The components of a request document.
+pub fn components(doc: &Value) -> &[Value] {
+    doc.get("components")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// A request document cut in two, each half with half of its components (for an answer
+/// too large for `ScanSbom`); `None` when it has fewer than two.
+pub fn halves(doc: &Value) -> Option<(Value, Value)> {
+    let c = components(doc);
+    if c.len() < 2 {
+        return None;
+    }
+    let (a, b) = c.split_at(c.len() / 2);
+    Some((part(doc, a, 0), part(doc, b, 1)))
 }
 
 /// A `urn:uuid:` in UUID v4 layout, derived from the content.
@@ -187,6 +209,24 @@ mod tests {
             name: "oci:img".into(),
             platform: Some("linux/amd64".into()),
         }
+    }
+
+    #[test]
+    fn halves_keep_every_component_once() {
+        let (_, parts) = documents(&subject(), &pkgs(5), "2026-01-01T00:00:00Z");
+        let (a, b) = halves(&parts[0]).unwrap();
+        let names = |d: &Value| -> Vec<String> {
+            components(d)
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names(&a), ["p0", "p1"]);
+        assert_eq!(names(&b), ["p2", "p3", "p4"]);
+        assert_ne!(a["serialNumber"], b["serialNumber"]);
+        assert_eq!(a["metadata"], parts[0]["metadata"]);
+        let (one, _) = halves(&a).unwrap();
+        assert!(halves(&one).is_none());
     }
 
     #[test]

@@ -319,6 +319,156 @@ async fn too_many_components_and_access_denied_are_one_clear_error() {
     assert_eq!(server.calls().len(), 2, "neither error is retried");
 }
 
+/// Every finding id with the names of the packages it affects.
+fn by_id(findings: &[inspector_gate::model::Finding]) -> Vec<(String, Vec<String>)> {
+    findings
+        .iter()
+        .map(|f| {
+            let mut p: Vec<String> = f.packages.iter().map(|p| p.name.clone()).collect();
+            p.sort();
+            (f.id.clone(), p)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_over_the_size_limit_are_halved_and_merged_never_dropped() {
+    // One advisory for every package, two for a few: each answer grows with its packages.
+    let mut adv = advisories();
+    adv.push(Advisory {
+        id: "CVE-2099-0100",
+        purl_prefix: "pkg:npm/p",
+        ratings: vec![("NVD", "high")],
+        fixed: Some("2.0.0"),
+        epss: None,
+    });
+    adv.push(Advisory {
+        id: "CVE-2099-0039",
+        purl_prefix: "pkg:npm/p39@",
+        ratings: vec![("NVD", "low")],
+        fixed: None,
+        epss: None,
+    });
+    let subject = Subject {
+        name: "oci:x".into(),
+        platform: None,
+    };
+    let (_, parts) = sbom::documents(&subject, &many(40), TS);
+    // Under AWS's own limit (10 MB) one request answers for all 40.
+    let whole = ScanServer::start(adv.clone(), vec![]);
+    env(&whole.url);
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
+    let want = inspector_scan::scan(&client, &parts, Format::CycloneDx, deadline())
+        .await
+        .unwrap();
+    let full = whole.calls()[0].answer_bytes;
+    assert_eq!(whole.calls().len(), 1);
+    assert_eq!(want.len(), 3, "{:?}", by_id(&want));
+
+    // A limit a third of that answer: 40 → 20 → 10 packages per request.
+    let server = ScanServer::start(adv, vec![]);
+    server.limit_answers(full / 3);
+    env(&server.url);
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
+    let got = inspector_scan::scan(&client, &parts, Format::CycloneDx, deadline())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id(&got),
+        by_id(&want),
+        "every half's findings, merged by id"
+    );
+    let all = got.iter().find(|f| f.id == "CVE-2099-0100").unwrap();
+    assert_eq!(
+        all.packages.len(),
+        40,
+        "one package entry per package, from every half"
+    );
+    let calls = server.calls();
+    let refused: Vec<usize> = calls
+        .iter()
+        .filter(|c| c.too_large)
+        .map(|c| c.components)
+        .collect();
+    let answered: Vec<usize> = calls
+        .iter()
+        .filter(|c| !c.too_large)
+        .map(|c| c.components)
+        .collect();
+    assert_eq!(refused, [40, 20, 20], "{refused:?}");
+    assert_eq!(answered, [10, 10, 10, 10], "{answered:?}");
+    assert!(calls.iter().all(|c| c.answer_bytes <= full), "bounded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_whose_answer_alone_is_too_large_is_inconclusive_naming_it() {
+    // p2's answer carries ten vulnerabilities; every other package's fits the limit.
+    const IDS: [&str; 10] = [
+        "CVE-2099-1000",
+        "CVE-2099-1001",
+        "CVE-2099-1002",
+        "CVE-2099-1003",
+        "CVE-2099-1004",
+        "CVE-2099-1005",
+        "CVE-2099-1006",
+        "CVE-2099-1007",
+        "CVE-2099-1008",
+        "CVE-2099-1009",
+    ];
+    let adv = IDS
+        .iter()
+        .map(|id| Advisory {
+            id,
+            purl_prefix: "pkg:npm/p2@",
+            ratings: vec![("NVD", "critical")],
+            fixed: None,
+            epss: None,
+        })
+        .collect();
+    let server = ScanServer::start(adv, vec![]);
+    server.limit_answers(2_000);
+    env(&server.url);
+    let client = inspector_scan::client(&AwsOptions::default())
+        .await
+        .unwrap();
+    let (_, parts) = sbom::documents(
+        &Subject {
+            name: "x".into(),
+            platform: None,
+        },
+        &many(4),
+        TS,
+    );
+    let e = inspector_scan::scan(&client, &parts, Format::CycloneDx, deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 3, "inconclusive, never a pass: {e}");
+    assert!(
+        e.message.contains("package pkg:npm/p2@1.0.0") && e.message.contains("10 MB"),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("exceeds the maximum response size"),
+        "the service's word: {e}"
+    );
+    let sizes: Vec<(usize, bool)> = server
+        .calls()
+        .iter()
+        .map(|c| (c.components, c.too_large))
+        .collect();
+    // All 4 refused; [p0 p1] answered; [p2 p3] refused; p2 alone refused: the error (p3 is
+    // never sent, and the run is not judged on what was seen).
+    assert_eq!(
+        sizes,
+        [(4, true), (2, false), (2, true), (1, true)],
+        "{sizes:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn persistent_throttling_stops_at_the_deadline() {
     let steps = (0..50)

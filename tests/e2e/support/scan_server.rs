@@ -4,9 +4,13 @@
 //! `x-amzn-ErrorType`, a JSON body (`message`, and `reason`/`fields` for validation errors)
 //! and `Retry-After` for throttling.
 //!
-//! Like the real service it refuses more than 5,000 components per request, requires a
-//! SigV4-signed request for the `inspector-scan` service, assigns its own `comp-N` bom-refs,
-//! and matches vulnerabilities by package URL against a small advisory table the test gives.
+//! Like the real service it refuses more than 5,000 components per request, refuses to send
+//! an answer larger than 10 MB (the API reference's "maximum response size"; a test may lower
+//! the limit with [`ScanServer::limit_answers`]), requires a SigV4-signed request for the
+//! `inspector-scan` service, assigns its own `comp-N` bom-refs, and matches vulnerabilities
+//! by package URL against a small advisory table the test gives. The service model names no
+//! error for an oversized answer: it is refused here as a `ValidationException` (reason
+//! `OTHER`, one of the model's reasons) saying the response size exceeds the maximum.
 #![allow(dead_code)]
 
 use super::model::ModelGuard;
@@ -53,7 +57,14 @@ pub struct Call {
     pub components: usize,
     pub output_format: Option<String>,
     pub signed_for_service: bool,
+    /// The size of the answer it was scanned into (0 when not scanned).
+    pub answer_bytes: usize,
+    /// Refused because that answer was over the size limit.
+    pub too_large: bool,
 }
+
+/// The API reference's maximum response size.
+pub const MAX_ANSWER_BYTES: usize = 10 * 1024 * 1024;
 
 #[derive(Default)]
 struct Inner {
@@ -63,6 +74,8 @@ struct Inner {
     calls: Vec<Call>,
     /// Every request body, in order.
     bodies: Vec<Value>,
+    /// Answers larger than this are refused, as AWS refuses those over 10 MB.
+    max_answer_bytes: usize,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -81,6 +94,7 @@ impl ScanServer {
             advisories,
             calls: Vec::new(),
             bodies: Vec::new(),
+            max_answer_bytes: MAX_ANSWER_BYTES,
         }));
         let served = Served::start(
             Router::new()
@@ -102,6 +116,11 @@ impl ScanServer {
     /// Every request body received, in order.
     pub fn bodies(&self) -> Vec<Value> {
         self.state.lock().unwrap().bodies.clone()
+    }
+
+    /// Refuse answers larger than `bytes` (instead of 10 MB), so a test needs no 10 MB answer.
+    pub fn limit_answers(&self, bytes: usize) {
+        self.state.lock().unwrap().max_answer_bytes = bytes;
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -162,6 +181,8 @@ async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             components: components.len(),
             output_format: format.clone(),
             signed_for_service: signed,
+            answer_bytes: 0,
+            too_large: false,
         });
         (
             st.script.pop_front().unwrap_or(Step::Scan),
@@ -235,12 +256,26 @@ async fn scan_sbom(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         Some("INSPECTOR") => inspector_answer(&components, &advisories),
         _ => cyclonedx_answer(&components, &advisories),
     };
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        json!({ "sbom": answer }).to_string(),
-    )
-        .into_response()
+    let body = json!({ "sbom": answer }).to_string();
+    let limit = {
+        let mut st = s.lock().unwrap();
+        let limit = st.max_answer_bytes;
+        if let Some(c) = st.calls.last_mut() {
+            c.answer_bytes = body.len();
+            c.too_large = body.len() > limit;
+        }
+        limit
+    };
+    if body.len() > limit {
+        return error(
+            400,
+            "ValidationException",
+            json!({"message": format!("The response size ({} bytes) exceeds the maximum response size of {limit} bytes", body.len()),
+                   "reason": "OTHER", "fields": []}),
+            None,
+        );
+    }
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
 }
 
 fn purl_of(c: &Value) -> &str {
