@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""A time-driven Inspector2 stand-in for scripts/bench-latency (127.0.0.1 only).
+"""A time-driven Inspector2 stand-in for scripts/bench-latency, bench-fanout and bench-org
+(127.0.0.1 only).
 
 Coverage says SCAN_IN_PROGRESS until DONE_AT seconds after start, then SUCCESSFUL with
 lastScannedAt = the flip; the findings appear LATE seconds after the flip (findings arrive after
 the status flips, as on AWS). THROTTLE_FIRST answers the first N calls with 429 + Retry-After.
 Every other request (ECR) is forwarded to moto. Counts calls per operation and prints them as
 JSON on SIGTERM/SIGINT to the file given as COUNTS.
+
+Images: DIGEST (one image in app/web with 3 CRITICAL findings), or IMAGES, a JSON file
+[{"digest", "repository", "critical": bool}, ...]: FINDINGS findings each (default 50), one
+CRITICAL among them when "critical", the rest LOW/MEDIUM.
+
+ACCOUNT_RATE (requests per second, 0 = unlimited) and ACCOUNT_BURST: the account's Inspector2
+rate, a token bucket shared by every caller, as AWS throttles an account; a request over it is
+answered 429 ThrottlingException ("throttled" in the counts) with Retry-After: 1.
 
 As strict as AWS: each Inspector2 request is checked against botocore's service model
 (model_check.py; a refusal is answered ValidationException with the member path and counted
@@ -22,25 +31,82 @@ import model_check  # noqa: E402
 START = time.time()
 DONE_AT = float(os.environ.get("DONE_AT", "60"))
 LATE = float(os.environ.get("LATE", "2"))
-DIGEST = os.environ["DIGEST"]
 MOTO = os.environ["MOTO_URL"]
 THROTTLE_FIRST = int(os.environ.get("THROTTLE_FIRST", "0"))
 COUNTS = os.environ["COUNTS"]
+ACCOUNT_RATE = float(os.environ.get("ACCOUNT_RATE", "0"))
+ACCOUNT_BURST = float(os.environ.get("ACCOUNT_BURST", "0")) or max(ACCOUNT_RATE, 1.0)
+FINDINGS = int(os.environ.get("FINDINGS", "50"))
+if os.environ.get("IMAGES"):
+    with open(os.environ["IMAGES"]) as fh:
+        IMAGES = json.load(fh)
+else:
+    IMAGES = [{"digest": os.environ["DIGEST"], "repository": "app/web", "critical": True, "legacy": True}]
 counts = {}
 lock = threading.Lock()
 throttled = [0]
+bucket = {"tokens": ACCOUNT_BURST, "at": time.time()}
 
 
-def finding(i):
-    return {"awsAccountId": "123456789012", "findingArn": f"arn:aws:inspector2:us-east-1:123456789012:finding/{i:08x}",
-            "description": "d", "title": f"CVE-2024-{i:05d} - pkg{i}", "severity": "CRITICAL", "status": "ACTIVE",
+def over_account_rate():
+    """Take one token of the account's bucket; True when there is none (throttle)."""
+    if ACCOUNT_RATE <= 0:
+        return False
+    with lock:
+        now = time.time()
+        bucket["tokens"] = min(ACCOUNT_BURST, bucket["tokens"] + (now - bucket["at"]) * ACCOUNT_RATE)
+        bucket["at"] = now
+        if bucket["tokens"] >= 1:
+            bucket["tokens"] -= 1
+            return False
+        return True
+
+
+def finding(n, i, img):
+    """Finding i of image n: CRITICAL for the legacy image, one CRITICAL for a critical one."""
+    digest, repo = img["digest"], img["repository"]
+    if img.get("legacy"):
+        sev = "CRITICAL"
+    else:
+        sev = "CRITICAL" if img.get("critical") and i == 0 else ("MEDIUM" if i % 2 else "LOW")
+    return {"awsAccountId": "123456789012", "findingArn": f"arn:aws:inspector2:us-east-1:123456789012:finding/{n:04x}{i:04x}",
+            "description": "d", "title": f"CVE-2024-{i:05d} - pkg{i}", "severity": sev, "status": "ACTIVE",
             "type": "PACKAGE_VULNERABILITY", "firstObservedAt": START, "lastObservedAt": START,
-            "fixAvailable": "YES", "inspectorScore": 9.0,
+            "fixAvailable": "YES", "inspectorScore": 9.0 if sev == "CRITICAL" else 3.0,
             "packageVulnerabilityDetails": {"vulnerabilityId": f"CVE-2024-{i:05d}", "source": "NVD",
                 "vulnerablePackages": [{"name": f"pkg{i}", "version": "1.0", "fixedInVersion": "1.1"}]},
             "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE",
-                           "id": f"arn:aws:ecr:us-east-1:123456789012:repository/app/web/{DIGEST}", "details": {"awsEcrContainerImage": {
-                "imageHash": DIGEST, "repositoryName": "app/web", "registry": "123456789012"}}}]}
+                           "id": f"arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}", "details": {"awsEcrContainerImage": {
+                "imageHash": digest, "repositoryName": repo, "registry": "123456789012"}}}]}
+
+
+BY_DIGEST = {}
+for _n, _img in enumerate(IMAGES):
+    BY_DIGEST.setdefault(_img["digest"], []).extend(
+        finding(_n, i, _img) for i in range(3 if _img.get("legacy") else FINDINGS))
+
+
+def candidates(criteria):
+    """The findings a listing may match, in image order: only the listed digests' when the
+    ecrImageHash filter is all EQUALS (every filter is still applied by `passes`)."""
+    hashes = (criteria or {}).get("ecrImageHash")
+    if hashes and all(h["comparison"] == "EQUALS" for h in hashes):
+        wanted = {h["value"] for h in hashes}
+        return [f for d, fs in BY_DIGEST.items() if d in wanted for f in fs]
+    return [f for fs in BY_DIGEST.values() for f in fs]
+
+
+def coverage_row(img, done):
+    digest, repo = img["digest"], img["repository"]
+    row = {"accountId": "123456789012", "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+           "resourceId": f"arn:aws:ecr:us-east-1:123456789012:repository/{repo}/{digest}",
+           "scanType": "PACKAGE",
+           "scanStatus": {"statusCode": "ACTIVE", "reason": "SUCCESSFUL" if done else "SCAN_IN_PROGRESS"},
+           "resourceMetadata": {"ecrRepository": {"name": repo, "scanFrequency": "CONTINUOUS_SCAN"},
+                                "ecrImage": {"tags": []}}}
+    if done:
+        row["lastScannedAt"] = START + DONE_AT
+    return row
 
 
 def strings_pass(filters, values):
@@ -116,23 +182,18 @@ class H(BaseHTTPRequestHandler):
             with lock:
                 throttle = throttled[0] < THROTTLE_FIRST
                 throttled[0] += throttle
-            if throttle:
+            if throttle or over_account_rate():
+                with lock:
+                    counts["throttled"] = counts.get("throttled", 0) + 1
                 return self.send(429, {"message": "Rate exceeded"},
                                  [("x-amzn-ErrorType", "ThrottlingException"), ("Retry-After", "1")])
             now = time.time() - START
             if self.path == "/coverage/list":
                 done = now >= DONE_AT
-                row = {"accountId": "123456789012", "resourceType": "AWS_ECR_CONTAINER_IMAGE",
-                       "resourceId": f"arn:aws:ecr:us-east-1:123456789012:repository/app/web/{DIGEST}",
-                       "scanType": "PACKAGE",
-                       "scanStatus": {"statusCode": "ACTIVE", "reason": "SUCCESSFUL" if done else "SCAN_IN_PROGRESS"},
-                       "resourceMetadata": {"ecrRepository": {"name": "app/web", "scanFrequency": "CONTINUOUS_SCAN"},
-                                            "ecrImage": {"tags": []}}}
-                if done:
-                    row["lastScannedAt"] = START + DONE_AT
-                rows = [r for r in [row] if passes(req.get("filterCriteria"), r, COVERAGE_FIELDS)]
+                rows = [coverage_row(img, done) for img in IMAGES]
+                rows = [r for r in rows if passes(req.get("filterCriteria"), r, COVERAGE_FIELDS)]
                 return self.send(200, page(rows, req, "coveredResources"))
-            found = [finding(i) for i in range(3)] if now >= DONE_AT + LATE else []
+            found = candidates(req.get("filterCriteria")) if now >= DONE_AT + LATE else []
             found = [f for f in found if passes(req.get("filterCriteria"), f, FINDING_FIELDS)]
             return self.send(200, page(found, req, "findings"))
         req = urllib.request.Request(MOTO + self.path, data=body, method="POST",
@@ -159,6 +220,9 @@ def stop(*_):
 
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
+ThreadingHTTPServer.request_queue_size = 256  # 100 gates connect at once (bench-org)
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+print(f"start={START}", flush=True)
 print(f"listening on http://127.0.0.1:{srv.server_address[1]}", flush=True)
 srv.serve_forever()

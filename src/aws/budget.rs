@@ -32,8 +32,9 @@ use tokio::time::Instant;
 
 /// Requests per second per service when `--api-rate` is not given.
 pub const DEFAULT_RATE: f64 = 10.0;
-/// How many seconds of its rate a bucket saves up (the burst: 20 calls at the default).
-pub const BURST_SECONDS: f64 = 2.0;
+/// How many seconds of its rate a bucket saves up (the burst: 50 calls at the default, so a
+/// run gating 50 images resolves them all at once).
+pub const BURST_SECONDS: f64 = 5.0;
 /// The lowest rate throttling shrinks a bucket to.
 pub const MIN_RATE: f64 = 0.2;
 
@@ -236,13 +237,13 @@ mod tests {
     async fn a_bucket_spaces_calls_at_its_rate_after_the_burst() {
         let b = Bucket::new(5.0);
         let t = Instant::now();
-        for _ in 0..10 {
+        for _ in 0..25 {
             b.take().await;
         }
         assert_eq!(
             t.elapsed(),
             Duration::ZERO,
-            "two seconds' worth go out unspaced"
+            "five seconds' worth go out unspaced"
         );
         for _ in 0..10 {
             b.take().await;

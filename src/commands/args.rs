@@ -46,7 +46,7 @@ pub struct AwsArgs {
     )]
     pub role_external_id: Option<String>,
     /// API requests per second this run may send to each of Inspector2, ECR and CodePipeline
-    /// [default: 10, bursts of 2 seconds' worth]. One budget per run; a throttled answer halves
+    /// [default: 10, bursts of 5 seconds' worth]. One budget per run; a throttled answer halves
     /// it for the rest of the run. AWS publishes no per-API rate for Inspector2 (its
     /// ThrottlingException says only that the account's requests per second were exceeded),
     /// so the default is a conservative guess: lower it when many gates share an account.
