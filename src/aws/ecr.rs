@@ -9,7 +9,9 @@ use crate::image_ref::{ImageRef, Target};
 use crate::model::ScannedImage;
 use crate::oci::{self, AnyManifest, Child, Descriptor};
 use crate::retry::{self, Schedule};
-use aws_sdk_ecr::types::{ImageIdentifier, ScanFrequency, ScanType};
+use aws_sdk_ecr::types::{
+    Image, ImageFailure, ImageFailureCode, ImageIdentifier, ScanFrequency, ScanType,
+};
 use base64::Engine;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -30,32 +32,56 @@ const HEAL: Schedule = Schedule {
 /// Nested indexes followed at most this deep (an index of indexes of images is depth 2).
 const MAX_INDEX_DEPTH: usize = 4;
 /// `BatchGetImage` takes at most 100 image ids per call.
-const BATCH_GET_MAX: usize = 100;
+pub const BATCH_GET_MAX: usize = 100;
+
+/// What `BatchGetImage` said about one asked-for image id: the image, or its failure.
+pub type Share = std::result::Result<Image, ImageFailure>;
 
 /// Resolve `r` to the image manifests Inspector scans: the manifest itself, or every child of
 /// an index that `oci::classify` says is a runnable image (nested indexes followed).
 pub async fn resolve(c: &Clients, r: &ImageRef, deadline: Instant) -> Result<Vec<ScannedImage>> {
+    resolve_via(c, r, deadline, |id| async move {
+        let out = batch_get(c, r, vec![id.clone()]).await?;
+        // One id asked: whatever image or failure came back is its.
+        Ok(match out.images().first() {
+            Some(img) => Ok(img.clone()),
+            None => Err(out
+                .failures()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| not_found(&id))),
+        })
+    })
+    .await
+}
+
+/// [`resolve`], reading `r`'s own manifest through `get` (one `BatchGetImage` share: the
+/// gate's images of one repository share one call, `wait::Batches::manifest`).
+pub async fn resolve_via<F, Fut>(
+    c: &Clients,
+    r: &ImageRef,
+    deadline: Instant,
+    get: F,
+) -> Result<Vec<ScannedImage>>
+where
+    F: Fn(ImageIdentifier) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<Share, CallError>>,
+{
     let id = match &r.target {
         Target::Tag(t) => ImageIdentifier::builder().image_tag(t).build(),
         Target::Digest(d) => ImageIdentifier::builder().image_digest(d).build(),
     };
     let grace = (Instant::now() + NOT_FOUND_GRACE).min(deadline);
     let call = || async {
-        let out = batch_get(c, r, vec![id.clone()]).await.map_err(Got::Call)?;
-        if let Some(img) = out.images().first() {
-            return Ok(img.clone());
-        }
-        let (code, reason) = out
-            .failures()
-            .first()
-            .map(|f| {
-                (
-                    f.failure_code().map(|c| c.as_str()).unwrap_or_default(),
-                    f.failure_reason().unwrap_or_default(),
-                )
-            })
-            .unwrap_or(("ImageNotFound", ""));
-        let (heal, err) = image_failure(r, code, reason);
+        let f = match get(id.clone()).await.map_err(Got::Call)? {
+            Ok(img) => return Ok(img),
+            Err(f) => f,
+        };
+        let code = f
+            .failure_code()
+            .map(|c| c.as_str())
+            .unwrap_or("ImageNotFound");
+        let (heal, err) = image_failure(r, code, f.failure_reason().unwrap_or_default());
         // Not-found heals only within the grace after a push; upstream trouble until the deadline.
         let heals = match heal {
             Heal::Grace => Instant::now() < grace,
@@ -135,18 +161,58 @@ async fn batch_get(
     r: &ImageRef,
     ids: Vec<ImageIdentifier>,
 ) -> std::result::Result<aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput, CallError> {
+    batch_get_in(c, r.registry.as_deref(), &r.repository, ids).await
+}
+
+/// One `BatchGetImage` of `ids` (at most [`BATCH_GET_MAX`]) in `repository` of `registry`
+/// (the caller's own when `None`), every manifest type the gate reads accepted.
+pub async fn batch_get_in(
+    c: &Clients,
+    registry: Option<&str>,
+    repository: &str,
+    ids: Vec<ImageIdentifier>,
+) -> std::result::Result<aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput, CallError> {
     let mut req = c
         .ecr
         .batch_get_image()
-        .repository_name(&r.repository)
+        .repository_name(repository)
         .set_image_ids(Some(ids));
     for mt in oci::MANIFEST_TYPES {
         req = req.accepted_media_types(mt);
     }
-    if let Some(reg) = &r.registry {
+    if let Some(reg) = registry {
         req = req.registry_id(reg);
     }
     req.send().await.map_err(|e| classify(e, |_| None))
+}
+
+/// `id`'s share of one `BatchGetImage` answer: the image whose id names the asked-for tag or
+/// digest, else the failure about that id; neither is ECR's "not found" (as ECR answers an
+/// id it has nothing about).
+pub fn share_of(images: &[Image], failures: &[ImageFailure], id: &ImageIdentifier) -> Share {
+    let same = |got: Option<&ImageIdentifier>| {
+        got.is_some_and(|g| match (id.image_tag(), id.image_digest()) {
+            (Some(t), _) => g.image_tag() == Some(t),
+            (None, Some(d)) => g.image_digest() == Some(d),
+            (None, None) => false,
+        })
+    };
+    if let Some(img) = images.iter().find(|i| same(i.image_id())) {
+        return Ok(img.clone());
+    }
+    Err(failures
+        .iter()
+        .find(|f| same(f.image_id()))
+        .cloned()
+        .unwrap_or_else(|| not_found(id)))
+}
+
+/// ECR's "not found" about `id`: what an answer that names neither it nor a failure means.
+fn not_found(id: &ImageIdentifier) -> ImageFailure {
+    ImageFailure::builder()
+        .image_id(id.clone())
+        .failure_code(ImageFailureCode::ImageNotFound)
+        .build()
 }
 
 /// Whether a `BatchGetImage` failure can heal by asking again.

@@ -86,7 +86,8 @@ async fn scan_one(
         Gated::Pushed(images) => (images.clone(), images[0].requested.clone()),
         Gated::Ref(r) => {
             progress.phase(&format!("resolving {r}"));
-            match ecr::resolve(c, r, deadline).await {
+            // The run's images of one repository share their BatchGetImage.
+            match ecr::resolve_via(c, r, deadline, |id| batches.manifest(r, id)).await {
                 Ok(i) => (i, r.to_string()),
                 Err(e) => return vec![Err(e)],
             }

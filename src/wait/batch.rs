@@ -1,10 +1,12 @@
-//! Batched reads: the images of a run share their Inspector calls. One coverage listing
+//! Batched reads: the images of a run share their Inspector and ECR reads. One coverage listing
 //! serves every image of up to 10 repositories (`ecrRepositoryName` / `accountId` filter
 //! lists), one findings listing up to 10 image digests (`ecrImageHash` list, with their
 //! repositories and accounts), every page followed; each image's rows and findings are split
 //! out here, by its own digest, repository and account. Inspector filter lists take at most 10
 //! values (botocore: `max: 10`); the values of one list are ORed and different filters ANDed,
-//! so a listing may bring rows of other combinations, which the split drops.
+//! so a listing may bring rows of other combinations, which the split drops. The references
+//! of one repository resolve in one `BatchGetImage` (up to 100 ids; it takes one repository a
+//! call), each id getting its own image or failure.
 //!
 //! Nothing about *when* an image is read, or what its reads decide, moves here: each image's
 //! wait asks for a read when its own schedule says so ([`super::judge`]) and judges what comes
@@ -21,8 +23,10 @@
 
 use super::{all_coverage, all_findings_of};
 use crate::aws::inspector::{CoverageQuery, CoverageRow, FindingsQuery, MAX_FILTER_VALUES};
-use crate::aws::{CallError, Class, Clients};
+use crate::aws::{ecr, CallError, Class, Clients};
+use crate::image_ref::ImageRef;
 use crate::model::{Finding, ScannedImage};
+use aws_sdk_ecr::types::ImageIdentifier;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -45,6 +49,8 @@ struct Entry<K, V> {
 
 /// Requests of one kind waiting for a round, and whether a round is being led.
 struct Coalescer<K, V> {
+    /// Values per dimension of one call (one per dimension of the keys).
+    limits: &'static [usize],
     queue: RefCell<Vec<Entry<K, V>>>,
     leading: Cell<bool>,
     released: Notify,
@@ -61,8 +67,9 @@ impl<K, V> Drop for Leading<'_, K, V> {
 }
 
 impl<K: Ord + Clone, V: Clone> Coalescer<K, V> {
-    fn new() -> Self {
+    fn new(limits: &'static [usize]) -> Self {
         Coalescer {
+            limits,
             queue: RefCell::new(Vec::new()),
             leading: Cell::new(false),
             released: Notify::new(),
@@ -121,8 +128,7 @@ impl<K: Ord + Clone, V: Clone> Coalescer<K, V> {
         }
     }
 
-    /// One round: every request whose earliest time has come, in groups of at most
-    /// [`MAX_FILTER_VALUES`] values per filter.
+    /// One round: every request whose earliest time has come, in groups within the limits.
     async fn lead<F, Fut>(&self, dims: impl Fn(&K) -> Vec<String>, exec: F)
     where
         F: Fn(Vec<K>) -> Fut,
@@ -141,7 +147,7 @@ impl<K: Ord + Clone, V: Clone> Coalescer<K, V> {
             ready
         };
         let keys: BTreeSet<K> = taken.iter().map(|e| e.key.clone()).collect();
-        let groups = group(keys.into_iter().collect(), &dims);
+        let groups = group(keys.into_iter().collect(), &dims, self.limits);
         let results = futures::future::join_all(groups.iter().map(|g| exec(g.clone()))).await;
         let mut share: BTreeMap<K, Result<V, CallError>> = BTreeMap::new();
         for (g, r) in groups.into_iter().zip(results) {
@@ -166,17 +172,18 @@ impl<K: Ord + Clone, V: Clone> Coalescer<K, V> {
     }
 }
 
-/// `keys` in groups whose values per dimension (filter) number at most
-/// [`MAX_FILTER_VALUES`], in order: greedily, a key joins the current group while every
-/// dimension stays within the limit.
-fn group<K>(keys: Vec<K>, dims: &impl Fn(&K) -> Vec<String>) -> Vec<Vec<K>> {
+/// `keys` in groups whose values per dimension number at most its limit (`limits`, one per
+/// dimension), in order: greedily, a key joins the current group while every dimension stays
+/// within its limit.
+fn group<K>(keys: Vec<K>, dims: &impl Fn(&K) -> Vec<String>, limits: &[usize]) -> Vec<Vec<K>> {
     let mut out: Vec<(Vec<K>, Vec<BTreeSet<String>>)> = Vec::new();
     for k in keys {
         let d = dims(&k);
         let fits = |sets: &Vec<BTreeSet<String>>| {
             sets.iter()
                 .zip(&d)
-                .all(|(s, v)| s.contains(v) || s.len() < MAX_FILTER_VALUES)
+                .zip(limits)
+                .all(|((s, v), max)| s.contains(v) || s.len() < *max)
         };
         match out.last_mut().filter(|(_, sets)| fits(sets)) {
             Some((g, sets)) => {
@@ -198,6 +205,9 @@ fn group<K>(keys: Vec<K>, dims: &impl Fn(&K) -> Vec<String>) -> Vec<Vec<K>> {
 pub type CoverageKey = (String, String);
 /// A findings request: the image's (account, repository, digest).
 pub type FindingsKey = (String, String, String);
+/// A manifest request: (registry as given, "" for the caller's own; repository; "tag:T" or
+/// "digest:D").
+pub type ManifestKey = (String, String, String);
 
 /// The batched reads of one run (one set of clients: one account and region), shared by
 /// every image it waits for and every baseline image it reads.
@@ -206,6 +216,7 @@ pub struct Batches<'a> {
     deadline: Instant,
     coverage: Coalescer<CoverageKey, Vec<CoverageRow>>,
     findings: Coalescer<FindingsKey, Vec<Finding>>,
+    manifests: Coalescer<ManifestKey, ecr::Share>,
     /// The last failed call's message (a retried one too), for a timeout message.
     pub last_err: RefCell<Option<String>>,
 }
@@ -215,8 +226,9 @@ impl<'a> Batches<'a> {
         Batches {
             c,
             deadline,
-            coverage: Coalescer::new(),
-            findings: Coalescer::new(),
+            coverage: Coalescer::new(&[MAX_FILTER_VALUES; 2]),
+            findings: Coalescer::new(&[MAX_FILTER_VALUES; 3]),
+            manifests: Coalescer::new(&[1, 1, ecr::BATCH_GET_MAX]),
             last_err: RefCell::new(None),
         }
     }
@@ -291,6 +303,68 @@ impl<'a> Batches<'a> {
         };
         let found = all_findings_of(self.c, &q, self.deadline, &self.last_err).await?;
         split_findings(keys, &q, found)
+    }
+}
+
+impl Batches<'_> {
+    /// `id` of `r`'s repository, as `BatchGetImage` answers it: in one call with every image
+    /// of the same repository resolved at this moment (up to 100 ids a call). Each asked-for
+    /// id gets its own image or failure ([`ecr::share_of`]).
+    pub async fn manifest(
+        &self,
+        r: &ImageRef,
+        id: ImageIdentifier,
+    ) -> Result<ecr::Share, CallError> {
+        let which = match (id.image_tag(), id.image_digest()) {
+            (Some(t), _) => format!("tag:{t}"),
+            (None, Some(d)) => format!("digest:{d}"),
+            (None, None) => String::new(),
+        };
+        let key = (
+            r.registry.clone().unwrap_or_default(),
+            r.repository.clone(),
+            which,
+        );
+        let now = Instant::now();
+        self.manifests
+            .get(
+                key,
+                now,
+                now,
+                |k: &ManifestKey| vec![k.0.clone(), k.1.clone(), k.2.clone()],
+                |keys: Vec<ManifestKey>| self.get_manifests(keys),
+            )
+            .await
+    }
+
+    async fn get_manifests(
+        &self,
+        keys: Vec<ManifestKey>,
+    ) -> Result<BTreeMap<ManifestKey, ecr::Share>, CallError> {
+        let id_of = |k: &ManifestKey| match k.2.split_once(':') {
+            Some(("tag", t)) => ImageIdentifier::builder().image_tag(t).build(),
+            _ => ImageIdentifier::builder()
+                .image_digest(k.2.strip_prefix("digest:").unwrap_or_default())
+                .build(),
+        };
+        // One group is one registry and repository (limits 1, 1).
+        let (registry, repository) = (keys[0].0.clone(), keys[0].1.clone());
+        let ids: Vec<ImageIdentifier> = keys.iter().map(id_of).collect();
+        let out = ecr::batch_get_in(
+            self.c,
+            Some(registry.as_str()).filter(|r| !r.is_empty()),
+            &repository,
+            ids.clone(),
+        )
+        .await?;
+        Ok(keys
+            .into_iter()
+            .zip(ids)
+            .map(|(k, id)| {
+                let share = ecr::share_of(out.images(), out.failures(), &id);
+                (k, share)
+            })
+            .collect())
     }
 }
 
@@ -390,7 +464,7 @@ mod tests {
             .map(|i| ("123456789012".to_string(), format!("repo{}", i % 13)))
             .collect();
         let dims = |k: &(String, String)| vec![k.0.clone(), k.1.clone()];
-        let groups = group(keys.clone(), &dims);
+        let groups = group(keys.clone(), &dims, &[MAX_FILTER_VALUES; 2]);
         let mut seen = 0;
         for g in &groups {
             let repos: BTreeSet<_> = g.iter().map(|k| &k.1).collect();
@@ -400,13 +474,76 @@ mod tests {
         assert_eq!(seen, 25, "every key is in a group");
         // 13 repositories: two groups, not one per key.
         let distinct: BTreeSet<_> = keys.into_iter().collect();
-        let groups = group(distinct.into_iter().collect(), &dims);
+        let groups = group(
+            distinct.into_iter().collect(),
+            &dims,
+            &[MAX_FILTER_VALUES; 2],
+        );
         assert_eq!(groups.len(), 2);
+    }
+
+    /// One BatchGetImage answer serves several ids: each its own image (by tag or digest) or
+    /// its own failure, and an id the answer names nowhere is "not found", never another's.
+    #[test]
+    fn each_id_gets_its_own_image_or_failure() {
+        use aws_sdk_ecr::types::{Image, ImageFailure, ImageFailureCode};
+        let tag = |t: &str| ImageIdentifier::builder().image_tag(t).build();
+        let digest = |d: &str| ImageIdentifier::builder().image_digest(d).build();
+        let img = |t: &str, d: &str| {
+            Image::builder()
+                .image_id(
+                    ImageIdentifier::builder()
+                        .image_tag(t)
+                        .image_digest(d)
+                        .build(),
+                )
+                .build()
+        };
+        let images = vec![img("a", "sha256:1"), img("b", "sha256:2")];
+        let failures = vec![ImageFailure::builder()
+            .image_id(tag("c"))
+            .failure_code(ImageFailureCode::KmsError)
+            .build()];
+        let got = |id| ecr::share_of(&images, &failures, &id);
+        let digest_of = |s: ecr::Share| {
+            s.unwrap()
+                .image_id()
+                .unwrap()
+                .image_digest()
+                .map(str::to_string)
+        };
+        assert_eq!(digest_of(got(tag("b"))).as_deref(), Some("sha256:2"));
+        assert_eq!(
+            digest_of(got(digest("sha256:1"))).as_deref(),
+            Some("sha256:1")
+        );
+        let code = |s: ecr::Share| s.unwrap_err().failure_code().cloned();
+        assert_eq!(code(got(tag("c"))), Some(ImageFailureCode::KmsError));
+        assert_eq!(code(got(tag("d"))), Some(ImageFailureCode::ImageNotFound));
+    }
+
+    /// Manifests: one repository (and registry) a call, up to 100 ids.
+    #[test]
+    fn manifest_groups_are_one_repository_each() {
+        let keys: Vec<ManifestKey> = (0..230)
+            .map(|i| (String::new(), format!("repo{}", i % 2), format!("tag:v{i}")))
+            .collect();
+        let dims = |k: &ManifestKey| vec![k.0.clone(), k.1.clone(), k.2.clone()];
+        let mut sorted = keys.clone();
+        sorted.sort();
+        let groups = group(sorted, &dims, &[1, 1, ecr::BATCH_GET_MAX]);
+        assert_eq!(
+            groups.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 15, 100, 15]
+        );
+        for g in &groups {
+            assert!(g.iter().all(|k| k.1 == g[0].1), "one repository a call");
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn requests_due_together_share_one_call_and_early_ones_ride_along() {
-        let c: Coalescer<u32, u32> = Coalescer::new();
+        let c: Coalescer<u32, u32> = Coalescer::new(&[MAX_FILTER_VALUES]);
         let calls = RefCell::new(Vec::<Vec<u32>>::new());
         let exec = |keys: Vec<u32>| {
             calls.borrow_mut().push(keys.clone());
@@ -434,7 +571,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_call_fails_each_request_of_its_group() {
-        let c: Coalescer<u32, u32> = Coalescer::new();
+        let c: Coalescer<u32, u32> = Coalescer::new(&[MAX_FILTER_VALUES]);
         let exec = |_keys: Vec<u32>| async {
             Err::<BTreeMap<u32, u32>, _>(CallError {
                 class: crate::aws::Class::Permanent,
