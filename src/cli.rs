@@ -187,6 +187,24 @@ fn names_its_values(help: &str, arg: &clap::Arg) -> bool {
         })
 }
 
+/// The display columns the table on stdout is laid out for: COLUMNS when it is a number,
+/// else the terminal's width when stdout is one, else 80 (a CI log, a file, a pipe).
+pub fn stdout_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok();
+    let tty = || terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0));
+    width_from(columns.as_deref(), tty)
+}
+
+/// [`stdout_width`] given COLUMNS and the terminal's width (when asked).
+fn width_from(columns: Option<&str>, tty: impl FnOnce() -> Option<usize>) -> usize {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+        .or_else(tty)
+        .filter(|&c| c > 0)
+        .unwrap_or(inspector_gate::report::table::Layout::DEFAULT_WIDTH)
+}
+
 pub fn main() -> i32 {
     let matches = match command().try_get_matches() {
         Ok(m) => m,
@@ -340,6 +358,17 @@ fn fold_first_paragraph(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_width_is_columns_then_the_terminal_then_80() {
+        assert_eq!(width_from(Some("132"), || Some(100)), 132);
+        assert_eq!(width_from(Some(" 132 "), || None), 132);
+        // Not a number, or 0: the terminal decides, else 80.
+        assert_eq!(width_from(Some("wide"), || Some(100)), 100);
+        assert_eq!(width_from(Some("0"), || None), 80);
+        assert_eq!(width_from(None, || Some(200)), 200);
+        assert_eq!(width_from(None, || None), 80);
+    }
 
     #[test]
     fn every_command_with_a_policy_takes_the_policy_arguments() {

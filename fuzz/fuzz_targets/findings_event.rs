@@ -30,7 +30,7 @@ fn render(images: Vec<ImageFindings>) {
     let _ = report::sarif::render(&r);
     let _ = report::junit::render(&r);
     let _ = report::markdown::render(&r);
-    let _ = report::table::render(&r, true);
+    let _ = report::table::render(&r, &report::table::Layout { color: true, ..Default::default() });
     Report::from_json(&json).expect("our own report.json reads back");
 }
 

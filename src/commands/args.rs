@@ -279,6 +279,7 @@ impl OutputArgs {
             format: self.format.into(),
             report_dir: self.report_dir.clone(),
             color,
+            width: crate::cli::stdout_width(),
         }
     }
 }

@@ -8,11 +8,24 @@ use crate::report::{self, Format, Report};
 use std::path::{Path, PathBuf};
 
 /// Where and how a report is shown.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PublishOptions {
     pub format: Format,
     pub report_dir: Option<PathBuf>,
     pub color: bool,
+    /// Display columns of stdout (the table fits them; see `cli::stdout_width`).
+    pub width: usize,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            format: Format::default(),
+            report_dir: None,
+            color: false,
+            width: report::table::Layout::DEFAULT_WIDTH,
+        }
+    }
 }
 
 /// The report files and their renderers, in the order they are written.
@@ -46,9 +59,23 @@ pub fn publish(report: &Report, opts: &PublishOptions, progress: &Progress) -> R
     for w in warnings {
         progress.warn(w);
     }
-    print!("{}", opts.format.render(report, opts.color));
-    if let Some(dir) = &opts.report_dir {
-        write_reports(report, dir)?;
+    // The files first, so that the table points at report.json only when it was written; the
+    // table is shown even when they could not be, before that error ends the run.
+    let written = opts
+        .report_dir
+        .as_ref()
+        .map(|dir| write_reports(report, dir).map(|()| dir.join("report.json")));
+    let layout = report::table::Layout {
+        width: opts.width,
+        color: opts.color,
+        report_json: match &written {
+            Some(Ok(path)) => Some(path.display().to_string()),
+            _ => None,
+        },
+    };
+    print!("{}", opts.format.render(report, &layout));
+    if let Some(Err(e)) = written {
+        return Err(e);
     }
     crate::ci::emit_from_env(report, opts.report_dir.as_deref())
         .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))

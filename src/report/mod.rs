@@ -268,10 +268,10 @@ pub enum Format {
 }
 
 impl Format {
-    /// Render `report` in this format.
-    pub fn render(self, report: &Report, color: bool) -> String {
+    /// Render `report` in this format (`layout` shapes the table only).
+    pub fn render(self, report: &Report, layout: &table::Layout) -> String {
         match self {
-            Format::Table => table::render(report, color),
+            Format::Table => table::render(report, layout),
             Format::Json => json::render(report),
             Format::Markdown => markdown::render(report),
         }
@@ -647,7 +647,7 @@ mod tests {
     fn findings_suppressed_in_inspector_are_listed_by_every_renderer() {
         // `compared` honours suppression rules: its CVE-2026-18888 is listed, not counted.
         let r = testing::compared();
-        let table = super::table::render(&r, false);
+        let table = super::table::render(&r, &super::table::Layout::default());
         assert!(
             table.contains("suppressed in Inspector, not counted (policy suppressed = \"honor\"):")
                 && table.contains("CVE-2026-18888"),
@@ -691,7 +691,7 @@ mod snapshots {
     type Renderer = fn(&Report) -> String;
 
     const RENDERERS: [(&str, Renderer); 5] = [
-        ("table", |r| table::render(r, false)),
+        ("table", |r| table::render(r, &table::Layout::default())),
         ("json", json::render),
         ("sarif", sarif::render),
         ("junit", junit::render),
@@ -721,13 +721,28 @@ mod snapshots {
             }
         }
         assert!(json::render(&r).contains("\"unfixable\": [\n          \"CVE-2026-19998\""));
-        insta::assert_snapshot!("table_compared", table::render(&r, false));
+        insta::assert_snapshot!(
+            "table_compared",
+            table::render(&r, &table::Layout::default())
+        );
         // Counts alone list no finding to plan from: no plan, rather than an empty one that
         // would read as "nothing to do".
         let event = testing::event();
         assert!(event.images[0].fix_plan.is_none());
         assert!(!json::render(&event).contains("fixPlan"));
-        assert!(!table::render(&event, false).contains("To pass"));
+        assert!(!table::render(&event, &table::Layout::default()).contains("To pass"));
+    }
+
+    /// The table as a wide terminal shows it: the same content, nothing cut.
+    #[test]
+    fn the_table_at_200_columns() {
+        for (name, r) in [
+            ("mixed", testing::mixed()),
+            ("compared", testing::compared()),
+        ] {
+            let text = table::render(&r, &table::Layout::plain(200));
+            insta::assert_snapshot!(format!("table_{name}_200"), text);
+        }
     }
 
     #[test]

@@ -148,7 +148,8 @@ fn a_failing_gate_names_the_fewest_upgrades_that_pass_in_every_report() {
             "--color",
             "never",
         ],
-        &[],
+        // A wide terminal: whole rows, the plan unwrapped (80 columns is the table tests').
+        &[("COLUMNS", "200")],
         dir.path(),
     ));
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
@@ -339,7 +340,8 @@ fn evaluating_saved_findings_says_when_no_upgrade_passes_and_what_else_is_needed
             "--color",
             "never",
         ],
-        &[],
+        // A wide terminal: whole rows, the plan unwrapped (80 columns is the table tests').
+        &[("COLUMNS", "200")],
         dir.path(),
     );
     let (_, table, _) = text(&table);
@@ -384,4 +386,92 @@ fn evaluating_saved_findings_says_when_no_upgrade_passes_and_what_else_is_needed
     );
     let (code, stdout, err) = text(&out);
     assert_eq!(code, 0, "{stdout}\n{err}");
+}
+
+/// The table as a terminal shows it: `script` gives the binary a real pty, `stty` makes it
+/// 80 columns wide (COLUMNS unset: the width comes from the terminal). Every line fits, the
+/// severity cells are coloured; through a pipe, or with NO_COLOR, not a colour code.
+#[test]
+fn on_an_80_column_terminal_the_table_fits_and_only_there_is_coloured() {
+    let d = format!("sha256:{}", "ab".repeat(32));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("findings.json");
+    std::fs::write(&file, list_findings(findings(&d))).unwrap();
+    let file_arg = file.display().to_string();
+    let sgr = regex_lite::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    let on_tty = |no_color: bool| {
+        let inner = format!(
+            "stty cols 80 rows 60; exec '{}' evaluate --findings '{file_arg}' --fail-on HIGH 2>err.txt",
+            a::bin()
+        );
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-q", "-e", "-c", &inner, "/dev/null"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::null());
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let (code, out, _) = text(&a::run_bounded(cmd, std::time::Duration::from_secs(60)));
+        let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap_or_default();
+        assert_eq!(code, 1, "{out}\n{err}");
+        out.replace('\r', "")
+    };
+    let fits = |out: &str| {
+        let plain = sgr.replace_all(out, "");
+        for l in plain.lines() {
+            let w = unicode_width::UnicodeWidthStr::width(l);
+            assert!(w <= 80, "{w} columns: {l:?}\n{plain}");
+        }
+        assert!(plain.contains("CVE-2024-0009"), "{plain}");
+        plain.to_string()
+    };
+
+    let coloured = on_tty(false);
+    let plain = fits(&coloured);
+    let row = coloured
+        .lines()
+        .find(|l| l.contains("CVE-2024-0001"))
+        .unwrap();
+    assert!(row.contains("\x1b[1;31mCRITICAL\x1b[0m"), "{row:?}");
+    assert!(
+        coloured
+            .lines()
+            .any(|l| l.contains("CVE-2024-0009") && l.contains("\x1b[36mLOW\x1b[0m")),
+        "{coloured:?}"
+    );
+    // The whole upgrade targets are in the plan, wrapped to the width, never cut.
+    assert!(
+        plain.contains("upgrade openssl 3.0.11-1~deb12u2 → 3.0.14-1~deb12u2"),
+        "{plain}"
+    );
+
+    let no_color = on_tty(true);
+    assert!(!no_color.contains('\x1b'), "NO_COLOR: {no_color:?}");
+    assert_eq!(fits(&no_color), plain);
+
+    // Through a pipe: 80 columns and no colour, the same table.
+    let (code, piped, err) = text(&a::offline(
+        &["evaluate", "--findings", &file_arg, "--fail-on", "HIGH"],
+        &[],
+        dir.path(),
+    ));
+    assert_eq!(code, 1, "{piped}\n{err}");
+    assert!(!piped.contains('\x1b'), "{piped:?}");
+    assert_eq!(fits(&piped), plain);
+    // COLUMNS widens it: the rows whole.
+    let (_, wide, _) = text(&a::offline(
+        &["evaluate", "--findings", &file_arg, "--fail-on", "HIGH"],
+        &[("COLUMNS", "200")],
+        dir.path(),
+    ));
+    assert!(wide.lines().any(|l| l.len() > 80), "{wide}");
+    assert!(
+        wide.lines()
+            .any(|l| l.contains("CVE-2024-0005") && l.contains("1:1.2.13.dfsg-1")),
+        "{wide}"
+    );
 }

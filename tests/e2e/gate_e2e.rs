@@ -102,6 +102,27 @@ fn low(d: &str) -> Value {
     finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, d, REPO)
 }
 
+/// Whether the table heads an image `verdict` with `digest`: on its line, or (the table fits
+/// 80 columns) on the next.
+fn headed(out: &str, verdict: &str, digest: &str) -> bool {
+    let lines: Vec<&str> = out.lines().collect();
+    lines.iter().enumerate().any(|(i, l)| {
+        l.starts_with(verdict)
+            && (l.contains(digest)
+                || lines
+                    .get(i + 1)
+                    .is_some_and(|n| n.trim_start().starts_with(digest)))
+    })
+}
+
+/// `out` with each run of spaces one space: the table pads its columns.
+fn words(out: &str) -> String {
+    out.split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn pending_then_done_passes_with_table_and_report() {
     let w = World::new(vec![], 0);
@@ -137,12 +158,9 @@ fn pending_then_done_passes_with_table_and_report() {
         "60s",
     ]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(headed(&out, "PASS", &d), "{out}");
     assert!(
-        out.lines().any(|l| l.starts_with("PASS") && l.contains(&d)),
-        "{out}"
-    );
-    assert!(
-        out.contains("CVE-2024-0002") && out.contains("1.2.11 → (no fix)"),
+        out.contains("CVE-2024-0002") && words(&out).contains("1.2.11 → (no fix)"),
         "{out}"
     );
     assert!(
@@ -193,11 +211,10 @@ fn findings_arriving_after_done_are_waited_for() {
         "a gate that stops at the first read passes early:\n{out}\n{err}"
     );
     assert!(
-        out.lines().any(|l| l.starts_with("FAIL") && l.contains(&d))
-            && out.contains("CVE-2024-0001"),
+        headed(&out, "FAIL", &d) && out.contains("CVE-2024-0001"),
         "{out}"
     );
-    assert!(out.contains("3.0.1 → 3.0.13"), "{out}");
+    assert!(words(&out).contains("3.0.1 → 3.0.13"), "{out}");
     assert!(
         w.scen.calls("ListFindings") >= 3,
         "kept reading until two reads agreed"
@@ -321,9 +338,12 @@ fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
         "30s",
     ]);
     assert_eq!(code, 1, "a suppressed CRITICAL passed:\n{out}\n{err}");
+    // Marked on the line under its row.
+    let lines: Vec<&str> = out.lines().collect();
     assert!(
-        out.lines()
-            .any(|l| l.contains("CVE-2024-0001") && l.contains("(suppressed in Inspector)")),
+        lines
+            .windows(2)
+            .any(|w| w[0].contains("CVE-2024-0001") && w[1].trim() == "(suppressed in Inspector)"),
         "{out}"
     );
     assert!(
@@ -633,9 +653,14 @@ fn timeout_fails_closed_unless_on_timeout_pass() {
         "r-pass",
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // The paragraph (wrapped to 80 columns) names the image.
+    let para: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("NOT EVALUATED"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("NOT EVALUATED") && l.contains(&format!("app/web@{}", &d[..19]))),
+        para.join(" ").contains(&format!("app/web@{}", &d[..19])),
         "{out}"
     );
     assert!(out.contains("1 not evaluated"), "{out}");
@@ -719,14 +744,9 @@ fn multi_arch_index_fails_naming_the_bad_platform() {
         "web",
     ]);
     assert_eq!(code, 1, "{out}\n{err}");
-    let fail_line = out.lines().find(|l| l.starts_with("FAIL")).unwrap();
-    assert!(fail_line.contains(&arm), "{out}");
+    assert!(headed(&out, "FAIL", &arm), "{out}");
     assert!(out.contains("platform linux/arm64"), "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.starts_with("PASS") && l.contains(&amd)),
-        "{out}"
-    );
+    assert!(headed(&out, "PASS", &amd), "{out}");
     assert!(
         !out.contains(&a::sha256(b"attestation")),
         "attestation manifests are not gated"
@@ -808,11 +828,7 @@ fn several_images_are_gated_concurrently() {
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("PASS") && l.contains(&d1))
-            && out
-                .lines()
-                .any(|l| l.starts_with("PASS") && l.contains(&d2)),
+        headed(&out, "PASS", &d1) && headed(&out, "PASS", &d2),
         "{out}"
     );
     assert!(out.contains("passed (2 image(s))"), "{out}");
@@ -898,8 +914,7 @@ fn a_coverage_row_behind_an_empty_first_page_is_found() {
         "the CRITICAL behind the paged coverage row:\n{out}\n{err}"
     );
     assert!(
-        out.lines().any(|l| l.starts_with("FAIL") && l.contains(&d))
-            && out.contains("CVE-2024-0001"),
+        headed(&out, "FAIL", &d) && out.contains("CVE-2024-0001"),
         "{out}"
     );
     let log = w.scen.state.lock().unwrap().log.clone();

@@ -506,7 +506,7 @@ fn a_hostile_platform_string_is_sanitized_in_every_renderer() {
             })
             .collect(),
     );
-    let table = inspector_gate::report::table::render(&report, false);
+    let table = inspector_gate::report::table::render(&report, &Default::default());
     let md = inspector_gate::report::markdown::render(&report);
     let ann = inspector_gate::ci::github_annotations(&report);
     for (name, s) in [("table", &table), ("markdown", &md), ("annotations", &ann)] {
