@@ -17,8 +17,12 @@
 //!
 //! A throttled answer (HTTP 429, or an `x-amzn-ErrorType` naming throttling) still goes back
 //! to the caller, which retries it honouring `Retry-After` (`crate::retry`); here it halves
-//! the bucket's rate for the rest of the run (never below [`MIN_RATE`]): the account is busier
-//! than the budget assumed.
+//! the rate for the rest of the run (never below [`MIN_RATE`]): the account is busier than the
+//! budget assumed. Halved is the rate the run was actually sending (over the last
+//! [`SENT_WINDOW`]) when that is below the budget: a gate polling every 3 s under a 10/s
+//! budget sends 0.3/s, and halving 10/s would take five throttles before it sent any less (a
+//! hundred such gates: five hundred throttles). Answers throttled within [`SHRINK_GAP`] of a
+//! shrink were sent before it and do not shrink it again.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -26,6 +30,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -37,6 +42,11 @@ pub const DEFAULT_RATE: f64 = 10.0;
 pub const BURST_SECONDS: f64 = 5.0;
 /// The lowest rate throttling shrinks a bucket to.
 pub const MIN_RATE: f64 = 0.2;
+
+/// How far back a bucket counts the calls its run sent, for the rate a throttle halves.
+pub const SENT_WINDOW: Duration = Duration::from_secs(10);
+/// Throttled answers this soon after a shrink do not shrink again.
+pub const SHRINK_GAP: Duration = Duration::from_secs(1);
 
 /// The services that have a bucket, by their SigV4 signing name.
 pub const SERVICES: [&str; 3] = ["inspector2", "ecr", "codepipeline"];
@@ -54,6 +64,18 @@ struct State {
     tokens: f64,
     at: Instant,
     throttles: u64,
+    /// When the bucket was made, and the calls it let through within [`SENT_WINDOW`].
+    born: Instant,
+    sent: VecDeque<Instant>,
+    shrunk_at: Option<Instant>,
+}
+
+impl State {
+    fn forget_old(&mut self, now: Instant) {
+        while self.sent.front().is_some_and(|t| now - *t > SENT_WINDOW) {
+            self.sent.pop_front();
+        }
+    }
 }
 
 impl Bucket {
@@ -67,6 +89,9 @@ impl Bucket {
                 tokens: burst,
                 at: Instant::now(),
                 throttles: 0,
+                born: Instant::now(),
+                sent: VecDeque::new(),
+                shrunk_at: None,
             }),
         }
     }
@@ -81,6 +106,8 @@ impl Bucket {
                 s.at = now;
                 if s.tokens >= 1.0 {
                     s.tokens -= 1.0;
+                    s.forget_old(now);
+                    s.sent.push_back(now);
                     return;
                 }
                 Duration::from_secs_f64((1.0 - s.tokens) / s.rate)
@@ -89,17 +116,26 @@ impl Bucket {
         }
     }
 
-    /// The service throttled us: halve the rate for the rest of the run, and drop what was
-    /// saved up (the account is at its limit now: no burst into it).
+    /// The service throttled us: halve the rate (the budget, or what the run was sending if
+    /// less) for the rest of the run, and drop what was saved up (the account is at its limit
+    /// now: no burst into it).
     pub fn throttled(&self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.rate = (s.rate / 2.0).max(MIN_RATE);
-        s.burst = burst_of(s.rate);
+        let now = Instant::now();
         s.tokens = s.tokens.min(0.0);
         s.throttles += 1;
+        if s.shrunk_at.is_some_and(|t| now - t < SHRINK_GAP) {
+            return;
+        }
+        s.forget_old(now);
+        let span = (now - s.born).min(SENT_WINDOW).as_secs_f64().max(1.0);
+        let sending = s.sent.len() as f64 / span;
+        s.rate = (s.rate.min(sending) / 2.0).max(MIN_RATE);
+        s.burst = burst_of(s.rate);
+        s.shrunk_at = Some(now);
     }
 
-    /// The rate now, and how many throttled answers shrank it.
+    /// The rate now, and how many throttled answers the bucket saw.
     pub fn rate(&self) -> (f64, u64) {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         (s.rate, s.throttles)
@@ -259,8 +295,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn throttling_halves_the_rate_for_the_rest_of_the_run() {
         let b = Bucket::new(4.0);
+        // The run sends 8 calls in its first second: faster than the budget, which is halved.
+        for _ in 0..8 {
+            b.take().await;
+        }
         b.throttled();
         assert_eq!(b.rate(), (2.0, 1));
+        // Answers throttled right after (sent before the shrink) do not shrink it again.
+        b.throttled();
+        assert_eq!(b.rate(), (2.0, 2));
         let t = Instant::now();
         for _ in 0..4 {
             b.take().await;
@@ -272,9 +315,24 @@ mod tests {
             "{took:?}"
         );
         for _ in 0..10 {
+            tokio::time::sleep(SHRINK_GAP).await;
             b.throttled();
         }
         assert_eq!(b.rate().0, MIN_RATE, "never below the floor");
+    }
+
+    /// A run sending less than its budget (a gate polling every few seconds) is slowed below
+    /// what it sends at the first throttle, not after halving the budget down to it.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_halves_what_the_run_sends_when_that_is_below_the_budget() {
+        let b = Bucket::new(10.0);
+        for _ in 0..5 {
+            b.take().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        // 5 calls in the last 10 s: 0.5 a second, halved.
+        b.throttled();
+        assert_eq!(b.rate(), (0.25, 1));
     }
 
     #[test]
