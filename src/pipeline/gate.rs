@@ -229,6 +229,49 @@ fn hand_off(report: &Report, opts: &HandoffOptions, progress: &Progress) -> Resu
     Ok(())
 }
 
+/// What the run says about its hand-off files, one line each (the one place that announces
+/// them): on a pass what each written file pins, otherwise that it was not written and why, so
+/// a deploy step that then finds no file knows the reason without reading the verdict.
+pub fn handoff_lines(report: &Report, opts: &HandoffOptions, soft_fail: bool) -> Vec<String> {
+    let written = report.passed();
+    let why = if report.images.is_empty() {
+        "no image was evaluated"
+    } else if soft_fail {
+        "the gate failed (--soft-fail exits 0 but hands nothing off)"
+    } else {
+        "the gate failed"
+    };
+    let first = report.images.first().map(|i| i.image.pinned_uri());
+    let mut lines = Vec::new();
+    let mut say = |path: &std::path::Path, what: Option<String>| {
+        let path = path.display();
+        lines.push(match (written, what) {
+            (true, Some(what)) => format!("wrote {path}: {what}"),
+            (true, None) => format!("wrote {path}"),
+            (false, _) => format!("{path} not written: {why}"),
+        });
+    };
+    if let Some((path, name)) = &opts.image_definitions {
+        say(path, first.as_ref().map(|uri| format!("{name} → {uri}")));
+    }
+    if let Some(path) = &opts.image_detail {
+        say(path, first.clone());
+    }
+    // Each pinned manifest line is already logged by the k8s hand-off itself.
+    if !written {
+        for m in &opts.k8s.manifests {
+            say(&m.path, None);
+        }
+    }
+    for path in [&opts.k8s.kustomize_images, &opts.k8s.helm_values]
+        .into_iter()
+        .flatten()
+    {
+        say(path, None);
+    }
+    lines
+}
+
 /// The signed decision's DSSE envelope, written in `--report-dir` with `--attest`.
 pub const ATTESTATION_FILE: &str = "attestation.dsse.json";
 
@@ -266,14 +309,16 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
     if let Some(a) = &opts.attest {
         let attested = super::attest::attest(&clients, &report, a, deadline, progress).await?;
         if let Some(dir) = &opts.publish.report_dir {
-            write_file(
-                &dir.join(ATTESTATION_FILE),
-                &String::from_utf8_lossy(&attested.envelope),
-            )?;
+            let path = dir.join(ATTESTATION_FILE);
+            write_file(&path, &String::from_utf8_lossy(&attested.envelope))?;
+            progress.info(&format!("wrote {}", path.display()));
         }
     }
     if report.passed() {
         hand_off(&report, &opts.handoff, progress)?;
+    }
+    for line in handoff_lines(&report, &opts.handoff, opts.soft_fail) {
+        progress.info(&line);
     }
     if let Some(a) = &opts.approval {
         // The approval wait shares the run's one deadline: --timeout 30m never means an hour.
@@ -299,4 +344,52 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
 /// The poll schedule for a first poll interval (`--poll-interval`).
 pub fn poll_schedule(first: std::time::Duration) -> Schedule {
     Schedule::POLL.scaled(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{handoff_lines, HandoffOptions};
+    use crate::report::testing;
+    use std::path::PathBuf;
+
+    fn opts() -> HandoffOptions {
+        HandoffOptions {
+            image_definitions: Some((PathBuf::from("imagedefinitions.json"), "web".into())),
+            image_detail: Some(PathBuf::from("imageDetail.json")),
+            k8s: crate::handoff::k8s::Options {
+                helm_values: Some(PathBuf::from("values.yaml")),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn each_hand_off_file_is_announced_written_or_why_not() {
+        let pass = testing::report(0);
+        let uri = pass.images[0].image.pinned_uri();
+        assert!(uri.contains("@sha256:"), "{uri}");
+        assert_eq!(
+            handoff_lines(&pass, &opts(), false),
+            [
+                format!("wrote imagedefinitions.json: web → {uri}"),
+                format!("wrote imageDetail.json: {uri}"),
+                "wrote values.yaml".to_string(),
+            ]
+        );
+        let fail = testing::report(1);
+        assert_eq!(
+            handoff_lines(&fail, &opts(), false),
+            [
+                "imagedefinitions.json not written: the gate failed",
+                "imageDetail.json not written: the gate failed",
+                "values.yaml not written: the gate failed",
+            ]
+        );
+        assert_eq!(
+            handoff_lines(&fail, &opts(), true)[0],
+            "imagedefinitions.json not written: the gate failed (--soft-fail exits 0 but hands nothing off)"
+        );
+        // Nothing asked for, nothing said.
+        assert!(handoff_lines(&fail, &HandoffOptions::default(), false).is_empty());
+    }
 }

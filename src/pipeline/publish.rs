@@ -38,14 +38,26 @@ pub fn files(report: &Report) -> [(&'static str, String); 4] {
     ]
 }
 
-/// Write the report files into `dir`.
-pub fn write_reports(report: &Report, dir: &Path) -> Result<()> {
+/// Write the report files into `dir`; returns the line that announces them.
+pub fn write_reports(report: &Report, dir: &Path) -> Result<String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::runtime(format!("cannot create report dir {}: {e}", dir.display())))?;
+    let mut names = Vec::new();
     for (name, text) in files(report) {
         write_file(&dir.join(name), &text)?;
+        names.push(name);
     }
-    Ok(())
+    Ok(wrote_line(dir, &names))
+}
+
+/// `wrote reports/ (report.json, report.sarif, junit.xml, summary.md)`.
+pub fn wrote_line(dir: &Path, names: &[&str]) -> String {
+    let dir = dir.display().to_string();
+    format!(
+        "wrote {}/ ({})",
+        dir.trim_end_matches('/'),
+        names.join(", ")
+    )
 }
 
 /// Show a finished report: its warnings (once each) on stderr, the chosen format on stdout,
@@ -64,18 +76,21 @@ pub fn publish(report: &Report, opts: &PublishOptions, progress: &Progress) -> R
     let written = opts
         .report_dir
         .as_ref()
-        .map(|dir| write_reports(report, dir).map(|()| dir.join("report.json")));
+        .map(|dir| write_reports(report, dir).map(|line| (line, dir.join("report.json"))));
     let layout = report::table::Layout {
         width: opts.width,
         color: opts.color,
         report_json: match &written {
-            Some(Ok(path)) => Some(path.display().to_string()),
+            Some(Ok((_, path))) => Some(path.display().to_string()),
             _ => None,
         },
     };
     print!("{}", opts.format.render(report, &layout));
-    if let Some(Err(e)) = written {
-        return Err(e);
+    match written {
+        Some(Err(e)) => return Err(e),
+        // After the table, so a terminal shows it below the verdict, with the hand-off lines.
+        Some(Ok((line, _))) => progress.info(&line),
+        None => {}
     }
     crate::ci::emit_from_env(report, opts.report_dir.as_deref())
         .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))
@@ -85,4 +100,18 @@ pub fn publish(report: &Report, opts: &PublishOptions, progress: &Progress) -> R
 pub fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_reports_are_announced_by_their_directory() {
+        let names = ["report.json", "report.sarif", "junit.xml", "summary.md"];
+        for dir in ["reports", "reports/"] {
+            assert_eq!(
+                super::wrote_line(std::path::Path::new(dir), &names),
+                "wrote reports/ (report.json, report.sarif, junit.xml, summary.md)"
+            );
+        }
+    }
 }

@@ -758,6 +758,15 @@ fn multi_arch_index_fails_naming_the_bad_platform() {
         !w.dir.path().join("imagedefinitions.json").exists(),
         "no hand-off on fail"
     );
+    // Said, with the reports written.
+    assert!(
+        err.contains("imagedefinitions.json not written: the gate failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wrote r/ (report.json, report.sarif, junit.xml, summary.md)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -781,6 +790,18 @@ fn hand_off_files_pin_the_digest_on_pass() {
         "imageDetail.json",
     ]);
     assert_eq!(code, 0, "{err}");
+    // Each file announced with what it pins; no report directory, no line about reports.
+    let pinned = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/app/web@{d}");
+    assert!(
+        err.contains(&format!("wrote defs.json: web → {pinned}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("wrote imageDetail.json: {pinned}")),
+        "{err}"
+    );
+    assert!(!err.contains("wrote r"), "{err}");
+    assert!(!err.contains("not written"), "{err}");
     let defs: Value =
         serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("defs.json")).unwrap())
             .unwrap();
