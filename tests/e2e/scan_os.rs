@@ -3,7 +3,7 @@
 //! (dir:, oci:, oci-archive:, docker-archive:), must give exactly the installed set that
 //! `dpkg-query -W` lists for the same tree (every package whose files are on disk, in any
 //! state but `not-installed` and `config-files`); later layers' whiteouts must hide what they
-//! delete.
+//! delete. syft and trivy catalogue the same tree: every package they find, the scan finds.
 
 use crate::scan_common;
 
@@ -73,6 +73,9 @@ fn dpkg_catalogue_matches_dpkg_query_for_every_source_format() {
         .iter()
         .all(|p| qualifier(&p.purl, "distro") == Some("debian-12") || !p.ecosystem.is_os()));
     assert!(from_dir.warnings.is_empty(), "{:?}", from_dir.warnings);
+    // Each peer once (a full catalogue of the tree takes either ~5 s of CPU): syft on the
+    // directory here, trivy on the docker-archive below.
+    assert_covers("syft", &syft(&format!("dir:{}", tree.display())), &from_dir);
 
     let tmp = tempfile::tempdir().unwrap();
     let layout = oci_layout(
@@ -94,8 +97,13 @@ fn dpkg_catalogue_matches_dpkg_query_for_every_source_format() {
 
     let docker = tmp.path().join("image.docker.tar");
     docker_archive(&docker, "amd64", &[debian_tar()]);
-    let from_docker = one(ScanSource::Image(SourceSpec::DockerArchive(docker)));
+    let from_docker = one(ScanSource::Image(SourceSpec::DockerArchive(docker.clone())));
     assert_eq!(debs(&from_docker), oracle, "docker-archive:");
+    assert_covers(
+        "trivy",
+        &trivy(&["image", "--input", docker.to_str().unwrap()]),
+        &from_docker,
+    );
 }
 
 /// Packages caught half-way (an interrupted `apt-get install`, triggers not yet run, a

@@ -2,7 +2,8 @@
 //! fresh sqlite rpmdb by Debian's `rpm` (4.18), must be exactly what `rpm -qa --dbpath` lists —
 //! at /var/lib/rpm (RHEL 9 / Amazon Linux 2023) and /usr/lib/sysimage/rpm (Fedora). The same
 //! headers loaded into a Berkeley DB hash `Packages` file by `db5.3_load` (the Amazon Linux 2 /
-//! RHEL 7 format) must be exactly what rpm's own read-only BDB backend (`bdb_ro`) lists.
+//! RHEL 7 format) must be exactly what rpm's own read-only BDB backend (`bdb_ro`) lists. Every
+//! package syft or trivy finds in these trees, the scan finds.
 
 use crate::scan_common;
 
@@ -58,14 +59,23 @@ fn build_rpms(work: &Path) -> Vec<PathBuf> {
     rpms
 }
 
-/// A root filesystem whose rpm database (at `dbdir`, relative) holds the packages.
-fn rpm_root(work: &Path, rpms: &[PathBuf], dbdir: &str, os_release: &str) -> PathBuf {
+/// A root filesystem whose rpm database (at `dbdir`, relative) holds the packages, with the
+/// distribution's `os-release` and its release file (`(path, content)`, as the distribution
+/// ships it: trivy detects Amazon Linux and Fedora only by `/etc/system-release` and
+/// `/etc/fedora-release`, and names no rpm package of an OS it did not detect).
+fn rpm_root(
+    work: &Path,
+    rpms: &[PathBuf],
+    dbdir: &str,
+    (os_release, release): (&str, (&str, &str)),
+) -> PathBuf {
     require("rpm", "apt-get install rpm");
     let root = work.join(format!("root-{}", dbdir.replace('/', "-")));
     let db = root.join(dbdir);
     std::fs::create_dir_all(&db).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::write(root.join("etc/os-release"), os_release).unwrap();
+    std::fs::write(root.join(release.0), release.1).unwrap();
     run(Command::new("rpm").arg("--initdb").arg("--dbpath").arg(&db));
     run(Command::new("rpm")
         .args(["-i", "--justdb", "--nodeps", "--ignorearch", "--dbpath"])
@@ -119,8 +129,17 @@ fn scan_dir(root: &Path) -> Inventory {
         .unwrap()
 }
 
-const AL2023: &str = "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n";
-const AL2: &str = "NAME=\"Amazon Linux\"\nVERSION=\"2\"\nID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n";
+const AL2023: (&str, (&str, &str)) = (
+    "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
+    (
+        "etc/system-release",
+        "Amazon Linux release 2023 (Amazon Linux)\n",
+    ),
+);
+const AL2: (&str, (&str, &str)) = (
+    "NAME=\"Amazon Linux\"\nVERSION=\"2\"\nID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
+    ("etc/system-release", "Amazon Linux release 2 (Karoo)\n"),
+);
 
 #[test]
 fn sqlite_rpmdb_matches_rpm_qa_in_both_locations_and_in_an_image() {
@@ -133,6 +152,8 @@ fn sqlite_rpmdb_matches_rpm_qa_in_both_locations_and_in_an_image() {
     let inv = scan_dir(&root);
     assert_eq!(rpms_of(&inv), oracle);
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+    assert_covers("syft", &syft(&format!("dir:{}", root.display())), &inv);
+    assert_covers("trivy", &trivy(&["rootfs", root.to_str().unwrap()]), &inv);
     let p3 = inv.packages.iter().find(|p| p.name == "test-pkg3").unwrap();
     assert_eq!(
         p3.purl,
@@ -168,11 +189,16 @@ fn sqlite_rpmdb_matches_rpm_qa_in_both_locations_and_in_an_image() {
         work.path(),
         &rpms,
         "usr/lib/sysimage/rpm",
-        "ID=fedora\nVERSION_ID=40\n",
+        (
+            "ID=fedora\nVERSION_ID=40\n",
+            ("etc/fedora-release", "Fedora release 40 (Forty)\n"),
+        ),
     );
     let oracle = rpm_qa(&fedora.join("usr/lib/sysimage/rpm"), "sqlite");
     let inv = scan_dir(&fedora);
     assert_eq!(rpms_of(&inv), oracle, "usr/lib/sysimage/rpm");
+    assert_covers("syft", &syft(&format!("dir:{}", fedora.display())), &inv);
+    assert_covers("trivy", &trivy(&["rootfs", fedora.to_str().unwrap()]), &inv);
     assert!(inv.packages[0].purl.starts_with("pkg:rpm/fedora/"));
 }
 
@@ -222,7 +248,9 @@ fn berkeley_db_packages_matches_rpm_bdb_ro() {
     let src = rpm_root(work.path(), &rpms, "var/lib/rpm", AL2023);
     let al2 = work.path().join("al2");
     std::fs::create_dir_all(al2.join("etc")).unwrap();
-    std::fs::write(al2.join("etc/os-release"), AL2).unwrap();
+    let (os_release, (release, text)) = AL2;
+    std::fs::write(al2.join("etc/os-release"), os_release).unwrap();
+    std::fs::write(al2.join(release), text).unwrap();
     bdb_from_sqlite(
         &src.join("var/lib/rpm/rpmdb.sqlite"),
         &al2.join("var/lib/rpm/Packages"),
@@ -235,6 +263,8 @@ fn berkeley_db_packages_matches_rpm_bdb_ro() {
         .packages
         .iter()
         .all(|p| qualifier(&p.purl, "distro") == Some("amzn-2")));
+    assert_covers("syft", &syft(&format!("dir:{}", al2.display())), &inv);
+    assert_covers("trivy", &trivy(&["rootfs", al2.to_str().unwrap()]), &inv);
 }
 
 #[test]

