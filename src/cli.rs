@@ -318,10 +318,6 @@ const HABITS: &[(&str, &str)] = &[
         "--ignore-policy",
         "ignore rules live in the policy file, as [[ignore]] with id, reason and expires (`inspector-gate init` writes one)",
     ),
-    (
-        "--vex",
-        "OpenVEX documents are not read yet: make each not_affected statement an [[ignore]] rule with its justification as the reason",
-    ),
 ];
 
 /// The hint for an unknown argument that another scanner has (`--severity HIGH` from trivy).

@@ -1314,6 +1314,7 @@ mod tests {
             expires,
             package: None,
             repository: None,
+            vex: None,
         };
         policy.ignores = vec![
             rule("CVE-1", Some(date!(2026 - 01 - 01))),
@@ -1559,6 +1560,7 @@ mod tests {
                         expires: expired.then_some(date!(2026 - 01 - 01)),
                         package: None,
                         repository: None,
+                        vex: None,
                     })
                     .collect(),
                 unmatched_ignore: if fail_unmatched {

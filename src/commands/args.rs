@@ -148,7 +148,9 @@ fn key_arg(key: &'static Key, flag: &'static str, env: &'static str) -> Arg {
             .default_missing_value("true")
             .action(ArgAction::Set),
         // Repeatable, and comma-separated in the env variable.
-        Kind::Ignores | Kind::PerSeverity => arg.value_delimiter(',').action(ArgAction::Append),
+        Kind::Ignores | Kind::PerSeverity | Kind::Files => {
+            arg.value_delimiter(',').action(ArgAction::Append)
+        }
         // `--max-high -1` is refused as a bad value of --max-high, not as an unknown flag `-1`.
         Kind::Max(_) | Kind::Score { .. } | Kind::Days => {
             arg.allow_negative_numbers(true).action(ArgAction::Set)
@@ -395,6 +397,7 @@ mod tests {
             let value = match k.kind {
                 Kind::Ignores => "CVE-1".to_string(),
                 Kind::PerSeverity => "HIGH=all".to_string(),
+                Kind::Files => "web.openvex.json".to_string(),
                 _ => k.example.trim_matches('"').to_string(),
             };
             argv.push(format!("--{flag}={value}"));

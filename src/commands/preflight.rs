@@ -97,10 +97,17 @@ impl Local {
         }
     }
 
-    /// `--policy FILE` and a `--policy-floor` that is a local file.
+    /// `--policy FILE`, each `--vex FILE` and a `--policy-floor` that is a local file.
     pub fn policy(&mut self, p: &PolicyArgs) {
         if let Some(f) = &p.policy {
             self.read_file("--policy", f);
+        }
+        for (layer, _) in &p.layers {
+            if let Some(inspector_gate::policy::keys::Value::List(files)) = layer.get("vex") {
+                files
+                    .iter()
+                    .for_each(|f| self.read_file("--vex", Path::new(f)));
+            }
         }
         if let Some(spec) = p.policy_floor.as_deref() {
             self.floor(spec);

@@ -64,9 +64,9 @@ fn evaluate_one(
 ) -> Result<ImageReport> {
     let repo = (!i.image.repository.is_empty()).then_some(i.image.repository.as_str());
     let evaluation = match &i.event_counts {
-        None => evaluate(policy, &i.findings, repo, today()),
+        None => evaluate(&policy.for_image(&i.image), &i.findings, repo, today()),
         // Counts only: decide what the counts can decide, never pass what they cannot.
-        Some(counts) => evaluate_counts(policy, counts, "Inspector2 Scan event").map_err(|why| {
+        Some(counts) => evaluate_counts(&policy.for_image(&i.image), counts, "Inspector2 Scan event").map_err(|why| {
             Error::inconclusive(format!(
                 "an Inspector2 Scan event carries severity counts only, and the policy cannot be decided from them: {}; evaluate the findings instead (`inspector-gate findings` or `aws inspector2 list-findings`)",
                 why.join("; ")

@@ -177,7 +177,7 @@ pub async fn scan_and_evaluate_against(
                 Err(e) => return Outcome::failed(e),
             };
             let evaluation = evaluate_against(
-                policy,
+                &policy.for_image(&img),
                 &waited.findings,
                 base.as_ref(),
                 Some(&img.repository),

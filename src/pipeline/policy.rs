@@ -1,7 +1,8 @@
 //! Resolving a run's effective policy: find and load the policy file, fetch the CI owner's
 //! floor (a file, SSM Parameter Store or S3), and layer them with the settings the binary
 //! read from env and flags (`policy::file::resolve_with`). Runs on the command's one async
-//! runtime. Prints each place a layer tried to loosen the floor, and the built-in default
+//! runtime. Reads the OpenVEX documents each layer's `vex` key names (before the floor is
+//! fetched). Prints each place a layer tried to loosen the floor, and the built-in default
 //! when no layer sets a threshold, on stderr.
 
 use crate::aws::{floor, AwsOptions};
@@ -49,11 +50,25 @@ pub async fn load_floor(spec: &str, aws: &AwsOptions, deadline: Instant) -> Resu
 pub async fn resolve(req: &PolicyRequest, aws: &AwsOptions, deadline: Instant) -> Result<Resolved> {
     let mut layers = Vec::with_capacity(req.layers.len() + 1);
     if let Some(path) = file::locate(req.file.as_deref(), &req.dir)? {
-        layers.push((file::load(&path)?, Source::File(path)));
+        let mut layer = file::load(&path)?;
+        // The policy file's VEX paths are the file's: relative to its directory.
+        let dir = path
+            .parent()
+            .map_or_else(|| req.dir.clone(), |d| req.dir.join(d));
+        file::load_vex(&mut layer, &dir)?;
+        layers.push((layer, Source::File(path)));
     }
-    layers.extend(req.layers.iter().cloned());
+    for (layer, src) in &req.layers {
+        let mut layer = layer.clone();
+        file::load_vex(&mut layer, &req.dir)?;
+        layers.push((layer, src.clone()));
+    }
     let floor = match req.floor.as_deref() {
-        Some(spec) => Some(load_floor(spec, aws, deadline).await?),
+        Some(spec) => {
+            let mut floor = load_floor(spec, aws, deadline).await?;
+            file::load_vex(&mut floor.layer, &req.dir)?;
+            Some(floor)
+        }
         None => None,
     };
     let resolved = file::resolve_with(floor.as_ref(), &layers, req.today)?;

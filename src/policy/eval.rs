@@ -144,6 +144,17 @@ pub fn rule_matches(rule: &IgnoreRule, f: &Finding, repository: Option<&str>) ->
             return false;
         }
     }
+    // A VEX statement's subcomponents: only findings in one of those packages.
+    if let Some(v) = rule.vex.as_ref().filter(|v| !v.subcomponents.is_empty()) {
+        let named = |p: &crate::model::Package| {
+            v.subcomponents
+                .iter()
+                .any(|c| super::vex::component_is(c, p))
+        };
+        if !f.packages.iter().any(named) {
+            return false;
+        }
+    }
     true
 }
 
@@ -406,7 +417,7 @@ pub fn evaluate_against(
 
     let mut unmatched_fail = false;
     for (rule, hits) in policy.ignores.iter().zip(&rule_hits) {
-        if *hits == 0 {
+        if *hits == 0 && rule.vex.is_none() {
             let scope = match repository {
                 Some(r) => format!(" in {r}"),
                 None => String::new(),
@@ -544,6 +555,7 @@ mod tests {
             expires,
             package: None,
             repository: None,
+            vex: None,
         }
     }
 
@@ -854,6 +866,7 @@ mod tests {
             expires: None,
             package: None,
             repository: None,
+            vex: None,
         });
         assert_eq!(decide_event(&p, &c), EventDecision::Pass);
         p.unmatched_ignore = UnmatchedIgnore::Fail;

@@ -73,6 +73,8 @@ pub struct PolicyLayer {
     pub ignore: Vec<RawIgnore>,
     /// The `[baseline]` table (what thresholds count when a baseline is given).
     pub baseline: Option<BaselineLayer>,
+    /// The statements of the VEX documents its `vex` key names, once read ([`load_vex`]).
+    pub vex: Vec<super::vex::Statement>,
     /// Line and column of each key in its policy file, for messages.
     pub at: BTreeMap<String, (usize, usize)>,
 }
@@ -107,7 +109,7 @@ impl PolicyLayer {
                     b.per_severity.insert(sev, m);
                 }
             }
-            (Kind::Patterns | Kind::Filters, Value::List(more)) => {
+            (Kind::Patterns | Kind::Filters | Kind::Files, Value::List(more)) => {
                 match self.values.get_mut(key.name) {
                     Some(Value::List(l)) => l.extend(more),
                     _ => {
@@ -242,6 +244,8 @@ pub struct FloorPermits {
     pub allow_filters: Vec<String>,
     /// Whether `--soft-fail` may be used (`allow-soft-fail`, default true).
     pub allow_soft_fail: bool,
+    /// Authors (or `*` patterns) whose OpenVEX statements may ignore (`allow-vex`).
+    pub allow_vex: Vec<String>,
 }
 
 impl Default for FloorPermits {
@@ -251,6 +255,7 @@ impl Default for FloorPermits {
             max_ignore_days: None,
             allow_filters: Vec::new(),
             allow_soft_fail: true,
+            allow_vex: Vec::new(),
         }
     }
 }
@@ -594,6 +599,19 @@ pub fn load(path: &Path) -> Result<PolicyLayer> {
     parse(&text, path)
 }
 
+/// Read the VEX documents `layer`'s `vex` key names into `layer.vex`; a relative path is
+/// taken from `base` (the policy file's directory; the working directory for env and flags).
+/// A missing, oversized or malformed document is a usage error (exit 2).
+pub fn load_vex(layer: &mut PolicyLayer, base: &Path) -> Result<()> {
+    if let Some(Value::List(files)) = layer.get("vex").cloned() {
+        for f in files {
+            let statements = super::vex::load(&base.join(f))?;
+            layer.vex.extend(statements);
+        }
+    }
+    Ok(())
+}
+
 /// Find the policy: an explicit path must exist; otherwise `.inspector-gate.toml` in `dir` if present.
 pub fn locate(explicit: Option<&Path>, dir: &Path) -> Result<Option<PathBuf>> {
     match explicit {
@@ -669,6 +687,7 @@ pub fn layer_of(policy: &Policy) -> PolicyLayer {
         count: Some(policy.baseline.count),
         per_severity: policy.baseline.per_severity.clone(),
     });
+    layer.vex = policy.vex.clone();
     layer
 }
 
@@ -773,6 +792,7 @@ pub fn resolve_with(
     out.settings(floor, &all);
     out.baseline(floor, &all);
     out.ignores(floor, &all, today, &mut problems);
+    out.vex(floor, &all, today);
     let builtin_default = out.policy.max.is_empty();
     if builtin_default {
         out.builtin_default();
@@ -1066,7 +1086,97 @@ impl Resolution {
             expires,
             package: raw.package.clone(),
             repository: raw.repository.clone(),
+            vex: None,
         });
+    }
+
+    /// The VEX statements of every layer, in layer order. With a floor, a statement that
+    /// ignores (`not_affected`, `fixed`) applies only when the floor's `allow-vex` names its
+    /// document's author and its `allow-ignore` its vulnerability ids (ids it does not name
+    /// are dropped), whichever layer named the document: the statements are the document's
+    /// words, not the CI step's. `max-ignore-days` caps them as it caps ignore rules.
+    /// `affected` and `under_investigation` statements only ever cancel, so they always apply.
+    fn vex(&mut self, floor: Option<&Floor>, all: &[(&PolicyLayer, Source)], today: Date) {
+        for (layer, src) in all {
+            if let Some(files) = layer.get("vex") {
+                self.origins
+                    .insert("vex".into(), (files.to_string(), src.clone()));
+            }
+            for st in &layer.vex {
+                let mut st = st.clone();
+                if let Some(f) = floor.filter(|_| st.status.ignores()) {
+                    if !self.vex_permitted(f, src, &mut st, today) {
+                        continue;
+                    }
+                }
+                self.policy.vex.push(st);
+            }
+        }
+    }
+
+    /// Whether the floor lets `st` ignore, narrowing its ids and capping its expiry; one
+    /// warning for what it refuses.
+    fn vex_permitted(
+        &mut self,
+        f: &Floor,
+        src: &Source,
+        st: &mut super::vex::Statement,
+        today: Date,
+    ) -> bool {
+        let what = format!(
+            "{src}: VEX {} {} by {} ({})",
+            st.status.as_str(),
+            st.vulnerability,
+            st.author,
+            st.document
+        );
+        if !f
+            .permits
+            .allow_vex
+            .iter()
+            .any(|p| id_matches(p, &st.author))
+        {
+            self.warnings.push(format!(
+                "{what}: this author's VEX statements are not allowed by the policy floor ({}; see allow-vex): not applied",
+                f.origin
+            ));
+            return false;
+        }
+        let (allowed, refused): (Vec<String>, Vec<String>) = st
+            .ids
+            .iter()
+            .cloned()
+            .partition(|id| f.permits.allow_ignore.iter().any(|p| id_matches(p, id)));
+        if allowed.is_empty() {
+            self.warnings.push(format!(
+                "{what}: ignoring {} is not allowed by the policy floor ({}; see allow-ignore): not applied",
+                refused.join(", "),
+                f.origin
+            ));
+            return false;
+        }
+        if !refused.is_empty() {
+            self.warnings.push(format!(
+                "{what}: ignoring {} is not allowed by the policy floor ({}; see allow-ignore): applied to {} only",
+                refused.join(", "),
+                f.origin,
+                allowed.join(", ")
+            ));
+        }
+        st.ids = allowed;
+        if let Some(days) = f.permits.max_ignore_days {
+            let cap = today.saturating_add(time::Duration::days(i64::from(days)));
+            // A statement has no expiry of its own; one that carries a later one (an attested
+            // policy's) is looser than the floor.
+            if let Some(e) = st.expires.filter(|e| *e > cap) {
+                self.warnings.push(format!(
+                    "{what}: expires {e} — later than the policy floor allows ({days} days, {}): expires {cap}",
+                    f.origin
+                ));
+            }
+            st.expires = Some(st.expires.map_or(cap, |e| e.min(cap)));
+        }
+        true
     }
 
     /// No layer set a threshold: `fail-on = BUILTIN_FAIL_ON`, shown as the `default` layer.
@@ -1551,9 +1661,11 @@ mod tests {
     #[test]
     fn the_floor_clamp_holds_every_key_both_ways() {
         let file = || Source::File("repo.toml".into());
+        // `vex` names documents, which only `pipeline::policy` reads: its floor is held in
+        // the_floor_governs_vex_statements_from_every_layer, with statements in the layer.
         for k in keys::TABLE
             .iter()
-            .filter(|k| k.governs != Governs::FloorOnly)
+            .filter(|k| k.governs != Governs::FloorOnly && k.kind != Kind::Files)
         {
             let c = CLAMPS
                 .iter()
@@ -1604,6 +1716,126 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A layer holding the statements of one OpenVEX document (as `load_vex` leaves it).
+    fn vex_layer(author: &str, status: &str, ids: &[&str]) -> PolicyLayer {
+        let extra = if status == "not_affected" {
+            r#", "justification": "vulnerable_code_not_present""#
+        } else {
+            ""
+        };
+        let aliases: Vec<String> = ids[1..].iter().map(|a| format!("\"{a}\"")).collect();
+        let doc = format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://openvex.dev/docs/example/vex-1",
+              "author": "{author}", "timestamp": "2023-01-08T18:02:03Z", "version": 1,
+              "statements": [{{"vulnerability": {{"name": "{}", "aliases": [{}]}},
+                "products": [{{"@id": "sha256:{}"}}], "status": "{status}"{extra}}}]}}"#,
+            ids[0],
+            aliases.join(", "),
+            "a".repeat(64)
+        );
+        let mut layer = PolicyLayer::default().with("vex", Value::List(vec!["d.json".into()]));
+        layer.vex = super::super::vex::parse(&doc, "d.json").unwrap();
+        layer
+    }
+
+    #[test]
+    fn the_floor_governs_vex_statements_from_every_layer() {
+        let sec = "Platform Security <security@example.com>";
+        // No floor: every statement applies.
+        let l = vex_layer("anyone", "not_affected", &["CVE-1"]);
+        let r = resolve(&[(l, Source::File("repo.toml".into()))]).unwrap();
+        assert_eq!(r.policy.vex.len(), 1);
+        // A floor: the author must be in allow-vex and the id in allow-ignore, for a
+        // document named by the file, the env or a flag alike; the run says why not.
+        let f = format!("allow-vex = [\"{sec}\"]\nallow-ignore = [\"CVE-1\", \"GHSA-*\"]\nmax-ignore-days = 30\n");
+        for src in [
+            Source::File("repo.toml".into()),
+            Source::Env("INSPECTOR_GATE_VEX".into()),
+            Source::Flag("--vex".into()),
+        ] {
+            let r = with_floor(
+                &f,
+                vex_layer("Mallory", "not_affected", &["CVE-1"]),
+                src.clone(),
+            );
+            assert!(r.policy.vex.is_empty(), "{src}");
+            assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+            assert!(
+                r.warnings[0].contains("VEX not_affected CVE-1 by Mallory")
+                    && r.warnings[0].contains("see allow-vex): not applied"),
+                "{:?}",
+                r.warnings
+            );
+            let r = with_floor(&f, vex_layer(sec, "fixed", &["CVE-2"]), src.clone());
+            assert!(r.policy.vex.is_empty(), "{src}");
+            assert!(
+                r.warnings[0].contains("ignoring CVE-2 is not allowed"),
+                "{:?}",
+                r.warnings
+            );
+            // Allowed: applied, capped at max-ignore-days; an alias the floor does not name
+            // is dropped, and the run says so.
+            let r = with_floor(
+                &f,
+                vex_layer(sec, "not_affected", &["CVE-1", "DLA-9"]),
+                src.clone(),
+            );
+            assert_eq!(r.policy.vex.len(), 1);
+            assert_eq!(r.policy.vex[0].ids, ["CVE-1"]);
+            assert_eq!(
+                r.policy.vex[0].expires,
+                Some(time::macros::date!(2026 - 12 - 28))
+            );
+            assert!(
+                r.warnings[0].contains("ignoring DLA-9 is not allowed"),
+                "{:?}",
+                r.warnings
+            );
+            assert!(
+                r.warnings[0].ends_with("applied to CVE-1 only"),
+                "{:?}",
+                r.warnings
+            );
+        }
+        // A floor without allow-vex: none applies. `affected` only cancels: it always applies.
+        let r = with_floor(
+            "fail-on = \"HIGH\"\n",
+            vex_layer(sec, "not_affected", &["CVE-1"]),
+            Source::Flag("--vex".into()),
+        );
+        assert!(r.policy.vex.is_empty());
+        let r = with_floor(
+            "fail-on = \"HIGH\"\n",
+            vex_layer("x", "affected", &["CVE-1"]),
+            Source::Flag("--vex".into()),
+        );
+        assert_eq!(r.policy.vex.len(), 1);
+        // An attested policy's statements are held to the floor too (`verify`).
+        let r = resolve(&[(
+            vex_layer("Mallory", "not_affected", &["CVE-1"]),
+            Source::Flag("--vex".into()),
+        )])
+        .unwrap();
+        let looser = looser_than_floor(&r.policy, &floor(&f), TODAY).unwrap();
+        assert_eq!(looser.len(), 1, "{looser:?}");
+        assert!(looser[0].contains("see allow-vex"), "{looser:?}");
+    }
+
+    #[test]
+    fn vex_paths_are_read_from_the_layers_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layer = p("vex = [\"missing.json\"]\n").unwrap();
+        let e = load_vex(&mut layer, dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.contains("missing.json"), "{e}");
+        std::fs::write(dir.path().join("missing.json"), "{}").unwrap();
+        let e = load_vex(&mut layer, dir.path()).unwrap_err();
+        assert!(
+            e.message.contains("invalid VEX document") && e.message.contains("no @context"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub enum Kind {
     Patterns,
     /// A list of filter names: keys whose `Governs::File { filter }` names them (a floor permit).
     Filters,
+    /// A list of files (`vex`); as a flag one file (repeatable).
+    Files,
 }
 
 /// Which way is stricter, for the floor clamp: a value the floor bounds may move only this way.
@@ -370,6 +372,18 @@ pub static TABLE: &[Key] = &[
         apply: Apply::Resolution,
     },
     Key {
+        name: "vex",
+        flag: Some("vex"),
+        env: Some("INSPECTOR_GATE_VEX"),
+        kind: Kind::Files,
+        default: "(none)",
+        doc: "Apply an OpenVEX document (repeatable); its not_affected and fixed statements about the gated image's digest become ignores (with a policy floor, only those its allow-vex and allow-ignore permit).",
+        stricter: Stricter::FewerIgnores,
+        governs: Governs::Locked,
+        example: "[\"vex/web.openvex.json\"]",
+        apply: Apply::Resolution,
+    },
+    Key {
         name: "baseline.count",
         flag: Some("baseline-count"),
         env: Some("INSPECTOR_GATE_BASELINE_COUNT"),
@@ -410,6 +424,22 @@ pub static TABLE: &[Key] = &[
         apply: Apply::Permits(|p, v| {
             if let Value::List(l) = v {
                 p.allow_ignore = l.clone();
+            }
+        }),
+    },
+    Key {
+        name: "allow-vex",
+        flag: None,
+        env: None,
+        kind: Kind::Patterns,
+        default: "(none)",
+        doc: "Authors (or `*` patterns) of OpenVEX documents whose not_affected and fixed statements may apply; each vulnerability must also be in allow-ignore.",
+        stricter: Stricter::LessPermitted,
+        governs: Governs::FloorOnly,
+        example: "[\"Platform Security <security@example.com>\"]",
+        apply: Apply::Permits(|p, v| {
+            if let Value::List(l) = v {
+                p.allow_vex = l.clone();
             }
         }),
     },
@@ -554,6 +584,7 @@ impl Key {
             Kind::PerSeverity => "SEVERITY=MODE",
             Kind::Ignores => "ID",
             Kind::Patterns | Kind::Filters => "NAME",
+            Kind::Files => "FILE",
         }
     }
 
@@ -589,10 +620,12 @@ pub fn parse_text(key: &Key, s: &str) -> Result<Value, String> {
                 .ok_or_else(|| format!("'{t}' is not SEVERITY=new|all (e.g. CRITICAL=all)"))?;
             Ok(Value::PerSeverity(sev.trim().parse()?, choice(key, mode)?))
         }
-        Kind::Ignores | Kind::Patterns | Kind::Filters if t.is_empty() => {
+        Kind::Ignores | Kind::Patterns | Kind::Filters | Kind::Files if t.is_empty() => {
             Err("is empty".to_string())
         }
-        Kind::Ignores | Kind::Patterns | Kind::Filters => Ok(Value::List(vec![t.to_string()])),
+        Kind::Ignores | Kind::Patterns | Kind::Filters | Kind::Files => {
+            Ok(Value::List(vec![t.to_string()]))
+        }
     }
 }
 
@@ -636,7 +669,7 @@ pub fn parse_toml(key: &Key, v: &toml::Value) -> Result<Value, String> {
         Kind::Choice(_) | Kind::CountMode | Kind::PerSeverity => {
             choice(key, &de::<String>(v)?).map(Value::Choice)
         }
-        Kind::Patterns | Kind::Filters => de::<Vec<String>>(v).map(Value::List),
+        Kind::Patterns | Kind::Filters | Kind::Files => de::<Vec<String>>(v).map(Value::List),
         Kind::Ignores => Err("an [[ignore]] table is parsed as such".into()),
     }
 }

@@ -1,10 +1,12 @@
 //! The gate's policy: what it is (`Policy`), its keys (`keys`, the one table), where it
 //! comes from (`file`: the policy file and the floor, layered with env and flags), and how
-//! findings are judged against it (`eval`, pure).
+//! findings are judged against it (`eval`, pure), and the OpenVEX statements that become
+//! ignores for one image (`vex`).
 
 pub mod eval;
 pub mod file;
 pub mod keys;
+pub mod vex;
 
 use crate::model::Severity;
 use serde::{Deserialize, Serialize};
@@ -70,6 +72,11 @@ pub struct IgnoreRule {
     pub package: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// Set on a rule made from an OpenVEX statement (`vex::rules_for`): where it came from
+    /// and the subcomponents that narrow it. Such a rule is never "unmatched": a document
+    /// speaks of many vulnerabilities the image may not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<vex::Origin>,
 }
 
 /// The validated, effective policy. Thresholds are maximum allowed counts per severity:
@@ -98,9 +105,26 @@ pub struct Policy {
     /// What a local scan does with files it could not read (`scan-unread`).
     #[serde(default, skip_serializing_if = "ScanUnread::is_default")]
     pub scan_unread: ScanUnread,
+    /// The OpenVEX statements of the `vex` documents that the floor let through; each image
+    /// gets the ignores of those about it ([`Policy::for_image`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<vex::Statement>,
 }
 
 impl Policy {
+    /// The policy one image is judged by: this one plus the ignores its VEX statements make
+    /// for the image's platform manifest (or index) digest.
+    pub fn for_image(&self, image: &crate::model::ScannedImage) -> std::borrow::Cow<'_, Policy> {
+        if self.vex.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut digests = vec![image.digest.as_str()];
+        digests.extend(image.index_digest.as_deref());
+        let mut p = self.clone();
+        p.ignores.extend(vex::rules_for(&self.vex, &digests));
+        std::borrow::Cow::Owned(p)
+    }
+
     /// `CRITICAL<=0, HIGH<=5`, or `None` when no maximum is set.
     pub fn thresholds_text(&self) -> Option<String> {
         let max: Vec<String> = self.max.iter().map(|(s, n)| format!("{s}<={n}")).collect();

@@ -396,6 +396,7 @@ pub mod testing {
                 expires: Some(date!(2027 - 01 - 31)),
                 package: None,
                 repository: None,
+                vex: None,
             },
             IgnoreRule {
                 id: "CVE-2026-10012".into(),
@@ -403,6 +404,7 @@ pub mod testing {
                 expires: None,
                 package: None,
                 repository: Some(REPOSITORY.into()),
+                vex: None,
             },
         ];
         p

@@ -537,31 +537,8 @@ fn remediation(packages: &[FindingPackage]) -> Option<String> {
 
 /// Name and version of a purl (`pkg:type/ns/name@version?q#s`), percent-decoded.
 fn purl_name_version(purl: &str) -> (String, Option<String>) {
-    let body = purl.split(['?', '#']).next().unwrap_or(purl);
-    let (path, version) = match body.rsplit_once('@') {
-        Some((p, v)) if !p.ends_with('/') => (p, Some(decode(v))),
-        _ => (body, None),
-    };
-    let name = path.rsplit('/').next().unwrap_or(path);
-    (decode(name), version)
-}
-
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(Ok(v)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let p = super::purl::parse(purl);
+    (p.name, p.version)
 }
 
 /// Inspector2's `packageManager` names, from the purl type.
@@ -722,6 +699,6 @@ mod tests {
             purl_name_version("pkg:npm/%40types/node@20.1.0?x=1"),
             ("node".to_string(), Some("20.1.0".to_string()))
         );
-        assert_eq!(decode("1%3A2.0%2B"), "1:2.0+");
+        assert_eq!(crate::scan::purl::decode("1%3A2.0%2B"), "1:2.0+");
     }
 }

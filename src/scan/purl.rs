@@ -98,6 +98,60 @@ pub fn pypi_name(name: &str) -> String {
     out
 }
 
+/// The parts of a purl that name a package, percent-decoded (qualifiers and subpath dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// `deb`, `npm`, `oci`, … (lowercased: purl types are case-insensitive).
+    pub ty: String,
+    /// Everything between the type and the name (`debian`, `org.apache.logging.log4j`, `@babel`).
+    pub namespace: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// Parse `pkg:type/namespace/name@version?qualifiers#subpath`; a text without the `pkg:`
+/// scheme parses as a bare name.
+pub fn parse(purl: &str) -> Parsed {
+    let body = purl.split(['?', '#']).next().unwrap_or(purl);
+    let (path, version) = match body.rsplit_once('@') {
+        Some((p, v)) if !p.ends_with('/') => (p, Some(decode(v))),
+        _ => (body, None),
+    };
+    let (ty, rest) = match path.strip_prefix("pkg:").and_then(|r| r.split_once('/')) {
+        Some((t, r)) => (t.to_ascii_lowercase(), r),
+        None => (String::new(), path),
+    };
+    let (namespace, name) = match rest.rsplit_once('/') {
+        Some((ns, n)) => (Some(decode(ns)), n),
+        None => (None, rest),
+    };
+    Parsed {
+        ty,
+        namespace,
+        name: decode(name),
+        version,
+    }
+}
+
+/// Percent-decoding (`%3A` → `:`); a `%` not followed by two hex digits stays as it is.
+pub fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(Ok(v)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,3 +36,4 @@ mod secrets;
 mod signals_e2e;
 mod tag_race;
 mod trust;
+mod vex_e2e;
