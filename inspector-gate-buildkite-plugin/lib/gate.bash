@@ -24,6 +24,7 @@ gate_args() {
   scalar MIN_INSPECTOR_SCORE
   filter_flag EXPLOIT_AVAILABLE_ONLY --exploit-available-only
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--ignore=$item"); done < <(option_list IGNORE)
+  while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--vex=$item"); done < <(option_list VEX)
   scalar TIMEOUT
   scalar ON_TIMEOUT
   scalar POLL_INTERVAL

@@ -94,6 +94,7 @@ context=inspector-gate-$STEP-$ISLUG
   export ${PREFIX}_MAX_UNTRIAGED=3 ${PREFIX}_FAIL_ON=CRITICAL ${PREFIX}_IGNORE_UNFIXED=true
   export ${PREFIX}_MIN_EPSS=0.1 ${PREFIX}_MIN_INSPECTOR_SCORE=7.5 ${PREFIX}_EXPLOIT_AVAILABLE_ONLY=true
   export ${PREFIX}_IGNORE_0=CVE-2024-0001 ${PREFIX}_IGNORE_1=GHSA-xxxx-yyyy-zzzz
+  export ${PREFIX}_VEX_0=vex/app.openvex.json ${PREFIX}_VEX_1=vendor.openvex.json
   export ${PREFIX}_TIMEOUT=20m ${PREFIX}_ON_TIMEOUT=pass ${PREFIX}_REPORT_DIR=out/reports
   export ${PREFIX}_POLL_INTERVAL=10s ${PREFIX}_SETTLE=30s
   export ${PREFIX}_FORMAT=json ${PREFIX}_APPROVE=pipe/Approve/ManualApproval
@@ -114,7 +115,7 @@ context=inspector-gate-$STEP-$ISLUG
   # Two images, one URI in the hand-off: no per-image keys (nothing to pair them by).
   assert_calls \
     "inspector-gate --version" \
-    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --vex=vex/app.openvex.json --vex=vendor.openvex.json --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
     "$(meta_calls pass | head -n 3)"
 }
 

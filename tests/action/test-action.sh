@@ -210,6 +210,7 @@ test_pass_outputs_and_args() {
   new_runner
   local reports="$runner/reports"
   : >"$work/policy.toml"
+  printf '%s' '{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://openvex.dev/docs/example/vex-1", "author": "Platform Security", "timestamp": "2026-11-30T00:00:00Z", "version": 1, "statements": []}' >"$work/app.openvex.json"
   run_action '{
     "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.0",
     "push-from": "docker-archive:'"$work/image.tar"'", "tag": "1.0, latest", "policy": "'"$work/policy.toml"'",
@@ -218,6 +219,7 @@ test_pass_outputs_and_args() {
     "max-informational": "100", "max-untriaged": "5",
     "fail-on": "HIGH", "ignore-unfixed": "true", "min-epss": "0.1", "min-inspector-score": "7.5",
     "exploit-available-only": "true", "ignore": "CVE-2023-0001\nGHSA-abcd-efgh-ijkl",
+    "vex": "'"$work/app.openvex.json"'",
     "timeout": "20m", "on-timeout": "fail", "poll-interval": "10s", "settle": "30s",
     "report-dir": "'"$reports"'", "format": "markdown",
     "approve": "pipe/Approve/ManualApproval", "pipeline-execution-id": "0123-abcd",
@@ -260,6 +262,7 @@ gate
 --exploit-available-only
 --ignore=CVE-2023-0001
 --ignore=GHSA-abcd-efgh-ijkl
+--vex=$work/app.openvex.json
 --timeout=20m
 --on-timeout=fail
 --poll-interval=10s
