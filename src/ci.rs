@@ -240,24 +240,12 @@ pub fn codebuild_env_file(env: Env) -> Option<PathBuf> {
     }
 }
 
+/// Append `text` to a file the CI runner owns and reads after the step (`$GITHUB_OUTPUT`,
+/// `$GITHUB_STEP_SUMMARY`: other steps' lines are in it, so it is not replaced): the whole
+/// text, made before the file is opened, in one `write_all` on an `O_APPEND` file.
 fn append(path: &Path, text: &str) -> io::Result<()> {
     let mut f = OpenOptions::new().create(true).append(true).open(path)?;
     f.write_all(text.as_bytes())
-}
-
-/// Replace `path` with exactly `text`: written to a temporary file beside it, then renamed
-/// over it. Lines a checkout shipped in the file, or an earlier run left, never survive to be
-/// sourced, and a symbolic link at `path` is replaced, not written through.
-fn replace(path: &Path, text: &str) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
@@ -288,8 +276,11 @@ pub fn emit(
         stdout.write_all(github_annotations(report).as_bytes())?;
         stdout.flush()?;
     }
+    // Replaced, never appended to: lines a checkout shipped in the file, or an earlier run
+    // left, never survive to be sourced.
     if let Some(p) = codebuild_env_file(env) {
-        replace(&p, &codebuild_env(report)).map_err(|e| with_path(e, "CodeBuild env file", &p))?;
+        crate::file::replace(&p, codebuild_env(report).as_bytes())
+            .map_err(|e| with_path(e, "CodeBuild env file", &p))?;
     }
     Ok(())
 }

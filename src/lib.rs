@@ -15,6 +15,7 @@ pub mod ci;
 pub mod decision;
 pub mod duration;
 pub mod error;
+pub mod file;
 pub mod findings_file;
 pub mod fixplan;
 pub mod handoff;

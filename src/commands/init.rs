@@ -32,8 +32,7 @@ pub fn run(args: InitArgs) -> Result<i32> {
             args.path.display()
         )));
     }
-    std::fs::write(&args.path, TEMPLATE)
-        .map_err(|e| Error::runtime(format!("cannot write {}: {e}", args.path.display())))?;
+    inspector_gate::file::write(&args.path, TEMPLATE)?;
     println!("wrote {}", args.path.display());
     Ok(0)
 }

@@ -20,24 +20,37 @@ pub mod verify;
 use inspector_gate::aws::AwsOptions;
 use inspector_gate::error::{Error, Result};
 use inspector_gate::policy::file::Resolved;
+use inspector_gate::scan::stop;
 use std::future::Future;
 
 /// Run a command's future on its one multi-thread runtime; Ctrl-C / SIGTERM end it promptly
-/// with exit 4.
+/// with exit 4: the future is dropped where it waits (so nothing it would have written is
+/// begun), a local scan's blocking catalogue is told to stop ([`stop::cancel`]), and blocking
+/// work is waited for at most [`stop::GRACE`] — dropping a runtime would wait for it to end
+/// (minutes, for a catalogue that cannot ask).
 pub fn block_on<T, F: Future<Output = Result<T>>>(fut: F) -> Result<T> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::runtime(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
+    let r = rt.block_on(async {
         tokio::select! {
             r = fut => r,
-            sig = shutdown_signal() => Err(Error::runtime(format!(
-                "interrupted by {sig}: stopped before finishing (nothing was approved)"
-            ))),
+            sig = shutdown_signal() => {
+                stop::cancel();
+                Err(Error::runtime(format!(
+                    "interrupted by {sig}: stopped before finishing (nothing was approved)"
+                )))
+            }
         }
-    })
+    });
+    // A run that failed (interrupted, or past its deadline) does not wait for blocking work
+    // it no longer needs; one that succeeded has none left.
+    if r.is_err() {
+        rt.shutdown_timeout(stop::GRACE);
+    }
+    r
 }
 
 async fn shutdown_signal() -> &'static str {

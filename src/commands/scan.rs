@@ -66,7 +66,7 @@ pub struct ScanArgs {
     /// The answer format to ask ScanSbom for.
     #[arg(long, env = "INSPECTOR_GATE_SCAN_FORMAT", value_name = "FORMAT", help_heading = "Waiting", value_enum, default_value_t = AnswerFormat::Cyclonedx)]
     pub scan_format: AnswerFormat,
-    /// Give up on ScanSbom (retries included) after this long.
+    /// The run's deadline: cataloguing and ScanSbom (retries included) together.
     #[arg(long, env = "INSPECTOR_GATE_TIMEOUT", default_value = "5m", value_name = "DURATION", help_heading = "Waiting", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
     #[command(flatten)]

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::ScannedImage;
 use saphyr::{LoadableYamlNode, MarkedYaml, YamlData};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The workload kinds whose pod template is rewritten, and where their pod spec is.
 const POD_SPEC_PATHS: &[(&str, &[&str])] = &[
@@ -417,14 +417,9 @@ pub fn write(opts: &Options, images: &[&ScannedImage]) -> Result<Written> {
         })?;
     }
     for (dest, text) in outputs {
-        write_file(&dest, &text)?;
+        crate::file::write(&dest, &text)?;
     }
     Ok(done)
-}
-
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

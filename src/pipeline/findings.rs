@@ -57,7 +57,7 @@ pub async fn run(opts: &FindingsOptions, progress: &Progress) -> Result<i32> {
     let text =
         serde_json::to_string_pretty(&doc).map_err(|e| Error::runtime(e.to_string()))? + "\n";
     match &opts.output {
-        Some(p) => super::publish::write_file(p, &text)?,
+        Some(p) => crate::file::write(p, &text)?,
         None => print!("{text}"),
     }
     Ok(0)

@@ -3,7 +3,7 @@
 
 use super::attest::AttestOptions;
 use super::baseline::{BaselineOptions, Baselines};
-use super::publish::{publish, write_file, PublishOptions};
+use super::publish::{publish, PublishOptions};
 use super::push::{push_to_ecr, PushRequest};
 use super::{now_rfc3339, today};
 use crate::approval::ApprovalTarget;
@@ -221,10 +221,10 @@ fn hand_off(report: &Report, opts: &HandoffOptions, progress: &Progress) -> Resu
         return Ok(());
     };
     if let Some((path, name)) = &opts.image_definitions {
-        write_file(path, &handoff::image_definitions(name, &img.image))?;
+        crate::file::write(path, &handoff::image_definitions(name, &img.image))?;
     }
     if let Some(path) = &opts.image_detail {
-        write_file(path, &handoff::image_detail(&img.image))?;
+        crate::file::write(path, &handoff::image_detail(&img.image))?;
     }
     Ok(())
 }
@@ -310,7 +310,7 @@ pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
         let attested = super::attest::attest(&clients, &report, a, deadline, progress).await?;
         if let Some(dir) = &opts.publish.report_dir {
             let path = dir.join(ATTESTATION_FILE);
-            write_file(&path, &String::from_utf8_lossy(&attested.envelope))?;
+            crate::file::write(&path, &String::from_utf8_lossy(&attested.envelope))?;
             progress.info(&format!("wrote {}", path.display()));
         }
     }

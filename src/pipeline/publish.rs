@@ -38,13 +38,14 @@ pub fn files(report: &Report) -> [(&'static str, String); 4] {
     ]
 }
 
-/// Write the report files into `dir`; returns the line that announces them.
+/// Write the report files into `dir`, each whole or not at all ([`crate::file`]); returns the
+/// line that announces them.
 pub fn write_reports(report: &Report, dir: &Path) -> Result<String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::runtime(format!("cannot create report dir {}: {e}", dir.display())))?;
     let mut names = Vec::new();
     for (name, text) in files(report) {
-        write_file(&dir.join(name), &text)?;
+        crate::file::write(&dir.join(name), &text)?;
         names.push(name);
     }
     Ok(wrote_line(dir, &names))
@@ -94,12 +95,6 @@ pub fn publish(report: &Report, opts: &PublishOptions, progress: &Progress) -> R
     }
     crate::ci::emit_from_env(report, opts.report_dir.as_deref())
         .map_err(|e| Error::runtime(format!("cannot write CI outputs: {e}")))
-}
-
-/// Write a whole file, naming it in the error.
-pub fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::runtime(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@
 //! layers that hold it. Tar headers are bounded as the push's archive index bounds them
 //! ([`crate::image::archive::Bounded`]).
 //!
+//! Every read goes through the scan's [`Stop`] (`--timeout`, SIGTERM/SIGINT): a stopped scan
+//! ends with the stop's error, never with the part it had read.
+//!
 //! What could not be seen is never dropped silently: [`FileTree::unread`] names it (a layer
 //! the source does not hold, a link that cannot be resolved, …) for the reports.
 
@@ -25,6 +28,7 @@ use crate::image::blob::Hashing;
 use crate::image::{self, Compression, Digest, FileRange, ImageTree, SourceSpec};
 use crate::scan::binary::{self, BinaryInfo};
 use crate::scan::catalog::java;
+use crate::scan::stop::{Checked, Stop};
 use rootfs::{clean, join, Kind, Name, Node, Origin, Rootfs};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -258,42 +262,64 @@ fn decompress<'a>(r: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a>, E
     })
 }
 
-fn broken(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+/// A failed read of `what` as the command's error: the stop's once the scan was stopped (the
+/// reader failed because of it), else a corrupt stream.
+fn broken<'a>(what: &'a str, stop: &'a Stop) -> impl Fn(std::io::Error) -> Error + 'a {
     move |e: std::io::Error| {
-        Error::runtime(format!(
-            "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
-            crate::error::one_line(&e.to_string())
-        ))
+        stop.or(what, e, |e| {
+            Error::runtime(format!(
+                "{what} is not a readable tar stream ({}): the image is corrupt; re-export it",
+                crate::error::one_line(&e.to_string())
+            ))
+        })
     }
 }
 
 /// Stream the tar entries of a layer blob to `f` (with each entry's ordinal in the layer),
 /// tar headers bounded; when `digest` is given, the blob's bytes are checked against it.
+/// The blob's bytes and the decompressed stream are both read through `stop` (a zstd
+/// skippable frame or an empty gzip member reads input without output), and it is asked
+/// after every entry, so a reader that named a stop's failure as unread is not kept.
 fn stream(
     range: &FileRange,
     what: &str,
     digest: Option<&Digest>,
+    stop: &Stop,
     f: &mut dyn FnMut(u64, &mut dyn EntryLike) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    stop.check(what)?;
     let raw = range
         .open()
         .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
-    let mut hashing = Hashing::new(raw);
+    let mut hashing = Hashing::new(Checked {
+        inner: raw,
+        stop: *stop,
+    });
     {
-        let (bounded, allow) = Bounded::new(decompress(&mut hashing, what)?);
+        let decompressed = decompress(&mut hashing, what).map_err(|e| match stop.stopped() {
+            Some(s) => crate::scan::stop::error(s, what),
+            None => e,
+        })?;
+        let (bounded, allow) = Bounded::new(Checked {
+            inner: decompressed,
+            stop: *stop,
+        });
         let mut ar = tar::Archive::new(bounded);
-        for (k, entry) in ar.entries().map_err(broken(what))?.enumerate() {
-            let mut entry = entry.map_err(broken(what))?;
+        for (k, entry) in ar.entries().map_err(broken(what, stop))?.enumerate() {
+            let mut entry = entry.map_err(broken(what, stop))?;
             // This entry's data (padded to the 512-byte block) is not headers.
-            let size = entry.header().entry_size().map_err(broken(what))?;
+            let size = entry.header().entry_size().map_err(broken(what, stop))?;
             allow.through(entry.raw_file_position() + size.div_ceil(512) * 512);
             f(k as u64, &mut entry)?;
+            stop.check(what)?;
         }
     }
     if let Some(want) = digest {
-        let (got, n) = hashing
-            .finish()
-            .map_err(|e| Error::runtime(format!("cannot read {what}: {e}")))?;
+        let (got, n) = hashing.finish().map_err(|e| {
+            stop.or(what, e, |e| {
+                Error::runtime(format!("cannot read {what}: {e}"))
+            })
+        })?;
         if n != range.len {
             return Err(crate::image::blob::truncated(&range.path, what));
         }
@@ -319,19 +345,22 @@ fn read_wanted(
     size: u64,
     want: Want,
     what: &str,
+    stop: &Stop,
 ) -> Result<Option<Stored>, Error> {
     Ok(match want {
         Want::Skip => None,
         Want::Bytes { cap } if size > cap => Some(Stored::Kept(want, Kept::TooLarge { size, cap })),
         Want::Bytes { .. } => {
             let mut buf = Vec::with_capacity(size as usize);
-            r.read_to_end(&mut buf).map_err(broken(what))?;
+            r.read_to_end(&mut buf).map_err(broken(what, stop))?;
             Some(Stored::Kept(want, Kept::Bytes(buf)))
         }
-        Want::Binary => Some(match binary::inspect(r, size).map_err(broken(what))? {
-            Some(info) => Stored::Kept(want, Kept::Binary(info)),
-            None => Stored::NotBinary,
-        }),
+        Want::Binary => Some(
+            match binary::inspect(r, size).map_err(broken(what, stop))? {
+                Some(info) => Stored::Kept(want, Kept::Binary(info)),
+                None => Stored::NotBinary,
+            },
+        ),
         Want::Java => Some(Stored::Kept(want, Kept::Java(java::read(r, size)))),
     })
 }
@@ -355,6 +384,7 @@ struct Unpack<'w> {
     store: HashMap<Origin, Stored>,
     unread: Vec<Unread>,
     want: Selector<'w>,
+    stop: Stop,
 }
 
 impl Unpack<'_> {
@@ -434,7 +464,7 @@ impl Unpack<'_> {
             let exec = entry.mode() & 0o111 != 0;
             let origin = Origin { layer, entry: k };
             let want = (self.want)(&display(&path), size, exec);
-            let stored = read_wanted(entry.reader(), size, want, what)?;
+            let stored = read_wanted(entry.reader(), size, want, what, &self.stop)?;
             self.put(
                 path,
                 Node {
@@ -549,11 +579,21 @@ struct Delivery {
 /// Read an image's layers bottom-up into the squashed set of wanted files, as a runtime
 /// would see them.
 pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error> {
+    read_image_until(img, want, &Stop::none())
+}
+
+/// [`read_image`], stopping with the stop's error when `stop` says so.
+pub fn read_image_until(
+    img: &PlatformImage,
+    want: Selector,
+    stop: &Stop,
+) -> Result<FileTree, Error> {
     let mut u = Unpack {
         fs: Rootfs::default(),
         store: HashMap::new(),
         unread: Vec::new(),
         want,
+        stop: *stop,
     };
     for (i, layer) in img.layers.iter().enumerate() {
         let what = format!("layer {} of {}", i + 1, img.label);
@@ -564,9 +604,13 @@ pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error
             });
             continue;
         };
-        stream(range, &what, layer.digest.as_ref(), &mut |k, entry| {
-            u.entry(i as u32, k, entry, &what)
-        })?;
+        stream(
+            range,
+            &what,
+            layer.digest.as_ref(),
+            stop,
+            &mut |k, entry| u.entry(i as u32, k, entry, &what),
+        )?;
     }
     let Unpack {
         fs,
@@ -639,7 +683,7 @@ pub fn read_image(img: &PlatformImage, want: Selector) -> Result<FileTree, Error
     }
     store.clear();
     if !pending.is_empty() {
-        reread(img, &pending, &deliveries, &mut contents)?;
+        reread(img, &pending, &deliveries, &mut contents, stop)?;
     }
 
     let mut tree = FileTree {
@@ -670,6 +714,7 @@ fn reread(
     pending: &BTreeMap<Origin, Vec<usize>>,
     deliveries: &[Delivery],
     contents: &mut [Option<Option<Kept>>],
+    stop: &Stop,
 ) -> Result<(), Error> {
     let layers: std::collections::BTreeSet<u32> = pending.keys().map(|o| o.layer).collect();
     for layer in layers {
@@ -681,7 +726,7 @@ fn reread(
             continue;
         };
         let what = format!("layer {} of {}", layer + 1, img.label);
-        stream(range, &what, None, &mut |k, entry| {
+        stream(range, &what, None, stop, &mut |k, entry| {
             let Some(idx) = pending.get(&Origin { layer, entry: k }) else {
                 return Ok(());
             };
@@ -708,9 +753,9 @@ fn reread(
                     entry
                         .reader()
                         .read_to_end(&mut buf)
-                        .map_err(broken(&what))?;
+                        .map_err(broken(&what, stop))?;
                     let info = if binary {
-                        binary::inspect(&mut &buf[..], size).map_err(broken(&what))?
+                        binary::inspect(&mut &buf[..], size).map_err(broken(&what, stop))?
                     } else {
                         None
                     };
@@ -718,7 +763,7 @@ fn reread(
                 }
                 _ if binary => (
                     None,
-                    binary::inspect(entry.reader(), size).map_err(broken(&what))?,
+                    binary::inspect(entry.reader(), size).map_err(broken(&what, stop))?,
                 ),
                 _ => (None, None),
             };
@@ -743,6 +788,13 @@ fn reread(
 /// never followed (a rootfs's absolute links point into the host), and the kernel's
 /// pseudo-filesystems are left out when the root is `/`.
 pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
+    read_dir_until(root, want, &Stop::none())
+}
+
+/// [`read_dir`], stopping with the stop's error when `stop` says so: asked at every entry of
+/// the walk, and every file is read through it.
+pub fn read_dir_until(root: &Path, want: Selector, stop: &Stop) -> Result<FileTree, Error> {
+    let what = format!("the root filesystem {}", root.display());
     let meta = std::fs::metadata(root).map_err(|e| {
         Error::runtime(format!(
             "cannot read root filesystem {}: {e}",
@@ -776,6 +828,7 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
             let ent = match ent {
                 Ok(ent) => ent,
                 Err(e) => {
+                    stop.check(&what)?;
                     tree.unread.push(Unread {
                         path: shown(&rel),
                         reason: format!("listing the directory failed ({e}), so some files under it were not seen"),
@@ -783,6 +836,7 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                     break;
                 }
             };
+            stop.check(&what)?;
             let name = os_name(&ent.file_name());
             let path = if rel.is_empty() {
                 name.clone()
@@ -817,6 +871,12 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                 };
                 let exec = is_exec(&md);
                 let size = md.len();
+                let open = || {
+                    File::open(ent.path()).map(|f| Checked {
+                        inner: f,
+                        stop: *stop,
+                    })
+                };
                 match want(&path, size, exec) {
                     Want::Skip => {}
                     Want::Bytes { cap } if size > cap => {
@@ -829,8 +889,8 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                         Err(e) => unread(&mut tree, e),
                     },
                     Want::Binary => {
-                        let info =
-                            File::open(ent.path()).and_then(|mut f| binary::inspect(&mut f, size));
+                        let info = open().and_then(|mut f| binary::inspect(&mut f, size));
+                        stop.check(&format!("{} in {what}", shown(&path)))?;
                         match info {
                             Ok(Some(info)) => {
                                 tree.files.insert(path, Kept::Binary(info));
@@ -840,7 +900,9 @@ pub fn read_dir(root: &Path, want: Selector) -> Result<FileTree, Error> {
                         }
                     }
                     Want::Java => {
-                        let facts = File::open(ent.path()).map(|mut f| java::read(&mut f, size));
+                        let facts = open().map(|mut f| java::read(&mut f, size));
+                        // A jar's reader names a failed read as unread: a stop's is not kept.
+                        stop.check(&format!("{} in {what}", shown(&path)))?;
                         match facts {
                             Ok(f) => {
                                 tree.files.insert(path, Kept::Java(f));

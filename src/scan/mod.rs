@@ -14,6 +14,7 @@ pub mod inspector_scan;
 pub mod layers;
 pub mod purl;
 pub mod sbom;
+pub mod stop;
 
 use serde::Serialize;
 
@@ -115,9 +116,14 @@ use layers::ScanSource;
 /// Catalogue a source: one inventory per platform image (one for a root filesystem).
 /// Blocking (file I/O and decompression): call it from `spawn_blocking` in async code.
 pub fn catalogue(source: &ScanSource) -> Result<Vec<Inventory>, Error> {
+    catalogue_until(source, &stop::Stop::none())
+}
+
+/// [`catalogue`], ending with the stop's error (and no inventory) once `stop` says so.
+pub fn catalogue_until(source: &ScanSource, stop: &stop::Stop) -> Result<Vec<Inventory>, Error> {
     match source {
         ScanSource::Dir(dir) => {
-            let tree = layers::read_dir(dir, &catalog::want)?;
+            let tree = layers::read_dir_until(dir, &catalog::want, stop)?;
             Ok(vec![catalog::catalogue(&tree, None)])
         }
         ScanSource::Image(spec) => {
@@ -126,7 +132,7 @@ pub fn catalogue(source: &ScanSource) -> Result<Vec<Inventory>, Error> {
                 .images
                 .iter()
                 .map(|img| {
-                    let tree = layers::read_image(img, &catalog::want)?;
+                    let tree = layers::read_image_until(img, &catalog::want, stop)?;
                     Ok(catalog::catalogue(&tree, img.platform.clone()))
                 })
                 .collect()
@@ -150,7 +156,8 @@ pub struct ScanOptions {
     pub sbom_out: Option<std::path::PathBuf>,
     pub format: inspector_scan::Format,
     pub aws: crate::aws::AwsOptions,
-    /// Overall deadline for the ScanSbom calls (retries included).
+    /// The run's one deadline, from its start: cataloguing and the ScanSbom calls (retries
+    /// included) together.
     pub timeout: std::time::Duration,
     /// RFC 3339 time written into the SBOM (passed in: the caller owns the clock).
     pub timestamp: String,
@@ -179,8 +186,18 @@ pub async fn run(opts: &ScanOptions) -> Result<Vec<PlatformScan>, Error> {
     match &opts.input {
         Input::From(source) => {
             let src = source.clone();
-            let inventories = tokio::task::spawn_blocking(move || catalogue(&src))
+            let stop = stop::Stop::at(deadline.into_std(), opts.timeout);
+            let work = tokio::task::spawn_blocking(move || catalogue_until(&src, &stop));
+            // The catalogue stops itself at the deadline (its readers ask `stop`); what does
+            // not ask (`docker save` behind a docker: source) is not waited for past it.
+            let inventories = tokio::time::timeout_at(deadline + stop::GRACE, work)
                 .await
+                .map_err(|_| {
+                    stop::error(
+                        stop::Stopped::Deadline(opts.timeout),
+                        &format!("the image source {source}"),
+                    )
+                })?
                 .map_err(|e| Error::runtime(format!("cataloguing the image failed: {e}")))??;
             let many = inventories.len() > 1;
             for inv in inventories {
@@ -266,7 +283,7 @@ fn per_platform(out: &std::path::Path, platform: Option<&str>) -> std::path::Pat
 fn write_json(path: &std::path::Path, doc: &serde_json::Value) -> Result<(), Error> {
     let bytes = serde_json::to_vec_pretty(doc)
         .map_err(|e| Error::runtime(format!("cannot encode the SBOM: {e}")))?;
-    std::fs::write(path, bytes)
+    crate::file::replace(path, &bytes)
         .map_err(|e| Error::runtime(format!("cannot write the SBOM to {}: {e}", path.display())))
 }
 

@@ -26,6 +26,7 @@ mod reports_external;
 mod scan_bench;
 mod scan_bounds;
 mod scan_cli;
+mod scan_deadline;
 mod scan_lang;
 mod scan_layers;
 mod scan_os;

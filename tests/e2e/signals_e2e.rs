@@ -27,15 +27,16 @@ const SLOW_LINK: u64 = 96 * 1024;
 /// A ceiling, not a target: the exit takes milliseconds on a quiet machine.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
-/// A running gate whose stderr is collected as it arrives.
-struct Running {
+/// A running binary whose stderr is collected as it arrives (also used by
+/// `scan_deadline`).
+pub(crate) struct Running {
     child: Child,
     stderr: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
-    fn spawn(mut cmd: Command) -> Running {
+    pub(crate) fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -70,21 +71,25 @@ impl Running {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// Everything the child wrote, once it has exited: the readers drain the pipes first (a
     /// read right after the exit can miss the last lines).
-    fn all_stderr(&mut self) -> String {
+    pub(crate) fn all_stderr(&mut self) -> String {
         for r in self.readers.drain(..) {
             let _ = r.join();
         }
         self.stderr()
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -<sig> <pid>` on this child only.
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let st = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
@@ -95,7 +100,7 @@ impl Running {
 
     /// Wait (bounded) for the exit; a child still running after `limit` × 5 is killed by its
     /// handle and reported as `None`.
-    fn exit_within(&mut self, limit: Duration) -> (Option<ExitStatus>, Duration) {
+    pub(crate) fn exit_within(&mut self, limit: Duration) -> (Option<ExitStatus>, Duration) {
         let t = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -124,7 +129,7 @@ impl Drop for Running {
 }
 
 /// Poll `cond` every 20 ms for at most `limit`.
-fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> bool {
     let t = Instant::now();
     while t.elapsed() < limit {
         if cond() {
