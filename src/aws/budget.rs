@@ -19,7 +19,7 @@
 //! to the caller, which retries it honouring `Retry-After` (`crate::retry`); here it halves
 //! the rate for the rest of the run (never below [`MIN_RATE`]): the account is busier than the
 //! budget assumed. Halved is the rate the run was actually sending (over the last
-//! [`SENT_WINDOW`]) when that is below the budget: a gate polling every 3 s under a 10/s
+//! [`SENT_WINDOW`], once it has run that long) when that is below the budget: a gate polling every 3 s under a 10/s
 //! budget sends 0.3/s, and halving 10/s would take five throttles before it sent any less (a
 //! hundred such gates: five hundred throttles). Answers throttled within [`SHRINK_GAP`] of a
 //! shrink were sent before it and do not shrink it again.
@@ -128,9 +128,14 @@ impl Bucket {
             return;
         }
         s.forget_old(now);
-        let span = (now - s.born).min(SENT_WINDOW).as_secs_f64().max(1.0);
-        let sending = s.sent.len() as f64 / span;
-        s.rate = (s.rate.min(sending) / 2.0).max(MIN_RATE);
+        // What the run sends is known only once it has run a whole window: a run throttled
+        // at its start (one call so far) halves its budget, not that one call a second.
+        let base = if now - s.born >= SENT_WINDOW {
+            s.rate.min(s.sent.len() as f64 / SENT_WINDOW.as_secs_f64())
+        } else {
+            s.rate
+        };
+        s.rate = (base / 2.0).max(MIN_RATE);
         s.burst = burst_of(s.rate);
         s.shrunk_at = Some(now);
     }
