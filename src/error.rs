@@ -108,6 +108,16 @@ impl Error {
     }
 }
 
+/// An I/O failure as a user reads it: "does not exist", "permission denied", else the OS's
+/// own words (the one wording for every local input of every command).
+pub fn io_cause(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One line, always: multi-line causes are folded so CI logs stay greppable, and other

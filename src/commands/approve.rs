@@ -39,9 +39,8 @@ pub struct ApproveArgs {
 }
 
 pub fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
-    let mut local = super::preflight::Local::default();
-    local.read_file("--report", &args.report);
-    local.finish()?;
+    // The report is the one local input: read (and checked) by pipeline::approve's own
+    // read_report before any AWS call.
     let opts = ApproveOptions {
         report: args.report.clone(),
         target: ApprovalTarget::parse(&args.approve)?,

@@ -3,7 +3,6 @@
 use super::args::{AwsArgs, OutputArgs, PolicyArgs, WaitArgs};
 use clap::Args;
 use inspector_gate::approval::ApprovalTarget;
-use inspector_gate::attest::key::KeyRef;
 use inspector_gate::error::{Error, Result, EXIT_PASS};
 use inspector_gate::handoff;
 use inspector_gate::image_ref::{region_for, ImageRef};
@@ -254,10 +253,9 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
-    /// The Kubernetes hand-off, its manifests read and parsed now: a broken one fails before
-    /// the scan is waited for.
-    fn k8s_options(&self) -> Result<handoff::k8s::Options> {
-        let manifests = handoff::k8s::load(&self.k8s_manifests)?;
+    /// The Kubernetes hand-off, its manifests read and parsed by the preflight: a broken one
+    /// fails before anything is pushed or waited for.
+    fn k8s_options(&self, manifests: Vec<handoff::k8s::Manifest>) -> Result<handoff::k8s::Options> {
         let out_dir = match (&self.k8s_out, self.k8s_in_place, manifests.is_empty()) {
             (None, false, false) => {
                 return Err(Error::usage(
@@ -301,23 +299,17 @@ impl GateArgs {
         Ok(aws)
     }
 
-    /// Validate the arguments into the library's options, with the resolved `policy`.
-    pub(crate) fn options(
-        &self,
-        policy: Policy,
-        sources: Vec<(String, String, String)>,
-        color: bool,
-    ) -> Result<GateOptions> {
+    /// Every local input read by its own parser (the preflight), then the arguments
+    /// validated into the library's options: all of it before the policy is resolved (a
+    /// floor in SSM or S3 is an AWS call), so bad input is exit 2 before any request.
+    pub(crate) fn prepare(&self, color: bool) -> Result<Prepared> {
+        let inputs = super::preflight::gate(self)?;
         if self.images.is_empty() {
             return Err(Error::usage(
                 "no image to gate: pass --image <repo>:<tag> or --image <repo>@sha256:<digest> (or set INSPECTOR_GATE_IMAGE)",
             ));
         }
-        let refs = self
-            .images
-            .iter()
-            .map(|s| s.parse())
-            .collect::<Result<Vec<ImageRef>>>()?;
+        let refs = inputs.refs;
         if self.push_from.is_some() && refs.len() != 1 {
             return Err(Error::usage(
                 "--push-from pushes one image: give exactly one --image destination",
@@ -328,16 +320,13 @@ impl GateArgs {
                 "--image-definitions/--image-detail describe one image: give exactly one --image",
             ));
         }
-        let k8s = self.k8s_options()?;
-        let attest = match self.attest.as_deref().filter(|k| !k.trim().is_empty()) {
-            Some(k) => Some(AttestOptions {
-                key: checked_key(k)?,
-                sources,
-                registry_url: self.registry_url.clone(),
-                insecure_registry: self.insecure_registry,
-            }),
-            None => None,
-        };
+        let k8s = self.k8s_options(inputs.manifests)?;
+        let attest = inputs.attest_key.map(|key| AttestOptions {
+            key,
+            sources: Vec::new(),
+            registry_url: self.registry_url.clone(),
+            insecure_registry: self.insecure_registry,
+        });
         let approval =
             match &self.approve {
                 Some(a) => Some(ApprovalOptions {
@@ -350,18 +339,19 @@ impl GateArgs {
                 )),
                 None => None,
             };
-        let push = self.push_from.as_ref().map(|src| PushRequest {
-            source: src.clone(),
+        let push = inputs.push_source.map(|source| PushRequest {
+            source,
             dest: refs[0].clone(),
             extra_tags: self.tags.clone(),
             registry_url: self.registry_url.clone(),
             insecure_registry: self.insecure_registry,
         });
         let aws = self.aws_options()?;
-        Ok(GateOptions {
+        Ok(Prepared(GateOptions {
             images: refs,
             push,
-            policy,
+            // Replaced by `Prepared::with_policy`, the only way out of a `Prepared`.
+            policy: Policy::default(),
             wait: self.wait.options(),
             on_timeout: self.wait.on_timeout.into(),
             publish: self.output.options(color),
@@ -385,17 +375,28 @@ impl GateArgs {
                     optional: self.baseline_optional,
                 }),
             attest,
-        })
+        }))
     }
 }
 
-/// The `--attest` key, a local one read now: a bad key fails before the scan is waited for.
-fn checked_key(k: &str) -> Result<KeyRef> {
-    let key: KeyRef = k.parse()?;
-    if let KeyRef::File(p) = &key {
-        inspector_gate::attest::key::signing_key_from_file(p)?;
+/// The gate's options with everything but the policy: [`GateArgs::prepare`]'s result, whose
+/// only way out is [`Prepared::with_policy`] (its placeholder policy never runs a gate).
+pub(crate) struct Prepared(GateOptions);
+
+impl Prepared {
+    /// The options of the run under the resolved `policy` (whose origins an attestation names).
+    pub(crate) fn with_policy(
+        self,
+        policy: Policy,
+        sources: Vec<(String, String, String)>,
+    ) -> GateOptions {
+        let mut opts = self.0;
+        opts.policy = policy;
+        if let Some(a) = &mut opts.attest {
+            a.sources = sources;
+        }
+        opts
     }
-    Ok(key)
 }
 
 pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
@@ -404,7 +405,7 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
     for r in &args.images {
         r.parse::<ImageRef>()?;
     }
-    super::preflight::gate(&args)?;
+    let prepared = args.prepare(color)?;
     // A dry run calls no AWS API: a floor in SSM or S3 is named, not read.
     let mut policy_args = args.policy.clone();
     if args.dry_run && args.remote_floor().is_some() {
@@ -424,9 +425,9 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
             .iter()
             .map(|(k, v, s)| (k.clone(), v.clone(), s.to_string()))
             .collect();
-        let opts = args.options(resolved.policy, sources, color)?;
+        let opts = prepared.with_policy(resolved.policy, sources);
         if args.dry_run {
-            super::preflight::print_plan(&args, &opts)?;
+            super::preflight::print_plan(&args, &opts).await?;
             if let Some(f) = args.remote_floor() {
                 println!(
                     "policy floor: {f} (not read in a dry run: the policy above is without it)"

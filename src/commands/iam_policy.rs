@@ -1,6 +1,6 @@
 //! `inspector-gate iam-policy [gate flags]`: the least-privilege IAM policy the given gate
 //! flags need, as IAM JSON on stdout (from `inspector_gate::iam`, the table `gate --dry-run`
-//! lists). No AWS request; the local inputs are checked as `gate` checks them.
+//! lists). No AWS request, and no local file read: the flags are parsed, not their files.
 
 use super::gate::GateArgs;
 use super::preflight;
@@ -33,8 +33,9 @@ pub struct IamPolicyArgs {
     pub verify_key: Option<String>,
 }
 
+/// The policy for the flags. No local file is read: the paths name the build host's files,
+/// which need not exist where the policy is written (malformed flags are still exit 2).
 pub fn run(args: IamPolicyArgs) -> Result<i32> {
-    preflight::gate(&args.gate)?;
     if args.gate.images.is_empty() {
         return Err(Error::usage(
             "iam-policy needs --image: the repositories the policy grants (e.g. --image app/web:v1)",
@@ -46,11 +47,11 @@ pub fn run(args: IamPolicyArgs) -> Result<i32> {
         .iter()
         .map(|s| s.parse())
         .collect::<Result<Vec<ImageRef>>>()?;
-    let (region, _) = preflight::region_source(
+    let (region, _) = super::block_on(preflight::region_source(
         &refs,
         args.gate.aws.region.as_deref(),
         args.gate.aws.profile.as_deref(),
-    )?;
+    ))?;
     let mut plan = preflight::iam_plan(&args.gate, region)?;
     if let Some(k) = &args.verify_key {
         plan.verify = refs;

@@ -8,12 +8,15 @@
 use super::args::PolicyArgs;
 use super::gate::GateArgs;
 use inspector_gate::approval::ApprovalTarget;
-use inspector_gate::error::{Error, Result};
+use inspector_gate::attest::key::KeyRef;
+use inspector_gate::error::{io_cause, Error, Result};
+use inspector_gate::handoff;
 use inspector_gate::iam::Plan;
 use inspector_gate::image::SourceSpec;
 use inspector_gate::image_ref::{region_for, ImageRef};
 use inspector_gate::pipeline::baseline::Source;
 use inspector_gate::policy::file::FloorSource;
+use inspector_gate::scan::layers::ScanSource;
 use std::path::{Path, PathBuf};
 
 /// The problems found so far; [`Local::finish`] makes them one exit-2 error.
@@ -37,27 +40,38 @@ impl Local {
         }
     }
 
-    /// An image source of `push` / `gate --push-from`.
-    pub fn source(&mut self, flag: &str, spec: &str) {
+    /// An image source of `push` / `gate --push-from`, parsed (once: the caller uses it).
+    pub fn source(&mut self, flag: &str, spec: &str) -> Option<SourceSpec> {
         let parsed: SourceSpec = match spec.parse() {
             Ok(s) => s,
-            Err(e) => return self.bad(format!("{flag}: {}", e.message)),
+            Err(e) => {
+                self.bad(format!("{flag}: {}", e.message));
+                return None;
+            }
         };
         if let Err(why) = source_problem(&parsed) {
             self.bad(format!("{flag} {spec}: {why}"));
         }
+        Some(parsed)
     }
 
-    /// A `scan --from` source (an image source, or `dir:ROOTFS`).
-    pub fn scan_source(&mut self, flag: &str, spec: &str) {
-        match spec.strip_prefix("dir:") {
-            Some(root) if !root.is_empty() => {
-                if let Err(why) = directory(Path::new(root), "a root filesystem directory") {
-                    self.bad(format!("{flag} {spec}: {why}"));
-                }
+    /// A `scan --from` source (an image source, or `dir:ROOTFS`), parsed by `ScanSource`.
+    pub fn scan_source(&mut self, flag: &str, spec: &str) -> Option<ScanSource> {
+        let parsed: ScanSource = match spec.parse() {
+            Ok(s) => s,
+            Err(e) => {
+                self.bad(format!("{flag}: {}", e.message));
+                return None;
             }
-            _ => self.source(flag, spec),
+        };
+        let problem = match &parsed {
+            ScanSource::Dir(root) => directory(root, "a root filesystem directory"),
+            ScanSource::Image(s) => source_problem(s),
+        };
+        if let Err(why) = problem {
+            self.bad(format!("{flag} {spec}: {why}"));
         }
+        Some(parsed)
     }
 
     /// A directory the command creates (if needed) and writes files into.
@@ -88,13 +102,13 @@ impl Local {
         }
     }
 
-    /// Files, or directories of them (`--k8s-manifests`).
-    pub fn paths(&mut self, flag: &str, paths: &[PathBuf]) {
-        for p in paths {
-            if let Err(e) = std::fs::metadata(p) {
-                self.bad(format!("{flag} {}: {}", p.display(), io_why(&e)));
-            }
-        }
+    /// `--k8s-manifests`, read and parsed by the hand-off's own loader (once: the caller
+    /// keeps the manifests).
+    pub fn k8s_manifests(&mut self, paths: &[PathBuf]) -> Vec<handoff::k8s::Manifest> {
+        handoff::k8s::load(paths).unwrap_or_else(|e| {
+            self.bad(e.message);
+            Vec::new()
+        })
     }
 
     /// `--policy FILE`, each `--vex FILE` and a `--policy-floor` that is a local file.
@@ -123,11 +137,33 @@ impl Local {
         }
     }
 
-    /// A signing or verifying key that is a local file (`file:KEY.pem`).
-    pub fn key(&mut self, flag: &str, key: &str) {
-        if let Some(f) = key.strip_prefix("file:") {
-            self.read_file(flag, Path::new(f));
+    /// A verifying key, parsed by `KeyRef` (a local `file:KEY.pem` must be readable).
+    pub fn key(&mut self, flag: &str, key: &str) -> Option<KeyRef> {
+        match key.parse::<KeyRef>() {
+            Ok(k) => {
+                if let KeyRef::File(f) = &k {
+                    self.read_file(flag, f);
+                }
+                Some(k)
+            }
+            Err(e) => {
+                self.bad(format!("{flag}: {}", e.message));
+                None
+            }
         }
+    }
+
+    /// A signing key: a local one is read and parsed now (a bad key fails before the scan is
+    /// waited for).
+    pub fn signing_key(&mut self, flag: &str, key: &str) -> Option<KeyRef> {
+        let before = self.problems.len();
+        let k = self.key(flag, key)?;
+        if let (KeyRef::File(f), true) = (&k, self.problems.len() == before) {
+            if let Err(e) = inspector_gate::attest::key::signing_key_from_file(f) {
+                self.bad(format!("{flag}: {}", e.message));
+            }
+        }
+        Some(k)
     }
 
     /// One exit-2 error naming every problem, or Ok.
@@ -143,29 +179,21 @@ impl Local {
     }
 }
 
-fn io_why(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "does not exist".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
 fn readable_file(path: &Path) -> std::result::Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| io_why(&e))?;
+    let meta = std::fs::metadata(path).map_err(|e| io_cause(&e))?;
     if meta.is_dir() {
         return Err("is a directory, not a file".into());
     }
     std::fs::File::open(path)
         .map(drop)
-        .map_err(|e| format!("cannot be read ({})", io_why(&e)))
+        .map_err(|e| format!("cannot be read ({})", io_cause(&e)))
 }
 
 fn directory(path: &Path, what: &str) -> std::result::Result<(), String> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(format!("is a file, not {what}")),
-        Err(e) => Err(format!("{} (expected {what})", io_why(&e))),
+        Err(e) => Err(format!("{} (expected {what})", io_cause(&e))),
     }
 }
 
@@ -175,7 +203,7 @@ fn probe(dir: &Path) -> std::result::Result<(), String> {
         .prefix(".inspector-gate-probe-")
         .tempfile_in(dir)
         .map(drop)
-        .map_err(|e| format!("cannot write in {} ({})", dir.display(), io_why(&e)))
+        .map_err(|e| format!("cannot write in {} ({})", dir.display(), io_cause(&e)))
 }
 
 /// A directory that exists and is writable, or can be created (its nearest existing
@@ -207,7 +235,7 @@ fn source_problem(spec: &SourceSpec) -> std::result::Result<(), String> {
             Err(e) => Err(format!(
                 "the OCI layout directory {} {}",
                 dir.display(),
-                io_why(&e)
+                io_cause(&e)
             )),
         },
         SourceSpec::OciArchive(f) | SourceSpec::DockerArchive(f) if f.is_dir() => Err(format!(
@@ -232,12 +260,27 @@ fn on_path(cmd: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&file).is_file()))
 }
 
-/// The local inputs of `gate` (and of `iam-policy`, which takes the same flags).
-pub fn gate(args: &GateArgs) -> Result<()> {
+/// What `gate`'s local inputs were read into, each by its own parser, once.
+pub struct GateInputs {
+    pub refs: Vec<ImageRef>,
+    pub push_source: Option<SourceSpec>,
+    pub manifests: Vec<handoff::k8s::Manifest>,
+    pub attest_key: Option<KeyRef>,
+}
+
+/// The local inputs of `gate`: every problem in one exit-2 error, before any AWS call.
+/// (`iam-policy` takes the same flags but reads no file: it prints what they would need.)
+pub fn gate(args: &GateArgs) -> Result<GateInputs> {
+    let refs = args
+        .images
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<ImageRef>>>()?;
     let mut l = Local::default();
-    if let Some(src) = &args.push_from {
-        l.source("--push-from", src);
-    }
+    let push_source = args
+        .push_from
+        .as_deref()
+        .and_then(|src| l.source("--push-from", src));
     l.policy(&args.policy);
     if let Some(d) = &args.output.report_dir {
         l.out_dir("--report-dir", d);
@@ -248,7 +291,7 @@ pub fn gate(args: &GateArgs) -> Result<()> {
     if let Some(f) = &args.image_detail {
         l.out_file("--image-detail", f);
     }
-    l.paths("--k8s-manifests", &args.k8s_manifests);
+    let manifests = l.k8s_manifests(&args.k8s_manifests);
     if let Some(d) = &args.k8s_out {
         l.out_dir("--k8s-out", d);
     }
@@ -258,24 +301,35 @@ pub fn gate(args: &GateArgs) -> Result<()> {
     if let Some(f) = &args.helm_values {
         l.out_file("--helm-values", f);
     }
-    if let Some(k) = &args.attest {
-        l.key("--attest", k);
-    }
+    let attest_key = args
+        .attest
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+        .and_then(|k| l.signing_key("--attest", k));
     match baseline(args) {
         Ok(Some(Source::Report(p))) => l.read_file("--baseline", &p),
         Ok(_) => {}
         Err(e) => l.bad(e.message),
     }
-    l.finish()
+    l.finish()?;
+    Ok(GateInputs {
+        refs,
+        push_source,
+        manifests,
+        attest_key,
+    })
 }
 
-/// Where the run's region comes from, without any request: the image's registry host,
-/// `--region`, the SDK's environment variables, the profile's file.
-pub fn region_source(
+/// Where the run's region comes from, without any request: the image's registry host or
+/// `--region` (what the gate sets on the SDK's loader), else the SDK's own default region
+/// chain as aws_config resolves it — its environment provider, then its profile file
+/// provider. The chain's last link, the EC2 instance metadata, is not asked (a request).
+pub async fn region_source(
     refs: &[ImageRef],
     flag: Option<&str>,
     profile: Option<&str>,
 ) -> Result<(Option<String>, String)> {
+    use aws_config::meta::region::ProvideRegion;
     let named = region_for(&refs.iter().collect::<Vec<_>>(), None)?;
     if let Some(r) = region_for(&refs.iter().collect::<Vec<_>>(), flag)? {
         let from = if named.is_some() {
@@ -285,19 +339,29 @@ pub fn region_source(
         };
         return Ok((Some(r), from));
     }
-    for var in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
-            return Ok((Some(v), format!("from {var}")));
-        }
+    if let Some(r) = aws_config::environment::region::EnvironmentVariableRegionProvider::new()
+        .region()
+        .await
+    {
+        // The provider reads AWS_REGION, then AWS_DEFAULT_REGION: name the one it took.
+        let var = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .into_iter()
+            .find(|v| std::env::var(v).ok().as_deref() == Some(r.as_ref()))
+            .unwrap_or("the environment");
+        return Ok((Some(r.to_string()), format!("from {var}")));
     }
-    let profile = profile
-        .map(str::to_string)
-        .or_else(|| std::env::var("AWS_PROFILE").ok())
-        .unwrap_or_else(|| "default".into());
-    if let Some(r) = profile_region(&profile) {
+    let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = profile {
+        provider = provider.profile_name(p);
+    }
+    if let Some(r) = provider.build().region().await {
+        let name = profiles(profile)
+            .await
+            .map(|s| s.selected_profile().to_string())
+            .unwrap_or_else(|| profile.unwrap_or("default").to_string());
         return Ok((
-            Some(r),
-            format!("from profile {profile} in the AWS config file"),
+            Some(r.to_string()),
+            format!("from profile {name} in the AWS config file"),
         ));
     }
     Ok((
@@ -306,49 +370,68 @@ pub fn region_source(
     ))
 }
 
-/// The `region` of `profile` in the AWS config file (`AWS_CONFIG_FILE`, else ~/.aws/config).
-fn profile_region(profile: &str) -> Option<String> {
-    let path = std::env::var_os("AWS_CONFIG_FILE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".aws/config")))?;
-    region_in(&std::fs::read_to_string(path).ok()?, profile)
+/// The AWS config and credentials files as the SDK loads them (aws_config::profile::load),
+/// with `profile` (`--profile`) selected over AWS_PROFILE / `default`.
+async fn profiles(profile: Option<&str>) -> Option<aws_config::profile::ProfileSet> {
+    aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        // The default files (AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/…).
+        &Default::default(),
+        profile.map(|p| std::borrow::Cow::Owned(p.to_string())),
+    )
+    .await
+    .ok()
 }
 
-/// The `region` of `profile` in the text of an AWS config file.
-fn region_in(text: &str, profile: &str) -> Option<String> {
-    let want = if profile == "default" {
-        vec!["[default]".to_string(), "[profile default]".to_string()]
+/// What the selected profile would answer credentials with, from its keys (no provider is
+/// run: a role or SSO profile would make requests).
+async fn profile_credentials(profile: Option<&str>) -> Option<String> {
+    let set = profiles(profile).await?;
+    let name = set.selected_profile();
+    let p = set.get_profile(name)?;
+    let how = if let Some(role) = p.get("role_arn") {
+        format!("assumes {role}")
+    } else if p.get("sso_session").is_some() || p.get("sso_start_url").is_some() {
+        "IAM Identity Center (SSO)".to_string()
+    } else if p.get("credential_process").is_some() {
+        "credential_process".to_string()
+    } else if p.get("web_identity_token_file").is_some() {
+        "a web identity token file".to_string()
+    } else if p.get("aws_access_key_id").is_some() {
+        "access keys".to_string()
     } else {
-        vec![format!("[profile {profile}]")]
+        return None;
     };
-    let mut inside = false;
-    for line in text.lines().map(str::trim) {
-        if line.starts_with('[') {
-            inside = want.iter().any(|w| w == line);
-        } else if inside {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == "region" {
-                    return Some(v.trim().to_string());
-                }
-            }
-        }
-    }
-    None
+    let via = match profile {
+        Some(_) => "--profile",
+        None if std::env::var_os("AWS_PROFILE").is_some() => "AWS_PROFILE",
+        None => "the default profile",
+    };
+    Some(format!("profile {name} ({via}): {how}"))
 }
 
-/// Which source of the default credential chain will answer, in the chain's order (env,
-/// profile, web identity, container, instance), without asking any of them.
-pub fn credential_source(profile: Option<&str>, role_arn: Option<&str>) -> String {
+/// Which source of the SDK's DefaultCredentialsChain will answer, in the chain's order
+/// (aws_config's docs: environment variables, then the shared config profile, web identity
+/// token, container credentials, EC2 instance metadata), without asking any that would make
+/// a request. The environment comes first even with `--profile`, as in the SDK.
+pub async fn credential_source(profile: Option<&str>, role_arn: Option<&str>) -> String {
+    use aws_credential_types::provider::ProvideCredentials;
     let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-    let base = if let Some(p) = profile {
-        format!("profile {p} (--profile)")
-    } else if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
-        "environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".into()
-    } else if set("AWS_PROFILE") {
-        format!(
-            "profile {} (AWS_PROFILE)",
-            std::env::var("AWS_PROFILE").unwrap_or_default()
-        )
+    let env = aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new()
+        .provide_credentials()
+        .await
+        .is_ok();
+    let base = if env {
+        let mut s = "environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)".to_string();
+        if let Some(p) = profile {
+            s.push_str(&format!(
+                "; the SDK's chain takes them before profile {p} (--profile): unset them to use it"
+            ));
+        }
+        s
+    } else if let Some(p) = profile_credentials(profile).await {
+        p
     } else if set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN") {
         "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE for AWS_ROLE_ARN, e.g. GitHub OIDC)".into()
     } else if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
@@ -356,8 +439,7 @@ pub fn credential_source(profile: Option<&str>, role_arn: Option<&str>) -> Strin
     {
         "container credentials (the ECS task or CodeBuild project role)".into()
     } else {
-        "the default profile or, failing it, the EC2 instance role (no other source is configured)"
-            .into()
+        "the EC2 instance role (no other source is configured; not asked in a dry run)".into()
     };
     match role_arn {
         Some(r) => format!("{base}, then sts:AssumeRole into {r}"),
@@ -390,7 +472,12 @@ pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
     Ok(Plan {
         region,
         account: refs.iter().find_map(|r| r.registry.clone()),
-        push: match args.push_from {
+        push: match args
+            .push_from
+            .as_deref()
+            .map(str::parse::<SourceSpec>)
+            .transpose()?
+        {
             Some(_) if inspector_gate::pipeline::push::needs_aws() => refs.clone(),
             _ => Vec::new(),
         },
@@ -422,7 +509,7 @@ pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
 }
 
 /// The dry run's plan, after the local checks passed and the policy was resolved.
-pub fn print_plan(
+pub async fn print_plan(
     args: &GateArgs,
     opts: &inspector_gate::pipeline::gate::GateOptions,
 ) -> Result<()> {
@@ -431,7 +518,8 @@ pub fn print_plan(
         &opts.images,
         args.aws.region.as_deref(),
         args.aws.profile.as_deref(),
-    )?;
+    )
+    .await?;
     println!("region: {} ({from})", region.as_deref().unwrap_or("-"));
     match opts.images.iter().find_map(|r| r.registry.as_deref()) {
         Some(a) => println!("account: {a} (from the image's registry host)"),
@@ -439,11 +527,10 @@ pub fn print_plan(
     }
     println!(
         "credentials: {}",
-        credential_source(args.aws.profile.as_deref(), args.aws.role_arn.as_deref())
+        credential_source(args.aws.profile.as_deref(), args.aws.role_arn.as_deref()).await
     );
     if let Some(p) = &opts.push {
-        let spec: SourceSpec = p.source.parse()?;
-        let tree = inspector_gate::image::open(&spec)?;
+        let tree = inspector_gate::image::open(&p.source)?;
         let platforms: Vec<String> = tree
             .runnable()?
             .iter()
@@ -590,13 +677,5 @@ mod tests {
             !d.contains("--findings") && !d.contains("new/reports") && !d.contains("ssm"),
             "{d}"
         );
-    }
-
-    #[test]
-    fn the_profile_region_is_read_from_the_config_text() {
-        let cfg = "[default]\nregion = eu-west-1\n[profile ci]\nregion=ap-south-1\n";
-        assert_eq!(region_in(cfg, "ci").as_deref(), Some("ap-south-1"));
-        assert_eq!(region_in(cfg, "default").as_deref(), Some("eu-west-1"));
-        assert_eq!(region_in(cfg, "other"), None);
     }
 }

@@ -3,7 +3,7 @@
 use super::args::parse_timeout;
 use super::args::AwsArgs;
 use clap::Args;
-use inspector_gate::error::Result;
+use inspector_gate::error::{Error, Result};
 use inspector_gate::image_ref::{region_for, ImageRef};
 use inspector_gate::pipeline::push::{needs_aws, push_to_ecr, PushRequest};
 use inspector_gate::progress::Progress;
@@ -43,10 +43,17 @@ pub struct PushArgs {
 pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
     let dest: ImageRef = args.image.parse()?;
     let mut local = super::preflight::Local::default();
-    local.source("--push-from", &args.push_from);
+    let source = local.source("--push-from", &args.push_from);
     local.finish()?;
+    // finish() has refused a source that does not parse.
+    let source = source.ok_or_else(|| {
+        Error::usage(format!(
+            "--push-from {}: not an image source",
+            args.push_from
+        ))
+    })?;
     let req = PushRequest {
-        source: args.push_from.clone(),
+        source,
         dest,
         extra_tags: args.tags.clone(),
         registry_url: args.registry_url.clone(),

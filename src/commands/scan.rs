@@ -9,6 +9,7 @@ use inspector_gate::pipeline::scan::{self as pipeline, ScanCommandOptions};
 use inspector_gate::policy::Policy;
 use inspector_gate::progress::Progress;
 use inspector_gate::scan::inspector_scan::Format;
+use inspector_gate::scan::layers::ScanSource;
 use inspector_gate::scan::{Input, ScanOptions};
 use std::path::PathBuf;
 
@@ -79,9 +80,10 @@ pub struct ScanArgs {
 
 pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
     let mut local = super::preflight::Local::default();
-    if let Some(f) = &args.from {
-        local.scan_source("--from", f);
-    }
+    let from = args
+        .from
+        .as_deref()
+        .and_then(|f| local.scan_source("--from", f));
     if let Some(f) = &args.sbom {
         local.read_file("--sbom", f);
     }
@@ -99,13 +101,20 @@ pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
             super::resolve_policy(&args.policy, &aws, inspector_gate::aws::floor::FLOOR_BUDGET)
                 .await?
                 .policy;
-        run_with(args, policy, progress, color).await
+        run_with(args, from, policy, progress, color).await
     })
 }
 
-async fn run_with(args: ScanArgs, policy: Policy, progress: Progress, color: bool) -> Result<i32> {
-    let input = match (&args.from, &args.sbom) {
-        (Some(f), None) => Input::From(f.parse()?),
+/// The scan of `from` (`--from`, as the preflight parsed it) or of `--sbom`.
+async fn run_with(
+    args: ScanArgs,
+    from: Option<ScanSource>,
+    policy: Policy,
+    progress: Progress,
+    color: bool,
+) -> Result<i32> {
+    let input = match (from, &args.sbom) {
+        (Some(f), None) => Input::From(f),
         (None, Some(s)) => Input::Sbom(s.clone()),
         _ => {
             return Err(Error::usage(

@@ -2,7 +2,7 @@
 
 use super::args::{parse_timeout, AwsArgs, WaitArgs};
 use clap::Args;
-use inspector_gate::error::Result;
+use inspector_gate::error::{Error, Result};
 use inspector_gate::image_ref::{region_for, ImageRef};
 use inspector_gate::pipeline::verify::{self as pipeline, VerifyOptions};
 use inspector_gate::progress::Progress;
@@ -42,7 +42,7 @@ pub struct VerifyArgs {
 
 pub fn run(args: VerifyArgs, progress: Progress) -> Result<i32> {
     let mut local = super::preflight::Local::default();
-    local.key("--key", &args.key);
+    let key = local.key("--key", &args.key);
     if let Some(f) = args
         .policy_floor
         .as_deref()
@@ -52,7 +52,8 @@ pub fn run(args: VerifyArgs, progress: Progress) -> Result<i32> {
     }
     local.finish()?;
     let image: ImageRef = args.image.parse()?;
-    let key = args.key.parse()?;
+    // finish() has refused a key that does not parse.
+    let key = key.ok_or_else(|| Error::usage(format!("--key {}: not a key", args.key)))?;
     let mut aws: inspector_gate::aws::AwsOptions = (&args.aws).into();
     aws.region = region_for(&[&image], aws.region.as_deref())?;
     let opts = VerifyOptions {

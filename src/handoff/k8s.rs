@@ -116,7 +116,13 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Manifest>> {
     for p in paths {
         if p.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| Error::usage(format!("--k8s-manifests {}: {e}", p.display())))?
+                .map_err(|e| {
+                    Error::usage(format!(
+                        "--k8s-manifests {}: {}",
+                        p.display(),
+                        crate::error::io_cause(&e)
+                    ))
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
                     f.is_file()
@@ -140,8 +146,9 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Manifest>> {
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::usage(format!(
-                "--k8s-manifests: cannot read {}: {e}",
-                path.display()
+                "--k8s-manifests {}: {}",
+                path.display(),
+                crate::error::io_cause(&e)
             ))
         })?;
         parse(&text, &path.display().to_string())?;

@@ -23,8 +23,13 @@ pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Read a saved report, bounded in size, and check that its verdict follows from its images.
 pub fn read_report(path: &Path) -> Result<Report> {
-    let open_err =
-        |e: std::io::Error| Error::usage(format!("cannot read report {}: {e}", path.display()));
+    let open_err = |e: std::io::Error| {
+        Error::usage(format!(
+            "--report {}: {}",
+            path.display(),
+            crate::error::io_cause(&e)
+        ))
+    };
     let file = std::fs::File::open(path).map_err(open_err)?;
     let mut text = String::new();
     file.take(MAX_REPORT_BYTES + 1)

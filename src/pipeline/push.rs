@@ -33,8 +33,9 @@ fn account_region(endpoint: &str) -> Option<(String, String)> {
 /// What to push where.
 #[derive(Debug, Clone)]
 pub struct PushRequest {
-    /// `oci:<dir>[:<ref>]`, `oci-archive:<file>`, `docker-archive:<file>`, `docker:<image>`.
-    pub source: String,
+    /// `oci:<dir>[:<ref>]`, `oci-archive:<file>`, `docker-archive:<file>`, `docker:<image>`,
+    /// parsed once (by the command's preflight).
+    pub source: SourceSpec,
     /// The destination repository and its first tag.
     pub dest: ImageRef,
     /// More tags for the same image.
@@ -98,8 +99,11 @@ pub async fn push_to_ecr(
     progress: &Progress,
 ) -> Result<Vec<ScannedImage>> {
     let dest = &req.dest;
-    let spec: SourceSpec = req.source.parse()?;
     let tags = push_tags(req)?;
+    // The source is read and verified whole (crate::image, the one image source) before the
+    // registry is contacted (no ecr:GetAuthorizationToken for a source that cannot be pushed):
+    // a bad source fails on its cause.
+    let tree = crate::image::open_in_background(req.source.clone()).await?;
     let (mut target, account, region) = registry_target(
         c,
         dest,
@@ -110,9 +114,6 @@ pub async fn push_to_ecr(
     )
     .await?;
     target.tags = tags;
-    // The source is read and verified whole (crate::image, the one image source) before the
-    // registry is contacted: a bad source fails on its cause.
-    let tree = crate::image::open_in_background(spec).await?;
     let out = registry::push_tree(tree, &target, progress)
         .await
         .map_err(|e| e.context(format!("pushing to {dest}")))?;

@@ -149,7 +149,7 @@ fn a_missing_local_input_is_exit_2_before_any_aws_request() {
         ),
         (
             vec![
-                "iam-policy",
+                "gate",
                 "--image",
                 "team/app:v1",
                 "--k8s-manifests",
@@ -158,6 +158,25 @@ fn a_missing_local_input_is_exit_2_before_any_aws_request() {
                 "out",
             ],
             vec!["--k8s-manifests k8s/: does not exist"],
+        ),
+        (
+            // A malformed baseline is the preflight's, by the baseline's own parser.
+            vec![
+                "gate",
+                "--image",
+                "team/app:v1",
+                "--baseline",
+                "ecs:arn:aws:ecs:us-east-1:123456789012:service/web",
+            ],
+            vec!["old format"],
+        ),
+        (
+            vec!["scan", "--from", "dir:"],
+            vec!["--from: invalid scan source 'dir:'"],
+        ),
+        (
+            vec!["verify", "team/app:v1", "--key", "pgp:x"],
+            vec!["--key: key 'pgp:x': expected file:PATH"],
         ),
     ]
     .into_iter()
@@ -244,6 +263,143 @@ fn the_dry_run_prints_the_plan_and_sends_nothing() {
     assert_eq!(seen.load(Ordering::SeqCst), 0);
 }
 
+/// The binary without AWS_REGION / AWS_DEFAULT_REGION, its home holding `config`.
+fn run_with_config(
+    url: &str,
+    args: &[&str],
+    cwd: &std::path::Path,
+    config: &str,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    std::fs::create_dir_all(cwd.join(".aws")).unwrap();
+    std::fs::write(cwd.join(".aws/config"), config).unwrap();
+    let mut cmd = a::command(url, url, args, env, cwd);
+    cmd.env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+        .env("AWS_ENDPOINT_URL", url);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    a::text(&a::run_bounded(cmd, std::time::Duration::from_secs(60)))
+}
+
+#[test]
+fn the_dry_run_names_the_region_and_credentials_the_sdk_chain_would_use() {
+    let (srv, seen) = counting();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Read by the SDK's own profile loader: the selected profile's region, not default's.
+    let config = "# ci\n[default]\nregion = eu-west-1\n[profile ci]\nregion=ap-south-1\nrole_arn = arn:aws:iam::123456789012:role/ci\nsource_profile = default\n";
+    let argv = [
+        "gate",
+        "--dry-run",
+        "--image",
+        "team/app:v1",
+        "--profile",
+        "ci",
+    ];
+    let (code, out, err) = run_with_config(&srv.url, &argv, d, config, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("region: ap-south-1 (from profile ci in the AWS config file)"),
+        "{out}"
+    );
+    // The environment's keys come first in the SDK's DefaultCredentialsChain, --profile or not.
+    assert!(
+        out.contains("credentials: environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); the SDK's chain takes them before profile ci"),
+        "{out}"
+    );
+    // Without keys in the environment, the profile's role answers.
+    let mut cmd_env = vec![("AWS_PROFILE", "ci")];
+    let (code, out, err) = {
+        let mut c = a::command(
+            &srv.url,
+            &srv.url,
+            &["gate", "--dry-run", "--image", "team/app:v1"],
+            &cmd_env,
+            d,
+        );
+        c.env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        a::text(&a::run_bounded(c, std::time::Duration::from_secs(60)))
+    };
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("region: ap-south-1 (from profile ci in the AWS config file)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "credentials: profile ci (AWS_PROFILE): assumes arn:aws:iam::123456789012:role/ci"
+        ),
+        "{out}"
+    );
+    // AWS_DEFAULT_REGION alone is named as such.
+    cmd_env.clear();
+    cmd_env.push(("AWS_DEFAULT_REGION", "ca-central-1"));
+    let (code, out, err) = run_with_config(
+        &srv.url,
+        &["gate", "--dry-run", "--image", "team/app:v1"],
+        d,
+        config,
+        &cmd_env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("region: ca-central-1 (from AWS_DEFAULT_REGION)"),
+        "{out}"
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn iam_policy_reads_no_local_file() {
+    // iam-policy prints the policy the flags need: paths that do not exist here (they will
+    // on the build host) are not its business; a malformed flag still is.
+    let (srv, seen) = counting();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(
+        &srv.url,
+        &[
+            "iam-policy",
+            "--image",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1",
+            "--push-from",
+            "oci:build/oci",
+            "--k8s-manifests",
+            "k8s/",
+            "--k8s-out",
+            "out",
+            "--attest",
+            "file:key.pem",
+            "--baseline",
+            "reports/old.json",
+            "--policy",
+            "gate.toml",
+            "--report-dir",
+            "no/such/dir",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("IAM JSON");
+    assert!(v["Statement"].to_string().contains("ecr:PutImage"), "{v}");
+    let (code, _, err) = run(
+        &srv.url,
+        &["iam-policy", "--image", "team/app:v1", "--attest", "pgp:x"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected file:PATH"), "{err}");
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+}
+
 #[test]
 fn iam_policy_prints_the_flags_policy_as_iam_json() {
     let (srv, seen) = counting();
@@ -291,4 +447,32 @@ fn iam_policy_prints_the_flags_policy_as_iam_json() {
         );
     }
     assert_eq!(seen.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn push_opens_its_source_before_asking_ecr_for_a_token() {
+    // A source that exists but is no image: refused on its cause, and ECR never asked
+    // (before, ecr:GetAuthorizationToken came first, and its failure hid the cause).
+    let (srv, seen) = counting();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("web.tar"), "not a tar").unwrap();
+    for cmd in ["push", "gate"] {
+        let (code, _, err) = run(
+            &srv.url,
+            &[
+                cmd,
+                "--push-from",
+                "oci-archive:web.tar",
+                "--image",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:v1",
+                "--timeout",
+                "20s",
+            ],
+            dir.path(),
+        );
+        assert_ne!(code, 0, "{cmd}: {err}");
+        assert!(err.contains("web.tar"), "{cmd}: the source is named: {err}");
+        assert!(!err.contains("GetAuthorizationToken"), "{cmd}: {err}");
+        assert_eq!(seen.load(Ordering::SeqCst), 0, "{cmd} asked AWS: {err}");
+    }
 }
