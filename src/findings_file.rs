@@ -1,6 +1,8 @@
 //! Reading findings saved to disk, for offline evaluation: our own `findings` JSON, the output
 //! of `aws inspector2 list-findings` (the service's wire format), or an `Inspector2 Scan`
-//! EventBridge event (severity counts only).
+//! EventBridge event (severity counts only). A document that is none of these but is
+//! recognisable — empty, another scanner's report, an SBOM, the other of the two inputs — is
+//! refused in one line saying what it is and what to pass instead ([`Recognised`]).
 
 use crate::error::{Error, Result};
 use crate::model::{Finding, Package, ScannedImage, Severity};
@@ -281,11 +283,125 @@ fn finding_count(v: &serde_json::Value) -> usize {
     v.as_array().map_or(0, Vec::len)
 }
 
+/// What a document given to `--findings` or `--event` is, when it is not what that flag takes
+/// but something a user plausibly has at hand instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recognised {
+    Empty,
+    /// trivy's JSON report (`"SchemaVersion"` with `"ArtifactName"` or `"Results"`).
+    Trivy,
+    /// grype's JSON report (`"matches"`, `"descriptor": {"name": "grype"}`).
+    Grype,
+    /// `aws ecr describe-image-scan-findings` output (`"imageScanFindings"`).
+    EcrScanFindings,
+    /// A CycloneDX document (`"bomFormat": "CycloneDX"`), with or without vulnerabilities.
+    CycloneDx,
+    /// An `Inspector2 Scan` EventBridge event.
+    ScanEvent,
+    /// An `Inspector2 Finding` EventBridge event: one finding, not the image's set.
+    FindingEvent,
+    /// Findings: `inspector-gate findings` or `aws inspector2 list-findings` output.
+    Findings,
+}
+
+/// The recognisable document `text` is (`v` its JSON, when it is JSON).
+fn recognise(text: &str, v: Option<&serde_json::Value>) -> Option<Recognised> {
+    if text.trim().is_empty() {
+        return Some(Recognised::Empty);
+    }
+    let v = v?;
+    let has = |k: &str| v.get(k).is_some();
+    let str_at = |ptr: &str| v.pointer(ptr).and_then(|s| s.as_str());
+    if has("SchemaVersion") && (has("ArtifactName") || has("Results")) {
+        return Some(Recognised::Trivy);
+    }
+    // grype names itself in `descriptor.name`; its matches sit beside the descriptor.
+    if has("matches") && has("descriptor") {
+        return Some(Recognised::Grype);
+    }
+    if has("imageScanFindings") {
+        return Some(Recognised::EcrScanFindings);
+    }
+    if str_at("/bomFormat") == Some("CycloneDX") {
+        return Some(Recognised::CycloneDx);
+    }
+    match str_at("/detail-type") {
+        Some("Inspector2 Scan") => return Some(Recognised::ScanEvent),
+        Some("Inspector2 Finding") => return Some(Recognised::FindingEvent),
+        _ => {}
+    }
+    if has("images") || has("findings") || v.is_array() {
+        return Some(Recognised::Findings);
+    }
+    None
+}
+
+/// Which flag a document was given to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Findings,
+    Event,
+}
+
+/// The one-line error for a document `origin` recognised as `r` but given to `slot`, or
+/// `None` when `r` is what the slot takes.
+fn misplaced(r: Recognised, slot: Slot, origin: &str) -> Option<Error> {
+    const INSPECTOR: &str = "inspector-gate evaluates Amazon Inspector findings: pass `aws inspector2 list-findings` output, or run the gate";
+    let line = match (r, slot) {
+        (Recognised::Findings, Slot::Findings) | (Recognised::ScanEvent, Slot::Event) => {
+            return None
+        }
+        (Recognised::Empty, Slot::Findings) => format!(
+            "{origin} is empty: pass what `aws inspector2 list-findings` or `inspector-gate findings` wrote (a command that failed leaves an empty file behind)"
+        ),
+        (Recognised::Empty, Slot::Event) => format!(
+            "{origin} is empty: pass the Inspector2 Scan event as EventBridge delivers it (the whole JSON, its detail included)"
+        ),
+        (Recognised::Trivy, _) => format!("{origin} is a trivy report; {INSPECTOR}"),
+        (Recognised::Grype, _) => format!("{origin} is a grype report; {INSPECTOR}"),
+        (Recognised::EcrScanFindings, _) => format!(
+            "{origin} is `aws ecr describe-image-scan-findings` output; {INSPECTOR}"
+        ),
+        (Recognised::CycloneDx, _) => format!(
+            "{origin} is a CycloneDX SBOM, not findings: scan it with `inspector-gate scan --sbom FILE` (Amazon Inspector's ScanSbom)"
+        ),
+        (Recognised::ScanEvent, Slot::Findings) => format!(
+            "{origin} is an Inspector2 Scan event (EventBridge): pass it with --event, not --findings"
+        ),
+        (Recognised::FindingEvent, _) => format!(
+            "{origin} is an Inspector2 Finding event (EventBridge): one finding, not the image's findings; pass `aws inspector2 list-findings` output for the image with --findings"
+        ),
+        (Recognised::Findings, Slot::Event) => format!(
+            "{origin} is a findings file, not an event: pass it with --findings, not --event"
+        ),
+    };
+    Some(Error::usage(line))
+}
+
+/// Refuse `text` given to `slot` when it is recognisably something else.
+fn refuse_misplaced(
+    text: &str,
+    v: Option<&serde_json::Value>,
+    slot: Slot,
+    origin: &str,
+) -> Result<()> {
+    match recognise(text, v).and_then(|r| misplaced(r, slot, origin)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Parse a findings document (any of the accepted shapes) from text.
 pub fn parse_findings(text: &str, origin: &str) -> Result<Vec<ImageFindings>> {
     let bad = |why: String| Error::usage(format!("{origin} is not a findings file: {why}"));
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    let v: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            refuse_misplaced(text, None, Slot::Findings, origin)?;
+            return Err(bad(format!("invalid JSON ({e})")));
+        }
+    };
+    refuse_misplaced(text, Some(&v), Slot::Findings, origin)?;
     let count = finding_count(&v);
     if count > MAX_FINDINGS {
         return Err(bad(format!(
@@ -389,7 +505,15 @@ pub fn load_findings(path: &Path) -> Result<Vec<ImageFindings>> {
 pub fn parse_event(text: &str, origin: &str) -> Result<ImageFindings> {
     let bad =
         |why: String| Error::usage(format!("{origin} is not an Inspector2 Scan event: {why}"));
-    let ev: Event = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            refuse_misplaced(text, None, Slot::Event, origin)?;
+            return Err(bad(format!("invalid JSON ({e})")));
+        }
+    };
+    refuse_misplaced(text, Some(&v), Slot::Event, origin)?;
+    let ev: Event = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
     if let Some(dt) = &ev.detail_type {
         if dt != "Inspector2 Scan" {
             return Err(bad(format!(
@@ -548,6 +672,43 @@ mod tests {
         ] {
             assert_eq!(parse_event(t, "e").unwrap_err().exit_code(), 2, "{t}");
         }
+    }
+
+    #[test]
+    fn documents_of_the_wrong_kind_are_named_with_what_to_pass() {
+        let trivy = r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[]}"#;
+        let grype = r#"{"matches":[],"source":{"type":"unknown","target":"unknown"},"distro":{"name":"centos","version":"8.0","idLike":["rhel"]},"descriptor":{"name":"grype","version":"[not provided]","timestamp":""}}"#;
+        let event = r#"{"detail-type":"Inspector2 Scan","detail":{}}"#;
+        let finding_event = r#"{"detail-type":"Inspector2 Finding","detail":{}}"#;
+        let f = |t: &str| parse_findings(t, "findings file f.json").unwrap_err();
+        let e = |t: &str| parse_event(t, "event file e.json").unwrap_err();
+        for (err, want) in [
+            (f(""), "findings file f.json is empty: pass what `aws inspector2 list-findings`"),
+            (f(" \n"), "findings file f.json is empty"),
+            (e(""), "event file e.json is empty: pass the Inspector2 Scan event"),
+            (f(trivy), "findings file f.json is a trivy report; inspector-gate evaluates Amazon Inspector findings: pass `aws inspector2 list-findings` output, or run the gate"),
+            (e(trivy), "event file e.json is a trivy report; "),
+            (f(grype), "findings file f.json is a grype report; "),
+            (f(r#"{"imageScanFindings":{}}"#), "is `aws ecr describe-image-scan-findings` output; "),
+            (f(r#"{"bomFormat":"CycloneDX"}"#), "is a CycloneDX SBOM, not findings"),
+            (f(event), "is an Inspector2 Scan event (EventBridge): pass it with --event, not --findings"),
+            (f(finding_event), "is an Inspector2 Finding event"),
+            (e(finding_event), "is an Inspector2 Finding event"),
+            (e(r#"{"findings":[]}"#), "event file e.json is a findings file, not an event: pass it with --findings"),
+            (e("[]"), "is a findings file, not an event"),
+            (e(r#"{"schemaVersion":1,"images":[]}"#), "is a findings file, not an event"),
+        ] {
+            assert_eq!(err.exit_code(), 2, "{}", err.message);
+            assert!(err.message.contains(want), "{} / {want}", err.message);
+            assert!(!err.message.contains('\n'), "one line: {}", err.message);
+        }
+        // What each takes is not refused for looking like something else.
+        assert!(parse_findings(r#"{"findings":[]}"#, "f").is_ok());
+        assert!(parse_findings("[]", "f").is_ok());
+        let ev = r#"{"detail-type":"Inspector2 Scan","detail":{"repository-name":"arn:aws:ecr:us-east-1:123456789012:repository/app","image-digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","finding-severity-counts":{"TOTAL":0}}}"#;
+        assert!(parse_event(ev, "e").is_ok());
+        // Unrecognised: the parse error as before.
+        assert!(f(r#"{"x":1}"#).message.contains("expected an object with"));
     }
 
     #[test]

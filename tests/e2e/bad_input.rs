@@ -388,7 +388,7 @@ fn bad_findings_files_and_events_are_usage_errors() {
         &["a finding has no vulnerabilityId, title or findingArn"],
         &["expected an object"],
         &["not UTF-8"],
-        &["invalid JSON", "EOF while parsing a value"],
+        &["is empty: pass what `aws inspector2 list-findings`"],
     ];
     for ((name, bytes), cause) in files.into_iter().zip(causes) {
         let p = ctx.write(name, bytes);
@@ -493,7 +493,7 @@ fn bad_findings_files_and_events_are_usage_errors() {
         (
             "a findings file",
             "[]".to_string(),
-            vec!["not an Inspector2 Scan event", "expected struct Event"],
+            vec!["is a findings file, not an event: pass it with --findings"],
         ),
     ];
     for (name, text, cause) in events {
@@ -522,6 +522,130 @@ fn bad_findings_files_and_events_are_usage_errors() {
         &["not UTF-8"],
     ));
     ctx.check(cases);
+}
+
+/// Documents a user plausibly has at hand instead of what `--findings` or `--event` takes:
+/// each is named for what it is, with what to pass instead, in one line (exit 2, no AWS call).
+#[test]
+fn misplaced_inputs_say_what_they_are_and_what_to_pass() {
+    let ctx = Ctx::new();
+    // What trivy 0.x (`trivy fs --format json`) printed for a directory with nothing found,
+    // verbatim: no Results at all.
+    let trivy_empty = r#"{
+  "SchemaVersion": 2,
+  "ArtifactName": "src",
+  "ArtifactType": "filesystem",
+  "Metadata": {
+    "ImageConfig": {
+      "architecture": "",
+      "created": "0001-01-01T00:00:00Z",
+      "os": "",
+      "rootfs": { "type": "", "diff_ids": null },
+      "config": {}
+    }
+  }
+}"#;
+    // An image report with one vulnerability (trivy's documented JSON: Results[].Vulnerabilities).
+    let trivy_image = r#"{"SchemaVersion":2,"ArtifactName":"app/web:v1","ArtifactType":"container_image","Results":[{"Target":"app/web:v1 (debian 12.5)","Class":"os-pkgs","Type":"debian","Vulnerabilities":[{"VulnerabilityID":"CVE-2024-5535","PkgName":"openssl","InstalledVersion":"3.0.11-1~deb12u2","FixedVersion":"3.0.13-1~deb12u1","Severity":"CRITICAL"}]}]}"#;
+    // grype's JSON (its presenter's document: matches, source, distro, descriptor).
+    let grype = r#"{"matches":[{"vulnerability":{"id":"CVE-2023-45853","dataSource":"https://security-tracker.debian.org/tracker/CVE-2023-45853","namespace":"debian:distro:debian:12","severity":"Critical","urls":[],"fix":{"versions":[],"state":"wont-fix"}},"relatedVulnerabilities":[],"matchDetails":[],"artifact":{"id":"4c8b0e0b0a2e6f1c","name":"zlib1g","version":"1:1.2.13.dfsg-1","type":"deb","locations":[],"language":"","licenses":[],"cpes":[],"purl":"pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12","upstreams":[{"name":"zlib"}]}}],"source":{"type":"image","target":{"userInput":"app/web:v1"}},"distro":{"name":"debian","version":"12","idLike":[]},"descriptor":{"name":"grype","version":"0.74.0","timestamp":"2024-01-01T00:00:00Z"}}"#;
+    // `aws ecr describe-image-scan-findings` (botocore ecr model: DescribeImageScanFindingsResponse).
+    let ecr = format!(
+        r#"{{"registryId":"123456789012","repositoryName":"app/web","imageId":{{"imageDigest":"{DIGEST}"}},"imageScanStatus":{{"status":"COMPLETE"}},"imageScanFindings":{{"findingSeverityCounts":{{"HIGH":1}},"findings":[{{"name":"CVE-2024-5535","severity":"HIGH"}}]}}}}"#
+    );
+    let cyclonedx = r#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"openssl","version":"3.0.11"}]}"#;
+    let scan_event = format!(
+        r#"{{"version":"0","detail-type":"Inspector2 Scan","source":"aws.inspector2","detail":{{"scan-status":"INITIAL_SCAN_COMPLETE","repository-name":"arn:aws:ecr:us-east-1:123456789012:repository/app/web","image-digest":"{DIGEST}","finding-severity-counts":{{"CRITICAL":1,"HIGH":0,"MEDIUM":0,"TOTAL":1}}}}}}"#
+    );
+    let finding_event = r#"{"version":"0","detail-type":"Inspector2 Finding","source":"aws.inspector2","region":"us-east-1","detail":{"findingArn":"arn:aws:inspector2:us-east-1:123456789012:finding/abc","severity":"HIGH","status":"ACTIVE","type":"PACKAGE_VULNERABILITY"}}"#;
+    let findings = r#"{"findings":[]}"#;
+    let files = [
+        ("trivy-empty.json", trivy_empty.to_string()),
+        ("trivy-image.json", trivy_image.to_string()),
+        ("grype.json", grype.to_string()),
+        ("ecr.json", ecr),
+        ("sbom.cdx.json", cyclonedx.to_string()),
+        ("scan-event.json", scan_event),
+        ("finding-event.json", finding_event.to_string()),
+        ("findings.json", findings.to_string()),
+        ("blank.json", " \n\t\n".to_string()),
+    ];
+    for (name, text) in &files {
+        ctx.write(name, text);
+    }
+    let p = |name: &str| ctx.path(name).display().to_string();
+    const INSPECTOR: &str = "inspector-gate evaluates Amazon Inspector findings: pass `aws inspector2 list-findings` output, or run the gate";
+    let mut cases = Vec::new();
+    for flag in ["--findings", "--event"] {
+        let of = |s: &str| format!("{flag} {s}");
+        for (name, cause) in [
+            ("trivy-empty.json", "is a trivy report; "),
+            ("trivy-image.json", "is a trivy report; "),
+            ("grype.json", "is a grype report; "),
+            (
+                "ecr.json",
+                "is `aws ecr describe-image-scan-findings` output; ",
+            ),
+        ] {
+            cases.push(case(
+                &of(name),
+                &["evaluate", flag, &p(name)],
+                2,
+                &[cause, INSPECTOR],
+            ));
+        }
+        cases.push(case(
+            &of("sbom"),
+            &["evaluate", flag, &p("sbom.cdx.json")],
+            2,
+            &["is a CycloneDX SBOM, not findings: scan it with `inspector-gate scan --sbom FILE`"],
+        ));
+        cases.push(case(
+            &of("finding event"),
+            &["evaluate", flag, &p("finding-event.json")],
+            2,
+            &["is an Inspector2 Finding event (EventBridge): one finding, not the image's findings"],
+        ));
+    }
+    cases.push(case(
+        "--findings scan event",
+        &["evaluate", "--findings", &p("scan-event.json")],
+        2,
+        &["is an Inspector2 Scan event (EventBridge): pass it with --event, not --findings"],
+    ));
+    cases.push(case(
+        "--event findings",
+        &["evaluate", "--event", &p("findings.json")],
+        2,
+        &["is a findings file, not an event: pass it with --findings, not --event"],
+    ));
+    cases.push(case(
+        "--findings blank",
+        &["evaluate", "--findings", &p("blank.json")],
+        2,
+        &["is empty: pass what `aws inspector2 list-findings` or `inspector-gate findings` wrote"],
+    ));
+    cases.push(case(
+        "--event blank",
+        &["evaluate", "--event", &p("blank.json")],
+        2,
+        &["is empty: pass the Inspector2 Scan event as EventBridge delivers it"],
+    ));
+    ctx.check(cases);
+    // What each flag takes still works: the scan event is evaluated (its CRITICAL fails).
+    let (code, out, err) = ctx.run(&case(
+        "the event where it belongs",
+        &[
+            "evaluate",
+            "--event",
+            &p("scan-event.json"),
+            "--fail-on",
+            "CRITICAL",
+        ],
+        1,
+        &[],
+    ));
+    assert_eq!(code, 1, "{out}\n{err}");
 }
 
 /// Paths inside a layout, by digest.
