@@ -104,21 +104,15 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> std::io::Result<Option<BinaryInfo
     }
     let mut info = BinaryInfo::default();
     match held {
-        Held::Memory(w) => {
-            if let Some(dep) = elf_section(&w, ".dep-v0") {
-                info.rust_crates = auditable_crates(&dep);
-            }
-        }
+        Held::Memory(w) => read_crates(&in_memory(&w), &mut info),
         Held::Spilled(f) => {
-            let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+            let at = |off: u64, len: u64| -> std::io::Result<Vec<u8>> {
                 use std::os::unix::fs::FileExt;
-                let mut b = vec![0u8; usize::try_from(len).ok()?];
-                f.read_exact_at(&mut b, off).ok()?;
-                Some(b)
+                let mut b = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+                f.read_exact_at(&mut b, off)?;
+                Ok(b)
             };
-            if let Some(dep) = section_of(&at, ".dep-v0") {
-                info.rust_crates = auditable_crates(&dep);
-            }
+            read_crates(&at, &mut info);
         }
         Held::Not(why) => info.unread = Some(why),
     }
@@ -268,36 +262,73 @@ fn parse_modinfo(s: &str) -> (Option<Module>, Vec<Module>) {
     (main, deps)
 }
 
-/// The bytes of the named section of an ELF file held in memory.
-pub(crate) fn elf_section(f: &[u8], name: &str) -> Option<Vec<u8>> {
-    let at = |off: u64, len: u64| -> Option<Vec<u8>> {
-        let start = usize::try_from(off).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        f.get(start..end).map(<[u8]>::to_vec)
-    };
-    section_of(&at, name)
+/// Reads `length` bytes at `offset` of an ELF file (memory or a spill); an error when the
+/// file does not hold them.
+type At<'a> = &'a dyn Fn(u64, u64) -> std::io::Result<Vec<u8>>;
+
+/// [`At`] for an ELF file held in memory.
+fn in_memory(f: &[u8]) -> impl Fn(u64, u64) -> std::io::Result<Vec<u8>> + '_ {
+    move |off, len| {
+        let range = usize::try_from(off).ok().and_then(|start| {
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            f.get(start..end)
+        });
+        range
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
+    }
+}
+
+/// The bytes of the named section of an ELF file held in memory (see [`section_of`]).
+#[cfg(test)]
+fn elf_section(f: &[u8], name: &str) -> Result<Option<Vec<u8>>, String> {
+    section_of(&in_memory(f), name)
+}
+
+/// What reading `what` (`len` bytes at `off`) through `at` failed with, as a reason.
+fn read_at(at: At, off: u64, len: u64, what: &str) -> Result<Vec<u8>, String> {
+    if len > MAX_TABLE {
+        return Err(format!(
+            "its {what} is {len} bytes, more than the {} MiB the scan reads of one",
+            MAX_TABLE >> 20
+        ));
+    }
+    at(off, len).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format!("its {what} ({len} bytes at offset {off}) is past the end of the file")
+        } else {
+            format!("its {what} could not be read back from the spill ({e})")
+        }
+    })
 }
 
 /// The bytes of the named section of an ELF file (32/64-bit, either byte order), read through
 /// `at(offset, length)`: the header, the section table and the name table are each read once
 /// (each at most [`MAX_TABLE`]), then the section.
-fn section_of(at: &dyn Fn(u64, u64) -> Option<Vec<u8>>, name: &str) -> Option<Vec<u8>> {
-    let h = at(0, 64).or_else(|| at(0, 52))?;
+///
+/// `Ok(None)` only when the file is a well-formed ELF that has no such section (or no section
+/// table at all: nothing can find a section in it); `Err(why)` when the section could be
+/// there and was not read (a malformed header or table, an offset past the end of the file,
+/// a table or section over [`MAX_TABLE`], a failed read of the spill).
+fn section_of(at: At, name: &str) -> Result<Option<Vec<u8>>, String> {
+    let h = at(0, 64)
+        .or_else(|_| at(0, 52))
+        .map_err(|_| "its ELF header is cut short".to_string())?;
     if &h[..4] != b"\x7fELF" {
-        return None;
+        return Err("it does not start with an ELF header".into());
     }
     let is64 = match h[4] {
         1 => false,
         2 => true,
-        _ => return None,
+        c => return Err(format!("its ELF header names an unknown class ({c})")),
     };
     let le = match h[5] {
         1 => true,
         2 => false,
-        _ => return None,
+        d => return Err(format!("its ELF header names an unknown byte order ({d})")),
     };
     let num = |b: &[u8], o: usize, n: usize| -> Option<u64> {
-        let s = b.get(o..o + n)?;
+        let s = b.get(o..o.checked_add(n)?)?;
         let mut v = [0u8; 8];
         if le {
             v[..n].copy_from_slice(s);
@@ -307,57 +338,85 @@ fn section_of(at: &dyn Fn(u64, u64) -> Option<Vec<u8>>, name: &str) -> Option<Ve
             Some(u64::from_be_bytes(v))
         }
     };
+    let short = || "its ELF header is cut short".to_string();
     let w = if is64 { 8 } else { 4 };
     let (shoff, shentsize, shnum, shstrndx) = if is64 {
         (
-            num(&h, 0x28, 8)?,
-            num(&h, 0x3a, 2)?,
-            num(&h, 0x3c, 2)?,
-            num(&h, 0x3e, 2)?,
+            num(&h, 0x28, 8).ok_or_else(short)?,
+            num(&h, 0x3a, 2).ok_or_else(short)?,
+            num(&h, 0x3c, 2).ok_or_else(short)?,
+            num(&h, 0x3e, 2).ok_or_else(short)?,
         )
     } else {
         (
-            num(&h, 0x20, 4)?,
-            num(&h, 0x2e, 2)?,
-            num(&h, 0x30, 2)?,
-            num(&h, 0x32, 2)?,
+            num(&h, 0x20, 4).ok_or_else(short)?,
+            num(&h, 0x2e, 2).ok_or_else(short)?,
+            num(&h, 0x30, 2).ok_or_else(short)?,
+            num(&h, 0x32, 2).ok_or_else(short)?,
         )
     };
-    let ent = usize::try_from(shentsize).ok()?;
-    if ent < if is64 { 64 } else { 40 } || shnum == 0 {
-        return None;
+    if shoff == 0 {
+        // No section table (`sstrip`): no reader can find a section in it.
+        return Ok(None);
     }
-    let table_len = shnum.checked_mul(shentsize)?;
-    if table_len > MAX_TABLE {
-        return None;
+    let min_ent = if is64 { 64 } else { 40 };
+    let ent = usize::try_from(shentsize).unwrap_or(0);
+    if ent < min_ent {
+        return Err(format!(
+            "its ELF header gives section table entries of {shentsize} bytes, fewer than the {min_ent} an entry takes"
+        ));
     }
-    let table = at(shoff, table_len)?;
-    // (name offset, file offset, size) of section i.
-    let section = |i: u64| -> Option<(u64, u64, u64)> {
+    // (name offset, file offset, size, link) of entry i of `table`.
+    let (o_off, o_size, o_link) = if is64 {
+        (0x18, 0x20, 0x28)
+    } else {
+        (0x10, 0x14, 0x18)
+    };
+    let entry = |table: &[u8], i: u64| -> Option<(u64, u64, u64, u64)> {
         let base = usize::try_from(i).ok()?.checked_mul(ent)?;
-        let (o_off, o_size) = if is64 { (0x18, 0x20) } else { (0x10, 0x14) };
         Some((
-            num(&table, base, 4)?,
-            num(&table, base + o_off, w)?,
-            num(&table, base + o_size, w)?,
+            num(table, base, 4)?,
+            num(table, base.checked_add(o_off)?, w)?,
+            num(table, base.checked_add(o_size)?, w)?,
+            num(table, base.checked_add(o_link)?, 4)?,
         ))
     };
-    let (_, stroff, strsize) = section(shstrndx)?;
-    if strsize > MAX_TABLE {
-        return None;
+    // More than 0xff00 sections: the count is the first entry's size, the name table's
+    // index its link (the ELF gABI's extended numbering).
+    let (shnum, shstrndx) = if shnum == 0 || shstrndx == 0xffff {
+        let first = read_at(at, shoff, shentsize, "first section table entry")?;
+        let (_, _, size, link) = entry(&first, 0).ok_or_else(short)?;
+        (
+            if shnum == 0 { size } else { shnum },
+            if shstrndx == 0xffff { link } else { shstrndx },
+        )
+    } else {
+        (shnum, shstrndx)
+    };
+    if shnum == 0 {
+        return Ok(None);
     }
-    let strtab = at(stroff, strsize)?;
+    let table_len = shnum.saturating_mul(shentsize);
+    let table = read_at(at, shoff, table_len, "section table")?;
+    let malformed = |what: &str| format!("its section table is malformed ({what})");
+    if shstrndx >= shnum {
+        return Err(malformed(&format!(
+            "the section-name table is entry {shstrndx} of {shnum}"
+        )));
+    }
+    let (_, stroff, strsize, _) = entry(&table, shstrndx).ok_or_else(|| malformed("cut short"))?;
+    let strtab = read_at(at, stroff, strsize, "section-name table")?;
     for i in 0..shnum {
-        let (n, off, size) = section(i)?;
-        let Some(tail) = strtab.get(usize::try_from(n).ok()?..) else {
+        let (n, off, size, _) = entry(&table, i).ok_or_else(|| malformed("cut short"))?;
+        let Some(tail) = usize::try_from(n).ok().and_then(|n| strtab.get(n..)) else {
             continue;
         };
         let end = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
         if &tail[..end] == name.as_bytes() {
-            return (size <= MAX_TABLE).then(|| at(off, size)).flatten();
+            return read_at(at, off, size, &format!("{name} section")).map(Some);
         }
     }
-    None
+    Ok(None)
 }
 
 #[derive(Deserialize)]
@@ -373,31 +432,53 @@ struct AuditablePackage {
     kind: Option<String>,
 }
 
-/// Crates listed by cargo-auditable; build-only dependencies are not in the binary.
-fn auditable_crates(compressed: &[u8]) -> Vec<Module> {
+/// The most JSON a `.dep-v0` section may inflate to (real ones are a few KiB per hundred
+/// crates): a zlib bomb stops here and is named, never held.
+const MAX_DEP_JSON: u64 = 16 << 20;
+
+/// Crates listed by cargo-auditable (build-only dependencies are not in the binary); `Err`
+/// names why the section could not be read.
+fn auditable_crates(compressed: &[u8]) -> Result<Vec<Module>, String> {
     let mut json = Vec::new();
-    let ok = flate2::read::ZlibDecoder::new(compressed)
-        .take(8 << 20)
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(MAX_DEP_JSON + 1)
         .read_to_end(&mut json)
-        .is_ok();
-    if !ok {
-        return Vec::new();
+        .map_err(|e| format!("its .dep-v0 section is not valid zlib ({e})"))?;
+    if json.len() as u64 > MAX_DEP_JSON {
+        return Err(format!(
+            "its .dep-v0 section inflates to more than {} MiB, the most the scan inflates of one",
+            MAX_DEP_JSON >> 20
+        ));
     }
-    let Ok(doc) = serde_json::from_slice::<Auditable>(&json) else {
-        return Vec::new();
-    };
-    doc.packages
+    let doc = serde_json::from_slice::<Auditable>(&json)
+        .map_err(|e| format!("its .dep-v0 section is not cargo-auditable JSON ({e})"))?;
+    Ok(doc
+        .packages
         .into_iter()
         .filter(|p| p.kind.as_deref() != Some("build"))
         .map(|p| Module {
             name: p.name,
             version: p.version,
         })
-        .collect()
+        .collect())
+}
+
+/// The crates of an ELF's `.dep-v0` section read through `at` into `info`, or why not.
+fn read_crates(at: At, info: &mut BinaryInfo) {
+    let got =
+        section_of(at, ".dep-v0").and_then(|dep| dep.map(|d| auditable_crates(&d)).transpose());
+    match got {
+        Ok(crates) => info.rust_crates = crates.unwrap_or_default(),
+        Err(why) => {
+            info.unread = Some(format!(
+                "{why}, so any cargo-auditable crate list in it was not read"
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn varstr(s: &[u8]) -> Vec<u8> {
@@ -462,10 +543,13 @@ mod tests {
     fn sections_of_a_real_elf_are_found() {
         // This test binary, as the Rust toolchain linked it.
         let me = std::fs::read("/proc/self/exe").unwrap();
-        let comment = elf_section(&me, ".comment").expect("linkers write .comment");
+        let comment = elf_section(&me, ".comment")
+            .unwrap()
+            .expect("linkers write .comment");
         assert!(!comment.is_empty());
-        assert!(elf_section(&me, ".dep-v0").is_none());
-        assert!(elf_section(&me[..64], ".comment").is_none(), "truncated");
+        assert_eq!(elf_section(&me, ".dep-v0"), Ok(None));
+        let cut = elf_section(&me[..64], ".comment").unwrap_err();
+        assert!(cut.contains("past the end of the file"), "{cut}");
     }
 
     #[test]
@@ -493,9 +577,10 @@ mod tests {
     #[test]
     fn large_elf_files_are_spilled_or_named() {
         let me = std::fs::read("/proc/self/exe").unwrap();
-        let at = |off: u64, len: u64| -> Option<Vec<u8>> {
+        let at = |off: u64, len: u64| -> std::io::Result<Vec<u8>> {
             me.get(off as usize..(off + len) as usize)
                 .map(<[u8]>::to_vec)
+                .ok_or_else(|| std::io::ErrorKind::UnexpectedEof.into())
         };
         assert_eq!(section_of(&at, ".comment"), elf_section(&me, ".comment"));
         // A said size over MAX_ELF takes the spill path; the bytes are the same.
@@ -522,5 +607,137 @@ mod tests {
         assert!(inspect(&mut &blob[..], blob.len() as u64)
             .unwrap()
             .is_none());
+    }
+
+    /// A little-endian ELF64 file with the given (name, content) sections after its header,
+    /// then its section-name table and its section table, as linkers lay them out.
+    pub(crate) fn elf_with(sections: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut f = vec![0u8; 64];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2; // 64-bit
+        f[5] = 1; // little-endian
+        f[6] = 1;
+        f[16] = 2; // ET_EXEC
+        let mut names = vec![0u8];
+        let mut entries = vec![(0u32, 0u64, 0u64)]; // the null section
+        for (name, data) in sections {
+            entries.push((names.len() as u32, f.len() as u64, data.len() as u64));
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+            f.extend_from_slice(data);
+        }
+        entries.push((names.len() as u32, f.len() as u64, 0));
+        names.extend_from_slice(b".shstrtab\0");
+        let last = entries.len() - 1;
+        entries[last].2 = names.len() as u64;
+        f.extend_from_slice(&names);
+        let shoff = f.len() as u64;
+        for (name, off, size) in &entries {
+            let mut e = [0u8; 64];
+            e[..4].copy_from_slice(&name.to_le_bytes());
+            e[4] = 1; // SHT_PROGBITS
+            e[0x18..0x20].copy_from_slice(&off.to_le_bytes());
+            e[0x20..0x28].copy_from_slice(&size.to_le_bytes());
+            f.extend_from_slice(&e);
+        }
+        f[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        f[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        f[0x3c..0x3e].copy_from_slice(&(entries.len() as u16).to_le_bytes());
+        f[0x3e..0x40].copy_from_slice(&(last as u16).to_le_bytes());
+        f.resize(f.len().max(8192), 0);
+        f
+    }
+
+    pub(crate) fn zlib(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const DEPS: &[u8] = br#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"smallvec","version":"1.6.0","source":"crates.io","dependencies":[]},{"name":"cc","version":"1.0.0","source":"crates.io","kind":"build"}]}"#;
+
+    fn inspected(f: &[u8]) -> Option<BinaryInfo> {
+        inspect(&mut &f[..], f.len() as u64).unwrap()
+    }
+
+    /// A cargo-auditable section is read; a binary without one is not a Rust binary (fine);
+    /// a section table, name table or .dep-v0 that could be there and was not read (past the
+    /// end of the file, over the cap, not zlib, not JSON, a zlib bomb) is named, never taken
+    /// for "no crates".
+    #[test]
+    fn a_dep_v0_section_that_cannot_be_read_is_named_not_absent() {
+        let info = inspected(&elf_with(&[(".text", b"code"), (".dep-v0", &zlib(DEPS))])).unwrap();
+        let names: Vec<&str> = info.rust_crates.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["app", "smallvec"]);
+        assert_eq!(info.unread, None);
+        // Absent: an ELF without .dep-v0, and one without a section table at all.
+        assert_eq!(inspected(&elf_with(&[(".text", b"code")])), None);
+        let mut stripped = elf_with(&[(".text", b"code")]);
+        stripped[0x28..0x30].fill(0);
+        assert_eq!(inspected(&stripped), None);
+
+        let unread = |f: &[u8]| -> String {
+            let info = inspected(f).expect("named as not read");
+            assert!(info.rust_crates.is_empty());
+            info.unread.expect("named as not read")
+        };
+        let bomb = zlib(&vec![b' '; (MAX_DEP_JSON + 1) as usize]);
+        assert!(bomb.len() < 64 << 10);
+        let why = unread(&elf_with(&[(".dep-v0", &bomb)]));
+        assert!(why.contains("inflates to more than 16 MiB"), "{why}");
+        assert!(why.ends_with("so any cargo-auditable crate list in it was not read"));
+        let why = unread(&elf_with(&[(".dep-v0", b"not zlib")]));
+        assert!(why.contains("not valid zlib"), "{why}");
+        let why = unread(&elf_with(&[(".dep-v0", &zlib(b"{\"packages\":"))]));
+        assert!(why.contains("not cargo-auditable JSON"), "{why}");
+
+        // The section table past the end of the file (a file cut short).
+        let mut cut = elf_with(&[(".dep-v0", &zlib(DEPS))]);
+        cut[0x28..0x30].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let why = unread(&cut);
+        assert!(why.contains("section table"), "{why}");
+        assert!(why.contains("past the end of the file"), "{why}");
+        // .dep-v0 (entry 1) past the end, and over the cap.
+        let good = elf_with(&[(".dep-v0", &zlib(DEPS))]);
+        let shoff = u64::from_le_bytes(good[0x28..0x30].try_into().unwrap()) as usize;
+        let mut far = good.clone();
+        far[shoff + 64 + 0x18..shoff + 64 + 0x20].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let why = unread(&far);
+        assert!(
+            why.contains(".dep-v0 section") && why.contains("past the end"),
+            "{why}"
+        );
+        let mut huge = good.clone();
+        huge[shoff + 64 + 0x20..shoff + 64 + 0x28].copy_from_slice(&(MAX_TABLE + 1).to_le_bytes());
+        let why = unread(&huge);
+        assert!(why.contains("more than the 16 MiB"), "{why}");
+        // The section-name table (entry 2) past the end; its index out of the table.
+        let mut names = good.clone();
+        names[shoff + 128 + 0x18..shoff + 128 + 0x20].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let why = unread(&names);
+        assert!(why.contains("section-name table"), "{why}");
+        let mut index = good.clone();
+        index[0x3e..0x40].copy_from_slice(&9u16.to_le_bytes());
+        let why = unread(&index);
+        assert!(why.contains("malformed"), "{why}");
+        let mut ent = good;
+        ent[0x3a..0x3c].copy_from_slice(&8u16.to_le_bytes());
+        let why = unread(&ent);
+        assert!(why.contains("entries of 8 bytes"), "{why}");
+    }
+
+    /// What the binary reader could not read is an Unread of the inventory, naming the file.
+    #[test]
+    fn an_unreadable_dep_v0_is_an_unread_of_the_inventory() {
+        use crate::scan::layers::{FileTree, Kept};
+        let f = elf_with(&[(".dep-v0", b"not zlib")]);
+        let mut tree = FileTree::default();
+        tree.files
+            .insert("usr/bin/app".into(), Kept::Binary(inspected(&f).unwrap()));
+        let inv = crate::scan::catalog::catalogue(&tree, None);
+        assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
+        assert_eq!(inv.unread[0].path, "/usr/bin/app");
+        assert!(inv.unread[0].reason.contains("not valid zlib"));
     }
 }
