@@ -385,8 +385,14 @@ fn entries(
         let mut sig = [0u8; 4];
         match r.read_exact(&mut sig) {
             Ok(()) => {}
-            // Local entries that end without a central directory: read what there was.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            // Every zip ends with its central directory: local entries that end without one
+            // are an archive cut short (a truncated copy or download), whose missing entries
+            // could name anything.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(io::Error::other(format!(
+                    "it ends after the entry {name} without its central directory: the archive is cut short, so what followed was not read"
+                )))
+            }
             Err(e) => return Err(e),
         }
         let sig = u32::from_le_bytes(sig);
@@ -899,5 +905,47 @@ pub(crate) mod tests {
         assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
         assert_eq!(inv.unread[0].path, "/app/lib/nameless.jar");
         assert!(is_archive("x.Jar") && is_archive("a.hpi") && !is_archive("jar"));
+    }
+
+    /// An archive that ends cleanly at an entry boundary without its central directory is cut
+    /// short (what followed is unknown): named, with what it found kept; a nested one too,
+    /// the archive around it read on.
+    #[test]
+    fn an_archive_without_its_central_directory_is_named() {
+        let (pn, pb) = pom("org.example", "lib", "1.2");
+        let whole = zip_as(&[(&pn, &pb, How::Deflated), ("a.txt", b"hi", How::Stored)]);
+        let eocd = whole.len() - 22;
+        let cut = &whole[..u32_of(&whole, eocd + 16) as usize];
+        let f = read(&mut &cut[..], cut.len() as u64);
+        assert_eq!(found(&f), [":org.example:lib:1.2"]);
+        assert_eq!(f.unread.len(), 1, "{:?}", f.unread);
+        assert_eq!(f.unread[0].0, "");
+        assert!(
+            f.unread[0]
+                .1
+                .contains("ends after the entry a.txt without its central directory"),
+            "{:?}",
+            f.unread
+        );
+
+        let (on, ob) = pom("org.example", "outer", "1");
+        let outer = zip_as(&[("lib/cut.jar", cut, How::Stored), (&on, &ob, How::Deflated)]);
+        let mut tree = FileTree::default();
+        tree.files.insert("app/app.war".into(), kept(&outer));
+        let mut inv = Inventory::default();
+        catalog(&tree, &mut inv);
+        let purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
+        assert_eq!(
+            purls,
+            [
+                "pkg:maven/org.example/lib@1.2",
+                "pkg:maven/org.example/outer@1"
+            ]
+        );
+        assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
+        assert_eq!(inv.unread[0].path, "/app/app.war/lib/cut.jar");
+        assert!(inv.unread[0]
+            .reason
+            .contains("without its central directory"));
     }
 }
