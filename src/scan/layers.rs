@@ -739,33 +739,34 @@ fn reread(
                 })
                 .max();
             let binary = idx.iter().any(|i| deliveries[*i].want == Want::Binary);
-            // An archive is read as it streams; the same bytes under another name that wants
-            // them as a binary are a jar, not a Go or Rust program.
-            let facts = if idx.iter().any(|i| deliveries[*i].want == Want::Java) {
-                Some(java::read(entry.reader(), size))
-            } else {
-                None
-            };
-            let (bytes, info) = match cap {
-                _ if facts.is_some() => (None, None),
+            let archive = idx.iter().any(|i| deliveries[*i].want == Want::Java);
+            // Content some name wants whole is read once into memory and every other reader
+            // reads it from there: each name gets its content (or its true reason), never a
+            // size reason for a size that fits.
+            let (bytes, info, facts) = match cap {
                 Some(cap) if size <= cap => {
                     let mut buf = Vec::with_capacity(size as usize);
                     entry
                         .reader()
                         .read_to_end(&mut buf)
                         .map_err(broken(&what, stop))?;
+                    let facts = archive.then(|| java::read(&mut &buf[..], size));
                     let info = if binary {
                         binary::inspect(&mut &buf[..], size).map_err(broken(&what, stop))?
                     } else {
                         None
                     };
-                    (Some(buf), info)
+                    (Some(buf), info, facts)
                 }
+                // An archive is read as it streams; the same bytes under another name that
+                // wants them as a binary are a jar, not a Go or Rust program.
+                _ if archive => (None, None, Some(java::read(entry.reader(), size))),
                 _ if binary => (
                     None,
                     binary::inspect(entry.reader(), size).map_err(broken(&what, stop))?,
+                    None,
                 ),
-                _ => (None, None),
+                _ => (None, None, None),
             };
             for i in idx {
                 contents[*i] = Some(match deliveries[*i].want {

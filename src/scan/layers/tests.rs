@@ -389,3 +389,41 @@ fn java_facts_follow_their_file_through_whiteouts_and_links() {
         .collect();
     assert_eq!(jars, [("app/kept.JAR", 1), ("app/linked.jar", 1)]);
 }
+
+/// One file's bytes under two names that want it differently (hard links of a later layer,
+/// one origin): each name is read as it asks, the one wanting the bytes gets them (not a
+/// false "too large"), the one wanting an archive read gets its facts.
+#[test]
+fn a_file_wanted_as_an_archive_and_as_bytes_is_read_for_both() {
+    use crate::scan::catalog::java::tests::{zip_as, How};
+    let pom = b"groupId=org.example\nartifactId=lib\nversion=1\n";
+    let jar = zip_as(&[(
+        "META-INF/maven/org.example/lib/pom.properties",
+        pom,
+        How::Deflated,
+    )]);
+    let l1 = files(&[("x/data", &jar)]);
+    let l2 = layer(&[
+        E::Hardlink(b"app/lib.jar", b"x/data"),
+        E::Hardlink(b"app/copy.txt", b"x/data"),
+    ]);
+    let want = |path: &str, _: u64, _: bool| {
+        if path.ends_with(".jar") {
+            Want::Java
+        } else if path.ends_with(".txt") {
+            Want::Bytes { cap: 1 << 20 }
+        } else {
+            Want::Skip
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tree = read_image(&image(dir.path(), vec![l1, l2]), &want).unwrap();
+    assert_eq!(names(&tree), ["app/copy.txt", "app/lib.jar"]);
+    assert_eq!(tree.bytes("app/copy.txt"), Some(&jar[..]));
+    match &tree.files["app/lib.jar"] {
+        Kept::Java(f) => assert_eq!(f.found.len(), 1, "{f:?}"),
+        k => panic!("{k:?}"),
+    }
+    let inv = crate::scan::catalog::catalogue(&tree, None);
+    assert!(inv.unread.is_empty(), "{:?}", inv.unread);
+}
