@@ -178,13 +178,36 @@ fn npm_packages_match_npm_ls() {
     );
     let inv = scan_dir(&dir);
     assert_eq!(of(&inv, Ecosystem::Npm, |s| s.to_string()), oracle);
-    // Both sources agree: every package is seen in the lockfile and in node_modules.
-    let lock = inv
+    // Each installed package once, from its own package.json in node_modules (the lockfile
+    // lists the same packages: counting its entries too listed every package twice).
+    let npm: Vec<&inspector_gate::scan::Package> = inv
         .packages
         .iter()
-        .filter(|p| p.location.ends_with("/package-lock.json"))
-        .count();
-    assert_eq!(lock, oracle.len());
+        .filter(|p| p.ecosystem == Ecosystem::Npm)
+        .collect();
+    assert!(
+        npm.iter()
+            .all(|p| p.location.starts_with("/node_modules/")
+                && p.location.ends_with("/package.json")),
+        "{npm:?}"
+    );
+    // Once per place it is installed (debug@2.6.9 is installed under four packages): exactly
+    // the installed manifests on disk.
+    let out = run(Command::new("find")
+        .args(["node_modules", "-name", "package.json"])
+        .current_dir(&dir));
+    let manifests: BTreeSet<String> = out
+        .lines()
+        .filter(|p| inspector_gate::scan::catalog::npm::is_installed_manifest(p))
+        .map(|p| format!("/{p}"))
+        .collect();
+    let located: BTreeSet<String> = npm.iter().map(|p| p.location.clone()).collect();
+    assert_eq!(located, manifests);
+    assert_eq!(
+        npm.len(),
+        manifests.len(),
+        "a package listed twice: {npm:?}"
+    );
     assert!(inv
         .packages
         .iter()

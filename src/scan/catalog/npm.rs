@@ -39,19 +39,11 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
             if !is_installed_manifest(path) {
                 continue;
             }
-            match serde_json::from_slice::<Value>(bytes) {
-                Ok(v) => {
-                    let name = v.get("name").and_then(Value::as_str);
-                    let version = v.get("version").and_then(Value::as_str);
-                    match (name, version) {
-                        (Some(n), Some(ver)) if !n.is_empty() && !ver.is_empty() => {
-                            push(inv, package(n, ver, path))
-                        }
-                        // npm installs nothing without a name and version: test fixtures
-                        // and stubs inside packages are not packages.
-                        _ => {}
-                    }
-                }
+            match installed(bytes) {
+                Ok(Some((n, ver))) => push(inv, package(&n, &ver, path)),
+                // npm installs nothing without a name and version: test fixtures and stubs
+                // inside packages are not packages.
+                Ok(None) => {}
                 Err(e) => unread(inv, path, format!("not valid JSON ({e})")),
             }
         } else if path.ends_with("package-lock.json") {
@@ -65,6 +57,18 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
             }
         }
     }
+}
+
+/// The name and version an installed `package.json` gives (`None`: it gives none).
+fn installed(bytes: &[u8]) -> Result<Option<(String, String)>, serde_json::Error> {
+    let v = serde_json::from_slice::<Value>(bytes)?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    Ok(field("name").zip(field("version")))
 }
 
 fn package(name: &str, version: &str, path: &str) -> Package {
@@ -117,10 +121,19 @@ fn lockfile(tree: &FileTree, v: &Value, path: &str, inv: &mut Inventory) {
     let entries = lockfile_entries(v);
     let mut reported = 0;
     for (at, mut p) in entries {
-        // `tree.files` holds every installed manifest (read or not: one over its cap is
-        // there too, and named as unread).
-        if installed_tree && !tree.files.contains_key(&format!("{dir}{at}/package.json")) {
-            continue;
+        if installed_tree {
+            // `tree.files` holds every installed manifest (read or not: one over its cap is
+            // there too, and named as unread). A package its own manifest names is reported
+            // from there, at the path it is installed at: the lockfile's entry for it would
+            // list it twice. The entry stands in only for a manifest that names nothing.
+            let manifest = format!("{dir}{at}/package.json");
+            if !tree.files.contains_key(&manifest)
+                || tree
+                    .bytes(&manifest)
+                    .is_some_and(|b| matches!(installed(b), Ok(Some(_))))
+            {
+                continue;
+            }
         }
         p.location = shown(path);
         push(inv, p);
@@ -259,13 +272,31 @@ mod tests {
             .map(|p| (p.location.as_str(), p.purl.as_str()))
             .collect();
         from_lock.sort();
+        // Installed packages are reported once, from their own manifest; the lockfile stands
+        // in only for the one whose manifest was not read.
+        assert_eq!(from_lock, [("/srv/package-lock.json", "pkg:npm/big@1.0.0")]);
+        let mut all: Vec<(&str, &str)> = inv
+            .packages
+            .iter()
+            .map(|p| (p.purl.as_str(), p.location.as_str()))
+            .collect();
+        all.sort();
         assert_eq!(
-            from_lock,
+            all,
             [
-                ("/old/package-lock.json", "pkg:npm/y@0.1.0"),
-                ("/srv/package-lock.json", "pkg:npm/big@1.0.0"),
-                ("/srv/package-lock.json", "pkg:npm/c@3.0.0"),
-                ("/srv/package-lock.json", "pkg:npm/express@4.18.2"),
+                ("pkg:npm/big@1.0.0", "/srv/package-lock.json"),
+                (
+                    "pkg:npm/c@3.0.0",
+                    "/srv/node_modules/a/node_modules/c/package.json"
+                ),
+                (
+                    "pkg:npm/express@4.18.2",
+                    "/srv/node_modules/express/package.json"
+                ),
+                (
+                    "pkg:npm/y@0.1.0",
+                    "/old/node_modules/x/node_modules/y/package.json"
+                ),
             ]
         );
         assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
