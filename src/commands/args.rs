@@ -35,8 +35,8 @@ pub struct AwsArgs {
         help_heading = "AWS"
     )]
     pub role_arn: Option<String>,
-    /// External id for --role-arn (sts:ExternalId): a cross-account role whose trust policy
-    /// requires one.
+    /// External id for --role-arn (sts:ExternalId). For a cross-account role whose trust
+    /// policy requires one.
     #[arg(
         long,
         env = "INSPECTOR_GATE_ROLE_EXTERNAL_ID",
@@ -45,8 +45,8 @@ pub struct AwsArgs {
         help_heading = "AWS"
     )]
     pub role_external_id: Option<String>,
-    /// API requests per second this run may send to each of Inspector2, ECR and CodePipeline
-    /// [default: 10, bursts of 5 seconds' worth]. One budget per run; a throttled answer halves
+    /// Requests per second to each of Inspector2, ECR, CodePipeline [default: 10]. Bursts of
+    /// 5 seconds' worth are allowed. One budget per run; a throttled answer halves
     /// it for the rest of the run. AWS publishes no per-API rate for Inspector2 (its
     /// ThrottlingException says only that the account's requests per second were exceeded),
     /// so the default is a conservative guess: lower it when many gates share an account.

@@ -21,7 +21,8 @@ use std::path::PathBuf;
 const EXAMPLES: &str = "\
 Examples:
   # Gate an image your build pushed; fail the step on any HIGH or CRITICAL finding
-  inspector-gate gate --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:1.4.2 --fail-on HIGH
+  inspector-gate gate --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:1.4.2 \\
+    --fail-on HIGH
 
   # Push a docker save archive, gate it, write the reports and the ECS hand-off
   inspector-gate gate --push-from docker-archive:web.tar --image app/web:$GIT_SHA \\

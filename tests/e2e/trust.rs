@@ -7,7 +7,7 @@ use crate::support;
 
 use inspector_gate::model::{Finding, Severity};
 use inspector_gate::report::testing;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use support::aws::{aws_env, offline, text};
 use support::moto::Moto;
 
@@ -582,10 +582,10 @@ fn a_token_is_not_sent_over_http_to_a_remote_registry() {
             "s3cr3t-token".into(),
         ),
     ];
-    // An empty directory: it passes the preflight, and the refusal comes before it is read.
-    let dir: PathBuf = ctx.path().join("nolayout");
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = format!("oci:{}", dir.display());
+    // A real layout: the push reads its source first (local input before any network), and
+    // the refusal comes before anything is sent to the registry.
+    let layout = support::fixtures::single_arch(&ctx.path().join("layout"), "1", 7, &[64]);
+    let src = layout.spec();
     let (code, out, err) = ctx.run(
         &[
             "push",
