@@ -397,24 +397,6 @@ const SUPPORTED: [&str; 9] = [
     "deb", "rpm", "apk", "npm", "pypi", "maven", "golang", "cargo", "gem",
 ];
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The key of a purl, or `None` for a type the scan does not catalogue. Our Go binaries'
 /// `pkg:generic/<bin>?go_toolchain=1.22.5` is the toolchain syft names
 /// `pkg:golang/stdlib@1.22.5`; trivy (as cdxgen's plugin ships it) names the crates of a
@@ -437,7 +419,7 @@ pub fn peer_key(purl: &str) -> Option<PeerKey> {
         return None;
     }
     let (path, version) = rest.rsplit_once('@').unwrap_or((rest, ""));
-    let mut path = percent_decode(path);
+    let mut path = inspector_gate::scan::purl::decode(path);
     let os = matches!(ty, "deb" | "rpm" | "apk");
     if os {
         path = path.rsplit('/').next().unwrap_or(&path).to_string();
@@ -445,7 +427,7 @@ pub fn peer_key(purl: &str) -> Option<PeerKey> {
     if ty == "pypi" {
         path = inspector_gate::scan::purl::pypi_name(&path);
     }
-    let mut version = percent_decode(version);
+    let mut version = inspector_gate::scan::purl::decode(version);
     if os && !version.contains(':') {
         if let Some(e) = query.split('&').find_map(|kv| kv.strip_prefix("epoch=")) {
             if e != "0" {
