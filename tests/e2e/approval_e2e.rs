@@ -5,45 +5,28 @@ use crate::support;
 
 use serde_json::Value;
 use std::collections::VecDeque;
-use support::aws::{self as a, text};
-use support::moto::Moto;
-use support::scenario::{
-    finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
-};
+use support::scenario::{finding, ApprovalExec, PipelineScript, Read};
+use support::world::{done_long_ago, exec, pipeline, script, World, APPROVE, REPO};
 
-const REPO: &str = "app/web";
-
-struct World {
-    moto: Moto,
-    scen: Scenario,
-    dir: tempfile::TempDir,
+/// The shared world, plus the digest of its one image.
+struct Approval {
+    world: World,
     digest: String,
 }
 
-fn exec(id: &str, token: &str, custom: Option<String>, after: usize) -> ApprovalExec {
-    ApprovalExec {
-        execution_id: id.into(),
-        status: "InProgress",
-        token: token.into(),
-        custom_data: custom,
-        revision: None,
-        appears_after_polls: after,
+impl std::ops::Deref for Approval {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
     }
 }
 
-impl World {
+impl Approval {
     /// An image scanned long ago with `findings` (CRITICAL ones when `bad`), and a pipeline
     /// built by `pipeline(digest)`.
-    fn new(bad: bool, pipeline: impl FnOnce(&str) -> PipelineScript) -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
-        let digest = a::put_image(
-            &moto.url,
-            REPO,
-            Some("v1"),
-            if bad { "bad" } else { "good" },
-        );
+    fn new(bad: bool, pipeline: impl FnOnce(&str) -> PipelineScript) -> Approval {
+        let world = World::new();
+        let digest = world.put_image("v1", if bad { "bad" } else { "good" });
         let f = if bad {
             vec![finding(
                 "CVE-2024-9999",
@@ -57,72 +40,33 @@ impl World {
         } else {
             vec![]
         };
-        let old = crate::support::findings::now() - 86_400;
-        let script = DigestScript {
-            coverage: VecDeque::from(vec![Cov::Row {
-                code: "ACTIVE",
-                reason: "SUCCESSFUL",
-                last_scanned_at: Some(old),
-            }]),
-            reads: VecDeque::from(vec![Read::Findings(f)]),
-        };
-        let st = ScenarioState {
-            images: [(digest.clone(), script)].into_iter().collect(),
-            pipeline: Some(pipeline(&digest)),
-            ..Default::default()
-        };
-        World {
-            moto,
-            scen: Scenario::start(st),
-            dir: tempfile::tempdir().unwrap(),
-            digest,
-        }
+        world.script(
+            &digest,
+            script(vec![done_long_ago()], vec![Read::Findings(f)]),
+        );
+        world.scen.state.lock().unwrap().pipeline = Some(pipeline(&digest));
+        Approval { world, digest }
     }
 
     fn gate(&self, extra: &[&str]) -> (i32, String, String) {
         let mut args = vec![
-            "gate",
             "--image",
             "app/web:v1",
             "--fail-on",
             "CRITICAL",
-            "--poll-interval",
-            "50ms",
-            "--settle",
-            "100ms",
             "--timeout",
             "20s",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
         ];
         args.extend_from_slice(extra);
-        text(&a::run(
-            &self.moto.url,
-            &self.scen.url,
-            &args,
-            &[],
-            self.dir.path(),
-        ))
-    }
-
-    fn approvals(&self) -> Vec<(String, String, String)> {
-        self.scen.state.lock().unwrap().approvals.clone()
-    }
-}
-
-fn pipeline(executions: Vec<ApprovalExec>) -> PipelineScript {
-    PipelineScript {
-        name: "demo".into(),
-        stage: "Approve".into(),
-        action: "Manual".into(),
-        executions,
-        ..Default::default()
+        self.world.gate(&args)
     }
 }
 
 #[test]
 fn approval_that_starts_after_the_gate_is_waited_for_and_approved() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -144,7 +88,7 @@ fn approval_that_starts_after_the_gate_is_waited_for_and_approved() {
 
 #[test]
 fn only_the_execution_carrying_our_digest_is_approved() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         pipeline(vec![
             exec("e-other", "tok-other", Some("Image_Digest=sha256:1111111111111111111111111111111111111111111111111111111111111111".into()), 0),
             exec("e-ours", "tok-ours", Some(format!("Image_Digest={d}")), 4),
@@ -171,7 +115,7 @@ fn only_the_execution_carrying_our_digest_is_approved() {
 
 #[test]
 fn an_execution_that_cannot_be_tied_is_never_approved() {
-    let w = World::new(false, |_| {
+    let w = Approval::new(false, |_| {
         pipeline(vec![exec("e-other", "tok-other", None, 0)])
     });
     let (code, _out, err) = w.gate(&["--timeout", "3s"]);
@@ -188,7 +132,7 @@ fn an_execution_that_cannot_be_tied_is_never_approved() {
 
 #[test]
 fn parallel_mode_takes_the_token_from_list_action_executions() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         let mut p = pipeline(vec![exec(
             "e-par",
             "tok-par",
@@ -206,7 +150,7 @@ fn parallel_mode_takes_the_token_from_list_action_executions() {
 
 #[test]
 fn explicit_execution_id_and_ecr_source_revision_tie_executions() {
-    let w = World::new(false, |_| {
+    let w = Approval::new(false, |_| {
         pipeline(vec![
             exec("e-1", "tok-1", None, 0),
             exec("e-2", "tok-2", None, 0),
@@ -220,7 +164,7 @@ fn explicit_execution_id_and_ecr_source_revision_tie_executions() {
         "approved the execution named, not the latest"
     );
 
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         let mut e = exec("e-src", "tok-src", None, 0);
         e.revision = Some(d.to_string());
         pipeline(vec![e])
@@ -233,7 +177,7 @@ fn explicit_execution_id_and_ecr_source_revision_tie_executions() {
 #[test]
 fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
     let url = format!("https://reports.example/{}", "ü€".repeat(300));
-    let w = World::new(true, |d| {
+    let w = Approval::new(true, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -251,7 +195,7 @@ fn failing_image_is_rejected_with_a_bounded_multibyte_summary() {
         ap[0].2.chars().count()
     );
     // Short URL: the counts, the fix plan's first line and the top finding fit.
-    let w = World::new(true, |d| {
+    let w = Approval::new(true, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -289,7 +233,7 @@ fn expired_token_and_completed_approval_are_clear_errors() {
             "the approval demo/Approve/Manual was already answered; nothing was sent",
         ),
     ] {
-        let w = World::new(false, |d| {
+        let w = Approval::new(false, |d| {
             let mut p = pipeline(vec![exec(
                 "e-1",
                 "tok-1",
@@ -308,7 +252,7 @@ fn expired_token_and_completed_approval_are_clear_errors() {
 
 #[test]
 fn misnamed_stage_action_or_pipeline_is_a_clear_error() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -338,7 +282,7 @@ fn misnamed_stage_action_or_pipeline_is_a_clear_error() {
 
 #[test]
 fn approve_command_answers_from_a_saved_report() {
-    let w = World::new(true, |d| {
+    let w = Approval::new(true, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -347,72 +291,53 @@ fn approve_command_answers_from_a_saved_report() {
         )])
     });
     // Gate without approving, keep the report, then approve from it.
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
-        &[
-            "gate",
-            "--image",
-            "app/web:v1",
-            "--fail-on",
-            "CRITICAL",
-            "--poll-interval",
-            "50ms",
-            "--settle",
-            "100ms",
-            "--timeout",
-            "20s",
-            "--report-dir",
-            "r",
-        ],
-        &[],
-        w.dir.path(),
-    );
-    assert_eq!(o.status.code(), Some(1));
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let o = w.world.gate(&[
+        "--image",
+        "app/web:v1",
+        "--fail-on",
+        "CRITICAL",
+        "--timeout",
+        "20s",
+        "--report-dir",
+        "r",
+    ]);
+    assert_eq!(o.0, 1);
+    let report = w.json("r/report.json");
     assert_eq!(report["images"][0]["image"]["digest"], w.digest.as_str());
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "approve",
             "--report",
             "r/report.json",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--poll-interval",
             "50ms",
             "--timeout",
             "10s",
         ],
         &[],
-        w.dir.path(),
     );
-    let (code, _out, err) = text(&o);
+    let (code, _out, err) = o;
     assert_eq!(code, 1, "{err}");
     assert_eq!(w.approvals()[0].1, "Rejected");
     // The same report again: tok-1 is answered (CodePipeline marks the attempt Failed and
     // refuses a second answer), so nothing waits for this image and nothing is sent.
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "approve",
             "--report",
             "r/report.json",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--poll-interval",
             "50ms",
             "--timeout",
             "2s",
         ],
         &[],
-        w.dir.path(),
     );
-    let (code, _out, err) = text(&o);
+    let (code, _out, err) = o;
     assert_eq!(code, 4, "{err}");
     assert!(
         err.contains(
@@ -433,9 +358,7 @@ fn approve_command_answers_from_a_saved_report() {
         .unwrap()
         .executions
         .push(exec("e-2", "tok-2", Some(format!("Image_Digest={d}")), 0));
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "approve",
             "--report",
@@ -448,14 +371,8 @@ fn approve_command_answers_from_a_saved_report() {
             "10s",
         ],
         &[("CODEBUILD_INITIATOR", "codepipeline/demo")],
-        w.dir.path(),
     );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.0, 1, "{}", o.2);
     let ap = w.approvals();
     assert_eq!(ap.len(), 2, "{ap:?}");
     assert_eq!((ap[1].0.as_str(), ap[1].1.as_str()), ("tok-2", "Rejected"));
@@ -474,7 +391,7 @@ fn retried(d: &str) -> PipelineScript {
 
 #[test]
 fn a_retried_stage_is_answered_on_its_live_attempt() {
-    let w = World::new(false, retried);
+    let w = Approval::new(false, retried);
     let (code, _out, err) = w.gate(&[]);
     assert_eq!(code, 0, "{err}");
     let ap = w.approvals();
@@ -484,7 +401,7 @@ fn a_retried_stage_is_answered_on_its_live_attempt() {
 
 #[test]
 fn a_retried_stage_named_by_execution_id_is_answered_on_its_live_attempt() {
-    let w = World::new(false, retried);
+    let w = Approval::new(false, retried);
     let (code, _out, err) = w.gate(&["--pipeline-execution-id", "e-1"]);
     assert_eq!(code, 0, "{err}");
     let ap = w.approvals();
@@ -494,7 +411,7 @@ fn a_retried_stage_named_by_execution_id_is_answered_on_its_live_attempt() {
 
 #[test]
 fn a_retried_stage_in_parallel_mode_is_answered_on_its_live_attempt() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         let mut p = retried(d);
         p.parallel = true;
         p
@@ -508,7 +425,7 @@ fn a_retried_stage_in_parallel_mode_is_answered_on_its_live_attempt() {
 
 #[test]
 fn a_retried_stage_in_parallel_mode_named_by_execution_id_is_answered_on_its_live_attempt() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         let mut p = retried(d);
         p.parallel = true;
         p
@@ -524,7 +441,7 @@ fn a_retried_stage_in_parallel_mode_named_by_execution_id_is_answered_on_its_liv
 fn an_execution_id_never_overrides_the_digest_its_approval_names() {
     let other = format!("sha256:{}", "e".repeat(64));
     // CustomData names another image: the id picks the execution, the digest refuses it.
-    let w = World::new(false, |_| {
+    let w = Approval::new(false, |_| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -544,7 +461,7 @@ fn an_execution_id_never_overrides_the_digest_its_approval_names() {
     );
 
     // The same through the execution's ECR source revision.
-    let w = World::new(false, |_| {
+    let w = Approval::new(false, |_| {
         let mut e = exec("e-2", "tok-2", None, 0);
         e.revision = Some(other.clone());
         pipeline(vec![e])
@@ -558,7 +475,7 @@ fn an_execution_id_never_overrides_the_digest_its_approval_names() {
 fn an_execution_id_is_not_trusted_when_its_sources_cannot_be_read() {
     // No digest in CustomData and GetPipelineExecution denied: the tie cannot be checked, so
     // nothing is answered and the error names the permission to grant.
-    let w = World::new(false, |_| {
+    let w = Approval::new(false, |_| {
         let mut p = pipeline(vec![exec("e-1", "tok-1", None, 0)]);
         p.denied = vec!["GetPipelineExecution"];
         p
@@ -577,39 +494,28 @@ fn a_report_of_no_image_is_never_approved() {
     // The execution names no digest, so --pipeline-execution-id alone ties it: the only thing
     // between an emptied report and an approval is the decision that evaluated nothing never
     // passes.
-    let w = World::new(false, |_| pipeline(vec![exec("e-1", "tok-1", None, 0)]));
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
-        &[
-            "gate",
-            "--image",
-            "app/web:v1",
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "20s",
-            "--report-dir",
-            "r",
-        ],
-        &[],
-        w.dir.path(),
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    let w = Approval::new(false, |_| pipeline(vec![exec("e-1", "tok-1", None, 0)]));
+    let o = w.world.gate(&[
+        "--image",
+        "app/web:v1",
+        "--timeout",
+        "20s",
+        "--report-dir",
+        "r",
+    ]);
+    assert_eq!(o.0, 0, "{}", o.2);
     let path = w.dir.path().join("r/report.json");
     let mut report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(report["verdict"], "pass");
     report["images"] = serde_json::json!([]);
     std::fs::write(w.dir.path().join("empty.json"), report.to_string()).unwrap();
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "approve",
             "--report",
             "empty.json",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--pipeline-execution-id",
             "e-1",
             "--poll-interval",
@@ -618,9 +524,8 @@ fn a_report_of_no_image_is_never_approved() {
             "5s",
         ],
         &[],
-        w.dir.path(),
     );
-    let (code, _out, err) = text(&o);
+    let (code, _out, err) = o;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no image was evaluated"), "{err}");
     assert!(w.approvals().is_empty(), "approved a report of no image");
@@ -629,7 +534,7 @@ fn a_report_of_no_image_is_never_approved() {
 
 #[test]
 fn the_summary_says_how_many_suppressed_findings_counted() {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         pipeline(vec![exec(
             "e-1",
             "tok-1",
@@ -676,7 +581,7 @@ fn the_summary_says_how_many_suppressed_findings_counted() {
 /// executions, one every 10 minutes: five weeks of history) is waited for: the approval
 /// shows up at the 5th poll. (calls, polls) of each mode.
 fn busy_pipeline_calls(parallel: bool, timeout_minutes: Option<i32>) -> (usize, usize, String) {
-    let w = World::new(false, |d| {
+    let w = Approval::new(false, |d| {
         let mut p = pipeline(vec![exec(
             "e-new",
             "tok-new",
@@ -748,7 +653,7 @@ fn paged_parallel(d: &str) -> PipelineScript {
 
 #[test]
 fn parallel_mode_pages_through_the_action_executions() {
-    let w = World::new(false, paged_parallel);
+    let w = Approval::new(false, paged_parallel);
     w.scen.state.lock().unwrap().action_page_size = 1;
     let (code, _out, err) = w.gate(&[]);
     assert_eq!(code, 0, "{err}");
@@ -761,7 +666,7 @@ fn parallel_mode_pages_through_the_action_executions() {
 
 #[test]
 fn a_throttled_put_approval_result_is_not_sent_twice() {
-    let w = World::new(false, paged_parallel);
+    let w = Approval::new(false, paged_parallel);
     w.scen.state.lock().unwrap().put_throttles = 1;
     let (code, _out, err) = w.gate(&[]);
     assert_ne!(code, 0, "{err}");

@@ -19,9 +19,8 @@ use support::aws::{self as a, text};
 use support::moto::Moto;
 use support::scenario::{finding, Cov, DigestScript, Scenario, ScenarioState};
 use support::serve::Served;
+use support::world::{self, FAST, REPO};
 
-const REPO: &str = "app/web";
-const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 const CLUSTER: &str = "prod";
 const SERVICE: &str = "web";
 const TD_NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
@@ -279,9 +278,7 @@ impl World {
     /// `base` has CVE-1 CRITICAL (openssl), CVE-2 CRITICAL (zlib) and CVE-3 LOW; `old` has
     /// CVE-1 and CVE-OLD CRITICAL; the candidate has `cand_findings`.
     fn new(cand_findings: &dyn Fn(&str) -> Vec<Value>, layout: Layout) -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
+        let moto = world::moto();
         let base = a::put_image(&moto.url, REPO, Some("prod"), "baseline");
         let old = a::put_image(&moto.url, REPO, Some("old"), "old");
         let cand = a::put_image(&moto.url, REPO, Some("v2"), "candidate");

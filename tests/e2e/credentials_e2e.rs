@@ -8,64 +8,34 @@ use crate::support;
 
 use support::aws::{self as a, text};
 use support::faults::{Fault, FaultProxy, Plan};
-use support::moto::Moto;
-use support::scenario::{Scenario, ScenarioState};
+use support::findings::{now, scanned};
+use support::world::World;
 
-const REPO: &str = "app/web";
 const ROLE: &str = "arn:aws:iam::123456789012:role/inspector-gate";
 
-struct World {
-    moto: Moto,
-    scen: Scenario,
-    dir: tempfile::TempDir,
-}
-
 fn world() -> World {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
-    let digest = a::put_image(&moto.url, REPO, Some("v1"), "assumed");
-    let scen = Scenario::start(ScenarioState {
-        images: [(
-            digest,
-            support::findings::scanned(support::findings::now() - 60, vec![]),
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    });
-    World {
-        moto,
-        scen,
-        dir: tempfile::tempdir().unwrap(),
-    }
+    let w = World::new();
+    let digest = w.put_image("v1", "assumed");
+    w.script(&digest, scanned(now() - 60, vec![]));
+    w
 }
 
 fn gate(w: &World, sts: &str) -> (i32, String, String) {
-    let args = [
-        "gate",
-        "--image",
-        "app/web:v1",
-        "--fail-on",
-        "CRITICAL",
-        "--poll-interval",
-        "50ms",
-        "--settle",
-        "100ms",
-        "--timeout",
-        "90s",
-        "--role-arn",
-        ROLE,
-        "--role-external-id",
-        "ext-4711",
-    ];
-    text(&a::run(
-        &w.moto.url,
-        &w.scen.url,
-        &args,
+    w.gate_env(
+        &[
+            "--image",
+            "app/web:v1",
+            "--fail-on",
+            "CRITICAL",
+            "--timeout",
+            "90s",
+            "--role-arn",
+            ROLE,
+            "--role-external-id",
+            "ext-4711",
+        ],
         &[("AWS_ENDPOINT_URL_STS", sts)],
-        w.dir.path(),
-    ))
+    )
 }
 
 #[test]

@@ -19,13 +19,10 @@ use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::aws::{self as a, text};
+use support::findings::{now, scanned};
 use support::model::ModelGuard;
-use support::moto::Moto;
-use support::scenario::{Scenario, ScenarioState};
 use support::serve::Served;
-
-const REPO: &str = "app/web";
+use support::world::{self, World};
 
 #[derive(Default)]
 struct Ecr {
@@ -182,30 +179,24 @@ fn expected(code: &str) -> (i32, &'static str, Option<usize>) {
     }
 }
 
+/// The gate in a temp dir of its own (runs of it go at once), against ECR at `ecr_url`.
 fn gate(ecr_url: &str, scen: &str, timeout: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let args = [
-        "gate",
         "--image",
         "app/web:v1",
         "--fail-on",
         "CRITICAL",
-        "--poll-interval",
-        "50ms",
-        "--settle",
-        "100ms",
         "--timeout",
         timeout,
     ];
-    text(&a::run(ecr_url, scen, &args, &[], dir.path()))
+    world::gate_at(ecr_url, scen, &args, &[], dir.path())
 }
 
 #[test]
 fn every_failure_code_has_its_own_message_and_exit_code() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
-    let scen = Scenario::start(ScenarioState::default());
+    let w = World::new();
+    let (moto, scen) = (&w.moto, &w.scen);
     let codes = failure_codes();
     assert!(codes.len() >= 10, "{codes:?}");
     let codes: Vec<&'static str> = codes.into_iter().map(|c| &*c.leak()).collect();
@@ -261,25 +252,15 @@ fn every_failure_code_has_its_own_message_and_exit_code() {
 
 #[test]
 fn a_busy_upstream_heals_and_the_gate_goes_on() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
-    let digest = a::put_image(&moto.url, REPO, Some("v1"), "upstream");
-    let scen = Scenario::start(ScenarioState {
-        images: [(
-            digest.clone(),
-            support::findings::scanned(support::findings::now() - 60, vec![]),
-        )]
-        .into_iter()
-        .collect(),
-        ..Default::default()
-    });
+    let w = World::new();
+    let digest = w.put_image("v1", "upstream");
+    w.script(&digest, scanned(now() - 60, vec![]));
     let ecr = Standin::start(
-        &moto.url,
+        &w.moto.url,
         &["UpstreamTooManyRequests", "UpstreamUnavailable"],
         None,
     );
-    let (exit, out, err) = gate(&ecr.url, &scen.url, "60s");
+    let (exit, out, err) = gate(&ecr.url, &w.scen.url, "60s");
     assert_eq!(exit, 0, "the cache's upstream recovered:\n{out}\n{err}");
     assert!(
         err.contains(&digest) || out.contains(&digest),

@@ -7,66 +7,25 @@
 //! findings read, 4 for the scanning configuration and CodePipeline), naming the last error.
 
 use crate::support;
-use support::findings::now;
 
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 use support::aws::{self as a, text};
 use support::faults::{self, decide, Fault, FaultProxy, Plan};
 use support::fixtures;
+use support::gated::ECR_PASSWORD;
 use support::moto::Moto;
 use support::registry::{self as reg, Registry};
-use support::scenario::{
-    finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
+use support::scenario::{Read, Scenario, ScenarioState};
+use support::world::{
+    self, crit, done_long_ago, done_now, exec, low, pipeline, scanning, script, APPROVE, FAST, REPO,
 };
 
-const REPO: &str = "app/web";
-/// moto's `GetAuthorizationToken` decodes to `AWS:<this>`; the test registry accepts exactly it.
-const ECR_PASSWORD: &str = "123456789012-auth-token";
-const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "100ms"];
-const APPROVE: &str = "demo/Approve/Manual";
 const SEEDS: u64 = 20;
 /// Runs at once: each mostly sleeps (backoff, stalls), so this is what keeps the suite short.
 const PARALLEL: usize = 6;
-
-fn low(d: &str) -> Value {
-    finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, d, REPO)
-}
-
-fn crit(d: &str) -> Value {
-    finding(
-        "CVE-2024-0001",
-        "CRITICAL",
-        "openssl",
-        "3.0.1",
-        Some("3.0.13"),
-        d,
-        REPO,
-    )
-}
-
-fn exec(id: &str, token: &str, custom: String, after: usize) -> ApprovalExec {
-    ApprovalExec {
-        execution_id: id.into(),
-        status: "InProgress",
-        token: token.into(),
-        custom_data: Some(custom),
-        revision: None,
-        appears_after_polls: after,
-    }
-}
-
-fn pipeline(executions: Vec<ApprovalExec>) -> PipelineScript {
-    PipelineScript {
-        name: "demo".into(),
-        stage: "Approve".into(),
-        action: "Manual".into(),
-        executions,
-        ..Default::default()
-    }
-}
 
 /// moto with an enhanced-scanned repository, and a registry that takes ECR's credentials.
 struct Peers {
@@ -75,9 +34,7 @@ struct Peers {
 }
 
 fn peers() -> Peers {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     Peers {
         moto,
         reg: Registry::start_as("AWS", ECR_PASSWORD),
@@ -127,45 +84,27 @@ fn run_once(p: &Peers, seed: u64, image: u64, kind: Kind, faulted: bool) -> Outc
         &[200_000, 40_000, 3_000],
     );
     let d = src.digest.clone();
-    let done = Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now()),
-    };
-    let script = DigestScript {
-        coverage: VecDeque::from(vec![
-            Cov::NoRow,
-            Cov::Row {
-                code: "ACTIVE",
-                reason: "PENDING_INITIAL_SCAN",
-                last_scanned_at: None,
-            },
-            Cov::Row {
-                code: "ACTIVE",
-                reason: "SCAN_IN_PROGRESS",
-                last_scanned_at: None,
-            },
-            done,
-        ]),
-        reads: VecDeque::from(match kind {
+    let script = script(
+        [scanning(), vec![done_now()]].concat(),
+        match kind {
             Kind::Good => vec![Read::Findings(vec![low(&d)])],
             Kind::Bad => vec![
                 Read::Findings(vec![low(&d)]),
                 Read::Findings(vec![low(&d), crit(&d)]),
             ],
-        }),
-    };
+        },
+    );
     let token = format!("tok-{image}-{faulted}");
     // A decoy execution of another image waits at the approval first; ours arrives later.
     let other = format!("Image_Digest=sha256:{}", "1".repeat(64));
     let scen = Scenario::start(ScenarioState {
         images: [(d.clone(), script)].into_iter().collect(),
         pipeline: Some(pipeline(vec![
-            exec("e-decoy", "tok-decoy", other, 0),
+            exec("e-decoy", "tok-decoy", Some(other), 0),
             exec(
                 &format!("e-{image}"),
                 &token,
-                format!("Image_Digest={d}"),
+                Some(format!("Image_Digest={d}")),
                 2,
             ),
         ])),
@@ -198,7 +137,7 @@ fn run_once(p: &Peers, seed: u64, image: u64, kind: Kind, faulted: bool) -> Outc
         "--timeout",
         "90s",
         "--approve",
-        "demo/Approve/Manual",
+        APPROVE,
         "--report-dir",
         "r",
     ]);
@@ -465,9 +404,7 @@ struct Steady {
 }
 
 fn steady() -> Steady {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     let digest = a::put_image(&moto.url, REPO, Some("v1"), "steady");
     Steady { moto, digest }
 }
@@ -495,21 +432,13 @@ impl Gated {
 /// Inspector2/CodePipeline behind one following `aws_plan`.
 fn gate_steady(s: &Steady, ecr_plan: Plan, aws_plan: Plan, extra: &[&str]) -> Gated {
     let d = &s.digest;
-    let old = Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now() - 86_400),
-    };
-    let script = DigestScript {
-        coverage: VecDeque::from(vec![old]),
-        reads: VecDeque::from(vec![Read::Findings(vec![low(d)])]),
-    };
+    let script = script(vec![done_long_ago()], vec![Read::Findings(vec![low(d)])]);
     let scen = Scenario::start(ScenarioState {
         images: [(d.clone(), script)].into_iter().collect(),
         pipeline: Some(pipeline(vec![exec(
             "e-1",
             "tok-1",
-            format!("Image_Digest={d}"),
+            Some(format!("Image_Digest={d}")),
             0,
         )])),
         ..Default::default()

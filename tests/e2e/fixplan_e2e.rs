@@ -7,12 +7,9 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use std::collections::VecDeque;
 use support::aws::{self as a, text};
-use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
-
-const REPO: &str = "app/web";
+use support::scenario::{finding, Read};
+use support::world::{done_long_ago, script, World, REPO};
 
 /// An OS finding as Inspector writes it for Debian: `version` without the revision, which is
 /// in `release`; `epoch` 0; the fixed version whole, with `0:`.
@@ -110,29 +107,15 @@ fn findings(d: &str) -> Vec<Value> {
 
 #[test]
 fn a_failing_gate_names_the_fewest_upgrades_that_pass_in_every_report() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
-    let d = a::put_image(&moto.url, REPO, Some("v1"), "fixplan");
-    let now = crate::support::findings::now();
-    let script = DigestScript {
-        coverage: VecDeque::from(vec![Cov::Row {
-            code: "ACTIVE",
-            reason: "SUCCESSFUL",
-            last_scanned_at: Some(now - 86_400),
-        }]),
-        reads: VecDeque::from(vec![Read::Findings(findings(&d))]),
-    };
-    let scen = Scenario::start(ScenarioState {
-        images: [(d.clone(), script)].into_iter().collect(),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = text(&a::run(
-        &moto.url,
-        &scen.url,
+    let w = World::new();
+    let d = w.put_image("v1", "fixplan");
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(findings(&d))]),
+    );
+    let dir = &w.dir;
+    let (code, out, err) = w.gate_env(
         &[
-            "gate",
             "--image",
             "app/web:v1",
             "--fail-on",
@@ -141,17 +124,12 @@ fn a_failing_gate_names_the_fewest_upgrades_that_pass_in_every_report() {
             "r",
             "--timeout",
             "60s",
-            "--poll-interval",
-            "50ms",
-            "--settle",
-            "200ms",
             "--color",
             "never",
         ],
         // A wide terminal: whole rows, the plan unwrapped (80 columns is the table tests').
         &[("COLUMNS", "200")],
-        dir.path(),
-    ));
+    );
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
 
     // The table: the plan after the counts, then whole versions, types, EPSS and exploits.

@@ -5,102 +5,11 @@ use crate::support;
 use support::findings::now;
 
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use support::aws::{self as a, text};
 use support::moto::Moto;
-use support::scenario::{finding, with_status, Cov, DigestScript, Read, Scenario, ScenarioState};
-
-const REPO: &str = "app/web";
-/// Fast schedule for tests: the production defaults are a 3s first poll (`--poll-interval`)
-/// and a settle window of 8% of the wait, 2.5s to 60s (`--settle` unset).
-const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
-
-fn done_now() -> Cov {
-    Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now()),
-    }
-}
-
-fn done_long_ago() -> Cov {
-    Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now() - 86_400),
-    }
-}
-
-struct World {
-    moto: Moto,
-    scen: Scenario,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    /// moto with an enhanced-scanned repository, plus the scenario server with `scripts`.
-    fn new(scripts: Vec<(String, DigestScript)>, page_size: usize) -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
-        let st = ScenarioState {
-            images: scripts.into_iter().collect(),
-            page_size,
-            ..Default::default()
-        };
-        World {
-            moto,
-            scen: Scenario::start(st),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn gate(&self, args: &[&str]) -> (i32, String, String) {
-        // Later flags override earlier ones, so a test's own args beat the fast defaults.
-        let mut full = vec!["gate"];
-        full.extend_from_slice(FAST);
-        full.extend_from_slice(args);
-        text(&a::run(
-            &self.moto.url,
-            &self.scen.url,
-            &full,
-            &[],
-            self.dir.path(),
-        ))
-    }
-
-    fn script(&self, digest: &str, s: DigestScript) {
-        self.scen
-            .state
-            .lock()
-            .unwrap()
-            .images
-            .insert(digest.to_string(), s);
-    }
-}
-
-fn script(cov: Vec<Cov>, reads: Vec<Read>) -> DigestScript {
-    DigestScript {
-        coverage: VecDeque::from(cov),
-        reads: VecDeque::from(reads),
-    }
-}
-
-fn crit(d: &str) -> Value {
-    finding(
-        "CVE-2024-0001",
-        "CRITICAL",
-        "openssl",
-        "3.0.1",
-        Some("3.0.13"),
-        d,
-        REPO,
-    )
-}
-fn low(d: &str) -> Value {
-    finding("CVE-2024-0002", "LOW", "zlib", "1.2.11", None, d, REPO)
-}
+use support::scenario::{finding, with_status, Cov, Read, Scenario, ScenarioState};
+use support::world::{crit, done_long_ago, done_now, low, scanning, script, World, FAST, REPO};
 
 /// Whether the table heads an image `verdict` with `digest`: on its line, or (the table fits
 /// 80 columns) on the next.
@@ -125,25 +34,12 @@ fn words(out: &str) -> String {
 
 #[test]
 fn pending_then_done_passes_with_table_and_report() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "pending");
+    let w = World::new();
+    let d = w.put_image("v1", "pending");
     w.script(
         &d,
         script(
-            vec![
-                Cov::NoRow,
-                Cov::Row {
-                    code: "ACTIVE",
-                    reason: "PENDING_INITIAL_SCAN",
-                    last_scanned_at: None,
-                },
-                Cov::Row {
-                    code: "ACTIVE",
-                    reason: "SCAN_IN_PROGRESS",
-                    last_scanned_at: None,
-                },
-                done_now(),
-            ],
+            [scanning(), vec![done_now()]].concat(),
             vec![Read::Findings(vec![low(&d)])],
         ),
     );
@@ -168,9 +64,7 @@ fn pending_then_done_passes_with_table_and_report() {
         "progress lines: {err}"
     );
     assert!(w.scen.calls("ListCoverage") >= 4);
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let report = w.json("r/report.json");
     assert_eq!(report["verdict"], "pass");
     assert_eq!(report["schemaVersion"], 1);
     assert_eq!(report["images"][0]["image"]["digest"], d.as_str());
@@ -188,8 +82,8 @@ fn pending_then_done_passes_with_table_and_report() {
 
 #[test]
 fn findings_arriving_after_done_are_waited_for() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "late");
+    let w = World::new();
+    let d = w.put_image("v1", "late");
     // Status says done, the first read is empty, the CRITICAL shows up one read later.
     w.script(
         &d,
@@ -223,8 +117,8 @@ fn findings_arriving_after_done_are_waited_for() {
 
 #[test]
 fn an_old_scan_needs_one_read_and_no_settle_wait() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "old");
+    let w = World::new();
+    let d = w.put_image("v1", "old");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]),
@@ -244,8 +138,11 @@ fn an_old_scan_needs_one_read_and_no_settle_wait() {
 
 #[test]
 fn two_hundred_sixty_findings_over_three_pages() {
-    let w = World::new(vec![], 100);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "many");
+    let w = World::start(ScenarioState {
+        page_size: 100,
+        ..Default::default()
+    });
+    let d = w.put_image("v1", "many");
     let many: Vec<Value> = (0..260)
         .map(|i| {
             finding(
@@ -305,8 +202,8 @@ fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
     // A suppression rule such as "not in use" hides every finding of a candidate that is not
     // deployed yet: the gate still reads, lists and counts them. A CLOSED (fixed) finding is
     // not read at all.
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "suppressed");
+    let w = World::new();
+    let d = w.put_image("v1", "suppressed");
     let closed = finding(
         "CVE-2024-0003",
         "HIGH",
@@ -377,9 +274,7 @@ fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
     assert!(md.contains("violation (suppressed in Inspector)"), "{md}");
 
     // `findings` writes them marked, and the saved file evaluates to the same verdict.
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "findings",
             "--image",
@@ -390,24 +285,20 @@ fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
             "f.json",
         ],
         &[],
-        w.dir.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o).2);
+    assert_eq!(o.0, 0, "{}", o.2);
     let doc: Value =
         serde_json::from_slice(&std::fs::read(w.dir.path().join("f.json")).unwrap()).unwrap();
     assert_eq!(doc["images"][0]["findings"][0]["suppressed"], true, "{doc}");
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &["evaluate", "--findings", "f.json", "--fail-on", "HIGH"],
         &[],
-        w.dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o).2);
+    assert_eq!(o.0, 1, "{}", o.2);
 
     // A suppressed finding that arrives after the scan is done is waited for like any other:
     // the reads settle on the set with it.
-    let late = a::put_image(&w.moto.url, REPO, Some("v2"), "suppressed-late");
+    let late = w.put_image("v2", "suppressed-late");
     w.script(
         &late,
         script(
@@ -431,8 +322,8 @@ fn a_critical_suppressed_in_inspector_fails_the_gate_by_default() {
 
 #[test]
 fn throttling_is_retried_honouring_retry_after() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "throttle");
+    let w = World::new();
+    let d = w.put_image("v1", "throttle");
     w.script(
         &d,
         script(
@@ -465,7 +356,7 @@ fn throttling_is_retried_honouring_retry_after() {
 
 #[test]
 fn terminal_coverage_reasons_end_at_once() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     for (i, (reason, code)) in [
         ("UNSUPPORTED_OS", 3),
         ("SCAN_ELIGIBILITY_EXPIRED", 3),
@@ -478,7 +369,7 @@ fn terminal_coverage_reasons_end_at_once() {
     .enumerate()
     {
         let tag = format!("t{i}");
-        let d = a::put_image(&w.moto.url, REPO, Some(&tag), reason);
+        let d = w.put_image(&tag, reason);
         w.script(
             &d,
             script(
@@ -515,7 +406,7 @@ fn terminal_coverage_reasons_end_at_once() {
 
 #[test]
 fn scanning_not_enabled_or_not_covered_is_inconclusive() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     a::create_repo(&w.moto.url, "other");
     let d = a::put_image(&w.moto.url, "other", Some("v1"), "uncovered");
     w.script(&d, script(vec![Cov::NoRow], vec![]));
@@ -535,7 +426,7 @@ fn scanning_not_enabled_or_not_covered_is_inconclusive() {
     let (code, _out, err) = w.gate(&["--image", "app/web:nope-but-basic", "--timeout", "60s"]);
     // The tag does not exist: resolution fails first (exit 4), before scanning is checked.
     assert_eq!(code, 4, "{err}");
-    a::put_image(&w.moto.url, REPO, Some("b1"), "basic");
+    w.put_image("b1", "basic");
     let (code, _out, err) = w.gate(&["--image", "app/web:b1", "--timeout", "60s"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("BASIC scanning"), "{err}");
@@ -543,8 +434,8 @@ fn scanning_not_enabled_or_not_covered_is_inconclusive() {
 
 #[test]
 fn inspector_not_enabled_is_inconclusive_with_the_fix() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "not-enabled");
+    let w = World::new();
+    let d = w.put_image("v1", "not-enabled");
     w.script(
         &d,
         script(
@@ -569,8 +460,8 @@ fn inspector_not_enabled_is_inconclusive_with_the_fix() {
 
 #[test]
 fn access_denied_names_the_missing_permission() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "denied");
+    let w = World::new();
+    let d = w.put_image("v1", "denied");
     w.script(
         &d,
         script(
@@ -598,8 +489,8 @@ fn access_denied_names_the_missing_permission() {
 
 #[test]
 fn timeout_fails_closed_unless_on_timeout_pass() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "slow");
+    let w = World::new();
+    let d = w.put_image("v1", "slow");
     w.script(
         &d,
         script(
@@ -638,7 +529,7 @@ fn timeout_fails_closed_unless_on_timeout_pass() {
 
     // Beside an evaluated image, --on-timeout pass passes, and every report names the image
     // it let through unevaluated.
-    let ok = a::put_image(&w.moto.url, REPO, Some("v2"), "scanned");
+    let ok = w.put_image("v2", "scanned");
     w.script(&ok, script(vec![done_long_ago()], vec![]));
     let (code, out, err) = w.gate(&[
         "--image",
@@ -686,7 +577,7 @@ fn timeout_fails_closed_unless_on_timeout_pass() {
 
 #[test]
 fn unknown_repository_tag_and_bad_references_are_clear() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     let (code, _o, err) = w.gate(&["--image", "app/web:missing", "--timeout", "30s"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("image app/web:missing not found"), "{err}");
@@ -706,7 +597,7 @@ fn unknown_repository_tag_and_bad_references_are_clear() {
 
 #[test]
 fn multi_arch_index_fails_naming_the_bad_platform() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     let amd = a::put_image(&w.moto.url, REPO, None, "amd64");
     let arm = a::put_image(&w.moto.url, REPO, None, "arm64");
     let idx = a::put_index(
@@ -771,8 +662,8 @@ fn multi_arch_index_fails_naming_the_bad_platform() {
 
 #[test]
 fn hand_off_files_pin_the_digest_on_pass() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "handoff");
+    let w = World::new();
+    let d = w.put_image("v1", "handoff");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
@@ -822,9 +713,9 @@ fn hand_off_files_pin_the_digest_on_pass() {
 
 #[test]
 fn several_images_are_gated_concurrently() {
-    let w = World::new(vec![], 0);
-    let d1 = a::put_image(&w.moto.url, REPO, Some("a"), "c1");
-    let d2 = a::put_image(&w.moto.url, REPO, Some("b"), "c2");
+    let w = World::new();
+    let d1 = w.put_image("a", "c1");
+    let d2 = w.put_image("b", "c2");
     // Each scan stays pending for five polls. Waited concurrently, the polls of one image fall
     // between the first and the last poll of the other; waited one after the other, none do.
     for d in [&d1, &d2] {
@@ -870,8 +761,8 @@ fn several_images_are_gated_concurrently() {
 
 #[test]
 fn findings_command_prints_json_without_a_verdict() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "findings");
+    let w = World::new();
+    let d = w.put_image("v1", "findings");
     w.script(
         &d,
         script(
@@ -879,9 +770,7 @@ fn findings_command_prints_json_without_a_verdict() {
             vec![Read::Findings(vec![crit(&d), low(&d)])],
         ),
     );
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &[
             "findings",
             "--image",
@@ -892,32 +781,28 @@ fn findings_command_prints_json_without_a_verdict() {
             "50ms",
         ],
         &[],
-        w.dir.path(),
     );
-    let (code, out, err) = text(&o);
+    let (code, out, err) = o;
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["images"][0]["findings"].as_array().unwrap().len(), 2);
     assert_eq!(v["images"][0]["findings"][0]["id"], "CVE-2024-0001");
     // The saved file evaluates offline to the same verdict the gate would give.
     std::fs::write(w.dir.path().join("f.json"), &out).unwrap();
-    let o = a::run(
-        &w.moto.url,
-        &w.scen.url,
+    let o = w.run(
         &["evaluate", "--findings", "f.json", "--fail-on", "CRITICAL"],
         &[],
-        w.dir.path(),
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.0, 1);
 }
 
 #[test]
 fn a_coverage_row_behind_an_empty_first_page_is_found() {
     // Inspector2 list APIs may answer an empty page that still carries a nextToken: "no row on
     // page 1" is not "no row". Here every listing has one empty page before the row.
-    let w = World::new(vec![], 0);
+    let w = World::new();
     w.scen.state.lock().unwrap().empty_coverage_pages = 1;
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "paged-coverage");
+    let d = w.put_image("v1", "paged-coverage");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![crit(&d)])]),
@@ -949,9 +834,12 @@ fn a_coverage_row_behind_an_empty_first_page_is_found() {
 #[test]
 fn findings_behind_empty_pages_are_all_read() {
     // Two empty pages (with a nextToken) before each page of 100, 100 and 60 findings.
-    let w = World::new(vec![], 100);
+    let w = World::start(ScenarioState {
+        page_size: 100,
+        ..Default::default()
+    });
     w.scen.state.lock().unwrap().empty_finding_pages = 2;
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "paged-findings");
+    let d = w.put_image("v1", "paged-findings");
     let mut many: Vec<Value> = (0..259)
         .map(|i| {
             finding(
@@ -1161,7 +1049,7 @@ fn put_index_with_disguised_image(w: &World, image: &str) -> (String, String) {
 
 #[test]
 fn an_annotation_never_skips_a_runnable_image_but_artifacts_are_skipped() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     let amd = a::put_image(&w.moto.url, REPO, None, "disguised-amd64");
     let (amd, sbom) = put_index_with_disguised_image(&w, &amd);
     w.script(
@@ -1191,8 +1079,8 @@ fn an_annotation_never_skips_a_runnable_image_but_artifacts_are_skipped() {
 
 #[test]
 fn a_critical_read_while_settling_fails_even_with_on_timeout_pass() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "cut-short");
+    let w = World::new();
+    let d = w.put_image("v1", "cut-short");
     w.script(
         &d,
         script(vec![done_now()], vec![Read::Findings(vec![crit(&d)])]),
@@ -1220,7 +1108,7 @@ fn a_critical_read_while_settling_fails_even_with_on_timeout_pass() {
 
 #[test]
 fn the_registry_host_decides_the_region() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     let (code, _out, err) = w.gate(&[
         "--image",
         "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app/web:v1",
@@ -1244,13 +1132,13 @@ fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout
     // Two images: a clean one evaluated, and one whose scan is done but whose findings read
     // stalls past --timeout. The scan finished, so its findings are an input the verdict
     // depends on: --on-timeout pass (only for scans that never finished) must not skip it.
-    let w = World::new(vec![], 0);
-    let ok = a::put_image(&w.moto.url, REPO, Some("ok"), "clean");
+    let w = World::new();
+    let ok = w.put_image("ok", "clean");
     w.script(
         &ok,
         script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
     );
-    let d = a::put_image(&w.moto.url, REPO, Some("stall"), "stalling-read");
+    let d = w.put_image("stall", "stalling-read");
     w.script(
         &d,
         script(
@@ -1304,7 +1192,7 @@ fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout
     );
     // The same edge with findings read once and not final is inconclusive too, whatever
     // --on-timeout says (the passing counterpart of the CRITICAL read while settling).
-    let settling = a::put_image(&w.moto.url, REPO, Some("settling"), "settling");
+    let settling = w.put_image("settling", "settling");
     w.script(
         &settling,
         script(vec![done_now()], vec![Read::Findings(vec![low(&settling)])]),
@@ -1330,8 +1218,8 @@ fn findings_read_stalling_past_the_deadline_is_inconclusive_even_with_on_timeout
 
 #[test]
 fn soft_fail_exits_0_on_a_violation_but_reports_fail_and_hands_nothing_off() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "softfail");
+    let w = World::new();
+    let d = w.put_image("v1", "softfail");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![crit(&d)])]),
@@ -1354,9 +1242,7 @@ fn soft_fail_exits_0_on_a_violation_but_reports_fail_and_hands_nothing_off() {
     let (code, out, err) = w.gate(&args);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(err.contains("would have failed"), "{err}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let report = w.json("r/report.json");
     assert_eq!(report["verdict"], "fail");
     assert_eq!(report["softFail"], true);
     let md = std::fs::read_to_string(w.dir.path().join("r/summary.md")).unwrap();
@@ -1377,8 +1263,8 @@ fn soft_fail_exits_0_on_a_violation_but_reports_fail_and_hands_nothing_off() {
 
 #[test]
 fn soft_fail_keeps_an_inconclusive_run_inconclusive() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "softfail-pending");
+    let w = World::new();
+    let d = w.put_image("v1", "softfail-pending");
     let pending = Cov::Row {
         code: "ACTIVE",
         reason: "SCAN_IN_PROGRESS",
@@ -1393,9 +1279,9 @@ fn soft_fail_keeps_an_inconclusive_run_inconclusive() {
 /// resource id this version guessed: the image's row is matched by its digest locally.
 #[test]
 fn coverage_is_listed_by_repository_and_matched_by_digest() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "by-repo");
-    let other = a::put_image(&w.moto.url, REPO, Some("v2"), "by-repo-other");
+    let w = World::new();
+    let d = w.put_image("v1", "by-repo");
+    let other = w.put_image("v2", "by-repo-other");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]),
@@ -1435,8 +1321,8 @@ fn coverage_is_listed_by_repository_and_matched_by_digest() {
 /// error naming both forms, at the first poll — not a wait until --timeout.
 #[test]
 fn a_coverage_id_in_another_form_is_an_error_naming_both_forms() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "other-form");
+    let w = World::new();
+    let d = w.put_image("v1", "other-form");
     w.script(
         &d,
         script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]),
@@ -1468,8 +1354,8 @@ fn a_coverage_id_in_another_form_is_an_error_naming_both_forms() {
 /// may be stale (and still gates them).
 #[test]
 fn scan_on_push_coverage_warns_that_findings_may_be_stale() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "on-push");
+    let w = World::new();
+    let d = w.put_image("v1", "on-push");
     w.script(
         &d,
         script(
@@ -1492,7 +1378,7 @@ fn scan_on_push_coverage_warns_that_findings_may_be_stale() {
         "{warning}"
     );
     // A continuously scanned image gets no such warning.
-    let d2 = a::put_image(&w.moto.url, REPO, Some("v2"), "continuous");
+    let d2 = w.put_image("v2", "continuous");
     w.script(
         &d2,
         script(vec![done_long_ago()], vec![Read::Findings(vec![])]),
@@ -1510,7 +1396,7 @@ fn scan_on_push_coverage_warns_that_findings_may_be_stale() {
 /// image's account). An image of a covered repository of our own gets no such advice.
 #[test]
 fn coverage_that_never_appears_for_another_registry_says_what_the_caller_needs() {
-    let w = World::new(vec![], 0);
+    let w = World::new();
     a::ecr(
         &w.moto.url,
         "CreateRepository",
@@ -1537,7 +1423,7 @@ fn coverage_that_never_appears_for_another_registry_says_what_the_caller_needs()
         "{line}"
     );
     // Covered by our own enhanced scanning rule: a late row is only late.
-    let own = a::put_image(&w.moto.url, REPO, Some("v1"), "own-late");
+    let own = w.put_image("v1", "own-late");
     w.script(&own, script(vec![Cov::NoRow], vec![]));
     let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "3s"]);
     assert_eq!(code, 3, "{out}\n{err}");
@@ -1550,7 +1436,10 @@ fn coverage_that_never_appears_for_another_registry_says_what_the_caller_needs()
 /// judged on exactly its own findings — ACTIVE and SUPPRESSED — split from the shared pages.
 #[test]
 fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() {
-    let w = World::new(vec![], 7);
+    let w = World::start(ScenarioState {
+        page_size: 7,
+        ..Default::default()
+    });
     a::create_repo(&w.moto.url, "app/api");
     let mut images = Vec::new();
     for i in 0..12 {
@@ -1616,9 +1505,7 @@ fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() 
     }
     let (code, out, err) = w.gate(&args);
     assert_eq!(code, 1, "the one CRITICAL fails the run: {out}\n{err}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let report = w.json("r/report.json");
     for (i, _, _, d) in &images {
         let img = report["images"]
             .as_array()
@@ -1674,8 +1561,8 @@ fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() 
 /// positive number is a usage error.
 #[test]
 fn api_rate_spaces_the_calls_of_a_run() {
-    let w = World::new(vec![], 0);
-    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "rated");
+    let w = World::new();
+    let d = w.put_image("v1", "rated");
     let pending = Cov::Row {
         code: "ACTIVE",
         reason: "SCAN_IN_PROGRESS",

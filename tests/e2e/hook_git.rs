@@ -11,21 +11,25 @@
 
 use crate::support;
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::aws::{self as a};
-use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::findings::scanned;
+use support::scenario::finding;
+use support::world::{self, REPO};
 
-const REPO: &str = "app/web";
-
+/// The shared world (its temp dir is git's HOME and holds the bare remote) and the work tree.
 struct World {
-    moto: Moto,
-    scen: Scenario,
-    _dir: tempfile::TempDir,
+    world: world::World,
     root: PathBuf,
     work: PathBuf,
+}
+
+impl std::ops::Deref for World {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.world
+    }
 }
 
 /// `git` in `dir` with a fixed identity, no system or user config, and the AWS environment
@@ -66,21 +70,11 @@ fn git_in(w: &World, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
 
 impl World {
     fn new() -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
-        let scen = Scenario::start(ScenarioState::default());
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
+        let world = world::World::new();
+        let root = world.path().to_path_buf();
         let work = root.join("work");
         std::fs::create_dir(&work).unwrap();
-        let w = World {
-            moto,
-            scen,
-            _dir: dir,
-            root,
-            work,
-        };
+        let w = World { world, root, work };
         assert!(w.git(&w.root, &["init", "-q", "--bare", "remote.git"]).0);
         assert!(w.git(&w.work, &["init", "-q"]).0);
         assert!(
@@ -110,7 +104,7 @@ impl World {
                 .0
         );
         let sha = self.git(&self.work, &["rev-parse", "HEAD"]).1;
-        let digest = a::put_image(&self.moto.url, REPO, Some(&sha), msg);
+        let digest = self.put_image(&sha, msg);
         let f = finding(
             "CVE-2024-0001",
             severity,
@@ -120,17 +114,7 @@ impl World {
             &digest,
             REPO,
         );
-        self.scen.state.lock().unwrap().images.insert(
-            digest.clone(),
-            DigestScript {
-                coverage: VecDeque::from(vec![Cov::Row {
-                    code: "ACTIVE",
-                    reason: "SUCCESSFUL",
-                    last_scanned_at: Some(1_700_000_000),
-                }]),
-                reads: VecDeque::from(vec![Read::Findings(vec![f])]),
-            },
-        );
+        self.script(&digest, scanned(1_700_000_000, vec![f]));
         (sha, digest)
     }
 

@@ -14,12 +14,12 @@ use axum::routing::get;
 use axum::Router;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use support::aws::{self as a, text};
+use support::aws as a;
+use support::findings::{now, scanned};
 use support::fixtures::sha256;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{DigestScript, Read, Scenario, ScenarioState};
 use support::serve::Served;
-
-const REPO: &str = "app/web";
+use support::world::{self, REPO};
 
 #[derive(Default)]
 struct Blobs {
@@ -151,15 +151,7 @@ fn manifest(config_type: &str, config: &str, size: usize) -> String {
 }
 
 fn done() -> DigestScript {
-    DigestScript {
-        coverage: [Cov::Row {
-            code: "ACTIVE",
-            reason: "SUCCESSFUL",
-            last_scanned_at: Some(crate::support::findings::now() - 60),
-        }]
-        .into(),
-        reads: [Read::Findings(vec![])].into(),
-    }
+    scanned(now() - 60, vec![])
 }
 
 const ODD: &str = "application/vnd.oci.image.config.v1+json; charset=utf-8";
@@ -169,9 +161,7 @@ const ODD: &str = "application/vnd.oci.image.config.v1+json; charset=utf-8";
 /// config has no `rootfs.diff_ids` is skipped; the rule read exactly the configs it needed.
 #[test]
 fn image_index_children_are_classified_by_their_config_bytes() {
-    let moto = support::moto::Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     let ecr = EcrBlobs::start(&moto.url);
     let image_config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
     let odd_cfg = ecr.blob(image_config);
@@ -207,16 +197,7 @@ fn image_index_children_are_classified_by_their_config_bytes() {
         "application/vnd.oci.image.index.v1+json",
     );
     let mut bad = done();
-    bad.reads = [Read::Findings(vec![finding(
-        "CVE-2024-0001",
-        "CRITICAL",
-        "openssl",
-        "3.0.1",
-        Some("3.0.13"),
-        &amd,
-        REPO,
-    )])]
-    .into();
+    bad.reads = [Read::Findings(vec![world::crit(&amd)])].into();
     let scen = Scenario::start(ScenarioState {
         images: [(arm.clone(), done()), (amd.clone(), bad)]
             .into_iter()
@@ -225,19 +206,14 @@ fn image_index_children_are_classified_by_their_config_bytes() {
     });
     let tmp = tempfile::tempdir().unwrap();
     let args = [
-        "gate",
         "--image",
         "app/web:v1",
         "--fail-on",
         "CRITICAL",
         "--timeout",
         "60s",
-        "--poll-interval",
-        "50ms",
-        "--settle",
-        "100ms",
     ];
-    let (code, out, err) = text(&a::run(&ecr.url, &scen.url, &args, &[], tmp.path()));
+    let (code, out, err) = world::gate_at(&ecr.url, &scen.url, &args, &[], tmp.path());
     assert_eq!(code, 1, "the odd child's CRITICAL is gated:\n{out}\n{err}");
     assert!(out.contains(&amd) && out.contains(&arm), "{out}");
     assert!(
@@ -254,9 +230,7 @@ fn image_index_children_are_classified_by_their_config_bytes() {
 /// A child whose config the rule needs but cannot read is inconclusive, never skipped.
 #[test]
 fn an_unreadable_config_is_inconclusive() {
-    let moto = support::moto::Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     let ecr = EcrBlobs::start(&moto.url);
     let missing = sha256(b"never served");
     let odd = a::put_manifest(
@@ -279,8 +253,8 @@ fn an_unreadable_config_is_inconclusive() {
     );
     let scen = Scenario::start(ScenarioState::default());
     let tmp = tempfile::tempdir().unwrap();
-    let args = ["gate", "--image", "app/web:v1", "--timeout", "30s"];
-    let (code, _out, err) = text(&a::run(&ecr.url, &scen.url, &args, &[], tmp.path()));
+    let args = ["--image", "app/web:v1", "--timeout", "30s"];
+    let (code, _out, err) = world::gate_at(&ecr.url, &scen.url, &args, &[], tmp.path());
     assert_eq!(code, 3, "{err}");
     let line = err.lines().rfind(|l| l.starts_with("error:")).unwrap_or("");
     assert!(

@@ -5,109 +5,54 @@
 
 use crate::support;
 
-use serde_json::Value;
-use std::collections::VecDeque;
-use support::aws::{self as a, text};
-use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, Read};
+use support::world::{done_long_ago, script, World};
 
-const REPO: &str = "app/web";
-const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 const NOTICE: &str =
     "policy: built-in default (fail-on HIGH) — run `inspector-gate init` to choose your own";
 
-fn done_long_ago() -> Cov {
-    let now = crate::support::findings::now();
-    Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now - 86_400),
-    }
+/// Push an image tagged `tag` whose scan found one finding of `severity`.
+fn image(w: &World, tag: &str, severity: &str) {
+    let d = w.put_image(tag, tag);
+    let f = finding(
+        "CVE-2026-31001",
+        severity,
+        "openssl",
+        "3.0.1",
+        Some("3.0.13"),
+        &d,
+        support::world::REPO,
+    );
+    w.script(
+        &d,
+        script(vec![done_long_ago()], vec![Read::Findings(vec![f])]),
+    );
 }
 
-/// moto with one enhanced-scanned image per severity given, each with one finding of it.
-struct World {
-    moto: Moto,
-    scen: Scenario,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
-        World {
-            moto,
-            scen: Scenario::start(ScenarioState::default()),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// Push an image tagged `tag` whose scan found one finding of `severity`.
-    fn image(&self, tag: &str, severity: &str) {
-        let d = a::put_image(&self.moto.url, REPO, Some(tag), tag);
-        let f = finding(
-            "CVE-2026-31001",
-            severity,
-            "openssl",
-            "3.0.1",
-            Some("3.0.13"),
-            &d,
-            REPO,
-        );
-        self.scen.state.lock().unwrap().images.insert(
-            d,
-            DigestScript {
-                coverage: VecDeque::from(vec![done_long_ago()]),
-                reads: VecDeque::from(vec![Read::Findings(vec![f])]),
-            },
-        );
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-        let mut full = args.to_vec();
-        if args.first() == Some(&"gate") {
-            full.extend_from_slice(FAST);
-        }
-        text(&a::run(
-            &self.moto.url,
-            &self.scen.url,
-            &full,
-            env,
-            self.dir.path(),
-        ))
-    }
-
-    fn write(&self, name: &str, body: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, body).unwrap();
-        p.display().to_string()
-    }
+/// Write `body` to `name` in the world's dir; returns the file's path.
+fn write(w: &World, name: &str, body: &str) -> String {
+    let p = w.path().join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
 }
 
 #[test]
 fn no_policy_at_all_still_fails_a_high_finding() {
     let w = World::new();
-    w.image("high", "HIGH");
-    w.image("medium", "MEDIUM");
+    image(&w, "high", "HIGH");
+    image(&w, "medium", "MEDIUM");
     // No file, no flag, no env, no floor: HIGH fails (it used to pass with exit 0).
-    let (code, out, err) = w.run(
-        &["gate", "--image", "app/web:high", "--report-dir", "r"],
-        &[],
-    );
+    let (code, out, err) = w.gate_env(&["--image", "app/web:high", "--report-dir", "r"], &[]);
     assert_eq!(code, 1, "no policy must not mean no gate\n{out}\n{err}");
     assert_eq!(err.lines().filter(|l| *l == NOTICE).count(), 1, "{err}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let report = w.json("r/report.json");
     assert_eq!(report["verdict"], "fail");
     assert_eq!(
         report["policy"]["max"],
         serde_json::json!({ "CRITICAL": 0, "HIGH": 0 })
     );
     // The default is fail-on HIGH, not "fail on anything": a MEDIUM passes.
-    let (code, _, err) = w.run(&["gate", "--image", "app/web:medium"], &[]);
+    let (code, _, err) = w.gate_env(&["--image", "app/web:medium"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(NOTICE), "{err}");
     // Any threshold from any layer replaces the default, and the notice goes.
@@ -115,21 +60,18 @@ fn no_policy_at_all_still_fails_a_high_finding() {
         (vec!["--max-high", "1"], vec![]),
         (vec![], vec![("INSPECTOR_GATE_MAX_HIGH", "1")]),
     ] {
-        let mut full = vec!["gate", "--image", "app/web:high"];
+        let mut full = vec!["--image", "app/web:high"];
         full.extend(args);
-        let (code, _, err) = w.run(&full, &env);
+        let (code, _, err) = w.gate_env(&full, &env);
         assert_eq!(code, 0, "{err}");
         assert!(!err.contains("built-in default"), "{err}");
     }
-    w.write(".inspector-gate.toml", "max-medium = 5\n");
-    let (code, _, err) = w.run(&["gate", "--image", "app/web:high"], &[]);
+    write(&w, ".inspector-gate.toml", "max-medium = 5\n");
+    let (code, _, err) = w.gate_env(&["--image", "app/web:high"], &[]);
     assert_eq!(code, 0, "the file's own thresholds: HIGH unlimited\n{err}");
-    let floor = w.write("floor.toml", "max-critical = 0\n");
+    let floor = write(&w, "floor.toml", "max-critical = 0\n");
     std::fs::remove_file(w.dir.path().join(".inspector-gate.toml")).unwrap();
-    let (code, _, err) = w.run(
-        &["gate", "--image", "app/web:high", "--policy-floor", &floor],
-        &[],
-    );
+    let (code, _, err) = w.gate_env(&["--image", "app/web:high", "--policy-floor", &floor], &[]);
     assert_eq!(code, 0, "the floor's thresholds: HIGH unlimited\n{err}");
     // `config` shows the default as the `default` layer.
     let (code, out, err) = w.run(&["config"], &[]);
@@ -154,7 +96,7 @@ fn no_policy_at_all_still_fails_a_high_finding() {
 #[test]
 fn policy_problems_are_one_per_line_with_the_key_meant() {
     let w = World::new();
-    w.write(".inspector-gate.toml", "fail-onn = \"HIGH\"\n");
+    write(&w, ".inspector-gate.toml", "fail-onn = \"HIGH\"\n");
     let (code, out, err) = w.run(&["config"], &[]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.is_empty());
@@ -168,7 +110,8 @@ fn policy_problems_are_one_per_line_with_the_key_meant() {
         "{err}"
     );
     // Several problems: one error line that counts them, then each on its own line.
-    w.write(
+    write(
+        &w,
         ".inspector-gate.toml",
         "max-hihg = 1\nsuppresed = \"count\"\nscan-unread = \"maybe\"\nallow-soft-fail = false\n",
     );
@@ -224,7 +167,7 @@ fn the_new_keys_have_a_flag_an_env_variable_and_a_file_key() {
     );
     assert!(row(&out, "scan-unread").contains(" fail "), "{out}");
     assert!(row(&out, "allow-soft-fail").contains(" true "), "{out}");
-    w.write(".inspector-gate.toml", "scan-unread = \"warn\"\n");
+    write(&w, ".inspector-gate.toml", "scan-unread = \"warn\"\n");
     let (code, out, err) = w.run(
         &["config", "--suppressed", "honor"],
         &[("INSPECTOR_GATE_SCAN_UNREAD", "fail")],

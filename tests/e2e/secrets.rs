@@ -7,7 +7,6 @@
 //! `SECRETS_SHOW=1 cargo test --test secrets -- --nocapture` prints what each run printed.
 
 use crate::support;
-use support::findings::now;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -16,15 +15,14 @@ use std::path::Path;
 use std::process::Output;
 use support::aws::{self as a, text};
 use support::fixtures::{self, Layout};
+use support::gated::ECR_PASSWORD;
 use support::moto::Moto;
 use support::registry::Registry;
 use support::scenario::{
-    finding, ApprovalExec, Cov, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
+    finding, ApprovalExec, DigestScript, PipelineScript, Read, Scenario, ScenarioState,
 };
+use support::world::{self, APPROVE, REPO};
 
-const REPO: &str = "app/web";
-/// moto's `GetAuthorizationToken` decodes to `AWS:<this>`; the test registry accepts exactly it.
-const ECR_PASSWORD: &str = "123456789012-auth-token";
 /// `support::aws::aws_env`'s dummy secret key.
 const AWS_SECRET: &str = "test-secret-key-do-not-leak";
 const SESSION_TOKEN: &str = "session-token-do-not-leak-FQoGZXIvYXdzEJr";
@@ -60,33 +58,23 @@ fn secrets() -> Vec<String> {
     ]
 }
 
+/// An attempt waiting at the approval from the start.
 fn exec(id: &str, token: &str, custom: String) -> ApprovalExec {
-    ApprovalExec {
-        execution_id: id.into(),
-        status: "InProgress",
-        token: token.into(),
-        custom_data: Some(custom),
-        revision: None,
-        appears_after_polls: 0,
-    }
+    world::exec(id, token, Some(custom), 0)
 }
 
 /// A pipeline whose approval waits with a decoy execution (another image) and ours.
 fn pipeline(digest: &str, put_error: Option<&'static str>) -> PipelineScript {
     PipelineScript {
-        name: "demo".into(),
-        stage: "Approve".into(),
-        action: "Manual".into(),
-        executions: vec![
+        put_error,
+        ..world::pipeline(vec![
             exec(
                 "e-decoy",
                 DECOY_TOKEN,
                 format!("Image_Digest=sha256:{}", "1".repeat(64)),
             ),
             exec("e-ours", TOKEN, format!("Image_Digest={digest}")),
-        ],
-        put_error,
-        ..Default::default()
+        ])
     }
 }
 
@@ -99,9 +87,7 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
+        let moto = world::moto();
         let dir = tempfile::tempdir().unwrap();
         let src = fixtures::single_arch(&dir.path().join("oci"), "v1", 4242, &[30_000, 2_000]);
         World { moto, dir, src }
@@ -111,11 +97,7 @@ impl World {
     fn scenario(&self, read: Read, put_error: Option<&'static str>) -> Scenario {
         let d = &self.src.digest;
         let script = DigestScript {
-            coverage: VecDeque::from(vec![Cov::Row {
-                code: "ACTIVE",
-                reason: "SUCCESSFUL",
-                last_scanned_at: Some(now() - 86_400),
-            }]),
+            coverage: VecDeque::from(vec![world::done_long_ago()]),
             reads: VecDeque::from(vec![read]),
         };
         Scenario::start(ScenarioState {
@@ -237,7 +219,7 @@ fn push_gate_and_approve_at_verbose_print_no_secret() {
         "--fail-on",
         "CRITICAL",
         "--approve",
-        "demo/Approve/Manual",
+        APPROVE,
         "--report-dir",
         "r",
     ]);
@@ -331,13 +313,7 @@ fn push_gate_and_approve_at_verbose_print_no_secret() {
         .unwrap()
         .executions
         .push(exec("e-rerun", RERUN_TOKEN, format!("Image_Digest={d}")));
-    let mut args = vec![
-        "approve",
-        "--report",
-        "r/report.json",
-        "--approve",
-        "demo/Approve/Manual",
-    ];
+    let mut args = vec!["approve", "--report", "r/report.json", "--approve", APPROVE];
     args.extend_from_slice(&["--poll-interval", "50ms", "--timeout", "20s"]);
     let o = w.run(&scen, &args, &[]);
     let (code, out, err) = text(&o);
@@ -372,7 +348,7 @@ fn failing_paths_at_verbose_print_no_secret() {
             "--fail-on",
             "CRITICAL",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--report-dir",
             "r",
         ]);
@@ -458,12 +434,7 @@ fn failing_paths_at_verbose_print_no_secret() {
     ];
     let url = reg.url();
     args.push(&url);
-    args.extend_from_slice(&[
-        "--approve",
-        "demo/Approve/Manual",
-        "--pipeline-execution-id",
-        "e-unknown",
-    ]);
+    args.extend_from_slice(&["--approve", APPROVE, "--pipeline-execution-id", "e-unknown"]);
     args.extend_from_slice(&[
         "--poll-interval",
         "50ms",

@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 use support::aws as a;
 use support::faults::{FaultProxy, Plan};
 use support::fixtures;
-use support::moto::Moto;
+use support::gated::ECR_PASSWORD;
 use support::registry::{self as reg, Registry};
-use support::scenario::{ApprovalExec, Cov, DigestScript, PipelineScript, Scenario, ScenarioState};
-
-const REPO: &str = "app/web";
-const ECR_PASSWORD: &str = "123456789012-auth-token";
+use support::scenario::{Cov, DigestScript, PipelineScript, Scenario, ScenarioState};
+use support::world::{self, exec, pipeline, APPROVE, REPO};
 /// How fast the slow link reads blob uploads: the 3 MB layer takes over 30 s, far longer than
 /// [`EXIT_LIMIT`], so an exit within it was caused by the signal.
 const SLOW_LINK: u64 = 96 * 1024;
@@ -141,20 +139,12 @@ pub(crate) fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> bool {
 }
 
 fn pipeline_for(digest: &str) -> PipelineScript {
-    PipelineScript {
-        name: "demo".into(),
-        stage: "Approve".into(),
-        action: "Manual".into(),
-        executions: vec![ApprovalExec {
-            execution_id: "e-1".into(),
-            status: "InProgress",
-            token: "tok-1".into(),
-            custom_data: Some(format!("Image_Digest={digest}")),
-            revision: None,
-            appears_after_polls: 0,
-        }],
-        ..Default::default()
-    }
+    pipeline(vec![exec(
+        "e-1",
+        "tok-1",
+        Some(format!("Image_Digest={digest}")),
+        0,
+    )])
 }
 
 /// The interrupted run: exited in time, non-zero, said why, answered nothing.
@@ -194,9 +184,7 @@ fn assert_interrupted(r: &mut Running, sig: &str, scen: &Scenario) {
 
 #[test]
 fn sigterm_and_sigint_during_the_scan_wait_exit_at_once_without_approving() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     let digest = a::put_image(&moto.url, REPO, Some("v1"), "signals");
     for sig in ["TERM", "INT"] {
         let in_progress = Cov::Row {
@@ -223,7 +211,7 @@ fn sigterm_and_sigint_during_the_scan_wait_exit_at_once_without_approving() {
             "--image",
             "app/web:v1",
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--timeout",
             "60s",
             "--poll-interval",
@@ -284,9 +272,7 @@ fn tag_absent_or_complete(registry: &Registry, tag: &str) -> Result<bool, String
 
 #[test]
 fn sigterm_and_sigint_during_a_push_leave_no_tag_on_a_half_pushed_image() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
+    let moto = world::moto();
     let registry = Registry::start_as("AWS", ECR_PASSWORD);
     for (i, sig) in ["TERM", "INT"].into_iter().enumerate() {
         let tmp = tempfile::tempdir().unwrap();
@@ -319,7 +305,7 @@ fn sigterm_and_sigint_during_a_push_leave_no_tag_on_a_half_pushed_image() {
             "--registry-url",
             &slow.url,
             "--approve",
-            "demo/Approve/Manual",
+            APPROVE,
             "--timeout",
             "60s",
             "--poll-interval",

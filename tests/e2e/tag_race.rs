@@ -5,56 +5,38 @@
 
 use crate::support;
 
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-use support::aws::{self as a, text};
-use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
-
-const REPO: &str = "app/web";
+use support::aws as a;
+use support::scenario::{Cov, DigestScript, Read};
+use support::world::{self, World, REPO};
 
 #[test]
 fn a_tag_moved_during_the_wait_is_not_followed() {
-    let moto = Moto::start();
-    a::create_repo(&moto.url, REPO);
-    a::enhanced_scanning(&moto.url, "app/*");
-    let first = a::put_image(&moto.url, REPO, Some("v1"), "first");
-    let now = crate::support::findings::now();
+    let w = World::new();
+    let (moto, scen) = (&w.moto, &w.scen);
+    let first = w.put_image("v1", "first");
     let pending = Cov::Row {
         code: "ACTIVE",
         reason: "SCAN_IN_PROGRESS",
         last_scanned_at: None,
     };
-    let done = Cov::Row {
-        code: "ACTIVE",
-        reason: "SUCCESSFUL",
-        last_scanned_at: Some(now),
-    };
+    let done = world::done_now();
     // The scan of the first digest stays pending until this test has moved the tag; only
     // then does it finish (clean). So the gate is provably still waiting when the tag moves.
     let clean = DigestScript {
         coverage: VecDeque::from(vec![pending]),
         reads: VecDeque::from(vec![Read::Findings(vec![])]),
     };
-    let scen = Scenario::start(ScenarioState {
-        images: [(first.clone(), clean)].into_iter().collect(),
-        ..Default::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
+    w.script(&first, clean);
 
-    let (moto_url, scen_url, cwd) = (moto.url.clone(), scen.url.clone(), dir.path().to_path_buf());
+    let (moto_url, scen_url, cwd) = (moto.url.clone(), scen.url.clone(), w.path().to_path_buf());
     let gate = std::thread::spawn(move || {
         let args = [
-            "gate",
             "--image",
             "app/web:v1",
             "--fail-on",
             "CRITICAL",
-            "--poll-interval",
-            "50ms",
-            "--settle",
-            "100ms",
             "--timeout",
             "60s",
             "--report-dir",
@@ -64,7 +46,7 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
             "--container-name",
             "web",
         ];
-        text(&a::run(&moto_url, &scen_url, &args, &[], &cwd))
+        world::gate_at(&moto_url, &scen_url, &args, &[], &cwd)
     });
 
     // As soon as the gate waits on the first digest, push another image over the tag; its scan
@@ -78,15 +60,7 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let moved = a::put_image(&moto.url, REPO, Some("v1"), "moved");
-    let crit = finding(
-        "CVE-2024-0001",
-        "CRITICAL",
-        "openssl",
-        "3.0.1",
-        Some("3.0.13"),
-        &moved,
-        REPO,
-    );
+    let crit = world::crit(&moved);
     scen.state.lock().unwrap().images.insert(
         moved.clone(),
         DigestScript {
@@ -131,13 +105,9 @@ fn a_tag_moved_during_the_wait_is_not_followed() {
         polls.iter().filter(|t| **t < moved_at).count(),
         polls.iter().filter(|t| **t > moved_at).count()
     );
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/report.json")).unwrap())
-            .unwrap();
+    let report = w.json("r/report.json");
     assert_eq!(report["images"][0]["image"]["digest"], first.as_str());
-    let defs: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("defs.json")).unwrap())
-            .unwrap();
+    let defs = w.json("defs.json");
     assert_eq!(
         defs[0]["imageUri"],
         format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPO}@{first}")

@@ -8,32 +8,31 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use std::collections::VecDeque;
 use support::aws::{self as a, text};
-use support::moto::Moto;
-use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+use support::scenario::{finding, Read};
+use support::world::{done_long_ago, script, World, REPO};
 
-const REPO: &str = "app/web";
 const CVE: &str = "CVE-2026-31001";
-const FAST: &[&str] = &["--poll-interval", "50ms", "--settle", "200ms"];
 const AUTHOR: &str = "Platform Security <security@example.com>";
 const JUSTIFICATION: &str = "vulnerable_code_not_in_execute_path";
 
-/// moto with one enhanced-scanned image whose scan found one HIGH in openssl.
-struct World {
-    moto: Moto,
-    scen: Scenario,
-    dir: tempfile::TempDir,
+/// The shared world with one enhanced-scanned image whose scan found one HIGH in openssl.
+struct Vex {
+    world: World,
     digest: String,
 }
 
-impl World {
-    fn new() -> World {
-        let moto = Moto::start();
-        a::create_repo(&moto.url, REPO);
-        a::enhanced_scanning(&moto.url, "app/*");
-        let scen = Scenario::start(ScenarioState::default());
-        let digest = a::put_image(&moto.url, REPO, Some("1.0"), "vex-image");
+impl std::ops::Deref for Vex {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl Vex {
+    fn new() -> Vex {
+        let world = World::new();
+        let digest = world.put_image("1.0", "vex-image");
         let f = finding(
             CVE,
             "HIGH",
@@ -43,29 +42,15 @@ impl World {
             &digest,
             REPO,
         );
-        let now = crate::support::findings::now();
-        scen.state.lock().unwrap().images.insert(
-            digest.clone(),
-            DigestScript {
-                coverage: VecDeque::from(vec![Cov::Row {
-                    code: "ACTIVE",
-                    reason: "SUCCESSFUL",
-                    last_scanned_at: Some(now - 86_400),
-                }]),
-                reads: VecDeque::from(vec![Read::Findings(vec![f])]),
-            },
+        world.script(
+            &digest,
+            script(vec![done_long_ago()], vec![Read::Findings(vec![f])]),
         );
-        World {
-            moto,
-            scen,
-            dir: tempfile::tempdir().unwrap(),
-            digest,
-        }
+        Vex { world, digest }
     }
 
     fn gate(&self, extra: &[&str]) -> (i32, String, String) {
         let mut full = vec![
-            "gate",
             "--image",
             "app/web:1.0",
             "--fail-on",
@@ -73,19 +58,12 @@ impl World {
             "--report-dir",
             "r",
         ];
-        full.extend_from_slice(FAST);
         full.extend_from_slice(extra);
-        text(&a::run(
-            &self.moto.url,
-            &self.scen.url,
-            &full,
-            &[],
-            self.dir.path(),
-        ))
+        self.world.gate(&full)
     }
 
     fn write(&self, name: &str, body: &str) -> String {
-        let p = self.dir.path().join(name);
+        let p = self.path().join(name);
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -94,8 +72,7 @@ impl World {
     }
 
     fn report(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir.path().join("r/report.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
+        self.json("r/report.json")
     }
 }
 
@@ -133,7 +110,7 @@ fn the_finding(report: &Value) -> &Value {
 
 #[test]
 fn a_not_affected_statement_for_the_gated_digest_passes_and_every_report_says_why() {
-    let w = World::new();
+    let w = Vex::new();
     let (code, _, err) = w.gate(&[]);
     assert_eq!(code, 1, "the HIGH fails without VEX\n{err}");
 
@@ -176,7 +153,7 @@ fn a_not_affected_statement_for_the_gated_digest_passes_and_every_report_says_wh
 
 #[test]
 fn a_statement_for_another_digest_or_package_does_nothing() {
-    let w = World::new();
+    let w = Vex::new();
     let other = format!("sha256:{}", "1".repeat(64));
     let vex = w.write("other.openvex.json", &vex_doc(&other, AUTHOR));
     let (code, _, err) = w.gate(&["--vex", &vex]);
@@ -206,7 +183,7 @@ fn a_statement_for_another_digest_or_package_does_nothing() {
 
 #[test]
 fn the_floor_decides_whether_a_statement_may_apply() {
-    let w = World::new();
+    let w = Vex::new();
     let vex = w.write("web.openvex.json", &vex_doc(&w.digest, AUTHOR));
     // A floor silent on VEX: no statement applies, from a flag or from the repository's file,
     // and the run says which and why.
@@ -260,7 +237,7 @@ fn the_floor_decides_whether_a_statement_may_apply() {
 
 #[test]
 fn a_malformed_or_missing_document_is_exit_2_naming_it() {
-    let w = World::new();
+    let w = Vex::new();
     let bad = w.write(
         "bad.openvex.json",
         &vex_doc(&w.digest, AUTHOR).replace("\"not_affected\"", "\"unaffected\""),

@@ -3,7 +3,7 @@
 //! the scripted Inspector2 serving the image's findings. Used by the hand-off and attestation
 //! tests, which all start from "the gate ran on this digest".
 
-use super::aws::{self as a, text};
+use super::aws as a;
 use super::findings::now;
 use super::fixtures::{self, Layout};
 use super::moto::Moto;
@@ -74,13 +74,7 @@ impl Gated {
 
     /// `inspector-gate <args>` against the peers, in the temp dir.
     pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-        text(&a::run(
-            &self.moto.url,
-            &self.scen.url,
-            args,
-            env,
-            self.dir.path(),
-        ))
+        super::world::run_at(&self.moto.url, &self.scen.url, args, env, self.dir.path())
     }
 
     /// `gate --push-from` the image to the registry, plus `extra` arguments.

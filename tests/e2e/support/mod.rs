@@ -18,3 +18,4 @@ pub mod scan_server;
 pub mod scenario;
 pub mod sdk;
 pub mod serve;
+pub mod world;
