@@ -12,6 +12,17 @@ use std::path::Path;
 /// through (a checkout cannot point a report at a file elsewhere); a regular file there keeps
 /// its permissions; a new file gets them as `std::fs::write` would (0666 less the umask).
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    put(path, bytes, None)
+}
+
+/// [`replace`], the file getting exactly `mode` (Unix permission bits, the umask not applied)
+/// before it is renamed into place, whatever was there: a git hook is executable from the
+/// moment it exists. Elsewhere than Unix the mode is not set.
+pub fn replace_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    put(path, bytes, Some(mode))
+}
+
+fn put(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -32,6 +43,14 @@ pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
         tmp.as_file().set_permissions(p)?;
     }
     tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(m))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -78,6 +97,19 @@ mod tests {
             let fresh = dir.path().join("junit.xml");
             write(&fresh, "x").unwrap();
             assert_ne!(mode(&fresh), 0o600);
+        }
+        // A mode given is the file's before it is in place, over an existing file's too.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let hook = dir.path().join("pre-push");
+            replace_with_mode(&hook, b"#!/bin/sh\n", 0o755).unwrap();
+            assert_eq!(mode(&hook), 0o755);
+            std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o600)).unwrap();
+            replace_with_mode(&hook, b"#!/bin/sh\nexit 0\n", 0o755).unwrap();
+            assert_eq!(mode(&hook), 0o755);
+            assert_eq!(std::fs::read(&hook).unwrap(), b"#!/bin/sh\nexit 0\n");
         }
         // A directory that does not exist is an error naming the file.
         let e = write(&dir.path().join("no/such/file"), "x").unwrap_err();

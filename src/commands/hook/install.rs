@@ -1,11 +1,13 @@
 //! Writing and removing `.git/hooks/pre-push`: a foreign hook is never overwritten silently
 //! (refused, or with `--force` kept as a backup that `uninstall` restores), nothing is written
 //! through a symbolic link, an earlier backup is never overwritten, and the hook is written
-//! beside its place and renamed over it (never half a hook).
+//! beside its place, executable, and renamed over it by `file::replace_with_mode` (never half
+//! a hook).
 
 use super::script::{script, MARKER};
 use super::template::HookSpec;
 use inspector_gate::error::{Error, Result};
+use inspector_gate::file;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,18 +51,6 @@ fn is_ours(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-#[cfg(unix)]
-fn make_executable(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn make_executable(_: &Path) -> Result<()> {
-    Ok(())
-}
-
 /// Copy `from` to `to`, failing if `to` exists in any form (never clobbers a backup).
 fn copy_new(from: &Path, to: &Path) -> Result<()> {
     let bytes = fs::read(from)?;
@@ -96,19 +86,8 @@ pub fn install(dir: &Path, spec: &HookSpec, force: bool) -> Result<PathBuf> {
         }
         copy_new(&hook, &backup)?;
     }
-    // Write beside the hook, then rename over it: never a half-written hook.
-    let tmp = dir.join(".pre-push.inspector-gate.tmp");
-    let _ = fs::remove_file(&tmp);
-    {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    make_executable(&tmp)?;
-    fs::rename(&tmp, &hook)?;
+    // Written beside the hook, executable, then renamed over it: never a half-written hook.
+    file::replace_with_mode(&hook, text.as_bytes(), 0o755)?;
     Ok(hook)
 }
 
