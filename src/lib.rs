@@ -33,5 +33,7 @@ pub mod report;
 pub mod retry;
 pub mod sanitize;
 pub mod scan;
+#[cfg(test)]
+mod test_support;
 pub mod version;
 pub mod wait;

@@ -285,6 +285,7 @@ pub(crate) fn resolve_symlink(link: &str, target: &str) -> Result<String, &'stat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{pax_header_bomb, peak_rss_kib};
     use std::io::Write;
 
     #[test]
@@ -440,35 +441,11 @@ mod tests {
         assert!(e.message.contains("is empty"), "{}", e.message);
     }
 
-    /// Peak resident memory of this process (nextest runs each test in its own), in KiB.
-    fn peak_rss_kib() -> u64 {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
     #[test]
     fn a_300_mib_pax_header_is_refused_with_bounded_memory() {
-        // One PAX header block declaring 300 MiB of records; the records are a sparse hole,
-        // so the test writes 512 bytes, and the reader must refuse without buffering them.
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::XHeader);
-        let declared: u64 = 300 * 1024 * 1024;
-        h.set_size(declared);
-        h.set_path("PaxHeaders/x").unwrap();
-        h.set_cksum();
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), h.as_bytes()).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(f.path())
-            .unwrap();
-        file.set_len(512 + declared + 1024).unwrap();
+        // One PAX header block declaring 300 MiB of records (a sparse hole): the reader must
+        // refuse without buffering them.
+        let f = pax_header_bomb();
         let before = peak_rss_kib();
         let e = TarIndex::open(f.path()).unwrap_err();
         assert!(e.message.contains("larger than 16 MiB"), "{}", e.message);

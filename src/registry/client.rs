@@ -323,20 +323,12 @@ impl Client {
         max: usize,
     ) -> Result<Option<(String, Vec<u8>)>, RegError> {
         let doing = format!("reading manifest {reference}");
-        let url = self.repo_url(&format!("manifests/{reference}"))?;
-        let req = self
-            .request(Method::GET, url)
-            .header(ACCEPT, crate::oci::MANIFEST_TYPES.join(", "));
-        let resp = self.send(req, &doing).await?;
-        match resp.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let media_type = content_type(&resp);
-                let bytes = self.read_bounded(resp, max, &doing).await?;
-                Ok(Some((media_type, bytes)))
-            }
-            _ => Err(self.failure(resp, &doing).await),
-        }
+        let Some(resp) = self.manifest(Method::GET, reference, &doing).await? else {
+            return Ok(None);
+        };
+        let media_type = content_type(&resp);
+        let bytes = self.read_bounded(resp, max, &doing).await?;
+        Ok(Some((media_type, bytes)))
     }
 
     /// `HEAD /v2/<repo>/manifests/<reference>`: its media type and size, `None` when absent.
@@ -345,22 +337,34 @@ impl Client {
         reference: &str,
     ) -> Result<Option<(String, u64)>, RegError> {
         let doing = format!("checking manifest {reference}");
+        let Some(resp) = self.manifest(Method::HEAD, reference, &doing).await? else {
+            return Ok(None);
+        };
+        let size = resp
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        Ok(Some((content_type(&resp), size)))
+    }
+
+    /// `method` on `/v2/<repo>/manifests/<reference>`, accepting any manifest media type: the
+    /// successful answer, `None` for 404, any other answer as its error.
+    async fn manifest(
+        &self,
+        method: Method,
+        reference: &str,
+        doing: &str,
+    ) -> Result<Option<Response>, RegError> {
         let url = self.repo_url(&format!("manifests/{reference}"))?;
         let req = self
-            .request(Method::HEAD, url)
+            .request(method, url)
             .header(ACCEPT, crate::oci::MANIFEST_TYPES.join(", "));
-        let resp = self.send(req, &doing).await?;
+        let resp = self.send(req, doing).await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => {
-                let size = resp
-                    .headers()
-                    .get(CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse().ok())
-                    .unwrap_or(0);
-                Ok(Some((content_type(&resp), size)))
-            }
-            _ => Err(self.failure(resp, &doing).await),
+            s if s.is_success() => Ok(Some(resp)),
+            _ => Err(self.failure(resp, doing).await),
         }
     }
 

@@ -251,11 +251,13 @@ fn answer_kind(a: &Value) -> Option<Kind<'_>> {
     None
 }
 
+/// The members of the array at `key` in `v`: none when it is missing or not an array.
+fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
 fn props(v: &Value) -> impl Iterator<Item = (&str, &str)> {
-    v.get("properties")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    array(v, "properties")
         .filter_map(|p| Some((p.get("name")?.as_str()?, p.get("value")?.as_str()?)))
 }
 
@@ -274,20 +276,11 @@ fn severity(s: &str) -> Severity {
 const NON_VENDOR: &[&str] = &["NVD", "EPSS", "GITHUB", "SNYK", "OSV", "MITRE"];
 
 fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
-    let components: HashMap<&str, &Value> = doc
-        .get("components")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let components: HashMap<&str, &Value> = array(doc, "components")
         .filter_map(|c| Some((c.get("bom-ref")?.as_str()?, c)))
         .collect();
     let mut out = Vec::new();
-    for v in doc
-        .get("vulnerabilities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for v in array(doc, "vulnerabilities") {
         let Some(id) = v.get("id").and_then(Value::as_str) else {
             continue;
         };
@@ -335,11 +328,7 @@ fn from_cyclonedx(doc: &Value) -> Vec<Finding> {
 /// The rating that decides a vulnerability's severity and score (a vendor's first, then
 /// NVD's, then any usable one; EPSS is never a severity), and its EPSS score.
 fn choose_rating(v: &Value) -> (Option<&Value>, Option<f64>) {
-    let ratings: Vec<&Value> = v
-        .get("ratings")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().collect())
-        .unwrap_or_default();
+    let ratings: Vec<&Value> = array(v, "ratings").collect();
     let source_of = |r: &Value| {
         r.pointer("/source/name")
             .and_then(Value::as_str)
@@ -379,12 +368,7 @@ fn affected_packages(
     fixed: &HashMap<&str, &str>,
 ) -> Vec<FindingPackage> {
     let mut packages = Vec::new();
-    for a in v
-        .get("affects")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for a in array(v, "affects") {
         let Some(r) = a.get("ref").and_then(Value::as_str) else {
             continue;
         };
@@ -422,21 +406,12 @@ fn affected_packages(
 
 fn from_inspector(doc: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    for v in doc
-        .get("vulnerabilities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for v in array(doc, "vulnerabilities") {
         let Some(id) = v.get("id").and_then(Value::as_str) else {
             continue;
         };
         let p = v.get("properties");
-        let packages: Vec<FindingPackage> = v
-            .get("affects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+        let packages: Vec<FindingPackage> = array(v, "affects")
             .map(|a| {
                 let purl = a.get("installed_version").and_then(Value::as_str);
                 let (name, version) = purl.map(purl_name_version).unwrap_or_default();

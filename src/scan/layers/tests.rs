@@ -1,5 +1,6 @@
 use super::*;
 use crate::image::LayerBlob;
+use crate::test_support::{pax_header_bomb, peak_rss_kib};
 
 /// A tar entry, written raw where `tar::Builder` would refuse it (`..`, non-UTF-8 names).
 enum E<'a> {
@@ -283,18 +284,6 @@ fn a_zstd_window_larger_than_runtimes_decode_is_refused() {
     assert!(err.message.contains("window"), "{err}");
 }
 
-/// Peak resident memory of this process (nextest runs each test in its own), in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_2_gib_gnu_long_name_in_a_small_zstd_layer_is_refused_with_bounded_memory() {
     // Issue 20: a 100 KB zstd layer whose GNU long-name header declares 2 GiB; the plain tar
@@ -328,20 +317,7 @@ fn a_2_gib_gnu_long_name_in_a_small_zstd_layer_is_refused_with_bounded_memory() 
 fn a_hostile_archive_gets_the_same_bounds_as_the_push() {
     // A PAX header declaring 300 MiB of records (a sparse hole): the scan reads archives
     // through the one image source, whose index refuses it without buffering the records.
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::XHeader);
-    let declared: u64 = 300 * 1024 * 1024;
-    h.set_size(declared);
-    h.set_path("PaxHeaders/x").unwrap();
-    h.set_cksum();
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), h.as_bytes()).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(f.path())
-        .unwrap()
-        .set_len(512 + declared + 1024)
-        .unwrap();
+    let f = pax_header_bomb();
     for spec in [
         SourceSpec::OciArchive(f.path().to_path_buf()),
         SourceSpec::DockerArchive(f.path().to_path_buf()),
