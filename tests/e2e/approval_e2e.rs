@@ -62,6 +62,27 @@ impl Approval {
         args.extend_from_slice(extra);
         self.world.gate(&args)
     }
+
+    /// `approve --report <report> --approve <approve>`, polling fast, then `extra`.
+    fn approve(
+        &self,
+        report: &str,
+        approve: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
+        let mut args = vec![
+            "approve",
+            "--report",
+            report,
+            "--approve",
+            approve,
+            "--poll-interval",
+            "50ms",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, env)
+    }
 }
 
 #[test]
@@ -304,40 +325,12 @@ fn approve_command_answers_from_a_saved_report() {
     assert_eq!(o.0, 1);
     let report = w.json("r/report.json");
     assert_eq!(report["images"][0]["image"]["digest"], w.digest.as_str());
-    let o = w.run(
-        &[
-            "approve",
-            "--report",
-            "r/report.json",
-            "--approve",
-            APPROVE,
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "10s",
-        ],
-        &[],
-    );
-    let (code, _out, err) = o;
+    let (code, _out, err) = w.approve("r/report.json", APPROVE, &["--timeout", "10s"], &[]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(w.approvals()[0].1, "Rejected");
     // The same report again: tok-1 is answered (CodePipeline marks the attempt Failed and
     // refuses a second answer), so nothing waits for this image and nothing is sent.
-    let o = w.run(
-        &[
-            "approve",
-            "--report",
-            "r/report.json",
-            "--approve",
-            APPROVE,
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "2s",
-        ],
-        &[],
-    );
-    let (code, _out, err) = o;
+    let (code, _out, err) = w.approve("r/report.json", APPROVE, &["--timeout", "2s"], &[]);
     assert_eq!(code, 4, "{err}");
     assert!(
         err.contains(
@@ -358,18 +351,10 @@ fn approve_command_answers_from_a_saved_report() {
         .unwrap()
         .executions
         .push(exec("e-2", "tok-2", Some(format!("Image_Digest={d}")), 0));
-    let o = w.run(
-        &[
-            "approve",
-            "--report",
-            "r/report.json",
-            "--approve",
-            "Approve/Manual",
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "10s",
-        ],
+    let o = w.approve(
+        "r/report.json",
+        "Approve/Manual",
+        &["--timeout", "10s"],
         &[("CODEBUILD_INITIATOR", "codepipeline/demo")],
     );
     assert_eq!(o.0, 1, "{}", o.2);
@@ -509,23 +494,12 @@ fn a_report_of_no_image_is_never_approved() {
     assert_eq!(report["verdict"], "pass");
     report["images"] = serde_json::json!([]);
     std::fs::write(w.dir.path().join("empty.json"), report.to_string()).unwrap();
-    let o = w.run(
-        &[
-            "approve",
-            "--report",
-            "empty.json",
-            "--approve",
-            APPROVE,
-            "--pipeline-execution-id",
-            "e-1",
-            "--poll-interval",
-            "50ms",
-            "--timeout",
-            "5s",
-        ],
+    let (code, _out, err) = w.approve(
+        "empty.json",
+        APPROVE,
+        &["--pipeline-execution-id", "e-1", "--timeout", "5s"],
         &[],
     );
-    let (code, _out, err) = o;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no image was evaluated"), "{err}");
     assert!(w.approvals().is_empty(), "approved a report of no image");

@@ -91,11 +91,8 @@ fn verify(g: &Gated, digest: &str, key: &str, extra: &[&str]) -> (i32, String, S
         &url,
         "--timeout",
         "60s",
-        "--poll-interval",
-        "50ms",
-        "--settle",
-        "100ms",
     ];
+    args.extend_from_slice(support::world::FAST);
     args.extend_from_slice(extra);
     g.run(&args, &[])
 }

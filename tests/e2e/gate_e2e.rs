@@ -770,7 +770,7 @@ fn findings_command_prints_json_without_a_verdict() {
             vec![Read::Findings(vec![crit(&d), low(&d)])],
         ),
     );
-    let o = w.run(
+    let (code, out, err) = w.run(
         &[
             "findings",
             "--image",
@@ -782,7 +782,6 @@ fn findings_command_prints_json_without_a_verdict() {
         ],
         &[],
     );
-    let (code, out, err) = o;
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["images"][0]["findings"].as_array().unwrap().len(), 2);

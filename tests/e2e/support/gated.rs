@@ -92,11 +92,8 @@ impl Gated {
             &url,
             "--timeout",
             "60s",
-            "--poll-interval",
-            "50ms",
-            "--settle",
-            "100ms",
         ];
+        args.extend_from_slice(super::world::FAST);
         args.extend_from_slice(extra);
         self.run(&args, env)
     }
