@@ -9,6 +9,12 @@
 //! neither reports nor names as unread (missed), and what only the scan reports (extra), each
 //! with the file it was read from. It compares as the oracle tests do (`scan_common`'s keys and
 //! filters), so the table and the tests cannot disagree on what counts as the same package.
+//! `SCAN_BENCH_PEERS=syft` leaves trivy out (a tree trivy cannot read offline: jars).
+//!
+//! `trees_for_bench` builds the oracle tests' trees with the tests' own builders — pip and npm
+//! (cached), Go, rpm (sqlite at both locations, Berkeley DB), cargo-auditable and a fat jar
+//! (into the scan cache's `bench-trees/<name>`) — and prints `TREE <name> <dir>` for each,
+//! for `--explain` to compare.
 
 use inspector_gate::scan::layers::ScanSource;
 use inspector_gate::scan::{catalogue, sbom};
@@ -60,13 +66,20 @@ fn compare_peers_for_bench() {
         .iter()
         .filter_map(|p| Some((peer_key(&p.purl)?, p.location.as_str())))
         .collect();
-    let peers = [("syft", syft(&src)), ("trivy", trivy(&trivy_args))];
+    let only = std::env::var("SCAN_BENCH_PEERS").unwrap_or_default();
+    let mut peers = vec![("syft", syft(&src))];
+    if only.is_empty() || only.split(',').any(|p| p == "trivy") {
+        peers.push(("trivy", trivy(&trivy_args)));
+    }
+    let counts: Vec<String> = peers
+        .iter()
+        .map(|(p, f)| format!("{p} {}", f.len()))
+        .collect();
     println!(
-        "COMPARE {src}: ours {} (unread {}), syft {}, trivy {}",
+        "COMPARE {src}: ours {} (unread {}), {}",
         ours.len(),
         inv.unread.len(),
-        peers[0].1.len(),
-        peers[1].1.len()
+        counts.join(", ")
     );
     for u in &inv.unread {
         println!("  unread  {}: {}", u.path, u.reason);
@@ -108,5 +121,46 @@ fn compare_peers_for_bench() {
             };
             println!("    extra  {t} {n} {v} from {loc}: {why}");
         }
+    }
+}
+
+#[test]
+#[ignore = "benchmark harness: run by scripts/bench-scan --explain"]
+fn trees_for_bench() {
+    use crate::{scan_lang, scan_rpm};
+    let base = crate::scan_common::cache_dir().join("bench-trees");
+    let fresh = |name: &str| {
+        let work = base.join(name);
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+        work
+    };
+    let rpms = scan_rpm::build_rpms(&fresh("rpms"));
+    let trees = [
+        ("pip", scan_lang::pip_tree()),
+        ("npm", scan_lang::npm_tree()),
+        ("go", scan_lang::go_root(&fresh("go")).0),
+        (
+            "rpm-sqlite",
+            scan_rpm::rpm_root(&fresh("rpm-sqlite"), &rpms, "var/lib/rpm", scan_rpm::AL2023),
+        ),
+        (
+            "rpm-fedora",
+            scan_rpm::rpm_root(
+                &fresh("rpm-fedora"),
+                &rpms,
+                "usr/lib/sysimage/rpm",
+                scan_rpm::FEDORA40,
+            ),
+        ),
+        ("rpm-bdb", scan_rpm::al2_root(&fresh("rpm-bdb"), &rpms)),
+        ("cargo", scan_lang::cargo_root(&fresh("cargo"))),
+        (
+            "jar",
+            scan_lang::java_root(&fresh("jar"), &scan_lang::debian_jars()),
+        ),
+    ];
+    for (name, dir) in trees {
+        println!("TREE {name} {}", dir.display());
     }
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-type Set = BTreeSet<(String, String)>;
+pub(crate) type Set = BTreeSet<(String, String)>;
 
 fn scan_dir(root: &Path) -> Inventory {
     catalogue(&ScanSource::Dir(root.to_path_buf()))
@@ -33,7 +33,7 @@ fn of(inv: &Inventory, eco: Ecosystem, normalise: fn(&str) -> String) -> Set {
 }
 
 /// A pip --target tree with packages from PyPI (cached between runs).
-fn pip_tree() -> PathBuf {
+pub(crate) fn pip_tree() -> PathBuf {
     require("python3", "apt-get install python3-pip");
     locked("pip-target", pip_tree_unlocked)
 }
@@ -125,7 +125,7 @@ fn python_packages_match_pip_list() {
 }
 
 /// An npm project installed from the npm registry (cached between runs).
-fn npm_tree() -> PathBuf {
+pub(crate) fn npm_tree() -> PathBuf {
     require("npm", "apt-get install npm");
     locked("npm-project", npm_tree_unlocked)
 }
@@ -385,13 +385,18 @@ pub(crate) fn go_app(work: &Path, bin: &Path) -> (String, Set) {
     (toolchain, oracle)
 }
 
+/// A root with [`go_app`] built at /usr/local/bin/app: (root, toolchain, dependencies).
+pub(crate) fn go_root(work: &Path) -> (PathBuf, String, Set) {
+    let root = work.join("root");
+    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+    let (toolchain, oracle) = go_app(work, &root.join("usr/local/bin/app"));
+    (root, toolchain, oracle)
+}
+
 #[test]
 fn go_modules_match_go_version_m() {
     let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("root");
-    std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
-    let bin = root.join("usr/local/bin/app");
-    let (toolchain, oracle) = go_app(work.path(), &bin);
+    let (root, toolchain, oracle) = go_root(work.path());
     let inv = scan_dir(&root);
     let ours: Set = inv
         .packages
@@ -440,9 +445,8 @@ fn poms_of(jar: &Path) -> Set {
     set
 }
 
-#[test]
-fn java_artifacts_match_the_jars_own_pom_properties_even_nested() {
-    require("unzip", "apt-get install unzip");
+/// The jars Debian ships that the Java tests nest (log4j's core and api).
+pub(crate) fn debian_jars() -> Vec<PathBuf> {
     let jars: Vec<PathBuf> = ["log4j-core.jar", "log4j-api.jar"]
         .iter()
         .map(|j| PathBuf::from("/usr/share/java").join(j))
@@ -451,22 +455,35 @@ fn java_artifacts_match_the_jars_own_pom_properties_even_nested() {
         jars.iter().all(|j| j.exists()),
         "the Java test reads jars Debian ships: apt-get install liblog4j2-java"
     );
-    let mut oracle = Set::new();
-    for j in &jars {
-        oracle.extend(poms_of(j));
-    }
-    assert_eq!(oracle.len(), 2, "{oracle:?}");
-    let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("root");
+    jars
+}
+
+/// A root with a Spring Boot style fat jar at /opt/app/app.jar, written by Python's zipfile,
+/// nesting `jars` under BOOT-INF/lib/.
+pub(crate) fn java_root(work: &Path, jars: &[PathBuf]) -> PathBuf {
+    let root = work.join("root");
     std::fs::create_dir_all(root.join("opt/app")).unwrap();
-    // A Spring Boot style fat jar, written by Python's zipfile, nesting Debian's jars.
     let fat = root.join("opt/app/app.jar");
     let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nz.writestr('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\\n')\nfor j in sys.argv[2:]:\n    z.write(j, 'BOOT-INF/lib/' + j.rsplit('/', 1)[1])\nz.close()\n";
     run(Command::new("python3")
         .arg("-c")
         .arg(script)
         .arg(&fat)
-        .args(&jars));
+        .args(jars));
+    root
+}
+
+#[test]
+fn java_artifacts_match_the_jars_own_pom_properties_even_nested() {
+    require("unzip", "apt-get install unzip");
+    let jars = debian_jars();
+    let mut oracle = Set::new();
+    for j in &jars {
+        oracle.extend(poms_of(j));
+    }
+    assert_eq!(oracle.len(), 2, "{oracle:?}");
+    let work = tempfile::tempdir().unwrap();
+    let root = java_root(work.path(), &jars);
     let inv = scan_dir(&root);
     assert_eq!(of(&inv, Ecosystem::Maven, |s| s.to_string()), oracle);
     assert!(inv
@@ -513,28 +530,34 @@ fn ruby_gems_match_gem_list() {
     assert_eq!(ours, oracle);
 }
 
-#[test]
-fn cargo_auditable_data_in_an_elf_section_is_read() {
+/// A root with a cargo-auditable binary at /usr/bin/app: cargo-auditable's format,
+/// zlib-compressed JSON in a `.dep-v0` section (build-only dependencies are not in the
+/// binary), written by binutils into a real ELF.
+pub(crate) fn cargo_root(work: &Path) -> PathBuf {
     require("objcopy", "apt-get install binutils");
-    let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("root");
+    let root = work.join("root");
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-    // cargo-auditable's format: zlib-compressed JSON in a `.dep-v0` section; build-only
-    // dependencies are not in the binary. binutils writes the section into a real ELF.
     let deps = serde_json::json!({"packages": [
         {"name": "app", "version": "0.1.0", "source": "local", "kind": "runtime", "dependencies": [1, 2], "root": true},
         {"name": "serde", "version": "1.0.200", "source": "crates.io", "kind": "runtime", "dependencies": []},
         {"name": "cc", "version": "1.0.90", "source": "crates.io", "kind": "build", "dependencies": []}]});
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut z, &serde_json::to_vec(&deps).unwrap()).unwrap();
-    let section = work.path().join("dep-v0");
+    let section = work.join("dep-v0");
     std::fs::write(&section, z.finish().unwrap()).unwrap();
-    let bin = root.join("usr/bin/app");
     run(Command::new("objcopy")
         .arg("--add-section")
         .arg(format!(".dep-v0={}", section.display()))
         .arg("/bin/true")
-        .arg(&bin));
+        .arg(root.join("usr/bin/app")));
+    root
+}
+
+#[test]
+fn cargo_auditable_data_in_an_elf_section_is_read() {
+    let work = tempfile::tempdir().unwrap();
+    let root = cargo_root(work.path());
+    let bin = root.join("usr/bin/app");
     let inv = scan_dir(&root);
     let purls: BTreeSet<&str> = inv
         .packages

@@ -33,7 +33,7 @@ fn specs() -> Vec<(String, String, String, Option<u32>, &'static str)> {
         .collect()
 }
 
-fn build_rpms(work: &Path) -> Vec<PathBuf> {
+pub(crate) fn build_rpms(work: &Path) -> Vec<PathBuf> {
     require("rpmbuild", "apt-get install rpm");
     let top = work.join("top");
     for (name, version, release, epoch, arch) in specs() {
@@ -63,7 +63,7 @@ fn build_rpms(work: &Path) -> Vec<PathBuf> {
 /// distribution's `os-release` and its release file (`(path, content)`, as the distribution
 /// ships it: trivy detects Amazon Linux and Fedora only by `/etc/system-release` and
 /// `/etc/fedora-release`, and names no rpm package of an OS it did not detect).
-fn rpm_root(
+pub(crate) fn rpm_root(
     work: &Path,
     rpms: &[PathBuf],
     dbdir: &str,
@@ -129,14 +129,19 @@ fn scan_dir(root: &Path) -> Inventory {
         .unwrap()
 }
 
-const AL2023: (&str, (&str, &str)) = (
+pub(crate) const AL2023: (&str, (&str, &str)) = (
     "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
     (
         "etc/system-release",
         "Amazon Linux release 2023 (Amazon Linux)\n",
     ),
 );
-const AL2: (&str, (&str, &str)) = (
+/// Fedora 36+ keeps its database in /usr/lib/sysimage/rpm.
+pub(crate) const FEDORA40: (&str, (&str, &str)) = (
+    "ID=fedora\nVERSION_ID=40\n",
+    ("etc/fedora-release", "Fedora release 40 (Forty)\n"),
+);
+pub(crate) const AL2: (&str, (&str, &str)) = (
     "NAME=\"Amazon Linux\"\nVERSION=\"2\"\nID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
     ("etc/system-release", "Amazon Linux release 2 (Karoo)\n"),
 );
@@ -185,15 +190,7 @@ fn sqlite_rpmdb_matches_rpm_qa_in_both_locations_and_in_an_image() {
     assert_eq!(rpms_of(&inv), oracle, "oci:");
 
     // Fedora 36+: the database lives in /usr/lib/sysimage/rpm.
-    let fedora = rpm_root(
-        work.path(),
-        &rpms,
-        "usr/lib/sysimage/rpm",
-        (
-            "ID=fedora\nVERSION_ID=40\n",
-            ("etc/fedora-release", "Fedora release 40 (Forty)\n"),
-        ),
-    );
+    let fedora = rpm_root(work.path(), &rpms, "usr/lib/sysimage/rpm", FEDORA40);
     let oracle = rpm_qa(&fedora.join("usr/lib/sysimage/rpm"), "sqlite");
     let inv = scan_dir(&fedora);
     assert_eq!(rpms_of(&inv), oracle, "usr/lib/sysimage/rpm");
@@ -241,12 +238,11 @@ fn bdb_from_sqlite(sqlite: &Path, packages: &Path) {
     std::fs::remove_file(input).unwrap();
 }
 
-#[test]
-fn berkeley_db_packages_matches_rpm_bdb_ro() {
-    let work = tempfile::tempdir().unwrap();
-    let rpms = build_rpms(work.path());
-    let src = rpm_root(work.path(), &rpms, "var/lib/rpm", AL2023);
-    let al2 = work.path().join("al2");
+/// An Amazon Linux 2 root whose Berkeley DB `Packages` holds the packages (loaded from the
+/// headers of a sqlite rpmdb rpm wrote).
+pub(crate) fn al2_root(work: &Path, rpms: &[PathBuf]) -> PathBuf {
+    let src = rpm_root(work, rpms, "var/lib/rpm", AL2023);
+    let al2 = work.join("al2");
     std::fs::create_dir_all(al2.join("etc")).unwrap();
     let (os_release, (release, text)) = AL2;
     std::fs::write(al2.join("etc/os-release"), os_release).unwrap();
@@ -255,6 +251,14 @@ fn berkeley_db_packages_matches_rpm_bdb_ro() {
         &src.join("var/lib/rpm/rpmdb.sqlite"),
         &al2.join("var/lib/rpm/Packages"),
     );
+    al2
+}
+
+#[test]
+fn berkeley_db_packages_matches_rpm_bdb_ro() {
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path());
+    let al2 = al2_root(work.path(), &rpms);
     let oracle = rpm_qa(&al2.join("var/lib/rpm"), "bdb_ro");
     assert_eq!(oracle.len(), 12, "rpm's bdb_ro reads the db_load output");
     let inv = scan_dir(&al2);
