@@ -145,34 +145,142 @@ pub fn truncated(path: &Path, what: &str) -> Error {
 
 /// A reader that hashes what passes through it, so a streamed blob is checked against its
 /// digest without a second read.
+///
+/// The hashing runs on a thread of its own, one chunk behind the reader: SHA-256 (about
+/// 2 GB/s with SHA-NI) was most of a scan's CPU time on a 1 GiB layer (0.47 of 0.60 s), all of
+/// it on the thread that decompresses and walks the tar. Bytes are read from `inner` in
+/// chunks of [`CHUNK`]; a chunk the caller has taken in full goes to the hasher, and at most
+/// [`IN_FLIGHT`] are queued there (the reader waits for it beyond that), so the read-ahead is
+/// bounded (a few MiB). Should the thread not start, the hashing is done inline, as before.
 pub struct Hashing<R> {
     inner: R,
-    sha: Sha256,
+    /// The chunk being served: `chunk[at..filled]` is not yet returned.
+    chunk: Vec<u8>,
+    filled: usize,
+    at: usize,
+    sha: Sha,
     read: u64,
+}
+
+/// How much is read from the source at a time.
+const CHUNK: usize = 256 << 10;
+/// Chunks queued for the hashing thread at most.
+const IN_FLIGHT: usize = 4;
+
+enum Sha {
+    Inline(Sha256),
+    Thread {
+        to: std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
+        /// Chunks the thread has hashed, for reuse.
+        back: std::sync::mpsc::Receiver<Vec<u8>>,
+        /// Chunks made so far (at most IN_FLIGHT + 2 exist: queued, hashing, served).
+        made: usize,
+        done: std::thread::JoinHandle<Sha256>,
+    },
 }
 
 impl<R: Read> Hashing<R> {
     pub fn new(inner: R) -> Self {
+        let (to, queued) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+        let (give_back, back) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("blob-sha256".into())
+            .spawn(move || {
+                let mut sha = Sha256::new();
+                for (chunk, filled) in queued {
+                    sha.update(&chunk[..filled]);
+                    let _ = give_back.send(chunk);
+                }
+                sha
+            });
+        let sha = match thread {
+            Ok(done) => Sha::Thread {
+                to,
+                back,
+                made: 1,
+                done,
+            },
+            Err(_) => Sha::Inline(Sha256::new()),
+        };
         Self {
             inner,
-            sha: Sha256::new(),
+            chunk: vec![0; CHUNK],
+            filled: 0,
+            at: 0,
+            sha,
             read: 0,
         }
+    }
+
+    /// Hand the served chunk to the hasher and read the next one from `inner`.
+    fn refill(&mut self) -> std::io::Result<()> {
+        let next = match &mut self.sha {
+            Sha::Inline(sha) => {
+                sha.update(&self.chunk[..self.filled]);
+                std::mem::take(&mut self.chunk)
+            }
+            Sha::Thread { to, back, made, .. } => {
+                if self.filled > 0 {
+                    let spare = match back.try_recv() {
+                        Ok(c) => c,
+                        Err(_) if *made < IN_FLIGHT + 2 => {
+                            *made += 1;
+                            vec![0; CHUNK]
+                        }
+                        Err(_) => back.recv().map_err(|_| hasher_gone())?,
+                    };
+                    let served = std::mem::replace(&mut self.chunk, spare);
+                    to.send((served, self.filled)).map_err(|_| hasher_gone())?;
+                }
+                std::mem::take(&mut self.chunk)
+            }
+        };
+        self.chunk = next;
+        self.filled = 0;
+        self.at = 0;
+        let n = self.inner.read(&mut self.chunk)?;
+        self.filled = n;
+        self.read += n as u64;
+        Ok(())
     }
 
     /// Read what is left (a decompressor or tar reader may stop early), then the digest of
     /// everything and the byte count.
     pub fn finish(mut self) -> std::io::Result<(Digest, u64)> {
         std::io::copy(&mut self, &mut std::io::sink())?;
-        Ok((Digest::from_hasher(self.sha), self.read))
+        let sha = match self.sha {
+            Sha::Inline(mut sha) => {
+                sha.update(&self.chunk[..self.filled]);
+                sha
+            }
+            Sha::Thread { to, done, .. } => {
+                if self.filled > 0 {
+                    to.send((self.chunk, self.filled))
+                        .map_err(|_| hasher_gone())?;
+                }
+                drop(to);
+                done.join().map_err(|_| hasher_gone())?
+            }
+        };
+        Ok((Digest::from_hasher(sha), self.read))
     }
+}
+
+fn hasher_gone() -> std::io::Error {
+    std::io::Error::other("the thread hashing the blob stopped")
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha.update(&buf[..n]);
-        self.read += n as u64;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.at == self.filled {
+            self.refill()?;
+        }
+        let n = buf.len().min(self.filled - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
         Ok(n)
     }
 }
@@ -205,6 +313,53 @@ mod tests {
         );
         assert_eq!(d.short(), "sha256:e3b0c44298fc");
         assert_eq!(d.layout_path(), format!("blobs/sha256/{}", d.hex()));
+    }
+
+    /// Many chunks, read in odd sizes, some not read by the caller at all: the digest is of
+    /// every byte in order, inline or on the thread.
+    #[test]
+    fn hashing_reader_digests_every_chunk_in_order() {
+        let data: Vec<u8> = (0..(CHUNK * (IN_FLIGHT + 5) + 12_345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for inline in [false, true] {
+            let mut h = Hashing::new(&data[..]);
+            if inline {
+                h.sha = Sha::Inline(Sha256::new());
+            }
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 70_001];
+            while got.len() < data.len() / 2 {
+                let n = h.read(&mut buf[..(got.len() % 70_000) + 1]).unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, data[..got.len()], "inline: {inline}");
+            let (d, n) = h.finish().unwrap();
+            assert_eq!(
+                (d, n),
+                (Digest::of(&data), data.len() as u64),
+                "inline: {inline}"
+            );
+        }
+    }
+
+    /// A source that fails mid-way fails the read, never a digest of part of it.
+    #[test]
+    fn hashing_reader_passes_a_read_error_on() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                self.0 -= 1;
+                buf.fill(1);
+                Ok(buf.len())
+            }
+        }
+        let h = Hashing::new(Failing(IN_FLIGHT + 3));
+        let err = h.finish().unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
     }
 
     #[test]
