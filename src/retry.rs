@@ -3,8 +3,10 @@
 //! Every wait is exponential, capped per step, jittered *within* the cap (each delay is drawn
 //! from [d/2, d] where d is the capped exponential step, so jitter never exceeds the
 //! documented maximum), and bounded by an overall deadline. A server's `Retry-After` /
-//! `retryAfterSeconds` hint, when given, is the delay (the server says when to come back). Every retried operation — AWS calls
-//! and registry uploads alike — goes through [`call`]. There is no busy loop anywhere.
+//! `retryAfterSeconds` hint, when given, is the earliest retry (the server says when to come
+//! back), spread a little later ([`after_hint`]) so that clients throttled together do not all
+//! come back in the same instant. Every retried operation — AWS calls and registry uploads
+//! alike — goes through [`call`]. There is no busy loop anywhere.
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::Duration;
@@ -70,6 +72,37 @@ fn jitter(d: Duration) -> Duration {
 /// The shortest wait after a server-given hint (a `Retry-After: 0` must not become a busy loop).
 pub const MIN_HINTED_DELAY: Duration = Duration::from_millis(100);
 
+/// How much later than a server's hint a retry may come, as a share of the hint...
+pub const HINT_SPREAD: f64 = 0.5;
+/// ... and at most this much later.
+pub const MAX_HINT_SPREAD: Duration = Duration::from_secs(5);
+
+/// The wait after a server's hint `hint`, with `room` left before the deadline and `u` drawn
+/// uniformly from [0, 1): never less than the hint (nor [`MIN_HINTED_DELAY`]), plus
+/// `u` × [`HINT_SPREAD`] of it (at most [`MAX_HINT_SPREAD`]), trimmed to stay before the
+/// deadline; `None` when the hint itself does not fit.
+///
+/// Why spread: an account throttles every caller at once, and its answers all say the same
+/// `Retry-After: 1`; retried exactly then, a hundred gates come back in the same millisecond
+/// into a bucket that refilled one second's worth, and most are throttled again, round after
+/// round. Spread over half the hint, a second's worth more of them gets through each round.
+/// Half, not more: the hint is the server's estimate of when it has room, and every extra
+/// is latency (the expected extra is a quarter of the hint; four throttles in a row with
+/// `Retry-After: 1` cost about one second more than exactly honoured hints). The cap keeps a
+/// long hint (a server already spreading its callers over a minute) from adding much more.
+pub fn after_hint(hint: Duration, room: Duration, u: f64) -> Option<Duration> {
+    let hint = hint.max(MIN_HINTED_DELAY);
+    if hint >= room {
+        return None;
+    }
+    let extra = hint
+        .mul_f64(HINT_SPREAD)
+        .min(MAX_HINT_SPREAD)
+        .mul_f64(u.clamp(0.0, 1.0));
+    let latest = room.saturating_sub(Duration::from_millis(1)).max(hint);
+    Some((hint + extra).min(latest))
+}
+
 /// An error the retry helper understands.
 pub trait Retryable {
     /// `Some(hint)` when the call may succeed if repeated; the hint is the server's
@@ -108,14 +141,19 @@ where
                 let Some(hint) = e.retry_hint() else {
                     return Err(e);
                 };
-                // The server's own Retry-After / retryAfterSeconds is when it wants us back:
-                // waiting longer only loses time. Without one, the schedule decides.
+                // The server's own Retry-After / retryAfterSeconds is when it wants us back
+                // (spread a little after it). Without one, the schedule decides.
                 let step = delays.next().unwrap_or(schedule.max);
+                let now = Instant::now();
+                let room = deadline.saturating_duration_since(now);
                 let delay = match hint {
-                    Some(h) => h.max(MIN_HINTED_DELAY),
+                    Some(h) => match after_hint(h, room, fastrand::f64()) {
+                        Some(d) => d,
+                        None => return Err(e),
+                    },
                     None => step,
                 };
-                if Instant::now() + delay >= deadline {
+                if delay >= room {
                     return Err(e);
                 }
                 notify(&e, delay);
@@ -187,11 +225,39 @@ mod tests {
             "retryAfter honoured: {:?}",
             start.elapsed()
         );
-        // ... and it is the delay, not a floor under a growing schedule.
+        // ... spread by at most half of it each time, not a floor under a growing schedule.
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() <= Duration::from_secs(6),
             "{:?}",
             start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_hint_is_never_retried_early_and_spread_within_half_of_it() {
+        let ms = Duration::from_millis;
+        let room = Duration::from_secs(600);
+        assert_eq!(after_hint(ms(1000), room, 0.0), Some(ms(1000)));
+        assert_eq!(after_hint(ms(1000), room, 0.5), Some(ms(1250)));
+        assert_eq!(after_hint(ms(1000), room, 1.0), Some(ms(1500)));
+        // The spread is capped; a zero hint is still a pause.
+        assert_eq!(after_hint(ms(60_000), room, 1.0), Some(ms(65_000)));
+        assert_eq!(after_hint(ms(0), room, 0.0), Some(MIN_HINTED_DELAY));
+        // Drawn uniformly, the retries of many clients spread over the whole half.
+        let mut buckets = [0u32; 5];
+        for _ in 0..1000 {
+            let d = after_hint(ms(1000), room, fastrand::f64()).unwrap();
+            assert!(d >= ms(1000) && d <= ms(1500), "{d:?}");
+            buckets[((d.as_millis() - 1000) / 100).min(4) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|n| *n > 100), "{buckets:?}");
+        // The deadline: a hint that does not fit ends the retries; the spread is trimmed to
+        // keep a retry the hint allows.
+        assert_eq!(after_hint(ms(1000), ms(1000), 0.0), None);
+        assert_eq!(after_hint(ms(1000), ms(1200), 1.0), Some(ms(1199)));
+        assert_eq!(
+            after_hint(ms(1000), ms(1000) + Duration::from_micros(10), 1.0),
+            Some(ms(1000))
         );
     }
 

@@ -16,13 +16,28 @@
 //! the rate is slowed to it.
 //!
 //! A throttled answer (HTTP 429, or an `x-amzn-ErrorType` naming throttling) still goes back
-//! to the caller, which retries it honouring `Retry-After` (`crate::retry`); here it halves
-//! the rate for the rest of the run (never below [`MIN_RATE`]): the account is busier than the
-//! budget assumed. Halved is the rate the run was actually sending (over the last
-//! [`SENT_WINDOW`], once it has run that long) when that is below the budget: a gate polling every 3 s under a 10/s
-//! budget sends 0.3/s, and halving 10/s would take five throttles before it sent any less (a
-//! hundred such gates: five hundred throttles). Answers throttled within [`SHRINK_GAP`] of a
-//! shrink were sent before it and do not shrink it again.
+//! to the caller, which retries it after the server's `Retry-After` (`crate::retry`); here it
+//! halves the rate (never below [`MIN_RATE`]) and drops what was saved up: the account is
+//! busier than the budget assumed. Halved is the rate the run was actually sending (over the
+//! last [`SENT_WINDOW`], once it has run that long) when that is below the budget: a gate
+//! polling every 3 s under a 10/s budget sends 0.3/s, and halving 10/s would take five
+//! throttles before it sent any less (a hundred such gates: five hundred throttles). Answers
+//! throttled within [`SHRINK_GAP`] of a shrink were sent before it and do not shrink it again.
+//!
+//! While no throttle is seen the rate climbs back, linearly, toward the budget: additive
+//! increase, multiplicative decrease. The slope is the halved rate per [`RECOVERY`], so the
+//! rate that was throttled is regained after [`RECOVERY`] and then probed past at the same
+//! slope. The AWS SDKs' "adaptive" retry mode (smithy-rs `ClientRateLimiter`) also shrinks to a
+//! fraction (0.7) of the measured rate and grows back with time since the last throttle (a CUBIC
+//! curve regaining the throttled rate within about two seconds); it is built for one client
+//! against one service. Here a hundred gates may share an account, each seeing only its own
+//! throttles, so what matters is how fast they climb together: with a slope proportional to
+//! each gate's own halved rate, the gates of an account climb back by half of what the account
+//! sustained per [`RECOVERY`], however many there are. A fixed slope (or the SDK's curve) would
+//! climb a hundred times faster with a hundred gates and throttle them again at once.
+//!
+//! The bucket's arithmetic ([`Limiter`]) is pure, the clock passed in; [`Bucket`] puts it
+//! behind a lock and sleeps for it.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -48,102 +63,162 @@ pub const SENT_WINDOW: Duration = Duration::from_secs(10);
 /// Throttled answers this soon after a shrink do not shrink again.
 pub const SHRINK_GAP: Duration = Duration::from_secs(1);
 
+/// Without a throttle, a shrunk rate climbs back by itself per this long: linearly, so the
+/// rate that was halved is regained after this long (and a rate `r` reaches the budget `b`
+/// after `b/r - 1` times it: 0.2/s under 10/s in about four minutes).
+/// Short enough that a gate throttled during its scan has its rate (and a burst for the last
+/// few calls) back by the scan's end; long enough that a hundred gates sharing an account
+/// climb together at half the account's rate per this long, not at once.
+pub const RECOVERY: Duration = Duration::from_secs(5);
+
 /// The services that have a bucket, by their SigV4 signing name.
 pub const SERVICES: [&str; 3] = ["inspector2", "ecr", "codepipeline"];
 
-/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+/// The arithmetic of one bucket, the clock passed in: `rate` tokens a second (the budget, or
+/// less after a throttle, climbing back), at most [`BURST_SECONDS`] of it saved up.
 #[derive(Debug)]
-pub struct Bucket {
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    rate: f64,
-    burst: f64,
+pub struct Limiter {
+    /// The budget (`--api-rate`): the rate before any throttle and the most it climbs back to.
+    budget: f64,
+    /// The rate the last shrink set, and when (none yet: the budget).
+    shrunk: Option<(f64, Instant)>,
     tokens: f64,
     at: Instant,
     throttles: u64,
     /// When the bucket was made, and the calls it let through within [`SENT_WINDOW`].
     born: Instant,
     sent: VecDeque<Instant>,
-    shrunk_at: Option<Instant>,
 }
 
-impl State {
+impl Limiter {
+    pub fn new(rate: f64, now: Instant) -> Self {
+        let budget = rate.max(MIN_RATE);
+        Limiter {
+            budget,
+            shrunk: None,
+            tokens: burst_of(budget),
+            at: now,
+            throttles: 0,
+            born: now,
+            sent: VecDeque::new(),
+        }
+    }
+
+    /// The rate at `now`: the budget, or the rate the last shrink set plus what it has
+    /// regained since (its own value per [`RECOVERY`]), never above the budget.
+    pub fn rate(&self, now: Instant) -> f64 {
+        match self.shrunk {
+            None => self.budget,
+            Some((low, t)) => {
+                let since = now.saturating_duration_since(t).as_secs_f64();
+                (low * (1.0 + since / RECOVERY.as_secs_f64())).min(self.budget)
+            }
+        }
+    }
+
+    /// How many throttled answers the bucket saw.
+    pub fn throttles(&self) -> u64 {
+        self.throttles
+    }
+
+    /// Add what was earned since the last refill. The rate climbs linearly between shrinks
+    /// (then stays at the budget), so the mean of its two ends never earns more than it did.
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        let mean = (self.rate(self.at) + self.rate(now)) / 2.0;
+        self.tokens = (self.tokens + dt * mean).min(burst_of(self.rate(now)));
+        self.at = self.at.max(now);
+    }
+
+    /// Forget the calls sent more than [`SENT_WINDOW`] before `now`.
     fn forget_old(&mut self, now: Instant) {
-        while self.sent.front().is_some_and(|t| now - *t > SENT_WINDOW) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > SENT_WINDOW)
+        {
             self.sent.pop_front();
         }
     }
+
+    /// Take one token at `now`, or say how long until one may be there.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.forget_old(now);
+            self.sent.push_back(now);
+            return Ok(());
+        }
+        // At least a millisecond: a wait rounded to nothing would spin.
+        Err(Duration::from_secs_f64(
+            ((1.0 - self.tokens) / self.rate(now)).max(0.001),
+        ))
+    }
+
+    /// The service throttled a call at `now`: halve the rate (what it is now, or what the run
+    /// was sending if less), and drop what was saved up (the account is at its limit now: no
+    /// burst into it).
+    pub fn throttled(&mut self, now: Instant) {
+        self.refill(now);
+        self.tokens = self.tokens.min(0.0);
+        self.throttles += 1;
+        if self
+            .shrunk
+            .is_some_and(|(_, t)| now.saturating_duration_since(t) < SHRINK_GAP)
+        {
+            return;
+        }
+        self.forget_old(now);
+        // What the run sends is known only once it has run a whole window: a run throttled
+        // at its start (one call so far) halves its budget, not that one call a second.
+        let rate = self.rate(now);
+        let base = if now.saturating_duration_since(self.born) >= SENT_WINDOW {
+            rate.min(self.sent.len() as f64 / SENT_WINDOW.as_secs_f64())
+        } else {
+            rate
+        };
+        self.shrunk = Some(((base / 2.0).max(MIN_RATE), now));
+    }
+}
+
+/// A [`Limiter`] on the real clock, shared by the requests of one service.
+#[derive(Debug)]
+pub struct Bucket {
+    limiter: Mutex<Limiter>,
 }
 
 impl Bucket {
     pub fn new(rate: f64) -> Self {
-        let rate = rate.max(MIN_RATE);
-        let burst = burst_of(rate);
         Bucket {
-            state: Mutex::new(State {
-                rate,
-                burst,
-                tokens: burst,
-                at: Instant::now(),
-                throttles: 0,
-                born: Instant::now(),
-                sent: VecDeque::new(),
-                shrunk_at: None,
-            }),
+            limiter: Mutex::new(Limiter::new(rate, Instant::now())),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wait for one token.
     pub async fn take(&self) {
         loop {
-            let wait = {
-                let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                s.tokens = (s.tokens + (now - s.at).as_secs_f64() * s.rate).min(s.burst);
-                s.at = now;
-                if s.tokens >= 1.0 {
-                    s.tokens -= 1.0;
-                    s.forget_old(now);
-                    s.sent.push_back(now);
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - s.tokens) / s.rate)
-            };
-            tokio::time::sleep(wait).await;
+            let wait = self.lock().try_take(Instant::now());
+            match wait {
+                Ok(()) => return,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
         }
     }
 
-    /// The service throttled us: halve the rate (the budget, or what the run was sending if
-    /// less) for the rest of the run, and drop what was saved up (the account is at its limit
-    /// now: no burst into it).
+    /// The service throttled a call just now.
     pub fn throttled(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        s.tokens = s.tokens.min(0.0);
-        s.throttles += 1;
-        if s.shrunk_at.is_some_and(|t| now - t < SHRINK_GAP) {
-            return;
-        }
-        s.forget_old(now);
-        // What the run sends is known only once it has run a whole window: a run throttled
-        // at its start (one call so far) halves its budget, not that one call a second.
-        let base = if now - s.born >= SENT_WINDOW {
-            s.rate.min(s.sent.len() as f64 / SENT_WINDOW.as_secs_f64())
-        } else {
-            s.rate
-        };
-        s.rate = (base / 2.0).max(MIN_RATE);
-        s.burst = burst_of(s.rate);
-        s.shrunk_at = Some(now);
+        self.lock().throttled(Instant::now());
     }
 
     /// The rate now, and how many throttled answers the bucket saw.
     pub fn rate(&self) -> (f64, u64) {
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (s.rate, s.throttles)
+        let l = self.lock();
+        (l.rate(Instant::now()), l.throttles())
     }
 }
 
@@ -274,6 +349,19 @@ impl HttpConnector for BudgetedConnector {
 mod tests {
     use super::*;
 
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    /// Take every token there is at `now`: how many.
+    fn drain(l: &mut Limiter, now: Instant) -> usize {
+        (0..).take_while(|_| l.try_take(now).is_ok()).count()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_bucket_spaces_calls_at_its_rate_after_the_burst() {
         let b = Bucket::new(5.0);
@@ -297,47 +385,112 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn throttling_halves_the_rate_for_the_rest_of_the_run() {
-        let b = Bucket::new(4.0);
-        // The run sends 8 calls in its first second: faster than the budget, which is halved.
+    #[test]
+    fn a_limiter_says_how_long_until_its_next_token() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(5.0, t0);
+        assert_eq!(drain(&mut l, t0), 25, "five seconds' worth saved up");
+        let wait = l.try_take(t0).unwrap_err();
+        assert!(close(wait.as_secs_f64(), 0.2), "{wait:?}");
+        assert!(l.try_take(t0 + wait).is_ok());
+        assert!(l.try_take(t0 + wait).is_err());
+        // Idle, it saves up its burst again, and no more.
+        assert_eq!(drain(&mut l, t0 + secs(60.0)), 25);
+    }
+
+    #[test]
+    fn throttling_halves_the_rate_and_drops_the_burst() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(4.0, t0);
+        // The run sends 8 calls at its start: faster than the budget, which is halved.
         for _ in 0..8 {
-            b.take().await;
+            l.try_take(t0).unwrap();
         }
-        b.throttled();
-        assert_eq!(b.rate(), (2.0, 1));
+        l.throttled(t0);
+        assert_eq!((l.rate(t0), l.throttles()), (2.0, 1));
         // Answers throttled right after (sent before the shrink) do not shrink it again.
-        b.throttled();
-        assert_eq!(b.rate(), (2.0, 2));
-        let t = Instant::now();
-        for _ in 0..4 {
-            b.take().await;
+        l.throttled(t0 + secs(0.5));
+        assert_eq!(l.throttles(), 2);
+        assert!(close(l.rate(t0 + secs(0.5)), 2.2), "{}", l.rate(t0));
+        // Nothing saved up after a throttled answer: the next token is earned at the halved
+        // rate (climbing: 2.2 a second half a second after the shrink, 2.4 a second after).
+        assert!(l.try_take(t0 + secs(0.5)).is_err());
+        assert!(l.try_take(t0 + secs(1.0)).is_ok(), "1.15 tokens earned");
+        assert!(l.try_take(t0 + secs(1.0)).is_err());
+        let mut t = t0;
+        for _ in 0..20 {
+            t += SHRINK_GAP;
+            l.throttled(t);
         }
-        // Nothing saved up after a throttle: 4 at 2 a second.
-        let took = t.elapsed();
-        assert!(
-            took >= Duration::from_millis(1990) && took < Duration::from_millis(2100),
-            "{took:?}"
-        );
-        for _ in 0..10 {
-            tokio::time::sleep(SHRINK_GAP).await;
-            b.throttled();
-        }
-        assert_eq!(b.rate().0, MIN_RATE, "never below the floor");
+        assert_eq!(l.rate(t), MIN_RATE, "never below the floor");
     }
 
     /// A run sending less than its budget (a gate polling every few seconds) is slowed below
     /// what it sends at the first throttle, not after halving the budget down to it.
-    #[tokio::test(start_paused = true)]
-    async fn a_throttle_halves_what_the_run_sends_when_that_is_below_the_budget() {
-        let b = Bucket::new(10.0);
-        for _ in 0..5 {
-            b.take().await;
-            tokio::time::sleep(Duration::from_secs(2)).await;
+    #[test]
+    fn a_throttle_halves_what_the_run_sends_when_that_is_below_the_budget() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(10.0, t0);
+        for i in 0..5 {
+            l.try_take(t0 + secs(2.0 * f64::from(i))).unwrap();
         }
         // 5 calls in the last 10 s: 0.5 a second, halved.
-        b.throttled();
-        assert_eq!(b.rate(), (0.25, 1));
+        let t = t0 + secs(10.0);
+        l.throttled(t);
+        assert_eq!((l.rate(t), l.throttles()), (0.25, 1));
+        // The same run throttled in its first seconds halves its budget instead.
+        let mut l = Limiter::new(10.0, t0);
+        l.try_take(t0).unwrap();
+        l.throttled(t0 + secs(1.0));
+        assert_eq!(l.rate(t0 + secs(1.0)), 5.0);
+    }
+
+    /// Additive increase: without a throttle the halved rate climbs back linearly, regaining
+    /// the rate that was throttled after RECOVERY, and on to the budget, never past it.
+    #[test]
+    fn the_rate_climbs_back_to_the_budget_while_nothing_is_throttled() {
+        let r = RECOVERY.as_secs_f64();
+        let t0 = Instant::now();
+        let mut l = Limiter::new(8.0, t0);
+        l.throttled(t0);
+        assert_eq!(l.rate(t0), 4.0);
+        assert!(close(l.rate(t0 + RECOVERY / 2), 6.0));
+        assert_eq!(l.rate(t0 + RECOVERY), 8.0, "the throttled rate regained");
+        assert_eq!(l.rate(t0 + RECOVERY * 10), 8.0, "never above the budget");
+        // From a low rate the slope is that rate's: 0.2/s regains 0.2/s per RECOVERY.
+        let mut l = Limiter::new(10.0, t0);
+        let mut t = t0;
+        for _ in 0..10 {
+            t += SHRINK_GAP;
+            l.throttled(t);
+        }
+        assert_eq!(l.rate(t), MIN_RATE);
+        assert!(close(l.rate(t + RECOVERY), 2.0 * MIN_RATE));
+        assert!(close(l.rate(t + RECOVERY * 4), 5.0 * MIN_RATE));
+        assert!(close(l.rate(t + secs(r * 49.0)), 10.0));
+        // A throttle during the climb halves where the climb has got to.
+        let mut l = Limiter::new(8.0, t0);
+        l.throttled(t0);
+        let t1 = t0 + RECOVERY / 2;
+        l.throttled(t1);
+        assert!(close(l.rate(t1), 3.0), "{}", l.rate(t1));
+        assert!(close(l.rate(t1 + RECOVERY), 6.0), "{}", l.rate(t1));
+    }
+
+    /// Tokens are earned at the climbing rate: its mean over the time since the last refill.
+    #[test]
+    fn tokens_are_earned_at_the_climbing_rate() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(4.0, t0);
+        l.throttled(t0);
+        // 2/s at t0, 2.8/s two seconds later (RECOVERY 5 s): 4.8 tokens earned in between.
+        let t = t0 + secs(2.0);
+        assert!(close(l.rate(t), 2.0 * (1.0 + 2.0 / RECOVERY.as_secs_f64())));
+        assert_eq!(drain(&mut l, t), 4);
+        let wait = l.try_take(t).unwrap_err().as_secs_f64();
+        assert!(close(wait, 0.2 / l.rate(t)), "{wait}");
+        // The burst is the climbing rate's five seconds, too: long idle saves up the budget's.
+        assert_eq!(drain(&mut l, t + secs(600.0)), 20);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct AwsArgs {
     pub role_external_id: Option<String>,
     /// Requests per second to each of Inspector2, ECR, CodePipeline [default: 10]. Bursts of
     /// 5 seconds' worth are allowed. One budget per run; a throttled answer halves
-    /// it for the rest of the run. AWS publishes no per-API rate for Inspector2 (its
+    /// it, and it climbs back while nothing is throttled. AWS publishes no per-API rate for Inspector2 (its
     /// ThrottlingException says only that the account's requests per second were exceeded),
     /// so the default is a conservative guess: lower it when many gates share an account.
     #[arg(

@@ -564,6 +564,17 @@ pub async fn print_plan(
             inspector_gate::pipeline::gate::OnTimeout::Pass => "pass, listed as not evaluated",
         }
     );
+    println!(
+        "api rate: {} requests/s per service, Inspector2, ECR and CodePipeline ({})",
+        opts.aws
+            .api_rate
+            .unwrap_or(inspector_gate::aws::budget::DEFAULT_RATE),
+        if opts.aws.api_rate.is_some() {
+            "--api-rate / INSPECTOR_GATE_API_RATE"
+        } else {
+            "default"
+        }
+    );
     if let Some(d) = &opts.publish.report_dir {
         println!(
             "reports: {}/ (report.json, report.sarif, junit.xml, summary.md)",
