@@ -467,6 +467,29 @@ test_approve_baseline() {
     fail "no --baseline-optional: $(cat "$src.gate")"
 }
 
+test_api_rate() {
+  # ApiRate reaches every project as INSPECTOR_GATE_API_RATE, which the real gate (the stub's
+  # dry run) reads itself; its default is the gate's own default.
+  local project default
+  default=$(env -u INSPECTOR_GATE_API_RATE "$INSPECTOR_GATE_REAL_BIN" gate --image "$repo:1" --dry-run 2>/dev/null |
+    sed -n 's/^api rate: \([0-9.]*\) requests\/s per service.*(default)$/\1/p')
+  [[ -n $default ]] || fail "the gate's dry run names no default api rate"
+  for project in ApprovalGateProject VerifyDecisionProject BuildProject; do
+    "$python" "$here/render_buildspec.py" --project-env "$codebuild/pipeline.yaml" "$project" >"$work/$project.env"
+    grep -qx "INSPECTOR_GATE_API_RATE=$default" "$work/$project.env" ||
+      fail "$project does not set INSPECTOR_GATE_API_RATE to the gate's default $default: $(grep API_RATE "$work/$project.env")"
+  done
+  approval_env
+  run_buildspec ApprovalGateProject build_output
+  expect_eq "$status" 0 "build status"
+  grep -q "^api rate: $default requests/s per service" "$out" || fail "the approval's gate did not plan with ApiRate's default"
+  export INSPECTOR_GATE_API_RATE=0.5
+  run_buildspec ApprovalGateProject build_output
+  unset INSPECTOR_GATE_API_RATE
+  expect_eq "$status" 0 "build status (0.5)"
+  grep -q "^api rate: 0.5 requests/s per service" "$out" || fail "the approval's gate did not plan with ApiRate=0.5"
+}
+
 approval_refuses() {
   approval_env
   export DEPLOYED_URI=$1
@@ -528,6 +551,7 @@ check "buildspec.yml: no release pinned: built from source (cargo install --lock
 check "buildspec.yml: a cached source build that no longer matches its record is rebuilt, never run" test_tampered_source_cache_rebuilt
 check "approval (inline): approves <pipeline>/Approve/ManualApproval for the deployed digest, outside the commit's files" test_approve
 check "approval (inline): Baseline passes --baseline (and --baseline-optional) only when set" test_approve_baseline
+check "all three projects: ApiRate (default: the gate's own) reaches the gate as INSPECTOR_GATE_API_RATE" test_api_rate
 check "approval (inline): a gate without --policy-floor gets the SSM floor as its policy; no floor, no approval" test_approve_floor_fallback
 check "approval (inline): refuses an image of another repository" test_approve_refuses_other_repo
 check "approval (inline): refuses a deploy by tag" test_approve_refuses_tag

@@ -37,7 +37,7 @@ gate_args() {
   if option_bool BASELINE_OPTIONAL false; then GATE_ARGS+=(--baseline-optional); fi
   if option_bool SOFT_FAIL false; then GATE_ARGS+=(--soft-fail); fi
   scalar ATTEST
-  for name in REGION PROFILE ROLE_ARN ROLE_EXTERNAL_ID REGISTRY_URL; do
+  for name in REGION PROFILE ROLE_ARN ROLE_EXTERNAL_ID API_RATE REGISTRY_URL; do
     scalar "$name"
   done
   if option_bool INSECURE_REGISTRY false; then GATE_ARGS+=(--insecure-registry); fi

@@ -104,6 +104,7 @@ context=inspector-gate-$STEP-$ISLUG
   export ${PREFIX}_BASELINE=ecs:prod/web ${PREFIX}_BASELINE_OPTIONAL=true
   export ${PREFIX}_REGION=eu-west-1 ${PREFIX}_PROFILE=ci
   export ${PREFIX}_ROLE_ARN=arn:aws:iam::123456789012:role/gate ${PREFIX}_ROLE_EXTERNAL_ID=ext-1
+  export ${PREFIX}_API_RATE=0.5
   export ${PREFIX}_REGISTRY_URL=http://127.0.0.1:5000 ${PREFIX}_INSECURE_REGISTRY=true
   export ${PREFIX}_QUIET=true ${PREFIX}_VERBOSE=true
   export ${PREFIX}_COLOR=never ${PREFIX}_DRY_RUN=true
@@ -115,7 +116,7 @@ context=inspector-gate-$STEP-$ISLUG
   # Two images, one URI in the hand-off: no per-image keys (nothing to pair them by).
   assert_calls \
     "inspector-gate --version" \
-    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --vex=vex/app.openvex.json --vex=vendor.openvex.json --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --vex=vex/app.openvex.json --vex=vendor.openvex.json --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --api-rate=0.5 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
     "$(meta_calls pass | head -n 3)"
 }
 
@@ -944,7 +945,7 @@ exit 3'
   grep -qF -- "--registry-url=https://ci-user:s3cr3t@registry.example:5000" "$STUB_LOG"
 }
 
-@test "the real binary: a dry run passes; an image without tag is exit 2 with its error in the annotation" {
+@test "the real binary: a dry run passes (with api-rate); an image without tag is exit 2 with its error in the annotation" {
   [[ -x ${INSPECTOR_GATE_REAL_BIN:-} ]] || {
     echo "set INSPECTOR_GATE_REAL_BIN to a built inspector-gate (tests/integrations.sh does)" >&2
     return 1
@@ -953,12 +954,14 @@ exit 3'
   export ${PREFIX}_VERSION=path
   export AWS_ACCESS_KEY_ID=AKIDTESTTESTTESTTEST AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
-  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH ${PREFIX}_DRY_RUN=true
+  export ${PREFIX}_IMAGE=$IMAGE ${PREFIX}_FAIL_ON=HIGH ${PREFIX}_DRY_RUN=true ${PREFIX}_API_RATE=0.5
 
   run "$HOOK"
 
   [ "$status" -eq 0 ]
   [[ $output == *"inspector-gate $CARGO_VERSION (from PATH: "* ]]
+  # The rate reaches the real CLI, which accepts it and plans with it.
+  [[ $output == *"api rate: 0.5 requests/s per service"* ]]
   grep -qx "buildkite-agent annotate --style success --context $context" "$STUB_LOG"
   grep -qx "buildkite-agent meta-data set inspector-gate:$STEP:verdict pass" "$STUB_LOG"
 

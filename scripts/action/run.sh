@@ -120,6 +120,7 @@ single --region "${INPUT_REGION:-}"
 single --profile "${INPUT_PROFILE:-}"
 single --role-arn "${INPUT_ROLE_ARN:-}"
 single --role-external-id "${INPUT_ROLE_EXTERNAL_ID:-}"
+single --api-rate "${INPUT_API_RATE:-}"
 single --registry-url "${INPUT_REGISTRY_URL:-}"
 if bool_input insecure-registry "${INPUT_INSECURE_REGISTRY:-}"; then args+=(--insecure-registry); fi
 

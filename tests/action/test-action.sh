@@ -227,7 +227,7 @@ test_pass_outputs_and_args() {
     "image-definitions": "imagedefinitions.json", "container-name": "web", "image-detail": "imageDetail.json",
     "baseline": "ecs:prod/web", "baseline-optional": "true",
     "region": "us-east-1", "profile": "ci", "role-arn": "arn:aws:iam::123456789012:role/gate",
-    "role-external-id": "ext-1",
+    "role-external-id": "ext-1", "api-rate": "0.5",
     "registry-url": "http://127.0.0.1:5000", "insecure-registry": "true",
     "quiet": "true", "verbose": "false", "color": "never",
     "dry-run": "true"
@@ -281,6 +281,7 @@ gate
 --profile=ci
 --role-arn=arn:aws:iam::123456789012:role/gate
 --role-external-id=ext-1
+--api-rate=0.5
 --registry-url=http://127.0.0.1:5000
 --insecure-registry
 -q
