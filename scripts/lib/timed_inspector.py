@@ -10,7 +10,9 @@ JSON on SIGTERM/SIGINT to the file given as COUNTS.
 
 Images: DIGEST (one image in app/web with 3 CRITICAL findings), or IMAGES, a JSON file
 [{"digest", "repository", "critical": bool}, ...]: FINDINGS findings each (default 50), one
-CRITICAL among them when "critical", the rest LOW/MEDIUM.
+CRITICAL among them when "critical", the rest LOW/MEDIUM. OTHER_IMAGES (default 0): that many
+more images in each repository of IMAGES, scanned long ago, each with its coverage row (as a
+real repository holds its older pushes): a listing of a whole repository pages through them.
 
 ACCOUNT_RATE (requests per second, 0 = unlimited) and ACCOUNT_BURST: the account's Inspector2
 rate, a token bucket shared by every caller, as AWS throttles an account; a request over it is
@@ -22,7 +24,7 @@ under "refused", which scripts/bench-latency reports as a failure), every filter
 with Inspector's semantics (values of one list ORed, filters ANDed, NOT_EQUALS excludes), and
 listings page with nextToken, never more than maxResults per page.
 """
-import json, os, signal, sys, threading, time, urllib.request
+import hashlib, json, os, signal, sys, threading, time, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +39,7 @@ COUNTS = os.environ["COUNTS"]
 ACCOUNT_RATE = float(os.environ.get("ACCOUNT_RATE", "0"))
 ACCOUNT_BURST = float(os.environ.get("ACCOUNT_BURST", "0")) or max(ACCOUNT_RATE, 1.0)
 FINDINGS = int(os.environ.get("FINDINGS", "50"))
+OTHER_IMAGES = int(os.environ.get("OTHER_IMAGES", "0"))
 if os.environ.get("IMAGES"):
     with open(os.environ["IMAGES"]) as fh:
         IMAGES = json.load(fh)
@@ -107,6 +110,41 @@ def coverage_row(img, done):
     if done:
         row["lastScannedAt"] = START + DONE_AT
     return row
+
+
+def other_rows():
+    """The coverage rows of OTHER_IMAGES older images in each repository of IMAGES."""
+    rows = []
+    for repo in sorted({img["repository"] for img in IMAGES}):
+        for i in range(OTHER_IMAGES):
+            digest = "sha256:" + hashlib.sha256(f"{repo}/other/{i}".encode()).hexdigest()
+            row = coverage_row({"digest": digest, "repository": repo}, True)
+            row["lastScannedAt"] = START - 86400
+            rows.append(row)
+    return rows
+
+
+OTHER_ROWS = other_rows()
+OTHER_BY_REPO, OTHER_BY_ID = {}, {}
+for _r in OTHER_ROWS:
+    OTHER_BY_REPO.setdefault(_r["resourceMetadata"]["ecrRepository"]["name"], []).append(_r)
+    OTHER_BY_ID[_r["resourceId"]] = _r
+
+
+def coverage_candidates(criteria, done):
+    """The rows a coverage listing may match, in a fixed order: the older images only of the
+    named repositories or resource ids when that filter is all EQUALS (every filter is still
+    applied by `passes`), so that paging through thousands of rows stays cheap here."""
+    rows = [coverage_row(img, done) for img in IMAGES]
+    def equals(key):
+        fl = (criteria or {}).get(key)
+        return sorted({f["value"] for f in fl}) if fl and all(f["comparison"] == "EQUALS" for f in fl) else None
+    names, ids = equals("ecrRepositoryName"), equals("resourceId")
+    if names is not None:
+        return rows + [r for n in names for r in OTHER_BY_REPO.get(n, [])]
+    if ids is not None:
+        return rows + [OTHER_BY_ID[i] for i in ids if i in OTHER_BY_ID]
+    return rows + OTHER_ROWS
 
 
 def strings_pass(filters, values):
@@ -190,7 +228,7 @@ class H(BaseHTTPRequestHandler):
             now = time.time() - START
             if self.path == "/coverage/list":
                 done = now >= DONE_AT
-                rows = [coverage_row(img, done) for img in IMAGES]
+                rows = coverage_candidates(req.get("filterCriteria"), done)
                 rows = [r for r in rows if passes(req.get("filterCriteria"), r, COVERAGE_FIELDS)]
                 return self.send(200, page(rows, req, "coveredResources"))
             found = candidates(req.get("filterCriteria")) if now >= DONE_AT + LATE else []

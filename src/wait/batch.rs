@@ -1,10 +1,14 @@
 //! Batched reads: the images of a run share their Inspector and ECR reads. One coverage listing
 //! serves every image of up to 10 repositories (`ecrRepositoryName` / `accountId` filter
-//! lists), one findings listing up to 10 image digests (`ecrImageHash` list, with their
-//! repositories and accounts), every page followed; each image's rows and findings are split
-//! out here, by its own digest, repository and account. Inspector filter lists take at most 10
-//! values (botocore: `max: 10`); the values of one list are ORed and different filters ANDed,
-//! so a listing may bring rows of other combinations, which the split drops. The references
+//! lists), or up to 10 images of any repositories by their `resourceId` once each one's row
+//! was seen in exactly the form this version builds and its repository holds more rows than
+//! listing it whole is worth ([`read_by_id`]; a repository of hundreds of images costs a page
+//! per 200 of them at every poll); one findings listing up to 10 image digests (`ecrImageHash`
+//! list, with their repositories and accounts), every page followed; each image's rows and
+//! findings are split out here, by its own digest, repository and account. Inspector filter
+//! lists take at most 10 values (botocore: `max: 10`); the values of one list are ORed and
+//! different filters ANDed, so a listing may bring rows of other combinations, which the split
+//! drops. The references
 //! of one repository resolve in one `BatchGetImage` (up to 100 ids; it takes one repository a
 //! call), each id getting its own image or failure.
 //!
@@ -22,7 +26,9 @@
 //! during a round wait for the next one. All of it runs on the run's one task (no spawning).
 
 use super::{all_coverage, all_findings_of};
-use crate::aws::inspector::{CoverageQuery, CoverageRow, FindingsQuery, MAX_FILTER_VALUES};
+use crate::aws::inspector::{
+    CoverageQuery, CoverageRow, FindingsQuery, COVERAGE_PAGE, MAX_FILTER_VALUES,
+};
 use crate::aws::{ecr, CallError, Class, Clients};
 use crate::image_ref::ImageRef;
 use crate::model::{Finding, ScannedImage};
@@ -201,22 +207,47 @@ fn group<K>(keys: Vec<K>, dims: &impl Fn(&K) -> Vec<String>, limits: &[usize]) -
     out.into_iter().map(|(g, _)| g).collect()
 }
 
-/// A coverage request: the image's (account, repository).
-pub type CoverageKey = (String, String);
+/// A coverage request: the image's (account, repository, resource id as this version builds it).
+pub type CoverageKey = (String, String, String);
+/// One image's share of a coverage round: the rows its image is looked for in, or the failure
+/// of the listing it was in.
+pub type CoverageShare = Result<Vec<CoverageRow>, CallError>;
+/// An (account, repository) whose every image one listing reads.
+type RepoKey = (String, String);
 /// A findings request: the image's (account, repository, digest).
 pub type FindingsKey = (String, String, String);
 /// A manifest request: (registry as given, "" for the caller's own; repository; "tag:T" or
 /// "digest:D").
 pub type ManifestKey = (String, String, String);
 
+/// Images a by-id coverage listing serves per page of a whole-repository listing: a whole
+/// listing pages at [`COVERAGE_PAGE`] rows, a by-id one names [`MAX_FILTER_VALUES`] images.
+const ROWS_PER_ID: usize = COVERAGE_PAGE as usize / MAX_FILTER_VALUES;
+
+/// Whether an image's coverage is read by its resource id this round rather than with its
+/// whole repository. Only once a listing returned its row in exactly the form this version
+/// builds (`seen_exact`): before that, only a repository listing can tell "no row yet" from "a
+/// row in another form" (and a by-id read that misses the row goes back to the repository
+/// listing, in the same round). And only when that is fewer pages: the repository held
+/// `repo_rows` at its last whole listing (unknown: never listed, so it is listed), a whole
+/// listing costs `repo_rows / 200` pages, by-id listings `wanted / 10` for the `wanted` images
+/// of the repository this round.
+fn read_by_id(seen_exact: bool, repo_rows: Option<usize>, wanted: usize) -> bool {
+    seen_exact && repo_rows.is_some_and(|n| n > wanted * ROWS_PER_ID)
+}
+
 /// The batched reads of one run (one set of clients: one account and region), shared by
 /// every image it waits for and every baseline image it reads.
 pub struct Batches<'a> {
     c: &'a Clients,
     deadline: Instant,
-    coverage: Coalescer<CoverageKey, Vec<CoverageRow>>,
+    coverage: Coalescer<CoverageKey, CoverageShare>,
     findings: Coalescer<FindingsKey, Vec<Finding>>,
     manifests: Coalescer<ManifestKey, ecr::Share>,
+    /// Rows of each (account, repository) at its last whole listing.
+    repo_rows: RefCell<BTreeMap<RepoKey, usize>>,
+    /// Resource ids a listing returned a row of, in exactly that form, that was not missed since.
+    exact: RefCell<BTreeSet<String>>,
     /// The last failed call's message (a retried one too), for a timeout message.
     pub last_err: RefCell<Option<String>>,
 }
@@ -226,50 +257,177 @@ impl<'a> Batches<'a> {
         Batches {
             c,
             deadline,
-            coverage: Coalescer::new(&[MAX_FILTER_VALUES; 2]),
+            // One group a round: `list_coverage` plans the round's listings itself.
+            coverage: Coalescer::new(&[usize::MAX]),
             findings: Coalescer::new(&[MAX_FILTER_VALUES; 3]),
             manifests: Coalescer::new(&[1, 1, ecr::BATCH_GET_MAX]),
+            repo_rows: RefCell::new(BTreeMap::new()),
+            exact: RefCell::new(BTreeSet::new()),
             last_err: RefCell::new(None),
         }
     }
 
-    /// The coverage rows of `img`'s repository in its account, read at `due` at the latest
-    /// and not before `early`.
+    /// The coverage rows `img`'s row is looked for in ([`crate::aws::inspector::row_for`]):
+    /// those of its repository in its account, or, once its row was seen in exactly the form
+    /// this version builds and its repository is large, the rows of its resource id (see
+    /// [`read_by_id`]); read at `due` at the latest and not before `early`.
     pub async fn coverage(
         &self,
         img: &ScannedImage,
         due: Instant,
         early: Instant,
     ) -> Result<Vec<CoverageRow>, CallError> {
-        let key = (img.registry.clone(), img.repository.clone());
+        let key = (
+            img.registry.clone(),
+            img.repository.clone(),
+            img.resource_id(),
+        );
         self.coverage
             .get(
                 key,
                 due,
                 early,
-                |k: &CoverageKey| vec![k.0.clone(), k.1.clone()],
+                |_: &CoverageKey| vec![String::new()],
                 |keys: Vec<CoverageKey>| self.list_coverage(keys),
             )
-            .await
+            .await?
     }
 
+    /// One round of coverage reads: the images read by id in listings of up to 10 resource ids
+    /// (across repositories), the others with their whole repositories in listings of up to 10
+    /// repositories, at once; then the repositories of images whose row an id listing did not
+    /// return. Every key gets its share (or its listing's failure).
     async fn list_coverage(
         &self,
         keys: Vec<CoverageKey>,
-    ) -> Result<BTreeMap<CoverageKey, Vec<CoverageRow>>, CallError> {
-        let q = CoverageQuery {
-            registries: distinct(keys.iter().map(|k| &k.0)),
-            repositories: distinct(keys.iter().map(|k| &k.1)),
+    ) -> Result<BTreeMap<CoverageKey, CoverageShare>, CallError> {
+        let repo = |k: &CoverageKey| (k.0.clone(), k.1.clone());
+        let mut wanted: BTreeMap<RepoKey, usize> = BTreeMap::new();
+        for k in &keys {
+            *wanted.entry(repo(k)).or_default() += 1;
+        }
+        let (by_id, mut whole): (Vec<CoverageKey>, Vec<CoverageKey>) = {
+            let (exact, rows) = (self.exact.borrow(), self.repo_rows.borrow());
+            keys.into_iter().partition(|k| {
+                read_by_id(
+                    exact.contains(&k.2),
+                    rows.get(&repo(k)).copied(),
+                    wanted[&repo(k)],
+                )
+            })
         };
-        let rows = all_coverage(self.c, &q, self.deadline, &self.last_err).await?;
-        let mut out: BTreeMap<CoverageKey, Vec<CoverageRow>> =
-            keys.into_iter().map(|k| (k, Vec::new())).collect();
-        for r in rows {
-            if let Some(v) = out.get_mut(&(r.account_id.clone(), r.repository.clone())) {
-                v.push(r);
+        // A repository listed whole this round serves all of its images.
+        let listed: BTreeSet<RepoKey> = whole.iter().map(repo).collect();
+        let (by_id, also): (Vec<CoverageKey>, Vec<CoverageKey>) =
+            by_id.into_iter().partition(|k| !listed.contains(&repo(k)));
+        whole.extend(also);
+        let id_groups = group(
+            by_id,
+            &|k: &CoverageKey| vec![k.0.clone(), k.2.clone()],
+            &[MAX_FILTER_VALUES; 2],
+        );
+        let (id_rows, mut repos) = futures::join!(
+            futures::future::join_all(id_groups.iter().map(|g| self.list_ids(g))),
+            self.list_repos(whole.iter().map(repo).collect()),
+        );
+        let mut out = BTreeMap::new();
+        let mut missed = Vec::new();
+        for (g, r) in id_groups.into_iter().zip(id_rows) {
+            match r {
+                Ok(rows) => {
+                    for k in g {
+                        let mine: Vec<CoverageRow> = rows
+                            .iter()
+                            .filter(|r| r.resource_id == k.2)
+                            .cloned()
+                            .collect();
+                        if mine.is_empty() {
+                            missed.push(k);
+                        } else {
+                            out.insert(k, Ok(mine));
+                        }
+                    }
+                }
+                Err(e) => out.extend(g.into_iter().map(|k| (k, Err(e.clone())))),
             }
         }
+        // A row its id no longer finds (gone, or now in another form) is looked for in the
+        // whole repository again, as before it was seen.
+        for k in &missed {
+            self.exact.borrow_mut().remove(&k.2);
+        }
+        let more: BTreeSet<RepoKey> = missed
+            .iter()
+            .map(repo)
+            .filter(|r| !repos.contains_key(r))
+            .collect();
+        repos.extend(self.list_repos(more).await);
+        for k in whole.into_iter().chain(missed) {
+            let share = repos
+                .get(&repo(&k))
+                .cloned()
+                .unwrap_or_else(|| Err(unshared()));
+            if let Ok(rows) = &share {
+                if rows.iter().any(|r| r.resource_id == k.2) {
+                    self.exact.borrow_mut().insert(k.2.clone());
+                }
+            }
+            out.insert(k, share);
+        }
         Ok(out)
+    }
+
+    /// The rows of `keys`' resource ids (a by-id listing: one page of at most 10 rows, every
+    /// page still followed).
+    async fn list_ids(&self, keys: &[CoverageKey]) -> CoverageShare {
+        let q = CoverageQuery {
+            registries: distinct(keys.iter().map(|k| &k.0)),
+            repositories: Vec::new(),
+            resource_ids: distinct(keys.iter().map(|k| &k.2)),
+        };
+        all_coverage(self.c, &q, self.deadline, &self.last_err).await
+    }
+
+    /// Every row of each of `repos`, in listings of up to 10 accounts and 10 repositories; each
+    /// repository's row count is kept for [`read_by_id`].
+    async fn list_repos(&self, repos: BTreeSet<RepoKey>) -> BTreeMap<RepoKey, CoverageShare> {
+        let groups = group(
+            repos.into_iter().collect(),
+            &|k: &RepoKey| vec![k.0.clone(), k.1.clone()],
+            &[MAX_FILTER_VALUES; 2],
+        );
+        let listed = futures::future::join_all(groups.iter().map(|g| {
+            let q = CoverageQuery {
+                registries: distinct(g.iter().map(|k| &k.0)),
+                repositories: distinct(g.iter().map(|k| &k.1)),
+                resource_ids: Vec::new(),
+            };
+            async move { all_coverage(self.c, &q, self.deadline, &self.last_err).await }
+        }))
+        .await;
+        let mut out = BTreeMap::new();
+        for (g, r) in groups.into_iter().zip(listed) {
+            match r {
+                Ok(rows) => {
+                    let mut split: BTreeMap<RepoKey, Vec<CoverageRow>> =
+                        g.into_iter().map(|k| (k, Vec::new())).collect();
+                    for r in rows {
+                        if let Some(v) =
+                            split.get_mut(&(r.account_id.clone(), r.repository.clone()))
+                        {
+                            v.push(r);
+                        }
+                    }
+                    let mut counts = self.repo_rows.borrow_mut();
+                    for (k, v) in split {
+                        counts.insert(k.clone(), v.len());
+                        out.insert(k, Ok(v));
+                    }
+                }
+                Err(e) => out.extend(g.into_iter().map(|k| (k, Err(e.clone())))),
+            }
+        }
+        out
     }
 
     /// Every open finding (ACTIVE and SUPPRESSED) of `img`, read now (in a round with the
@@ -456,6 +614,24 @@ mod tests {
             assert!(matches!(e.class, Class::Permanent), "{unnamed:?}: {e:?}");
             assert!(e.message.contains(&f(3).id), "{}", e.message);
         }
+    }
+
+    /// By id only after the exact row was seen, and only where it takes fewer pages than the
+    /// whole repository: 200 rows a page against 10 images a by-id listing.
+    #[test]
+    fn coverage_is_read_by_id_only_for_a_seen_row_in_a_large_repository() {
+        // Never seen in the exact form (or the repository never listed): the whole repository.
+        assert!(!read_by_id(false, Some(5000), 1));
+        assert!(!read_by_id(true, None, 1));
+        // One image among 300: a page and a half per poll against a tenth of one.
+        assert!(read_by_id(true, Some(300), 1));
+        // One image per repository, or the repository's own images: listing it whole is as cheap.
+        assert!(!read_by_id(true, Some(1), 1));
+        assert!(!read_by_id(true, Some(20), 1));
+        assert!(read_by_id(true, Some(21), 1));
+        // 10 images of a repository of 150: one page whole, one listing by id; 210: by id.
+        assert!(!read_by_id(true, Some(150), 10));
+        assert!(read_by_id(true, Some(210), 10));
     }
 
     #[test]

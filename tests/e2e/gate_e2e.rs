@@ -1316,6 +1316,73 @@ fn coverage_is_listed_by_repository_and_matched_by_digest() {
     }
 }
 
+/// In a repository of many images the whole-repository listing costs a page per 200 of them
+/// at every poll: once the image's row was seen in exactly the form this version builds, its
+/// coverage is read by its resourceId (one short page). A by-id read that misses the row goes
+/// back to the whole repository in the same round (the row may be gone, or be there in
+/// another form), and stays there until the row is seen again.
+#[test]
+fn a_large_repository_is_read_by_resource_id_once_the_row_was_seen() {
+    let w = World::new();
+    let d = a::put_image(&w.moto.url, REPO, Some("v1"), "large-repo");
+    let in_progress = || Cov::Row {
+        code: "ACTIVE",
+        reason: "SCAN_IN_PROGRESS",
+        last_scanned_at: None,
+    };
+    w.script(
+        &d,
+        script(
+            vec![
+                in_progress(),
+                in_progress(),
+                Cov::NoRow,
+                Cov::NoRow,
+                in_progress(),
+                done_long_ago(),
+            ],
+            vec![Read::Findings(vec![low(&d)])],
+        ),
+    );
+    // 30 older images of the repository, scanned long ago (more rows than 20 per image).
+    for i in 0..30 {
+        let other = format!("sha256:{:064x}", i + 1);
+        w.scen
+            .state
+            .lock()
+            .unwrap()
+            .repos
+            .insert(other.clone(), REPO.to_string());
+        w.script(&other, script(vec![done_long_ago()], vec![]));
+    }
+    let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "60s"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let ours = format!("arn:aws:ecr:us-east-1:123456789012:repository/{REPO}/{d}");
+    let kinds: Vec<&str> = w
+        .scen
+        .bodies("ListCoverage")
+        .iter()
+        .map(|b| {
+            let c = &b["filterCriteria"];
+            match (c.get("resourceId"), c.get("ecrRepositoryName")) {
+                (Some(ids), None) => {
+                    assert_eq!(ids[0]["value"], ours.as_str(), "{b}");
+                    assert_eq!(ids.as_array().unwrap().len(), 1, "{b}");
+                    "id"
+                }
+                (None, Some(r)) => {
+                    assert_eq!(r[0]["value"], REPO, "{b}");
+                    "repo"
+                }
+                _ => panic!("neither one repository nor our id: {b}"),
+            }
+        })
+        .collect();
+    // Seen (repo) → by id → missed by id, the repository in the same round → not seen: the
+    // repository again (row back) → by id (done).
+    assert_eq!(kinds, ["repo", "id", "id", "repo", "repo", "id"], "{err}");
+}
+
 /// A coverage row that carries our digest under an id form this version does not build is an
 /// error naming both forms, at the first poll — not a wait until --timeout.
 #[test]
