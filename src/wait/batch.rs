@@ -1,9 +1,9 @@
 //! Batched reads: the images of a run share their Inspector and ECR reads. One coverage listing
 //! serves every image of up to 10 repositories (`ecrRepositoryName` / `accountId` filter
-//! lists), or up to 10 images of any repositories by their `resourceId` once each one's row
-//! was seen in exactly the form this version builds and its repository holds more rows than
-//! listing it whole is worth ([`read_by_id`]; a repository of hundreds of images costs a page
-//! per 200 of them at every poll); one findings listing up to 10 image digests (`ecrImageHash`
+//! lists), or up to 10 images of any repositories by their `resourceId` where that takes fewer
+//! pages ([`read_by_id`]; a repository of hundreds of images costs a page per 200 of them at
+//! every poll), an image whose row that misses being read with its whole repository in the
+//! same round; one findings listing up to 10 image digests (`ecrImageHash`
 //! list, with their repositories and accounts), every page followed; each image's rows and
 //! findings are split out here, by its own digest, repository and account. Inspector filter
 //! lists take at most 10 values (botocore: `max: 10`); the values of one list are ORed and
@@ -224,16 +224,24 @@ pub type ManifestKey = (String, String, String);
 /// listing pages at [`COVERAGE_PAGE`] rows, a by-id one names [`MAX_FILTER_VALUES`] images.
 const ROWS_PER_ID: usize = COVERAGE_PAGE as usize / MAX_FILTER_VALUES;
 
-/// Whether an image's coverage is read by its resource id this round rather than with its
-/// whole repository. Only once a listing returned its row in exactly the form this version
-/// builds (`seen_exact`): before that, only a repository listing can tell "no row yet" from "a
-/// row in another form" (and a by-id read that misses the row goes back to the repository
-/// listing, in the same round). And only when that is fewer pages: the repository held
-/// `repo_rows` at its last whole listing (unknown: never listed, so it is listed), a whole
-/// listing costs `repo_rows / 200` pages, by-id listings `wanted / 10` for the `wanted` images
-/// of the repository this round.
-fn read_by_id(seen_exact: bool, repo_rows: Option<usize>, wanted: usize) -> bool {
-    seen_exact && repo_rows.is_some_and(|n| n > wanted * ROWS_PER_ID)
+/// Whether an image's coverage is first read by its resource id this round rather than with
+/// its whole repository. What the image is judged on is the same either way: a by-id listing
+/// that returns the row returns the row [`crate::aws::inspector::row_for`] picks first from
+/// the repository's rows (the exact form), and one that does not is followed by the
+/// repository listing in the same round — only that tells "no row yet" from a row under
+/// another id form. So the choice is cost alone: not while the last read found no exact row
+/// (`missing`: a just-pushed image has none for a few seconds, and a by-id read would only add
+/// a call), and only where it takes fewer pages. The repository held `repo_rows` at its last
+/// whole listing: a whole listing costs `repo_rows / 200` pages, by-id listings `wanted / 10`
+/// for the `wanted` images of the repository this round. Never listed whole: by id when the
+/// repository has one image this round (10 ids a listing can never take more pages than 10
+/// repositories a listing), else listed whole, which tells its size.
+fn read_by_id(missing: bool, repo_rows: Option<usize>, wanted: usize) -> bool {
+    !missing
+        && match repo_rows {
+            None => wanted == 1,
+            Some(n) => n > wanted * ROWS_PER_ID,
+        }
 }
 
 /// The batched reads of one run (one set of clients: one account and region), shared by
@@ -246,8 +254,8 @@ pub struct Batches<'a> {
     manifests: Coalescer<ManifestKey, ecr::Share>,
     /// Rows of each (account, repository) at its last whole listing.
     repo_rows: RefCell<BTreeMap<RepoKey, usize>>,
-    /// Resource ids a listing returned a row of, in exactly that form, that was not missed since.
-    exact: RefCell<BTreeSet<String>>,
+    /// Resource ids whose last read found no row in exactly that form.
+    missing: RefCell<BTreeSet<String>>,
     /// The last failed call's message (a retried one too), for a timeout message.
     pub last_err: RefCell<Option<String>>,
 }
@@ -262,15 +270,15 @@ impl<'a> Batches<'a> {
             findings: Coalescer::new(&[MAX_FILTER_VALUES; 3]),
             manifests: Coalescer::new(&[1, 1, ecr::BATCH_GET_MAX]),
             repo_rows: RefCell::new(BTreeMap::new()),
-            exact: RefCell::new(BTreeSet::new()),
+            missing: RefCell::new(BTreeSet::new()),
             last_err: RefCell::new(None),
         }
     }
 
     /// The coverage rows `img`'s row is looked for in ([`crate::aws::inspector::row_for`]):
-    /// those of its repository in its account, or, once its row was seen in exactly the form
-    /// this version builds and its repository is large, the rows of its resource id (see
-    /// [`read_by_id`]); read at `due` at the latest and not before `early`.
+    /// those of its resource id when a by-id listing returns its row ([`read_by_id`]), else
+    /// those of its repository in its account; read at `due` at the latest and not before
+    /// `early`.
     pub async fn coverage(
         &self,
         img: &ScannedImage,
@@ -307,10 +315,10 @@ impl<'a> Batches<'a> {
             *wanted.entry(repo(k)).or_default() += 1;
         }
         let (by_id, mut whole): (Vec<CoverageKey>, Vec<CoverageKey>) = {
-            let (exact, rows) = (self.exact.borrow(), self.repo_rows.borrow());
+            let (missing, rows) = (self.missing.borrow(), self.repo_rows.borrow());
             keys.into_iter().partition(|k| {
                 read_by_id(
-                    exact.contains(&k.2),
+                    missing.contains(&k.2),
                     rows.get(&repo(k)).copied(),
                     wanted[&repo(k)],
                 )
@@ -354,7 +362,7 @@ impl<'a> Batches<'a> {
         // A row its id no longer finds (gone, or now in another form) is looked for in the
         // whole repository again, as before it was seen.
         for k in &missed {
-            self.exact.borrow_mut().remove(&k.2);
+            self.missing.borrow_mut().insert(k.2.clone());
         }
         let more: BTreeSet<RepoKey> = missed
             .iter()
@@ -368,8 +376,11 @@ impl<'a> Batches<'a> {
                 .cloned()
                 .unwrap_or_else(|| Err(unshared()));
             if let Ok(rows) = &share {
+                let mut missing = self.missing.borrow_mut();
                 if rows.iter().any(|r| r.resource_id == k.2) {
-                    self.exact.borrow_mut().insert(k.2.clone());
+                    missing.remove(&k.2);
+                } else {
+                    missing.insert(k.2.clone());
                 }
             }
             out.insert(k, share);
@@ -616,22 +627,26 @@ mod tests {
         }
     }
 
-    /// By id only after the exact row was seen, and only where it takes fewer pages than the
-    /// whole repository: 200 rows a page against 10 images a by-id listing.
+    /// By id only where it takes fewer pages than the whole repository (200 rows a page
+    /// against 10 images a by-id listing), and not while the image's exact row is missing.
     #[test]
-    fn coverage_is_read_by_id_only_for_a_seen_row_in_a_large_repository() {
-        // Never seen in the exact form (or the repository never listed): the whole repository.
-        assert!(!read_by_id(false, Some(5000), 1));
+    fn coverage_is_read_by_id_where_that_takes_fewer_pages() {
+        // The last read found no exact row (just pushed, or another form): the repository.
+        assert!(!read_by_id(true, Some(5000), 1));
         assert!(!read_by_id(true, None, 1));
+        // Never listed whole: by id for a repository's only image, whole (to learn its size)
+        // for several.
+        assert!(read_by_id(false, None, 1));
+        assert!(!read_by_id(false, None, 2));
         // One image among 300: a page and a half per poll against a tenth of one.
-        assert!(read_by_id(true, Some(300), 1));
-        // One image per repository, or the repository's own images: listing it whole is as cheap.
-        assert!(!read_by_id(true, Some(1), 1));
-        assert!(!read_by_id(true, Some(20), 1));
-        assert!(read_by_id(true, Some(21), 1));
+        assert!(read_by_id(false, Some(300), 1));
+        // A small repository: listing it whole is as cheap.
+        assert!(!read_by_id(false, Some(1), 1));
+        assert!(!read_by_id(false, Some(20), 1));
+        assert!(read_by_id(false, Some(21), 1));
         // 10 images of a repository of 150: one page whole, one listing by id; 210: by id.
-        assert!(!read_by_id(true, Some(150), 10));
-        assert!(read_by_id(true, Some(210), 10));
+        assert!(!read_by_id(false, Some(150), 10));
+        assert!(read_by_id(false, Some(210), 10));
     }
 
     #[test]

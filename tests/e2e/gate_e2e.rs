@@ -1274,16 +1274,22 @@ fn soft_fail_keeps_an_inconclusive_run_inconclusive() {
     assert_eq!(code, 3, "{out}\n{err}");
 }
 
-/// Coverage is listed by repository (with the account and resource type), never by a
-/// resource id this version guessed: the image's row is matched by its digest locally.
+/// Coverage is listed by repository (with the account and resource type) and the image's row
+/// matched by its digest locally: a listing by the resource id this version builds is only
+/// ever taken when it returns the row; one that does not is followed by the repository
+/// listing in the same round.
 #[test]
 fn coverage_is_listed_by_repository_and_matched_by_digest() {
     let w = World::new();
     let d = w.put_image("v1", "by-repo");
     let other = w.put_image("v2", "by-repo-other");
+    // No row for the by-id listing; the repository listing of the same round has it.
     w.script(
         &d,
-        script(vec![done_long_ago()], vec![Read::Findings(vec![low(&d)])]),
+        script(
+            vec![Cov::NoRow, done_long_ago()],
+            vec![Read::Findings(vec![low(&d)])],
+        ),
     );
     // Another image of the repository, still scanning: listed too, and not taken for ours.
     w.script(
@@ -1300,27 +1306,27 @@ fn coverage_is_listed_by_repository_and_matched_by_digest() {
     let (code, out, err) = w.gate(&["--image", "app/web:v1", "--timeout", "60s"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let bodies = w.scen.bodies("ListCoverage");
-    assert!(!bodies.is_empty());
-    for b in &bodies {
-        let c = &b["filterCriteria"];
-        assert!(
-            c.get("resourceId").is_none(),
-            "filtered by a guessed id: {b}"
-        );
-        assert_eq!(c["ecrRepositoryName"][0]["value"], REPO, "{b}");
-        assert_eq!(c["accountId"][0]["value"], "123456789012", "{b}");
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let ours = format!("arn:aws:ecr:us-east-1:123456789012:repository/{REPO}/{d}");
+    let c = &bodies[0]["filterCriteria"];
+    assert_eq!(c["resourceId"][0]["value"], ours.as_str(), "{c}");
+    assert_eq!(c["resourceId"].as_array().unwrap().len(), 1, "{c}");
+    let c = &bodies[1]["filterCriteria"];
+    assert!(c.get("resourceId").is_none(), "{c}");
+    assert_eq!(c["ecrRepositoryName"][0]["value"], REPO, "{c}");
+    for c in bodies.iter().map(|b| &b["filterCriteria"]) {
+        assert_eq!(c["accountId"][0]["value"], "123456789012", "{c}");
         assert_eq!(
             c["resourceType"][0]["value"], "AWS_ECR_CONTAINER_IMAGE",
-            "{b}"
+            "{c}"
         );
     }
 }
 
 /// In a repository of many images the whole-repository listing costs a page per 200 of them
-/// at every poll: once the image's row was seen in exactly the form this version builds, its
-/// coverage is read by its resourceId (one short page). A by-id read that misses the row goes
-/// back to the whole repository in the same round (the row may be gone, or be there in
-/// another form), and stays there until the row is seen again.
+/// at every poll: the image's coverage is read by its resourceId (one short page). A by-id
+/// read that misses the row goes to the whole repository in the same round (the row may not
+/// be there yet, or be there in another form), and stays there until the row is seen again.
 #[test]
 fn a_large_repository_is_read_by_resource_id_once_the_row_was_seen() {
     let w = World::new();
@@ -1378,9 +1384,10 @@ fn a_large_repository_is_read_by_resource_id_once_the_row_was_seen() {
             }
         })
         .collect();
-    // Seen (repo) → by id → missed by id, the repository in the same round → not seen: the
-    // repository again (row back) → by id (done).
-    assert_eq!(kinds, ["repo", "id", "id", "repo", "repo", "id"], "{err}");
+    // By id (the repository's only image) twice → missed by id, the repository in the same
+    // round (no row: 30 rows learnt) → the repository while the row is missing (row back) →
+    // by id, 31 rows being more than 20 (done).
+    assert_eq!(kinds, ["id", "id", "id", "repo", "repo", "id"], "{err}");
 }
 
 /// A coverage row that carries our digest under an id form this version does not build is an
@@ -1413,7 +1420,19 @@ fn a_coverage_id_in_another_form_is_an_error_naming_both_forms() {
         t.elapsed() < Duration::from_secs(30),
         "waited for the timeout"
     );
-    assert_eq!(w.scen.calls("ListCoverage"), 1, "decided at the first poll");
+    // Decided at the first poll: its by-id listing misses the row, the repository listing of
+    // the same round finds it.
+    let kinds: Vec<bool> = w
+        .scen
+        .bodies("ListCoverage")
+        .iter()
+        .map(|b| b["filterCriteria"].get("resourceId").is_some())
+        .collect();
+    assert_eq!(
+        kinds,
+        [true, false],
+        "one round: by id, then the repository"
+    );
 }
 
 /// Scan-on-push coverage means Inspector scanned the image once: the gate says its findings
