@@ -1328,7 +1328,7 @@ fn coverage_is_listed_by_repository_and_matched_by_digest() {
 /// read that misses the row goes to the whole repository in the same round (the row may not
 /// be there yet, or be there in another form), and stays there until the row is seen again.
 #[test]
-fn a_large_repository_is_read_by_resource_id_once_the_row_was_seen() {
+fn coverage_is_read_by_resource_id_and_a_missed_row_with_its_repository() {
     let w = World::new();
     let d = a::put_image(&w.moto.url, REPO, Some("v1"), "large-repo");
     let in_progress = || Cov::Row {
