@@ -4,6 +4,7 @@
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, ValueEnum};
+use inspector_gate::aws::budget::MIN_RATE;
 use inspector_gate::pipeline::policy::PolicyRequest;
 use inspector_gate::policy::file::{PolicyLayer, Source};
 use inspector_gate::policy::keys::{self, Key, Kind, Value};
@@ -62,12 +63,13 @@ pub struct AwsArgs {
     pub api_rate: Option<f64>,
 }
 
-/// `--api-rate`: a positive number of requests per second (at most 1000).
+/// `--api-rate`: requests per second, from the lowest rate a run slows to
+/// ([`MIN_RATE`], which the budget would otherwise raise a lower value to without a word) to 1000.
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 && r <= 1000.0 => Ok(r),
+        Ok(r) if r.is_finite() && (MIN_RATE..=1000.0).contains(&r) => Ok(r),
         _ => Err(format!(
-            "{s:?} is not a rate: give requests per second, a number above 0 and at most 1000 (e.g. 5 or 0.5)"
+            "{s:?} is not a rate: give requests per second, a number from {MIN_RATE} to 1000 (e.g. 5 or 0.5)"
         )),
     }
 }

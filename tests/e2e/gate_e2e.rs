@@ -1643,7 +1643,7 @@ fn images_share_coverage_and_findings_listings_and_each_gets_its_own_findings() 
 
 /// `--api-rate`: the run's Inspector calls keep to the budget (a burst of the rate, then one
 /// call per 1/rate seconds), however fast the poll schedule asks; a rate that is not a
-/// positive number is a usage error.
+/// number from 0.2 (the lowest a run slows to) to 1000 is a usage error, never silently raised.
 #[test]
 fn api_rate_spaces_the_calls_of_a_run() {
     let w = World::new();
@@ -1673,7 +1673,7 @@ fn api_rate_spaces_the_calls_of_a_run() {
     // second after it.
     assert!(at[5] - at[4] >= Duration::from_millis(400), "{at:?}");
     assert!(at[6] - at[5] >= Duration::from_millis(900), "{at:?}");
-    for bad in ["0", "-1", "fast"] {
+    for bad in ["0", "0.1", "-1", "1001", "fast"] {
         let (code, _, err) = w.gate(&["--image", "app/web:v1", "--api-rate", bad]);
         assert_eq!(code, 2, "--api-rate {bad}: {err}");
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
