@@ -137,10 +137,21 @@ fn sniff(range: &FileRange) -> Result<Compression, Error> {
     Ok(Compression::sniff(&head[..n]))
 }
 
+/// How often a running `docker save` is asked whether the run must stop: a stopped run's
+/// child is killed within this.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// `docker save` `image` into `file` with `program` (the docker CLI; a parameter so tests can
-/// put a script in its place without touching the process-wide PATH).
-pub(super) fn export(program: &Path, image: &str, file: &Path) -> Result<(), Error> {
-    let out = std::process::Command::new(program)
+/// put a script in its place without touching the process-wide PATH). `stopped` is asked
+/// while it runs: once it gives the run's stop error, the child is killed and reaped (so a
+/// stopped run leaves no `docker save` behind) and that error is returned.
+pub(super) fn export(
+    program: &Path,
+    image: &str,
+    file: &Path,
+    stopped: &dyn Fn() -> Option<Error>,
+) -> Result<(), Error> {
+    let mut child = std::process::Command::new(program)
         .arg("save")
         .arg("-o")
         .arg(file)
@@ -149,23 +160,50 @@ pub(super) fn export(program: &Path, image: &str, file: &Path) -> Result<(), Err
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::runtime(
                 "the docker CLI is not on PATH: install it, or export the image elsewhere (docker save -o image.tar IMAGE) and use docker-archive:image.tar",
             ),
             _ => Error::runtime(format!("cannot run docker save: {e}")),
         })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    // Its stderr is drained beside the wait (a full pipe would block it), up to a bound.
+    let mut pipe = child.stderr.take();
+    let drain = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        if let Some(p) = pipe.as_mut() {
+            let _ = p.take(64 << 10).read_to_end(&mut err);
+            let _ = std::io::copy(p, &mut std::io::sink());
+        }
+        err
+    });
+    let status = loop {
+        if let Some(e) = stopped() {
+            // Killed and reaped: nothing of the export outlives the run.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(POLL),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::runtime(format!("cannot wait for docker save: {e}")));
+            }
+        }
+    };
+    let stderr = drain.join().unwrap_or_default();
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr);
         let why = stderr
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("no error output");
         return Err(Error::runtime(format!(
-            "docker save {image} failed ({}): {why}",
-            out.status
+            "docker save {image} failed ({status}): {why}"
         )));
     }
     Ok(())
@@ -195,8 +233,36 @@ mod tests {
 printf saved > "$3""#,
         );
         let out = dir.path().join("image.tar");
-        export(&docker, "app:1", &out).unwrap();
+        export(&docker, "app:1", &out, &|| None).unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"saved");
+    }
+
+    /// Once the run must stop, the child is killed and reaped at once (its PID is gone when
+    /// export returns), and the stop's error is the answer.
+    #[cfg(unix)]
+    #[test]
+    fn a_stopped_export_kills_and_reaps_docker_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let docker = fake_docker(
+            dir.path(),
+            &format!(
+                "echo $$ > {0}.partial; mv {0}.partial {0}; exec sleep 600",
+                pidfile.display()
+            ),
+        );
+        let t = std::time::Instant::now();
+        let err = export(&docker, "app:1", &dir.path().join("x.tar"), &|| {
+            (pidfile.exists() || t.elapsed() > std::time::Duration::from_secs(20))
+                .then(|| Error::inconclusive("stopped"))
+        })
+        .unwrap_err();
+        assert_eq!(err.message, "stopped");
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        assert!(
+            !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "docker save {pid} is still there"
+        );
     }
 
     #[cfg(unix)]
@@ -207,13 +273,13 @@ printf saved > "$3""#,
             dir.path(),
             "echo 'Error response from daemon: reference does not exist' >&2; exit 1",
         );
-        let err = export(&docker, "app:1", &dir.path().join("x.tar")).unwrap_err();
+        let err = export(&docker, "app:1", &dir.path().join("x.tar"), &|| None).unwrap_err();
         assert_eq!(err.exit_code(), 4);
         assert!(err.message.contains("docker save app:1 failed"), "{err}");
         assert!(err.message.contains("reference does not exist"), "{err}");
 
         let missing = dir.path().join("no-such-docker");
-        let err = export(&missing, "app:1", &dir.path().join("x.tar")).unwrap_err();
+        let err = export(&missing, "app:1", &dir.path().join("x.tar"), &|| None).unwrap_err();
         assert!(err.message.contains("docker CLI is not on PATH"), "{err}");
     }
 }

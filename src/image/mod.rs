@@ -271,8 +271,23 @@ pub struct LayerBlob {
 }
 
 /// Read and verify `spec`. Blocking (file I/O, `docker save`): call it from
-/// `spawn_blocking` in async code.
+/// `spawn_blocking` in async code. A `docker save` it runs is killed when the process is told
+/// to stop (SIGTERM/SIGINT: [`crate::scan::stop::cancel`]).
 pub fn open(spec: &SourceSpec) -> Result<ImageTree, Error> {
+    let stop = crate::scan::stop::Stop::none();
+    open_until(spec, &|| {
+        stop.stopped()
+            .map(|s| crate::scan::stop::error(s, &format!("the image source {spec}")))
+    })
+}
+
+/// [`open`], asking `stopped` while a `docker save` runs: once it gives an error (the run's
+/// deadline passed, or it was interrupted), the child is killed and reaped and that error
+/// returned.
+pub fn open_until(
+    spec: &SourceSpec,
+    stopped: &dyn Fn() -> Option<Error>,
+) -> Result<ImageTree, Error> {
     match spec {
         SourceSpec::OciDir { dir, reference } => {
             let l = layout::Layout::dir(dir)?;
@@ -305,7 +320,7 @@ pub fn open(spec: &SourceSpec) -> Result<ImageTree, Error> {
                     ))
                 })?;
             let file = temp.path().join("docker-save.tar");
-            docker_save::export(std::path::Path::new("docker"), image, &file)?;
+            docker_save::export(std::path::Path::new("docker"), image, &file, stopped)?;
             docker_save::load(&file, Some(temp))
         }
     }

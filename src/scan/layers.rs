@@ -7,7 +7,8 @@
 //! Nothing is extracted to disk and the image is never held in memory: every layer is
 //! decompressed once as a stream (and checked against its digest on the way), and only the
 //! files a cataloger asks for (see [`crate::scan::catalog::want`]) are kept — small databases
-//! and manifests as bytes under a size cap, executables as the few facts
+//! and manifests as bytes under a size cap, all of them together within one memory budget
+//! ([`held`]: past it, spilled to a temp file), executables as the few facts
 //! [`crate::scan::binary`] reads from them on the fly. A file a cataloger wants only under a
 //! name it is reached by through a link (a package database behind a symlinked directory,
 //! a hard link to a file an earlier layer wrote) is read in a second pass over just the
@@ -20,6 +21,7 @@
 //! What could not be seen is never dropped silently: [`FileTree::unread`] names it (a layer
 //! the source does not hold, a link that cannot be resolved, …) for the reports.
 
+mod held;
 mod rootfs;
 
 use crate::error::Error;
@@ -29,8 +31,11 @@ use crate::image::{self, Compression, Digest, FileRange, ImageTree, SourceSpec};
 use crate::scan::binary::{self, BinaryInfo};
 use crate::scan::catalog::java;
 use crate::scan::stop::{Checked, Stop};
+use held::Holder;
+pub use held::{Content, MAX_HELD};
 use rootfs::{clean, join, Kind, Name, Node, Origin, Rootfs};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
@@ -93,7 +98,8 @@ pub enum Want {
 /// A file kept for the catalogers.
 #[derive(Debug, Clone)]
 pub enum Kept {
-    Bytes(Vec<u8>),
+    /// Its content (in memory, or spilled past the scan's budget: see [`held`]).
+    Bytes(Content),
     Binary(BinaryInfo),
     Java(java::Facts),
     /// Wanted, but larger than its cap: not read (named in [`FileTree::unread`] by the
@@ -102,6 +108,9 @@ pub enum Kept {
         size: u64,
         cap: u64,
     },
+    /// Wanted, and could not be kept (it did not fit in memory and the spill could not take
+    /// it): why, named in [`FileTree::unread`] by the catalogue.
+    NotRead(String),
 }
 
 pub use crate::model::Unread;
@@ -116,13 +125,29 @@ pub struct FileTree {
     /// source does not hold, a link that cannot be resolved, a wanted file of a `dir:` source
     /// that could not be read.
     pub unread: Vec<Unread>,
+    /// Kept contents that could not be read back from the spill when a cataloger asked for
+    /// them (named by the catalogue with the rest).
+    pub failed: RefCell<Vec<Unread>>,
 }
 
 impl FileTree {
-    pub fn bytes(&self, path: &str) -> Option<&[u8]> {
-        match self.files.get(path) {
-            Some(Kept::Bytes(b)) => Some(b),
-            _ => None,
+    /// The content of a file kept as bytes: borrowed when held in memory, read back when
+    /// spilled (a failed read back is named in [`FileTree::failed`], never dropped).
+    pub fn bytes(&self, path: &str) -> Option<Cow<'_, [u8]>> {
+        let Some(Kept::Bytes(c)) = self.files.get(path) else {
+            return None;
+        };
+        match c.get() {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.failed.borrow_mut().push(Unread {
+                    path: format!("/{path}"),
+                    reason: format!(
+                        "its content could not be read back from the scan's spill in TMPDIR ({e}), so it was not read"
+                    ),
+                });
+                None
+            }
         }
     }
 }
@@ -139,9 +164,13 @@ pub struct Images {
 
 /// List the runnable platform images of an image source, read and verified exactly as the
 /// push reads it ([`image::open`]): children of an index are chosen by the one rule
-/// ([`crate::oci::classify`]); nothing runnable is inconclusive.
-pub fn images(spec: &SourceSpec) -> Result<Images, Error> {
-    let tree = image::open(spec)?;
+/// ([`crate::oci::classify`]); nothing runnable is inconclusive. A `docker save` behind a
+/// `docker:` source is killed once `stop` says so, and the stop's error returned.
+pub fn images(spec: &SourceSpec, stop: &Stop) -> Result<Images, Error> {
+    let what = format!("the image source {spec}");
+    let tree = image::open_until(spec, &|| {
+        stop.stopped().map(|s| crate::scan::stop::error(s, &what))
+    })?;
     let images = tree.runnable()?;
     Ok(Images {
         images,
@@ -344,17 +373,20 @@ fn read_wanted(
     r: &mut dyn Read,
     size: u64,
     want: Want,
+    holder: &mut Holder,
     what: &str,
     stop: &Stop,
 ) -> Result<Option<Stored>, Error> {
     Ok(match want {
         Want::Skip => None,
         Want::Bytes { cap } if size > cap => Some(Stored::Kept(want, Kept::TooLarge { size, cap })),
-        Want::Bytes { .. } => {
-            let mut buf = Vec::with_capacity(size as usize);
-            r.read_to_end(&mut buf).map_err(broken(what, stop))?;
-            Some(Stored::Kept(want, Kept::Bytes(buf)))
-        }
+        Want::Bytes { .. } => Some(Stored::Kept(
+            want,
+            match holder.read(r, size).map_err(broken(what, stop))? {
+                Ok(c) => Kept::Bytes(c),
+                Err(why) => Kept::NotRead(why),
+            },
+        )),
         Want::Binary => Some(
             match binary::inspect(r, size).map_err(broken(what, stop))? {
                 Some(info) => Stored::Kept(want, Kept::Binary(info)),
@@ -368,8 +400,12 @@ fn read_wanted(
 /// The stored content of an origin, if it answers `want`.
 fn reuse(stored: Option<&Stored>, want: Want) -> Option<Option<Kept>> {
     match (want, stored?) {
-        (Want::Bytes { cap }, Stored::Kept(_, Kept::Bytes(b))) if b.len() as u64 <= cap => {
+        (Want::Bytes { cap }, Stored::Kept(_, Kept::Bytes(b))) if b.len() <= cap => {
             Some(Some(Kept::Bytes(b.clone())))
+        }
+        // Could not be kept for a reason that is not its size: the same for every cap.
+        (Want::Bytes { .. }, Stored::Kept(Want::Bytes { .. }, k @ Kept::NotRead(_))) => {
+            Some(Some(k.clone()))
         }
         (Want::Binary, Stored::Kept(Want::Binary, k)) => Some(Some(k.clone())),
         (Want::Binary, Stored::NotBinary) => Some(None),
@@ -382,6 +418,7 @@ fn reuse(stored: Option<&Stored>, want: Want) -> Option<Option<Kept>> {
 struct Unpack<'w> {
     fs: Rootfs,
     store: HashMap<Origin, Stored>,
+    holder: Holder,
     unread: Vec<Unread>,
     want: Selector<'w>,
     stop: Stop,
@@ -464,7 +501,14 @@ impl Unpack<'_> {
             let exec = entry.mode() & 0o111 != 0;
             let origin = Origin { layer, entry: k };
             let want = (self.want)(&display(&path), size, exec);
-            let stored = read_wanted(entry.reader(), size, want, what, &self.stop)?;
+            let stored = read_wanted(
+                entry.reader(),
+                size,
+                want,
+                &mut self.holder,
+                what,
+                &self.stop,
+            )?;
             self.put(
                 path,
                 Node {
@@ -588,9 +632,20 @@ pub fn read_image_until(
     want: Selector,
     stop: &Stop,
 ) -> Result<FileTree, Error> {
+    read_image_within(img, want, stop, Holder::default())
+}
+
+/// [`read_image_until`], keeping contents in `holder` (tests give it a small budget).
+fn read_image_within(
+    img: &PlatformImage,
+    want: Selector,
+    stop: &Stop,
+    holder: Holder,
+) -> Result<FileTree, Error> {
     let mut u = Unpack {
         fs: Rootfs::default(),
         store: HashMap::new(),
+        holder,
         unread: Vec::new(),
         want,
         stop: *stop,
@@ -616,6 +671,7 @@ pub fn read_image_until(
         fs,
         mut store,
         mut unread,
+        mut holder,
         ..
     } = u;
 
@@ -683,7 +739,7 @@ pub fn read_image_until(
     }
     store.clear();
     if !pending.is_empty() {
-        reread(img, &pending, &deliveries, &mut contents, stop)?;
+        reread(img, &pending, &deliveries, &mut contents, &mut holder, stop)?;
     }
 
     let mut tree = FileTree {
@@ -714,6 +770,7 @@ fn reread(
     pending: &BTreeMap<Origin, Vec<usize>>,
     deliveries: &[Delivery],
     contents: &mut [Option<Option<Kept>>],
+    holder: &mut Holder,
     stop: &Stop,
 ) -> Result<(), Error> {
     let layers: std::collections::BTreeSet<u32> = pending.keys().map(|o| o.layer).collect();
@@ -740,30 +797,49 @@ fn reread(
                 .max();
             let binary = idx.iter().any(|i| deliveries[*i].want == Want::Binary);
             let archive = idx.iter().any(|i| deliveries[*i].want == Want::Java);
-            // Content some name wants whole is read once into memory and every other reader
-            // reads it from there: each name gets its content (or its true reason), never a
-            // size reason for a size that fits.
+            // Content some name wants whole is kept once (within the budget, else spilled) and
+            // every other reader reads it from there: each name gets its content (or its true
+            // reason), never a size reason for a size that fits.
             let (bytes, info, facts) = match cap {
                 Some(cap) if size <= cap => {
-                    let mut buf = Vec::with_capacity(size as usize);
-                    entry
-                        .reader()
-                        .read_to_end(&mut buf)
-                        .map_err(broken(&what, stop))?;
-                    let facts = archive.then(|| java::read(&mut &buf[..], size));
-                    let info = if binary {
-                        binary::inspect(&mut &buf[..], size).map_err(broken(&what, stop))?
-                    } else {
-                        None
-                    };
-                    (Some(buf), info, facts)
+                    match holder
+                        .read(entry.reader(), size)
+                        .map_err(broken(&what, stop))?
+                    {
+                        Ok(c) => {
+                            let facts = archive.then(|| java::read(&mut c.reader(), size));
+                            let info = if binary {
+                                match binary::inspect(&mut c.reader(), size) {
+                                    Ok(info) => info.map(Kept::Binary),
+                                    Err(e) => Some(Kept::NotRead(format!(
+                                        "it could not be read back from the scan's spill in TMPDIR ({e}), so it was not read"
+                                    ))),
+                                }
+                            } else {
+                                None
+                            };
+                            (Some(Ok(c)), info, facts.map(Kept::Java))
+                        }
+                        // Not kept: no name of it is read, and each says why.
+                        Err(why) => (
+                            Some(Err(why.clone())),
+                            binary.then(|| Kept::NotRead(why.clone())),
+                            archive.then(|| Kept::NotRead(why)),
+                        ),
+                    }
                 }
                 // An archive is read as it streams; the same bytes under another name that
                 // wants them as a binary are a jar, not a Go or Rust program.
-                _ if archive => (None, None, Some(java::read(entry.reader(), size))),
+                _ if archive => (
+                    None,
+                    None,
+                    Some(Kept::Java(java::read(entry.reader(), size))),
+                ),
                 _ if binary => (
                     None,
-                    binary::inspect(entry.reader(), size).map_err(broken(&what, stop))?,
+                    binary::inspect(entry.reader(), size)
+                        .map_err(broken(&what, stop))?
+                        .map(Kept::Binary),
                     None,
                 ),
                 _ => (None, None, None),
@@ -771,11 +847,12 @@ fn reread(
             for i in idx {
                 contents[*i] = Some(match deliveries[*i].want {
                     Want::Bytes { cap } => Some(match &bytes {
-                        Some(b) if b.len() as u64 <= cap => Kept::Bytes(b.clone()),
+                        Some(Ok(b)) if b.len() <= cap => Kept::Bytes(b.clone()),
+                        Some(Err(why)) => Kept::NotRead(why.clone()),
                         _ => Kept::TooLarge { size, cap },
                     }),
-                    Want::Binary => info.clone().map(Kept::Binary),
-                    Want::Java => facts.clone().map(Kept::Java),
+                    Want::Binary => info.clone(),
+                    Want::Java => facts.clone(),
                     Want::Skip => None,
                 });
             }
@@ -809,6 +886,7 @@ pub fn read_dir_until(root: &Path, want: Selector, stop: &Stop) -> Result<FileTr
         )));
     }
     let mut tree = FileTree::default();
+    let mut holder = Holder::default();
     let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
         let shown = |rel: &str| format!("/{rel}");
@@ -883,12 +961,19 @@ pub fn read_dir_until(root: &Path, want: Selector, stop: &Stop) -> Result<FileTr
                     Want::Bytes { cap } if size > cap => {
                         tree.files.insert(path, Kept::TooLarge { size, cap });
                     }
-                    Want::Bytes { .. } => match std::fs::read(ent.path()) {
-                        Ok(b) => {
-                            tree.files.insert(path, Kept::Bytes(b));
+                    Want::Bytes { .. } => {
+                        let kept = open().and_then(|mut f| holder.read(&mut f, size));
+                        stop.check(&format!("{} in {what}", shown(&path)))?;
+                        match kept {
+                            Ok(Ok(c)) => {
+                                tree.files.insert(path, Kept::Bytes(c));
+                            }
+                            Ok(Err(why)) => {
+                                tree.files.insert(path, Kept::NotRead(why));
+                            }
+                            Err(e) => unread(&mut tree, e),
                         }
-                        Err(e) => unread(&mut tree, e),
-                    },
+                    }
                     Want::Binary => {
                         let info = open().and_then(|mut f| binary::inspect(&mut f, size));
                         stop.check(&format!("{} in {what}", shown(&path)))?;

@@ -127,7 +127,7 @@ pub fn catalogue_until(source: &ScanSource, stop: &stop::Stop) -> Result<Vec<Inv
             Ok(vec![catalog::catalogue(&tree, None)])
         }
         ScanSource::Image(spec) => {
-            let images = layers::images(spec)?;
+            let images = layers::images(spec, stop)?;
             images
                 .images
                 .iter()

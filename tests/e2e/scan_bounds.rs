@@ -421,3 +421,98 @@ fn build_info_of_binaries_over_64_mib_is_read() {
         "the spill is gone"
     );
 }
+
+/// A lockfile naming `dep<i>@1.0.0`, padded with whitespace to `size` bytes (valid JSON,
+/// compressible, nothing for the parser to allocate).
+fn padded_lockfile(i: usize, size: usize) -> Vec<u8> {
+    let head = format!(
+        r#"{{"lockfileVersion":3,"packages":{{"":{{"name":"app{i}"}},"node_modules/dep{i}":{{"version":"1.0.0"}}}}"#
+    );
+    let mut b = head.into_bytes();
+    b.resize(size - 1, b' ');
+    b.push(b'}');
+    b
+}
+
+/// Forty 60 MiB lockfiles (each under its 64 MiB cap; 2.4 GiB in all from a ~10 MB layer)
+/// are held within the scan's total budget ([`MAX_HELD`]): what does not fit in memory is
+/// spilled to `TMPDIR` and read back when catalogued, so every lockfile is read (before: all
+/// of them were held at once, 2.4 GiB peak RSS). With nowhere to spill (`TMPDIR` missing),
+/// each one that did not fit is named as not read (exit 3), never silently skipped.
+///
+/// [`MAX_HELD`]: ../../src/scan/layers/held.rs
+#[test]
+fn many_large_lockfiles_are_held_within_the_total_budget() {
+    require_time();
+    let server = ScanServer::start(vec![], vec![]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = LayerFile::new(tmp.path().join("layer.tar.gz"));
+    l.add("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n");
+    for i in 0..40 {
+        l.add(
+            &format!("srv/app{i}/package-lock.json"),
+            &padded_lockfile(i, 60 << 20),
+        );
+    }
+    let layout = oci_layout(
+        &tmp.path().join("oci"),
+        &[("linux", "amd64", &[l.finish()])],
+    );
+    let from = format!("oci:{}", layout.display());
+    let spill = tmp.path().join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let mut want: Vec<String> = (0..40).map(|i| format!("pkg:npm/dep{i}@1.0.0")).collect();
+    want.sort();
+
+    let figures = tmp.path().join("time.txt");
+    let run = |tmpdir: &Path, sbom: &str| {
+        let mut cmd = Command::new("/usr/bin/time");
+        scan_env(&mut cmd, &server)
+            .env("TMPDIR", tmpdir)
+            .args(["-f", "%e %M", "-o"])
+            .arg(&figures)
+            .arg(env!("CARGO_BIN_EXE_inspector-gate"))
+            .args(["scan", "--from", &from, "--sbom-out", sbom])
+            .current_dir(tmp.path());
+        let out = cmd.output().unwrap();
+        let t = std::fs::read_to_string(&figures).unwrap();
+        let mut f = t.lines().last().unwrap_or_default().split_whitespace();
+        let wall: f64 = f.next().unwrap().parse().unwrap();
+        let rss_mib = f.next().unwrap().parse::<u64>().unwrap() >> 10;
+        eprintln!(
+            "40 x 60 MiB lockfiles, TMPDIR {}: {wall} s, {rss_mib} MiB peak RSS",
+            tmpdir.display()
+        );
+        (out, rss_mib)
+    };
+
+    let (out, rss_mib) = run(&spill, "sbom.json");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sbom_purls(&tmp.path().join("sbom.json")), want);
+    assert!(rss_mib < 512, "peak RSS {rss_mib} MiB");
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "the spill is gone"
+    );
+
+    // Nowhere to spill: the lockfiles that fit are read, every other one is named.
+    let (out, rss_mib) = run(&tmp.path().join("missing"), "partial.json");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let found = sbom_purls(&tmp.path().join("partial.json"));
+    assert!(!found.is_empty() && found.len() < 40, "{found:?}");
+    for i in 0..40 {
+        let purl = format!("pkg:npm/dep{i}@1.0.0");
+        let named = err
+            .lines()
+            .any(|l| l.contains(&format!("/srv/app{i}/package-lock.json")) && l.contains("spill"));
+        assert!(
+            found.contains(&purl) != named,
+            "app{i}: read {} named {named}\n{}",
+            found.contains(&purl),
+            text(&out)
+        );
+    }
+    assert!(rss_mib < 512, "peak RSS {rss_mib} MiB");
+}

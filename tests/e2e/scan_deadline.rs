@@ -234,3 +234,75 @@ fn sigterm_and_sigint_mid_catalogue_exit_4_at_once_leaving_nothing_half_written(
     }
     assert!(server.calls().is_empty(), "ScanSbom was called");
 }
+
+/// Whether `pid` is a live process (a zombie is not: it has exited, only its entry is left).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
+        Err(_) => false,
+    }
+}
+
+/// A `docker:` source's `docker save` (a fake `docker` on PATH that writes its PID and
+/// sleeps) is killed and reaped when the scan stops, at its `--timeout` (exit 3) and on
+/// SIGTERM (exit 4): once the run has exited, the child's PID is gone (before: the scan
+/// exited 0.5 s past its stop and left `docker save` running, orphaned).
+#[test]
+fn a_stopped_scan_kills_its_docker_save() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = ScanServer::start(vec![], vec![]);
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\necho $$ > \"$FAKE_DOCKER_PID\".partial\nmv \"$FAKE_DOCKER_PID\".partial \"$FAKE_DOCKER_PID\"\nexec sleep 600\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    for (how, timeout, code) in [("--timeout", "1s", 3), ("SIGTERM", "10m", 4)] {
+        let pidfile = tmp
+            .path()
+            .join(format!("{}.pid", how.trim_start_matches('-')));
+        let mut cmd = scan(&server, tmp.path());
+        cmd.env("PATH", &path)
+            .env("FAKE_DOCKER_PID", &pidfile)
+            .args(["--timeout", timeout, "--from", "docker:app:1"]);
+        let mut r = Running::spawn(cmd);
+        let started = wait_until(Duration::from_secs(30), || pidfile.exists());
+        assert!(started, "{how}: docker save never ran:\n{}", r.stderr());
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(pid), "{how}: the fake docker save is not running");
+        if how == "SIGTERM" {
+            r.signal("TERM");
+        }
+        let (status, took) = r.exit_within(BOUND + Duration::from_secs(1));
+        let err = r.all_stderr();
+        let gone = wait_until(Duration::from_secs(2), || !alive(pid));
+        if !gone {
+            // Stopped here by its PID, so the test leaves nothing behind either way.
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        eprintln!(
+            "{how}: exit {:?} after {took:?}; docker save gone: {gone}",
+            status.map(|s| s.code())
+        );
+        assert_eq!(status.and_then(|s| s.code()), Some(code), "{how}:\n{err}");
+        assert!(
+            gone,
+            "{how}: docker save (pid {pid}) still running after the scan exited:\n{err}"
+        );
+    }
+    assert!(server.calls().is_empty(), "ScanSbom was called");
+}

@@ -172,7 +172,7 @@ fn a_foreign_layer_is_reported_as_unread() {
     )
     .unwrap();
 
-    let images = layers::images(&oci(&layout)).unwrap();
+    let images = layers::images(&oci(&layout), &inspector_gate::scan::stop::Stop::none()).unwrap();
     let tree = layers::read_image(&images.images[0], &inspector_gate::scan::catalog::want).unwrap();
     assert!(tree.bytes("etc/os-release").is_some());
     assert_eq!(tree.unread.len(), 1, "{:?}", tree.unread);

@@ -10,7 +10,7 @@ const DB: &str = "lib/apk/db/installed";
 
 pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
     let Some(bytes) = tree.bytes(DB) else { return };
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes);
     let distro_q = distro.map(purl::distro_qualifier).unwrap_or_default();
     let mut found = 0;
     let mut records = 0;
@@ -100,7 +100,7 @@ mod tests {
     fn garbage_is_one_warning() {
         let mut tree = FileTree::default();
         tree.files
-            .insert(DB.into(), Kept::Bytes(b"\x00\x01garbage".to_vec()));
+            .insert(DB.into(), Kept::Bytes(b"\x00\x01garbage".to_vec().into()));
         let mut inv = Inventory::default();
         catalog(&tree, None, &mut inv);
         assert!(inv.packages.is_empty());

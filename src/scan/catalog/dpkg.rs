@@ -12,20 +12,18 @@ use crate::scan::layers::FileTree;
 use crate::scan::{purl, Distro, Ecosystem, Inventory, Package};
 
 pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
-    let mut sources: Vec<(&str, &[u8])> = Vec::new();
-    if let Some(b) = tree.bytes("var/lib/dpkg/status") {
-        sources.push(("var/lib/dpkg/status", b));
-    }
-    for (path, _) in tree.files.range("var/lib/dpkg/status.d/".to_string()..) {
-        if !path.starts_with("var/lib/dpkg/status.d/") {
-            break;
-        }
-        if let Some(b) = tree.bytes(path) {
-            sources.push((path, b));
-        }
-    }
-    for (path, bytes) in sources {
-        let Ok(text) = std::str::from_utf8(bytes) else {
+    // One database at a time: each is read (back from the spill, when it was spilled) and
+    // freed before the next.
+    let status_d = tree
+        .files
+        .range("var/lib/dpkg/status.d/".to_string()..)
+        .map(|(p, _)| p.as_str())
+        .take_while(|p| p.starts_with("var/lib/dpkg/status.d/"));
+    for path in std::iter::once("var/lib/dpkg/status").chain(status_d) {
+        let Some(bytes) = tree.bytes(path) else {
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
             unread(
                 inv,
                 path,
@@ -152,11 +150,15 @@ mod tests {
         let mut tree = FileTree::default();
         tree.files.insert(
             "var/lib/dpkg/status.d/base".into(),
-            Kept::Bytes(b"Package: base-files\nVersion: 12.4\nArchitecture: amd64\n".to_vec()),
+            Kept::Bytes(
+                b"Package: base-files\nVersion: 12.4\nArchitecture: amd64\n"
+                    .to_vec()
+                    .into(),
+            ),
         );
         tree.files.insert(
             "var/lib/dpkg/status.d/junk".into(),
-            Kept::Bytes(b"this is not a status file\n".to_vec()),
+            Kept::Bytes(b"this is not a status file\n".to_vec().into()),
         );
         let mut inv = Inventory::default();
         catalog(&tree, Some(&debian()), &mut inv);

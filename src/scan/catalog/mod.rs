@@ -115,7 +115,11 @@ pub fn catalogue(tree: &FileTree, platform: Option<String>) -> Inventory {
                 ),
             );
         }
+        if let Kept::NotRead(why) = kept {
+            unread(&mut inv, path, why.clone());
+        }
     }
+    inv.unread.extend(tree.failed.take());
     inv.normalise();
     inv
 }
@@ -126,7 +130,7 @@ pub fn os_release(tree: &FileTree) -> Option<Distro> {
     let bytes = tree
         .bytes("etc/os-release")
         .or_else(|| tree.bytes("usr/lib/os-release"))?;
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes);
     let mut d = Distro::default();
     for line in text.lines() {
         let Some((k, v)) = line.split_once('=') else {
@@ -226,7 +230,8 @@ mod tests {
             "usr/lib/os-release".into(),
             Kept::Bytes(
                 b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"
-                    .to_vec(),
+                    .to_vec()
+                    .into(),
             ),
         );
         let d = os_release(&tree).unwrap();

@@ -31,15 +31,16 @@ pub fn is_installed_manifest(path: &str) -> bool {
 }
 
 pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
+    // Each content is read (back from the spill, when it was spilled) only by its own branch.
     for path in tree.files.keys() {
-        let Some(bytes) = tree.bytes(path) else {
-            continue;
-        };
         if path.ends_with("/package.json") || path == "package.json" {
             if !is_installed_manifest(path) {
                 continue;
             }
-            match installed(bytes) {
+            let Some(bytes) = tree.bytes(path) else {
+                continue;
+            };
+            match installed(&bytes) {
                 Ok(Some((n, ver))) => push(inv, package(&n, &ver, path)),
                 // npm installs nothing without a name and version: test fixtures and stubs
                 // inside packages are not packages.
@@ -47,7 +48,13 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
                 Err(e) => unread(inv, path, format!("not valid JSON ({e})")),
             }
         } else if path.ends_with("package-lock.json") {
-            match serde_json::from_slice::<Value>(bytes) {
+            let Some(bytes) = tree.bytes(path) else {
+                continue;
+            };
+            // Parsed, then the bytes freed before its entries are checked against the tree.
+            let parsed = serde_json::from_slice::<Value>(&bytes);
+            drop(bytes);
+            match parsed {
                 Ok(v) => lockfile(tree, &v, path, inv),
                 Err(e) => unread(
                     inv,
@@ -130,7 +137,7 @@ fn lockfile(tree: &FileTree, v: &Value, path: &str, inv: &mut Inventory) {
             if !tree.files.contains_key(&manifest)
                 || tree
                     .bytes(&manifest)
-                    .is_some_and(|b| matches!(installed(b), Ok(Some(_))))
+                    .is_some_and(|b| matches!(installed(&b), Ok(Some(_))))
             {
                 continue;
             }
@@ -206,8 +213,10 @@ mod tests {
             .insert("srv/package-lock.json".into(), Kept::Bytes(v3.into()));
         tree.files
             .insert("old/package-lock.json".into(), Kept::Bytes(v1.into()));
-        tree.files
-            .insert("bad/package-lock.json".into(), Kept::Bytes(b"{".to_vec()));
+        tree.files.insert(
+            "bad/package-lock.json".into(),
+            Kept::Bytes(b"{".to_vec().into()),
+        );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);
         let mut purls: Vec<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();

@@ -17,7 +17,7 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
         let Some(bytes) = tree.bytes(path) else {
             continue;
         };
-        match name_version(&String::from_utf8_lossy(bytes)) {
+        match name_version(&String::from_utf8_lossy(&bytes)) {
             Some((name, version)) => push(
                 inv,
                 Package {
@@ -66,15 +66,15 @@ mod tests {
         let mut tree = FileTree::default();
         tree.files.insert(
             "site-packages/Django-4.2.dist-info/METADATA".into(),
-            Kept::Bytes(b"Metadata-Version: 2.1\nName: Django\nVersion: 4.2\n\nVersion: 9.9 (in the body)\n".to_vec()),
+            Kept::Bytes(b"Metadata-Version: 2.1\nName: Django\nVersion: 4.2\n\nVersion: 9.9 (in the body)\n".to_vec().into()),
         );
         tree.files.insert(
             "dist-packages/six.egg-info".into(),
-            Kept::Bytes(b"Name: six\nVersion: 1.16.0\n".to_vec()),
+            Kept::Bytes(b"Name: six\nVersion: 1.16.0\n".to_vec().into()),
         );
         tree.files.insert(
             "site-packages/broken.dist-info/METADATA".into(),
-            Kept::Bytes(b"Name: broken\n".to_vec()),
+            Kept::Bytes(b"Name: broken\n".to_vec().into()),
         );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);

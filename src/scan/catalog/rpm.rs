@@ -73,9 +73,9 @@ pub fn catalog(tree: &FileTree, distro: Option<&Distro>, inv: &mut Inventory) {
         let bdb = format!("{dir}/Packages");
         let result = if let Some(db) = tree.bytes(&sqlite) {
             let wal = tree.bytes(&format!("{dir}/rpmdb.sqlite-wal"));
-            Some((sqlite, read_sqlite(db, wal)))
+            Some((sqlite, read_sqlite(&db, wal.as_deref())))
         } else {
-            tree.bytes(&bdb).map(|db| (bdb, read_bdb(db)))
+            tree.bytes(&bdb).map(|db| (bdb, read_bdb(&db)))
         };
         let Some((path, result)) = result else {
             continue;

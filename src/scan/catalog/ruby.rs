@@ -13,7 +13,7 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
         let Some(bytes) = tree.bytes(path) else {
             continue;
         };
-        match name_version(&String::from_utf8_lossy(bytes)) {
+        match name_version(&String::from_utf8_lossy(&bytes)) {
             Some((name, version)) => push(
                 inv,
                 Package {
@@ -68,7 +68,7 @@ mod tests {
         );
         tree.files.insert(
             "usr/local/bundle/specifications/junk.gemspec".into(),
-            Kept::Bytes(b"nothing here".to_vec()),
+            Kept::Bytes(b"nothing here".to_vec().into()),
         );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);

@@ -14,7 +14,11 @@ pub fn catalog(tree: &FileTree, inv: &mut Inventory) {
                     push(inv, package(&c.name, &c.version, path));
                 }
             }
-            Kept::Bytes(b) if path.ends_with("Cargo.lock") => lockfile(b, path, inv),
+            Kept::Bytes(_) if path.ends_with("Cargo.lock") => {
+                if let Some(b) = tree.bytes(path) {
+                    lockfile(&b, path, inv);
+                }
+            }
             _ => {}
         }
     }
@@ -82,7 +86,7 @@ mod tests {
             .insert("src/app/Cargo.lock".into(), Kept::Bytes(lock.into()));
         tree.files.insert(
             "src/bad/Cargo.lock".into(),
-            Kept::Bytes(b"[[package]\n".to_vec()),
+            Kept::Bytes(b"[[package]\n".to_vec().into()),
         );
         let mut inv = Inventory::default();
         catalog(&tree, &mut inv);

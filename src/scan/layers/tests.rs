@@ -120,7 +120,7 @@ fn whiteouts_hide_lower_layers_only() {
     ]));
     let tree = read(vec![l1, l2]);
     assert_eq!(names(&tree), ["a/y.txt", "b/new.txt", "keep.txt"]);
-    assert_eq!(tree.bytes("keep.txt").unwrap(), b"2");
+    assert_eq!(tree.bytes("keep.txt").as_deref().unwrap(), b"2");
     assert!(tree.unread.is_empty());
 }
 
@@ -194,7 +194,10 @@ fn a_hard_link_to_a_file_of_an_earlier_layer_is_read() {
         E::Hardlink(b"var/lib/dpkg/status", b"opt/db/status"),
     ]);
     let tree = read(vec![l1, l2]);
-    assert_eq!(tree.bytes("var/lib/dpkg/status").unwrap(), b"Package: a\n");
+    assert_eq!(
+        tree.bytes("var/lib/dpkg/status").as_deref().unwrap(),
+        b"Package: a\n"
+    );
 }
 
 #[test]
@@ -203,27 +206,40 @@ fn symlinked_files_and_directories_are_followed_inside_the_root() {
     let l1 = files(&[("opt/status", b"file link")]);
     let l2 = layer(&[E::Symlink(b"var/lib/dpkg/status", b"/opt/status")]);
     assert_eq!(
-        read(vec![l1, l2]).bytes("var/lib/dpkg/status").unwrap(),
+        read(vec![l1, l2])
+            .bytes("var/lib/dpkg/status")
+            .as_deref()
+            .unwrap(),
         b"file link"
     );
     // A symlinked parent directory, the link in a later layer than the file.
     let l1 = files(&[("usr/lib/sysimage/dpkg/status", b"dir link")]);
     let l2 = layer(&[E::Symlink(b"var/lib/dpkg", b"../../usr/lib/sysimage/dpkg")]);
     assert_eq!(
-        read(vec![l1, l2]).bytes("var/lib/dpkg/status").unwrap(),
+        read(vec![l1, l2])
+            .bytes("var/lib/dpkg/status")
+            .as_deref()
+            .unwrap(),
         b"dir link"
     );
     // A file written through a symlinked directory lands where the link points.
     let l1 = layer(&[E::Symlink(b"var/lib/dpkg", b"/data")]);
     let l2 = files(&[("var/lib/dpkg/status", b"through")]);
     let tree = read(vec![l1, l2]);
-    assert_eq!(tree.bytes("var/lib/dpkg/status").unwrap(), b"through");
+    assert_eq!(
+        tree.bytes("var/lib/dpkg/status").as_deref().unwrap(),
+        b"through"
+    );
     // A link climbing out of the root stays inside it.
     let l1 = files(&[("etc/x.txt", b"inside")]);
     let l2 = layer(&[E::Symlink(b"lnk", b"../../../../etc")]);
     let tree = read(vec![l1, l2]);
-    assert_eq!(tree.bytes("lnk/x.txt"), None, "already read as etc/x.txt");
-    assert_eq!(tree.bytes("etc/x.txt").unwrap(), b"inside");
+    assert_eq!(
+        tree.bytes("lnk/x.txt").as_deref(),
+        None,
+        "already read as etc/x.txt"
+    );
+    assert_eq!(tree.bytes("etc/x.txt").as_deref().unwrap(), b"inside");
 }
 
 #[test]
@@ -395,11 +411,99 @@ fn a_file_wanted_as_an_archive_and_as_bytes_is_read_for_both() {
     let dir = tempfile::tempdir().unwrap();
     let tree = read_image(&image(dir.path(), vec![l1, l2]), &want).unwrap();
     assert_eq!(names(&tree), ["app/copy.txt", "app/lib.jar"]);
-    assert_eq!(tree.bytes("app/copy.txt"), Some(&jar[..]));
+    assert_eq!(tree.bytes("app/copy.txt").as_deref(), Some(&jar[..]));
     match &tree.files["app/lib.jar"] {
         Kept::Java(f) => assert_eq!(f.found.len(), 1, "{f:?}"),
         k => panic!("{k:?}"),
     }
     let inv = crate::scan::catalog::catalogue(&tree, None);
     assert!(inv.unread.is_empty(), "{:?}", inv.unread);
+}
+
+/// Past the total budget, contents are spilled and read back the same, on both passes (the
+/// stream, and the second pass for a file wanted under a link's name); a replaced file's
+/// content is credited back to the budget.
+#[test]
+fn contents_past_the_total_budget_are_spilled_and_read_back() {
+    use crate::scan::catalog::java::tests::{zip_as, How};
+    let pom = b"groupId=org.example\nartifactId=lib\nversion=1\n";
+    let jar = zip_as(&[(
+        "META-INF/maven/org.example/lib/pom.properties",
+        pom,
+        How::Deflated,
+    )]);
+    let l1 = files(&[
+        ("a.txt", &[b'a'; 40][..]),
+        ("b.txt", &[b'b'; 40][..]),
+        ("c.txt", &[b'c'; 40][..]),
+        ("x/data", &jar),
+    ]);
+    // b.txt is replaced (its held content is freed), d.txt fits again.
+    let l2 = files(&[("b.txt", &[b'B'; 30][..]), ("d.txt", &[b'd'; 30][..])]);
+    let l3 = layer(&[
+        E::Hardlink(b"app/lib.jar", b"x/data"),
+        E::Hardlink(b"app/copy.txt", b"x/data"),
+    ]);
+    let want = |path: &str, _: u64, _: bool| {
+        if path.ends_with(".jar") {
+            Want::Java
+        } else if path.ends_with(".txt") {
+            Want::Bytes { cap: 1 << 20 }
+        } else {
+            Want::Skip
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), vec![l1, l2, l3]);
+    let tree = read_image_within(&img, &want, &Stop::none(), Holder::with_limit(100)).unwrap();
+    let spilled = |p: &str| format!("{:?}", tree.files[p]).contains("spilled");
+    assert_eq!(
+        names(&tree),
+        [
+            "a.txt",
+            "app/copy.txt",
+            "app/lib.jar",
+            "b.txt",
+            "c.txt",
+            "d.txt"
+        ]
+    );
+    assert!(spilled("c.txt") && !spilled("a.txt") && !spilled("b.txt"));
+    assert!(spilled("app/copy.txt"), "{:?}", tree.files["app/copy.txt"]);
+    for (p, b) in [
+        ("a.txt", b'a'),
+        ("c.txt", b'c'),
+        ("b.txt", b'B'),
+        ("d.txt", b'd'),
+    ] {
+        let got = tree.bytes(p).unwrap();
+        assert!(!got.is_empty() && got.iter().all(|x| *x == b), "{p}");
+    }
+    assert_eq!(tree.bytes("app/copy.txt").as_deref(), Some(&jar[..]));
+    match &tree.files["app/lib.jar"] {
+        Kept::Java(f) => assert_eq!(f.found.len(), 1, "{f:?}"),
+        k => panic!("{k:?}"),
+    }
+    let inv = crate::scan::catalog::catalogue(&tree, None);
+    assert!(inv.unread.is_empty(), "{:?}", inv.unread);
+}
+
+/// With nowhere to spill, what does not fit is named (and so is the same content under a
+/// link's name that wants it as an archive), never dropped.
+#[test]
+fn contents_that_cannot_be_spilled_are_named() {
+    let l1 = files(&[("a.txt", &[b'a'; 60][..]), ("b.txt", &[b'b'; 60][..])]);
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), vec![l1]);
+    let holder = Holder::with_limit(100).spilling_in(&dir.path().join("missing"));
+    let tree = read_image_within(&img, &txt, &Stop::none(), holder).unwrap();
+    assert_eq!(tree.bytes("a.txt").as_deref(), Some(&[b'a'; 60][..]));
+    let inv = crate::scan::catalog::catalogue(&tree, None);
+    assert_eq!(inv.unread.len(), 1, "{:?}", inv.unread);
+    assert_eq!(inv.unread[0].path, "/b.txt");
+    assert!(
+        inv.unread[0].reason.contains("could not be spilled"),
+        "{:?}",
+        inv.unread
+    );
 }
