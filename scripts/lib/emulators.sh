@@ -47,6 +47,7 @@ put_tiny_image() {
 
 # start_scenario BIN SCRIPT LOG: the scripted Inspector2 server; sets INSPECTOR_URL.
 start_scenario() {
+  : >"$3" # before the fork: the grep must never read an earlier server's port from LOG
   "$1" "$2" >"$3" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do grep -q listening "$3" && break; sleep 0.1; done
