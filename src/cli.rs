@@ -236,6 +236,21 @@ pub fn main() -> i32 {
         Verbosity::Normal
     };
     let progress = Progress::new(verbosity, color, None);
+    // Retried AWS calls are told as they happen (every one with -v; a call still failing at
+    // its fourth retry also without), so a wait on an unreachable or failing endpoint is
+    // never silent until --timeout.
+    let retries = Progress::new(verbosity, color, Some(false));
+    inspector_gate::retry::on_retry(move |what, attempt, delay| {
+        let msg = format!(
+            "{what}; retry {attempt} in {:.1}s (until --timeout)",
+            delay.as_secs_f64()
+        );
+        if attempt == STILL_FAILING {
+            retries.info(&msg);
+        } else {
+            retries.debug(&msg);
+        }
+    });
     match dispatch(cli, progress, color) {
         Ok(code) => code,
         Err(e) => {
@@ -301,6 +316,10 @@ fn print_clap_error(e: &clap::Error) -> i32 {
 }
 
 /// The flags other scanners' users type by habit, and what this tool does instead.
+/// The retry of one call that is told without `-v`: by then (about 8 s on the call schedule,
+/// or four throttles in a row) a failure is no longer a blip.
+const STILL_FAILING: u32 = 4;
+
 const HABITS: &[(&str, &str)] = &[
     (
         "--severity",

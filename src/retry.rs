@@ -108,6 +108,21 @@ pub trait Retryable {
     /// `Some(hint)` when the call may succeed if repeated; the hint is the server's
     /// requested minimum delay, if it gave one.
     fn retry_hint(&self) -> Option<Option<Duration>>;
+    /// One line saying what failed, for the retry report ([`on_retry`]); `None` says nothing.
+    fn summary(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Where [`call`] reports the failures it retries: `(what failed, attempt, delay)`. Set once
+/// by the command that runs (stderr progress). Without it a gate whose endpoint refuses every
+/// connection would retry in silence until its `--timeout`, even with `-v`.
+static REPORT: std::sync::OnceLock<Box<Reporter>> = std::sync::OnceLock::new();
+type Reporter = dyn Fn(&str, u32, Duration) + Send + Sync;
+
+/// Report every retried failure of [`call`] to `f` (the first setting wins).
+pub fn on_retry(f: impl Fn(&str, u32, Duration) + Send + Sync + 'static) {
+    let _ = REPORT.set(Box::new(f));
 }
 
 /// Call `op` until it succeeds, fails permanently, or `deadline` passes. Returns the last
@@ -118,7 +133,14 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    call_notify(schedule, deadline, op, |_, _| {}).await
+    let attempt = std::sync::atomic::AtomicU32::new(0);
+    call_notify(schedule, deadline, op, |e: &E, delay| {
+        let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if let (Some(report), Some(what)) = (REPORT.get(), e.summary()) {
+            report(&what, n, delay);
+        }
+    })
+    .await
 }
 
 /// [`call`], telling `notify` about each failure that will be retried and the delay before it.

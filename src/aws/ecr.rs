@@ -240,6 +240,12 @@ impl retry::Retryable for Got {
             Got::Image { .. } => None,
         }
     }
+    fn summary(&self) -> Option<String> {
+        match self {
+            Got::Call(e) => e.summary(),
+            Got::Image { err, .. } => Some(err.to_string()),
+        }
+    }
 }
 
 /// THE meaning of each `failureCode` `BatchGetImage` reports for an image it did not return

@@ -134,6 +134,12 @@ impl Retryable for S3Fail {
             _ => None,
         }
     }
+    fn summary(&self) -> Option<String> {
+        match self {
+            S3Fail::Call(e) => e.summary(),
+            _ => None,
+        }
+    }
 }
 
 /// Does this answer say the bucket is in another region? (botocore's S3RegionRedirector:

@@ -156,6 +156,12 @@ impl Retryable for CallError {
             _ => None,
         }
     }
+    fn summary(&self) -> Option<String> {
+        Some(crate::sanitize::text(&format!(
+            "{}: {}",
+            self.code, self.message
+        )))
+    }
 }
 
 impl CallError {

@@ -32,6 +32,9 @@ impl crate::retry::Retryable for RegError {
     fn retry_hint(&self) -> Option<Option<Duration>> {
         self.transient.then_some(None)
     }
+    fn summary(&self) -> Option<String> {
+        Some(self.error.to_string())
+    }
 }
 
 impl RegError {

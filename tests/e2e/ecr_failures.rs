@@ -268,3 +268,42 @@ fn a_busy_upstream_heals_and_the_gate_goes_on() {
     );
     assert_eq!(ecr.batch_gets().len(), 3, "two failures, then the image");
 }
+
+/// An endpoint that refuses every connection is retried until `--timeout`, and never in
+/// silence: the fourth retry of the call is told without `-v` (what failed, and that the gate
+/// goes on until --timeout), every retry with `-v`, and the run ends with exit 4 naming the call.
+#[test]
+fn retries_of_an_unreachable_endpoint_are_told_as_they_happen() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    for (verbose, want) in [(false, 1), (true, 4)] {
+        let mut cmd = std::process::Command::new(support::aws::bin());
+        cmd.args(["gate", "--image", "app/web:v1", "--timeout", "20s"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .envs(support::aws::aws_env(&endpoint));
+        if verbose {
+            cmd.arg("-v");
+        }
+        let out = support::aws::run_bounded(cmd, Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        let told: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("(until --timeout)") && l.contains("Connection refused"))
+            .collect();
+        assert!(told.len() >= want, "verbose={verbose}: {err}");
+        assert!(told.iter().any(|l| l.contains("retry 4 in")), "{err}");
+        assert!(!err.contains("test-secret-key-do-not-leak"), "{err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.contains("ecr:BatchGetImage"), "{err}");
+    }
+}
