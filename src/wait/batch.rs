@@ -760,6 +760,52 @@ mod tests {
         assert_eq!(*calls.borrow(), vec![vec![1, 2], vec![3]]);
     }
 
+    /// Requesters of random due and early times against rounds of random latency, some of them
+    /// dropped mid-wait (as a wait's deadline drops its future, a leader's too): every request
+    /// not dropped is answered with its own share, within the rounds that can be ahead of it.
+    #[tokio::test(start_paused = true)]
+    async fn every_request_is_answered_whatever_the_timing() {
+        for seed in 0..40u64 {
+            let c: Coalescer<u32, u32> = Coalescer::new(&[3]);
+            let rng = &RefCell::new(fastrand::Rng::with_seed(seed));
+            let ms = |lo: u64, hi: u64| Duration::from_millis(rng.borrow_mut().u64(lo..hi));
+            let exec = |keys: Vec<u32>| {
+                let lat = ms(0, 3000);
+                async move {
+                    tokio::time::sleep(lat).await;
+                    Ok(keys.into_iter().map(|k| (k, k)).collect())
+                }
+            };
+            let dims = |k: &u32| vec![k.to_string()];
+            let t0 = Instant::now();
+            let c = &c;
+            let tasks = (0..12u32).map(|i| async move {
+                for n in 0..25u32 {
+                    let key = i * 1000 + n;
+                    let gap = ms(0, 4000);
+                    let now = Instant::now();
+                    let (due, early) = (now + gap, now + gap.mul_f64(1.0 - EARLY_SHARE));
+                    let f = c.get(key, due, early, dims, exec);
+                    if rng.borrow_mut().u8(0..8) == 0 {
+                        let _ = tokio::time::timeout(ms(0, 5000), f).await;
+                        continue;
+                    }
+                    // One round in progress and its own (2 × (LINGER + 3 s)), plus one more per
+                    // leader dropped with its request (measured: at most 7.5 s late).
+                    let got = tokio::time::timeout_at(due + Duration::from_secs(60), f).await;
+                    let got = got.unwrap_or_else(|_| {
+                        panic!(
+                            "seed {seed}: request {key} due at {:?} not answered",
+                            due - t0
+                        )
+                    });
+                    assert_eq!(got.unwrap(), key);
+                }
+            });
+            futures::future::join_all(tasks).await;
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_failed_call_fails_each_request_of_its_group() {
         let c: Coalescer<u32, u32> = Coalescer::new(&[MAX_FILTER_VALUES]);
