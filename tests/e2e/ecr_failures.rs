@@ -283,16 +283,11 @@ fn retries_of_an_unreachable_endpoint_are_told_as_they_happen() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     for (verbose, want) in [(false, 1), (true, 4)] {
-        let mut cmd = std::process::Command::new(support::aws::bin());
-        cmd.args(["gate", "--image", "app/web:v1", "--timeout", "20s"])
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .envs(support::aws::aws_env(&endpoint));
+        let mut args = vec!["gate", "--image", "app/web:v1", "--timeout", "20s"];
         if verbose {
-            cmd.arg("-v");
+            args.push("-v");
         }
+        let cmd = support::aws::command(&endpoint, &endpoint, &args, &[], dir.path());
         let out = support::aws::run_bounded(cmd, Duration::from_secs(60));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(4), "{err}");
