@@ -48,17 +48,18 @@ pub struct GateArgs {
         help_heading = "Image and push"
     )]
     pub images: Vec<String>,
-    /// Push this image to --image first.
+    /// Push this image to --image first (repeatable: the Nth to the Nth --image).
     ///
     /// oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file> (what `docker save`
-    /// writes) or docker:<image> (via the docker CLI).
+    /// writes) or docker:<image> (via the docker CLI). Several images pushed and gated in
+    /// one run share one ECR authorization token and batch their Inspector reads.
     #[arg(
         long,
         env = "INSPECTOR_GATE_PUSH_FROM",
         value_name = "SOURCE",
         help_heading = "Image and push"
     )]
-    pub push_from: Option<String>,
+    pub push_from: Vec<String>,
     /// Extra tag to push (repeatable).
     #[arg(
         long = "tag",
@@ -311,11 +312,7 @@ impl GateArgs {
             ));
         }
         let refs = inputs.refs;
-        if self.push_from.is_some() && refs.len() != 1 {
-            return Err(Error::usage(
-                "--push-from pushes one image: give exactly one --image destination",
-            ));
-        }
+        check_push_pairs(&self.push_from, &refs, &self.tags)?;
         if (self.image_definitions.is_some() || self.image_detail.is_some()) && refs.len() != 1 {
             return Err(Error::usage(
                 "--image-definitions/--image-detail describe one image: give exactly one --image",
@@ -340,13 +337,18 @@ impl GateArgs {
                 )),
                 None => None,
             };
-        let push = inputs.push_source.map(|source| PushRequest {
-            source,
-            dest: refs[0].clone(),
-            extra_tags: self.tags.clone(),
-            registry_url: self.registry_url.clone(),
-            insecure_registry: self.insecure_registry,
-        });
+        let push = inputs
+            .push_sources
+            .into_iter()
+            .zip(&refs)
+            .map(|(source, dest)| PushRequest {
+                source,
+                dest: dest.clone(),
+                extra_tags: self.tags.clone(),
+                registry_url: self.registry_url.clone(),
+                insecure_registry: self.insecure_registry,
+            })
+            .collect();
         let aws = self.aws_options()?;
         Ok(Prepared(GateOptions {
             images: refs,
@@ -438,4 +440,45 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
         }
         pipeline::run(&opts, &progress).await
     })
+}
+
+/// `--push-from` and `--image` pair in order: each source goes to the destination in the same
+/// place. `--tag` tags pushed images only, and with several pushes it must not name two
+/// images of one repository (a tag names one image; the second push would move it).
+fn check_push_pairs(push_from: &[String], refs: &[ImageRef], tags: &[String]) -> Result<()> {
+    if push_from.is_empty() {
+        if !tags.is_empty() {
+            return Err(Error::usage(
+                "--tag adds tags to a pushed image: it needs --push-from",
+            ));
+        }
+        return Ok(());
+    }
+    if push_from.len() != refs.len() {
+        return Err(Error::usage(format!(
+            "{} --push-from and {} --image: each --push-from is pushed to the --image in the same place, so give one destination per source",
+            push_from.len(),
+            refs.len()
+        )));
+    }
+    let mut seen: Vec<&ImageRef> = Vec::new();
+    for r in refs {
+        if let Some(prev) = seen.iter().find(|p| {
+            (&p.registry, &p.region, &p.repository) == (&r.registry, &r.region, &r.repository)
+        }) {
+            if prev.target == r.target {
+                return Err(Error::usage(format!(
+                    "two --push-from go to {r}: give each pushed image its own destination"
+                )));
+            }
+            if !tags.is_empty() {
+                return Err(Error::usage(format!(
+                    "--tag with two --push-from into {}: a tag names one image of a repository, so the second push would move it; tag them in separate runs",
+                    r.repository
+                )));
+            }
+        }
+        seen.push(r);
+    }
+    Ok(())
 }

@@ -263,7 +263,8 @@ fn on_path(cmd: &str) -> bool {
 /// What `gate`'s local inputs were read into, each by its own parser, once.
 pub struct GateInputs {
     pub refs: Vec<ImageRef>,
-    pub push_source: Option<SourceSpec>,
+    /// One per `--push-from`, in order (each to the `--image` in the same place).
+    pub push_sources: Vec<SourceSpec>,
     pub manifests: Vec<handoff::k8s::Manifest>,
     pub attest_key: Option<KeyRef>,
 }
@@ -277,10 +278,11 @@ pub fn gate(args: &GateArgs) -> Result<GateInputs> {
         .map(|s| s.parse())
         .collect::<Result<Vec<ImageRef>>>()?;
     let mut l = Local::default();
-    let push_source = args
+    let push_sources = args
         .push_from
-        .as_deref()
-        .and_then(|src| l.source("--push-from", src));
+        .iter()
+        .filter_map(|src| l.source("--push-from", src))
+        .collect();
     l.policy(&args.policy);
     if let Some(d) = &args.output.report_dir {
         l.out_dir("--report-dir", d);
@@ -314,7 +316,7 @@ pub fn gate(args: &GateArgs) -> Result<GateInputs> {
     l.finish()?;
     Ok(GateInputs {
         refs,
-        push_source,
+        push_sources,
         manifests,
         attest_key,
     })
@@ -472,14 +474,17 @@ pub fn iam_plan(args: &GateArgs, region: Option<String>) -> Result<Plan> {
     Ok(Plan {
         region,
         account: refs.iter().find_map(|r| r.registry.clone()),
-        push: match args
-            .push_from
-            .as_deref()
-            .map(str::parse::<SourceSpec>)
-            .transpose()?
-        {
-            Some(_) if inspector_gate::pipeline::push::needs_aws() => refs.clone(),
-            _ => Vec::new(),
+        push: {
+            let sources = args
+                .push_from
+                .iter()
+                .map(|s| s.parse::<SourceSpec>())
+                .collect::<Result<Vec<_>>>()?;
+            if !sources.is_empty() && inspector_gate::pipeline::push::needs_aws() {
+                refs.clone()
+            } else {
+                Vec::new()
+            }
         },
         attest: if attest.is_some() {
             refs.clone()
@@ -529,7 +534,7 @@ pub async fn print_plan(
         "credentials: {}",
         credential_source(args.aws.profile.as_deref(), args.aws.role_arn.as_deref()).await
     );
-    if let Some(p) = &opts.push {
+    for p in &opts.push {
         let tree = inspector_gate::image::open(&p.source)?;
         let platforms: Vec<String> = tree
             .runnable()?
@@ -545,7 +550,8 @@ pub async fn print_plan(
             println!("  also tagged: {t}");
         }
         println!("gate: {} — platforms: {}", p.dest, platforms.join(", "));
-    } else {
+    }
+    if opts.push.is_empty() {
         for r in &opts.images {
             println!("gate: {r} — every runnable platform its manifest names (resolved from ECR when the gate runs)");
         }

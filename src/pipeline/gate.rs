@@ -4,7 +4,7 @@
 use super::attest::AttestOptions;
 use super::baseline::{BaselineOptions, Baselines};
 use super::publish::{publish, PublishOptions};
-use super::push::{push_to_ecr, PushRequest};
+use super::push::{push_all, PushRequest};
 use super::{now_rfc3339, today};
 use crate::approval::ApprovalTarget;
 use crate::aws::{self, ecr, AwsOptions, Clients};
@@ -48,8 +48,8 @@ pub struct HandoffOptions {
 #[derive(Debug, Clone)]
 pub struct GateOptions {
     pub images: Vec<ImageRef>,
-    /// Push this first (then exactly one image is gated: the pushed one).
-    pub push: Option<PushRequest>,
+    /// Push these first (then the pushed images are what is gated, one per request).
+    pub push: Vec<PushRequest>,
     pub policy: Policy,
     pub wait: WaitOptions,
     pub on_timeout: OnTimeout,
@@ -279,11 +279,14 @@ pub const ATTESTATION_FILE: &str = "attestation.dsse.json";
 pub async fn run(opts: &GateOptions, progress: &Progress) -> Result<i32> {
     let clients = aws::clients(&opts.aws).await?;
     let deadline = Instant::now() + opts.wait.timeout;
-    let gated: Vec<Gated> = match &opts.push {
-        Some(req) => vec![Gated::Pushed(
-            push_to_ecr(Some(&clients), req, deadline, progress).await?,
-        )],
-        None => opts.images.iter().cloned().map(Gated::Ref).collect(),
+    let gated: Vec<Gated> = if opts.push.is_empty() {
+        opts.images.iter().cloned().map(Gated::Ref).collect()
+    } else {
+        push_all(Some(&clients), &opts.push, deadline, progress)
+            .await?
+            .into_iter()
+            .map(Gated::Pushed)
+            .collect()
     };
     let baseline = match &opts.baseline {
         Some(b) => super::baseline::resolve(&clients, b, deadline, progress).await?,

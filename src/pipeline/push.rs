@@ -7,6 +7,8 @@ use crate::image_ref::{ImageRef, Target};
 use crate::model::ScannedImage;
 use crate::progress::Progress;
 use crate::registry::{self, PushTarget, RegistryAuth, SourceSpec};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -88,6 +90,53 @@ pub fn needs_aws() -> bool {
     std::env::var(USERNAME_ENV).is_err()
 }
 
+/// How many pushes of one run go at once (each uploads its blobs on several connections).
+pub const PUSHES_AT_ONCE: usize = 3;
+
+/// ECR authorization tokens of one run, one per registry: a token is good for 12 hours and
+/// for every repository of its registry, so pushing twenty images asks for it once.
+#[derive(Default)]
+pub struct Tokens(tokio::sync::Mutex<HashMap<Option<String>, (String, String, String)>>);
+
+impl Tokens {
+    /// `(user, password, proxy endpoint)` for `registry` (the credentials' own when `None`),
+    /// asked of ECR on first use only; the lock is held across the call, so pushes that start
+    /// together still make one.
+    async fn get(
+        &self,
+        c: &Clients,
+        registry: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(String, String, String)> {
+        let mut held = self.0.lock().await;
+        let key = registry.map(str::to_string);
+        if let Some(t) = held.get(&key) {
+            return Ok(t.clone());
+        }
+        let t = ecr::registry_auth(c, registry, deadline).await?;
+        held.insert(key, t.clone());
+        Ok(t)
+    }
+}
+
+/// Push every request (at most [`PUSHES_AT_ONCE`] at a time, one token per registry) and
+/// return each one's pushed image manifests, in the requests' order. The first push that fails
+/// ends the run with its error: a gate never passes on the images that happened to arrive.
+pub async fn push_all(
+    c: Option<&Clients>,
+    reqs: &[PushRequest],
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Vec<Vec<ScannedImage>>> {
+    let tokens = Tokens::default();
+    let tokens = &tokens;
+    futures::stream::iter(reqs)
+        .map(|req| push_with(c, tokens, req, deadline, progress))
+        .buffered(PUSHES_AT_ONCE)
+        .try_collect()
+        .await
+}
+
 /// Push `req.source` to `req.dest` (plus its tags) and return the pushed image manifests.
 ///
 /// Every retry (the auth token, each upload) ends at `deadline`; `GetAuthorizationToken` is
@@ -98,14 +147,25 @@ pub async fn push_to_ecr(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<Vec<ScannedImage>> {
+    push_with(c, &Tokens::default(), req, deadline, progress).await
+}
+
+async fn push_with(
+    c: Option<&Clients>,
+    tokens: &Tokens,
+    req: &PushRequest,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Vec<ScannedImage>> {
     let dest = &req.dest;
     let tags = push_tags(req)?;
     // The source is read and verified whole (crate::image, the one image source) before the
     // registry is contacted (no ecr:GetAuthorizationToken for a source that cannot be pushed):
     // a bad source fails on its cause.
     let tree = crate::image::open_in_background(req.source.clone()).await?;
-    let (mut target, account, region) = registry_target(
+    let (mut target, account, region) = target_with(
         c,
+        tokens,
         dest,
         req.registry_url.as_deref(),
         req.insecure_registry,
@@ -161,13 +221,26 @@ pub async fn registry_target(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<(PushTarget, String, String)> {
+    let tokens = Tokens::default();
+    target_with(c, &tokens, dest, registry_url, insecure, deadline, progress).await
+}
+
+async fn target_with(
+    c: Option<&Clients>,
+    tokens: &Tokens,
+    dest: &ImageRef,
+    registry_url: Option<&str>,
+    insecure: bool,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<(PushTarget, String, String)> {
     let Destination {
         auth,
         endpoint,
         account,
         region,
         ecr_endpoint,
-    } = destination(c, dest, registry_url, deadline).await?;
+    } = destination(c, tokens, dest, registry_url, deadline).await?;
     let base_url = reqwest::Url::parse(&endpoint).map_err(|e| {
         Error::usage(format!(
             "invalid registry URL '{}': {e}",
@@ -206,6 +279,7 @@ struct Destination {
 /// authorization token for the destination's registry.
 async fn destination(
     c: Option<&Clients>,
+    tokens: &Tokens,
     dest: &ImageRef,
     registry_url: Option<&str>,
     deadline: Instant,
@@ -232,8 +306,9 @@ async fn destination(
         }
         (None, Some(c)) => {
             let auth_deadline = deadline.min(Instant::now() + AUTH_TIMEOUT);
-            let (user, pass, proxy) =
-                ecr::registry_auth(c, dest.registry.as_deref(), auth_deadline).await?;
+            let (user, pass, proxy) = tokens
+                .get(c, dest.registry.as_deref(), auth_deadline)
+                .await?;
             let (acct, region) = account_region(&proxy)
                 .or_else(|| Some((dest.registry.clone()?, dest.region.clone()?)))
                 .unwrap_or_default();

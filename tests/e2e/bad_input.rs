@@ -1217,7 +1217,30 @@ fn cli_combinations_that_make_no_sense_are_usage_errors() {
             "--image".into(),
             "app/b:v1".into(),
         ],
-        &["--push-from pushes one image"],
+        &["1 --push-from and 2 --image", "one destination per source"],
+    );
+    let two_pushes = |dests: [&str; 2], extra: &[&str]| -> Vec<String> {
+        let mut v = vec!["gate".to_string()];
+        for d in dests {
+            v.extend(["--push-from", "oci:x", "--image", d].map(str::to_string));
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    add(
+        "two --push-from to one destination",
+        two_pushes(["app/a:v1", "app/a:v1"], &[]),
+        &["two --push-from go to app/a:v1"],
+    );
+    add(
+        "--tag with two --push-from into one repository",
+        two_pushes(["app/a:v1", "app/a:v2"], &["--tag", "latest"]),
+        &["--tag with two --push-from into app/a", "move it"],
+    );
+    add(
+        "--tag without --push-from",
+        with(&["--tag", "latest"]),
+        &["--tag adds tags to a pushed image: it needs --push-from"],
     );
     add(
         "--image-definitions with two images",

@@ -784,3 +784,128 @@ fn an_index_child_with_an_odd_config_media_type_is_pushed_and_gated() {
         assert_eq!(&sha256(&raw.stdout), d);
     }
 }
+
+/// Issue 25: several `--push-from` in one run, each to the `--image` in the same place. Each
+/// image lands in its own repository byte for byte, each is gated on its own findings (the
+/// clean one passes, the CRITICAL one fails the run), and the run asks ECR for one
+/// authorization token, not one per push.
+#[test]
+fn several_pushes_in_one_run_go_each_to_their_destination_on_one_token() {
+    use support::aws::{self as a, text};
+    use support::faults::{FaultProxy, Plan};
+    use support::scenario::{finding, Cov, DigestScript, Read, Scenario, ScenarioState};
+    const ECR_PASSWORD: &str = "123456789012-auth-token";
+    let moto = support::moto::Moto::start();
+    let repos = ["team/api", "team/web", "team/worker"];
+    for r in repos {
+        a::create_repo(&moto.url, r);
+    }
+    a::enhanced_scanning(&moto.url, "team/*");
+    let ecr = FaultProxy::start(&moto.url, Plan::clean());
+    let registry = Registry::start_as("AWS", ECR_PASSWORD);
+    let tmp = tempfile::tempdir().unwrap();
+    let layouts: Vec<_> = (0..3)
+        .map(|k| fixtures::single_arch(&tmp.path().join(format!("oci{k}")), "v1", 40 + k, &[512]))
+        .collect();
+    let now = crate::support::findings::now();
+    let script = |f: Vec<serde_json::Value>| DigestScript {
+        coverage: [Cov::Row {
+            code: "ACTIVE",
+            reason: "SUCCESSFUL",
+            last_scanned_at: Some(now - 60),
+        }]
+        .into(),
+        reads: [Read::Findings(f)].into(),
+    };
+    // Only team/web's image (the second source) has a CRITICAL.
+    let crit = finding(
+        "CVE-2024-0001",
+        "CRITICAL",
+        "openssl",
+        "3.0.1",
+        Some("3.0.13"),
+        &layouts[1].digest,
+        repos[1],
+    );
+    let low = |k: usize| {
+        finding(
+            "CVE-2024-0002",
+            "LOW",
+            "zlib",
+            "1.2.11",
+            None,
+            &layouts[k].digest,
+            repos[k],
+        )
+    };
+    let scen = Scenario::start(ScenarioState {
+        images: [
+            (layouts[0].digest.clone(), script(vec![low(0)])),
+            (layouts[1].digest.clone(), script(vec![crit])),
+            (layouts[2].digest.clone(), script(vec![low(2)])),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    });
+    let reports = tmp.path().join("reports");
+    let mut args: Vec<String> = vec!["gate".into()];
+    for (l, r) in layouts.iter().zip(repos) {
+        args.extend([
+            "--push-from".into(),
+            l.spec(),
+            "--image".into(),
+            format!("{r}:v1"),
+        ]);
+    }
+    args.extend(
+        [
+            "--registry-url",
+            &registry.url(),
+            "--fail-on",
+            "CRITICAL",
+            "--timeout",
+            "60s",
+            "--poll-interval",
+            "50ms",
+            "--settle",
+            "100ms",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ]
+        .map(str::to_string),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = text(&a::run(&ecr.url, &scen.url, &args, &[], tmp.path()));
+    assert_eq!(code, 1, "team/web's CRITICAL fails the run\n{out}\n{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    let images = report["images"].as_array().unwrap();
+    assert_eq!(images.len(), 3, "{report}");
+    for (k, (l, r)) in layouts.iter().zip(repos).enumerate() {
+        let i = images
+            .iter()
+            .find(|i| i["image"]["digest"] == l.digest.as_str())
+            .unwrap_or_else(|| panic!("{} not gated: {report}", l.digest));
+        assert_eq!(i["image"]["repository"], r, "source {k} went elsewhere");
+        let want = if k == 1 { "fail" } else { "pass" };
+        assert_eq!(i["evaluation"]["verdict"], want, "{r}: {i}");
+        // In the registry under its own repository, byte for byte; not under the others.
+        let raw = reg::skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            &format!("AWS:{ECR_PASSWORD}"),
+            &format!("docker://{}/{r}:v1", registry.host()),
+        ]);
+        assert!(raw.status.success(), "{r}:v1 not pushed");
+        assert_eq!(sha256(&raw.stdout), l.digest, "{r}:v1 holds another image");
+    }
+    assert_eq!(
+        ecr.seen("GetAuthorizationToken"),
+        1,
+        "one token serves every push of the run"
+    );
+}
