@@ -13,7 +13,7 @@ gate_args() {
   done
 
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--image=$item"); done < <(option_list IMAGE)
-  scalar PUSH_FROM
+  while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--push-from=$item"); done < <(option_list PUSH_FROM)
   while IFS= read -r item; do [[ -n $item ]] && GATE_ARGS+=("--tag=$item"); done < <(option_list TAG)
   for name in POLICY POLICY_FLOOR MAX_CRITICAL MAX_HIGH MAX_MEDIUM MAX_LOW MAX_INFORMATIONAL \
     MAX_UNTRIAGED FAIL_ON; do
@@ -93,7 +93,7 @@ step_name() {
 # images_name — the gated image set (or the push source), for paths and contexts.
 images_name() {
   local subject
-  subject=$( (option_list IMAGE; option PUSH_FROM) | tr '\n' ' ')
+  subject=$( (option_list IMAGE; option_list PUSH_FROM) | tr '\n' ' ')
   slug "$subject" 100
 }
 

@@ -86,7 +86,7 @@ context=inspector-gate-$STEP-$ISLUG
   gate_on_path
   export ${PREFIX}_IMAGE_0=$IMAGE
   export ${PREFIX}_IMAGE_1=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2
-  export ${PREFIX}_PUSH_FROM=docker-archive:image.tar
+  export ${PREFIX}_PUSH_FROM_0=docker-archive:image.tar ${PREFIX}_PUSH_FROM_1=docker-archive:worker.tar
   export ${PREFIX}_TAG_0=1.0 ${PREFIX}_TAG_1=stable
   export ${PREFIX}_POLICY=.inspector-gate.toml ${PREFIX}_POLICY_FLOOR=ssm:/ci/inspector-gate/floor
   export ${PREFIX}_MAX_CRITICAL=0 ${PREFIX}_MAX_HIGH=1 ${PREFIX}_MAX_MEDIUM=5 ${PREFIX}_MAX_LOW=20
@@ -116,7 +116,7 @@ context=inspector-gate-$STEP-$ISLUG
   # Two images, one URI in the hand-off: no per-image keys (nothing to pair them by).
   assert_calls \
     "inspector-gate --version" \
-    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --vex=vex/app.openvex.json --vex=vendor.openvex.json --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --api-rate=0.5 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
+    "inspector-gate gate --image=$IMAGE --image=123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2 --push-from=docker-archive:image.tar --push-from=docker-archive:worker.tar --tag=1.0 --tag=stable --policy=.inspector-gate.toml --policy-floor=ssm:/ci/inspector-gate/floor --max-critical=0 --max-high=1 --max-medium=5 --max-low=20 --max-informational=100 --max-untriaged=3 --fail-on=CRITICAL --ignore-unfixed --min-epss=0.1 --min-inspector-score=7.5 --exploit-available-only --ignore=CVE-2024-0001 --ignore=GHSA-xxxx-yyyy-zzzz --vex=vex/app.openvex.json --vex=vendor.openvex.json --timeout=20m --on-timeout=pass --poll-interval=10s --settle=30s --report-dir=out/reports --format=json --approve=pipe/Approve/ManualApproval --pipeline-execution-id=exec-1 --report-url=https://buildkite.com/acme/app/builds/42 --image-definitions=imagedefinitions.json --container-name=web --image-detail=imageDetail.json --baseline=ecs:prod/web --baseline-optional --region=eu-west-1 --profile=ci --role-arn=arn:aws:iam::123456789012:role/gate --role-external-id=ext-1 --api-rate=0.5 --registry-url=http://127.0.0.1:5000 --insecure-registry -q -v --color=never --dry-run" \
     "$(meta_calls pass | head -n 3)"
 }
 

@@ -67,13 +67,24 @@ repeat() {
   for item in "${items[@]+"${items[@]}"}"; do args+=("$1=$item"); done
 }
 
+# per_line FLAG VALUE — one --flag=line per non-blank line (values that may hold commas or
+# blanks, such as paths).
+per_line() {
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%$'\r'}
+    [[ $line =~ [^[:space:]] ]] && args+=("$1=$line")
+  done <<<"$2"
+  return 0
+}
+
 # single FLAG VALUE — --flag=value when the input is set.
 single() {
   if [[ -n $2 ]]; then args+=("$1=$2"); fi
 }
 
 repeat --image "${INPUT_IMAGE:-}"
-single --push-from "${INPUT_PUSH_FROM:-}"
+per_line --push-from "${INPUT_PUSH_FROM:-}"
 repeat --tag "${INPUT_TAG:-}"
 single --policy "${INPUT_POLICY:-}"
 single --policy-floor "${INPUT_POLICY_FLOOR:-}"

@@ -326,6 +326,19 @@ test_image_list() {
 --report-dir=$runner/r" "one --image per list item"
 }
 
+test_push_from_list() {
+  new_runner
+  ln -s "$work/image.tar" "$runner/worker build, v2.tar"
+  run_action '{"image": "api:1\nworker:1", "push-from": "docker-archive:'"$work"'/image.tar\r\n  \ndocker-archive:'"$runner"'/worker build, v2.tar\n", "report-dir": "'"$runner/r"'"}'
+  expect_eq "$code" 0 "exit code"
+  expect_eq "$(cat "$STUB_ARGS")" "gate
+--image=api:1
+--image=worker:1
+--push-from=docker-archive:$work/image.tar
+--push-from=docker-archive:$runner/worker build, v2.tar
+--report-dir=$runner/r" "one --push-from per line, commas and blanks kept"
+}
+
 test_two_uses_do_not_share_reports() {
   new_runner
   run_action '{"image": "app:1"}'
@@ -1001,6 +1014,7 @@ check "every input is wired to one step's script; outputs mapped from the gate s
 check "pass: every input becomes the right argument (real CLI accepts them); outputs, summary, cache, PATH" test_pass_outputs_and_args
 check "defaults: only the image and a fresh report dir" test_defaults
 check "image list: newlines, commas and blanks separate images" test_image_list
+check "push-from list: one source per line, paths keep their commas and blanks" test_push_from_list
 check "two uses in one job get different default report dirs" test_two_uses_do_not_share_reports
 check "exit 1 (violation) propagates with outputs set" test_exit_1
 check "exit 3 (inconclusive) propagates with outputs set" test_exit_3
