@@ -48,7 +48,7 @@ pub struct GateArgs {
         help_heading = "Image and push"
     )]
     pub images: Vec<String>,
-    /// Push this image to --image first (repeatable: the Nth to the Nth --image).
+    /// Push this image to --image first (repeatable, paired in order).
     ///
     /// oci:<dir>[:<ref>], oci-archive:<file>, docker-archive:<file> (what `docker save`
     /// writes) or docker:<image> (via the docker CLI). Several images pushed and gated in
