@@ -29,6 +29,24 @@ const CONCURRENCY: usize = 4;
 /// bounds each upload's memory to about 1 MiB.
 const CHUNK: usize = 256 * 1024;
 const CHANNEL_CHUNKS: usize = 3;
+/// A chunk of a blob on its way to the registry; once sent and dropped, its buffer goes back
+/// to the reader of the blob for the next chunk (or is freed when that reader is done).
+struct Chunk {
+    buf: Vec<u8>,
+    back: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let _ = self.back.send(std::mem::take(&mut self.buf));
+    }
+}
 
 #[derive(Default)]
 struct Stats {
@@ -337,10 +355,15 @@ fn read_and_hash(
     })?;
     let mut sha = Sha256::new();
     let mut left = blob.size;
+    // Chunk buffers are reused: a chunk the client has sent and dropped comes back over
+    // `back` (see [`Chunk`]), so a blob of any size costs no allocation, no fresh page faults
+    // and no zeroing per chunk (read_to_end fills spare capacity as it is).
+    let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
     loop {
         let n = left.min(CHUNK as u64) as usize;
-        // read_to_end fills spare capacity without zeroing it first.
-        let mut buf = Vec::with_capacity(n);
+        let mut buf = returned.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.reserve_exact(n);
         let got = (&mut reader)
             .take(n as u64)
             .read_to_end(&mut buf)
@@ -372,7 +395,11 @@ fn read_and_hash(
                 )));
             }
         }
-        if n > 0 && tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+        let buf = Bytes::from_owner(Chunk {
+            buf,
+            back: back.clone(),
+        });
+        if n > 0 && tx.blocking_send(Ok(buf)).is_err() {
             return Ok(()); // the request was dropped (failed or cancelled): nothing to report here
         }
         if let Some(b) = bar {
