@@ -84,11 +84,11 @@ pub enum Command {
 }
 
 /// Run the parsed command; returns the exit code on success paths (0 or 1).
-fn dispatch(cli: Cli, progress: Progress, color: bool) -> inspector_gate::error::Result<i32> {
+fn dispatch(cli: Cli, progress: &Progress, color: bool) -> inspector_gate::error::Result<i32> {
     match cli.command {
         Command::Gate(args) => commands::gate::run(*args, progress, color),
         Command::Findings(args) => commands::findings::run(args, progress),
-        Command::Evaluate(args) => commands::evaluate::run(args, &progress, color),
+        Command::Evaluate(args) => commands::evaluate::run(args, progress, color),
         Command::Init(args) => commands::init::run(args),
         Command::Config(args) => commands::config::run(args),
         Command::Hook(h) => commands::hook::run(h),
@@ -235,11 +235,12 @@ pub fn main() -> i32 {
     } else {
         Verbosity::Normal
     };
-    let progress = Progress::new(verbosity, color, None);
+    let progress = std::sync::Arc::new(Progress::new(verbosity, color, None));
     // Retried AWS calls are told as they happen (every one with -v; a call still failing at
     // its fourth retry also without), so a wait on an unreachable or failing endpoint is
-    // never silent until --timeout.
-    let retries = Progress::new(verbosity, color, Some(false));
+    // never silent until --timeout. Through the run's own sink: on a terminal the line goes
+    // above the spinner and the upload bars instead of through them.
+    let retries = std::sync::Arc::clone(&progress);
     inspector_gate::retry::on_retry(move |what, attempt, delay| {
         let msg = format!(
             "{what}; retry {attempt} in {:.1}s (until --timeout)",
@@ -251,7 +252,7 @@ pub fn main() -> i32 {
             retries.debug(&msg);
         }
     });
-    match dispatch(cli, progress, color) {
+    match dispatch(cli, &progress, color) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", inspector_gate::sanitize::text(&e.to_string()));

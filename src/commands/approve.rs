@@ -38,7 +38,7 @@ pub struct ApproveArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
+pub fn run(args: ApproveArgs, progress: &Progress) -> Result<i32> {
     // The report is the one local input: read (and checked) by pipeline::approve's own
     // read_report before any AWS call.
     let opts = ApproveOptions {
@@ -50,5 +50,5 @@ pub fn run(args: ApproveArgs, progress: Progress) -> Result<i32> {
         poll: poll_schedule(args.poll_interval),
         aws: (&args.aws).into(),
     };
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    super::block_on(async move { pipeline::run(&opts, progress).await })
 }

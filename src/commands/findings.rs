@@ -27,7 +27,7 @@ pub struct FindingsArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
+pub fn run(args: FindingsArgs, progress: &Progress) -> Result<i32> {
     let mut local = super::preflight::Local::default();
     if let Some(f) = &args.output {
         local.out_file("--output", f);
@@ -46,5 +46,5 @@ pub fn run(args: FindingsArgs, progress: Progress) -> Result<i32> {
         output: args.output.clone(),
         aws,
     };
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    super::block_on(async move { pipeline::run(&opts, progress).await })
 }

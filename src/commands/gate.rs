@@ -402,7 +402,7 @@ impl Prepared {
     }
 }
 
-pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
+pub fn run(args: GateArgs, progress: &Progress, color: bool) -> Result<i32> {
     // Every local input first: a wrong path is exit 2 before any AWS call.
     // The references first: a malformed one is its own error, whatever else is wrong.
     for r in &args.images {
@@ -438,7 +438,7 @@ pub fn run(args: GateArgs, progress: Progress, color: bool) -> Result<i32> {
             }
             return Ok(EXIT_PASS);
         }
-        pipeline::run(&opts, &progress).await
+        pipeline::run(&opts, progress).await
     })
 }
 

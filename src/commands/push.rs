@@ -40,7 +40,7 @@ pub struct PushArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
+pub fn run(args: PushArgs, progress: &Progress) -> Result<i32> {
     let dest: ImageRef = args.image.parse()?;
     let mut local = super::preflight::Local::default();
     let source = local.source("--push-from", &args.push_from);
@@ -67,7 +67,7 @@ pub fn run(args: PushArgs, progress: Progress) -> Result<i32> {
             false => None,
         };
         let deadline = tokio::time::Instant::now() + args.timeout;
-        let images = push_to_ecr(clients.as_ref(), &req, deadline, &progress).await?;
+        let images = push_to_ecr(clients.as_ref(), &req, deadline, progress).await?;
         progress.finish();
         print_pushed(&images, args.json);
         Ok(0)

@@ -78,7 +78,7 @@ pub struct ScanArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: ScanArgs, progress: Progress, color: bool) -> Result<i32> {
+pub fn run(args: ScanArgs, progress: &Progress, color: bool) -> Result<i32> {
     let mut local = super::preflight::Local::default();
     let from = args
         .from
@@ -110,7 +110,7 @@ async fn run_with(
     args: ScanArgs,
     from: Option<ScanSource>,
     policy: Policy,
-    progress: Progress,
+    progress: &Progress,
     color: bool,
 ) -> Result<i32> {
     let input = match (from, &args.sbom) {
@@ -137,5 +137,5 @@ async fn run_with(
         policy,
         publish: args.output.options(color),
     };
-    pipeline::run(&opts, &progress).await
+    pipeline::run(&opts, progress).await
 }

@@ -40,7 +40,7 @@ pub struct VerifyArgs {
     pub aws: AwsArgs,
 }
 
-pub fn run(args: VerifyArgs, progress: Progress) -> Result<i32> {
+pub fn run(args: VerifyArgs, progress: &Progress) -> Result<i32> {
     let mut local = super::preflight::Local::default();
     let key = local.key("--key", &args.key);
     if let Some(f) = args
@@ -67,5 +67,5 @@ pub fn run(args: VerifyArgs, progress: Progress) -> Result<i32> {
         wait: args.wait.options(),
         aws,
     };
-    super::block_on(async move { pipeline::run(&opts, &progress).await })
+    super::block_on(async move { pipeline::run(&opts, progress).await })
 }
