@@ -139,6 +139,22 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// An error and its causes as `err: cause: cause`, each cause's own text once (hyper, reqwest
+/// and the AWS SDK often wrap the same text), without the `Debug` dumps an SDK error's
+/// context display appends: the line a user reads names the cause, not the structs around it.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    one_line(&parts.join(": "))
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::runtime(format!("i/o error: {e}"))

@@ -10,7 +10,7 @@ pub mod floor;
 pub mod inspector;
 pub mod kms;
 
-use crate::error::{one_line, Error};
+use crate::error::{error_chain, one_line, Error};
 use crate::retry::Retryable;
 use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -370,7 +370,15 @@ where
             {
                 "no usable AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a role)".to_string()
             } else {
-                one_line(&text)
+                let chain = error_chain(err);
+                // A refused connection or an unknown host is where the endpoint is wrong or
+                // unreachable, not an AWS answer: say where to look.
+                if d.is_io() && (chain.contains("onnection refused") || chain.contains("dns error"))
+                {
+                    format!("{chain} (the endpoint cannot be reached: check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and AWS_ENDPOINT_URL)")
+                } else {
+                    chain
+                }
             };
             CallError {
                 class,
@@ -384,13 +392,13 @@ where
             CallError {
                 class: Class::Transient(None),
                 code: "Response".into(),
-                message: format!("HTTP {status}: {}", one_line(&text)),
+                message: format!("HTTP {status}: {}", error_chain(err)),
             }
         }
         _ => CallError {
             class: Class::Permanent,
             code: "Sdk".into(),
-            message: one_line(&text),
+            message: error_chain(err),
         },
     }
 }
@@ -435,6 +443,27 @@ mod tests {
         assert_eq!(
             dispatch(ConnectorError::user(closed())).class,
             Class::Permanent
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_one_line_naming_the_cause_and_where_to_look() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let e = dispatch(ConnectorError::io(Box::new(refused)));
+        assert_eq!(e.class, Class::Transient(None));
+        assert!(e.message.contains("Connection refused"), "{}", e.message);
+        assert!(e.message.contains("AWS_ENDPOINT_URL"), "{}", e.message);
+        // The cause once, without the SDK's Debug dump of the structs around it.
+        assert!(!e.message.contains("DispatchFailure {"), "{}", e.message);
+        assert!(!e.message.contains("ConnectorError {"), "{}", e.message);
+        assert_eq!(
+            e.message.matches("Connection refused").count(),
+            1,
+            "{}",
+            e.message
         );
     }
 

@@ -450,7 +450,9 @@ impl Client {
     /// A transport-level failure (connect, reset, timeout, aborted body).
     pub(crate) fn transport(&self, e: reqwest::Error, doing: &str) -> RegError {
         let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-        let why = self.secrets.redact(&error_chain(&e.without_url()));
+        let why = self
+            .secrets
+            .redact(&crate::error::error_chain(&e.without_url()));
         RegError {
             error: Error::runtime(format!(
                 "{doing}: cannot talk to registry {}: {why}",
@@ -645,20 +647,6 @@ fn one_line(s: &str) -> String {
     } else {
         folded
     }
-}
-
-/// `err: cause: cause`, skipping repeats (hyper and reqwest often wrap the same text).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]
