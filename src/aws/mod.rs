@@ -300,7 +300,6 @@ where
     if let Some(c) = credentials_failure(err) {
         return c;
     }
-    let text = DisplayErrorContext(err).to_string();
     match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
@@ -364,6 +363,9 @@ where
             } else {
                 Class::Permanent
             };
+            // The whole context display, Debug dumps included: a credentials failure may be
+            // named only there.
+            let text = DisplayErrorContext(err).to_string();
             let message = if text.contains("no credentials")
                 || text.contains("NoCredentials")
                 || text.contains("credentials")
@@ -373,7 +375,9 @@ where
                 let chain = error_chain(err);
                 // A refused connection or an unknown host is where the endpoint is wrong or
                 // unreachable, not an AWS answer: say where to look.
-                if d.is_io() && (chain.contains("onnection refused") || chain.contains("dns error"))
+                let lower = chain.to_ascii_lowercase();
+                if d.is_io()
+                    && (lower.contains("connection refused") || lower.contains("dns error"))
                 {
                     format!("{chain} (the endpoint cannot be reached: check the network, the proxy settings (HTTPS_PROXY, NO_PROXY) and AWS_ENDPOINT_URL)")
                 } else {
